@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Each installs
+# what is missing (system packages via apt-get, a virtual environment with
+# the project) and is quick and changes nothing the second time.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+# Runtime: Opus and PortAudio, plus the libraries Qt's xcb platform loads.
+RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 \
+	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
+	libxcb-image0 libxcb-xinerama0 libfontconfig1 libdbus-1-3
+# Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive.
+TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+
+.PHONY: run test lint bench clean sysdeps-run sysdeps-test
+
+run: sysdeps-run $(VENV)/.installed
+	$(BIN)/softphone
+
+test: sysdeps-test $(VENV)/.installed-test
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check softphone tests benchmarks
+	$(BIN)/mypy --strict softphone/sip
+
+bench: $(VENV)/.installed-test
+	$(BIN)/pip install -q -r benchmarks/requirements.txt
+	$(BIN)/python benchmarks/parse_bench.py
+
+sysdeps-run:
+	@packaging/system-deps.sh $(RUN_PKGS)
+
+sysdeps-test:
+	@packaging/system-deps.sh $(TEST_PKGS)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+"""softphone: a desktop SIP softphone."""
+
+__version__ = "0.1.0"
