@@ -11,7 +11,9 @@ RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-curs
 	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libfontconfig1 libdbus-1-3
 # Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive.
-TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3
+TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
+	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
+	kamailio-xml-modules kamailio-utils-modules sipsak openssl
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test
 

@@ -1,0 +1,441 @@
+"""Typed views of SIP header values (RFC 3261 20, RFC 3265/6665, RFC 3891, ...).
+
+Each ``parse_*`` function takes one header field value (already unfolded and
+stripped) and returns a small value object, raising :class:`SipParseError`
+with the offending text when the value breaks the grammar. Address headers
+(From, To, Contact, Route, Refer-To ...) live in :mod:`softphone.sip.addr`;
+authentication headers in :mod:`softphone.sip.auth`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from softphone.sip.errors import SipParseError
+
+TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+_TOKEN = rf"[{TOKEN_CHARS}]+"
+TOKEN_RE = re.compile(_TOKEN)
+_LWS = r"[ \t]*"
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# gen-value of RFC 3261 25.1 (token / host / quoted-string); IPv6 references
+# are bracketed, and RFC 5118 4.5 asks us to take received= without brackets too.
+_GEN_VALUE = rf"(?:{_QUOTED}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]+|[{TOKEN_CHARS}]+)"
+_PARAM = rf"{_LWS};{_LWS}({_TOKEN})(?:{_LWS}={_LWS}({_GEN_VALUE}))?"
+_PARAM_RE = re.compile(_PARAM)
+_PARAMS_RE = re.compile(rf"(?:{_PARAM})*")
+
+MAX_CSEQ = 2**32 - 1
+
+
+def parse_params(text: str, where: str) -> dict[str, str | None]:
+    """Parse ``*( SEMI generic-param )``; names keep their case, values their quotes."""
+    if not text:
+        return {}
+    if _PARAMS_RE.fullmatch(text) is None:
+        raise SipParseError(f"malformed parameters in {where}: {text!r}")
+    return {m.group(1): m.group(2) for m in _PARAM_RE.finditer(text)}
+
+
+def format_params(params: dict[str, str | None]) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params.items())
+
+
+def unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1], flags=re.DOTALL)
+    return value
+
+
+def quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _param_lookup(params: dict[str, str | None], name: str) -> tuple[bool, str | None]:
+    for key, value in params.items():
+        if key.lower() == name:
+            return True, value
+    return False, None
+
+
+# --- Via (RFC 3261 20.42) -------------------------------------------------
+
+_HOST = r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+"
+_VIA_RE = re.compile(
+    rf"({_TOKEN}){_LWS}/{_LWS}({_TOKEN}){_LWS}/{_LWS}({_TOKEN})[ \t]+"
+    rf"({_HOST})(?:{_LWS}:{_LWS}([0-9]{{1,5}}))?((?:{_PARAM})*){_LWS}"
+)
+
+
+@dataclass(slots=True)
+class Via:
+    transport: str
+    host: str
+    port: int | None = None
+    params: dict[str, str | None] = field(default_factory=dict)
+    protocol: str = "SIP/2.0"
+
+    @property
+    def branch(self) -> str | None:
+        return _param_lookup(self.params, "branch")[1]
+
+    @property
+    def received(self) -> str | None:
+        value = _param_lookup(self.params, "received")[1]
+        if value is not None and value.startswith("["):
+            return value[1:-1]
+        return value
+
+    @property
+    def rport(self) -> int | bool | None:
+        """RFC 3581: True when requested (flag), the port when filled in, None when absent."""
+        present, value = _param_lookup(self.params, "rport")
+        if not present:
+            return None
+        if value is None:
+            return True
+        if not value.isdigit():
+            raise SipParseError(f"Via rport is not a port: {value!r}")
+        return int(value)
+
+    @property
+    def maddr(self) -> str | None:
+        return _param_lookup(self.params, "maddr")[1]
+
+    @property
+    def ttl(self) -> int | None:
+        value = _param_lookup(self.params, "ttl")[1]
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def sent_by(self) -> tuple[str, int | None]:
+        return self.host, self.port
+
+    def __str__(self) -> str:
+        port = "" if self.port is None else f":{self.port}"
+        return f"{self.protocol}/{self.transport} {self.host}{port}{format_params(self.params)}"
+
+
+_FAST_TOKEN = rf"[{TOKEN_CHARS}]+"
+_FAST_HOST = (
+    r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
+    r"|(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})"
+)
+# The everyday shape of one Via value; anything else takes the full grammar.
+VIA_FAST_RE = re.compile(
+    rf"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) ({_FAST_HOST})"
+    r"(?::(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    rf"((?:;{_FAST_TOKEN}(?:={_FAST_TOKEN})?)*)"
+)
+
+
+def parse_via(value: str) -> Via:
+    """One via-parm (a Via header may carry several, split by commas first)."""
+    fast = VIA_FAST_RE.fullmatch(value)
+    if fast is not None:
+        transport, host, port_text, fast_params = fast.groups()
+        params: dict[str, str | None] = {}
+        for item in fast_params.split(";")[1:]:
+            name, eq, param_value = item.partition("=")
+            params[name] = param_value if eq else None
+        return Via(transport, host, None if port_text is None else int(port_text), params)
+    m = _VIA_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Via: {value!r}")
+    name, version, transport, host, port, param_text = m.group(1, 2, 3, 4, 5, 6)
+    port_number = None
+    if port is not None:
+        port_number = int(port)
+        if port_number > 65535:
+            raise SipParseError(f"Via port out of range: {value!r}")
+    return Via(
+        transport=transport.upper(),
+        host=host,
+        port=port_number,
+        params={p.group(1): p.group(2) for p in _PARAM_RE.finditer(param_text)} if param_text else {},
+        protocol=f"{name}/{version}".upper(),
+    )
+
+
+def split_commas(value: str) -> list[str]:
+    """Split a header value at commas outside quoted strings and <...>."""
+    if "," not in value:
+        return [value.strip()]
+    parts: list[str] = []
+    depth = 0
+    in_quote = False
+    escaped = False
+    start = 0
+    for i, ch in enumerate(value):
+        if in_quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_quote = False
+        elif ch == '"':
+            in_quote = True
+        elif ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(value[start:i].strip())
+            start = i + 1
+    parts.append(value[start:].strip())
+    return parts
+
+
+def parse_via_list(value: str) -> list[Via]:
+    parts = split_commas(value)
+    if any(not p for p in parts):
+        raise SipParseError(f"empty element in Via list: {value!r}")
+    return [parse_via(p) for p in parts]
+
+
+# --- CSeq, Max-Forwards, integers (RFC 3261 20.16, 20.22) ------------------
+
+_CSEQ_RE = re.compile(rf"([0-9]+)[ \t]+({_TOKEN})")
+
+
+@dataclass(slots=True, frozen=True)
+class CSeq:
+    seq: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.method}"
+
+
+def parse_cseq(value: str) -> CSeq:
+    m = _CSEQ_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed CSeq: {value!r}")
+    seq = int(m.group(1))
+    # RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer.
+    if seq > MAX_CSEQ:
+        raise SipParseError(f"CSeq number larger than 2**32-1: {value!r}")
+    return CSeq(seq, m.group(2))
+
+
+def parse_uint(value: str, name: str, maximum: int = MAX_CSEQ) -> int:
+    if not value.isdigit() or not value.isascii():
+        raise SipParseError(f"{name} is not a number: {value!r}")
+    number = int(value)
+    if number > maximum:
+        raise SipParseError(f"{name} out of range (max {maximum}): {value!r}")
+    return number
+
+
+def parse_max_forwards(value: str) -> int:
+    # RFC 3261 20.22: an integer in the range 0-255.
+    return parse_uint(value, "Max-Forwards", 255)
+
+
+_CALL_ID_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+)?")
+
+
+def check_call_id(value: str) -> str:
+    if _CALL_ID_RE.fullmatch(value) is None:
+        raise SipParseError(f"malformed Call-ID: {value!r}")
+    return value
+
+
+# --- token lists: Allow, Supported, Require, Unsupported (RFC 3261 20.5 ...) -
+
+
+def parse_token_list(value: str, name: str) -> list[str]:
+    if not value.strip():
+        return []
+    items = [item.strip() for item in value.split(",")]
+    for item in items:
+        if TOKEN_RE.fullmatch(item) is None:
+            raise SipParseError(f"malformed {name} token list: {value!r}")
+    return items
+
+
+# --- Content-Type / Accept (RFC 3261 20.15, 20.1) --------------------------
+
+_MEDIA_TYPE_RE = re.compile(rf"({_TOKEN}){_LWS}/{_LWS}({_TOKEN})((?:{_PARAM})*){_LWS}")
+
+
+@dataclass(slots=True)
+class MediaType:
+    type: str
+    subtype: str
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def mime(self) -> str:
+        return f"{self.type}/{self.subtype}".lower()
+
+    def param(self, name: str) -> str | None:
+        value = _param_lookup(self.params, name.lower())[1]
+        return None if value is None else unquote(value)
+
+    def __str__(self) -> str:
+        return f"{self.type}/{self.subtype}{format_params(self.params)}"
+
+
+def parse_media_type(value: str) -> MediaType:
+    m = _MEDIA_TYPE_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed media type: {value!r}")
+    params = parse_params(m.group(3), "media type")
+    return MediaType(m.group(1), m.group(2), params)
+
+
+def parse_accept(value: str) -> list[MediaType]:
+    if not value.strip():
+        return []
+    out = []
+    for item in split_commas(value):
+        # RFC 3261 20.1: "*/*" and "type/*" ranges are tokens in this grammar.
+        out.append(parse_media_type(item))
+    return out
+
+
+# --- Event, Subscription-State (RFC 6665 8.2.1, 8.2.3) ----------------------
+
+_EVENT_RE = re.compile(rf"({_TOKEN})((?:{_PARAM})*){_LWS}")
+
+
+@dataclass(slots=True)
+class Event:
+    package: str
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str | None:
+        return _param_lookup(self.params, "id")[1]
+
+    def __str__(self) -> str:
+        return f"{self.package}{format_params(self.params)}"
+
+
+def parse_event(value: str) -> Event:
+    m = _EVENT_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Event: {value!r}")
+    return Event(m.group(1), parse_params(m.group(2), "Event"))
+
+
+@dataclass(slots=True)
+class SubscriptionState:
+    state: str
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    def _int(self, name: str) -> int | None:
+        value = _param_lookup(self.params, name)[1]
+        return None if value is None else parse_uint(value, f"Subscription-State {name}")
+
+    @property
+    def expires(self) -> int | None:
+        return self._int("expires")
+
+    @property
+    def retry_after(self) -> int | None:
+        return self._int("retry-after")
+
+    @property
+    def reason(self) -> str | None:
+        return _param_lookup(self.params, "reason")[1]
+
+    def __str__(self) -> str:
+        return f"{self.state}{format_params(self.params)}"
+
+
+def parse_subscription_state(value: str) -> SubscriptionState:
+    m = _EVENT_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Subscription-State: {value!r}")
+    return SubscriptionState(m.group(1).lower(), parse_params(m.group(2), "Subscription-State"))
+
+
+# --- Call-Info (RFC 3261 20.9), Replaces (RFC 3891 6.1) ---------------------
+
+_INFO_RE = re.compile(rf"{_LWS}<([^<>\s]+)>((?:{_PARAM})*){_LWS}")
+
+
+@dataclass(slots=True)
+class CallInfo:
+    uri: str
+    params: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def purpose(self) -> str | None:
+        value = _param_lookup(self.params, "purpose")[1]
+        return None if value is None else value.lower()
+
+    def __str__(self) -> str:
+        return f"<{self.uri}>{format_params(self.params)}"
+
+
+def parse_call_info(value: str) -> list[CallInfo]:
+    out = []
+    for item in split_commas(value):
+        m = _INFO_RE.fullmatch(item)
+        if m is None:
+            raise SipParseError(f"malformed Call-Info: {item!r}")
+        out.append(CallInfo(m.group(1), parse_params(m.group(2), "Call-Info")))
+    return out
+
+
+_REPLACES_RE = re.compile(rf"({_CALL_ID_RE.pattern})((?:{_PARAM})*){_LWS}")
+
+
+@dataclass(slots=True)
+class Replaces:
+    call_id: str
+    to_tag: str
+    from_tag: str
+    early_only: bool = False
+
+    def __str__(self) -> str:
+        early = ";early-only" if self.early_only else ""
+        return f"{self.call_id};to-tag={self.to_tag};from-tag={self.from_tag}{early}"
+
+
+def parse_replaces(value: str) -> Replaces:
+    m = _REPLACES_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Replaces: {value!r}")
+    params = {k.lower(): v for k, v in parse_params(m.group(2), "Replaces").items()}
+    to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
+    # RFC 3891 6.1: to-tag and from-tag are mandatory.
+    if not to_tag or not from_tag:
+        raise SipParseError(f"Replaces without to-tag and from-tag: {value!r}")
+    return Replaces(m.group(1), to_tag, from_tag, "early-only" in params)
+
+
+# --- Session-Expires (RFC 4028 4), Retry-After (RFC 3261 20.33) -------------
+
+
+@dataclass(slots=True)
+class SessionExpires:
+    delta: int
+    refresher: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.delta}" + (f";refresher={self.refresher}" if self.refresher else "")
+
+
+def parse_session_expires(value: str) -> SessionExpires:
+    m = _EVENT_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Session-Expires: {value!r}")
+    params = parse_params(m.group(2), "Session-Expires")
+    refresher = _param_lookup(params, "refresher")[1]
+    return SessionExpires(parse_uint(m.group(1), "Session-Expires"), refresher)
+
+
+_RETRY_RE = re.compile(rf"([0-9]+)(?:{_LWS}\([^()]*\))?((?:{_PARAM})*){_LWS}")
+
+
+def parse_retry_after(value: str) -> int:
+    m = _RETRY_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Retry-After: {value!r}")
+    return parse_uint(m.group(1), "Retry-After")

@@ -1,0 +1,391 @@
+"""Turning bytes into SIP messages: datagrams and byte streams (RFC 3261 7, 18.3).
+
+:func:`parse_message` frames one message out of a datagram by Content-Length,
+reads the start line, splits the header fields, and validates the headers
+every element needs to match transactions (Via, From, To, Call-ID, CSeq,
+Max-Forwards). Other headers are parsed when the program reads them.
+:class:`StreamParser` does the same for TCP/TLS byte streams in any chunking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from softphone.sip.addr import parse_name_addr
+from softphone.sip.errors import SipParseError
+from softphone.sip.headers import (
+    TOKEN_RE,
+    VIA_FAST_RE,
+    CSeq,
+    check_call_id,
+    parse_cseq,
+    parse_max_forwards,
+    parse_via_list,
+)
+from softphone.sip.message import (
+    COMPACT_FORMS,
+    SIP_VERSION,
+    Headers,
+    Request,
+    Response,
+    canonical_name,
+)
+from softphone.sip.uri import SipUri, parse_uri
+
+MAX_HEADER_BYTES = 65536
+MAX_BODY_BYTES = 1 << 20
+
+# Methods this stack knows; a mismatch between an unknown method and CSeq is a 501.
+KNOWN_METHODS = frozenset(
+    {
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "INFO",
+        "INVITE",
+        "MESSAGE",
+        "NOTIFY",
+        "OPTIONS",
+        "PRACK",
+        "PUBLISH",
+        "REFER",
+        "REGISTER",
+        "SUBSCRIBE",
+        "UPDATE",
+    }
+)
+
+_FOLD_RE = re.compile(r"\r\n[ \t]+")
+_VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+_STATUS_RE = re.compile(r"[0-9]{3}")
+_KEY_CACHE: dict[str, tuple[str, str]] = {}
+
+_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_HOSTNAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
+_URI_CHARS = r"A-Za-z0-9\-_.!~*'()"
+# The everyday From/To shape, a strict subset of RFC 3261 name-addr: when it
+# matches, the value is valid; anything else is checked by the full grammar.
+_COMMON_ADDR_RE = re.compile(
+    rf'(?:"[^"\\\x00-\x1f\x7f]*" ?|[{_TOKEN_CHARS}]+(?: [{_TOKEN_CHARS}]+)* ?)?'
+    rf"<sips?:(?:[{_URI_CHARS}&=+$,;?/]+@)?(?:{_HOSTNAME}|{_OCTET}(?:\.{_OCTET}){{3}})(?::{_PORT})?"
+    rf"((?:;[{_URI_CHARS}]+(?:=[{_URI_CHARS}]+)?)*)>"
+    rf"((?:;[{_TOKEN_CHARS}]+(?:=[{_TOKEN_CHARS}]+)?)*)"
+)
+
+
+def _unique_params(text: str) -> bool:
+    if not text:
+        return True
+    names = [item.partition("=")[0].lower() for item in text.split(";")]
+    return len(set(names)) == len(names)
+
+
+def is_common_name_addr(value: str) -> bool:
+    """True when ``value`` has the everyday From/To shape and is valid (RFC 3261 20.10)."""
+    m = _COMMON_ADDR_RE.fullmatch(value)
+    # RFC 3261 19.1.1 / 20: a parameter name appears at most once.
+    return m is not None and _unique_params(m.group(1)) and _unique_params(m.group(2))
+
+
+def _field_names(name: str) -> tuple[str, str]:
+    """(lookup key, stored name) for a header name as written, memoised."""
+    cached = _KEY_CACHE.get(name)
+    if cached is not None:
+        return cached
+    key = name.lower()
+    if len(key) == 1:
+        key = COMPACT_FORMS.get(key, key)
+    result = (key, canonical_name(name))
+    if len(_KEY_CACHE) < 4096:
+        _KEY_CACHE[name] = result
+    return result
+
+
+def _field_name_slow(line: str) -> tuple[str, str]:
+    name, colon, value = line.partition(":")
+    if not colon:
+        raise SipParseError(f"header line without a colon: {line[:80]!r}")
+    # RFC 3261 7.3.1: whitespace may sit between the name and the colon.
+    stripped = name.rstrip(" \t")
+    if TOKEN_RE.fullmatch(stripped) is None:
+        raise SipParseError(f"malformed header name: {name[:80]!r}")
+    if stripped == name and len(_KEY_CACHE) < 4096:
+        _KEY_CACHE[name] = _field_names(name)
+    return stripped, value
+
+
+def _split_head(head: str) -> tuple[str, list[tuple[str, str, str]], dict[str, list[str]]]:
+    """Start line, fields as (key, name, value), and the values by key."""
+    if "\r\n " in head or "\r\n\t" in head:
+        # RFC 3261 7.3.1: a folded line continues the previous field value.
+        head = _FOLD_RE.sub(" ", head)
+    lines = head.split("\r\n")
+    fields: list[tuple[str, str, str]] = []
+    index: dict[str, list[str]] = {}
+    append = fields.append
+    known = _KEY_CACHE
+    for line in lines[1:]:
+        try:
+            name, value = line.split(":", 1)
+            key, canonical = known[name]
+        except (ValueError, KeyError):
+            name, value = _field_name_slow(line)
+            key, canonical = _field_names(name)
+        value = value.strip(" \t")
+        append((key, canonical, value))
+        if key in index:
+            index[key].append(value)
+        else:
+            index[key] = [value]
+    return lines[0], fields, index
+
+
+def _content_length(index: dict[str, list[str]]) -> int | None:
+    values = index.get("content-length")
+    if values is None:
+        return None
+    found: int | None = None
+    for value in values:
+        if not value.isdigit() or not value.isascii():
+            if value.startswith("-") and value[1:].isdigit():
+                raise SipParseError(f"negative Content-Length: {value!r}")
+            raise SipParseError(f"malformed Content-Length: {value!r}")
+        length = int(value)
+        if found is not None and found != length:
+            raise SipParseError(f"conflicting Content-Length values: {found} and {length}")
+        found = length
+    return found
+
+
+def _decode(head: bytes) -> str:
+    # surrogateescape keeps any octet, so bytes(msg) gives back what arrived.
+    return head.decode("utf-8", "surrogateescape")
+
+
+def _build(
+    start: str, fields: list[tuple[str, str, str]], index: dict[str, list[str]], body: bytes
+) -> Request | Response:
+    headers = Headers._trusted(fields, index)
+    if start[:4].upper() == "SIP/":
+        return _build_response(start, headers, body)
+    return _build_request(start, headers, body)
+
+
+def _single(index: dict[str, list[str]], key: str) -> str:
+    values = index.get(key)
+    if values is None:
+        raise SipParseError(f"missing {canonical_name(key)} header")
+    if len(values) > 1:
+        # RFC 3261 7.3.1: these headers take exactly one value.
+        raise SipParseError(f"{canonical_name(key)} appears {len(values)} times")
+    return values[0]
+
+
+def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
+    """Validate what every element reads to match transactions; cache the cheap views."""
+    index = headers._lookup()
+    cache = headers._cache
+    vias = index.get("via")
+    if not vias:
+        raise SipParseError("missing Via header")
+    for via in vias:
+        if VIA_FAST_RE.fullmatch(via) is None:
+            parse_via_list(via)
+    for key in ("from", "to"):
+        value = _single(index, key)
+        if not is_common_name_addr(value):
+            cache[key] = parse_name_addr(value)
+    call_id = _single(index, "call-id")
+    cache["call-id"] = check_call_id(call_id)
+    cseq = cache["cseq"] = parse_cseq(_single(index, "cseq"))
+    if request:
+        forwards = index.get("max-forwards")
+        cache["max-forwards"] = None if forwards is None else parse_max_forwards(_single(index, "max-forwards"))
+    return cseq
+
+
+def _build_response(start: str, headers: Headers, body: bytes) -> Response:
+    parts = start.split(" ", 2)
+    if len(parts) < 3:
+        if len(parts) == 2 and _STATUS_RE.fullmatch(parts[1]):
+            parts.append("")  # a missing reason phrase is tolerated
+        else:
+            raise SipParseError(f"malformed Status-Line: {start[:80]!r}")
+    version, code, reason = parts
+    if _STATUS_RE.fullmatch(code) is None or code[0] == "0":
+        raise SipParseError(f"status code is not three digits from 100 to 699: {code[:20]!r}")
+    if version.upper() != SIP_VERSION:
+        raise SipParseError(f"unsupported SIP version in response: {version!r}", 505)
+    response = Response._trusted(int(code), reason, headers, body)
+    try:
+        _check_transaction_headers(headers, False)
+    except SipParseError as exc:
+        raise SipParseError(f"{exc} (in {code} response)", exc.status_code, response) from None
+    return response
+
+
+def _build_request(start: str, headers: Headers, body: bytes) -> Request:
+    parts = start.split(" ")
+    # RFC 3261 25.1: Request-Line = Method SP Request-URI SP SIP-Version, single spaces.
+    if len(parts) != 3:
+        raise SipParseError(
+            f"malformed Request-Line (needs 'METHOD URI SIP/2.0' with single spaces): {start[:120]!r}"
+        )
+    method, uri_text, version = parts
+    if TOKEN_RE.fullmatch(method) is None:
+        raise SipParseError(f"malformed method in Request-Line: {method[:40]!r}")
+    if version != SIP_VERSION:
+        if _VERSION_RE.fullmatch(version) is None:
+            raise SipParseError(f"malformed SIP version in Request-Line: {version[:40]!r}")
+        version = version.upper()
+    uri = parse_uri(uri_text)
+    request = Request._trusted(method, uri, headers, body, version)
+    try:
+        if isinstance(uri, SipUri) and uri.headers:
+            # RFC 4475 3.1.2.11: escaped headers have no meaning in a Request-URI.
+            raise SipParseError(f"Request-URI carries escaped headers: {uri_text[:120]!r}")
+        if version != SIP_VERSION:
+            raise SipParseError(f"SIP version {version!r} is not supported", 505)
+        cseq = _check_transaction_headers(headers, True)
+        if cseq.method != method:
+            # RFC 4475 3.1.2.18: for a method we don't know, 501 says more than 400.
+            status = 400 if method in KNOWN_METHODS else 501
+            raise SipParseError(f"CSeq method {cseq.method!r} does not match request method {method!r}", status)
+    except SipParseError as exc:
+        raise SipParseError(f"{exc} (in {method} request)", exc.status_code, request) from None
+    return request
+
+
+def _find_head_end(data: bytes, start: int) -> tuple[int, int]:
+    """(end of the header section, start of the body), or (-1, -1)."""
+    end = data.find(b"\r\n\r\n", start)
+    if end >= 0:
+        return end, end + 4
+    end = data.find(b"\n\n", start)
+    if end >= 0:
+        return end, end + 2
+    return -1, -1
+
+
+def _head_text(data: bytes, start: int, end: int) -> str:
+    head = _decode(data[start:end])
+    if "\r\n" not in head and "\n" in head:
+        head = head.replace("\n", "\r\n")  # tolerate bare LF line ends
+    return head
+
+
+def parse_message(data: bytes) -> Request | Response:
+    """Parse the first SIP message of a datagram; trailing octets are ignored.
+
+    Raises :class:`SipParseError` saying what is wrong; when the message could
+    be framed, the error's ``partial`` holds it and ``status_code`` is the
+    response a request deserves.
+    """
+    start = 0
+    while data.startswith(b"\r\n", start):
+        start += 2
+    end, body_start = _find_head_end(data, start)
+    if end < 0:
+        if not data[start:].strip():
+            raise SipParseError("empty message")
+        raise SipParseError("header section is not ended by an empty line")
+    start_line, fields, index = _split_head(_head_text(data, start, end))
+    length = _content_length(index)
+    available = len(data) - body_start
+    if length is None:
+        # RFC 3261 18.3: over UDP the body runs to the end of the datagram.
+        body = data[body_start:]
+    elif length > available:
+        raise SipParseError(f"Content-Length {length} exceeds the {available} octets of body in the datagram")
+    else:
+        body = data[body_start : body_start + length]
+    if not start_line:
+        raise SipParseError("empty start line")
+    return _build(start_line, fields, index, body)
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """CRLFs between messages on a stream: RFC 5626 3.5.1 ping (two) or pong (one)."""
+
+    crlfs: int
+
+    @property
+    def is_ping(self) -> bool:
+        return self.crlfs >= 2
+
+
+StreamItem = Request | Response | KeepAlive | SipParseError
+
+
+class StreamParser:
+    """Frames messages out of a TCP/TLS byte stream, in any chunking.
+
+    :meth:`feed` returns what became complete: messages, keep-alives, and a
+    :class:`SipParseError` for a message that was framed but is invalid (the
+    stream goes on). A framing error (no, negative, conflicting or huge
+    Content-Length, an endless header section) raises :class:`SipParseError`:
+    the stream can't be resynchronised and the connection should be closed.
+    """
+
+    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self._buffer = bytearray()
+        self._max_header = max_header_bytes
+        self._max_body = max_body_bytes
+        self._pending: tuple[str, list[tuple[str, str, str]], dict[str, list[str]], int] | None = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[StreamItem]:
+        self._buffer += data
+        items: list[StreamItem] = []
+        while True:
+            item = self._next()
+            if item is None:
+                return items
+            items.append(item)
+
+    def _next(self) -> StreamItem | None:
+        buf = self._buffer
+        if self._pending is None:
+            crlfs = 0
+            while buf.startswith(b"\r\n", crlfs * 2):
+                crlfs += 1
+            if crlfs:
+                del buf[: crlfs * 2]
+                return KeepAlive(crlfs)
+            if buf[:1] == b"\r" and len(buf) == 1:
+                return None
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                if len(buf) > self._max_header:
+                    raise SipParseError(f"header section longer than {self._max_header} octets")
+                return None
+            if end > self._max_header:
+                raise SipParseError(f"header section longer than {self._max_header} octets")
+            start_line, fields, index = _split_head(_decode(bytes(buf[:end])))
+            length = _content_length(index)
+            if length is None:
+                # RFC 3261 18.3: Content-Length is mandatory on stream transports.
+                raise SipParseError("message on a stream transport without Content-Length")
+            if length > self._max_body:
+                raise SipParseError(f"Content-Length {length} exceeds the limit of {self._max_body} octets")
+            del buf[: end + 4]
+            self._pending = (start_line, fields, index, length)
+        start_line, fields, index, length = self._pending
+        if len(buf) < length:
+            return None
+        body = bytes(buf[:length])
+        del buf[:length]
+        self._pending = None
+        try:
+            if not start_line:
+                raise SipParseError("empty start line")
+            return _build(start_line, fields, index, body)
+        except SipParseError as exc:
+            return exc
