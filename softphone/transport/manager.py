@@ -1,0 +1,602 @@
+"""The TransportManager: every socket of one user agent, on one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from softphone.sip.errors import SipParseError
+from softphone.sip.message import Request, Response
+from softphone.sip.parser import StreamItem, parse_message
+from softphone.transport.base import (
+    RELIABLE,
+    BadRequest,
+    Message,
+    Received,
+    Source,
+    Target,
+    TransportEvent,
+    TransportFailed,
+    address_family,
+    default_port,
+    host_port,
+    ip_address,
+    log,
+    normalize_host,
+    normalize_transport,
+    trace,
+    trace_message,
+)
+from softphone.transport.errors import TransportError
+from softphone.transport.stream import PING, StreamConnection, open_connection
+from softphone.transport.tls import TlsSettings
+from softphone.transport.udp import UdpEndpoint
+from softphone.transport.via import (
+    prepare_request,
+    response_address,
+    sent_by_key,
+    set_top_via_text,
+    stamp_received,
+    top_via_text,
+)
+
+MessageHandler = Callable[[Message, Source], None]
+BadRequestHandler = Callable[[SipParseError, Source], None]
+ErrorHandler = Callable[[TransportError], None]
+_A = TypeVar("_A")
+
+# RFC 3261 18.1.1: requests within 200 bytes of a 1500-byte MTU go over a congestion-controlled transport.
+UDP_SIZE_LIMIT = 1300
+# How long an ICMP error stays pending for the next send to the same destination.
+ICMP_ERROR_HOLD = 30.0
+_WILDCARDS = frozenset({"0.0.0.0", "::"})
+
+
+def _is_keepalive(data: bytes) -> bool:
+    return not data.strip(b"\r\n")
+
+
+class TransportManager:
+    """UDP, TCP and TLS listeners and connections of one user agent.
+
+    ``listen`` lists ``(transport, ip, port)``; port 0 takes an ephemeral
+    port. Incoming messages go to ``on_message(message, source)``, framed
+    but invalid requests to ``on_bad_request(error, source)`` and failures
+    outside :meth:`send` (ICMP errors, lost flows) to ``on_error(error)``;
+    without a callback the same things are queued on :attr:`events` as
+    :class:`Received`, :class:`BadRequest` and :class:`TransportFailed`.
+    Callbacks run on the loop and must not block.
+    """
+
+    def __init__(
+        self,
+        listen: Iterable[tuple[str, str, int]],
+        *,
+        on_message: MessageHandler | None = None,
+        on_bad_request: BadRequestHandler | None = None,
+        on_error: ErrorHandler | None = None,
+        tls: TlsSettings | None = None,
+        connect_timeout: float = 10.0,
+        pong_timeout: float = 10.0,
+        udp_size_limit: int | None = UDP_SIZE_LIMIT,
+    ) -> None:
+        self._listen = [(normalize_transport(t), normalize_host(h), p) for t, h, p in listen]
+        for _, host, _ in self._listen:
+            address_family(host)
+        self.on_message = on_message
+        self.on_bad_request = on_bad_request
+        self.on_error = on_error
+        self.events: asyncio.Queue[TransportEvent] = asyncio.Queue()
+        self._tls = tls or TlsSettings()
+        self._client_context: ssl.SSLContext | None = None
+        self._connect_timeout = connect_timeout
+        self._pong_timeout = pong_timeout
+        self._udp_size_limit = udp_size_limit
+        self._ids = itertools.count(1)
+        self._udp: dict[int, UdpEndpoint] = {}
+        self._servers: list[asyncio.Server] = []
+        self._bound: list[tuple[str, socket.AddressFamily, tuple[str, int]]] = []
+        self._connections: dict[int, StreamConnection] = {}
+        self._by_peer: dict[tuple[str, str, int], StreamConnection] = {}
+        self._connecting: dict[tuple[str, str, int], asyncio.Task[StreamConnection]] = {}
+        self._keepalives: dict[tuple[str, str, int], asyncio.Task[None]] = {}
+        self._handshakes: set[asyncio.Task[None]] = set()
+        self._sent_by: set[tuple[str, int]] = set()
+        self._icmp_errors: dict[tuple[str, int], tuple[float, TransportError]] = {}
+        self._started = False
+        self._closed = False
+
+    # --- life cycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind every listener; on failure nothing stays open and TransportError says which one failed."""
+        if self._started:
+            return
+        self._started = True
+        try:
+            tls_listen = any(t == "TLS" for t, _, _ in self._listen)
+            server_context = self._tls.server_context() if tls_listen else None
+            for transport, host, port in self._listen:
+                try:
+                    if transport == "UDP":
+                        await self._listen_udp(host, port)
+                    else:
+                        await self._listen_stream(transport, host, port, server_context if transport == "TLS" else None)
+                except OSError as exc:
+                    where = f"{transport} {host_port(host, port)}"
+                    raise TransportError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
+        except BaseException:
+            await self.close()
+            raise
+        for transport, _, (host, port) in self._bound:
+            log.info("listening on %s %s", transport, host_port(host, port))
+
+    async def _listen_udp(self, host: str, port: int) -> None:
+        endpoint = await UdpEndpoint.open(next(self._ids), host, port, self._datagram_received, self._udp_error)
+        self._udp[endpoint.id] = endpoint
+        self._bound.append(("UDP", endpoint.family, endpoint.local))
+
+    async def _listen_stream(self, transport: str, host: str, port: int, context: ssl.SSLContext | None) -> None:
+        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self._closed:
+                writer.close()
+                return
+            if context is not None:
+                # The handshake runs here rather than in the server so that a failing peer costs one log line.
+                task = asyncio.current_task()
+                assert task is not None
+                self._handshakes.add(task)
+                try:
+                    await writer.start_tls(context, ssl_handshake_timeout=self._connect_timeout)
+                except (OSError, ssl.SSLError, TimeoutError) as exc:
+                    peer = writer.get_extra_info("peername")
+                    where = host_port(*peer[:2]) if peer else "a peer"
+                    log.info("TLS handshake with %s failed: %s", where, str(exc) or type(exc).__name__)
+                    writer.close()
+                    return
+                except asyncio.CancelledError:
+                    writer.close()
+                    raise
+                finally:
+                    self._handshakes.discard(task)
+                if self._closed:
+                    writer.close()
+                    return
+            self._add_connection(transport, reader, writer, outbound=False)
+
+        server = await asyncio.start_server(accepted, host, port, family=address_family(host), reuse_address=True)
+        self._servers.append(server)
+        for sock in server.sockets:
+            name = sock.getsockname()
+            self._bound.append((transport, sock.family, (normalize_host(name[0]), name[1])))
+
+    async def close(self) -> None:
+        """Close every socket, connection and task; the manager can't be used again."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks: list[asyncio.Task[None]] = [*self._keepalives.values(), *self._handshakes]
+        self._keepalives.clear()
+        for task in tasks:
+            task.cancel()
+        for connecting in self._connecting.values():
+            connecting.cancel()
+        for server in self._servers:
+            server.close()
+        connections = list(self._connections.values())
+        for connection in connections:
+            connection.close()
+        for endpoint in self._udp.values():
+            endpoint.close()
+        await asyncio.gather(*tasks, *self._connecting.values(), return_exceptions=True)
+        await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+        self._connections.clear()
+        self._by_peer.clear()
+        self._connecting.clear()
+        self._udp.clear()
+        self._servers.clear()
+        await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
+
+    async def __aenter__(self) -> TransportManager:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- addresses ----------------------------------------------------------
+
+    def local_address(self, transport: str, family: socket.AddressFamily = socket.AF_INET) -> tuple[str, int]:
+        """The first bound (ip, port) of a transport and family, for Via and Contact."""
+        transport = normalize_transport(transport)
+        for bound_transport, bound_family, address in self._bound:
+            if bound_transport == transport and bound_family == family:
+                return address
+        raise TransportError(f"not listening on {transport} over {family.name}")
+
+    def local_address_for(self, target: Target) -> tuple[str, int]:
+        """The listening (ip, port) a request to ``target`` leaves from; a wildcard becomes the routed source IP."""
+        host, port = self.local_address(target.transport, address_family(target.host))
+        if host in _WILDCARDS:
+            host = _route_source(target)
+        return host, port
+
+    @property
+    def connections(self) -> list[tuple[int, str, tuple[str, int], bool]]:
+        """Open TCP/TLS connections as (connection id, transport, peer address, outbound)."""
+        return [(c.id, c.transport, c.peer, c.outbound) for c in self._connections.values() if not c.closed]
+
+    def close_connection(self, connection_id: int) -> None:
+        """Close a TCP/TLS connection (e.g. a flow the UA gives up); unknown ids are ignored."""
+        connection = self._connections.get(connection_id)
+        if connection is not None:
+            connection.close()
+
+    # --- sending ------------------------------------------------------------
+
+    async def send(self, message: Message, destination: Target | Source | None = None) -> Target:
+        """Send a request or a response; return where it went.
+
+        A request goes to ``destination`` (a :class:`Target`, or a
+        :class:`Source` to reuse the connection a peer opened). A top Via
+        whose host is :data:`VIA_PLACEHOLDER` gets the sent-by of the
+        socket used (and ``;rport`` on UDP); the message is changed in place
+        so retransmissions and a CANCEL built from it carry the same Via.
+
+        A response goes by RFC 3261 18.2.2 / RFC 3581: pass the request's
+        :class:`Source` so that it leaves over the same connection (TCP/TLS)
+        or from the same socket (UDP); without one it goes by the Via alone.
+        A :class:`Target` sends it there regardless of the Via.
+
+        Raises :class:`TransportError` when it can't be sent.
+        """
+        if self._closed or not self._started:
+            raise TransportError("the transport manager is not running")
+        if isinstance(message, Request):
+            if destination is None:
+                raise TransportError(f"no destination for {message.method} request")
+            return await self._send_request(message, destination)
+        return await self._send_response(message, destination)
+
+    async def _send_request(self, request: Request, destination: Target | Source) -> Target:
+        try:
+            original_via = top_via_text(request)
+        except SipParseError as exc:
+            raise TransportError(f"{request.method} request without a usable Via: {exc}") from exc
+        connection = None
+        if isinstance(destination, Source):
+            target = destination.target
+            connection = self._connections.get(destination.connection_id)
+        else:
+            target = destination
+        if (
+            target.transport == "UDP"
+            and self._udp_size_limit is not None
+            and len(bytes(request)) > self._udp_size_limit
+            and self._listens("TCP", address_family(target.host))
+        ):
+            try:
+                return await self._send_request_stream(request, Target("TCP", target.host, target.port), None)
+            except TransportError as exc:
+                # RFC 3261 18.1.1: when the TCP attempt fails, the request goes over UDP after all.
+                log.info("large request to %s: TCP failed (%s), using UDP", target, exc)
+                set_top_via_text(request, original_via)
+        if target.transport == "UDP":
+            endpoint = self._udp_endpoint(target, destination)
+            local = endpoint.local
+            if local[0] in _WILDCARDS:
+                local = (_route_source(target), local[1])
+            self._sent_by.add(prepare_request(request, "UDP", *local))
+            self._send_datagram(endpoint, bytes(request), target)
+            return target
+        return await self._send_request_stream(request, target, connection)
+
+    async def _send_request_stream(
+        self, request: Request, target: Target, connection: StreamConnection | None
+    ) -> Target:
+        if connection is None or connection.closed:
+            connection = await self._connection_to(target)
+        family = address_family(connection.local[0])
+        # RFC 3261 18.1.1: sent-by names where the server can open a connection back, our listener.
+        local = connection.local
+        if self._listens(connection.transport, family):
+            host, port = self.local_address(connection.transport, family)
+            local = (connection.local[0] if host in _WILDCARDS else host, port)
+        self._sent_by.add(prepare_request(request, connection.transport, *local))
+        data = bytes(request)
+        await connection.send(data)
+        trace_message("sent to", str(connection.target), data)
+        return connection.target
+
+    async def _send_response(self, response: Response, destination: Target | Source | None) -> Target:
+        if isinstance(destination, Target):
+            if destination.transport == "UDP":
+                self._send_datagram(self._udp_endpoint(destination, None), bytes(response), destination)
+                return destination
+            return await self._send_stream(await self._connection_to(destination), bytes(response))
+        source = destination
+        try:
+            via = response.via
+            transport = normalize_transport(via.transport)
+        except (SipParseError, TransportError) as exc:
+            raise TransportError(f"cannot route {response.status_code} response: {exc}") from exc
+        if transport in RELIABLE:
+            if source is not None and source.transport == transport:
+                connection = self._connections.get(source.connection_id)
+                if connection is not None and not connection.closed:
+                    return await self._send_stream(connection, bytes(response))
+            # RFC 3261 18.2.2: the connection is gone, open one to received (or sent-by) at the sent-by port.
+            host = via.received or via.host
+            target = self._response_target(transport, host, via.port or default_port(transport), source, response)
+            return await self._send_stream(await self._connection_to(target), bytes(response))
+        host, port = response_address(via)
+        target = self._response_target("UDP", host, port, source, response)
+        self._send_datagram(self._udp_endpoint(target, source), bytes(response), target)
+        return target
+
+    def _response_target(
+        self, transport: str, host: str, port: int, source: Source | None, response: Response
+    ) -> Target:
+        if ip_address(host) is not None:
+            return Target(transport, host, port)
+        if source is not None:
+            # The Via names a host without received (the request didn't pass our receive path): use its origin.
+            return Target(transport, source.remote_host, source.remote_port)
+        raise TransportError(
+            f"cannot route {response.status_code} response: Via host {host!r} is not an IP address "
+            "and there is no received parameter nor Source"
+        )
+
+    async def _send_stream(self, connection: StreamConnection, data: bytes) -> Target:
+        await connection.send(data)
+        trace_message("sent to", str(connection.target), data)
+        return connection.target
+
+    def _send_datagram(self, endpoint: UdpEndpoint, data: bytes, target: Target, *, traced: bool = True) -> None:
+        key = (target.host, target.port)
+        pending = self._icmp_errors.pop(key, None)
+        if pending is not None and time.monotonic() - pending[0] < ICMP_ERROR_HOLD:
+            raise pending[1]
+        endpoint.send(data, key)
+        if traced:
+            trace_message("sent to", str(target), data)
+
+    def _listens(self, transport: str, family: socket.AddressFamily) -> bool:
+        return any(t == transport and f == family for t, f, _ in self._bound)
+
+    def _udp_endpoint(self, target: Target, origin: Target | Source | None) -> UdpEndpoint:
+        family = address_family(target.host)
+        if isinstance(origin, Source) and origin.transport == "UDP":
+            endpoint = self._udp.get(origin.connection_id)
+            # RFC 3581 4: the response leaves from the socket the request arrived on.
+            if endpoint is not None and endpoint.family == family and not endpoint.closed:
+                return endpoint
+        for endpoint in self._udp.values():
+            if endpoint.family == family and not endpoint.closed:
+                return endpoint
+        raise TransportError(f"no UDP socket for {family.name} to send to {target}", target)
+
+    async def _connection_to(self, target: Target) -> StreamConnection:
+        """An open connection to the target: reused by remote address (RFC 3261 18.3), else opened."""
+        connection = self._by_peer.get(target.key)
+        if connection is not None and not connection.closed:
+            return connection
+        task = self._connecting.get(target.key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._open(target))
+            self._connecting[target.key] = task
+            task.add_done_callback(lambda _: self._connecting.pop(target.key, None))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if self._closed:
+                raise TransportError(f"the transport manager closed while connecting to {target}", target) from None
+            raise
+
+    async def _open(self, target: Target) -> StreamConnection:
+        context = None
+        if target.transport == "TLS":
+            if self._client_context is None:
+                self._client_context = self._tls.client_context()
+            context = self._client_context
+        reader, writer = await open_connection(target, context, self._connect_timeout)
+        if self._closed:
+            writer.close()
+            raise TransportError("the transport manager is closed", target)
+        connection = self._add_connection(target.transport, reader, writer, outbound=True)
+        log.debug("opened %s", connection)
+        return connection
+
+    def _add_connection(
+        self, transport: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, outbound: bool
+    ) -> StreamConnection:
+        connection = StreamConnection(
+            next(self._ids),
+            transport,
+            reader,
+            writer,
+            outbound=outbound,
+            on_item=self._stream_item,
+            on_closed=self._connection_closed,
+        )
+        self._connections[connection.id] = connection
+        self._by_peer[connection.key] = connection
+        if not outbound:
+            log.debug("accepted %s", connection)
+        return connection
+
+    def _connection_closed(self, connection: StreamConnection, error: Exception | None) -> None:
+        self._connections.pop(connection.id, None)
+        if self._by_peer.get(connection.key) is connection:
+            del self._by_peer[connection.key]
+        if self._closed:
+            return
+        if error is not None:
+            log.info("%s lost: %s", connection, error)
+        else:
+            log.debug("%s closed", connection)
+        if connection.key in self._keepalives:
+            # RFC 5626 4.4.1: the flow is gone; the UA registers again.
+            reason = f": {error}" if error is not None else ""
+            self._report(TransportError(f"flow {connection} closed{reason}", connection.target))
+        elif error is not None:
+            self._report(TransportError(f"{connection} lost: {error}", connection.target))
+
+    # --- keep-alive (RFC 5626 4.4.1, 3.5.1) --------------------------------
+
+    def start_keepalive(self, target: Target, interval: float) -> None:
+        """Ping ``target`` every ``interval`` seconds: CRLFCRLF over UDP, or over the TCP/TLS connection to it
+        waiting for the CRLF pong. A failure is reported to ``on_error``; on a stream it ends the keep-alive
+        (the flow has failed, RFC 5626 4.4.1)."""
+        if interval <= 0:
+            raise ValueError(f"keep-alive interval must be positive, not {interval}")
+        if self._closed:
+            raise TransportError("the transport manager is closed", target)
+        self.stop_keepalive(target)
+        task = asyncio.get_running_loop().create_task(self._keepalive(target, interval), name=f"keepalive {target}")
+        self._keepalives[target.key] = task
+        task.add_done_callback(lambda t: self._keepalive_done(target.key, t))
+
+    def stop_keepalive(self, target: Target) -> None:
+        task = self._keepalives.pop(target.key, None)
+        if task is not None:
+            task.cancel()
+
+    def _keepalive_done(self, key: tuple[str, str, int], task: asyncio.Task[None]) -> None:
+        if self._keepalives.get(key) is task:
+            del self._keepalives[key]
+
+    async def _keepalive(self, target: Target, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if target.transport == "UDP":
+                try:
+                    self._send_datagram(self._udp_endpoint(target, None), PING, target, traced=False)
+                except TransportError as exc:
+                    self._report(exc)
+                continue
+            connection = self._by_peer.get(target.key)
+            try:
+                if connection is None or connection.closed:
+                    raise TransportError(f"keep-alive: no connection to {target}", target)
+                await connection.ping(min(self._pong_timeout, interval))
+            except TransportError as exc:
+                self._keepalives.pop(target.key, None)
+                self._report(exc)
+                if connection is not None:
+                    connection.close()
+                return
+
+    # --- receiving ----------------------------------------------------------
+
+    def _datagram_received(self, endpoint: UdpEndpoint, data: bytes, address: tuple[str, int]) -> None:
+        source = Source("UDP", address[0], address[1], endpoint.id)
+        if _is_keepalive(data):
+            log.debug("keep-alive from %s", source)
+            return
+        trace_message("received from", str(source), data)
+        try:
+            message = parse_message(data)
+        except SipParseError as exc:
+            self._bad_message(exc, source)
+            return
+        try:
+            self._deliver(message, source)
+        except Exception:
+            log.exception("handling a datagram from %s failed", source)
+
+    def _stream_item(self, connection: StreamConnection, item: StreamItem) -> None:
+        source = Source(connection.transport, connection.peer[0], connection.peer[1], connection.id)
+        if isinstance(item, SipParseError):
+            self._bad_message(item, source)
+            return
+        assert isinstance(item, (Request, Response))
+        if trace.isEnabledFor(logging.DEBUG):
+            trace_message("received from", str(source), bytes(item))
+        self._deliver(item, source)
+
+    def _bad_message(self, error: SipParseError, source: Source) -> None:
+        partial = error.partial
+        if isinstance(partial, Request):
+            with contextlib.suppress(SipParseError):
+                stamp_received(partial, source.remote_host, source.remote_port)
+            log.info("bad %s request from %s: %s", partial.method, source, error)
+            if self.on_bad_request is not None:
+                self._call(self.on_bad_request, error, source)
+            else:
+                self.events.put_nowait(BadRequest(error, source))
+        else:
+            log.info("dropped unparseable message from %s: %s", source, error)
+
+    def _deliver(self, message: Message, source: Source) -> None:
+        if isinstance(message, Request):
+            stamp_received(message, source.remote_host, source.remote_port)
+        else:
+            sent_by = sent_by_key(message.via)
+            # RFC 3261 18.1.2: a response whose top Via isn't ours is discarded.
+            if sent_by not in self._sent_by and not self._is_local(sent_by):
+                log.info(
+                    "dropped %d response from %s: Via sent-by %s is not ours",
+                    message.status_code,
+                    source,
+                    host_port(*sent_by),
+                )
+                return
+        if self.on_message is not None:
+            self._call(self.on_message, message, source)
+        else:
+            self.events.put_nowait(Received(message, source))
+
+    def _is_local(self, sent_by: tuple[str, int]) -> bool:
+        return any(address == sent_by for _, _, address in self._bound)
+
+    def _call(self, handler: Callable[[_A, Source], None], argument: _A, source: Source) -> None:
+        try:
+            handler(argument, source)
+        except Exception:
+            log.exception("message handler failed on a message from %s", source)
+
+    # --- errors -------------------------------------------------------------
+
+    def _udp_error(self, endpoint: UdpEndpoint, error: OSError, address: tuple[str, int] | None) -> None:
+        target = None
+        if address is not None:
+            target = Target("UDP", address[0], address[1])
+            where = f" to {target}"
+        else:
+            where = f" on UDP {host_port(*endpoint.local)} (destination unknown)"
+        exc = TransportError(f"ICMP error{where}: {error.strerror or error}", target)
+        if address is not None:
+            if len(self._icmp_errors) >= 256:
+                self._icmp_errors.pop(next(iter(self._icmp_errors)))
+            self._icmp_errors[address] = (time.monotonic(), exc)
+        log.info("%s", exc)
+        self._report(exc)
+
+    def _report(self, error: TransportError) -> None:
+        if self.on_error is not None:
+            try:
+                self.on_error(error)
+            except Exception:
+                log.exception("transport error handler failed")
+        else:
+            self.events.put_nowait(TransportFailed(error))
+
+
+def _route_source(target: Target) -> str:
+    """The local IP the OS routes to ``target`` from (a UDP connect sends nothing)."""
+    with socket.socket(address_family(target.host), socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((target.host, target.port))
+        except OSError as exc:
+            raise TransportError(f"no route to {target}: {exc.strerror or exc}", target) from exc
+        return normalize_host(probe.getsockname()[0])

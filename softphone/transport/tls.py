@@ -1,0 +1,49 @@
+"""TLS settings: a server certificate for the TLS listener, and how servers are verified."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from softphone.transport.errors import TransportError
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """Certificates for TLS.
+
+    ``certfile``/``keyfile`` (PEM) serve the TLS listener and are offered
+    as the client certificate when a server asks for one. Servers are
+    verified against ``cafile`` (PEM bundle) or, when it is None, the
+    system's trust store; ``verify=False`` turns verification off and is
+    for testing only.
+    """
+
+    certfile: str | None = None
+    keyfile: str | None = None
+    cafile: str | None = None
+    verify: bool = True
+
+    def client_context(self) -> ssl.SSLContext:
+        try:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.cafile)
+            if self.certfile is not None:
+                context.load_cert_chain(self.certfile, self.keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot load TLS client settings: {exc}") from exc
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def server_context(self) -> ssl.SSLContext:
+        if self.certfile is None:
+            raise TransportError("a TLS listener needs a certificate (TlsSettings.certfile)")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.certfile, self.keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise TransportError(f"cannot load the TLS server certificate {self.certfile}: {exc}") from exc
+        return context
