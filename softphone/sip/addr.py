@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from softphone.sip.errors import SipParseError
-from softphone.sip.uri import Uri, parse_uri
+from softphone.sip.uri import EVERYDAY_SIP_URI, Uri, everyday_sip_uri, parse_uri, split_params
 
 __all__ = [
     "ContactStar",
@@ -190,8 +190,49 @@ def _unquote(content: str) -> str:
     return content
 
 
+_EVERYDAY_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]"
+# The everyday From/To/Contact shape of RFC 3261 name-addr: no escapes,
+# quoted-pairs, IPv6, passwords or URI headers. A match is well-formed once its
+# parameter names are distinct (host and port are checked when it is built);
+# anything else takes the full grammar.
+EVERYDAY_NAME_ADDR_RE = re.compile(
+    rf'(?:"([^"\\\x00-\x1f\x7f]*)" ?|({_EVERYDAY_TOKEN}+(?: {_EVERYDAY_TOKEN}+)*) ?)?'
+    rf"<{EVERYDAY_SIP_URI}>"
+    rf"((?:;{_EVERYDAY_TOKEN}+(?:={_EVERYDAY_TOKEN}+)?)*)"
+)
+
+
+def match_everyday_name_addr(text: str) -> re.Match[str] | None:
+    """The match when ``text`` has the everyday shape and is valid, else None."""
+    m = EVERYDAY_NAME_ADDR_RE.fullmatch(text)
+    if m is None:
+        return None
+    uri_params, header_params = m.group(7, 8)
+    if (uri_params.count(";") > 1 and split_params(uri_params) is None) or (
+        header_params.count(";") > 1 and split_params(header_params) is None
+    ):
+        return None
+    return m
+
+
+def name_addr_from_match(m: re.Match[str]) -> NameAddr:
+    """Build the NameAddr of a :func:`match_everyday_name_addr` match without re-parsing."""
+    quoted, tokens, scheme, user, host, port, uri_params, header_params = m.groups()
+    uri = everyday_sip_uri(scheme, user, host, port, uri_params)
+    if uri is None:
+        return _parse_name_addr(m.string)
+    return NameAddr(
+        uri=uri,
+        display_name=quoted if tokens is None else tokens,
+        params=(split_params(header_params) or {}) if header_params else {},
+    )
+
+
 def parse_name_addr(text: str) -> NameAddr:
     """Parse one name-addr or addr-spec with its header parameters."""
+    everyday = match_everyday_name_addr(text)
+    if everyday is not None:
+        return name_addr_from_match(everyday)
     m = _COMMON_RE.fullmatch(text)
     if m is not None:
         quoted, tokens, uri_text, params_text = m.group(1, 2, 3, 4)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from softphone.sip.errors import SipParseError
+from softphone.sip.uri import is_valid_host
 
 TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 _TOKEN = rf"[{TOKEN_CHARS}]+"
@@ -118,14 +119,10 @@ class Via:
 
 
 _FAST_TOKEN = rf"[{TOKEN_CHARS}]+"
-_FAST_HOST = (
-    r"(?:(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
-    r"|(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3})"
-)
-# The everyday shape of one Via value; anything else takes the full grammar.
+# The everyday shape of one Via value (host and port checked when built);
+# anything else takes the full grammar.
 VIA_FAST_RE = re.compile(
-    rf"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) ({_FAST_HOST})"
-    r"(?::(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    rf"SIP/2\.0/(UDP|TCP|TLS|SCTP|WS|WSS) ([A-Za-z0-9.\-]+)(?::([0-9]{{1,5}}))?"
     rf"((?:;{_FAST_TOKEN}(?:={_FAST_TOKEN})?)*)"
 )
 
@@ -133,7 +130,7 @@ VIA_FAST_RE = re.compile(
 def parse_via(value: str) -> Via:
     """One via-parm (a Via header may carry several, split by commas first)."""
     fast = VIA_FAST_RE.fullmatch(value)
-    if fast is not None:
+    if fast is not None and is_valid_host(fast.group(2)) and (fast.group(3) is None or int(fast.group(3)) <= 65535):
         transport, host, port_text, fast_params = fast.groups()
         params: dict[str, str | None] = {}
         for item in fast_params.split(";")[1:]:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from softphone.sip import headers as h
+from softphone.sip.addr import ContactStar, NameAddr, name_addr_from_match, parse_contact_list, parse_name_addr
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
 
 if TYPE_CHECKING:
-    from softphone.sip.addr import ContactStar, NameAddr
     from softphone.sip.auth import Challenge, Credentials
 
 T = TypeVar("T")
@@ -190,6 +190,50 @@ def canonical_name(name: str) -> str:
     return CANONICAL_NAMES.get(key, name)
 
 
+# Header names as written -> (lookup key, stored name); bounded, so that
+# random names from the network can't grow it without limit.
+KEY_CACHE: dict[str, tuple[str, str]] = {}
+
+
+def field_names(name: str) -> tuple[str, str]:
+    """(lookup key, stored name) for a header name as written, memoised."""
+    cached = KEY_CACHE.get(name)
+    if cached is not None:
+        return cached
+    key = name.lower()
+    if len(key) == 1:
+        key = COMPACT_FORMS.get(key, key)
+    result = (key, canonical_name(name))
+    if len(KEY_CACHE) < 4096:
+        KEY_CACHE[name] = result
+    return result
+
+
+def field_name_slow(line: str) -> tuple[str, str]:
+    name, colon, value = line.partition(":")
+    if not colon:
+        raise SipParseError(f"header line without a colon: {line[:80]!r}")
+    # RFC 3261 7.3.1: whitespace may sit between the name and the colon.
+    stripped = name.rstrip(" \t")
+    if h.TOKEN_RE.fullmatch(stripped) is None:
+        raise SipParseError(f"malformed header name: {name[:80]!r}")
+    names = field_names(stripped)
+    if len(KEY_CACHE) < 4096:
+        KEY_CACHE[name] = names  # the spelling as written, spaces included
+    return stripped, value
+
+
+def split_field(line: str) -> tuple[str, str, str]:
+    """One header line as (lookup key, stored name, value)."""
+    try:
+        name, value = line.split(":", 1)
+        key, canonical = KEY_CACHE[name]
+    except (ValueError, KeyError):
+        name, value = field_name_slow(line)
+        key, canonical = field_names(name)
+    return key, canonical, value.strip(" \t")
+
+
 class Headers:
     """Ordered header fields; lookup by any case and by compact form.
 
@@ -198,25 +242,48 @@ class Headers:
     spelling for known headers and as written otherwise.
     """
 
-    __slots__ = ("_cache", "_fields", "_index")
+    __slots__ = ("_cache", "_field_list", "_index", "_lines")
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
-        self._fields: list[tuple[str, str, str]] = [
+        self._field_list: list[tuple[str, str, str]] | None = [
             (header_key(name), canonical_name(name), value) for name, value in fields or ()
         ]
+        self._lines: list[str] | None = None
         self._index: dict[str, list[str]] | None = None
         self._cache: dict[str, Any] = {}
 
     @classmethod
-    def _trusted(
-        cls, fields: list[tuple[str, str, str]], index: dict[str, list[str]] | None = None
-    ) -> Headers:
-        """Fields already as (key, name, value), and their index, from the parser."""
+    def _trusted(cls, fields: list[tuple[str, str, str]]) -> Headers:
+        """Fields already as (key, name, value)."""
         self = cls.__new__(cls)
-        self._fields = fields
+        self._field_list = fields
+        self._lines = None
+        self._index = None
+        self._cache = {}
+        return self
+
+    @classmethod
+    def _from_lines(cls, lines: list[str], index: dict[str, list[str]]) -> Headers:
+        """The parser's header lines (unfolded) and values by key; fields are split when first needed."""
+        self = cls.__new__(cls)
+        self._field_list = None
+        self._lines = lines
         self._index = index
         self._cache = {}
         return self
+
+    @property
+    def _fields(self) -> list[tuple[str, str, str]]:
+        fields = self._field_list
+        if fields is None:
+            fields = self._field_list = [split_field(line) for line in self._lines or ()]
+            self._lines = None
+        return fields
+
+    @_fields.setter
+    def _fields(self, fields: list[tuple[str, str, str]]) -> None:
+        self._field_list = fields
+        self._lines = None
 
     def _changed(self) -> None:
         self._index = None
@@ -406,25 +473,36 @@ class Message:
 
     @property
     def via(self) -> h.Via:
-        """The top Via."""
-        vias = self.vias
-        if not vias:
-            raise SipParseError("missing Via header")
-        return vias[0]
+        """The top Via (parsed alone when it has a field line of its own)."""
+        cache = self.headers._cache
+        top: h.Via | None = cache.get("via:top")
+        if top is None:
+            values = self.headers._lookup().get("via")
+            if not values:
+                raise SipParseError("missing Via header")
+            top = h.parse_via(values[0]) if "," not in values[0] else self.vias[0]
+            cache["via:top"] = top
+        return top
+
+    def _address(self, key: str) -> NameAddr:
+        cache = self.headers._cache
+        value: NameAddr | None = cache.get(key)
+        if value is None:
+            # The parser leaves the match of an everyday-shaped From/To to build from.
+            match = cache.pop(key + ":match", None)
+            if match is not None:
+                value = cache[key] = name_addr_from_match(match)
+            else:
+                value = self._view(key, lambda: _name_addr(_one(self.headers, key)))
+        return value
 
     @property
     def from_(self) -> NameAddr:
-        cache = self.headers._cache
-        if "from" in cache:
-            return cache["from"]  # type: ignore[no-any-return]
-        return self._view("from", lambda: _name_addr(_one(self.headers, "from")))
+        return self._address("from")
 
     @property
     def to(self) -> NameAddr:
-        cache = self.headers._cache
-        if "to" in cache:
-            return cache["to"]  # type: ignore[no-any-return]
-        return self._view("to", lambda: _name_addr(_one(self.headers, "to")))
+        return self._address("to")
 
     @property
     def max_forwards(self) -> int | None:
@@ -441,20 +519,14 @@ class Message:
     @property
     def contacts(self) -> list[NameAddr]:
         """Contact addresses; empty for ``Contact: *`` (see :attr:`contact_star`)."""
-        from softphone.sip.addr import NameAddr
-
         return [c for c in self._contact_list() if isinstance(c, NameAddr)]
 
     @property
     def contact_star(self) -> bool:
-        from softphone.sip.addr import NameAddr
-
         items = self._contact_list()
         return bool(items) and not isinstance(items[0], NameAddr)
 
     def _contact_list(self) -> list[NameAddr | ContactStar]:
-        from softphone.sip.addr import NameAddr, parse_contact_list
-
         def parse() -> list[NameAddr | ContactStar]:
             out: list[NameAddr | ContactStar] = []
             for value in self.headers.get_all("contact"):
@@ -616,8 +688,6 @@ class Message:
 
 
 def _name_addr(value: str) -> NameAddr:
-    from softphone.sip.addr import parse_name_addr
-
     return parse_name_addr(value)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from softphone.sip.addr import parse_name_addr
+from softphone.sip.addr import match_everyday_name_addr, parse_name_addr
 from softphone.sip.errors import SipParseError
 from softphone.sip.headers import (
     TOKEN_RE,
@@ -24,12 +24,14 @@ from softphone.sip.headers import (
     parse_via_list,
 )
 from softphone.sip.message import (
-    COMPACT_FORMS,
+    KEY_CACHE,
     SIP_VERSION,
     Headers,
     Request,
     Response,
     canonical_name,
+    field_name_slow,
+    field_names,
 )
 from softphone.sip.uri import SipUri, parse_uri
 
@@ -59,88 +61,31 @@ KNOWN_METHODS = frozenset(
 _FOLD_RE = re.compile(r"\r\n[ \t]+")
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _STATUS_RE = re.compile(r"[0-9]{3}")
-_KEY_CACHE: dict[str, tuple[str, str]] = {}
-
-_TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
-_HOSTNAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)*[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.?"
-_URI_CHARS = r"A-Za-z0-9\-_.!~*'()"
-# The everyday From/To shape, a strict subset of RFC 3261 name-addr: when it
-# matches, the value is valid; anything else is checked by the full grammar.
-_COMMON_ADDR_RE = re.compile(
-    rf'(?:"[^"\\\x00-\x1f\x7f]*" ?|[{_TOKEN_CHARS}]+(?: [{_TOKEN_CHARS}]+)* ?)?'
-    rf"<sips?:(?:[{_URI_CHARS}&=+$,;?/]+@)?(?:{_HOSTNAME}|{_OCTET}(?:\.{_OCTET}){{3}})(?::{_PORT})?"
-    rf"((?:;[{_URI_CHARS}]+(?:=[{_URI_CHARS}]+)?)*)>"
-    rf"((?:;[{_TOKEN_CHARS}]+(?:=[{_TOKEN_CHARS}]+)?)*)"
-)
 
 
-def _unique_params(text: str) -> bool:
-    if not text:
-        return True
-    names = [item.partition("=")[0].lower() for item in text.split(";")]
-    return len(set(names)) == len(names)
-
-
-def is_common_name_addr(value: str) -> bool:
-    """True when ``value`` has the everyday From/To shape and is valid (RFC 3261 20.10)."""
-    m = _COMMON_ADDR_RE.fullmatch(value)
-    # RFC 3261 19.1.1 / 20: a parameter name appears at most once.
-    return m is not None and _unique_params(m.group(1)) and _unique_params(m.group(2))
-
-
-def _field_names(name: str) -> tuple[str, str]:
-    """(lookup key, stored name) for a header name as written, memoised."""
-    cached = _KEY_CACHE.get(name)
-    if cached is not None:
-        return cached
-    key = name.lower()
-    if len(key) == 1:
-        key = COMPACT_FORMS.get(key, key)
-    result = (key, canonical_name(name))
-    if len(_KEY_CACHE) < 4096:
-        _KEY_CACHE[name] = result
-    return result
-
-
-def _field_name_slow(line: str) -> tuple[str, str]:
-    name, colon, value = line.partition(":")
-    if not colon:
-        raise SipParseError(f"header line without a colon: {line[:80]!r}")
-    # RFC 3261 7.3.1: whitespace may sit between the name and the colon.
-    stripped = name.rstrip(" \t")
-    if TOKEN_RE.fullmatch(stripped) is None:
-        raise SipParseError(f"malformed header name: {name[:80]!r}")
-    if stripped == name and len(_KEY_CACHE) < 4096:
-        _KEY_CACHE[name] = _field_names(name)
-    return stripped, value
-
-
-def _split_head(head: str) -> tuple[str, list[tuple[str, str, str]], dict[str, list[str]]]:
-    """Start line, fields as (key, name, value), and the values by key."""
+def _split_head(head: str) -> tuple[str, list[str], dict[str, list[str]]]:
+    """Start line, header lines, and the field values by lookup key."""
     if "\r\n " in head or "\r\n\t" in head:
         # RFC 3261 7.3.1: a folded line continues the previous field value.
         head = _FOLD_RE.sub(" ", head)
     lines = head.split("\r\n")
-    fields: list[tuple[str, str, str]] = []
+    start = lines[0]
+    del lines[0]
     index: dict[str, list[str]] = {}
-    append = fields.append
-    known = _KEY_CACHE
-    for line in lines[1:]:
+    known = KEY_CACHE
+    for line in lines:
         try:
             name, value = line.split(":", 1)
-            key, canonical = known[name]
+            key = known[name][0]
         except (ValueError, KeyError):
-            name, value = _field_name_slow(line)
-            key, canonical = _field_names(name)
+            name, value = field_name_slow(line)
+            key = field_names(name)[0]
         value = value.strip(" \t")
-        append((key, canonical, value))
         if key in index:
             index[key].append(value)
         else:
             index[key] = [value]
-    return lines[0], fields, index
+    return start, lines, index
 
 
 def _content_length(index: dict[str, list[str]]) -> int | None:
@@ -165,10 +110,8 @@ def _decode(head: bytes) -> str:
     return head.decode("utf-8", "surrogateescape")
 
 
-def _build(
-    start: str, fields: list[tuple[str, str, str]], index: dict[str, list[str]], body: bytes
-) -> Request | Response:
-    headers = Headers._trusted(fields, index)
+def _build(start: str, lines: list[str], index: dict[str, list[str]], body: bytes) -> Request | Response:
+    headers = Headers._from_lines(lines, index)
     if start[:4].upper() == "SIP/":
         return _build_response(start, headers, body)
     return _build_request(start, headers, body)
@@ -196,8 +139,11 @@ def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
             parse_via_list(via)
     for key in ("from", "to"):
         value = _single(index, key)
-        if not is_common_name_addr(value):
+        everyday = match_everyday_name_addr(value)
+        if everyday is None:
             cache[key] = parse_name_addr(value)
+        else:
+            cache[key + ":match"] = everyday
     call_id = _single(index, "call-id")
     cache["call-id"] = check_call_id(call_id)
     cseq = cache["cseq"] = parse_cseq(_single(index, "cseq"))
@@ -292,7 +238,7 @@ def parse_message(data: bytes) -> Request | Response:
         if not data[start:].strip():
             raise SipParseError("empty message")
         raise SipParseError("header section is not ended by an empty line")
-    start_line, fields, index = _split_head(_head_text(data, start, end))
+    start_line, lines, index = _split_head(_head_text(data, start, end))
     length = _content_length(index)
     available = len(data) - body_start
     if length is None:
@@ -304,7 +250,7 @@ def parse_message(data: bytes) -> Request | Response:
         body = data[body_start : body_start + length]
     if not start_line:
         raise SipParseError("empty start line")
-    return _build(start_line, fields, index, body)
+    return _build(start_line, lines, index, body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,7 +281,7 @@ class StreamParser:
         self._buffer = bytearray()
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
-        self._pending: tuple[str, list[tuple[str, str, str]], dict[str, list[str]], int] | None = None
+        self._pending: tuple[str, list[str], dict[str, list[str]], int] | None = None
 
     @property
     def buffered(self) -> int:
@@ -368,7 +314,7 @@ class StreamParser:
                 return None
             if end > self._max_header:
                 raise SipParseError(f"header section longer than {self._max_header} octets")
-            start_line, fields, index = _split_head(_decode(bytes(buf[:end])))
+            start_line, lines, index = _split_head(_decode(bytes(buf[:end])))
             length = _content_length(index)
             if length is None:
                 # RFC 3261 18.3: Content-Length is mandatory on stream transports.
@@ -376,8 +322,8 @@ class StreamParser:
             if length > self._max_body:
                 raise SipParseError(f"Content-Length {length} exceeds the limit of {self._max_body} octets")
             del buf[: end + 4]
-            self._pending = (start_line, fields, index, length)
-        start_line, fields, index, length = self._pending
+            self._pending = (start_line, lines, index, length)
+        start_line, lines, index, length = self._pending
         if len(buf) < length:
             return None
         body = bytes(buf[:length])
@@ -386,6 +332,6 @@ class StreamParser:
         try:
             if not start_line:
                 raise SipParseError("empty start line")
-            return _build(start_line, fields, index, body)
+            return _build(start_line, lines, index, body)
         except SipParseError as exc:
             return exc

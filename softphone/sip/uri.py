@@ -59,6 +59,47 @@ _SIP_RE = re.compile(
     rf"(?:\?(?P<headers>{_HEADER}(?:&{_HEADER})*+))?"
 )
 _URI_PARAM_RE = re.compile(rf";({_PARAMCHARS})(?:=({_PARAMCHARS}))?")
+
+# The everyday shape of a SIP URI, a strict subset of the grammar above (no
+# escapes, password, IPv6 or headers), built without the general machinery.
+_EVERYDAY_CHARS = r"[A-Za-z0-9\-_.!~*'()]"
+# Host and port are only shaped here; everyday_sip_uri checks them in full.
+EVERYDAY_SIP_URI = (
+    r"(sips?):(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]+)@)?([A-Za-z0-9.\-]+)(?::([0-9]{1,5}))?"
+    rf"((?:;{_EVERYDAY_CHARS}+(?:={_EVERYDAY_CHARS}+)?)*)"
+)
+_EVERYDAY_SIP_RE = re.compile(EVERYDAY_SIP_URI)
+
+
+def split_params(text: str) -> dict[str, str | None] | None:
+    """``;a;b=c`` (no quoting, no escapes) as a dict; None when a name repeats (RFC 3261 19.1.1)."""
+    params: dict[str, str | None] = {}
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        params[name] = value if eq else None
+    if len({name.lower() for name in params}) != text.count(";"):
+        return None
+    return params
+
+
+def is_valid_host(host: str) -> bool:
+    """RFC 3261 25.1 host: hostname, IPv4address or a bracketed IPv6 reference."""
+    if _HOST_RE.fullmatch(host) is None:
+        return False
+    return host[0] != "[" or _ipv6_address(host[1:-1]) is not None
+
+
+def everyday_sip_uri(scheme: str, user: str | None, host: str, port: str | None, params: str) -> SipUri | None:
+    """The SipUri of an :data:`EVERYDAY_SIP_URI` match's groups; None when the full grammar must judge."""
+    if _HOST_RE.fullmatch(host) is None or (port is not None and int(port) > 65535):
+        return None
+    param_dict: dict[str, str | None] = {}
+    if params:
+        found = split_params(params)
+        if found is None:
+            return None
+        param_dict = found
+    return SipUri(host=host, user=user, port=None if port is None else int(port), params=param_dict, scheme=scheme)
 _HOST_RE = re.compile(_HOST)
 _HOSTNAME_RE = re.compile(_HOSTNAME)
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
@@ -345,6 +386,11 @@ Uri = SipUri | TelUri | AbsoluteUri
 
 def parse_uri(text: str) -> Uri:
     """Parse one URI; raises :class:`SipParseError` saying what is wrong and where."""
+    everyday = _EVERYDAY_SIP_RE.fullmatch(text)
+    if everyday is not None:
+        uri = everyday_sip_uri(*everyday.groups())
+        if uri is not None:
+            return uri
     m = _SIP_RE.fullmatch(text)
     if m is not None:
         return _build_sip(text, m)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.corpus import CORPUS
-from softphone.sip import Request, Response, SipParseError, StreamParser, parse_message, parse_name_addr, parser
+from softphone.sip import Request, Response, SipParseError, StreamParser, addr, parse_message, uri
 from softphone.sip.headers import VIA_FAST_RE, parse_via
 from tests.conftest import torture_dir
 
@@ -44,6 +45,12 @@ def _exercise(data: bytes) -> None:
             getattr(message, view)
         except SipParseError:
             pass
+    try:
+        vias = message.vias
+    except SipParseError:
+        vias = []
+    if vias:
+        assert message.via == vias[0]
     again = parse_message(bytes(message))
     assert again == message
     assert bytes(again) == bytes(message)
@@ -142,16 +149,51 @@ def test_stream_parser_any_chunking(messages: list[bytes], data: st.DataObject) 
     assert items == [parse_message(m) for m in messages]
 
 
+def _full_name_addr(value: str) -> addr.NameAddr | None:
+    try:
+        return addr._parse_name_addr(value)
+    except SipParseError:
+        return None
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(st.from_regex(parser._COMMON_ADDR_RE, fullmatch=True))
-def test_fast_address_check_accepts_only_valid_values(value: str) -> None:
-    """The parser's fast From/To check is a strict subset of the full name-addr grammar."""
-    if parser.is_common_name_addr(value):
-        parse_name_addr(value)
+@given(st.from_regex(addr.EVERYDAY_NAME_ADDR_RE, fullmatch=True))
+def test_everyday_address_fast_path_agrees_with_the_full_grammar(value: str) -> None:
+    """The everyday-shape fast path builds what the full grammar builds, and refuses what it refuses."""
+    full = _full_name_addr(value)
+    match = addr.match_everyday_name_addr(value)
+    if match is None:
+        return
+    if full is None:
+        with pytest.raises(SipParseError):
+            addr.name_addr_from_match(match)
+        return
+    fast = addr.name_addr_from_match(match)
+    assert fast == full and str(fast) == str(full) and str(fast.uri) == str(full.uri)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(st.from_regex(VIA_FAST_RE, fullmatch=True))
 def test_fast_via_check_accepts_only_valid_values(value: str) -> None:
-    fast = parse_via(value)
-    assert str(fast) == value or parse_via(str(fast)) == fast
+    try:
+        via = parse_via(value)
+    except SipParseError:
+        return
+    assert parse_via(str(via)) == via
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.from_regex(uri._EVERYDAY_SIP_RE, fullmatch=True))
+def test_everyday_uri_fast_path_agrees_with_the_full_grammar(text: str) -> None:
+    full_match = uri._SIP_RE.fullmatch(text)
+    fast = uri.everyday_sip_uri(*uri._EVERYDAY_SIP_RE.fullmatch(text).groups())  # type: ignore[union-attr]
+    try:
+        full = None if full_match is None else uri._build_sip(text, full_match)
+    except SipParseError:
+        full = None
+    if full is None:
+        assert fast is None
+        return
+    assert fast is not None
+    assert fast == full and str(fast) == str(full)
+    assert (fast.user, fast.host, fast.port, fast.params) == (full.user, full.host, full.port, full.params)
