@@ -9,6 +9,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from softphone.sip.dialog import VIA_PLACEHOLDER_HOST
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.transport.errors import TransportError
@@ -16,8 +17,8 @@ from softphone.transport.errors import TransportError
 log = logging.getLogger("softphone.transport")
 trace = logging.getLogger("softphone.sip.trace")
 
-# The top Via host a UA writes when it leaves the sent-by to the transport (RFC 2606 reserves .invalid).
-VIA_PLACEHOLDER = "placeholder.invalid"
+# The top Via host a UA writes when it leaves the sent-by to the transport.
+VIA_PLACEHOLDER = VIA_PLACEHOLDER_HOST
 
 TRANSPORTS = ("UDP", "TCP", "TLS")
 RELIABLE = frozenset({"TCP", "TLS"})
