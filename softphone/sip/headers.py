@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from softphone.sip.addr import split_comma_list
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import is_valid_host
 
@@ -155,41 +156,8 @@ def parse_via(value: str) -> Via:
     )
 
 
-def split_commas(value: str) -> list[str]:
-    """Split a header value at commas outside quoted strings and <...>."""
-    if "," not in value:
-        return [value.strip()]
-    parts: list[str] = []
-    depth = 0
-    in_quote = False
-    escaped = False
-    start = 0
-    for i, ch in enumerate(value):
-        if in_quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_quote = False
-        elif ch == '"':
-            in_quote = True
-        elif ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(value[start:i].strip())
-            start = i + 1
-    parts.append(value[start:].strip())
-    return parts
-
-
 def parse_via_list(value: str) -> list[Via]:
-    parts = split_commas(value)
-    if any(not p for p in parts):
-        raise SipParseError(f"empty element in Via list: {value!r}")
-    return [parse_via(p) for p in parts]
+    return [parse_via(p) for p in split_comma_list(value)]
 
 
 # --- CSeq, Max-Forwards, integers (RFC 3261 20.16, 20.22) ------------------
@@ -288,7 +256,7 @@ def parse_accept(value: str) -> list[MediaType]:
     if not value.strip():
         return []
     out = []
-    for item in split_commas(value):
+    for item in split_comma_list(value):
         # RFC 3261 20.1: "*/*" and "type/*" ranges are tokens in this grammar.
         out.append(parse_media_type(item))
     return out
@@ -372,7 +340,7 @@ class CallInfo:
 
 def parse_call_info(value: str) -> list[CallInfo]:
     out = []
-    for item in split_commas(value):
+    for item in split_comma_list(value):
         m = _INFO_RE.fullmatch(item)
         if m is None:
             raise SipParseError(f"malformed Call-Info: {item!r}")

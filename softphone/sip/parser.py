@@ -68,6 +68,9 @@ def _split_head(head: str) -> tuple[str, list[str], dict[str, list[str]]]:
     if "\r\n " in head or "\r\n\t" in head:
         # RFC 3261 7.3.1: a folded line continues the previous field value.
         head = _FOLD_RE.sub(" ", head)
+    crlf = head.count("\r\n")
+    if head.count("\r") != crlf or head.count("\n") != crlf:
+        raise SipParseError("bare CR or LF inside the header section")
     lines = head.split("\r\n")
     start = lines[0]
     del lines[0]

@@ -31,8 +31,9 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from softphone.sip.addr import split_comma_list
 from softphone.sip.errors import SipParseError
-from softphone.sip.headers import Via, split_commas
+from softphone.sip.headers import Via
 from softphone.sip.message import Message, Request, Response
 from softphone.sip.uri import parse_uri
 
@@ -273,7 +274,7 @@ def _check_vias(request: Request) -> None:
 
 def _top_via(request: Request) -> str:
     _check_vias(request)
-    return split_commas(request.headers["Via"])[0]
+    return split_comma_list(request.headers["Via"])[0]
 
 
 def _max_forwards(request: Request) -> str:

@@ -146,6 +146,8 @@ def test_response_without_reason_phrase_space_is_tolerated() -> None:
         (INVITE.replace(b"CSeq: 314159 INVITE\r\n", b""), "CSeq"),
         (INVITE.replace(b"Max-Forwards: 70", b"Max-Forwards 70"), "colon"),
         (OK.replace(b"200 OK", b"2000 OK"), "three digits"),
+        (INVITE.replace(b";rport\r\n", b";rport\r\r\n"), "bare CR"),
+        (INVITE.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\nSubject: x\r\n"), "bare CR or LF"),
     ],
 )
 def test_errors_say_what_is_wrong(raw: bytes, fragment: str) -> None:
