@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,7 +22,21 @@ class MainWindow(QMainWindow):
         self.resize(360, 560)
 
 
+def _no_display() -> bool:
+    """True on a Linux machine with no X11/Wayland display and no Qt platform chosen."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if _no_display():
+        print(
+            "softphone: no display found (DISPLAY and WAYLAND_DISPLAY are unset). "
+            "Start it from a desktop session, or use softphone-cli for headless use.",
+            file=sys.stderr,
+        )
+        return 1
     app = QApplication(list(argv) if argv is not None else sys.argv)
     app.setApplicationName("softphone")
     app.setApplicationVersion(__version__)
