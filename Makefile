@@ -26,11 +26,12 @@ test: sysdeps-test $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check softphone tests benchmarks
-	$(BIN)/mypy --strict softphone/sip
+	$(BIN)/mypy --strict softphone/sip softphone/transport softphone/ua softphone/cli.py
 
-bench: $(VENV)/.installed-test
+bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/pip install -q -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/parse_bench.py
+	$(BIN)/python benchmarks/call_setup.py
 
 sysdeps-run:
 	@packaging/system-deps.sh $(RUN_PKGS)

@@ -33,7 +33,7 @@ from softphone.sip.message import (
     field_name_slow,
     field_names,
 )
-from softphone.sip.uri import SipUri, parse_uri
+from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 
 MAX_HEADER_BYTES = 65536
 MAX_BODY_BYTES = 1 << 20
@@ -176,7 +176,7 @@ def _build_response(start: str, headers: Headers, body: bytes) -> Response:
     return response
 
 
-def _build_request(start: str, headers: Headers, body: bytes) -> Request:
+def _request_line(start: str) -> tuple[str, str, str, Uri]:
     parts = start.split(" ")
     # RFC 3261 25.1: Request-Line = Method SP Request-URI SP SIP-Version, single spaces.
     if len(parts) != 3:
@@ -190,7 +190,26 @@ def _build_request(start: str, headers: Headers, body: bytes) -> Request:
         if _VERSION_RE.fullmatch(version) is None:
             raise SipParseError(f"malformed SIP version in Request-Line: {version[:40]!r}")
         version = version.upper()
-    uri = parse_uri(uri_text)
+    return method, uri_text, version, parse_uri(uri_text)
+
+
+def _partial_request(start: str, headers: Headers) -> Request | None:
+    """What can be read of a request whose framing or Request-Line is broken.
+
+    Its headers are as received and its URI is a stand-in: it exists so that a
+    UA can still answer 400 from Via, From, To, Call-ID and CSeq.
+    """
+    method = start.split(" ", 1)[0]
+    if start[:4].upper() == "SIP/" or TOKEN_RE.fullmatch(method) is None:
+        return None
+    return Request._trusted(method, AbsoluteUri(scheme="unparsed", opaque=""), headers, b"", SIP_VERSION)
+
+
+def _build_request(start: str, headers: Headers, body: bytes) -> Request:
+    try:
+        method, uri_text, version, uri = _request_line(start)
+    except SipParseError as exc:
+        raise SipParseError(str(exc), exc.status_code, _partial_request(start, headers)) from None
     request = Request._trusted(method, uri, headers, body, version)
     try:
         if isinstance(uri, SipUri) and uri.headers:
@@ -240,20 +259,34 @@ def parse_message(data: bytes) -> Request | Response:
     if end < 0:
         if not data[start:].strip():
             raise SipParseError("empty message")
-        raise SipParseError("header section is not ended by an empty line")
+        # RFC 4475 3.1.2.15: when the headers can still be read, a 400 can still be sent.
+        raise SipParseError(
+            "header section is not ended by an empty line", 400, _readable_partial(data, start, len(data.rstrip()))
+        )
     start_line, lines, index = _split_head(_head_text(data, start, end))
-    length = _content_length(index)
-    available = len(data) - body_start
+    try:
+        length = _content_length(index)
+        available = len(data) - body_start
+        if length is not None and length > available:
+            raise SipParseError(f"Content-Length {length} exceeds the {available} octets of body in the datagram")
+    except SipParseError as exc:
+        raise SipParseError(str(exc), 400, _partial_request(start_line, Headers._from_lines(lines, index))) from None
     if length is None:
         # RFC 3261 18.3: over UDP the body runs to the end of the datagram.
         body = data[body_start:]
-    elif length > available:
-        raise SipParseError(f"Content-Length {length} exceeds the {available} octets of body in the datagram")
     else:
         body = data[body_start : body_start + length]
     if not start_line:
         raise SipParseError("empty start line")
     return _build(start_line, lines, index, body)
+
+
+def _readable_partial(data: bytes, start: int, end: int) -> Request | None:
+    try:
+        start_line, lines, index = _split_head(_head_text(data, start, end))
+    except SipParseError:
+        return None
+    return _partial_request(start_line, Headers._from_lines(lines, index))
 
 
 @dataclass(frozen=True, slots=True)

@@ -341,11 +341,16 @@ def test_torture_message(name: str) -> None:
     assert bytes(again) == bytes(message)
 
 
-def test_rejected_requests_carry_what_a_400_needs() -> None:
-    """A framed request that fails validation still yields Via/From/To/Call-ID/CSeq for the response."""
+@pytest.mark.parametrize(
+    "name",
+    ["badvers", "clerr", "ncl", "mcl01", "ltgtruri", "lwsruri", "lwsstart", "trws", "ipv6-bad", "baddn", "escruri",
+     "scalar02", "quotbal", "badaspec", "multi01", "mismatch01", "mismatch02", "badinv01"],
+)
+def test_rejected_requests_carry_what_the_response_needs(name: str) -> None:
+    """A rejected request whose headers can be read still yields Via/From/To/Call-ID/CSeq for the answer."""
     with pytest.raises(SipParseError) as info:
-        parse_message(_path("badvers").read_bytes())
+        parse_message(_path(name).read_bytes())
     partial = info.value.partial
     assert isinstance(partial, Request)
-    for name in ("Via", "From", "To", "Call-ID", "CSeq"):
-        assert partial.headers.get(name)
+    for header in ("Via", "From", "To", "Call-ID", "CSeq"):
+        assert partial.headers.get(header), header
