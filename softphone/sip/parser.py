@@ -176,6 +176,10 @@ def _build_response(start: str, headers: Headers, body: bytes) -> Response:
     return response
 
 
+# RFC 3261 8.2.6.2: what a response copies from its request.
+_RESPONSE_NEEDS = ("via", "from", "to", "call-id", "cseq")
+
+
 def _request_line(start: str) -> tuple[str, str, str, Uri]:
     parts = start.split(" ")
     # RFC 3261 25.1: Request-Line = Method SP Request-URI SP SIP-Version, single spaces.
@@ -201,6 +205,9 @@ def _partial_request(start: str, headers: Headers) -> Request | None:
     """
     method = start.split(" ", 1)[0]
     if start[:4].upper() == "SIP/" or TOKEN_RE.fullmatch(method) is None:
+        return None
+    index = headers._lookup()
+    if any(key not in index for key in _RESPONSE_NEEDS):
         return None
     return Request._trusted(method, AbsoluteUri(scheme="unparsed", opaque=""), headers, b"", SIP_VERSION)
 
