@@ -1,27 +1,386 @@
-"""softphone-cli: the headless client over the same user-agent facade as the GUI."""
+"""softphone-cli: the headless client over the same user-agent facade as the GUI.
+
+It registers the account, then reads one command per line on standard input
+and reports every event on standard output (one JSON object per line with
+``--json``). Calls are named by the short ids the events show (``c1``,
+``c2`` ...); a SIP Call-ID works too, and a command without one acts on the
+only or most recent call.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import shlex
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TextIO
 
 from softphone import __version__
+from softphone.ua import (
+    Account,
+    AccountError,
+    CallEvent,
+    DtmfEvent,
+    ErrorEvent,
+    Event,
+    Forwarding,
+    IncomingCallEvent,
+    RegistrationEvent,
+    TransferEvent,
+    UserAgent,
+    UserAgentError,
+    password_from_env,
+    password_from_file,
+    password_from_keyring,
+)
+
+COMMANDS = """\
+commands (one per line on standard input; CALL is an id such as c1 from the events, or the SIP Call-ID;
+without it the only or most recent call is meant):
+  call URI                 call someone (sip:bob@example.com, bob@example.com or just bob)
+  answer [CALL]            answer a ringing call
+  decline [CALL]           turn a ringing call down (603)
+  hangup [CALL]            end a call (CANCEL, decline or BYE as the state requires)
+  hold [CALL] / resume [CALL]
+  transfer CALL URI        blind transfer (REFER)
+  atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
+  dtmf CALL DIGITS         send DTMF digits (SIP INFO)
+  register / unregister
+  calls                    list the calls in progress
+  quit                     unregister and exit (so does end of input)
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="softphone-cli",
         description="Headless SIP softphone: reads commands on standard input, reports events on standard output.",
+        epilog=COMMANDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"softphone-cli {__version__}")
+    parser.add_argument("--account", metavar="URI", help="address of record, e.g. sip:alice@example.com")
+    parser.add_argument("--auth-user", metavar="NAME", help="digest user name (default: the user part of --account)")
+    parser.add_argument("--display-name", metavar="NAME", help="display name in From")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password-env", metavar="VAR", help="read the password from this environment variable")
+    secret.add_argument("--password-file", metavar="F", help="read the password from the first line of this file")
+    parser.add_argument("--registrar", metavar="URI", help="registrar (default: the account's domain)")
+    parser.add_argument("--outbound-proxy", metavar="URI", help="send every request through this proxy")
+    parser.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="0.0.0.0:0",
+        help="local address for UDP and TCP (default 0.0.0.0:0, any free port; IPv6 as [::1]:5060)",
+    )
+    parser.add_argument("--expires", type=int, default=600, metavar="SECONDS", help="registration lifetime")
+    parser.add_argument(
+        "--auto-answer",
+        nargs="?",
+        const=0.0,
+        type=float,
+        metavar="SECONDS",
+        help="answer incoming calls by themselves (after SECONDS, default at once)",
+    )
+    parser.add_argument("--photo-url", metavar="URL", help="picture sent with our calls (Call-Info purpose=icon)")
+    parser.add_argument("--no-register", action="store_true", help="don't register at start")
+    parser.add_argument("--busy", action="store_true", help="answer every incoming call with 486 Busy Here")
+    parser.add_argument("--forward", metavar="URI", help="forward incoming calls there (302 Moved Temporarily)")
+    parser.add_argument(
+        "--forward-on",
+        choices=("always", "busy", "no-answer"),
+        default="always",
+        help="when --forward applies (default always)",
+    )
+    parser.add_argument(
+        "--forward-after", type=float, default=20.0, metavar="SECONDS", help="ringing time before no-answer forwarding"
+    )
+    parser.add_argument("--no-audio", action="store_true", help="no audio devices (the only mode for now)")
+    parser.add_argument("--json", action="store_true", help="print events as one JSON object per line")
+    parser.add_argument("--config-dir", metavar="DIR", help="settings directory (accepted; nothing is stored yet)")
+    parser.add_argument("--ca-file", metavar="F", help="CA certificates (PEM) to verify TLS servers with")
+    parser.add_argument("--trace", action="store_true", help="log every SIP message to standard error")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print("softphone-cli: no user agent yet; see --help", file=sys.stderr)
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"--listen wants HOST:PORT, not {text!r}")
+    host = host.strip("[]")
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ValueError(f"bad port in --listen {text!r}") from None
+    if not 0 <= port < 65536:
+        raise ValueError(f"port out of range in --listen {text!r}")
+    return host, port
+
+
+def make_account(args: argparse.Namespace) -> Account:
+    if args.account is None:
+        raise AccountError("--account is required")
+    if args.password_env is not None:
+        password = password_from_env(args.password_env)
+    elif args.password_file is not None:
+        password = password_from_file(args.password_file)
+    else:
+        password = password_from_keyring(args.account) or ""
+    return Account(
+        args.account,
+        password,
+        auth_user=args.auth_user,
+        registrar=args.registrar,
+        outbound_proxy=args.outbound_proxy,
+        transport=args.transport,
+        display_name=args.display_name,
+        expires=args.expires,
+        photo_url=args.photo_url,
+        auto_answer=args.auto_answer,
+        ca_file=args.ca_file,
+        register=not args.no_register,
+        busy=args.busy,
+        forwarding=_forwarding(args),
+    )
+
+
+def _forwarding(args: argparse.Namespace) -> Forwarding | None:
+    if args.forward is None:
+        return None
+    return Forwarding(
+        args.forward,
+        always=args.forward_on == "always",
+        busy=args.forward_on == "busy",
+        no_answer=args.forward_after if args.forward_on == "no-answer" else None,
+    )
+
+
+def describe(event: Event) -> str:
+    """One readable line for an event."""
+    if isinstance(event, RegistrationEvent):
+        detail = f" {event.code} {event.reason}" if event.code is not None else f" {event.reason}".rstrip()
+        expires = f" (expires {event.expires} s)" if event.expires else ""
+        return f"registration {event.account}: {event.state}{detail}{expires}"
+    if isinstance(event, IncomingCallEvent):
+        who = f'"{event.remote_display_name}" <{event.remote_uri}>' if event.remote_display_name else event.remote_uri
+        extra = f" photo {event.photo_url}" if event.photo_url else ""
+        if event.asserted_identity:
+            extra += f" identity {event.asserted_identity}"
+        return f"incoming call {event.call_id} from {who}{extra}"
+    if isinstance(event, CallEvent):
+        status = (
+            f" ({event.code} {event.reason})"
+            if event.code is not None
+            else (f" ({event.reason})" if event.reason else "")
+        )
+        arrow = "to" if event.direction == "outgoing" else "from"
+        return f"call {event.call_id} {arrow} {event.remote_uri}: {event.state}{status}"
+    if isinstance(event, TransferEvent):
+        code = f" {event.code}" if event.code is not None else ""
+        return f"transfer of {event.call_id} to {event.target}: {event.state}{code}"
+    if isinstance(event, DtmfEvent):
+        return f"dtmf on {event.call_id}: {event.digit} ({event.method})"
+    return f"error: {event.message}"
+
+
+class Cli:
+    """The command loop: lines in, events out."""
+
+    def __init__(self, ua: UserAgent, out: TextIO, as_json: bool) -> None:
+        self.ua = ua
+        self.out = out
+        self.as_json = as_json
+        ua.subscribe(self.print_event)
+
+    def print_event(self, event: Event) -> None:
+        self.write(event.to_json() if self.as_json else describe(event))
+
+    def write(self, item: dict[str, Any] | str) -> None:
+        text = json.dumps(item) if isinstance(item, dict) else item
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def run_line(self, line: str) -> bool:
+        """Carry out one command; False when it was ``quit``."""
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.ua_error(f"cannot read {line.strip()!r}: {exc}")
+            return True
+        if not words:
+            return True
+        name, args = words[0].lower(), words[1:]
+        if name in ("quit", "exit"):
+            return False
+        handler = self.commands.get(name)
+        if handler is None:
+            self.ua_error(f"unknown command {name!r} (known: {', '.join(sorted(self.commands))})")
+            return True
+        try:
+            await handler(self, args)
+        except (UserAgentError, AccountError, ValueError) as exc:
+            self.ua_error(str(exc))
+        except Exception as exc:  # a command never ends the program
+            logging.getLogger("softphone.cli").exception("command %r failed", line)
+            self.ua_error(f"{name} failed: {exc}")
+        return True
+
+    def ua_error(self, message: str) -> None:
+        self.print_event(ErrorEvent(message))
+
+    @staticmethod
+    def _arity(args: list[str], low: int, high: int, usage: str) -> None:
+        if not low <= len(args) <= high:
+            raise UserAgentError(f"usage: {usage}")
+
+    async def _call(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "call URI")
+        await self.ua.call(args[0])
+
+    async def _answer(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "answer [CALL]")
+        await self.ua.answer(args[0] if args else None)
+
+    async def _decline(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "decline [CALL]")
+        await self.ua.decline(args[0] if args else None)
+
+    async def _hangup(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "hangup [CALL]")
+        await self.ua.hangup(args[0] if args else None)
+
+    async def _hold(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "hold [CALL]")
+        await self.ua.hold(args[0] if args else None)
+
+    async def _resume(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "resume [CALL]")
+        await self.ua.resume(args[0] if args else None)
+
+    async def _transfer(self, args: list[str]) -> None:
+        self._arity(args, 2, 2, "transfer CALL URI")
+        await self.ua.transfer(args[0], args[1])
+
+    async def _atransfer(self, args: list[str]) -> None:
+        self._arity(args, 2, 2, "atransfer CALL OTHER_CALL")
+        await self.ua.attended_transfer(args[0], args[1])
+
+    async def _dtmf(self, args: list[str]) -> None:
+        self._arity(args, 1, 2, "dtmf [CALL] DIGITS")
+        call, digits = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+        await self.ua.send_dtmf(call, digits)
+
+    async def _register(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "register")
+        await self.ua.register()
+
+    async def _unregister(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "unregister")
+        await self.ua.unregister()
+
+    async def _calls(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "calls")
+        calls = [
+            {
+                "call_id": c.id,
+                "sip_call_id": c.sip_call_id,
+                "direction": c.direction,
+                "remote_uri": str(c.remote.uri),
+                "state": c.state,
+            }
+            for c in self.ua.calls
+        ]
+        if self.as_json:
+            self.write({"event": "calls", "calls": calls})
+        elif not calls:
+            self.write("no calls")
+        else:
+            for c in calls:
+                self.write(f"{c['call_id']} {c['direction']} {c['remote_uri']} {c['state']} ({c['sip_call_id']})")
+
+    commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
+        "call": _call,
+        "answer": _answer,
+        "decline": _decline,
+        "hangup": _hangup,
+        "hold": _hold,
+        "resume": _resume,
+        "transfer": _transfer,
+        "atransfer": _atransfer,
+        "dtmf": _dtmf,
+        "register": _register,
+        "unregister": _unregister,
+        "calls": _calls,
+    }
+
+
+def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None], stream: TextIO) -> None:
+    """Feed the lines of ``stream`` to ``queue`` from a thread, so the loop never blocks on input."""
+
+    def read() -> None:
+        try:
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError, RuntimeError):
+            pass
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        except RuntimeError:
+            pass  # the loop is gone already
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+
+
+async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    account = make_account(args)
+    host, port = parse_listen(args.listen)
+    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)])
+    cli = Cli(ua, stdout, args.json)
+    await ua.start()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    _start_reader(loop, queue, stdin)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Interrupted or terminated: leave like `quit` (hang up, unregister).
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, queue.put_nowait, None)
+    try:
+        if account.register:
+            await ua.register()
+        while True:
+            line = await queue.get()
+            if line is None or not await cli.run_line(line):
+                break
+    finally:
+        await ua.stop()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    if args.trace:
+        logging.getLogger("softphone.sip.trace").setLevel(logging.DEBUG)
+    if args.account is None:
+        parser.error("--account is required")
+    try:
+        return asyncio.run(run(args, sys.stdin, sys.stdout))
+    except (AccountError, ValueError) as exc:
+        print(f"softphone-cli: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        print(f"softphone-cli: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,1 +1,49 @@
-"""softphone.ua"""
+"""The user agent: accounts, registration and calls behind one facade, :class:`UserAgent`.
+
+It runs on one asyncio loop: the transports of :mod:`softphone.transport`
+under the sans-I/O transactions, dialogs, digest and offer/answer of
+:mod:`softphone.sip`. Commands are coroutines; what happens comes back as
+the event dataclasses of :mod:`softphone.ua.events`, on ``UserAgent.events``
+(an ``asyncio.Queue``) and to callbacks given to ``UserAgent.subscribe``.
+"""
+
+from softphone.ua.account import (
+    Account,
+    AccountError,
+    Forwarding,
+    password_from_env,
+    password_from_file,
+    password_from_keyring,
+)
+from softphone.ua.agent import UserAgent, UserAgentError
+from softphone.ua.call import Call
+from softphone.ua.events import (
+    CallEvent,
+    DtmfEvent,
+    ErrorEvent,
+    Event,
+    IncomingCallEvent,
+    RegistrationEvent,
+    TransferEvent,
+)
+from softphone.ua.registration import RetryPolicy
+
+__all__ = [
+    "Account",
+    "AccountError",
+    "Call",
+    "CallEvent",
+    "DtmfEvent",
+    "ErrorEvent",
+    "Event",
+    "Forwarding",
+    "IncomingCallEvent",
+    "RegistrationEvent",
+    "RetryPolicy",
+    "TransferEvent",
+    "UserAgent",
+    "UserAgentError",
+    "password_from_env",
+    "password_from_file",
+    "password_from_keyring",
+]

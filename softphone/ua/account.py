@@ -1,0 +1,147 @@
+"""Accounts: who we are at which SIP service, and how to reach it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from softphone.sip.errors import SipParseError
+from softphone.sip.uri import SipUri, parse_uri
+
+TransportName = Literal["udp", "tcp", "tls"]
+TRANSPORT_NAMES: tuple[TransportName, ...] = ("udp", "tcp", "tls")
+
+
+class AccountError(ValueError):
+    """An account setting that cannot be used."""
+
+
+@dataclass
+class Forwarding:
+    """Call forwarding answered with 302 (RFC 3261 21.3.3): ``always``, on ``busy``, or after ``no_answer`` seconds."""
+
+    target: str
+    always: bool = False
+    busy: bool = False
+    no_answer: float | None = None
+
+
+@dataclass
+class Account:
+    """One SIP identity.
+
+    ``aor`` is the address of record (``sip:alice@example.com``);
+    ``registrar`` defaults to its domain and is also the next hop of
+    requests outside dialogs unless ``outbound_proxy`` is set (then every
+    request goes there, with a pre-loaded Route). ``auto_answer`` is a delay
+    in seconds, None to ring until answered.
+    """
+
+    aor: str
+    password: str = field(default="", repr=False)
+    auth_user: str | None = None
+    registrar: str | None = None
+    outbound_proxy: str | None = None
+    transport: TransportName = "udp"
+    display_name: str | None = None
+    expires: int = 600
+    photo_url: str | None = None
+    auto_answer: float | None = None
+    ca_file: str | None = None
+    register: bool = True
+    busy: bool = False
+    forwarding: Forwarding | None = None
+
+    def __post_init__(self) -> None:
+        uri = self.uri  # validates
+        if self.transport not in TRANSPORT_NAMES:
+            raise AccountError(f"transport must be one of {', '.join(TRANSPORT_NAMES)}, not {self.transport!r}")
+        if uri.user is None:
+            raise AccountError(f"the address of record {self.aor!r} has no user part")
+        for name in ("registrar", "outbound_proxy"):
+            value = getattr(self, name)
+            if value is not None:
+                _sip_uri(value, name)
+        if self.expires < 0:
+            raise AccountError("expires must not be negative")
+
+    @property
+    def uri(self) -> SipUri:
+        return _sip_uri(self.aor, "address of record")
+
+    @property
+    def user(self) -> str:
+        return self.uri.user or ""
+
+    @property
+    def domain(self) -> str:
+        return self.uri.host
+
+    @property
+    def username(self) -> str:
+        """The digest user name: ``auth_user``, else the AOR's user part."""
+        return self.auth_user or self.user
+
+    @property
+    def registrar_uri(self) -> SipUri:
+        if self.registrar is not None:
+            return _sip_uri(self.registrar, "registrar")
+        uri = self.uri
+        return SipUri(scheme=uri.scheme, host=uri.host, port=uri.port)
+
+    @property
+    def outbound_proxy_uri(self) -> SipUri | None:
+        return None if self.outbound_proxy is None else _sip_uri(self.outbound_proxy, "outbound proxy")
+
+    @property
+    def next_hop(self) -> SipUri:
+        """Where requests outside a dialog go first, with our transport unless the URI names one."""
+        uri = self.outbound_proxy_uri or self.registrar_uri
+        if uri.transport is None and self.transport != "udp" and uri.scheme == "sip":
+            uri = uri.replace(params={**uri.params, "transport": self.transport})
+        return uri
+
+    def __str__(self) -> str:
+        return self.aor
+
+
+def _sip_uri(text: str, what: str) -> SipUri:
+    try:
+        uri = parse_uri(text)
+    except SipParseError as exc:
+        raise AccountError(f"bad {what} {text!r}: {exc}") from exc
+    if not isinstance(uri, SipUri):
+        raise AccountError(f"the {what} must be a sip: or sips: URI, not {text!r}")
+    return uri
+
+
+def password_from_env(variable: str) -> str:
+    try:
+        return os.environ[variable]
+    except KeyError:
+        raise AccountError(f"environment variable {variable} is not set") from None
+
+
+def password_from_file(path: str | Path) -> str:
+    """The first line of a file (without its line ending)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AccountError(f"cannot read the password file {path}: {exc.strerror or exc}") from exc
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def password_from_keyring(aor: str, service: str = "softphone") -> str | None:
+    """The password stored in the desktop keyring for ``aor``, when the keyring package is installed."""
+    try:
+        import keyring  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        value = keyring.get_password(service, aor)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None

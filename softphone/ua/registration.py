@@ -1,0 +1,306 @@
+"""Registration of one account (RFC 3261 10): digest, refresh, 423, failover and back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from softphone.sip.addr import NameAddr
+from softphone.sip.auth import DigestClient, choose_challenge
+from softphone.sip.dialog import new_tag, via_placeholder
+from softphone.sip.errors import SipParseError
+from softphone.sip.message import Request, Response
+from softphone.sip.transaction import new_branch
+from softphone.sip.uri import SipUri
+from softphone.transport import Target, TransportError
+from softphone.ua.account import Account
+from softphone.ua.events import RegistrationEvent, RegistrationState
+from softphone.ua.stack import SipStack, is_failover
+
+log = logging.getLogger("softphone.ua.registration")
+
+MAX_AUTH_ROUNDS = 3
+MAX_MIN_EXPIRES_ROUNDS = 2
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Back-off after a failed registration: ``first`` seconds, doubling up to ``maximum``."""
+
+    first: float = 2.0
+    maximum: float = 60.0
+
+    def delays(self) -> Callable[[], float]:
+        current = self.first
+
+        def step() -> float:
+            nonlocal current
+            delay = current
+            current = min(current * 2, self.maximum)
+            return delay
+
+        return step
+
+
+def refresh_interval(expires: int) -> float:
+    """When to refresh a binding granted for ``expires`` seconds: half-way, or 5 s early for short ones."""
+    if expires >= 60:
+        return expires / 2
+    return max(expires - 5, expires / 2, 0.5)
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    code: int | None
+    reason: str
+    expires: int | None = None
+
+
+class Registration:
+    """The REGISTER client of one account; runs as one task between :meth:`start` and :meth:`stop`."""
+
+    def __init__(
+        self,
+        stack: SipStack,
+        account: Account,
+        *,
+        resolve: Callable[[SipUri], Awaitable[list[Target]]],
+        contact_for: Callable[[Target], NameAddr],
+        emit: Callable[[RegistrationEvent], None],
+        retry: RetryPolicy,
+        keepalive: float | None = None,
+    ) -> None:
+        self.stack = stack
+        self.account = account
+        self._resolve = resolve
+        self._contact_for = contact_for
+        self._emit_event = emit
+        self.retry = retry
+        self.keepalive = keepalive
+        self._keepalive_target: Target | None = None
+        self.digest = DigestClient(account.username, account.password)
+        self.call_id = f"{secrets.token_hex(12)}@softphone"
+        self.from_tag = new_tag()
+        self.cseq = 0
+        self.state: RegistrationState = "unregistered"
+        self.expires: int | None = None
+        self.target: Target | None = None
+        self.contact: NameAddr | None = None
+        self._requested = account.expires
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    # --- commands -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Register now and keep the binding fresh (or re-register now when already running)."""
+        if self._task is None or self._task.done():
+            self._task = self.stack.spawn(self._run(), name=f"register {self.account}")
+        else:
+            self._wake.set()
+
+    def kick(self) -> None:
+        """Re-register at once (the flow to the registrar failed)."""
+        if self._task is not None and not self._task.done():
+            self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """Stop refreshing and remove the binding (Expires: 0) if there is one."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._stop_keepalive()
+        if self.state == "registered":
+            async with self._lock:
+                outcome = await self._register_once(0)
+            self.expires = None
+            self.target = None
+            self._set("unregistered", outcome.code, outcome.reason)
+        elif self.state != "unregistered":
+            self._set("unregistered", None, "stopped")
+
+    # --- the loop ---------------------------------------------------------------
+
+    async def _run(self) -> None:
+        next_delay = self.retry.delays()
+        while True:
+            if self.state != "registered":
+                self._set("registering", None, "")
+            async with self._lock:
+                outcome = await self._register_once(self._requested)
+            if outcome.ok:
+                next_delay = self.retry.delays()
+                self._start_keepalive()
+                self.expires = outcome.expires
+                self._set("registered", outcome.code, outcome.reason, outcome.expires)
+                wait = refresh_interval(outcome.expires or self._requested)
+            else:
+                self.expires = None
+                self._set("failed", outcome.code, outcome.reason)
+                wait = next_delay()
+                log.info(
+                    "registration of %s failed (%s %s); retry in %.1f s",
+                    self.account,
+                    outcome.code,
+                    outcome.reason,
+                    wait,
+                )
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    def _start_keepalive(self) -> None:
+        """RFC 5626 4.4.1: keep the flow to the registrar alive, and learn soon when it fails."""
+        if self.keepalive is None or self.target is None or self.target == self._keepalive_target:
+            return
+        self._stop_keepalive()
+        try:
+            self.stack.transport.start_keepalive(self.target, self.keepalive)
+        except TransportError as exc:
+            log.info("no keep-alive to %s: %s", self.target, exc)
+            return
+        self._keepalive_target = self.target
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive_target is not None:
+            self.stack.transport.stop_keepalive(self._keepalive_target)
+            self._keepalive_target = None
+
+    def _set(self, state: RegistrationState, code: int | None, reason: str, expires: int | None = None) -> None:
+        self.state = state
+        self._emit_event(RegistrationEvent(self.account.aor, state, code, reason, expires))
+
+    # --- one registration ---------------------------------------------------------
+
+    async def _register_once(self, expires: int) -> Outcome:
+        try:
+            targets = await self._resolve(self.account.next_hop)
+        except TransportError as exc:
+            return Outcome(False, None, str(exc))
+        if self.target is not None and self.target in targets:
+            # Stay with the registrar that holds our binding.
+            targets.remove(self.target)
+            targets.insert(0, self.target)
+        last = Outcome(False, None, "no registrar to send to")
+        for target in targets:
+            outcome = await self._register_at(target, expires)
+            if outcome is not None:
+                if outcome.ok:
+                    self.target = target
+                return outcome
+            last = Outcome(False, 503, f"no answer from {target}")
+        return last
+
+    async def _register_at(self, target: Target, expires: int) -> Outcome | None:
+        """The outcome at one registrar; None to try the next one (RFC 3263 4.3)."""
+        try:
+            contact = self._contact_for(target)
+        except TransportError as exc:
+            return Outcome(False, None, str(exc))
+        self.contact = contact
+        authorization: tuple[str, str] | None = None
+        used_nonces: set[str] = set()
+        auth_rounds = min_expires_rounds = 0
+        while True:
+            request = self._build(target, contact, expires, authorization)
+            response = await self.stack.request(request, target)
+            code = response.status_code
+            if is_failover(response):
+                log.info("registrar %s: %d %s", target, code, response.reason)
+                return None
+            if code in (401, 407):
+                try:
+                    challenges = response.www_authenticate if code == 401 else response.proxy_authenticate
+                    challenge = choose_challenge(challenges)
+                except SipParseError:
+                    challenge = None
+                if challenge is None or challenge.nonce is None:
+                    return Outcome(False, code, f"{response.reason} (no usable challenge)")
+                # A challenge after our credentials that is not stale=true means they were wrong.
+                stale_retry = authorization is not None and challenge.stale
+                if (authorization is not None and not stale_retry) or challenge.nonce in used_nonces:
+                    return Outcome(False, code, response.reason or "authentication failed")
+                auth_rounds += 1
+                if auth_rounds > MAX_AUTH_ROUNDS:
+                    return Outcome(False, code, response.reason)
+                used_nonces.add(challenge.nonce)
+                name = "Authorization" if code == 401 else "Proxy-Authorization"
+                try:
+                    value = self.digest.authorization(challenge, "REGISTER", str(request.uri))
+                except SipParseError as exc:
+                    return Outcome(False, code, str(exc))
+                authorization = (name, value)
+                continue
+            if code == 423 and expires != 0:
+                minimum = _min_expires(response)
+                min_expires_rounds += 1
+                if minimum is None or minimum <= expires or min_expires_rounds > MAX_MIN_EXPIRES_ROUNDS:
+                    return Outcome(False, code, response.reason)
+                # RFC 3261 10.2.8: retry with at least Min-Expires.
+                expires = self._requested = minimum
+                continue
+            if 200 <= code < 300:
+                return Outcome(True, code, response.reason, self._granted(response, contact, expires))
+            return Outcome(False, code, response.reason)
+
+    def _build(self, target: Target, contact: NameAddr, expires: int, authorization: tuple[str, str] | None) -> Request:
+        self.cseq += 1
+        account = self.account
+        aor = NameAddr(uri=account.uri.replace(params={}, headers=[]), display_name=account.display_name)
+        from_ = NameAddr(uri=aor.uri, display_name=aor.display_name, params={"tag": self.from_tag})
+        fields = [("Via", via_placeholder(new_branch()))]
+        proxy = account.outbound_proxy_uri
+        if proxy is not None:
+            fields.append(("Route", f"<{proxy.replace(params={**proxy.params, 'lr': None})}>"))
+        fields += [
+            ("Max-Forwards", "70"),
+            ("From", str(from_)),
+            ("To", str(aor)),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self.cseq} REGISTER"),
+            ("Contact", str(contact)),
+            ("Expires", str(expires)),
+            ("Allow", ALLOW),
+            ("User-Agent", USER_AGENT),
+        ]
+        if authorization is not None:
+            fields.append(authorization)
+        return Request("REGISTER", account.registrar_uri, fields)
+
+    def _granted(self, response: Response, contact: NameAddr, requested: int) -> int:
+        try:
+            contacts = response.contacts
+            for item in contacts:
+                if item.uri == contact.uri and item.expires is not None:
+                    return item.expires
+            header = response.expires
+        except SipParseError:
+            return requested
+        if header is not None:
+            return header
+        if len(contacts) == 1 and contacts[0].expires is not None:
+            return contacts[0].expires
+        return requested
+
+
+def _min_expires(response: Response) -> int | None:
+    try:
+        return response.min_expires
+    except SipParseError:
+        return None
+
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+USER_AGENT = "softphone"
