@@ -221,7 +221,7 @@ class Cli:
             return False
         handler = self.commands.get(name)
         if handler is None:
-            self.ua_error(f"unknown command {name!r} (known: {', '.join(sorted(self.commands))})")
+            self.ua_error(f"unknown command {name!r} (known: {', '.join(sorted([*self.commands, 'quit']))})")
             return True
         try:
             await handler(self, args)
