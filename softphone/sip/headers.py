@@ -174,7 +174,19 @@ class CSeq:
         return f"{self.seq} {self.method}"
 
 
+# The methods this stack knows (RFC 3261 and its extensions).
+KNOWN_METHODS = frozenset(
+    {"ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER",
+     "REGISTER", "SUBSCRIBE", "UPDATE"}
+)
+
+
 def parse_cseq(value: str) -> CSeq:
+    number, space, method = value.partition(" ")
+    if space and method in KNOWN_METHODS and number.isdigit() and number.isascii() and len(number) <= 10:
+        seq = int(number)
+        if seq <= MAX_CSEQ:
+            return CSeq(seq, method)
     m = _CSEQ_RE.fullmatch(value)
     if m is None:
         raise SipParseError(f"malformed CSeq: {value!r}")

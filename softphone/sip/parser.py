@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from softphone.sip.addr import match_everyday_name_addr, parse_name_addr
 from softphone.sip.errors import SipParseError
 from softphone.sip.headers import (
+    KNOWN_METHODS,
     TOKEN_RE,
     VIA_FAST_RE,
     CSeq,
@@ -37,26 +38,6 @@ from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 
 MAX_HEADER_BYTES = 65536
 MAX_BODY_BYTES = 1 << 20
-
-# Methods this stack knows; a mismatch between an unknown method and CSeq is a 501.
-KNOWN_METHODS = frozenset(
-    {
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "INFO",
-        "INVITE",
-        "MESSAGE",
-        "NOTIFY",
-        "OPTIONS",
-        "PRACK",
-        "PUBLISH",
-        "REFER",
-        "REGISTER",
-        "SUBSCRIBE",
-        "UPDATE",
-    }
-)
 
 _FOLD_RE = re.compile(r"\r\n[ \t]+")
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
@@ -188,7 +169,7 @@ def _request_line(start: str) -> tuple[str, str, str, Uri]:
             f"malformed Request-Line (needs 'METHOD URI SIP/2.0' with single spaces): {start[:120]!r}"
         )
     method, uri_text, version = parts
-    if TOKEN_RE.fullmatch(method) is None:
+    if method not in KNOWN_METHODS and TOKEN_RE.fullmatch(method) is None:
         raise SipParseError(f"malformed method in Request-Line: {method[:40]!r}")
     if version != SIP_VERSION:
         if _VERSION_RE.fullmatch(version) is None:
