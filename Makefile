@@ -13,7 +13,8 @@ RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-curs
 # Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive.
 TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
-	kamailio-xml-modules kamailio-utils-modules sipsak openssl
+	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
+	pulseaudio pulseaudio-utils libasound2-plugins
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test
 
