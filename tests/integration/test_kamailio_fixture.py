@@ -125,6 +125,17 @@ class RawUA:
         self.last_sent = message
         self.sock.sendto(message.encode(), (self.server.host, self.server.udp_port))
 
+    def response(self, method: str, code: int) -> str:
+        """Wait for the response with this status to our CSeq (others are skipped)."""
+        while True:
+            data, addr = self.sock.recvfrom(65535)
+            text = data.decode("utf-8", "replace")
+            if not text.startswith("SIP/2.0"):
+                self.pending.append((text, addr))
+                continue
+            if header(text, "CSeq") == f"{self.cseq} {method}" and status_of(text) == code:
+                return text
+
     def final_response(self, method: str) -> str:
         """The next final response to our CSeq (provisional ones are skipped)."""
         while True:
@@ -455,6 +466,8 @@ def test_cancel_reaches_the_callee(kamailio: Kamailio, ua_factory) -> None:  # t
     invite_text = bob.last_sent
     invite, invite_from = alice.next_request("INVITE")
     alice.reply(invite, invite_from, 180, "Ringing")
+    # RFC 3261 9.1: a UAC cancels only once a provisional response has arrived.
+    bob.response("INVITE", 180)
 
     # CANCEL: same Request-URI, top Via, From, To, Call-ID and CSeq number as the INVITE.
     keep = ("Via", "From", "To", "Call-ID")
