@@ -31,13 +31,19 @@ from softphone.ua import (
     Event,
     Forwarding,
     IncomingCallEvent,
+    MediaFactory,
+    MediaWarningEvent,
+    QualityEvent,
     RegistrationEvent,
     TransferEvent,
     UserAgent,
     UserAgentError,
+    device_media,
     password_from_env,
     password_from_file,
     password_from_keyring,
+    silence_media,
+    wav_media,
 )
 
 COMMANDS = """\
@@ -50,7 +56,7 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
-  dtmf CALL DIGITS         send DTMF digits (SIP INFO)
+  dtmf CALL DIGITS         send DTMF digits (RTP telephone-event when negotiated, else SIP INFO)
   register / unregister
   calls                    list the calls in progress
   quit                     unregister and exit (so does end of input)
@@ -102,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--forward-after", type=float, default=20.0, metavar="SECONDS", help="ringing time before no-answer forwarding"
     )
-    parser.add_argument("--no-audio", action="store_true", help="no audio devices (the only mode for now)")
+    parser.add_argument(
+        "--no-audio", action="store_true", help="no audio devices: send silence, play nothing (RTP still flows)"
+    )
+    parser.add_argument("--play", metavar="FILE.wav", help="send this 16-bit WAV file (looped), not the microphone")
+    parser.add_argument("--record", metavar="FILE.wav", help="record what the other side sends to this WAV file")
+    parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
+    parser.add_argument("--output-device", metavar="NAME", help="speaker (name or index; default: the system's)")
     parser.add_argument("--json", action="store_true", help="print events as one JSON object per line")
     parser.add_argument("--config-dir", metavar="DIR", help="settings directory (accepted; nothing is stored yet)")
     parser.add_argument("--ca-file", metavar="F", help="CA certificates (PEM) to verify TLS servers with")
@@ -162,6 +174,19 @@ def _forwarding(args: argparse.Namespace) -> Forwarding | None:
     )
 
 
+def media_for(args: argparse.Namespace) -> MediaFactory:
+    """The audio of calls the options ask for."""
+    if args.no_audio:
+        return silence_media()
+    if args.play is not None or args.record is not None:
+        return wav_media(args.play, args.record)
+    return device_media(_device(args.input_device), _device(args.output_device))
+
+
+def _device(name: str | None) -> str | int | None:
+    return int(name) if name is not None and name.isdigit() else name
+
+
 def describe(event: Event) -> str:
     """One readable line for an event."""
     if isinstance(event, RegistrationEvent):
@@ -187,6 +212,15 @@ def describe(event: Event) -> str:
         return f"transfer of {event.call_id} to {event.target}: {event.state}{code}"
     if isinstance(event, DtmfEvent):
         return f"dtmf on {event.call_id}: {event.digit} ({event.method})"
+    if isinstance(event, QualityEvent):
+        rtt = f" rtt {event.rtt_ms:.0f} ms" if event.rtt_ms is not None else ""
+        return (
+            f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
+            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
+        )
+    if isinstance(event, MediaWarningEvent):
+        state = "" if event.active else " (cleared)"
+        return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"
     return f"error: {event.message}"
 
 
@@ -341,7 +375,7 @@ def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | No
 async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     account = make_account(args)
     host, port = parse_listen(args.listen)
-    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)])
+    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)], media=media_for(args))
     cli = Cli(ua, stdout, args.json)
     await ua.start()
     queue: asyncio.Queue[str | None] = asyncio.Queue()

@@ -23,27 +23,37 @@ from softphone.ua.events import (
     ErrorEvent,
     Event,
     IncomingCallEvent,
+    MediaWarningEvent,
+    QualityEvent,
     RegistrationEvent,
     TransferEvent,
 )
+from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_media, wav_media
 from softphone.ua.registration import RetryPolicy
 
 __all__ = [
     "Account",
     "AccountError",
     "Call",
+    "CallAudio",
     "CallEvent",
     "DtmfEvent",
     "ErrorEvent",
     "Event",
     "Forwarding",
     "IncomingCallEvent",
+    "MediaFactory",
+    "MediaWarningEvent",
+    "QualityEvent",
     "RegistrationEvent",
     "RetryPolicy",
     "TransferEvent",
     "UserAgent",
     "UserAgentError",
+    "device_media",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
+    "silence_media",
+    "wav_media",
 ]

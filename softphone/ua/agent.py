@@ -8,6 +8,7 @@ and to the callbacks given to :meth:`UserAgent.subscribe`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import random
@@ -15,6 +16,16 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from softphone.media.engine import (
+    DtmfReceived,
+    MediaEvent,
+    MediaFailure,
+    MediaSession,
+    OneWayAudio,
+    RemoteBye,
+)
+from softphone.media.errors import MediaError
+from softphone.media.quality import QualitySnapshot
 from softphone.sip.addr import NameAddr, parse_name_addr
 from softphone.sip.auth import DigestClient, choose_challenge
 from softphone.sip.dialog import (
@@ -63,10 +74,13 @@ from softphone.ua.events import (
     ErrorEvent,
     Event,
     IncomingCallEvent,
+    MediaWarningEvent,
+    MediaWarningKind,
+    QualityEvent,
     RegistrationEvent,
     TransferEvent,
 )
-from softphone.ua.media import MediaPort
+from softphone.ua.media import CallAudio, MediaFactory, MediaPort
 from softphone.ua.registration import ALLOW, USER_AGENT, Registration, RetryPolicy
 from softphone.ua.session_timer import (
     DEFAULT_MIN_SE,
@@ -120,6 +134,8 @@ class UserAgent:
     unless the peer asks) and ``min_se`` the shortest we accept (422 below).
     ``keepalive`` is the RFC 5626 CRLF keep-alive interval towards each
     registrar (None: off); a TCP/TLS flow that fails makes us register again.
+    ``media`` gives each confirmed call its audio (see :mod:`softphone.ua.media`);
+    None: no media session at all, only signalling.
     """
 
     def __init__(
@@ -136,6 +152,7 @@ class UserAgent:
         session_expires: int | None = DEFAULT_SESSION_EXPIRES,
         min_se: int = DEFAULT_MIN_SE,
         keepalive: float | None = 30.0,
+        media: MediaFactory | None = None,
     ) -> None:
         self.accounts: list[Account] = list(accounts)
         if listen is None:
@@ -150,6 +167,8 @@ class UserAgent:
         self.session_expires = session_expires
         self.min_se = min_se
         self.keepalive = keepalive
+        self.media = media
+        self._media_stops: set[asyncio.Future[None]] = set()
         # The newest events for a consumer that reads the queue; the oldest are dropped when nobody does.
         self.events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
         self.stack = SipStack(
@@ -201,6 +220,8 @@ class UserAgent:
             await asyncio.sleep(0.05)
         for call in list(self._calls.values()):
             self._end(call, None, "stopped", notify=False)
+        if self._media_stops:
+            await asyncio.gather(*self._media_stops, return_exceptions=True)
         self._started = False
         await self.stack.close()
 
@@ -490,13 +511,20 @@ class UserAgent:
         await self._reinvite(call, resume_offer(call.local_sdp), hold=False)
 
     async def send_dtmf(self, call_id: str | None, digits: str) -> None:
-        """Send DTMF digits as SIP INFO (application/dtmf-relay), one request per digit."""
+        """Send DTMF digits: RFC 4733 telephone-events when the call streams media with them, else SIP INFO."""
         call = self.find_call(call_id)
         if not call.confirmed or call.dialog is None:
             raise UserAgentError(f"call {call.id} is not established")
         bad = [d for d in digits if d not in DTMF_DIGITS]
         if bad or not digits:
             raise UserAgentError(f"not DTMF digits: {digits!r}")
+        session = call.media_session
+        if session is not None and call.media is not None and call.media.telephone_event is not None:
+            try:
+                session.send_dtmf(digits)
+            except MediaError as exc:
+                raise UserAgentError(f"cannot send DTMF {digits!r}: {exc}") from exc
+            return
         for digit in digits:
             body = f"Signal={digit.upper()}\r\nDuration=160\r\n".encode()
             response = await self._in_dialog(call, "INFO", body=body, content_type=DTMF_RELAY)
@@ -811,6 +839,7 @@ class UserAgent:
                 call.local_sdp = previous
                 raise UserAgentError(f"bad SDP answer to the re-INVITE: {exc}") from exc
             self._update_hold_state(call)
+            self._sync_media(call)
             self._start_session_timer(call, uac_result(response))
         elif code in (408, 481):
             await self._bye(call)
@@ -1111,6 +1140,8 @@ class UserAgent:
                 log.info("bad SDP answer in the ACK of %s: %s", call.id, exc)
                 self.stack.spawn(self._bye(call))
                 self._end(call, 488, "bad SDP in ACK")
+                return
+            self._sync_media(call)
 
     def _on_cancel(self, request: Request, tx: ServerTransaction) -> None:
         invite_tx = self.stack.transactions.find_cancelled(request)
@@ -1199,6 +1230,7 @@ class UserAgent:
         else:
             self.stack.respond(tx, response)
         self._update_hold_state(call)
+        self._sync_media(call)
         self._start_session_timer(call, decision.timer)
 
     def _update_hold_state(self, call: Call) -> None:
@@ -1421,6 +1453,8 @@ class UserAgent:
         call.code = code
         call.reason = reason
         self._emit(call.event())
+        if state in ("confirmed", "held"):
+            self._sync_media(call)
         if state in ("confirmed", "held") and call.transfer_from is not None:
             self._transfer_outcome(call)
 
@@ -1429,6 +1463,7 @@ class UserAgent:
             return
         call.cancel_timers()
         call.awaiting_ack = False
+        self._stop_media(call)
         call.media_port.close()
         if call.dialog is not None:
             call.dialog.terminate()
@@ -1449,6 +1484,146 @@ class UserAgent:
         self.stack.loop.call_later(64 * self.stack.timers.T1, self._forget, key, call)
         if call.transfer_from is not None:
             self._transfer_outcome(call)
+
+    # --- media ------------------------------------------------------------------------
+
+    def _sync_media(self, call: Call) -> None:
+        """Start the call's media session, or give it what the latest offer/answer agreed."""
+        if self.media is None or call.ended or not call.confirmed or call.media is None:
+            return
+        session = call.media_session
+        if session is None:
+            if not call.media_tried:
+                call.media_tried = True
+                self.stack.spawn(self._start_media(call), name=f"media {call.id}")
+            return
+        if call.media is not call.media_applied:
+            try:
+                session.update(call.media)
+            except MediaError as exc:
+                self._media_warning(call, "media_failure", f"cannot apply the new media parameters: {exc}")
+            call.media_applied = call.media
+        if call.local_hold:
+            session.hold()
+        else:
+            session.resume()
+
+    async def _start_media(self, call: Call) -> None:
+        factory = self.media
+        assert factory is not None
+        loop = self.stack.loop
+
+        def post(event: Event) -> None:
+            # Runs on the loop: what comes after the call ended (a stopping session) is dropped.
+            if not call.ended:
+                self._emit(event)
+
+        def from_thread(event: Event) -> None:
+            try:
+                loop.call_soon_threadsafe(post, event)
+            except RuntimeError:
+                pass  # the loop is closed: the UA is gone
+
+        def warn(message: str) -> None:
+            from_thread(MediaWarningEvent(call.id, "device", message))
+            from_thread(ErrorEvent(f"call {call.id}: {message}"))
+
+        def on_quality(snapshot: QualitySnapshot) -> None:
+            from_thread(QualityEvent(call.id, **dataclasses.asdict(snapshot)))
+
+        def on_event(event: MediaEvent) -> None:
+            if isinstance(event, DtmfReceived):
+                from_thread(DtmfEvent(call.id, event.digit, "rtp"))
+            elif isinstance(event, OneWayAudio):
+                message = (
+                    f"no audio received for {event.silent_for:.1f} s" if event.active else "audio is received again"
+                )
+                from_thread(MediaWarningEvent(call.id, "one_way_audio", message, event.active))
+            elif isinstance(event, MediaFailure):
+                from_thread(MediaWarningEvent(call.id, "media_failure", event.message))
+            elif isinstance(event, RemoteBye):
+                log.info("call %s: the peer ended its RTP stream (RTCP BYE)", call.id)
+
+        # Off the loop: opening an audio device can take a while.
+        pending = loop.run_in_executor(None, factory, call.id, warn)
+        try:
+            made = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            pending.add_done_callback(_close_unused_audio)  # the UA is closing: don't leak what was opened
+            raise
+        except Exception as exc:
+            log.warning("call %s: no audio: %s", call.id, exc)
+            if not call.ended:
+                self._media_warning(call, "device", f"no audio: {exc}")
+                self._error(f"call {call.id}: no audio: {exc}")
+            return
+        if made is None:
+            return
+        audio = made if isinstance(made, CallAudio) else CallAudio(*made)
+        sock = call.media_port.socket
+        if call.ended or call.media is None or sock is None:
+            self._close_audio(audio)  # the call ended meanwhile
+            return
+        call.audio = audio
+        try:
+            session = MediaSession(sock, call.media, audio.source, audio.sink, on_quality=on_quality, on_event=on_event)
+            call.media_port.socket = None  # the session owns (and closes) the socket from now on
+            session.start()
+        except Exception as exc:
+            log.warning("call %s: media session failed to start: %s", call.id, exc)
+            self._media_warning(call, "media_failure", f"media did not start: {exc}")
+            call.audio = None
+            self._close_audio(audio)
+            return
+        call.media_session = session
+        call.media_applied = call.media
+        self._sync_media(call)  # a re-INVITE or hold may have come meanwhile
+
+    def _media_warning(self, call: Call, kind: MediaWarningKind, message: str) -> None:
+        self._emit(MediaWarningEvent(call.id, kind, message))
+
+    def _stop_media(self, call: Call) -> None:
+        """Stop the call's media off the loop (the thread join and RTCP BYE can take a while)."""
+        session, audio = call.media_session, call.audio
+        call.media_session = None
+        call.audio = None
+        if session is None and audio is None:
+            return
+
+        def stop() -> None:
+            if session is not None:
+                session.stop(timeout=1.0)
+            if audio is not None:
+                self._close_audio(audio)
+
+        future = self.stack.loop.run_in_executor(None, stop)
+        self._media_stops.add(future)
+        future.add_done_callback(self._media_stopped)
+
+    def _media_stopped(self, future: asyncio.Future[None]) -> None:
+        self._media_stops.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.warning("stopping a media session failed: %s", future.exception())
+
+    @staticmethod
+    def _close_audio(audio: CallAudio) -> None:
+        try:
+            audio.close()
+        except Exception as exc:
+            log.warning("closing the audio of a call failed: %s", exc)
+
+    async def wait_media_stopped(self) -> None:
+        """Wait until the media of ended calls is stopped (recordings closed)."""
+        while self._media_stops:
+            await asyncio.gather(*list(self._media_stops), return_exceptions=True)
+
+
+def _close_unused_audio(future: asyncio.Future[Any]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    made = future.result()
+    if isinstance(made, CallAudio):
+        UserAgent._close_audio(made)
 
 
 def _accepts_sdp(request: Request) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from softphone.sip.addr import NameAddr
 from softphone.sip.dialog import Dialog, DialogSet
@@ -14,7 +15,10 @@ from softphone.sip.transaction import ClientTransaction, ServerTransaction
 from softphone.transport import Target
 from softphone.ua.account import Account
 from softphone.ua.events import CallEvent, CallState, Direction
-from softphone.ua.media import MediaPort
+from softphone.ua.media import CallAudio, MediaPort
+
+if TYPE_CHECKING:
+    from softphone.media.engine import MediaSession
 from softphone.ua.session_timer import SessionTimer, UasDecision
 
 
@@ -75,6 +79,12 @@ class Call:
     session_handle: asyncio.TimerHandle | None = None
     uas_timer: UasDecision | None = None
     transfer_target: str = ""
+    # The media session streaming ``media`` (None without a media factory), its audio and
+    # the parameters it was last given.
+    media_session: MediaSession | None = None
+    audio: CallAudio | None = None
+    media_applied: NegotiatedMedia | None = None
+    media_tried: bool = False
     replaced_by: Call | None = None
     transfer_from: Call | None = None
 

@@ -78,9 +78,58 @@ class DtmfEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class QualityEvent(_Event):
+    """Once a second per call with media: the figures of :class:`~softphone.media.quality.QualitySnapshot`."""
+
+    kind: ClassVar[str] = "quality"
+    call_id: str
+    packets_sent: int
+    packets_received: int
+    loss_percent: float
+    jitter_ms: float
+    rtt_ms: float | None
+    jitter_buffer_ms: float
+    concealed_ms: float
+    mos: float
+    r_factor: float | None = None
+
+
+MediaWarningKind = Literal["one_way_audio", "media_failure", "device"]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaWarningEvent(_Event):
+    """A media problem of a call; ``active`` False when it has cleared (one-way audio only)."""
+
+    kind: ClassVar[str] = "media_warning"
+    call_id: str
+    warning: MediaWarningKind
+    message: str
+    active: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "call_id": self.call_id,
+            "kind": self.warning,
+            "message": self.message,
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
 
 
-Event: TypeAlias = RegistrationEvent | CallEvent | IncomingCallEvent | TransferEvent | DtmfEvent | ErrorEvent
+Event: TypeAlias = (
+    RegistrationEvent
+    | CallEvent
+    | IncomingCallEvent
+    | TransferEvent
+    | DtmfEvent
+    | QualityEvent
+    | MediaWarningEvent
+    | ErrorEvent
+)

@@ -1,13 +1,25 @@
-"""Local media ports: one even UDP port per call, held open until the call ends.
+"""Local media ports and the audio of calls.
 
-There is no media engine yet; the port is reserved so that the SDP we send
-names a port that is really ours, and the engine can take the socket over.
+A :class:`MediaPort` is one even UDP port per call, reserved so that the SDP
+we send names a port that is really ours; the media session takes its socket
+over when the call is confirmed. A :data:`MediaFactory` gives each confirmed
+call its audio source and sink: :func:`silence_media`, :func:`wav_media` or
+:func:`device_media`.
 """
 
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
+from softphone.media.audio import AudioStream, DeviceSpec
+from softphone.media.engine import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource, wav_source
+from softphone.media.errors import MediaError
+from softphone.media.wav import WavSink
 from softphone.transport import TransportError
 
 
@@ -45,3 +57,113 @@ class MediaPort:
     @property
     def closed(self) -> bool:
         return self.socket is None
+
+
+# --- what a call plays and records -----------------------------------------------------
+
+Warn = Callable[[str], None]
+
+
+class CallAudio:
+    """The source and sink of one call's media session, and what to close when the call ends."""
+
+    def __init__(self, source: AudioSource, sink: AudioSink, close: Callable[[], None] | None = None) -> None:
+        self.source = source
+        self.sink = sink
+        self._close = close
+
+    def close(self) -> None:
+        if self._close is not None:
+            close, self._close = self._close, None
+            close()
+
+
+MediaFactory = Callable[[str, Warn], "CallAudio | tuple[AudioSource, AudioSink] | None"]
+"""Called (in a worker thread) when a call is confirmed, with the call's id and a thread-safe
+``warn(message)`` for device problems (reported as ``media_warning`` and ``error`` events);
+returns the call's audio as a :class:`CallAudio` or a ``(source, sink)`` pair, or None for no media."""
+
+
+def silence_media() -> MediaFactory:
+    """Silence out, nothing played: RTP still flows, so quality figures are real."""
+
+    def factory(call_id: str, warn: Warn) -> CallAudio:
+        return CallAudio(SilenceSource(), NullSink())
+
+    return factory
+
+
+def wav_media(play: str | Path | None = None, record: str | Path | None = None) -> MediaFactory:
+    """Send ``play`` (a 16-bit WAV, looped) or silence; record what is heard to ``record`` (16-bit WAV, 48 kHz).
+
+    With several calls, the recordings of the later ones get ``-<call id>`` before the suffix.
+    """
+    calls = 0
+
+    def factory(call_id: str, warn: Warn) -> CallAudio:
+        nonlocal calls
+        calls += 1
+        source: AudioSource = wav_source(play, loop=True) if play is not None else SilenceSource()
+        if record is None:
+            return CallAudio(source, NullSink())
+        path = Path(record)
+        if calls > 1:
+            path = path.with_name(f"{path.stem}-{call_id}{path.suffix}")
+        sink = WavSink(path, samplerate=PIPELINE_RATE)
+        return CallAudio(source, sink, sink.close)
+
+    return factory
+
+
+class _CaptureSource:
+    """Reads the microphone ring of an :class:`AudioStream`; what is missing is silence.
+
+    Also polls the stream's health about once a second (on the media thread) and reports trouble.
+    """
+
+    def __init__(self, stream: AudioStream, warn: Warn) -> None:
+        self._stream = stream
+        self._warn = warn
+        self._frames = 0
+        self._failed = False
+        stream.capture.clear()
+
+    def read(self, frames: int) -> npt.NDArray[np.float32]:
+        out = np.zeros(frames, dtype=np.float32)
+        self._stream.capture.read_into(out)
+        self._frames += frames
+        if self._frames >= PIPELINE_RATE and not self._failed:
+            self._frames = 0
+            try:
+                self._stream.check()
+            except MediaError as exc:
+                self._failed = True
+                self._warn(str(exc))
+        return out
+
+
+class _PlaybackSink:
+    def __init__(self, stream: AudioStream) -> None:
+        self._stream = stream
+
+    def write(self, block: npt.NDArray[np.float32]) -> None:
+        self._stream.playback.write(block)
+
+
+def device_media(input: DeviceSpec = None, output: DeviceSpec = None) -> MediaFactory:
+    """Microphone and speaker through sounddevice: one :class:`AudioStream` per call, closed at its end.
+
+    A device that cannot be opened is reported through ``warn`` and the call goes on with silence.
+    """
+
+    def factory(call_id: str, warn: Warn) -> CallAudio:
+        stream = AudioStream(input, output, on_device_change=warn)
+        try:
+            stream.start()
+        except (MediaError, OSError) as exc:
+            stream.close()
+            warn(f"audio device: {exc}")
+            return CallAudio(SilenceSource(), NullSink())
+        return CallAudio(_CaptureSource(stream, warn), _PlaybackSink(stream), stream.close)
+
+    return factory

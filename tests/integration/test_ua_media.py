@@ -1,0 +1,154 @@
+"""Calls with media through the real Kamailio: user agents, and softphone-cli processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import secrets
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softphone.media.engine import PIPELINE_RATE
+from softphone.sip.offer_answer import AudioConfig, pcmu_codec
+from softphone.ua import DtmfEvent, IncomingCallEvent, RegistrationEvent, wav_media
+from tests.integration.test_cli import CliProcess
+from tests.integration.test_ua_calls import call_state, new_account
+from tests.kamailio_server import Kamailio
+from tests.ua import Recorder, make_ua
+from tests.ua.test_media_wiring import dominant_frequency, quality_events, read_wav, write_tone
+
+
+def test_tone_through_kamailio_with_pcmu_on_one_side(kamailio: Kamailio, tmp_path: Path) -> None:
+    tone = write_tone(tmp_path / "tone.wav", seconds=0.5, rate=16000)
+    recording = tmp_path / "heard.wav"
+    alice_account, bob_account = new_account(kamailio), new_account(kamailio, auto_answer=0.1)
+
+    async def main() -> None:
+        alice = make_ua(alice_account, media=wav_media(play=tone))
+        bob = make_ua(bob_account, media=wav_media(record=recording), audio=AudioConfig(codecs=[pcmu_codec()]))
+        a_events, b_events = Recorder(alice), Recorder(bob)
+        try:
+            for ua, events in ((alice, a_events), (bob, b_events)):
+                await ua.start()
+                await ua.register()
+                await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
+            call = await alice.call(bob_account.user)
+            await a_events.wait(call_state("confirmed"))
+            incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
+            assert isinstance(incoming, IncomingCallEvent)
+            await b_events.wait(call_state("confirmed"))
+            assert call.media is not None and call.media.codec.name == "PCMU"
+            b_quality = await quality_events(b_events, incoming.call_id, 2)
+            a_quality = await quality_events(a_events, call.id, 2)
+            assert b_quality[-1].packets_received > 0 and a_quality[-1].packets_sent > 0
+            await alice.send_dtmf(call.id, "9")
+            dtmf = await b_events.wait(lambda e: isinstance(e, DtmfEvent))
+            assert isinstance(dtmf, DtmfEvent) and dtmf.method == "rtp" and dtmf.digit == "9"
+            await alice.hangup(call.id)
+            await b_events.wait(call_state("ended"))
+            await bob.wait_media_stopped()
+        finally:
+            await alice.stop()
+            await bob.stop()
+
+    asyncio.run(main())
+    samples, rate = read_wav(recording)
+    assert samples.size > PIPELINE_RATE
+    last = samples[-PIPELINE_RATE:]
+    assert float(np.sqrt(np.mean(last**2))) > 0.02
+    assert abs(dominant_frequency(last, rate) - 1000.0) < 20.0
+
+
+class MediaCliProcess(CliProcess):
+    """softphone-cli with audio options of the test's choosing (no --no-audio)."""
+
+    def __init__(self, server: Kamailio, *extra: str) -> None:
+        self.user = "u" + secrets.token_hex(4)
+        password = secrets.token_hex(6)
+        server.add_user(self.user, password)
+        env = dict(os.environ, SOFTPHONE_TEST_PASSWORD=password)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "softphone.cli",
+                "--account",
+                server.aor(self.user),
+                "--password-env",
+                "SOFTPHONE_TEST_PASSWORD",
+                "--registrar",
+                server.proxy_uri(),
+                "--listen",
+                "127.0.0.1:0",
+                "--json",
+                *extra,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.events: list[dict[str, Any]] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+
+def test_cli_plays_and_records_with_quality_events(kamailio: Kamailio, tmp_path: Path) -> None:
+    tone = write_tone(tmp_path / "tone.wav")
+    recording = tmp_path / "heard.wav"
+    alice = MediaCliProcess(kamailio, "--play", str(tone))
+    bob = MediaCliProcess(kamailio, "--record", str(recording), "--auto-answer=0.1")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        confirmed = alice.wait_for(event="call", state="confirmed")
+        bob_call = bob.wait_for(event="call", state="confirmed")
+        quality = bob.wait_for(event="quality", call_id=bob_call["call_id"])
+        assert set(quality) >= {"packets_sent", "packets_received", "loss_percent", "jitter_ms", "mos"}
+        alice.wait_for(event="quality", call_id=confirmed["call_id"])
+        # A second report from bob: about two seconds of audio recorded.
+        bob.events.remove(quality)
+        bob.wait_for(event="quality", call_id=bob_call["call_id"])
+        alice.send(f"hangup {confirmed['call_id']}")
+        bob.wait_for(event="call", state="ended")
+        alice.send("quit")
+        bob.send("quit")
+        assert alice.proc.wait(timeout=15) == 0
+        assert bob.proc.wait(timeout=15) == 0
+    finally:
+        alice.close()
+        bob.close()
+    assert not [e for e in alice.events + bob.events if e.get("event") == "media_warning"]
+    samples, rate = read_wav(recording)
+    assert samples.size > PIPELINE_RATE // 2
+    last = samples[-PIPELINE_RATE // 2 :]
+    assert abs(dominant_frequency(last, rate) - 1000.0) < 20.0
+
+
+def test_cli_no_audio_streams_silence_and_sends_rtp_dtmf(kamailio: Kamailio) -> None:
+    """--no-audio still streams (silence): quality events come and DTMF goes as telephone-events."""
+    alice = MediaCliProcess(kamailio, "--no-audio")
+    bob = MediaCliProcess(kamailio, "--no-audio", "--auto-answer=0.1")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        confirmed = alice.wait_for(event="call", state="confirmed")
+        alice.wait_for(event="quality", call_id=confirmed["call_id"])
+        alice.send(f"dtmf {confirmed['call_id']} 5")
+        digit = bob.wait_for(event="dtmf")
+        assert digit["digit"] == "5" and digit["method"] == "rtp"
+        alice.send("quit")
+        assert alice.proc.wait(timeout=15) == 0
+        bob.wait_for(event="call", state="ended")
+    finally:
+        alice.close()
+        bob.close()
