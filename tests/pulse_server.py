@@ -12,7 +12,8 @@ What ``start()`` does:
 - makes a temporary directory holding a private ``XDG_RUNTIME_DIR`` (mode
   700), the server's ``.pa`` script, its log, and an ALSA config
   ``alsa/asoundrc`` (``XDG_CONFIG_HOME`` points there) that names the test
-  devices as ALSA PCMs (``test_mic``, ``test_speaker``, ``test_mic2``);
+  devices as ALSA PCMs (``test_mic``, ``test_speaker``, ``test_mic2``,
+  ``test_speaker2``);
 - runs ``pulseaudio -n -F SCRIPT --daemonize=no --exit-idle-time=-1
   --disallow-exit`` (user mode, as whoever runs the tests, root included) and
   waits until ``pactl info`` answers (bounded; otherwise it stops what it
@@ -21,7 +22,8 @@ What ``start()`` does:
   there, ``speaker.monitor`` records it) and ``micfeed`` (what is played into
   it is what the app's default source ``mic``, a remap of
   ``micfeed.monitor``, hears), plus ``micfeed2``/``mic2`` as a second,
-  removable input (``unload_mic2()``);
+  removable input (``unload_mic2()``), and ``speaker2`` as a second output
+  (recorded from ``speaker2.monitor``), for two phones in one process;
 - keeps the null sinks awake with one ``pacat`` each playing zeros, and
   waits ``settle`` seconds (default 2 s), since a sleeping null sink stalls
   each new stream by about a second;
@@ -70,6 +72,7 @@ load-module module-null-sink sink_name=micfeed rate=48000 channels=1
 load-module module-remap-source master=micfeed.monitor source_name=mic
 load-module module-null-sink sink_name=micfeed2 rate=48000 channels=1
 load-module module-remap-source master=micfeed2.monitor source_name=mic2
+load-module module-null-sink sink_name=speaker2 rate=48000 channels=1
 set-default-sink speaker
 set-default-source mic
 """
@@ -78,6 +81,7 @@ ASOUNDRC = """\
 pcm.test_mic { type pulse; device "mic"; hint { show on; description "Test microphone" } }
 pcm.test_speaker { type pulse; device "speaker"; hint { show on; description "Test speaker" } }
 pcm.test_mic2 { type pulse; device "mic2"; hint { show on; description "Removable test microphone" } }
+pcm.test_speaker2 { type pulse; device "speaker2"; hint { show on; description "Second test speaker" } }
 """
 
 _ALSA_PULSE_PLUGIN_GLOBS = (
