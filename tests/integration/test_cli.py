@@ -16,7 +16,9 @@ from tests.kamailio_server import Kamailio
 
 
 class CliProcess:
-    def __init__(self, server: Kamailio, *extra: str) -> None:
+    """A softphone-cli process registered as a fresh user; ``audio`` are its media options."""
+
+    def __init__(self, server: Kamailio, *extra: str, audio: tuple[str, ...] = ("--no-audio",)) -> None:
         self.user = "u" + secrets.token_hex(4)
         password = secrets.token_hex(6)
         server.add_user(self.user, password)
@@ -34,7 +36,7 @@ class CliProcess:
                 server.proxy_uri(),
                 "--listen",
                 "127.0.0.1:0",
-                "--no-audio",
+                *audio,
                 "--json",
                 *extra,
             ],

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
-import secrets
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -65,46 +58,11 @@ def test_tone_through_kamailio_with_pcmu_on_one_side(kamailio: Kamailio, tmp_pat
     assert abs(dominant_frequency(last, rate) - 1000.0) < 20.0
 
 
-class MediaCliProcess(CliProcess):
-    """softphone-cli with audio options of the test's choosing (no --no-audio)."""
-
-    def __init__(self, server: Kamailio, *extra: str) -> None:
-        self.user = "u" + secrets.token_hex(4)
-        password = secrets.token_hex(6)
-        server.add_user(self.user, password)
-        env = dict(os.environ, SOFTPHONE_TEST_PASSWORD=password)
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "softphone.cli",
-                "--account",
-                server.aor(self.user),
-                "--password-env",
-                "SOFTPHONE_TEST_PASSWORD",
-                "--registrar",
-                server.proxy_uri(),
-                "--listen",
-                "127.0.0.1:0",
-                "--json",
-                *extra,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.events: list[dict[str, Any]] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-
 def test_cli_plays_and_records_with_quality_events(kamailio: Kamailio, tmp_path: Path) -> None:
     tone = write_tone(tmp_path / "tone.wav")
     recording = tmp_path / "heard.wav"
-    alice = MediaCliProcess(kamailio, "--play", str(tone))
-    bob = MediaCliProcess(kamailio, "--record", str(recording), "--auto-answer=0.1")
+    alice = CliProcess(kamailio, "--play", str(tone), audio=())
+    bob = CliProcess(kamailio, "--record", str(recording), "--auto-answer=0.1", audio=())
     try:
         alice.wait_for(event="registration", state="registered")
         bob.wait_for(event="registration", state="registered")
@@ -135,8 +93,8 @@ def test_cli_plays_and_records_with_quality_events(kamailio: Kamailio, tmp_path:
 
 def test_cli_no_audio_streams_silence_and_sends_rtp_dtmf(kamailio: Kamailio) -> None:
     """--no-audio still streams (silence): quality events come and DTMF goes as telephone-events."""
-    alice = MediaCliProcess(kamailio, "--no-audio")
-    bob = MediaCliProcess(kamailio, "--no-audio", "--auto-answer=0.1")
+    alice = CliProcess(kamailio)
+    bob = CliProcess(kamailio, "--auto-answer=0.1")
     try:
         alice.wait_for(event="registration", state="registered")
         bob.wait_for(event="registration", state="registered")

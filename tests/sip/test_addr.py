@@ -19,6 +19,7 @@ from softphone.sip.addr import (
 )
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri
+from tests.sip import strategies
 
 
 def fields(addr: NameAddr) -> tuple[object, ...]:
@@ -640,21 +641,8 @@ def test_address_shaped_text_raises_only_sip_parse_error(text: str) -> None:
 MUTATION_CHARS = st.sampled_from(list(':@;=?&%[]<>., \t\r\n"\\\x00\x7f\u00e9*#'))
 
 
-@st.composite
-def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
-    text = draw(base)
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(text)))
-        action = draw(st.sampled_from(["insert", "delete", "replace", "duplicate"]))
-        if action == "insert":
-            text = text[:pos] + draw(MUTATION_CHARS) + text[pos:]
-        elif action == "delete":
-            text = text[:pos] + text[pos + 1 :]
-        elif action == "replace":
-            text = text[:pos] + draw(MUTATION_CHARS) + text[pos + 1 :]
-        else:
-            text = text[:pos] + text[pos : pos + 5] + text[pos:]
-    return text
+def mutated(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return strategies.mutated(base, MUTATION_CHARS)
 
 
 TORTURE_VALUES = [

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import AbsoluteUri, SipUri, TelUri, Uri, parse_uri, unescape
+from tests.sip import strategies
 
 
 def sip(text: str) -> SipUri:
@@ -610,21 +611,8 @@ def test_uri_shaped_text_raises_only_sip_parse_error(text: str) -> None:
 MUTATION_CHARS = st.sampled_from(list(':@;=?&%[]<>., \t\r\n"\\\x00\x7f\u00e9+-#*/0aF'))
 
 
-@st.composite
-def mutated(draw: st.DrawFn, base: st.SearchStrategy[str]) -> str:
-    text = draw(base)
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(text)))
-        action = draw(st.sampled_from(["insert", "delete", "replace", "duplicate"]))
-        if action == "insert":
-            text = text[:pos] + draw(MUTATION_CHARS) + text[pos:]
-        elif action == "delete":
-            text = text[:pos] + text[pos + 1 :]
-        elif action == "replace":
-            text = text[:pos] + draw(MUTATION_CHARS) + text[pos + 1 :]
-        else:
-            text = text[:pos] + text[pos : pos + 5] + text[pos:]
-    return text
+def mutated(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return strategies.mutated(base, MUTATION_CHARS)
 
 
 @settings(max_examples=300, deadline=None)
