@@ -27,7 +27,7 @@ test: sysdeps-test $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check softphone tests benchmarks
-	$(BIN)/mypy --strict softphone/sip softphone/transport softphone/ua softphone/cli.py
+	$(BIN)/mypy --strict softphone/sip softphone/transport softphone/ua softphone/media softphone/store softphone/cli.py
 
 bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/pip install -q -r benchmarks/requirements.txt
