@@ -34,6 +34,7 @@ from softphone.ua import (
     MediaFactory,
     MediaWarningEvent,
     QualityEvent,
+    RecordingEvent,
     RegistrationEvent,
     TransferEvent,
     UserAgent,
@@ -57,6 +58,8 @@ without it the only or most recent call is meant):
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   dtmf CALL DIGITS         send DTMF digits (RTP telephone-event when negotiated, else SIP INFO)
+  record [CALL] FILE.wav   record the call, both directions mixed, to a WAV file
+  stoprecord [CALL]        stop recording (the file is complete when the 'recording' event says so)
   register / unregister
   calls                    list the calls in progress
   quit                     unregister and exit (so does end of input)
@@ -221,6 +224,11 @@ def describe(event: Event) -> str:
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
         return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"
+    if isinstance(event, RecordingEvent):
+        if event.active:
+            return f"recording {event.call_id} to {event.path}"
+        failed = f" (incomplete: {event.error})" if event.error else ""
+        return f"recording of {event.call_id} saved: {event.path}, {event.seconds:.1f} s{failed}"
     return f"error: {event.message}"
 
 
@@ -311,6 +319,15 @@ class Cli:
         call, digits = (args[0], args[1]) if len(args) == 2 else (None, args[0])
         await self.ua.send_dtmf(call, digits)
 
+    async def _record(self, args: list[str]) -> None:
+        self._arity(args, 1, 2, "record [CALL] FILE.wav")
+        call, path = (args[0], args[1]) if len(args) == 2 else (None, args[0])
+        await self.ua.record(call, path)
+
+    async def _stoprecord(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "stoprecord [CALL]")
+        await self.ua.stop_recording(args[0] if args else None)
+
     async def _register(self, args: list[str]) -> None:
         self._arity(args, 0, 0, "register")
         await self.ua.register()
@@ -349,6 +366,8 @@ class Cli:
         "transfer": _transfer,
         "atransfer": _atransfer,
         "dtmf": _dtmf,
+        "record": _record,
+        "stoprecord": _stoprecord,
         "register": _register,
         "unregister": _unregister,
         "calls": _calls,

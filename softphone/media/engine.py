@@ -53,6 +53,7 @@ from softphone.media.dtmf import DtmfReceiver, DtmfSender, event_code
 from softphone.media.errors import MediaError
 from softphone.media.jitter import Frame, JitterBuffer, Missing
 from softphone.media.quality import OneWayAudioDetector, QualitySnapshot, estimate_mos, r_factor
+from softphone.media.recorder import CallRecorder
 from softphone.media.resample import Resampler
 from softphone.media.rtcp import (
     RTCP_MIN_TIME,
@@ -447,6 +448,7 @@ class MediaSession:
         self._smoothed_remote_loss = 0.0
         self._rtcp_source: Address | None = None
 
+        self._recorder: CallRecorder | None = None
         self._held = False
         self._direction_override: str | None = None
         self._one_way_armed = False
@@ -517,6 +519,24 @@ class MediaSession:
             event_code(digit)  # raises MediaError on a bad digit
         with self._lock:
             self._dtmf_queue.extend(d.upper() for d in digits)
+
+    def start_recording(self, recorder: CallRecorder) -> None:
+        """Mix both directions into ``recorder`` from the next ptime on (replacing any earlier one)."""
+
+        def attach() -> None:
+            self._recorder = recorder
+
+        self._command(attach)
+
+    def stop_recording(self) -> CallRecorder | None:
+        """Detach the recorder (the caller closes it); returns it, or None when none was attached."""
+        with self._lock:
+            recorder, self._recorder = self._recorder, None
+        return recorder
+
+    @property
+    def recorder(self) -> CallRecorder | None:
+        return self._recorder
 
     def hold(self) -> None:
         """Local hold: our microphone is replaced by silence and nothing is played."""
@@ -820,6 +840,7 @@ class MediaSession:
                 if digit is not None:
                     self._dtmf_received += 1
                     self._report(DtmfReceived(digit.digit))
+            self._jitter.skip(packet.sequence, packet.timestamp)
             return
         rate = self._receiver.payload_types.get(pt, self._jitter_rate)
         if rate != self._jitter_rate:
@@ -884,8 +905,10 @@ class MediaSession:
         while self._commands:
             self._commands.popleft()()
         now = self._clock()
-        self._send_step()
-        self._play_step(now)
+        sent = self._send_step()
+        played = self._play_step(now)
+        if self._recorder is not None:
+            self._recorder.push(sent, played)
         if self._one_way_armed:
             event = self._one_way.poll(now)
             if event is not None:
@@ -922,11 +945,12 @@ class MediaSession:
             self._send_errors += 1
             return False
 
-    def _send_step(self) -> None:
+    def _send_step(self) -> Samples | None:
+        """Send this ptime's frame; returns the audio sent (None: nothing, or an RFC 4733 event)."""
         frame = self._source.read(self._frame_48k)
         if not self.sending:
             self._dtmf_packets.clear()
-            return
+            return None
         if self._held:
             frame = np.zeros(self._frame_48k, dtype=np.float32)
         if not self._dtmf_packets and not self._inband_left and self._dtmf_queue:
@@ -941,7 +965,7 @@ class MediaSession:
             if not self._dtmf_packets:
                 self._gap_frames = _DTMF_GAP_FRAMES
                 self._marker_next = True  # RFC 4733 2.5.1.1: audio after an event starts a talkspurt
-            return
+            return None
         if self._inband is not None and self._inband_left > 0:
             frame = self._inband.read_float(self._frame_48k)
             self._inband_left -= 1
@@ -953,6 +977,7 @@ class MediaSession:
         self._marker_next = False
         self._sendto(self._sock, data, self._remote_rtp())
         self._sent_since_report = True
+        return frame
 
     def _start_dtmf(self, digit: str) -> None:
         if self._dtmf_sender is not None:
@@ -984,7 +1009,7 @@ class MediaSession:
 
     _last_pt: int | None = None
 
-    def _play_step(self, now: float) -> None:
+    def _play_step(self, now: float) -> Samples:
         item = self._jitter.get(now)
         pcm48: Samples | None = None
         if isinstance(item, Frame):
@@ -996,6 +1021,7 @@ class MediaSession:
         if pcm48 is None or not self.playing:
             pcm48 = np.zeros(self._frame_48k, dtype=np.float32)
         self._sink.write(pcm48)
+        return pcm48
 
     def _decode_frame(self, tagged: bytes) -> Samples | None:
         if not tagged:

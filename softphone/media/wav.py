@@ -101,11 +101,18 @@ class WavSink:
         self.samplerate = samplerate
         self.frames_written = 0
         try:
-            self._wav: wave.Wave_write | None = wave.open(str(self.path), "wb")
+            # Opened here, not by wave.open(path): a failed open there leaves an object whose __del__ raises.
+            file = open(self.path, "wb")
+        except OSError as exc:
+            raise WavError(f"{self.path}: cannot write WAV file: {exc.strerror or exc}") from exc
+        self._file = file
+        try:
+            self._wav: wave.Wave_write | None = wave.open(file, "wb")
             self._wav.setnchannels(1)
             self._wav.setsampwidth(2)
             self._wav.setframerate(samplerate)
         except (OSError, wave.Error) as exc:
+            file.close()
             raise WavError(f"{self.path}: cannot write WAV file: {exc}") from exc
 
     def write(self, block: npt.NDArray[np.floating] | npt.NDArray[np.int16]) -> None:
@@ -121,7 +128,10 @@ class WavSink:
     def close(self) -> None:
         if self._wav is not None:
             wav, self._wav = self._wav, None
-            wav.close()
+            try:
+                wav.close()
+            finally:
+                self._file.close()
 
     def __enter__(self) -> WavSink:
         return self

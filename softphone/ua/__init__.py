@@ -25,6 +25,7 @@ from softphone.ua.events import (
     IncomingCallEvent,
     MediaWarningEvent,
     QualityEvent,
+    RecordingEvent,
     RegistrationEvent,
     TransferEvent,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "MediaFactory",
     "MediaWarningEvent",
     "QualityEvent",
+    "RecordingEvent",
     "RegistrationEvent",
     "RetryPolicy",
     "TransferEvent",

@@ -8,12 +8,14 @@ and to the callbacks given to :meth:`UserAgent.subscribe`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import logging
 import random
 import secrets
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from softphone.media.engine import (
@@ -26,6 +28,7 @@ from softphone.media.engine import (
 )
 from softphone.media.errors import MediaError
 from softphone.media.quality import QualitySnapshot
+from softphone.media.recorder import CallRecorder
 from softphone.sip.addr import NameAddr, parse_name_addr
 from softphone.sip.auth import DigestClient, choose_challenge
 from softphone.sip.dialog import (
@@ -77,6 +80,7 @@ from softphone.ua.events import (
     MediaWarningEvent,
     MediaWarningKind,
     QualityEvent,
+    RecordingEvent,
     RegistrationEvent,
     TransferEvent,
 )
@@ -531,6 +535,47 @@ class UserAgent:
             if response is None or response.status_code >= 300:
                 code = None if response is None else response.status_code
                 raise UserAgentError(f"DTMF {digit} was refused ({code})")
+
+    async def record(self, call_id: str | None, path: str | Path) -> Path:
+        """Record both directions of a call, mixed, to the WAV file ``path`` (replacing a recording running)."""
+        call = self.find_call(call_id)
+        if self.media is None or call.media is None or not call.confirmed or call.ended:
+            raise UserAgentError(f"call {call.id} has no audio to record")
+        loop = self.stack.loop
+        try:
+            recorder = await loop.run_in_executor(None, CallRecorder, Path(path))
+        except MediaError as exc:
+            raise UserAgentError(f"cannot record call {call.id}: {exc}") from exc
+        if call.ended:
+            await loop.run_in_executor(None, recorder.close)
+            raise UserAgentError(f"call {call.id} ended before the recording started")
+        previous = self._take_recorder(call)
+        if call.media_session is not None:
+            call.media_session.start_recording(recorder)
+        else:
+            call.pending_recorder = recorder  # the media session is starting: it takes it over
+        if previous is not None:
+            await self._finish_recording(call, previous)
+        self._emit(RecordingEvent(call.id, str(recorder.path), True))
+        return recorder.path
+
+    async def stop_recording(self, call_id: str | None = None) -> None:
+        call = self.find_call(call_id)
+        recorder = self._take_recorder(call)
+        if recorder is None:
+            raise UserAgentError(f"call {call.id} is not being recorded")
+        await self._finish_recording(call, recorder)
+
+    @staticmethod
+    def _take_recorder(call: Call) -> CallRecorder | None:
+        recorder, call.pending_recorder = call.pending_recorder, None
+        if call.media_session is not None:
+            recorder = call.media_session.stop_recording() or recorder
+        return recorder
+
+    async def _finish_recording(self, call: Call, recorder: CallRecorder) -> None:
+        await self.stack.loop.run_in_executor(None, recorder.close)
+        self._emit(RecordingEvent(call.id, str(recorder.path), False, recorder.seconds, recorder.error))
 
     # --- outgoing INVITE responses -----------------------------------------------------
 
@@ -1577,6 +1622,9 @@ class UserAgent:
             return
         call.media_session = session
         call.media_applied = call.media
+        if call.pending_recorder is not None:
+            session.start_recording(call.pending_recorder)
+            call.pending_recorder = None
         self._sync_media(call)  # a re-INVITE or hold may have come meanwhile
 
     def _media_warning(self, call: Call, kind: MediaWarningKind, message: str) -> None:
@@ -1584,15 +1632,25 @@ class UserAgent:
 
     def _stop_media(self, call: Call) -> None:
         """Stop the call's media off the loop (the thread join and RTCP BYE can take a while)."""
-        session, audio = call.media_session, call.audio
+        session, audio, pending = call.media_session, call.audio, call.pending_recorder
         call.media_session = None
         call.audio = None
-        if session is None and audio is None:
+        call.pending_recorder = None
+        if session is None and audio is None and pending is None:
             return
 
+        loop = self.stack.loop
+
         def stop() -> None:
+            recorder = pending
             if session is not None:
                 session.stop(timeout=1.0)
+                recorder = session.stop_recording() or recorder
+            if recorder is not None:
+                recorder.close()
+                event = RecordingEvent(call.id, str(recorder.path), False, recorder.seconds, recorder.error)
+                with contextlib.suppress(RuntimeError):  # the loop is closed: the UA is gone
+                    loop.call_soon_threadsafe(self._emit, event)
             if audio is not None:
                 self._close_audio(audio)
 

@@ -19,6 +19,7 @@ from softphone.ua.media import CallAudio, MediaPort
 
 if TYPE_CHECKING:
     from softphone.media.engine import MediaSession
+    from softphone.media.recorder import CallRecorder
 from softphone.ua.session_timer import SessionTimer, UasDecision
 
 
@@ -83,6 +84,8 @@ class Call:
     # the parameters it was last given.
     media_session: MediaSession | None = None
     audio: CallAudio | None = None
+    # A recording asked for before the media session started; attached when it does.
+    pending_recorder: CallRecorder | None = None
     media_applied: NegotiatedMedia | None = None
     media_tried: bool = False
     replaced_by: Call | None = None

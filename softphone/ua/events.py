@@ -118,6 +118,18 @@ class MediaWarningEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingEvent(_Event):
+    """A call recording started (``active``) or finished; ``error`` says why it stopped early or failed."""
+
+    kind: ClassVar[str] = "recording"
+    call_id: str
+    path: str
+    active: bool
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
@@ -131,5 +143,6 @@ Event: TypeAlias = (
     | DtmfEvent
     | QualityEvent
     | MediaWarningEvent
+    | RecordingEvent
     | ErrorEvent
 )

@@ -21,7 +21,9 @@ from softphone.ua import (
     IncomingCallEvent,
     MediaWarningEvent,
     QualityEvent,
+    RecordingEvent,
     UserAgent,
+    UserAgentError,
     device_media,
     silence_media,
     wav_media,
@@ -124,6 +126,11 @@ def test_tone_is_recorded_with_quality_and_rtp_dtmf(tmp_path: Path) -> None:
             assert "".join(digits) == "15#"
             # No INFO went out: the digits went in the RTP stream.
             assert alice.stack.sent["INFO"] == 0
+            # The sequence numbers the events took are not loss to the jitter buffer.
+            await quality_events(b_events, b_call, 1)
+            session = bob.find_call(b_call).media_session
+            assert session is not None
+            assert session.stats().extra["jitter_lost"] == 0
 
             await alice.hangup(a_call)
             await b_events.wait(is_state("ended"))
@@ -235,6 +242,17 @@ def test_cli_media_options_and_readable_events(tmp_path: Path) -> None:
         "active": True,
     }
     assert describe(warning) == "media warning on c1: one way audio: no audio received for 3.0 s"
+    saved = RecordingEvent("c1", "/tmp/c1.wav", False, 12.34)
+    assert saved.to_json() == {
+        "event": "recording",
+        "call_id": "c1",
+        "path": "/tmp/c1.wav",
+        "active": False,
+        "seconds": 12.34,
+        "error": None,
+    }
+    assert describe(saved) == "recording of c1 saved: /tmp/c1.wav, 12.3 s"
+    assert describe(RecordingEvent("c1", "/tmp/c1.wav", True)) == "recording c1 to /tmp/c1.wav"
 
 
 def test_device_media_reports_a_missing_device_and_goes_on_with_silence() -> None:
@@ -260,3 +278,68 @@ def test_device_source_and_sink_use_the_stream_rings() -> None:
     for _ in range(60):  # a second of frames: the health check runs, and a closed stream is no error
         source.read(960)
     assert warnings == []
+
+
+def spectrum_peaks(samples: npt.NDArray[np.float32], rate: int, frequencies: list[float]) -> list[float]:
+    """The magnitude at each frequency relative to the spectrum's median."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    freqs = np.fft.rfftfreq(samples.size, 1.0 / rate)
+    floor = float(np.median(spectrum)) + 1e-12
+    return [float(spectrum[np.abs(freqs - f) < 10].max()) / floor for f in frequencies]
+
+
+def test_call_recording_mixes_both_directions_on_command(tmp_path: Path) -> None:
+    first = tmp_path / "first.wav"
+    second = tmp_path / "second.wav"
+
+    async def main() -> None:
+        alice = make_ua(
+            Account("sip:alice@127.0.0.1", register=False), media=wav_media(play=write_tone(tmp_path / "a.wav", 1000.0))
+        )
+        bob = make_ua(
+            Account("sip:bob@127.0.0.1", register=False), media=wav_media(play=write_tone(tmp_path / "b.wav", 600.0))
+        )
+        try:
+            _, b_events, a_call, b_call = await direct_call(alice, bob)
+            mark = b_events.mark()
+            assert await bob.record(b_call, first) == first
+            started = await b_events.wait(lambda e: isinstance(e, RecordingEvent), after=mark)
+            assert isinstance(started, RecordingEvent) and started.active and started.path == str(first)
+            await quality_events(b_events, b_call, 3)  # about two seconds
+            mark = b_events.mark()
+            await bob.stop_recording(b_call)
+            done = await b_events.wait(lambda e: isinstance(e, RecordingEvent) and not e.active, after=mark)
+            assert isinstance(done, RecordingEvent)
+            assert done.error is None and done.seconds > 1.0
+
+            # Not recording any more; a bad path is refused with the reason; the call goes on.
+            for attempt in (bob.stop_recording(b_call), bob.record(b_call, tmp_path / "missing-dir" / "x.wav")):
+                try:
+                    await attempt
+                except UserAgentError as exc:
+                    assert b_call in str(exc)
+                else:
+                    raise AssertionError("expected UserAgentError")
+
+            # A recording running at hang-up is finished and reported.
+            mark = b_events.mark()
+            await bob.record(None, second)
+            await b_events.wait(quality_of(b_call), after=mark)
+            mark = b_events.mark()
+            await alice.hangup(a_call)
+            await b_events.wait(is_state("ended"))
+            await bob.wait_media_stopped()
+            ended = await b_events.wait(lambda e: isinstance(e, RecordingEvent) and not e.active, after=mark)
+            assert isinstance(ended, RecordingEvent) and ended.path == str(second) and ended.seconds > 0.5
+        finally:
+            await alice.stop()
+            await bob.stop()
+
+    asyncio.run(main())
+    samples, rate = read_wav(first)
+    assert rate == PIPELINE_RATE
+    last = samples[-PIPELINE_RATE:]
+    # Both directions: bob's own 600 Hz and alice's 1000 Hz, each far above the noise floor.
+    heard, own = spectrum_peaks(last, rate, [1000.0, 600.0])
+    assert heard > 100 and own > 100
+    assert read_wav(second)[0].size > PIPELINE_RATE // 2
