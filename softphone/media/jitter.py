@@ -192,6 +192,7 @@ class JitterBuffer:
 
         self._slots: dict[int, _Slot] = {}
         self._seen: set[int] = set()
+        self._skipped: set[int] = set()
         self._restarted = False
         self._reset_stream()
 
@@ -244,6 +245,33 @@ class JitterBuffer:
             self._max_ext_ts = ext_ts
         return PutOutcome.ACCEPTED
 
+    def skip(self, seq: int, timestamp: int) -> None:
+        """Note a sequence number the stream spent on a packet that is not audio (RFC 4733 events).
+
+        Without this the gap it leaves among the audio frames would count as loss.
+        """
+        seq &= _SEQ_MOD - 1
+        if self._max_ext_seq is None:
+            self._start_stream(seq, timestamp & (_TS_MOD - 1))
+        ext_seq = self._extend_seq(seq)
+        if ext_seq is None or ext_seq in self._seen:
+            return
+        self._seen.add(ext_seq)
+        if self._next_seq is not None and ext_seq < self._next_seq:
+            return
+        self._skipped.add(ext_seq)
+        if ext_seq > self._max_ext_seq_value:
+            self._max_ext_seq = ext_seq
+        if len(self._skipped) > self.max_frames * 8:
+            self._skipped.discard(min(self._skipped))
+
+    def _missing_between(self, first: int, end: int) -> int:
+        """Sequence numbers in [first, end) that were neither played nor skipped; forgets those skips."""
+        skipped = {s for s in self._skipped if first <= s < end}
+        self._skipped -= skipped
+        self._skipped = {s for s in self._skipped if s >= end}
+        return end - first - len(skipped)
+
     # -- output ------------------------------------------------------------
 
     def get(self, now: float) -> PlayoutItem:
@@ -256,13 +284,17 @@ class JitterBuffer:
             head = self._slots.get(self._next_seq)
             if head is not None:
                 break
+            if self._next_seq in self._skipped:
+                self._skipped.discard(self._next_seq)
+                self._next_seq += 1
+                continue
             later = self._lowest_slot()
             if (
                 later is not None
                 and later.ext_ts - self._play_ts < (later.ext_seq - self._next_seq) * self.samples_per_frame
             ):
                 # More numbers are missing than the timestamps leave room for: the sender skipped them.
-                self._lost += later.ext_seq - self._next_seq
+                self._lost += self._missing_between(self._next_seq, later.ext_seq)
                 self._next_seq = later.ext_seq
                 self._play_ts = min(self._play_ts, later.ext_ts)
                 continue
@@ -389,7 +421,7 @@ class JitterBuffer:
             self._bump_peak(head.relative_delay_ms, now)
             head = self._slots[head.ext_seq + 1]
         if self._next_seq is not None and head.ext_seq > self._next_seq:
-            self._lost += head.ext_seq - self._next_seq
+            self._lost += self._missing_between(self._next_seq, head.ext_seq)
         self._playing = True
         self._expanded = 0
         return self._play(head, self._playout_delay(head, now))
@@ -448,6 +480,7 @@ class JitterBuffer:
     def _reset_stream(self) -> None:
         self._slots.clear()
         self._seen.clear()
+        self._skipped.clear()
         self._max_ext_seq = None
         self._max_ext_ts = 0
         self._bad_seq = None

@@ -372,3 +372,26 @@ def test_timestamp_discontinuity_resets_playout_point() -> None:
 def test_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         JitterBuffer(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("skip_events", [True, False])
+def test_sequence_numbers_spent_on_telephone_events_are_not_loss(skip_events: bool) -> None:
+    # Frames 50..56 of the stream are RFC 4733 event packets: they share the sequence space with the audio.
+    jb = JitterBuffer()
+    audio = [p for p in make_trace(120) if not 50 <= index_of(p.payload) < 57]
+    events = [p for p in make_trace(120) if 50 <= index_of(p.payload) < 57]
+    slots: list[Slot] = []
+    j = e = k = 0
+    while (now := 0.0007 + k * PTIME) <= last_arrival(audio) + 0.1:
+        while e < len(events) and events[e].arrival <= now:
+            if skip_events:
+                jb.skip(events[e].seq, events[e].timestamp)
+            e += 1
+        while j < len(audio) and audio[j].arrival <= now:
+            p = audio[j]
+            jb.put(p.seq, p.timestamp, p.payload, p.arrival, marker=index_of(p.payload) == 57)
+            j += 1
+        slots.append(Slot(now, jb.get(now), jb.current_delay, jb.target_delay))
+        k += 1
+    assert played(slots) == [i for i in range(120) if not 50 <= i < 57]
+    assert jb.stats().lost == (0 if skip_events else 7)
