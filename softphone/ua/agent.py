@@ -96,12 +96,18 @@ from softphone.ua.session_timer import (
     uas_decide,
 )
 from softphone.ua.stack import LocalResponse, SipStack, is_failover
+from softphone.ua.subscription import Subscriptions
 
 log = logging.getLogger("softphone.ua")
 
 SUPPORTED_METHODS = frozenset(m.strip() for m in ALLOW.split(","))
 # RFC 3261 8.2.1: methods we know but do not serve get 405; anything else 501.
 KNOWN_METHODS = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "PRACK"})
+PIDF = "application/pidf+xml"
+MESSAGE_SUMMARY = "application/simple-message-summary"
+DIALOG_INFO = "application/dialog-info+xml"
+TEXT_PLAIN = "text/plain"
+IS_COMPOSING = "application/im-iscomposing+xml"
 SUPPORTED_OPTIONS = ("replaces", "timer")
 SDP = "application/sdp"
 DTMF_RELAY = "application/dtmf-relay"
@@ -111,8 +117,11 @@ ACCEPTED_TYPES: dict[str, tuple[str, ...]] = {
     "UPDATE": (SDP,),
     "ACK": (SDP,),
     "INFO": (DTMF_RELAY, "application/dtmf"),
-    "NOTIFY": (SIPFRAG,),
+    "NOTIFY": (SIPFRAG, PIDF, MESSAGE_SUMMARY, DIALOG_INFO),
+    "MESSAGE": (TEXT_PLAIN, IS_COMPOSING),
 }
+# Handles a request outside the calls' dialogs: answers it (True) or leaves it to the UA (False).
+RequestHandler = Callable[[Request, ServerTransaction, Source, Account], bool]
 DTMF_DIGITS = frozenset("0123456789*#ABCDabcd")
 MAX_REDIRECTS = 5
 EVENT_QUEUE_SIZE = 1000
@@ -189,6 +198,8 @@ class UserAgent:
         self._calls: dict[str, Call] = {}
         self._by_key: dict[tuple[str, str], Call] = {}
         self._dialogs = DialogTable()
+        self.subscriptions = Subscriptions(self)
+        self._request_handlers: dict[str, list[RequestHandler]] = {}
         self._ids = itertools.count(1)
         self._resolver: SipResolver | None = None
         self._started = False
@@ -211,12 +222,14 @@ class UserAgent:
                 await self.hangup(call.id)
             except UserAgentError:
                 pass
+        await self.subscriptions.close()
         await asyncio.gather(*(r.stop() for r in self._registrations.values()), return_exceptions=True)
         # Give BYEs a moment to be answered.
         deadline = self.stack.now() + 2.0
         while self.stack.now() < deadline:
             if not any(
-                tx.method in ("BYE", "CANCEL", "REGISTER") and tx.state in _AWAITING_FINAL
+                tx.method in ("BYE", "CANCEL", "REGISTER", "NOTIFY", "SUBSCRIBE", "PUBLISH")
+                and tx.state in _AWAITING_FINAL
                 for tx in self.stack.transactions
                 if isinstance(tx, ClientTransaction)
             ):
@@ -388,10 +401,11 @@ class UserAgent:
         """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain)."""
         acc = self._account(account)
         target_uri = self._target_uri(uri, acc)
+        hop = self._first_hop(acc, target_uri)
         try:
-            targets = await self._resolve(acc.next_hop, acc)
+            targets = await self._resolve(hop, acc)
         except TransportError as exc:
-            raise UserAgentError(f"cannot reach {acc.next_hop}: {exc}") from exc
+            raise UserAgentError(f"cannot reach {hop}: {exc}") from exc
         try:
             media_port = MediaPort(self._media_host(targets[0]))
         except TransportError as exc:
@@ -800,21 +814,17 @@ class UserAgent:
         dialog = call.dialog
         if dialog is None or dialog.terminated:
             return None
+        if method != "INVITE":
+            try:
+                return await self.request_in_dialog(
+                    call.account, dialog, method, headers=headers, body=body, content_type=content_type
+                )
+            except UserAgentError:
+                return None
         request = dialog.create_request(method, body=body, content_type=content_type, extra_headers=headers)
         target = await self._dialog_target(dialog)
         if target is None:
             return None
-        if method != "INVITE":
-            response = await self.stack.request(request, target)
-            if response.status_code in (401, 407):
-                authorization = self._authorize(call.account, request, response, False)
-                if authorization is not None and not dialog.terminated:
-                    request = dialog.create_request(
-                        method, body=body, content_type=content_type, extra_headers=[*headers, authorization]
-                    )
-                    response = await self.stack.request(request, target)
-            self._dialog_response(dialog, response)
-            return response
         future: asyncio.Future[Response] = self.stack.loop.create_future()
         ack_holder: list[Request] = []
 
@@ -906,6 +916,10 @@ class UserAgent:
         if method == "CANCEL":
             self._on_cancel(request, tx)
             return
+        if method == "NOTIFY" and self.subscriptions.handle_notify(request, tx):
+            return
+        if method not in ("INVITE", "BYE", "ACK") and self._dispatch(request, tx, source):
+            return
         if request.to.tag is not None or method == "BYE":
             if needs_481(request, self._dialogs) or request.to.tag is None:
                 self.stack.reply(tx, 481)
@@ -923,6 +937,151 @@ class UserAgent:
         else:
             self.stack.reply(tx, 481 if method in ("INFO", "UPDATE", "NOTIFY") else 405, headers=[("Allow", ALLOW)])
 
+    def add_request_handler(self, method: str, handler: RequestHandler) -> None:
+        """Let ``handler`` take ``method`` requests before the UA's own handling (see :data:`RequestHandler`)."""
+        self._request_handlers.setdefault(method, []).append(handler)
+
+    def _dispatch(self, request: Request, tx: ServerTransaction, source: Source) -> bool:
+        method = request.method
+        account = self._account_for(request)
+        if method == "SUBSCRIBE":
+            if account is None:
+                self.stack.reply(tx, 404)
+            else:
+                self.subscriptions.handle_subscribe(request, tx, source, account)
+            return True
+        handlers = self._request_handlers.get(method, ())
+        if account is not None:
+            for handler in handlers:
+                try:
+                    if handler(request, tx, source, account):
+                        return True
+                except Exception:
+                    log.exception("%s handler failed", method)
+                    self.stack.reply(tx, 500)
+                    return True
+        if method == "MESSAGE" or (method == "NOTIFY" and request.to.tag is None):
+            self.stack.reply(tx, 404 if account is None else 489 if method == "NOTIFY" else 405)
+            return True
+        return False
+
+    # --- requests of other modules (subscriptions, presence, messaging) ---------------------------
+
+    @staticmethod
+    def _first_hop(account: Account, uri: Uri) -> SipUri:
+        """The outbound proxy; else the registrar of a registering account; else (no server) the URI itself."""
+        if account.outbound_proxy is not None or account.register or not isinstance(uri, SipUri):
+            return account.next_hop
+        return uri.replace(headers=[])
+
+    def contact_for(self, account: Account, target: Target) -> NameAddr:
+        return self._contact(account, target)
+
+    def keep_dialog(self, dialog: Dialog) -> None:
+        if self._dialogs.get(dialog.id) is None:
+            self._dialogs.add(dialog)
+
+    def forget_dialog(self, dialog: Dialog) -> None:
+        self._dialogs.discard(dialog.id)
+
+    async def request_out_of_dialog(
+        self,
+        account: Account,
+        method: str,
+        uri: Uri,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+        call_id: str | None = None,
+        from_tag: str | None = None,
+        contact: bool = False,
+        sent: Callable[[Request], None] | None = None,
+    ) -> tuple[Request, Response]:
+        """Send a non-INVITE request outside any dialog by the account's next hop, answering one digest challenge.
+
+        ``sent`` sees each request as it goes out (the retry after a challenge is a new one).
+        Raises :class:`UserAgentError` when it cannot be sent at all.
+        """
+        hop = self._first_hop(account, uri)
+        try:
+            targets = await self._resolve(hop, account)
+        except TransportError as exc:
+            raise UserAgentError(f"cannot reach {hop}: {exc}") from exc
+        target = targets[0]
+        call_id = call_id or f"{secrets.token_hex(12)}@softphone"
+        local = NameAddr(uri=account.uri.replace(params={}, headers=[]), display_name=account.display_name)
+        local.params["tag"] = from_tag or new_tag()
+        authorization: tuple[str, str] | None = None
+        cseq = 0
+        for attempt in range(2):
+            cseq += 1
+            fields = [("Via", via_placeholder(new_branch()))]
+            proxy = account.outbound_proxy_uri
+            if proxy is not None:
+                fields.append(("Route", f"<{proxy.replace(params={**proxy.params, 'lr': None})}>"))
+            fields += [
+                ("Max-Forwards", "70"),
+                ("From", str(local)),
+                ("To", str(NameAddr(uri=uri))),
+                ("Call-ID", call_id),
+                ("CSeq", f"{cseq} {method}"),
+            ]
+            if contact:
+                fields.append(("Contact", str(self._contact(account, target))))
+            fields += [("User-Agent", USER_AGENT), *headers]
+            if authorization is not None:
+                fields.append(authorization)
+            if body or content_type:
+                fields.append(("Content-Type", content_type or TEXT_PLAIN))
+            request = Request(method, uri, fields, body)
+            if sent is not None:
+                sent(request)
+            try:
+                response = await self.stack.request(request, target)
+            except TransportError as exc:
+                raise UserAgentError(f"cannot send {method} to {uri}: {exc}") from exc
+            if response.status_code in (401, 407) and attempt == 0:
+                authorization = self._authorize(account, request, response, False)
+                if authorization is not None:
+                    continue
+            return request, response
+        raise AssertionError("unreachable")
+
+    async def request_in_dialog(
+        self,
+        account: Account,
+        dialog: Dialog,
+        method: str,
+        *,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Response:
+        """Send a non-INVITE request in ``dialog`` and return its final response (one digest challenge answered).
+
+        Raises :class:`UserAgentError` when the dialog is over or its target unreachable.
+        """
+        if dialog.terminated:
+            raise UserAgentError(f"the dialog of this {method} has ended")
+        target = await self._dialog_target(dialog)
+        if target is None:
+            raise UserAgentError(f"cannot reach the peer of the dialog for {method}")
+        request = dialog.create_request(method, body=body, content_type=content_type, extra_headers=headers)
+        try:
+            response = await self.stack.request(request, target)
+            if response.status_code in (401, 407):
+                authorization = self._authorize(account, request, response, False)
+                if authorization is not None and not dialog.terminated:
+                    request = dialog.create_request(
+                        method, body=body, content_type=content_type, extra_headers=[*headers, authorization]
+                    )
+                    response = await self.stack.request(request, target)
+        except TransportError as exc:
+            raise UserAgentError(f"cannot send {method}: {exc}") from exc
+        self._dialog_response(dialog, response)
+        return response
+
     def _check_request(self, request: Request, tx: ServerTransaction) -> Response | None:
         """RFC 3261 8.2.1-8.2.3: the response to a request we cannot take, or None."""
         method = request.method
@@ -939,7 +1098,7 @@ class UserAgent:
         if method == "INVITE" and not _accepts_sdp(request):
             # RFC 3261 21.4.7: the caller can't take the SDP our responses would carry.
             return make_response(request, 406, headers=[("Accept", SDP)])
-        if request.body:
+        if request.body and not (method == "NOTIFY" and self.subscriptions.owns(request)):
             content_type = request.content_type
             accepted = ACCEPTED_TYPES.get(method, ())
             encoding = request.headers.get("Content-Encoding")
@@ -959,6 +1118,7 @@ class UserAgent:
                 ("Allow", ALLOW),
                 ("Accept", SDP),
                 ("Supported", ", ".join(SUPPORTED_OPTIONS)),
+                ("Allow-Events", self.subscriptions.allow_events or "refer"),
                 ("User-Agent", USER_AGENT),
             ],
         )

@@ -302,5 +302,5 @@ def _min_expires(response: Response) -> int | None:
         return None
 
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, SUBSCRIBE, MESSAGE"
 USER_AGENT = "softphone"

@@ -113,7 +113,9 @@ EXPECTED: dict[str, Expect] = {
     "semiuri": expect(200, allow=True, why="3.1.1.9 valid OPTIONS (';' in the R-URI user part)"),
     "transports": expect(200, allow=True, why="3.1.1.10 valid OPTIONS (Vias with SCTP, TLS, UNKNOWN)"),
     "mpart01": expect(
-        *NOT_SERVED, allow=True, why="3.1.1.11 valid MESSAGE framed by Content-Length; not served by a UA"
+        415,
+        check=has_header("Accept", "text/plain"),
+        why="3.1.1.11 valid MESSAGE framed by Content-Length; a multipart body this UA does not take (RFC 3428 7)",
     ),
     "unreason": expect(NO_RESPONSE, why="3.1.1.12 a response: never answered"),
     "noreason": expect(NO_RESPONSE, why="3.1.1.13 a response: never answered"),

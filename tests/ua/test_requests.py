@@ -104,7 +104,7 @@ def run(coroutine: object) -> None:
     [
         ({"method": "OPTIONS"}, 200, "Allow"),
         ({"method": "FOO"}, 501, "Allow"),
-        ({"method": "MESSAGE"}, 405, "Allow"),
+        ({"method": "PUBLISH"}, 405, "Allow"),
         ({"method": "OPTIONS", "uri": "mailto:alice@example.com"}, 416, None),
         ({"method": "OPTIONS", "extra": "Require: 100rel, foo\r\n"}, 420, "Unsupported"),
         ({"method": "INVITE", "extra": "Content-Type: text/plain\r\n", "body": "hi"}, 415, "Accept"),
