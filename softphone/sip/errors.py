@@ -27,3 +27,11 @@ class SipParseError(ValueError):
         super().__init__(message)
         self.status_code = status_code
         self.partial = partial
+
+
+class BodyError(SipParseError):
+    """A message body (PIDF, dialog-info, message-summary, is-composing ...) that cannot be read.
+
+    Raised for malformed or oversized bodies and for XML that tries entity
+    expansion, external entities or a DTD; a UA answers such a request 400.
+    """
