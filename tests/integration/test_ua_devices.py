@@ -1,12 +1,20 @@
-"""A call through the real Kamailio with both phones on (virtual) sound devices.
+"""A call through the real Kamailio between two UserAgents, a different tone each way.
 
-Each UserAgent uses ``device_media()`` on devices of its own from the private
-PulseAudio server (``tests/pulse_server.py``): alice hears ``test_mic`` (a
-1 kHz tone played into ``micfeed``) and plays to ``test_speaker`` (sink
-``speaker``); bob hears ``test_mic2`` (600 Hz into ``micfeed2``) and plays to
-``test_speaker2`` (sink ``speaker2``). The monitors of the two speakers are
-recorded with ``parec``: each side must play the other side's tone. Waits are
-bounded polls, not sleeps of a guessed length.
+One scenario, several ways of making and hearing the sound:
+
+- ``devices-*``: each UserAgent uses ``device_media()`` on devices of its own
+  from the private PulseAudio server (``tests/pulse_server.py``): alice hears
+  ``test_mic`` (a 1 kHz tone played into ``micfeed``) and plays to
+  ``test_speaker`` (sink ``speaker``); bob hears ``test_mic2`` (600 Hz into
+  ``micfeed2``) and plays to ``test_speaker2`` (sink ``speaker2``). The
+  monitors of the two speakers are recorded with ``parec``: each must carry
+  the other side's tone. Run with the default codec (Opus) and with G.711
+  (PCMU, PCMA) forced through the UAs' ``audio`` codec preferences.
+- ``wav-opus``: ``wav_media()``: each side plays a WAV file holding its tone
+  and records what it hears; each recording must hold the other side's tone.
+
+The tone is found by FFT (dominant frequency within ``TOLERANCE_HZ``, RMS at
+least ``MIN_RMS``). Waits are bounded polls, not sleeps of a guessed length.
 """
 
 from __future__ import annotations
@@ -17,24 +25,90 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 
-from softphone.ua import IncomingCallEvent, MediaWarningEvent, RegistrationEvent, device_media
+from softphone.sip.offer_answer import AudioConfig, Codec, pcma_codec, pcmu_codec
+from softphone.ua import (
+    Event,
+    IncomingCallEvent,
+    MediaWarningEvent,
+    QualityEvent,
+    RegistrationEvent,
+    device_media,
+    wav_media,
+)
+from softphone.ua.media import MediaFactory
 from tests.integration.test_ua_calls import call_state, new_account
 from tests.kamailio_server import Kamailio
 from tests.pulse_server import RATE, PulseAudio, from_s16le, tone
 from tests.ua import Recorder, make_ua
-from tests.ua.test_media_wiring import dominant_frequency
+from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
 
-ALICE_TONE = 1000.0  # into alice's microphone: bob's speaker must play it
-BOB_TONE = 600.0  # into bob's microphone: alice's speaker must play it
-WINDOW = 2 * RATE  # analyse the latest 2 s of each speaker
-MIN_RMS = 0.05  # the tones go in at amplitude 0.5
+WINDOW = 2 * RATE  # analyse 2 s of what each side heard
+MIN_RMS = 0.05  # the tones go in at amplitude 0.5 (devices) or 0.25 (WAV files)
 TOLERANCE_HZ = 20.0
-AUDIO_DEADLINE = 15.0  # bound on the wait for both speakers to carry their tone
+AUDIO_DEADLINE = 15.0  # bound on the wait for both sides to hear their tone
 TONE_SECONDS = 30.0  # longer than the test can run
+PTIME = 0.02
+RECORD_SECONDS = 3.0  # WAV variant: hang up once each side has received this much audio
+ONSET_LEVEL = 0.02  # WAV variant: where the heard tone starts in a recording
+SETTLE = RATE // 2  # WAV variant: skip this much after the onset (jitter buffer filling)
+
+
+@dataclass(frozen=True)
+class End:
+    """One phone of the call: the tone it sends and its PulseAudio devices."""
+
+    name: str
+    tone: float
+    feed: str  # null sink played into: what the microphone hears
+    mic: str
+    speaker: str
+    monitor: str  # records what the speaker played
+
+
+ALICE = End("alice", 1000.0, "micfeed", "test_mic", "test_speaker", "speaker.monitor")
+BOB = End("bob", 600.0, "micfeed2", "test_mic2", "test_speaker2", "speaker2.monitor")
+
+
+def rms(samples: npt.NDArray[np.float32]) -> float:
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def has_tone(samples: npt.NDArray[np.float32], freq: float, size: int = WINDOW, rate: int = RATE) -> bool:
+    """``samples`` holds ``size`` samples whose dominant frequency is ``freq``, loud enough."""
+    return (
+        samples.size >= size
+        and rms(samples) >= MIN_RMS
+        and abs(dominant_frequency(samples, rate) - freq) < TOLERANCE_HZ
+    )
+
+
+def describe_samples(samples: npt.NDArray[np.float32], rate: int = RATE) -> str:
+    peak = dominant_frequency(samples, rate) if samples.size > 16 else float("nan")
+    return f"{samples.size} samples, rms {rms(samples):.3f}, dominant {peak:.0f} Hz"
+
+
+async def poll(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
+    return True
+
+
+def quality_with(call_id: str, condition: Callable[[QualityEvent], bool]) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, QualityEvent) and e.call_id == call_id and condition(e)
+
+
+# --- sound devices ------------------------------------------------------------------------
 
 
 class SpeakerRecording:
@@ -64,6 +138,11 @@ class SpeakerRecording:
             data = bytes(self._data[-2 * n :])
         return from_s16le(data)
 
+    @property
+    def state(self) -> str:
+        code = self._proc.poll()
+        return "parec running" if code is None else f"parec exited with status {code}"
+
     def stop(self) -> None:
         self._proc.terminate()  # parec exits, the reader sees end of file
         self._thread.join(timeout=2)
@@ -71,26 +150,12 @@ class SpeakerRecording:
         assert self._proc.poll() is not None
 
 
-def rms(samples: npt.NDArray[np.float32]) -> float:
-    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
-
-
 def carries(recording: SpeakerRecording, freq: float) -> Callable[[], bool]:
-    def check() -> bool:
-        latest = recording.latest(WINDOW)
-        return (
-            latest.size == WINDOW
-            and rms(latest) >= MIN_RMS
-            and abs(dominant_frequency(latest, RATE) - freq) < TOLERANCE_HZ
-        )
-
-    return check
+    return lambda: has_tone(recording.latest(WINDOW), freq)
 
 
 def describe(recording: SpeakerRecording) -> str:
-    latest = recording.latest(WINDOW)
-    peak = dominant_frequency(latest, RATE) if latest.size > 16 else float("nan")
-    return f"{recording.source}: {latest.size} samples, rms {rms(latest):.3f}, dominant {peak:.0f} Hz"
+    return f"{recording.source} ({recording.state}): {describe_samples(recording.latest(WINDOW))}"
 
 
 def own_streams(pulse: PulseAudio) -> list[str]:
@@ -106,27 +171,146 @@ def own_streams(pulse: PulseAudio) -> list[str]:
     return found
 
 
-async def poll(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(interval)
-    return True
+# --- how a variant makes and hears its sound --------------------------------------------------
 
 
-def test_call_between_two_sets_of_sound_devices(kamailio: Kamailio, pulse: PulseAudio) -> None:
+class Sound(Protocol):
+    def media(self, end: End) -> MediaFactory: ...
+
+    async def check_heard(self, a_events: Recorder, b_events: Recorder, a_call: str, b_call: str) -> None:
+        """Wait (bounded) until each side hears the other's tone; fail saying what was heard instead."""
+
+    def check_after_call(self) -> None:
+        """Checks once both UAs have stopped."""
+
+    def close(self) -> None: ...
+
+
+class DeviceSound:
+    """Tones played into the two virtual microphones; the speakers' monitors recorded."""
+
+    def __init__(self, pulse: PulseAudio) -> None:
+        self.pulse = pulse
+        self.recordings: list[SpeakerRecording] = []
+        self.players = [pulse.pacat_play(end.feed, tone(end.tone, TONE_SECONDS, 0.5)) for end in (ALICE, BOB)]
+
+    def media(self, end: End) -> MediaFactory:
+        return device_media(end.mic, end.speaker)
+
+    async def check_heard(self, a_events: Recorder, b_events: Recorder, a_call: str, b_call: str) -> None:
+        at_bob = SpeakerRecording(self.pulse, BOB.monitor)
+        self.recordings.append(at_bob)
+        at_alice = SpeakerRecording(self.pulse, ALICE.monitor)
+        self.recordings.append(at_alice)
+        heard = await poll(lambda: carries(at_bob, ALICE.tone)() and carries(at_alice, BOB.tone)(), AUDIO_DEADLINE)
+        warnings = [e for e in a_events.events + b_events.events if isinstance(e, MediaWarningEvent)]
+        assert heard, (
+            f"expected {ALICE.tone:.0f} Hz at bob and {BOB.tone:.0f} Hz at alice; "
+            f"{describe(at_bob)}; {describe(at_alice)}; media warnings: {warnings}\n"
+            f"pulseaudio log:\n{self.pulse.log_tail(30)}"
+        )
+        assert not [w for w in warnings if w.warning == "device"], warnings
+        # Two capture and two playback streams: each phone on its own pair of devices.
+        opened = own_streams(self.pulse)
+        assert sum(s.startswith("Sink Input") for s in opened) == 2, opened
+        assert sum(s.startswith("Source Output") for s in opened) == 2, opened
+
+    def check_after_call(self) -> None:
+        # Both calls' device streams are closed.
+        deadline = time.monotonic() + 5.0
+        while (left := own_streams(self.pulse)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not left, f"sound device streams still open after the call: {left}"
+
+    def close(self) -> None:
+        for recording in self.recordings:
+            recording.stop()
+        self.recordings.clear()
+        for player in self.players:
+            self.pulse.end(player)
+        assert all(player.poll() is not None for player in self.players)
+
+
+def heard_window(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """``WINDOW`` samples of a recording, from ``SETTLE`` after the heard sound starts."""
+    loud = np.flatnonzero(np.abs(samples) > ONSET_LEVEL)
+    if loud.size == 0:
+        return samples[:0]
+    start = int(loud[0]) + SETTLE
+    return samples[start : start + WINDOW]
+
+
+class WavSound:
+    """Each side plays a WAV file of its tone (looped) and records what it hears to a WAV file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def recording(self, end: End) -> Path:
+        return self.directory / f"{end.name}-heard.wav"
+
+    def media(self, end: End) -> MediaFactory:
+        # One second of a whole number of cycles: the loop is seamless.
+        says = write_tone(self.directory / f"{end.name}-says.wav", end.tone, seconds=1.0, rate=RATE)
+        return wav_media(play=says, record=self.recording(end))
+
+    async def check_heard(self, a_events: Recorder, b_events: Recorder, a_call: str, b_call: str) -> None:
+        # Hang up once each side has received RECORD_SECONDS of audio (reported by its quality events).
+        enough = round(RECORD_SECONDS / PTIME)
+        for events, call_id in ((a_events, a_call), (b_events, b_call)):
+            await events.wait(quality_with(call_id, lambda q: q.packets_received >= enough), AUDIO_DEADLINE)
+
+    def check_after_call(self) -> None:
+        for hearer, speaker in ((ALICE, BOB), (BOB, ALICE)):
+            samples, rate = read_wav(self.recording(hearer))
+            assert rate == RATE
+            window = heard_window(samples)
+            assert has_tone(window, speaker.tone), (
+                f"expected {speaker.tone:.0f} Hz in {hearer.name}'s recording ({samples.size} samples); "
+                f"heard {describe_samples(window)}"
+            )
+
+    def close(self) -> None:
+        pass
+
+
+# --- the scenario -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    sound: str  # "devices" or "wav"
+    codec: Callable[[], Codec] | None  # forced on both UAs; None: the default preferences (Opus first)
+    codec_name: str
+
+    def audio(self) -> dict[str, AudioConfig]:
+        return {} if self.codec is None else {"audio": AudioConfig(codecs=[self.codec()])}
+
+    def make_sound(self, request: pytest.FixtureRequest, tmp_path: Path) -> Sound:
+        if self.sound == "devices":
+            return DeviceSound(request.getfixturevalue("pulse"))
+        return WavSound(tmp_path)
+
+
+VARIANTS = {
+    "devices-opus": Variant("devices", None, "opus"),
+    "wav-opus": Variant("wav", None, "opus"),
+    "devices-pcmu": Variant("devices", pcmu_codec, "PCMU"),
+    "devices-pcma": Variant("devices", pcma_codec, "PCMA"),
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS.values()), ids=list(VARIANTS))
+def test_call_with_a_tone_each_way(
+    kamailio: Kamailio, variant: Variant, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     alice_account, bob_account = new_account(kamailio), new_account(kamailio, auto_answer=0.1)
-    players = [
-        pulse.pacat_play("micfeed", tone(ALICE_TONE, TONE_SECONDS, 0.5)),
-        pulse.pacat_play("micfeed2", tone(BOB_TONE, TONE_SECONDS, 0.5)),
-    ]
+    sound = variant.make_sound(request, tmp_path)
 
     async def main() -> None:
-        alice = make_ua(alice_account, media=device_media("test_mic", "test_speaker"))
-        bob = make_ua(bob_account, media=device_media("test_mic2", "test_speaker2"))
+        alice = make_ua(alice_account, media=sound.media(ALICE), **variant.audio())
+        bob = make_ua(bob_account, media=sound.media(BOB), **variant.audio())
         a_events, b_events = Recorder(alice), Recorder(bob)
-        recordings: list[SpeakerRecording] = []
         try:
             for ua in (alice, bob):
                 await ua.start()
@@ -138,23 +322,12 @@ def test_call_between_two_sets_of_sound_devices(kamailio: Kamailio, pulse: Pulse
             incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
             assert isinstance(incoming, IncomingCallEvent)
             await b_events.wait(call_state("confirmed", incoming.call_id))
+            for negotiated in (call.media, bob.find_call(incoming.call_id).media):
+                assert negotiated is not None and negotiated.codec.name == variant.codec_name, negotiated
 
-            at_bob = SpeakerRecording(pulse, "speaker2.monitor")
-            recordings.append(at_bob)
-            at_alice = SpeakerRecording(pulse, "speaker.monitor")
-            recordings.append(at_alice)
-            heard = await poll(lambda: carries(at_bob, ALICE_TONE)() and carries(at_alice, BOB_TONE)(), AUDIO_DEADLINE)
+            await sound.check_heard(a_events, b_events, call.id, incoming.call_id)
             warnings = [e for e in a_events.events + b_events.events if isinstance(e, MediaWarningEvent)]
-            assert heard, (
-                f"expected {ALICE_TONE:.0f} Hz at bob and {BOB_TONE:.0f} Hz at alice; "
-                f"{describe(at_bob)}; {describe(at_alice)}; media warnings: {warnings}\n"
-                f"pulseaudio log:\n{pulse.log_tail(30)}"
-            )
-            assert not [w for w in warnings if w.warning == "device"], warnings
-            # Two capture and two playback streams: each phone on its own pair of devices.
-            opened = own_streams(pulse)
-            assert sum(s.startswith("Sink Input") for s in opened) == 2, opened
-            assert sum(s.startswith("Source Output") for s in opened) == 2, opened
+            assert not [w for w in warnings if w.warning == "media_failure"], warnings
 
             await alice.hangup(call.id)
             await a_events.wait(call_state("ended", call.id))
@@ -162,19 +335,11 @@ def test_call_between_two_sets_of_sound_devices(kamailio: Kamailio, pulse: Pulse
             await alice.wait_media_stopped()
             await bob.wait_media_stopped()
         finally:
-            for recording in recordings:
-                recording.stop()
             await alice.stop()
             await bob.stop()
 
     try:
         asyncio.run(main())
-        # Both calls' device streams are closed.
-        deadline = time.monotonic() + 5.0
-        while (left := own_streams(pulse)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not left, f"sound device streams still open after the call: {left}"
+        sound.check_after_call()
     finally:
-        for player in players:
-            pulse.end(player)
-    assert all(player.poll() is not None for player in players)
+        sound.close()
