@@ -596,6 +596,7 @@ class Kamailio:
             "IPV6_LISTEN": f"listen=udp:[::1]:{self.udp_port}" if self._ipv6 else "# no IPv6 loopback",
             "TLS_CFG": str(self.workdir / "tls.cfg"),
             "DB_URL": f"sqlite://{self.db_path}",
+            "DB_PATH": str(self.db_path),
             "AUTH_ALGORITHM": self.digest_algorithm,
             "MIN_EXPIRES": str(self.min_expires),
             "FR_TIMER": str(self.fr_timer_ms),

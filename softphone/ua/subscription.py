@@ -259,7 +259,7 @@ class Subscriptions:
                 return
             code = response.status_code
             if code == 423:
-                minimum = _int_header(response, "Min-Expires")
+                minimum = int_header(response, "Min-Expires")
                 if minimum is not None and minimum > expires:
                     expires = minimum
                     continue
@@ -267,7 +267,7 @@ class Subscriptions:
         sub.code = code
         if 200 <= code < 300:
             sub._failures = 0
-            granted = _int_header(response, "Expires")
+            granted = int_header(response, "Expires")
             sub.expires = granted if granted is not None else expires
             if response.to.tag and response.to.tag not in sub.dialogs:
                 try:
@@ -289,7 +289,7 @@ class Subscriptions:
             return
         reason = response.reason or str(code)
         if code in (408, 480, 500, 503, 504) or (code >= 600 and code != 603):
-            self._retry_later(sub, code, reason, _int_header(response, "Retry-After"))
+            self._retry_later(sub, code, reason, int_header(response, "Retry-After"))
         else:
             # 403, 404, 405, 489, 501, 603 ...: the subscription will not come to be (yet).
             self._finish(sub, "terminated", reason, code)
@@ -349,7 +349,7 @@ class Subscriptions:
                     continue
                 codes.append(response.status_code)
                 if 200 <= response.status_code < 300:
-                    granted = _int_header(response, "Expires")
+                    granted = int_header(response, "Expires")
                     if granted is not None and granted > 0:
                         sub.expires = granted
             if any(200 <= c < 300 for c in codes):
@@ -493,7 +493,7 @@ class Subscriptions:
         if package is None or package_id is None:
             self._ua.stack.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
             return
-        expires = _int_header(request, "Expires")
+        expires = int_header(request, "Expires")
         if expires is None:
             expires = package.default_expires
         if 0 < expires < MIN_EXPIRES:
@@ -554,7 +554,7 @@ class Subscriptions:
         if refused is not None:
             self._ua.stack.respond(tx, error_response(request, refused))
             return
-        expires = _int_header(request, "Expires")
+        expires = int_header(request, "Expires")
         package = self._packages[served.package]
         if expires is None:
             expires = package.default_expires
@@ -660,7 +660,7 @@ class Subscriptions:
             await asyncio.gather(*(self.unsubscribe(s, timeout) for s in subs), return_exceptions=True)
 
 
-def _int_header(message: Request | Response, name: str) -> int | None:
+def int_header(message: Request | Response, name: str) -> int | None:
     value = message.headers.get(name)
     if value is None:
         return None
