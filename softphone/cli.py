@@ -22,10 +22,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TextIO
 
 from softphone import __version__
+from softphone.store import Store, StoreError
 from softphone.ua import (
     Account,
     AccountError,
+    CallbackReadyEvent,
     CallEvent,
+    ComposingEvent,
+    DialogStateEvent,
     DtmfEvent,
     ErrorEvent,
     Event,
@@ -33,12 +37,18 @@ from softphone.ua import (
     IncomingCallEvent,
     MediaFactory,
     MediaWarningEvent,
+    MessageEvent,
+    MessageStatusEvent,
+    MwiEvent,
+    PresenceEvent,
     QualityEvent,
     RecordingEvent,
     RegistrationEvent,
+    SubscriptionEvent,
     TransferEvent,
     UserAgent,
     UserAgentError,
+    WatcherEvent,
     device_media,
     password_from_env,
     password_from_file,
@@ -119,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
     parser.add_argument("--output-device", metavar="NAME", help="speaker (name or index; default: the system's)")
     parser.add_argument("--json", action="store_true", help="print events as one JSON object per line")
+    parser.add_argument(
+        "--db",
+        metavar="FILE",
+        help="the database of messages, contacts and call history (default: softphone.db in the user data directory)",
+    )
     parser.add_argument("--config-dir", metavar="DIR", help="settings directory (accepted; nothing is stored yet)")
     parser.add_argument("--ca-file", metavar="F", help="CA certificates (PEM) to verify TLS servers with")
     parser.add_argument("--trace", action="store_true", help="log every SIP message to standard error")
@@ -229,6 +244,28 @@ def describe(event: Event) -> str:
             return f"recording {event.call_id} to {event.path}"
         failed = f" (incomplete: {event.error})" if event.error else ""
         return f"recording of {event.call_id} saved: {event.path}, {event.seconds:.1f} s{failed}"
+    if isinstance(event, SubscriptionEvent):
+        why = f" ({event.code} {event.reason})" if event.code else (f" ({event.reason})" if event.reason else "")
+        return f"subscription to {event.event} of {event.uri}: {event.state}{why}"
+    if isinstance(event, PresenceEvent):
+        extra = "".join(f", {part}" for part in (event.activity, event.note) if part)
+        return f"presence of {event.uri}: {event.basic}{extra}"
+    if isinstance(event, WatcherEvent):
+        return f"watcher {event.uri}: {event.state}"
+    if isinstance(event, MessageEvent):
+        return f"message from {event.sender}: {event.text}"
+    if isinstance(event, MessageStatusEvent):
+        why = f" ({event.code} {event.reason})" if event.code else (f" ({event.reason})" if event.reason else "")
+        return f"message {event.message_id} to {event.to}: {event.status}{why}"
+    if isinstance(event, ComposingEvent):
+        return f"{event.uri} is {'typing' if event.active else 'not typing'}"
+    if isinstance(event, MwiEvent):
+        where = f" (voicemail {event.voicemail_uri})" if event.voicemail_uri else ""
+        return f"messages waiting for {event.account}: {event.new} new, {event.old} old{where}"
+    if isinstance(event, DialogStateEvent):
+        return f"busy lamp of {event.uri}: {event.state}"
+    if isinstance(event, CallbackReadyEvent):
+        return f"{event.uri} is free now" + (f": calling again ({event.call_id})" if event.redialled else "")
     return f"error: {event.message}"
 
 
@@ -394,9 +431,17 @@ def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | No
 async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     account = make_account(args)
     host, port = parse_listen(args.listen)
-    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)], media=media_for(args))
+    try:
+        store = Store(args.db)
+    except StoreError as exc:
+        raise RuntimeError(f"cannot open the database: {exc}") from exc
+    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)], media=media_for(args), store=store)
     cli = Cli(ua, stdout, args.json)
-    await ua.start()
+    try:
+        await ua.start()
+    except BaseException:
+        store.close()
+        raise
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     _start_reader(loop, queue, stdin)
@@ -413,6 +458,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
                 break
     finally:
         await ua.stop()
+        store.close()
     return 0
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Settings and databases of every process a test starts land in a throw-away place, never in the user's.
+_HOME = Path(tempfile.mkdtemp(prefix="softphone-tests-"))
+for _name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+    os.environ[_name] = str(_HOME / _name.lower())
+atexit.register(shutil.rmtree, _HOME, True)
 
 ROOT = Path(__file__).resolve().parent.parent
 

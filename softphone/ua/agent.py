@@ -14,7 +14,7 @@ import itertools
 import logging
 import random
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,7 @@ from softphone.sip.transaction import (
     State as TransactionState,
 )
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
+from softphone.store import Store
 from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
 from softphone.ua.account import Account
 from softphone.ua.call import Call
@@ -166,8 +167,10 @@ class UserAgent:
         min_se: int = DEFAULT_MIN_SE,
         keepalive: float | None = 30.0,
         media: MediaFactory | None = None,
+        store: Store | None = None,
     ) -> None:
         self.accounts: list[Account] = list(accounts)
+        self.store = store
         if listen is None:
             listen = [("UDP", "0.0.0.0", 0), ("TCP", "0.0.0.0", 0)]
         if tls is None:
@@ -200,6 +203,8 @@ class UserAgent:
         self._dialogs = DialogTable()
         self.subscriptions = Subscriptions(self)
         self._request_handlers: dict[str, list[RequestHandler]] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        # -- services: each takes its requests and events through the hooks above --
         self._ids = itertools.count(1)
         self._resolver: SipResolver | None = None
         self._started = False
@@ -222,6 +227,11 @@ class UserAgent:
                 await self.hangup(call.id)
             except UserAgentError:
                 pass
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:
+                log.exception("closing a service failed")
         await self.subscriptions.close()
         await asyncio.gather(*(r.stop() for r in self._registrations.values()), return_exceptions=True)
         # Give BYEs a moment to be answered.
@@ -936,6 +946,10 @@ class UserAgent:
             self.stack.reply(tx, 403, "Out-of-dialog REFER not accepted")
         else:
             self.stack.reply(tx, 481 if method in ("INFO", "UPDATE", "NOTIFY") else 405, headers=[("Allow", ALLOW)])
+
+    def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` at :meth:`stop`, before subscriptions end and accounts unregister (last added first)."""
+        self._closers.append(closer)
 
     def add_request_handler(self, method: str, handler: RequestHandler) -> None:
         """Let ``handler`` take ``method`` requests before the UA's own handling (see :data:`RequestHandler`)."""

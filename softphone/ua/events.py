@@ -130,6 +130,129 @@ class RecordingEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionEvent(_Event):
+    """Our subscription to ``event`` at ``uri`` changed state (RFC 6665); ``reason``/``code`` say why it ended."""
+
+    kind: ClassVar[str] = "subscription"
+    account: str
+    uri: str
+    event: str
+    state: Literal["pending", "active", "terminated"]
+    reason: str | None = None
+    code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEvent(_Event):
+    """A buddy's presence (RFC 3863/4480), or our own as published (``uri`` is then our AOR)."""
+
+    kind: ClassVar[str] = "presence"
+    uri: str
+    basic: Literal["open", "closed", "unknown"]
+    activity: str | None = None
+    note: str | None = None
+    account: str = ""
+
+
+WatcherState = Literal["pending", "allowed", "blocked", "active", "terminated"]
+
+
+@dataclass(frozen=True, slots=True)
+class WatcherEvent(_Event):
+    """Someone subscribed to our presence: ``pending`` waits for the user's allow or block."""
+
+    kind: ClassVar[str] = "watcher"
+    uri: str
+    state: WatcherState
+    account: str = ""
+
+
+MessageStatus = Literal["queued", "sending", "sent", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEvent(_Event):
+    """An instant message arrived (RFC 3428), already stored when this is emitted."""
+
+    kind: ClassVar[str] = "message"
+    sender: str
+    text: str
+    time: float
+    account: str = ""
+    message_id: int | None = None
+    call_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "from": self.sender,
+            "text": self.text,
+            "time": self.time,
+            "account": self.account,
+            "message_id": self.message_id,
+            "call_id": self.call_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MessageStatusEvent(_Event):
+    """Delivery state of a message we wrote."""
+
+    kind: ClassVar[str] = "message_status"
+    message_id: int
+    to: str
+    status: MessageStatus
+    code: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComposingEvent(_Event):
+    """The peer is typing (``active``) or stopped (RFC 3994)."""
+
+    kind: ClassVar[str] = "composing"
+    uri: str
+    active: bool
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MwiEvent(_Event):
+    """Message-waiting summary (RFC 3842) of ``account``: voice messages new and old, all classes in ``counts``."""
+
+    kind: ClassVar[str] = "mwi"
+    account: str
+    new: int
+    old: int
+    waiting: bool = False
+    voicemail_uri: str | None = None
+    counts: dict[str, tuple[int, int]] = dataclasses.field(default_factory=dict)
+
+
+BusyLampState = Literal["idle", "ringing", "busy", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class DialogStateEvent(_Event):
+    """A buddy's busy lamp (RFC 4235 dialog state)."""
+
+    kind: ClassVar[str] = "dialog_state"
+    uri: str
+    state: BusyLampState
+    account: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackReadyEvent(_Event):
+    """The callee of an automatic-callback request is free now (``redialled``: the call was placed again)."""
+
+    kind: ClassVar[str] = "callback_ready"
+    uri: str
+    redialled: bool = False
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
@@ -144,5 +267,14 @@ Event: TypeAlias = (
     | QualityEvent
     | MediaWarningEvent
     | RecordingEvent
+    | SubscriptionEvent
+    | PresenceEvent
+    | WatcherEvent
+    | MessageEvent
+    | MessageStatusEvent
+    | ComposingEvent
+    | MwiEvent
+    | DialogStateEvent
+    | CallbackReadyEvent
     | ErrorEvent
 )

@@ -6,10 +6,13 @@ import json
 import os
 import queue
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.kamailio_server import Kamailio
@@ -23,6 +26,7 @@ class CliProcess:
         password = secrets.token_hex(6)
         server.add_user(self.user, password)
         env = dict(os.environ, SOFTPHONE_TEST_PASSWORD=password)
+        self.db = Path(tempfile.mkdtemp(prefix="softphone-cli-")) / "softphone.db"
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -38,6 +42,8 @@ class CliProcess:
                 "127.0.0.1:0",
                 *audio,
                 "--json",
+                "--db",
+                str(self.db),
                 *extra,
             ],
             stdin=subprocess.PIPE,
@@ -91,6 +97,7 @@ class CliProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            shutil.rmtree(self.db.parent, ignore_errors=True)
 
 
 def test_two_clis_call_each_other(kamailio: Kamailio) -> None:
