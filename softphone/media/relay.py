@@ -12,6 +12,12 @@ loss (dropped), a delay drawn uniformly from ``delay_ms``, reordering (held back
 by an extra ``reorder_ms`` so later datagrams overtake it) and duplication (a
 second copy with its own delay). The relay only binds and sends on loopback
 addresses. It runs one thread that stops on :meth:`LossyRelay.close`.
+
+With ``record_drops=True`` the relay also keeps every datagram it drops (as a
+:class:`DroppedDatagram`, readable with :meth:`LossyRelay.dropped_datagrams`),
+so a test or benchmark can tell exactly which packets never arrived, e.g. to
+replay the same losses through a codec alone. Recording draws nothing from the
+random generator: the same seed drops the same datagrams either way.
 """
 
 from __future__ import annotations
@@ -25,15 +31,16 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
-__all__ = ["LossyRelay", "RelayStats"]
+__all__ = ["DroppedDatagram", "LossyRelay", "RelayStats"]
 
 Address = tuple[Any, ...]
 
 _MAX_DATAGRAM = 65535
 _MAX_QUEUED = 10000
 _POLL = 0.05
+_MAX_RECORDED = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,23 @@ class RelayStats:
     reordered: int
     overflow: int
     unknown_source: int
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedDatagram:
+    """One datagram the relay dropped (kept only with ``record_drops=True``).
+
+    ``side``: where it came in ("a": sent by endpoint A towards B, "b": the other way).
+    ``index``: its place among the datagrams that came in from that side's endpoint, from 0.
+    ``reason``: "loss" (the random loss), or "no_peer" (the other endpoint was not known yet).
+    ``time``: ``time.monotonic()`` when it came in.
+    """
+
+    side: Literal["a", "b"]
+    index: int
+    reason: Literal["loss", "no_peer"]
+    time: float
+    data: bytes
 
 
 def _require_loopback(host: str, what: str) -> None:
@@ -71,6 +95,7 @@ class LossyRelay:
         delay_ms: tuple[float, float] = (20.0, 50.0),
         reorder_ms: float = 40.0,
         seed: int | None = 0,
+        record_drops: bool = False,
     ) -> None:
         for name, p in (("loss", loss), ("duplicate", duplicate), ("reorder", reorder)):
             if not 0.0 <= p <= 1.0:
@@ -113,6 +138,9 @@ class LossyRelay:
         self._reordered = 0
         self._overflow = 0
         self._unknown = 0
+        self.record_drops = record_drops
+        self._recorded: list[DroppedDatagram] = []
+        self._index = {"a": 0, "b": 0}
         self._thread = threading.Thread(target=self._run, name="lossy-relay", daemon=True)
         self._thread.start()
 
@@ -145,6 +173,20 @@ class LossyRelay:
                 overflow=self._overflow,
                 unknown_source=self._unknown,
             )
+
+    def dropped_datagrams(self) -> list[DroppedDatagram]:
+        """The datagrams dropped so far, in arrival order (empty unless ``record_drops`` is on).
+
+        At most a million are kept; later drops are still counted in :meth:`stats`.
+        """
+        with self._lock:
+            return list(self._recorded)
+
+    def _record(
+        self, side: Literal["a", "b"], index: int, reason: Literal["loss", "no_peer"], now: float, data: bytes
+    ) -> None:
+        if self.record_drops and len(self._recorded) < _MAX_RECORDED:
+            self._recorded.append(DroppedDatagram(side, index, reason, now, data))
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the thread (joined, bounded) and close both sockets; queued datagrams are discarded."""
@@ -194,26 +236,31 @@ class LossyRelay:
         now = time.monotonic()
         with self._lock:
             self._received += 1
+            side: Literal["a", "b"]
             if sock is self._sock_a:
                 if self._endpoint_a is None:
                     self._endpoint_a = source
                 elif source[:2] != self._endpoint_a[:2]:
                     self._unknown += 1
                     return
-                out, dest = self._sock_b, self._endpoint_b
+                out, dest, side = self._sock_b, self._endpoint_b, "a"
             else:
                 if self._endpoint_b is None:
                     self._endpoint_b = source
                 elif source[:2] != self._endpoint_b[:2]:
                     self._unknown += 1
                     return
-                out, dest = self._sock_a, self._endpoint_a
+                out, dest, side = self._sock_a, self._endpoint_a, "b"
+            index = self._index[side]
+            self._index[side] = index + 1
             if dest is None:
                 self._dropped += 1  # the other side has not shown up yet
+                self._record(side, index, "no_peer", now, data)
                 return
             rng = self._rng
             if rng.random() < self.loss:
                 self._dropped += 1
+                self._record(side, index, "loss", now, data)
                 return
             copies = 1
             if rng.random() < self.duplicate:

@@ -271,6 +271,14 @@ class UserAgent:
 
         return unsubscribe
 
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to every subscriber (for the UA's services; on the loop thread)."""
+        self._emit(event)
+
+    def account(self, aor: str | None = None) -> Account:
+        """The account with address of record ``aor`` (any spelling of it), or the first one."""
+        return self._account(aor)
+
     def _emit(self, event: Event) -> None:
         if self.events.full():
             self.events.get_nowait()

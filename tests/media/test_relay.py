@@ -140,3 +140,54 @@ def test_close_joins_the_thread() -> None:
     relay.close()
     after = {t.ident for t in threading.enumerate() if t.name == "lossy-relay"}
     assert after <= before
+
+
+def test_dropped_datagrams_are_recorded_when_asked(endpoints: tuple[socket.socket, socket.socket]) -> None:
+    a, b = endpoints
+    count = 300
+    outcomes = []
+    for record in (True, False):
+        with LossyRelay(
+            a.getsockname(),
+            b.getsockname(),
+            loss=0.2,
+            duplicate=0,
+            reorder=0,
+            delay_ms=(0, 0),
+            seed=11,
+            record_drops=record,
+        ) as relay:
+            got: list[bytes] = []
+
+            def read(out: list[bytes] = got) -> None:
+                out.extend(collect(b))
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            for i in range(count):
+                a.sendto(i.to_bytes(4, "big"), relay.address_a)
+                if i % 20 == 0:
+                    time.sleep(0.002)
+            reader.join(10.0)
+            dropped = relay.dropped_datagrams()
+            stats = relay.stats()
+        arrived = {int.from_bytes(d, "big") for d in got}
+        if record:
+            assert len(dropped) == stats.dropped > 20
+            for item in dropped:
+                assert item.side == "a" and item.reason == "loss"
+                assert int.from_bytes(item.data, "big") == item.index  # index: place among A's datagrams
+            assert {d.index for d in dropped} == set(range(count)) - arrived
+        else:
+            assert dropped == []
+        outcomes.append(arrived)
+    assert outcomes[0] == outcomes[1]  # recording does not change which datagrams are dropped
+
+
+def test_drops_before_the_peer_is_known_are_recorded(endpoints: tuple[socket.socket, socket.socket]) -> None:
+    _, b = endpoints
+    with LossyRelay(None, None, loss=0, duplicate=0, reorder=0, delay_ms=(0, 0), record_drops=True) as relay:
+        b.sendto(b"early", relay.address_b)
+        assert wait_until(lambda: relay.stats().dropped == 1)
+        (item,) = relay.dropped_datagrams()
+        assert (item.side, item.index, item.reason, item.data) == ("b", 0, "no_peer", b"early")
