@@ -14,6 +14,7 @@ import itertools
 import logging
 import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,8 @@ from softphone.sip.transaction import (
     State as TransactionState,
 )
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
-from softphone.store import Store
+from softphone.store import CallOutcome, CallRecord, Store, StoreError
+from softphone.store.messages import Direction
 from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
 from softphone.ua.account import Account
 from softphone.ua.call import Call
@@ -1679,6 +1681,8 @@ class UserAgent:
         call.state = state
         call.code = code
         call.reason = reason
+        if state in ("confirmed", "held") and call.answered_at is None:
+            call.answered_at = time.time()
         self._emit(call.event())
         if state in ("confirmed", "held"):
             self._sync_media(call)
@@ -1703,6 +1707,7 @@ class UserAgent:
         call.state = "ended"
         call.code = code
         call.reason = reason
+        self._record_history(call)
         if notify:
             self._emit(call.event())
         self._calls.pop(call.id, None)
@@ -1711,6 +1716,29 @@ class UserAgent:
         self.stack.loop.call_later(64 * self.stack.timers.T1, self._forget, key, call)
         if call.transfer_from is not None:
             self._transfer_outcome(call)
+
+    def _record_history(self, call: Call) -> None:
+        """Keep the ended call, with its quality over time, in the store's call history."""
+        if self.store is None:
+            return
+        record = CallRecord(
+            account=call.account.aor,
+            direction=Direction.IN if call.direction == "incoming" else Direction.OUT,
+            peer=str(call.remote.uri),
+            peer_name=call.remote.display_name,
+            started=call.started_at,
+            answered=call.answered_at,
+            ended=time.time(),
+            outcome=call_outcome(call),
+            sip_code=call.code,
+            reason=call.reason or None,
+            call_id=call.sip_call_id,
+            quality=call.quality.summary(),
+        )
+        try:
+            self.store.history.add_call(record)
+        except StoreError as exc:
+            log.warning("call %s not kept in the history: %s", call.id, exc)
 
     # --- media ------------------------------------------------------------------------
 
@@ -1743,6 +1771,8 @@ class UserAgent:
         def post(event: Event) -> None:
             # Runs on the loop: what comes after the call ended (a stopping session) is dropped.
             if not call.ended:
+                if isinstance(event, QualityEvent):
+                    call.quality.add(event)
                 self._emit(event)
 
         def from_thread(event: Event) -> None:
@@ -1864,6 +1894,25 @@ def _close_unused_audio(future: asyncio.Future[Any]) -> None:
     made = future.result()
     if isinstance(made, CallAudio):
         UserAgent._close_audio(made)
+
+
+def call_outcome(call: Call) -> CallOutcome:
+    """How an ended call went, for the call history."""
+    code = call.code
+    if call.answered_at is not None:
+        return CallOutcome.ANSWERED
+    if code in (486, 600):
+        return CallOutcome.BUSY
+    if code in (301, 302):
+        return CallOutcome.FORWARDED
+    if call.direction == "incoming":
+        # 487: the caller gave up (CANCEL) before we answered.
+        return CallOutcome.MISSED if code in (None, 487, 408) else CallOutcome.DECLINED
+    if code == 603:
+        return CallOutcome.DECLINED
+    if call.cancel_requested or code == 487:
+        return CallOutcome.CANCELLED
+    return CallOutcome.FAILED
 
 
 def _accepts_sdp(request: Request) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
 from softphone.sip.transaction import ClientTransaction, ServerTransaction
+from softphone.store.history import QualitySummary
 from softphone.transport import Target
 from softphone.ua.account import Account
 from softphone.ua.events import CallEvent, CallState, Direction
@@ -88,6 +90,10 @@ class Call:
     pending_recorder: CallRecorder | None = None
     media_applied: NegotiatedMedia | None = None
     media_tried: bool = False
+    # For the call history: when it began and was answered (wall clock), and its quality over time.
+    started_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
+    quality: QualitySummary = field(default_factory=QualitySummary)
     replaced_by: Call | None = None
     transfer_from: Call | None = None
 
