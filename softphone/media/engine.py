@@ -449,6 +449,7 @@ class MediaSession:
         self._rtcp_source: Address | None = None
 
         self._recorder: CallRecorder | None = None
+        self._muted = False
         self._held = False
         self._direction_override: str | None = None
         self._one_way_armed = False
@@ -537,6 +538,18 @@ class MediaSession:
     @property
     def recorder(self) -> CallRecorder | None:
         return self._recorder
+
+    def set_muted(self, muted: bool) -> None:
+        """Microphone mute: RTP goes on (so the peer's quality figures stay honest) carrying silence."""
+
+        def apply() -> None:
+            self._muted = muted
+
+        self._command(apply)
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
 
     def hold(self) -> None:
         """Local hold: our microphone is replaced by silence and nothing is played."""
@@ -951,7 +964,7 @@ class MediaSession:
         if not self.sending:
             self._dtmf_packets.clear()
             return None
-        if self._held:
+        if self._held or self._muted:
             frame = np.zeros(self._frame_48k, dtype=np.float32)
         if not self._dtmf_packets and not self._inband_left and self._dtmf_queue:
             if self._gap_frames > 0:

@@ -548,6 +548,18 @@ class UserAgent:
             return
         await self._reinvite(call, resume_offer(call.local_sdp), hold=False)
 
+    def set_mute(self, call_id: str | None, muted: bool) -> None:
+        """Mute or unmute our microphone in a call (RTP keeps flowing with silence)."""
+        call = self.find_call(call_id)
+        call.muted = muted
+        if call.media_session is not None:
+            call.media_session.set_muted(muted)
+
+    def audio_levels(self, call_id: str | None = None) -> tuple[float, float] | None:
+        """The call's microphone and speaker levels (RMS, 0..1) for meters; None without sound devices."""
+        call = self.find_call(call_id)
+        return call.audio.levels() if call.audio is not None else None
+
     async def send_dtmf(self, call_id: str | None, digits: str) -> None:
         """Send DTMF digits: RFC 4733 telephone-events when the call streams media with them, else SIP INFO."""
         call = self.find_call(call_id)
@@ -1837,6 +1849,8 @@ class UserAgent:
         if call.pending_recorder is not None:
             session.start_recording(call.pending_recorder)
             call.pending_recorder = None
+        if call.muted:
+            session.set_muted(True)
         self._sync_media(call)  # a re-INVITE or hold may have come meanwhile
 
     def _media_warning(self, call: Call, kind: MediaWarningKind, message: str) -> None:

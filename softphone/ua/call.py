@@ -51,6 +51,7 @@ class Call:
     local_sdp: SessionDescription | None = None
     remote_sdp: SessionDescription | None = None
     local_hold: bool = False
+    muted: bool = False
     remote_hold: bool = False
     # Outgoing: the INVITE now in progress, its transaction and forks.
     invite: Request | None = None

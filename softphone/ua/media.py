@@ -67,10 +67,21 @@ Warn = Callable[[str], None]
 class CallAudio:
     """The source and sink of one call's media session, and what to close when the call ends."""
 
-    def __init__(self, source: AudioSource, sink: AudioSink, close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        source: AudioSource,
+        sink: AudioSink,
+        close: Callable[[], None] | None = None,
+        levels: Callable[[], tuple[float, float]] | None = None,
+    ) -> None:
         self.source = source
         self.sink = sink
         self._close = close
+        self._levels = levels
+
+    def levels(self) -> tuple[float, float] | None:
+        """Microphone and speaker RMS levels (0..1) for meters, when the audio is a sound device."""
+        return None if self._levels is None else self._levels()
 
     def close(self) -> None:
         if self._close is not None:
@@ -164,6 +175,11 @@ def device_media(input: DeviceSpec = None, output: DeviceSpec = None) -> MediaFa
             stream.close()
             warn(f"audio device: {exc}")
             return CallAudio(SilenceSource(), NullSink())
-        return CallAudio(_CaptureSource(stream, warn), _PlaybackSink(stream), stream.close)
+        return CallAudio(
+            _CaptureSource(stream, warn),
+            _PlaybackSink(stream),
+            stream.close,
+            lambda: (stream.input_level(), stream.output_level()),
+        )
 
     return factory

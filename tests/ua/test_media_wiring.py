@@ -12,9 +12,10 @@ import numpy.typing as npt
 
 from softphone.cli import build_parser, describe, media_for
 from softphone.media.audio import AudioStream
-from softphone.media.engine import PIPELINE_RATE
+from softphone.media.engine import PIPELINE_RATE, ArraySink, NullSink, SilenceSource, ToneSource
 from softphone.ua import (
     Account,
+    CallAudio,
     CallEvent,
     DtmfEvent,
     Event,
@@ -343,3 +344,44 @@ def test_call_recording_mixes_both_directions_on_command(tmp_path: Path) -> None
     heard, own = spectrum_peaks(last, rate, [1000.0, 600.0])
     assert heard > 100 and own > 100
     assert read_wav(second)[0].size > PIPELINE_RATE // 2
+
+
+def test_mute_sends_silence_but_keeps_rtp_flowing() -> None:
+    heard = ArraySink()
+
+    def tone_factory(call_id: str, warn: Callable[[str], None]) -> CallAudio:
+        return CallAudio(ToneSource(1000.0), NullSink())
+
+    def listening_factory(call_id: str, warn: Callable[[str], None]) -> CallAudio:
+        return CallAudio(SilenceSource(), heard)
+
+    def loud(last: int = PIPELINE_RATE // 2) -> bool:
+        return len(heard) >= last and float(np.sqrt(np.mean(heard.samples(last) ** 2))) > 0.05
+
+    async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+        for _ in range(int(timeout / 0.05)):
+            if check():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not reached")
+
+    async def main() -> None:
+        alice = make_ua(Account("sip:alice@127.0.0.1", register=False), media=tone_factory)
+        bob = make_ua(Account("sip:bob@127.0.0.1", register=False), media=listening_factory)
+        try:
+            _, b_events, a_call, b_call = await direct_call(alice, bob)
+            await until(loud)
+            alice.set_mute(a_call, True)
+            await until(lambda: not loud())
+            before = (await quality_events(b_events, b_call, 1))[0].packets_received
+            mark = b_events.mark()
+            after = await b_events.wait(quality_of(b_call), after=mark)
+            assert isinstance(after, QualityEvent) and after.packets_received > before
+            alice.set_mute(a_call, False)
+            await until(loud)
+            assert alice.audio_levels(a_call) is None  # not a sound device
+        finally:
+            await alice.stop()
+            await bob.stop()
+
+    asyncio.run(main())
