@@ -344,6 +344,7 @@ def test_garbage_is_dropped_and_counted(pairs: list[tuple[Side, Side, LossyRelay
     garbage += [struct.pack("!BBH", 0xA0, 201, 1) + b"\x00\x00\x00\x00"]  # padding count 0
     garbage += [RtpPacket(111, 9, 1, 99, os.urandom(40)).to_bytes()]  # from a stranger after latching
     garbage += [RtpPacket(77, 9, 1, 99, os.urandom(40)).to_bytes()]  # unknown payload type
+    heard_before = len(b.sink)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as attacker:
         for datagram in garbage:
             attacker.sendto(datagram, (target[0], target[1]))
@@ -364,6 +365,14 @@ def test_garbage_is_dropped_and_counted(pairs: list[tuple[Side, Side, LossyRelay
     assert not any(isinstance(e, MediaFailure) for e in b.events)
     decoded = stats.frames_decoded
     assert wait_until(lambda: b.session.stats().frames_decoded > decoded + 20 and hears(b, 1000.0), 3.0)
+    # No click: the steady tone heard across the garbage burst keeps its level in every 5 ms block.
+    heard = b.session.stats().frames_played
+    assert wait_until(lambda: b.session.stats().frames_played > heard + 25, 3.0)
+    tail = b.sink.samples(len(b.sink) - heard_before)
+    blocks = tail[: len(tail) // 240 * 240].reshape(-1, 240)
+    levels = np.sqrt(np.mean(blocks**2, axis=1))
+    assert levels.min() > 0.5 * np.median(levels), levels
+    assert np.abs(tail).max() < 2.0 * np.sqrt(2) * np.median(levels)
 
 
 def test_one_way_audio_is_reported_and_clears(pairs: list[tuple[Side, Side, LossyRelay | None]]) -> None:
