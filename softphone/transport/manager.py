@@ -92,6 +92,8 @@ class TransportManager:
             address_family(host)
         self.on_message = on_message
         self.on_bad_request = on_bad_request
+        # Called with ("sent to" | "received from", peer, message bytes) for every SIP message (a SIP trace).
+        self.trace_listeners: list[Callable[[str, str, bytes], None]] = []
         self.on_error = on_error
         self.events: asyncio.Queue[TransportEvent] = asyncio.Queue()
         self._tls = tls or TlsSettings()
@@ -314,7 +316,7 @@ class TransportManager:
         self._sent_by.add(prepare_request(request, connection.transport, *local))
         data = bytes(request)
         await connection.send(data)
-        trace_message("sent to", str(connection.target), data)
+        self._trace("sent to", str(connection.target), data)
         return connection.target
 
     async def _send_response(self, response: Response, destination: Target | Source | None) -> Target:
@@ -358,7 +360,7 @@ class TransportManager:
 
     async def _send_stream(self, connection: StreamConnection, data: bytes) -> Target:
         await connection.send(data)
-        trace_message("sent to", str(connection.target), data)
+        self._trace("sent to", str(connection.target), data)
         return connection.target
 
     def _send_datagram(self, endpoint: UdpEndpoint, data: bytes, target: Target, *, traced: bool = True) -> None:
@@ -368,7 +370,7 @@ class TransportManager:
             raise pending[1]
         endpoint.send(data, key)
         if traced:
-            trace_message("sent to", str(target), data)
+            self._trace("sent to", str(target), data)
 
     def _listens(self, transport: str, family: socket.AddressFamily) -> bool:
         return any(t == transport and f == family for t, f, _ in self._bound)
@@ -496,6 +498,14 @@ class TransportManager:
                     connection.close()
                 return
 
+    def _trace(self, direction: str, peer: str, data: bytes) -> None:
+        trace_message(direction, peer, data)
+        for listener in self.trace_listeners:
+            try:
+                listener(direction, peer, data)
+            except Exception:
+                log.exception("SIP trace listener failed")
+
     # --- receiving ----------------------------------------------------------
 
     def _datagram_received(self, endpoint: UdpEndpoint, data: bytes, address: tuple[str, int]) -> None:
@@ -503,7 +513,7 @@ class TransportManager:
         if _is_keepalive(data):
             log.debug("keep-alive from %s", source)
             return
-        trace_message("received from", str(source), data)
+        self._trace("received from", str(source), data)
         try:
             message = parse_message(data)
         except SipParseError as exc:
@@ -520,8 +530,8 @@ class TransportManager:
             self._bad_message(item, source)
             return
         assert isinstance(item, (Request, Response))
-        if trace.isEnabledFor(logging.DEBUG):
-            trace_message("received from", str(source), bytes(item))
+        if self.trace_listeners or trace.isEnabledFor(logging.DEBUG):
+            self._trace("received from", str(source), bytes(item))
         self._deliver(item, source)
 
     def _bad_message(self, error: SipParseError, source: Source) -> None:

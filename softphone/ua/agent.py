@@ -104,6 +104,7 @@ from softphone.ua.subscription import Subscriptions
 log = logging.getLogger("softphone.ua")
 
 SUPPORTED_METHODS = frozenset(m.strip() for m in ALLOW.split(","))
+from softphone.ua.trace import SipTrace
 # RFC 3261 8.2.1: methods we know but do not serve get 405; anything else 501.
 KNOWN_METHODS = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "PRACK"})
 PIDF = "application/pidf+xml"
@@ -208,6 +209,7 @@ class UserAgent:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         # -- services: each takes its requests and events through the hooks above --
         self._ids = itertools.count(1)
+        self.trace = SipTrace(self.stack.transport)
         self._resolver: SipResolver | None = None
         self._started = False
 
