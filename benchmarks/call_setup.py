@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import secrets
 import signal
 import statistics
@@ -63,24 +62,12 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import machine_line
 from softphone.sip.transaction import TimerSettings
 from softphone.ua import Account, CallEvent, Event, RegistrationEvent, UserAgent
 from tests.kamailio_server import Kamailio
 
 TARGET_MEDIAN_MS = 15.0
-
-
-def machine_line() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"Python {platform.python_version()} ({platform.python_implementation()}), {model}, {os.cpu_count()} cores"
 
 
 class WireClock:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -63,24 +62,12 @@ if __package__ in (None, ""):
 
 import platformdirs
 
+from benchmarks.machine import machine_line
 from softphone.store import Store
 
 ME = "sip:me@example.com"
 PEER = "sip:bob@example.com"
 TARGET_LAST_PAGE_MS = 200.0
-
-
-def machine_line() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"Python {platform.python_version()} ({platform.python_implementation()}), {model}, {os.cpu_count()} cores"
 
 
 def filesystem_of(path: Path) -> str:
