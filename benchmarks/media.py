@@ -42,14 +42,15 @@ own deadline clock, so nothing here is faster than real time.
    callee, which answers by itself with ``--auto-answer``), each sending the
    speech below as a 48 kHz mono 16-bit WAV (``--play``, looped) and playing
    nothing (no ``--record``: what is received is decoded and discarded). Both
-   offer Opus first, so the call runs Opus at its default (32 kbit/s, FEC, 20
-   ms). Once both report the call confirmed and 2 s have passed, user+system
-   CPU of each process is read from ``/proc/PID/stat`` at the start and end of
+   offer Opus first, so the call runs Opus at its defaults
+   (``DEFAULT_OPUS_BITRATE`` and ``DEFAULT_OPUS_COMPLEXITY`` of
+   softphone/media/codecs.py, FEC, 20 ms). Once both report the call
+   confirmed and 2 s have passed, user+system CPU of each process is read from ``/proc/PID/stat`` at the start and end of
    a ``--cpu-seconds`` window and scaled to 10 s of wall time. The same for
    two ``baresip`` processes (Debian package) with a temporary config each:
    SIP and RTP on 127.0.0.1, only the ``opus``, ``aufile``, ``aubridge``,
-   ``menu`` and (caller) ``ctrl_tcp`` modules, Opus mono at 32 kbit/s
-   (``opus_bitrate``, ``opus_stereo no``), the same WAV as source
+   ``menu`` and (caller) ``ctrl_tcp`` modules, Opus mono at the same bitrate
+   and complexity (``opus_bitrate``, ``opus_complexity``, ``opus_stereo no``), the same WAV as source
    (``aufile``) and an ``aubridge`` player with no peer as sink (received
    audio is still decoded, into nowhere); the callee answers by itself
    (``answermode=auto``) and the caller dials over ``ctrl_tcp``.
@@ -122,7 +123,7 @@ if __package__ in (None, ""):
 
 from benchmarks.machine import machine_line
 from softphone.media.audio import AudioStream
-from softphone.media.codecs import codec_for
+from softphone.media.codecs import DEFAULT_OPUS_BITRATE, DEFAULT_OPUS_COMPLEXITY, codec_for
 from softphone.media.engine import (
     PIPELINE_RATE,
     ArraySink,
@@ -613,7 +614,8 @@ def baresip_config(
         "audio_buffer 200",
         "jitter_buffer_delay 5-10",
         "rtcp_mux no",
-        "opus_bitrate 32000",
+        f"opus_bitrate {DEFAULT_OPUS_BITRATE}",
+        f"opus_complexity {DEFAULT_OPUS_COMPLEXITY}",
         "opus_stereo no",
         "opus_sprop_stereo no",
         f"module_path {modules}",
@@ -1002,7 +1004,7 @@ class PesqRow:
 # Codec alone, clean, in other configurations a peer can ask for (RFC 7587 fmtp), for comparison.
 CODEC_VARIANTS = (
     ("32 kbit/s, maxplaybackrate=16000 (wideband only)", {"useinbandfec": "1", "maxplaybackrate": "16000"}),
-    ("48 kbit/s (maxaveragebitrate=48000)", {"useinbandfec": "1", "maxaveragebitrate": "48000"}),
+    ("32 kbit/s (maxaveragebitrate=32000)", {"useinbandfec": "1", "maxaveragebitrate": "32000"}),
 )
 
 
@@ -1021,7 +1023,8 @@ def print_pesq(rows: list[PesqRow], variants: list[tuple[str, float]], seconds: 
     print()
     low, high = RELAY_DELAY_MS
     print(
-        f"3. WB-PESQ, {seconds:.1f} s of espeak-ng speech, Opus 32 kbit/s with FEC, {PTIME_MS} ms;"
+        f"3. WB-PESQ, {seconds:.1f} s of espeak-ng speech, Opus {DEFAULT_OPUS_BITRATE // 1000} kbit/s"
+        f" with FEC, {PTIME_MS} ms;"
         f" relay delay {low:.0f}-{high:.0f} ms (30 ms spread), seeded loss"
     )
     print(

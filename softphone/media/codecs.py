@@ -300,6 +300,12 @@ class _OpusLib:
         self._decoder.reset_state()
 
 
+# Measured on 39.5 s of speech (benchmarks/media.py): fullband 48 kbit/s at complexity 6 scores WB-PESQ 4.02
+# for 0.20 CPU s per 10 s (encode + decode); 32 kbit/s at 9 scored 3.58 for 0.27 s.
+DEFAULT_OPUS_BITRATE = 48000
+DEFAULT_OPUS_COMPLEXITY = 6
+
+
 class OpusCodec:
     """Opus, mono, per RFC 7587 (48 kHz RTP clock, ``opus/48000/2`` in SDP).
 
@@ -317,8 +323,8 @@ class OpusCodec:
         self,
         *,
         sample_rate: int = 48000,
-        bitrate: int = 32000,
-        complexity: int = 9,
+        bitrate: int = DEFAULT_OPUS_BITRATE,
+        complexity: int = DEFAULT_OPUS_COMPLEXITY,
         fec: bool = True,
         dtx: bool = False,
         expected_loss: int = 5,

@@ -469,7 +469,7 @@ class MediaSession:
         self._receiver = RtpReceiver({})
         self._dtmf_receivers: dict[int, DtmfReceiver] = {}
         self._decoders: dict[int, _Decoder] = {}
-        self._jitter = JitterBuffer()
+        self._jitter = JitterBuffer(min_delay=0.010)
         self._params = negotiated
         try:
             self._configure(negotiated, initial=True)
@@ -679,7 +679,7 @@ class MediaSession:
         if old is None or self._decoders_stale(old, params):
             self._decoders = {}
             self._jitter_rate = send.clock_rate
-            self._jitter = JitterBuffer(ptime=self.ptime_ms / 1000, clock_rate=send.clock_rate)
+            self._jitter = self._new_jitter_buffer(send.clock_rate)
 
         remote = (params.remote_address, params.remote_port)
         old_remote = None if old is None else (old.remote_address, old.remote_port)
@@ -702,6 +702,11 @@ class MediaSession:
             )
 
         return key(old) != key(new)
+
+    def _new_jitter_buffer(self, clock_rate: int) -> JitterBuffer:
+        ptime = self.ptime_ms / 1000
+        # Half a ptime of floor: playout happens on the ptime grid, so on a calm path that is enough.
+        return JitterBuffer(ptime=ptime, clock_rate=clock_rate, min_delay=ptime / 2)
 
     def _setup_rtcp_socket(self) -> None:
         if self._rtcp_sock is not None:
@@ -859,7 +864,7 @@ class MediaSession:
         if rate != self._jitter_rate:
             # The peer switched to a codec with another RTP clock: restart the playout buffer.
             self._jitter_rate = rate
-            self._jitter = JitterBuffer(ptime=self.ptime_ms / 1000, clock_rate=rate)
+            self._jitter = self._new_jitter_buffer(rate)
         # The payload type travels with the payload, so the playout side picks the right decoder.
         self._jitter.put(packet.sequence, packet.timestamp, bytes((pt,)) + packet.payload, now, packet.marker)
 
