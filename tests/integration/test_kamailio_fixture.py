@@ -671,6 +671,7 @@ def test_template_has_no_unknown_placeholders(tmp_path: Path) -> None:
         "IPV6_LISTEN",
         "TLS_CFG",
         "DB_URL",
+        "DB_PATH",
         "AUTH_ALGORITHM",
         "MIN_EXPIRES",
         "FR_TIMER",
