@@ -291,7 +291,8 @@ class Subscriptions:
         if code in (408, 480, 500, 503, 504) or (code >= 600 and code != 603):
             self._retry_later(sub, code, reason, int_header(response, "Retry-After"))
         else:
-            # 403, 404, 405, 489, 501, 603 ...: the subscription will not come to be (yet).
+            # 403, 404, 405, 489, 501, 603 ...: the subscription will not come to be; the caller decides what next.
+            sub.wanted = False
             self._finish(sub, "terminated", reason, code)
 
     def _no_notify(self, sub: Subscription) -> None:
@@ -328,6 +329,12 @@ class Subscriptions:
             if timer is not None:
                 timer.cancel()
         sub._timer = sub._timer_n = None
+
+    def refresh(self, sub: Subscription) -> None:
+        """Refresh now (e.g. to get full state after a gap, RFC 4235 4.3); a new subscription if no dialog lives."""
+        if sub._timer is not None:
+            sub._timer.cancel()
+        self._refresh(sub)
 
     def _refresh(self, sub: Subscription) -> None:
         sub._timer = None
