@@ -44,15 +44,16 @@ own deadline clock, so nothing here is faster than real time.
    nothing (no ``--record``: what is received is decoded and discarded). Both
    offer Opus first, so the call runs Opus at its defaults
    (``DEFAULT_OPUS_BITRATE`` and ``DEFAULT_OPUS_COMPLEXITY`` of
-   softphone/media/codecs.py, FEC, 20 ms). Once both report the call
-   confirmed and 2 s have passed, user+system CPU of each process is read from ``/proc/PID/stat`` at the start and end of
-   a ``--cpu-seconds`` window and scaled to 10 s of wall time. The same for
-   two ``baresip`` processes (Debian package) with a temporary config each:
-   SIP and RTP on 127.0.0.1, only the ``opus``, ``aufile``, ``aubridge``,
-   ``menu`` and (caller) ``ctrl_tcp`` modules, Opus mono at the same bitrate
-   and complexity (``opus_bitrate``, ``opus_complexity``, ``opus_stereo no``), the same WAV as source
-   (``aufile``) and an ``aubridge`` player with no peer as sink (received
-   audio is still decoded, into nowhere); the callee answers by itself
+   softphone/media/codecs.py, FEC, 20 ms). Once both report the call confirmed
+   and 2 s have passed, user+system CPU of each process is read from
+   ``/proc/PID/stat`` at the start and end of a ``--cpu-seconds`` window and
+   scaled to 10 s of wall time. The same for two ``baresip`` processes (Debian
+   package) with a temporary config each: SIP and RTP on 127.0.0.1, only the
+   ``opus``, ``aufile``, ``aubridge``, ``menu`` and (caller) ``ctrl_tcp``
+   modules, Opus mono at the same bitrate and complexity (``opus_bitrate``,
+   ``opus_complexity``, ``opus_stereo no``), the same WAV as source
+   (``aufile``) and an ``aubridge`` player with no peer as sink (received audio
+   is still decoded, into nowhere); the callee answers by itself
    (``answermode=auto``) and the caller dials over ``ctrl_tcp``.
 
 3. WB-PESQ of speech through the whole path, against the codec alone

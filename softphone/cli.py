@@ -56,6 +56,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
+from softphone.ua.presence import parse_status
 
 COMMANDS = """\
 commands (one per line on standard input; CALL is an id such as c1 from the events, or the SIP Call-ID;
@@ -72,6 +73,19 @@ without it the only or most recent call is meant):
   stoprecord [CALL]        stop recording (the file is complete when the 'recording' event says so)
   register / unregister
   calls                    list the calls in progress
+  message URI TEXT...      send an instant message; TEXT is the rest of the line as typed
+  messages URI             the last messages with URI (history)
+  status open|closed|away|busy [NOTE]
+                           our presence: away/busy (or another RPID activity word) mean open with
+                           that activity; closed hides us; NOTE is free text
+  subscribe URI / unsubscribe URI
+                           watch (or stop watching) a buddy's presence
+  buddies                  each watched buddy's presence and subscription state
+  allow URI / block URI    let a watcher see our presence, or refuse it for good
+  blf URI / unblf URI      show (or stop showing) a buddy's busy lamp (RFC 4235 dialog state)
+  callback URI [redial]    say when URI is free again (after a 486 Busy Here); with redial, call it then
+  nocallback URI           withdraw that request
+  mwi                      the latest message-waiting summary (voicemail)
   quit                     unregister and exit (so does end of input)
 """
 
@@ -288,6 +302,7 @@ class Cli:
 
     async def run_line(self, line: str) -> bool:
         """Carry out one command; False when it was ``quit``."""
+        line = _free_text(line)
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -393,6 +408,89 @@ class Cli:
             for c in calls:
                 self.write(f"{c['call_id']} {c['direction']} {c['remote_uri']} {c['state']} ({c['sip_call_id']})")
 
+    async def _status(self, args: list[str]) -> None:
+        basic, activity, note = parse_status(args)
+        self.ua.presence.set_status(basic, activity, note)
+
+    async def _subscribe(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "subscribe URI")
+        self.ua.presence.watch(args[0])
+
+    async def _unsubscribe(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "unsubscribe URI")
+        if not await self.ua.presence.unwatch(args[0]):
+            raise UserAgentError(f"not watching {args[0]}")
+
+    async def _buddies(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "buddies")
+        buddies = self.ua.presence.buddies()
+        if self.as_json:
+            self.write({"event": "buddies", "buddies": [b.to_json() for b in buddies]})
+        elif not buddies:
+            self.write("no buddies")
+        else:
+            for b in buddies:
+                extra = "".join(f", {part}" for part in (b.activity, b.note) if part)
+                self.write(f"{b.uri} {b.basic}{extra} (subscription {b.subscription})")
+
+    async def _allow(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "allow URI")
+        self.ua.presence.allow(args[0])
+
+    async def _block(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "block URI")
+        self.ua.presence.block(args[0])
+
+    async def _blf(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "blf URI")
+        await self.ua.dialog_state.watch(args[0])
+
+    async def _unblf(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "unblf URI")
+        await self.ua.dialog_state.unwatch(args[0])
+
+    async def _callback(self, args: list[str]) -> None:
+        self._arity(args, 1, 2, "callback URI [redial]")
+        if len(args) == 2 and args[1].lower() != "redial":
+            raise UserAgentError("usage: callback URI [redial]")
+        uri = await self.ua.dialog_state.callback(args[0], redial=len(args) == 2)
+        self.write({"event": "callback_requested", "uri": uri} if self.as_json else f"waiting for {uri} to be free")
+
+    async def _nocallback(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "nocallback URI")
+        if not await self.ua.dialog_state.cancel_callback(args[0]):
+            raise UserAgentError(f"no callback request for {args[0]}")
+
+    async def _mwi(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "mwi")
+        summary = self.ua.mwi.summary()
+        if summary is not None:
+            self.print_event(summary)
+        elif self.as_json:
+            self.write({"event": "mwi", "account": self.ua.account().aor, "new": None, "old": None})
+        else:
+            self.write("no message-waiting summary yet")
+
+    async def _message(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise UserAgentError("usage: message URI TEXT...")
+        await self.ua.messaging.send(args[0], " ".join(args[1:]))
+
+    async def _messages(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "messages URI")
+        page = self.ua.messaging.history(args[0])
+        if self.as_json:
+            items = [
+                {"id": m.id, "direction": m.direction.value, "text": m.text, "time": m.time, "state": m.state.value}
+                for m in page
+            ]
+            self.write({"event": "messages", "uri": args[0], "messages": items})
+        elif not page:
+            self.write(f"no messages with {args[0]}")
+        else:
+            for m in page:
+                self.write(f"{m.id} {'>' if m.direction.value == 'out' else '<'} {m.text} ({m.state.value})")
+
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
         "answer": _answer,
@@ -408,7 +506,28 @@ class Cli:
         "register": _register,
         "unregister": _unregister,
         "calls": _calls,
+        "message": _message,
+        "messages": _messages,
+        "status": _status,
+        "subscribe": _subscribe,
+        "unsubscribe": _unsubscribe,
+        "buddies": _buddies,
+        "allow": _allow,
+        "block": _block,
+        "blf": _blf,
+        "unblf": _unblf,
+        "callback": _callback,
+        "nocallback": _nocallback,
+        "mwi": _mwi,
     }
+
+
+def _free_text(line: str) -> str:
+    """``message URI TEXT...`` with TEXT quoted for shlex, so that it stays as typed (apostrophes too)."""
+    parts = line.strip().split(None, 2)
+    if len(parts) == 3 and parts[0].lower() == "message":
+        return f"message {shlex.quote(parts[1])} {shlex.quote(parts[2])}"
+    return line
 
 
 def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | None], stream: TextIO) -> None:
@@ -452,6 +571,8 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     try:
         if account.register:
             await ua.register()
+        else:
+            await ua.presence.load_buddies()  # registering loads them itself
         while True:
             line = await queue.get()
             if line is None or not await cli.run_line(line):

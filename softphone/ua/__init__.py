@@ -14,6 +14,7 @@ from softphone.ua.account import (
     password_from_env,
     password_from_file,
     password_from_keyring,
+    password_to_keyring,
 )
 from softphone.ua.agent import UserAgent, UserAgentError
 from softphone.ua.call import Call
@@ -74,6 +75,7 @@ __all__ = [
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
+    "password_to_keyring",
     "silence_media",
     "wav_media",
 ]

@@ -134,6 +134,18 @@ def password_from_file(path: str | Path) -> str:
     return lines[0] if lines else ""
 
 
+def password_to_keyring(aor: str, password: str, service: str = "softphone") -> None:
+    """Keep ``password`` for ``aor`` in the desktop keyring; raises :class:`AccountError` saying why it can't."""
+    try:
+        import keyring  # type: ignore[import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise AccountError("the keyring package is not installed") from exc
+    try:
+        keyring.set_password(service, aor, password)
+    except Exception as exc:
+        raise AccountError(f"the keyring refused the password: {exc or type(exc).__name__}") from exc
+
+
 def password_from_keyring(aor: str, service: str = "softphone") -> str | None:
     """The password stored in the desktop keyring for ``aor``, when the keyring package is installed."""
     try:

@@ -73,6 +73,7 @@ from softphone.store.messages import Direction
 from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
 from softphone.ua.account import Account
 from softphone.ua.call import Call
+from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.events import (
     CallEvent,
     CallState,
@@ -88,6 +89,9 @@ from softphone.ua.events import (
     TransferEvent,
 )
 from softphone.ua.media import CallAudio, MediaFactory, MediaPort
+from softphone.ua.messaging import MessagingService
+from softphone.ua.mwi import MwiService
+from softphone.ua.presence import PresenceService
 from softphone.ua.registration import ALLOW, USER_AGENT, Registration, RetryPolicy
 from softphone.ua.session_timer import (
     DEFAULT_MIN_SE,
@@ -100,11 +104,11 @@ from softphone.ua.session_timer import (
 )
 from softphone.ua.stack import LocalResponse, SipStack, is_failover
 from softphone.ua.subscription import Subscriptions
+from softphone.ua.trace import SipTrace
 
 log = logging.getLogger("softphone.ua")
 
 SUPPORTED_METHODS = frozenset(m.strip() for m in ALLOW.split(","))
-from softphone.ua.trace import SipTrace
 # RFC 3261 8.2.1: methods we know but do not serve get 405; anything else 501.
 KNOWN_METHODS = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "PRACK"})
 PIDF = "application/pidf+xml"
@@ -205,11 +209,15 @@ class UserAgent:
         self._by_key: dict[tuple[str, str], Call] = {}
         self._dialogs = DialogTable()
         self.subscriptions = Subscriptions(self)
+        self.trace = SipTrace(self.stack.transport)
         self._request_handlers: dict[str, list[RequestHandler]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         # -- services: each takes its requests and events through the hooks above --
+        self.mwi = MwiService(self)
+        self.dialog_state = DialogStateService(self)
+        self.messaging = MessagingService(self)
+        self.presence = PresenceService(self)
         self._ids = itertools.count(1)
-        self.trace = SipTrace(self.stack.transport)
         self._resolver: SipResolver | None = None
         self._started = False
 
