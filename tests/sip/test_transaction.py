@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,6 +18,7 @@ from softphone.sip.transaction import (
     Send,
     ServerInviteTransaction,
     ServerNonInviteTransaction,
+    ServerTransaction,
     State,
     Terminated,
     TimedOut,
@@ -870,3 +873,40 @@ def test_new_branch_has_the_magic_cookie_and_takes_a_random_source() -> None:
     a, b = new_branch(), new_branch()
     assert a.startswith(MAGIC_COOKIE) and a != b
     assert request(branch=a).via.branch == a
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["client", "server", "respond", "tick"]),
+            st.sampled_from(["INVITE", "OPTIONS", "BYE"]),
+            st.floats(min_value=0.0, max_value=5.0),
+            st.sampled_from([100, 180, 200, 486]),
+        ),
+        max_size=40,
+    )
+)
+def test_layer_timer_heap_agrees_with_a_scan_of_every_transaction(
+    steps: list[tuple[str, str, float, int]],
+) -> None:
+    layer = TransactionLayer(T)
+    now = 0.0
+    servers: list[ServerTransaction] = []
+    fired: list[object] = []
+    for n, (action, method, advance, code) in enumerate(steps):
+        now += advance
+        if action == "client":
+            layer.send_request(request(method, branch=f"z9hG4bKc{n}"), now, reliable=n % 3 == 0)
+        elif action == "server":
+            servers.append(layer.create_server(request(method, branch=f"z9hG4bKs{n}"), now, reliable=n % 2 == 0))
+        elif action == "respond" and servers:
+            tx = servers[n % len(servers)]
+            if not tx.terminated and (code >= 200 or tx.method == "INVITE"):
+                with contextlib.suppress(Exception):
+                    tx.send_response(reply(tx.request, code), now)
+        else:
+            fired += layer.on_timer(now)
+        everyone = [*layer._clients.values(), *layer._servers.values()]
+        live = [d for tx in everyone if (d := tx.next_deadline) is not None and not tx.terminated]
+        assert layer.next_deadline == (min(live) if live else None)
