@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import shlex
@@ -561,6 +562,9 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     except BaseException:
         store.close()
         raise
+    # What start-up built lives as long as the process: keep it out of full collections, whose scans of
+    # everything stalled the loop for 50-100 ms in a presence burst (benchmarks/presence_im.py).
+    gc.freeze()
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     _start_reader(loop, queue, stdin)

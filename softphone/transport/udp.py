@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import socket
@@ -18,6 +19,7 @@ from softphone.transport.errors import TransportError
 _IP_RECVERR = 11
 _IPV6_RECVERR = 25
 _ERRQUEUE = sys.platform.startswith("linux") and hasattr(socket, "MSG_ERRQUEUE")
+RECEIVE_BUFFER = 4 * 1024 * 1024
 
 Address = tuple[str, int]
 DatagramHandler = Callable[["UdpEndpoint", bytes, Address], None]
@@ -53,6 +55,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind((normalize_host(host), port))
+            with contextlib.suppress(OSError):
+                # A burst of NOTIFYs (a big buddy list coming online) overflows the default ~200 KiB and
+                # then waits for retransmissions; the kernel caps this at net.core.rmem_max.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             if _ERRQUEUE:
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_RECVERR, 1)

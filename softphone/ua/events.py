@@ -141,6 +141,18 @@ class SubscriptionEvent(_Event):
     reason: str | None = None
     code: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        # The event package goes out as "package": "event" names the kind of every JSON event.
+        return {
+            "event": self.kind,
+            "account": self.account,
+            "uri": self.uri,
+            "package": self.event,
+            "state": self.state,
+            "reason": self.reason,
+            "code": self.code,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class PresenceEvent(_Event):

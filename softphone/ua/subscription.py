@@ -170,6 +170,7 @@ class Subscriptions:
         self._packages: dict[str, EventPackage] = {}
         self._served: dict[tuple[str, str], ServerSubscription] = {}
         self._server_ids = itertools.count(1)
+        self._notifying: set[asyncio.Task[None]] = set()
 
     # --- subscriber -------------------------------------------------------------------
 
@@ -645,7 +646,9 @@ class Subscriptions:
                 dialog.terminate()
                 self._ua.forget_dialog(dialog)
 
-        self._ua.stack.spawn(send(), name=f"NOTIFY {served.package} {served.watcher_uri}")
+        task = self._ua.stack.spawn(send(), name=f"NOTIFY {served.package} {served.watcher_uri}")
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
 
     def _drop_served(self, served: ServerSubscription) -> None:
         if served._timer is not None:
@@ -665,6 +668,9 @@ class Subscriptions:
         subs = self.subscriptions
         if subs:
             await asyncio.gather(*(self.unsubscribe(s, timeout) for s in subs), return_exceptions=True)
+        if self._notifying:
+            # The final NOTIFYs (RFC 6665 4.2.2): let watchers hear we are gone, within the same bound.
+            await asyncio.wait(set(self._notifying), timeout=timeout)
 
 
 def int_header(message: Request | Response, name: str) -> int | None:
