@@ -249,7 +249,7 @@ class Headers:
             (header_key(name), canonical_name(name), value) for name, value in fields or ()
         ]
         self._lines: list[str] | None = None
-        self._index: dict[str, list[str]] | None = None
+        self._index: dict[str, tuple[str, ...]] | None = None
         self._cache: dict[str, Any] = {}
 
     @classmethod
@@ -263,7 +263,7 @@ class Headers:
         return self
 
     @classmethod
-    def _from_lines(cls, lines: list[str], index: dict[str, list[str]]) -> Headers:
+    def _from_lines(cls, lines: list[str], index: dict[str, tuple[str, ...]]) -> Headers:
         """The parser's header lines (unfolded) and values by key; fields are split when first needed."""
         self = cls.__new__(cls)
         self._field_list = None
@@ -289,15 +289,15 @@ class Headers:
         self._index = None
         self._cache.clear()
 
-    def _lookup(self) -> dict[str, list[str]]:
+    def _lookup(self) -> dict[str, tuple[str, ...]]:
         index = self._index
         if index is None:
             index = {}
             for key, _, value in self._fields:
                 if key in index:
-                    index[key].append(value)
+                    index[key] += (value,)
                 else:
-                    index[key] = [value]
+                    index[key] = (value,)
             self._index = index
         return index
 

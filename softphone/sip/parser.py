@@ -44,7 +44,7 @@ _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _STATUS_RE = re.compile(r"[0-9]{3}")
 
 
-def _split_head(head: str) -> tuple[str, list[str], dict[str, list[str]]]:
+def _split_head(head: str) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
     """Start line, header lines, and the field values by lookup key."""
     if "\r\n " in head or "\r\n\t" in head:
         # RFC 3261 7.3.1: a folded line continues the previous field value.
@@ -55,7 +55,7 @@ def _split_head(head: str) -> tuple[str, list[str], dict[str, list[str]]]:
     lines = head.split("\r\n")
     start = lines[0]
     del lines[0]
-    index: dict[str, list[str]] = {}
+    index: dict[str, tuple[str, ...]] = {}
     known = KEY_CACHE
     for line in lines:
         try:
@@ -65,14 +65,15 @@ def _split_head(head: str) -> tuple[str, list[str], dict[str, list[str]]]:
             name, value = field_name_slow(line)
             key = field_names(name)[0]
         value = value.strip(" \t")
+        # Tuples, not lists: of strings only, the collector stops tracking them (a kept message is cheaper).
         if key in index:
-            index[key].append(value)
+            index[key] += (value,)
         else:
-            index[key] = [value]
+            index[key] = (value,)
     return start, lines, index
 
 
-def _content_length(index: dict[str, list[str]]) -> int | None:
+def _content_length(index: dict[str, tuple[str, ...]]) -> int | None:
     values = index.get("content-length")
     if values is None:
         return None
@@ -94,14 +95,14 @@ def _decode(head: bytes) -> str:
     return head.decode("utf-8", "surrogateescape")
 
 
-def _build(start: str, lines: list[str], index: dict[str, list[str]], body: bytes) -> Request | Response:
+def _build(start: str, lines: list[str], index: dict[str, tuple[str, ...]], body: bytes) -> Request | Response:
     headers = Headers._from_lines(lines, index)
     if start[:4].upper() == "SIP/":
         return _build_response(start, headers, body)
     return _build_request(start, headers, body)
 
 
-def _single(index: dict[str, list[str]], key: str) -> str:
+def _single(index: dict[str, tuple[str, ...]], key: str) -> str:
     values = index.get(key)
     if values is None:
         raise SipParseError(f"missing {canonical_name(key)} header")
@@ -305,7 +306,7 @@ class StreamParser:
         self._buffer = bytearray()
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
-        self._pending: tuple[str, list[str], dict[str, list[str]], int] | None = None
+        self._pending: tuple[str, list[str], dict[str, tuple[str, ...]], int] | None = None
 
     @property
     def buffered(self) -> int:
