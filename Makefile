@@ -29,10 +29,18 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check softphone tests benchmarks
 	$(BIN)/mypy --strict softphone/sip softphone/transport softphone/ua softphone/media softphone/store softphone/cli.py
 
+# Benchmarks only: speech for PESQ, baresip to compare CPU with, a virtual display for the GUI.
+BENCH_PKGS := espeak-ng baresip xvfb
+
 bench: sysdeps-test $(VENV)/.installed-test
+	@packaging/system-deps.sh $(BENCH_PKGS)
 	$(BIN)/pip install -q -r benchmarks/requirements.txt
-	$(BIN)/python benchmarks/parse_bench.py
-	$(BIN)/python benchmarks/call_setup.py
+	$(BIN)/python -m benchmarks.parse_bench
+	$(BIN)/python -m benchmarks.call_setup
+	$(BIN)/python -m benchmarks.media
+	$(BIN)/python -m benchmarks.presence_im
+	$(BIN)/python -m benchmarks.store_bench
+	$(BIN)/python -m benchmarks.gui
 
 sysdeps-run:
 	@packaging/system-deps.sh $(RUN_PKGS)

@@ -1,25 +1,27 @@
-"""The desktop application's entry point."""
+"""The desktop application's entry point: ``softphone [URI]``.
+
+``softphone sip:bob@example.com`` (also ``sips:``, ``tel:``, ``callto:``)
+dials in the instance already running for this user — the link goes over a
+local socket and this process exits 0 — or starts the application and dials.
+Settings come from the platform's config directory (``--config FILE``
+overrides), the database from the user data directory (``--db FILE``), the
+passwords from the OS keyring. On a first start without an account a short
+wizard asks for one.
+"""
 
 from __future__ import annotations
 
+import argparse
+import gc
+import logging
 import os
 import sys
-from collections.abc import Sequence
-
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from softphone import __version__
 
-
-class MainWindow(QMainWindow):
-    def __init__(self) -> None:
-        super().__init__()
-        self.setWindowTitle("Softphone")
-        label = QLabel(f"Softphone {__version__}\nNo account configured yet.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(label)
-        self.resize(360, 560)
+log = logging.getLogger("softphone.gui")
 
 
 def _no_display() -> bool:
@@ -29,7 +31,185 @@ def _no_display() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="softphone", description="Desktop SIP softphone.")
+    parser.add_argument("uri", nargs="?", help="call this (sip:, sips:, tel: or callto: link, or a number)")
+    parser.add_argument("--version", action="version", version=f"softphone {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="settings file (default: settings.json in the config dir)")
+    parser.add_argument("--db", metavar="FILE", help="database file (default: softphone.db in the data dir)")
+    parser.add_argument(
+        "--instance-name",
+        metavar="NAME",
+        help="name of the single-instance socket (default: per user; or $SOFTPHONE_INSTANCE)",
+    )
+    parser.add_argument(
+        "--listen", metavar="HOST", help="local address for SIP over UDP and TCP (default: every IPv4 address)"
+    )
+    parser.add_argument("--no-tray", action="store_true", help="no system tray icon")
+    parser.add_argument("--no-ring", action="store_true", help="don't play a ringtone")
+    parser.add_argument("--debug", action="store_true", help="log to standard error")
+    return parser
+
+
+class Softphone:
+    """The running application without the ``QApplication``: settings, store, UA on its core thread,
+    the main window and the single-instance server. :meth:`close` ends everything it started."""
+
+    def __init__(
+        self,
+        *,
+        settings_path: Path | None = None,
+        db_path: Path | None = None,
+        instance_name: str | None = None,
+        use_tray: bool = True,
+        ring: bool = True,
+        run_wizard: bool = True,
+        ua_factory: Callable[..., object] | None = None,
+        listen: str | None = None,
+    ) -> None:
+        import platformdirs
+
+        from softphone.gui.accounts import AccountWizard, accounts_from_settings, store_password
+        from softphone.gui.bridge import UaBridge
+        from softphone.gui.main_window import MainWindow
+        from softphone.gui.ringer import Ringer
+        from softphone.gui.single_instance import SingleInstance, server_name
+        from softphone.store import Store, default_settings_path, load_settings, save_settings
+        from softphone.ua import UserAgent, device_media
+
+        self.settings_path = settings_path if settings_path is not None else default_settings_path()
+        self.settings = load_settings(self.settings_path)
+        self.store = Store(db_path)
+        data_dir = db_path.parent if db_path is not None else platformdirs.user_data_path("softphone", appauthor=False)
+        self.recordings_dir = data_dir / "recordings"
+        problems: list[str] = []
+        session_passwords: dict[str, str] = {}
+        if not self.settings.accounts and run_wizard:
+            wizard = AccountWizard()
+            if wizard.exec() and wizard.result_value is not None:
+                result = wizard.result_value
+                self.settings.accounts.append(result.settings)
+                save_settings(self.settings, self.settings_path)
+                if result.password:
+                    why = store_password(result.settings.aor, result.password)
+                    if why is not None:
+                        session_passwords[result.settings.aor] = result.password
+                        problems.append(
+                            f"The password could not be kept in the system keyring ({why}); "
+                            "it is used for this session only."
+                        )
+        accounts, bad = accounts_from_settings(self.settings.accounts, session_passwords)
+        problems += bad
+        if ua_factory is None:
+            audio = self.settings.audio
+            sockets = None if listen is None else [("UDP", listen, 0), ("TCP", listen, 0)]
+            ua = UserAgent(
+                accounts,
+                listen=sockets,
+                store=self.store,
+                media=device_media(audio.input_device, audio.output_device),
+            )
+        else:
+            made = ua_factory(accounts, self.store)
+            if not isinstance(made, UserAgent):
+                raise TypeError(f"ua_factory gave {type(made).__name__}, not a UserAgent")
+            ua = made
+        self.ua = ua
+        from softphone.gui.settings_dialog import apply_to_ua
+
+        apply_to_ua(self.settings, ua, only_set=True)  # do-not-disturb, auto-answer, forwarding, codec order
+        self.ringer = Ringer(self.settings.audio.ringing_device or self.settings.audio.output_device, enabled=ring)
+        self.bridge = UaBridge()
+        self.window = MainWindow(
+            self.bridge,
+            self.store,
+            self.settings,
+            accounts=accounts,
+            settings_path=self.settings_path,
+            recordings_dir=self.recordings_dir,
+            ringer=self.ringer,
+            use_tray=use_tray,
+            problems=problems,
+        )
+        self.bridge.start(ua)
+        self.instance = SingleInstance(server_name(instance_name))
+        self.instance.dial.connect(self.window.dial)
+        self.instance.activate.connect(self.window.show_and_raise)
+        if not self.instance.listen():
+            log.warning("another start of the softphone will not find this one (%s)", self.instance.name)
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.instance.close()
+        self.window.quitting = True
+        self.window.close()
+        self.window.call_window.close()
+        self.bridge.stop()
+        self.ringer.close()
+        self.store.close()
+
+
+def _quit_on_signals(app: object) -> None:
+    """SIGTERM and SIGINT end the application cleanly (unregister, hang up) instead of killing it."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    assert isinstance(app, QApplication)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: app.quit())
+    # Python runs signal handlers between bytecodes: wake the interpreter now and then.
+    timer = QTimer(app)
+    timer.setInterval(250)
+    timer.timeout.connect(lambda: None)
+    timer.start()
+
+
+def _report_for_benchmarks(app: object, window: object) -> None:
+    """With ``$SOFTPHONE_REPORT`` set (benchmarks/gui.py), print ``shown <unix time>`` once the main window
+    is exposed; with ``SOFTPHONE_REPORT=stalls`` also, every second, ``stall <ms>``: the longest gap
+    between ticks of a 10 ms GUI-thread timer in that second. Otherwise nothing."""
+    mode = os.environ.get("SOFTPHONE_REPORT")
+    if not mode:
+        return
+    import time
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QWidget
+
+    assert isinstance(window, QWidget)
+
+    def shown() -> None:
+        handle = window.windowHandle()
+        if handle is None or not handle.isExposed():
+            QTimer.singleShot(5, shown)
+            return
+        print(f"shown {time.time():.6f}", flush=True)
+
+    QTimer.singleShot(0, shown)
+    if mode != "stalls":
+        return
+    beat = {"last": time.monotonic(), "worst": 0.0, "since": time.monotonic()}
+
+    def tick() -> None:
+        now = time.monotonic()
+        beat["worst"], beat["last"] = max(beat["worst"], now - beat["last"]), now
+        if now - beat["since"] >= 1.0:
+            print(f"stall {beat['worst'] * 1000:.1f}", flush=True)
+            beat["worst"], beat["since"] = 0.0, now
+
+    timer = QTimer(window)
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    timer.start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the application; ``argv`` are the arguments after the program name."""
     if _no_display():
         print(
             "softphone: no display found (DISPLAY and WAYLAND_DISPLAY are unset). "
@@ -37,12 +217,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    app = QApplication(list(argv) if argv is not None else sys.argv)
+    args, qt_args = build_parser().parse_known_args(list(argv) if argv is not None else sys.argv[1:])
+    if args.debug:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from softphone.gui.icons import app_icon
+    from softphone.gui.single_instance import send_to_running, server_name
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "softphone", *qt_args])
+    assert isinstance(app, QApplication)
     app.setApplicationName("softphone")
+    app.setApplicationDisplayName("Softphone")
     app.setApplicationVersion(__version__)
-    window = MainWindow()
-    window.show()
-    return app.exec()
+    app.setDesktopFileName("softphone")
+    app.setWindowIcon(app_icon())
+
+    name = server_name(args.instance_name)
+    message = f"DIAL {args.uri}" if args.uri else "SHOW"
+    if send_to_running(name, message):
+        return 0
+
+    phone = Softphone(
+        settings_path=Path(args.config) if args.config else None,
+        db_path=Path(args.db) if args.db else None,
+        instance_name=name,
+        use_tray=not args.no_tray,
+        ring=not args.no_ring,
+        listen=args.listen,
+    )
+    # What start-up built lives as long as the process: keep it out of full collections, which hold the
+    # interpreter lock (and so the GUI thread) while they scan (see README, Performance).
+    phone.bridge.started.connect(gc.freeze)
+    if phone.window.tray is not None:
+        app.setQuitOnLastWindowClosed(False)
+    phone.window.quit_requested.connect(app.quit)
+    _quit_on_signals(app)
+    try:
+        phone.window.show()
+        _report_for_benchmarks(app, phone.window)
+        if args.uri:
+            phone.window.dial(args.uri)
+        return app.exec()
+    finally:
+        phone.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,668 @@
+"""The call window: one row per call in progress, with every call action and a live quality panel.
+
+Each :class:`CallRow` shows the remote party, the state and a timer, and
+offers mute, hold/resume, a DTMF pad, blind transfer (typed address or a
+contact), attended transfer to another call, recording and hang-up. Its
+quality panel is fed by ``QualityEvent`` (loss, jitter, RTT, MOS, and a small
+MOS graph drawn with ``QPainter``) and shows ``MediaWarningEvent`` warnings
+such as one-way audio. Keyboard shortcuts of the window act on the current
+call (the focused row, else the newest); every control has an accessible name.
+
+All UA commands go through :class:`~softphone.gui.bridge.UaBridge` and never
+block: the buttons reflect what the UA reports back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPainterPath, QPaintEvent, QPalette, QPen, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softphone.gui.bridge import UaBridge
+from softphone.gui.dialing import dial_target
+from softphone.gui.icons import app_icon, icon
+from softphone.store import Store
+from softphone.ua import CallEvent, MediaWarningEvent, QualityEvent, RecordingEvent, TransferEvent, UserAgent
+
+DTMF_KEYS = "123456789*0#"
+# Mute is a facade command of newer UAs; without it the button stays disabled.
+MUTE_SUPPORTED = hasattr(UserAgent, "set_mute")
+GRAPH_POINTS = 60
+MOS_MIN, MOS_MAX = 1.0, 5.0  # the scale; the E-model's best is 4.5, drawn below the top edge
+STATE_TEXT = {
+    "calling": "calling …",
+    "ringing": "ringing …",
+    "early": "ringing (early media) …",
+    "confirmed": "connected",
+    "held": "on hold",
+    "ended": "ended",
+}
+
+# Window shortcuts: (key sequence, row method, what it does)
+SHORTCUTS: tuple[tuple[str, str, str], ...] = (
+    ("Ctrl+M", "toggle_mute", "mute / unmute"),
+    ("Ctrl+H", "toggle_hold", "hold / resume"),
+    ("Ctrl+K", "toggle_dialpad", "DTMF pad"),
+    ("Ctrl+T", "open_transfer", "blind transfer"),
+    ("Ctrl+Shift+T", "open_attended_transfer", "attended transfer"),
+    ("Ctrl+R", "toggle_record", "record / stop recording"),
+    ("Ctrl+E", "hangup", "hang up"),
+)
+
+
+def _tool(text: str, name: str, icon_name: str | None, tip: str, *, checkable: bool = False) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setAccessibleName(name)
+    button.setToolTip(tip)
+    button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+    if icon_name is not None:
+        button.setIcon(icon(icon_name))
+    button.setCheckable(checkable)
+    button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    return button
+
+
+class QualityGraph(QWidget):
+    """MOS over the last minute, drawn with the palette's colours (follows the light/dark theme)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.values: deque[float] = deque(maxlen=GRAPH_POINTS)
+        self.setMinimumSize(160, 48)
+        self.setAccessibleName("Call quality graph")
+        self.setToolTip("MOS over the last minute (1 bad … 4.5 excellent)")
+
+    def add(self, mos: float) -> None:
+        self.values.append(max(MOS_MIN, min(MOS_MAX, mos)))
+        self.setAccessibleDescription(f"MOS {mos:.1f}")
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        rect = QRectF(self.rect()).adjusted(1, 1, -1, -1)
+        painter.fillRect(rect, palette.color(QPalette.ColorRole.Base))
+        grid = QPen(palette.color(QPalette.ColorRole.Mid))
+        grid.setStyle(Qt.PenStyle.DotLine)
+        painter.setPen(grid)
+        for level in (2.0, 3.0, 4.0):
+            y = self._y(level, rect)
+            painter.drawLine(QPointF(rect.left(), y), QPointF(rect.right(), y))
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid)))
+        painter.drawRect(rect)
+        if len(self.values) >= 1:
+            step = rect.width() / max(1, GRAPH_POINTS - 1)
+            start = rect.right() - step * (len(self.values) - 1)
+            path = QPainterPath()
+            for i, value in enumerate(self.values):
+                point = QPointF(start + i * step, self._y(value, rect))
+                if i == 0:
+                    path.moveTo(point)
+                else:
+                    path.lineTo(point)
+            pen = QPen(palette.color(QPalette.ColorRole.Highlight))
+            pen.setWidthF(2.0)
+            painter.setPen(pen)
+            painter.drawPath(path)
+        painter.end()
+
+    @staticmethod
+    def _y(value: float, rect: QRectF) -> float:
+        return rect.bottom() - (value - MOS_MIN) / (MOS_MAX - MOS_MIN) * rect.height()
+
+
+class DialPad(QWidget):
+    """Twelve DTMF keys; ``pressed(digit)`` for each (clicked or typed while it has focus)."""
+
+    def __init__(self, on_digit: Callable[[str], None], name: str = "Dial pad", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._on_digit = on_digit
+        self.setAccessibleName(name)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        grid = QGridLayout(self)
+        grid.setSpacing(4)
+        self.buttons: dict[str, QPushButton] = {}
+        for i, key in enumerate(DTMF_KEYS):
+            button = QPushButton(key)
+            button.setAccessibleName(f"Key {key}")
+            button.setMinimumWidth(36)
+            button.clicked.connect(lambda _=False, k=key: self._on_digit(k))
+            grid.addWidget(button, i // 3, i % 3)
+            self.buttons[key] = button
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        text = event.text()
+        if text and text in DTMF_KEYS:
+            self._on_digit(text)
+            return
+        super().keyPressEvent(event)
+
+
+class TransferDialog(QDialog):
+    """Blind transfer: type an address or pick a contact."""
+
+    def __init__(self, remote: str, store: Store | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Transfer {remote}")
+        self.setAccessibleName("Blind transfer")
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.target = QLineEdit()
+        self.target.setPlaceholderText("sip:carol@example.com or a number")
+        self.target.setAccessibleName("Transfer target")
+        form.addRow("&To:", self.target)
+        layout.addLayout(form)
+        self.contacts = QListWidget()
+        self.contacts.setAccessibleName("Contacts to transfer to")
+        if store is not None:
+            names: list[str] = []
+            for contact in store.contacts.list():
+                for address in [*contact.uris, *contact.phones]:
+                    item = QListWidgetItem(f"{contact.name} — {address}")
+                    item.setData(Qt.ItemDataRole.UserRole, address)
+                    self.contacts.addItem(item)
+                    names.append(address)
+            self.target.setCompleter(QCompleter(names, self))
+        self.contacts.currentItemChanged.connect(self._picked)
+        self.contacts.itemDoubleClicked.connect(lambda _item: self.accept())
+        layout.addWidget(self.contacts)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("&Transfer")
+        ok.setAccessibleName("Transfer now")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel transfer")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def _picked(self, item: QListWidgetItem | None) -> None:
+        if item is not None:
+            self.target.setText(str(item.data(Qt.ItemDataRole.UserRole)))
+
+
+class AttendedTransferDialog(QDialog):
+    """Attended transfer: connect this call's peer with the peer of another of our calls."""
+
+    def __init__(self, remote: str, others: list[tuple[str, str]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Connect {remote} with …")
+        self.setAccessibleName("Attended transfer")
+        layout = QVBoxLayout(self)
+        self.other = QComboBox()
+        self.other.setAccessibleName("Call to connect with")
+        for call_id, text in others:
+            self.other.addItem(text, call_id)
+        layout.addWidget(QLabel("Connect with the call:"))
+        layout.addWidget(self.other)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setText("&Connect")
+        ok.setAccessibleName("Connect the calls")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel attended transfer")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def chosen(self) -> str | None:
+        data = self.other.currentData()
+        return str(data) if data is not None else None
+
+
+class CallRow(QFrame):
+    """One call and its actions."""
+
+    def __init__(self, window: CallWindow, event: CallEvent) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.bridge = window.bridge
+        self.call_id = event.call_id
+        self.call_event = event
+        self.answered_at: float | None = None
+        self.local_hold = False
+        self.muted = False
+        self.recording_path: str | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName(f"Call with {self.remote_text}")
+
+        self.remote_label = QLabel(self.remote_text)
+        font = self.remote_label.font()
+        font.setBold(True)
+        self.remote_label.setFont(font)
+        self.remote_label.setAccessibleName("Remote party")
+        self.state_label = QLabel()
+        self.state_label.setAccessibleName("Call state")
+        self.timer_label = QLabel("0:00")
+        self.timer_label.setAccessibleName("Call duration")
+        header = QHBoxLayout()
+        header.addWidget(self.remote_label, 1)
+        header.addWidget(self.state_label)
+        header.addWidget(self.timer_label)
+
+        mute_supported = MUTE_SUPPORTED
+        self.mute_button = _tool("Mute", "Mute", "mute", "Mute the microphone (Ctrl+M)", checkable=True)
+        self.mute_button.setEnabled(mute_supported)
+        self.hold_button = _tool("Hold", "Hold", "hold", "Hold / resume (Ctrl+H)", checkable=True)
+        self.dtmf_button = _tool("Keypad", "DTMF keypad", "dialpad", "DTMF keypad (Ctrl+K)", checkable=True)
+        self.transfer_button = _tool("Transfer", "Blind transfer", "transfer", "Blind transfer (Ctrl+T)")
+        self.attended_button = _tool(
+            "Connect", "Attended transfer", "transfer", "Attended transfer to another call (Ctrl+Shift+T)"
+        )
+        self.record_button = _tool("Record", "Record", "record", "Record the call (Ctrl+R)", checkable=True)
+        self.hangup_button = _tool("Hang up", "Hang up", "hangup", "Hang up (Ctrl+E)")
+        self.mute_button.clicked.connect(self.toggle_mute)
+        self.hold_button.clicked.connect(self.toggle_hold)
+        self.dtmf_button.clicked.connect(self.toggle_dialpad)
+        self.transfer_button.clicked.connect(self.open_transfer)
+        self.attended_button.clicked.connect(self.open_attended_transfer)
+        self.record_button.clicked.connect(self.toggle_record)
+        self.hangup_button.clicked.connect(self.hangup)
+        actions = QHBoxLayout()
+        for button in (
+            self.mute_button,
+            self.hold_button,
+            self.dtmf_button,
+            self.transfer_button,
+            self.attended_button,
+            self.record_button,
+            self.hangup_button,
+        ):
+            actions.addWidget(button)
+        actions.addStretch(1)
+
+        self.dialpad = DialPad(self.send_dtmf, "DTMF keypad")
+        self.dialpad.setVisible(False)
+
+        self.quality_label = QLabel("Quality: waiting for media …")
+        self.quality_label.setAccessibleName("Call quality")
+        self.graph = QualityGraph()
+        self.warning_label = QLabel()
+        self.warning_label.setAccessibleName("Media warning")
+        self.warning_label.setWordWrap(True)
+        self.warning_label.setVisible(False)
+        self.transfer_label = QLabel()
+        self.transfer_label.setAccessibleName("Transfer status")
+        self.transfer_label.setVisible(False)
+        quality = QHBoxLayout()
+        quality.addWidget(self.quality_label, 1)
+        quality.addWidget(self.graph)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addLayout(actions)
+        layout.addWidget(self.dialpad)
+        layout.addLayout(quality)
+        layout.addWidget(self.warning_label)
+        layout.addWidget(self.transfer_label)
+        self.transfer_dialog: TransferDialog | None = None
+        self.attended_dialog: AttendedTransferDialog | None = None
+        self.update_event(event)
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def remote_text(self) -> str:
+        name = self.call_event.remote_display_name or self._contact_name()
+        return f"{name} <{self.call_event.remote_uri}>" if name else self.call_event.remote_uri
+
+    def _contact_name(self) -> str | None:
+        """The contact's name for the remote URI, looked up once per call."""
+        if not hasattr(self, "_contact_name_cache"):
+            store = self.window_.store
+            contact = None
+            if store is not None:
+                try:
+                    contact = store.contacts.find_by_uri(self.call_event.remote_uri)
+                except Exception:
+                    contact = None
+            self._contact_name_cache = contact.name if contact is not None else None
+        return self._contact_name_cache
+
+    @property
+    def established(self) -> bool:
+        return self.call_event.state in ("confirmed", "held")
+
+    def update_event(self, event: CallEvent) -> None:
+        self.call_event = event
+        if event.state in ("confirmed", "held") and self.answered_at is None:
+            self.answered_at = time.monotonic()
+        text = STATE_TEXT.get(event.state, event.state)
+        if event.state == "held" and not self.local_hold:
+            text = "held by the other party"
+        if event.state == "ended" and (event.code or event.reason):
+            text = f"ended ({event.code or ''} {event.reason})".replace("( ", "(")
+        self.state_label.setText(text)
+        self.remote_label.setText(self.remote_text)
+        self._enable()
+        self.tick()
+
+    def _enable(self) -> None:
+        up = self.established
+        for button in (self.hold_button, self.dtmf_button, self.transfer_button, self.record_button):
+            button.setEnabled(up)
+        self.mute_button.setEnabled(up and MUTE_SUPPORTED)
+        self.attended_button.setEnabled(up and len(self.window_.other_calls(self.call_id)) > 0)
+        self.hangup_button.setEnabled(self.call_event.state != "ended")
+        self.hold_button.setChecked(self.local_hold)
+        self.hold_button.setText("Resume" if self.local_hold else "Hold")
+        self.hold_button.setAccessibleName("Resume" if self.local_hold else "Hold")
+
+    def tick(self) -> None:
+        if self.answered_at is None:
+            return
+        seconds = int(time.monotonic() - self.answered_at)
+        hours, rest = divmod(seconds, 3600)
+        text = f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+        self.timer_label.setText(text)
+
+    def on_quality(self, event: QualityEvent) -> None:
+        rtt = f"{event.rtt_ms:.0f} ms" if event.rtt_ms is not None else "–"
+        self.quality_label.setText(
+            f"MOS {event.mos:.1f} · loss {event.loss_percent:.1f} % · jitter {event.jitter_ms:.0f} ms · RTT {rtt}"
+        )
+        self.graph.add(event.mos)
+
+    def on_warning(self, event: MediaWarningEvent) -> None:
+        if event.warning == "one_way_audio" and not event.active:
+            self.warning_label.setVisible(False)
+            self.warning_label.setText("")
+            return
+        prefix = "⚠ One-way audio: " if event.warning == "one_way_audio" else "⚠ "
+        self.warning_label.setText(prefix + event.message)
+        self.warning_label.setVisible(True)
+
+    def on_recording(self, event: RecordingEvent) -> None:
+        if event.active:
+            self.recording_path = event.path
+            self.record_button.setChecked(True)
+            self.record_button.setText("Stop rec.")
+            self.record_button.setAccessibleName("Stop recording")
+        else:
+            self.recording_path = None
+            self.record_button.setChecked(False)
+            self.record_button.setText("Record")
+            self.record_button.setAccessibleName("Record")
+            note = f"Recording saved: {event.path} ({event.seconds:.0f} s)"
+            if event.error:
+                note += f" — incomplete: {event.error}"
+            self.transfer_label.setText(note)
+            self.transfer_label.setVisible(True)
+
+    def on_transfer(self, event: TransferEvent) -> None:
+        code = f" ({event.code})" if event.code is not None else ""
+        self.transfer_label.setText(f"Transfer to {event.target}: {event.state}{code}")
+        self.transfer_label.setVisible(True)
+
+    # --- actions (every one goes through the bridge and returns at once) ----------------------
+
+    def _fail(self, what: str) -> Callable[[BaseException], None]:
+        def report(exc: BaseException) -> None:
+            self.window_.show_error(f"{what}: {exc}")
+            self._enable()
+
+        return report
+
+    def toggle_mute(self) -> None:
+        if not self.mute_button.isEnabled():
+            return
+        muted = not self.muted
+
+        def done(_: object) -> None:
+            self.muted = muted
+            self.mute_button.setChecked(muted)
+            self.mute_button.setText("Unmute" if muted else "Mute")
+            self.mute_button.setAccessibleName("Unmute" if muted else "Mute")
+
+        ua = self.window_.bridge.ua
+        if ua is None or not hasattr(ua, "set_mute"):
+            return
+        self.bridge.call(ua.set_mute, self.call_id, muted, on_done=done, on_error=self._fail("Mute"))
+        self.mute_button.setChecked(muted)
+
+    def toggle_hold(self) -> None:
+        ua = self.bridge.ua
+        if ua is None or not self.established:
+            self.hold_button.setChecked(self.local_hold)
+            return
+        want = not self.local_hold
+
+        def done(_: object) -> None:
+            self.local_hold = want
+            self.update_event(self.call_event)
+
+        if want:
+            self.bridge.run(lambda: ua.hold(self.call_id), on_done=done, on_error=self._fail("Hold"))
+        else:
+            self.bridge.run(lambda: ua.resume(self.call_id), on_done=done, on_error=self._fail("Resume"))
+        self.hold_button.setChecked(want)
+
+    def toggle_dialpad(self) -> None:
+        visible = not self.dialpad.isVisible()
+        self.dialpad.setVisible(visible)
+        self.dtmf_button.setChecked(visible)
+        if visible:
+            self.dialpad.setFocus()
+
+    def send_dtmf(self, digits: str) -> None:
+        ua = self.bridge.ua
+        if ua is None or not self.established:
+            return
+        self.bridge.run(lambda: ua.send_dtmf(self.call_id, digits), on_error=self._fail("DTMF"))
+
+    def open_transfer(self) -> None:
+        if not self.established:
+            return
+        dialog = TransferDialog(self.remote_text, self.window_.store, self)
+        dialog.accepted.connect(lambda: self.transfer_to(dialog.target.text()))
+        self.transfer_dialog = dialog
+        dialog.open()
+
+    def transfer_to(self, text: str) -> None:
+        ua = self.bridge.ua
+        if ua is None:
+            return
+        try:
+            target = dial_target(text)
+        except ValueError as exc:
+            self.window_.show_error(str(exc))
+            return
+        self.transfer_label.setText(f"Transferring to {target} …")
+        self.transfer_label.setVisible(True)
+        self.bridge.run(lambda: ua.transfer(self.call_id, target), on_error=self._fail("Transfer"))
+
+    def open_attended_transfer(self) -> None:
+        others = self.window_.other_calls(self.call_id)
+        if not self.established or not others:
+            return
+        dialog = AttendedTransferDialog(self.remote_text, others, self)
+        dialog.accepted.connect(lambda: self.attended_transfer(dialog.chosen()))
+        self.attended_dialog = dialog
+        dialog.open()
+
+    def attended_transfer(self, other_call_id: str | None) -> None:
+        ua = self.bridge.ua
+        if ua is None or other_call_id is None:
+            return
+        self.transfer_label.setText("Connecting the calls …")
+        self.transfer_label.setVisible(True)
+        self.bridge.run(
+            lambda: ua.attended_transfer(self.call_id, other_call_id), on_error=self._fail("Attended transfer")
+        )
+
+    def toggle_record(self) -> None:
+        ua = self.bridge.ua
+        if ua is None or not self.established:
+            self.record_button.setChecked(self.recording_path is not None)
+            return
+        if self.recording_path is None:
+            path = self.window_.recording_path(self.call_id)
+            self.bridge.run(lambda: ua.record(self.call_id, path), on_error=self._fail("Record"))
+        else:
+            self.bridge.run(lambda: ua.stop_recording(self.call_id), on_error=self._fail("Stop recording"))
+        self.record_button.setChecked(self.recording_path is None)
+
+    def hangup(self) -> None:
+        ua = self.bridge.ua
+        if ua is None or self.call_event.state == "ended":
+            return
+        self.state_label.setText("hanging up …")
+        self.bridge.run(lambda: ua.hangup(self.call_id), on_error=self._fail("Hang up"))
+
+
+class CallWindow(QWidget):
+    """The calls in progress, one :class:`CallRow` each; hides itself when the last call ended."""
+
+    ENDED_LINGER_MS = 2500
+
+    def __init__(self, bridge: UaBridge, store: Store | None, recordings_dir: Path, parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.bridge = bridge
+        self.store = store
+        self.recordings_dir = recordings_dir
+        self.rows: dict[str, CallRow] = {}
+        self.setWindowTitle("Calls — Softphone")
+        self.setWindowIcon(app_icon())
+        self.setAccessibleName("Calls")
+        self.resize(560, 320)
+        self.error_label = QLabel()
+        self.error_label.setAccessibleName("Call error")
+        self.error_label.setWordWrap(True)
+        self.error_label.setVisible(False)
+        self._rows_box = QWidget()
+        self._rows_layout = QVBoxLayout(self._rows_box)
+        self._rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self._rows_box)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.error_label)
+        layout.addWidget(scroll, 1)
+        self._timer = QTimer(self)
+        self._timer.setInterval(1000)
+        self._timer.timeout.connect(self._tick)
+        self.shortcuts: dict[str, QShortcut] = {}
+        for keys, method, _what in SHORTCUTS:
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(lambda m=method: self._on_current(m))
+            self.shortcuts[method] = shortcut
+
+    # --- rows -----------------------------------------------------------------------------------
+
+    def current(self) -> CallRow | None:
+        """The row with the focus, else the newest call that has not ended."""
+        focus: QWidget | None = self.focusWidget()
+        while focus is not None and not isinstance(focus, CallRow):
+            focus = focus.parentWidget()
+        if isinstance(focus, CallRow) and focus.call_event.state != "ended":
+            return focus
+        live = [row for row in self.rows.values() if row.call_event.state != "ended"]
+        return live[-1] if live else None
+
+    def _on_current(self, method: str) -> None:
+        row = self.current()
+        if row is not None:
+            getattr(row, method)()
+
+    def other_calls(self, call_id: str) -> list[tuple[str, str]]:
+        return [
+            (other.call_id, other.remote_text)
+            for other in self.rows.values()
+            if other.call_id != call_id and other.established
+        ]
+
+    def recording_path(self, call_id: str) -> Path:
+        """A new WAV file for a call's recording under the recordings directory (created if needed)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        try:
+            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self.show_error(f"Cannot create {self.recordings_dir}: {exc.strerror or exc}")
+        return self.recordings_dir / f"call-{stamp}-{call_id}.wav"
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(True)
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def on_call(self, event: CallEvent) -> None:
+        row = self.rows.get(event.call_id)
+        if row is None:
+            if event.state == "ended":
+                return
+            if event.direction == "incoming" and event.state in ("ringing", "early", "calling"):
+                return  # the incoming-call window has it until it is answered
+            row = CallRow(self, event)
+            self.rows[event.call_id] = row
+            self._rows_layout.insertWidget(self._rows_layout.count() - 1, row)
+            self.error_label.setVisible(False)
+            if not self._timer.isActive():
+                self._timer.start()
+            self.show()
+            self.raise_()
+        else:
+            row.update_event(event)
+        for other in self.rows.values():
+            other._enable()
+        if event.state == "ended":
+            QTimer.singleShot(self.ENDED_LINGER_MS, lambda: self._remove(event.call_id))
+
+    def _remove(self, call_id: str) -> None:
+        row = self.rows.get(call_id)
+        if row is None or row.call_event.state != "ended":
+            return
+        del self.rows[call_id]
+        row.setParent(None)
+        row.deleteLater()
+        for other in self.rows.values():
+            other._enable()
+        if not self.rows:
+            self._timer.stop()
+            self.hide()
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, CallEvent):
+            self.on_call(event)
+            return
+        call_id = getattr(event, "call_id", None)
+        row = self.rows.get(call_id) if isinstance(call_id, str) else None
+        if row is None:
+            return
+        if isinstance(event, QualityEvent):
+            row.on_quality(event)
+        elif isinstance(event, MediaWarningEvent):
+            row.on_warning(event)
+        elif isinstance(event, RecordingEvent):
+            row.on_recording(event)
+        elif isinstance(event, TransferEvent):
+            row.on_transfer(event)
+
+    def _tick(self) -> None:
+        for row in self.rows.values():
+            row.tick()

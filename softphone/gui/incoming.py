@@ -1,0 +1,199 @@
+"""The incoming-call window: who calls (name, number, photo) with Answer, Decline and Busy.
+
+The photo is the caller's Call-Info icon when it is a ``file:`` or
+``http(s):`` URL (fetched on a worker thread, with a short timeout; a
+placeholder until then), else the contact's photo from the store, else the
+application icon. The window works without the main window being shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from collections.abc import Callable
+from urllib.parse import unquote, urlparse
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from softphone.gui.icons import app_icon, icon
+from softphone.store import Contact
+from softphone.ua import IncomingCallEvent
+
+PHOTO_SIZE = 96
+PHOTO_TIMEOUT = 5.0
+MAX_PHOTO_BYTES = 2_000_000
+
+
+def caller_number(uri: str) -> str:
+    """The user part (number or name) of a SIP URI, or a tel: number."""
+    text = uri
+    if text.lower().startswith("tel:"):
+        return text[4:].split(";", 1)[0]
+    if ":" in text:
+        text = text.split(":", 1)[1]
+    return text.split(";", 1)[0]
+
+
+class _PhotoFetcher(QObject):
+    """Fetches an http(s) photo on a worker thread; ``done(bytes)`` arrives on the GUI thread."""
+
+    done = Signal(bytes)
+
+    def fetch(self, url: str) -> None:
+        threading.Thread(target=self._run, args=(url,), name="softphone-photo", daemon=True).start()
+
+    def _run(self, url: str) -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=PHOTO_TIMEOUT) as response:
+                data = response.read(MAX_PHOTO_BYTES + 1)
+        except Exception:
+            return
+        if len(data) <= MAX_PHOTO_BYTES:
+            try:
+                self.done.emit(data)
+            except RuntimeError:
+                pass  # the window was closed meanwhile
+
+
+class IncomingCallWindow(QWidget):
+    """One ringing call. ``answer``, ``decline`` (603) and ``busy`` (486) call the functions given."""
+
+    def __init__(
+        self,
+        event: IncomingCallEvent,
+        *,
+        contact: Contact | None,
+        on_answer: Callable[[str], None],
+        on_decline: Callable[[str, int], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
+        self.call_id = event.call_id
+        self.call_event = event
+        self._on_answer = on_answer
+        self._on_decline = on_decline
+        self.decided = False
+        name = event.remote_display_name or (contact.name if contact is not None else None)
+        number = caller_number(event.remote_uri)
+        self.setWindowTitle(f"Incoming call from {name or number}")
+        self.setWindowIcon(app_icon())
+        self.setAccessibleName("Incoming call")
+
+        self.photo = QLabel()
+        self.photo.setFixedSize(PHOTO_SIZE, PHOTO_SIZE)
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo.setAccessibleName("Caller photo")
+        self.photo.setPixmap(app_icon().pixmap(PHOTO_SIZE, PHOTO_SIZE))
+        self.name_label = QLabel(name or number)
+        font = self.name_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.4)
+        font.setBold(True)
+        self.name_label.setFont(font)
+        self.name_label.setAccessibleName("Caller name")
+        self.number_label = QLabel(event.remote_uri)
+        self.number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.number_label.setAccessibleName("Caller address")
+        identity = QLabel(f"Identity: {event.asserted_identity}" if event.asserted_identity else "")
+        identity.setAccessibleName("Asserted identity")
+        identity.setVisible(bool(event.asserted_identity))
+        self.status = QLabel("is calling you")
+        self.status.setAccessibleName("Call status")
+
+        self.answer_button = QPushButton(icon("phone"), "&Answer")
+        self.answer_button.setAccessibleName("Answer")
+        self.answer_button.setToolTip("Answer (Ctrl+Return)")
+        self.decline_button = QPushButton(icon("hangup"), "&Decline")
+        self.decline_button.setAccessibleName("Decline")
+        self.decline_button.setToolTip("Decline (Ctrl+D)")
+        self.busy_button = QPushButton("&Busy")
+        self.busy_button.setAccessibleName("Busy")
+        self.busy_button.setToolTip("Reply busy (Ctrl+B)")
+        self.answer_button.clicked.connect(self.answer)
+        self.decline_button.clicked.connect(self.decline)
+        self.busy_button.clicked.connect(self.busy)
+        for keys, slot in (("Ctrl+Return", self.answer), ("Ctrl+D", self.decline), ("Ctrl+B", self.busy)):
+            QShortcut(QKeySequence(keys), self, slot)
+
+        text = QVBoxLayout()
+        text.addWidget(self.name_label)
+        text.addWidget(self.number_label)
+        text.addWidget(identity)
+        text.addWidget(self.status)
+        top = QHBoxLayout()
+        top.addWidget(self.photo)
+        top.addLayout(text, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.answer_button)
+        buttons.addWidget(self.decline_button)
+        buttons.addWidget(self.busy_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(buttons)
+        self.answer_button.setDefault(True)
+
+        # Without a parent: the worker thread keeps the fetcher alive even if the window goes first.
+        self._fetcher = _PhotoFetcher()
+        self._fetcher.done.connect(self._set_photo_bytes)
+        self._load_photo(event.photo_url, contact)
+
+    # --- photo ------------------------------------------------------------------------------
+
+    def _load_photo(self, url: str | None, contact: Contact | None) -> None:
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme == "file":
+                pixmap = QPixmap(unquote(parsed.path))
+                if not pixmap.isNull():
+                    self._set_pixmap(pixmap)
+                    return
+            elif parsed.scheme in ("http", "https"):
+                if contact is not None and contact.photo:
+                    self._set_photo_bytes(contact.photo)  # shown until the caller's own arrives
+                self._fetcher.fetch(url)
+                return
+        if contact is not None and contact.photo:
+            self._set_photo_bytes(contact.photo)
+
+    def _set_photo_bytes(self, data: bytes) -> None:
+        pixmap = QPixmap()
+        if pixmap.loadFromData(data):
+            self._set_pixmap(pixmap)
+
+    def _set_pixmap(self, pixmap: QPixmap) -> None:
+        self.photo.setPixmap(
+            pixmap.scaled(
+                PHOTO_SIZE,
+                PHOTO_SIZE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def answer(self) -> None:
+        if self.decided:
+            return
+        self.decided = True
+        self.status.setText("answering …")
+        self._on_answer(self.call_id)
+
+    def decline(self) -> None:
+        self._decline(603, "declining …")
+
+    def busy(self) -> None:
+        self._decline(486, "replying busy …")
+
+    def _decline(self, code: int, text: str) -> None:
+        if self.decided:
+            return
+        self.decided = True
+        self.status.setText(text)
+        self._on_decline(self.call_id, code)
+
+    def failed(self, message: str) -> None:
+        """The command did not go through: let the user try again."""
+        self.decided = False
+        self.status.setText(message)

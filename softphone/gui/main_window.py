@@ -1,0 +1,690 @@
+"""The main window: accounts, presence, the dial field and pad, contacts and call history.
+
+It reacts to UA events (through :class:`~softphone.gui.bridge.UaBridge`, on
+the GUI thread) and owns the other windows: the call window, one
+incoming-call window per ringing call, and the tray icon. It reads the store
+directly (contacts, history: quick SQLite reads) and sends every UA command
+through the bridge, which never blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Literal
+
+from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QPushButton,
+    QSystemTrayIcon,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softphone import __version__
+from softphone.gui.bridge import UaBridge
+from softphone.gui.buddies import BuddyList
+from softphone.gui.call_window import CallWindow, DialPad
+from softphone.gui.chat import ChatWindow
+from softphone.gui.dialing import dial_target
+from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
+from softphone.gui.incoming import IncomingCallWindow, caller_number
+from softphone.gui.ringer import Ringer
+from softphone.store import CallOutcome, CallRecord, Settings, Store, save_settings
+from softphone.ua import (
+    Account,
+    CallEvent,
+    ErrorEvent,
+    IncomingCallEvent,
+    MwiEvent,
+    RegistrationEvent,
+)
+
+log = logging.getLogger("softphone.gui")
+
+PRESENCE_CHOICES = (("available", "Available"), ("away", "Away"), ("busy", "Busy"), ("offline", "Offline"))
+# The selector's states as PIDF basic status and RFC 4480 activity.
+PRESENCE_RPID: dict[str, tuple[Literal["open", "closed"], str | None]] = {
+    "available": ("open", None),
+    "away": ("open", "away"),
+    "busy": ("open", "busy"),
+    "offline": ("closed", None),
+}
+HISTORY_LIMIT = 200
+SEEN_KEY = "history_seen"
+REGISTRATION_TEXT = {
+    "registered": "registered",
+    "registering": "registering …",
+    "unregistered": "not registered",
+    "failed": "failed",
+}
+REGISTRATION_ICON = {
+    "registered": "available",
+    "registering": "away",
+    "unregistered": "offline",
+    "failed": "busy",
+}
+
+
+class AccountRow(QPushButton):
+    """One account's registration state; a click registers again."""
+
+    def __init__(self, account: Account, on_retry: Callable[[str], None]) -> None:
+        super().__init__()
+        self.aor = account.aor
+        self.registers = account.register
+        self.state = "unregistered" if account.register else "lan"
+        self.reason = ""
+        self.setFlat(True)
+        self.setStyleSheet("text-align: left")
+        self.setToolTip("Click to register again")
+        self.clicked.connect(lambda: on_retry(self.aor))
+        self.show_state("registering" if account.register else "lan")
+
+    def show_state(self, state: str, code: int | None = None, reason: str = "") -> None:
+        self.state = state
+        self.reason = f"{code} {reason}".strip() if code is not None else reason
+        if state == "lan":
+            text, dot = "LAN only (not registering)", "available"
+        else:
+            text = REGISTRATION_TEXT.get(state, state)
+            if state == "failed" and self.reason:
+                text = f"failed: {self.reason}"
+            dot = REGISTRATION_ICON.get(state, "offline")
+        self.setIcon(presence_icon(dot))
+        self.setText(f"{self.aor} — {text}")
+        self.setAccessibleName(f"Account {self.aor}: {text}")
+
+
+class MainWindow(QMainWindow):
+    """The application's main window. ``bridge`` must be started (or about to be) with the UA."""
+
+    missed_changed = Signal(int)
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        bridge: UaBridge,
+        store: Store | None,
+        settings: Settings | None = None,
+        *,
+        accounts: Sequence[Account] | None = None,
+        settings_path: Path | None = None,
+        recordings_dir: Path | None = None,
+        ringer: Ringer | None = None,
+        use_tray: bool = True,
+        problems: Sequence[str] = (),
+    ) -> None:
+        super().__init__()
+        self.bridge = bridge
+        self.store = store
+        self.settings = settings if settings is not None else Settings()
+        self.settings_path = settings_path
+        self.recordings_dir = recordings_dir if recordings_dir is not None else Path.cwd()
+        self.ringer = ringer if ringer is not None else Ringer(enabled=False)
+        if accounts is None:
+            accounts = list(bridge.ua.accounts) if bridge.ua is not None else []
+        self.accounts = list(accounts)
+        self.incoming: dict[str, IncomingCallWindow] = {}
+        self.voicemail_uri: str | None = None
+        self.mwi_count = 0
+        self.quitting = False
+
+        self.setWindowTitle("Softphone")
+        self.setWindowIcon(app_icon())
+        self.setAccessibleName("Softphone main window")
+        self.resize(380, 600)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(self._make_account_area())
+        layout.addLayout(self._make_presence_area())
+        layout.addLayout(self._make_dial_area())
+        self.dialpad = DialPad(self.dialpad_pressed, "Dial pad")
+        self.dialpad.setVisible(False)
+        layout.addWidget(self.dialpad)
+        self.mwi_button = QPushButton(icon("voicemail"), "")
+        self.mwi_button.setFlat(True)
+        self.mwi_button.setAccessibleName("Voice messages")
+        self.mwi_button.setVisible(False)
+        self.mwi_button.clicked.connect(self.call_voicemail)
+        layout.addWidget(self.mwi_button)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Contacts and history")
+        self.contacts_tab = self._make_contacts_tab()
+        self.tabs.addTab(self.contacts_tab, "Contacts")
+        self.history_list = self._make_history_tab()
+        self.history_index = self.tabs.addTab(self.history_list, "History")
+        self.tabs.currentChanged.connect(self._tab_changed)
+        layout.addWidget(self.tabs, 1)
+        self.version_label = QLabel(f"Softphone {__version__}")
+        self.version_label.setAccessibleName("Version")
+        self.statusBar().addPermanentWidget(self.version_label)
+        self.setCentralWidget(central)
+
+        self.call_window = CallWindow(bridge, store, self.recordings_dir)
+        self.tray: QSystemTrayIcon | None = None
+        if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
+            self._make_tray()
+
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.quit)
+        self.addAction(quit_action)
+        QShortcut(QKeySequence("Ctrl+L"), self, self.focus_dial)
+        QShortcut(QKeySequence("Ctrl+K"), self, self.toggle_dialpad)
+        tools = self.menuBar().addMenu("&Tools")
+        settings_action = tools.addAction("&Settings…")
+        settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        settings_action.triggered.connect(self.open_settings)
+        tools.addAction("SIP &trace").triggered.connect(self.open_trace)
+        for overflow in self.menuBar().findChildren(QToolButton):
+            overflow.setAccessibleName("More menus")  # the menu bar's extension button
+
+        self._pending_dials: list[str] = []
+        bridge.event.connect(self.on_event)
+        bridge.started.connect(self._core_started)
+        bridge.error.connect(self.show_error)
+        for problem in problems:
+            self.show_error(problem)
+        self.refresh_contacts()
+        self.refresh_history()
+
+    # --- building -------------------------------------------------------------------------------
+
+    def _make_account_area(self) -> QVBoxLayout:
+        box = QVBoxLayout()
+        self.account_rows: dict[str, AccountRow] = {}
+        for account in self.accounts:
+            row = AccountRow(account, self.retry_registration)
+            self.account_rows[account.aor] = row
+            box.addWidget(row)
+        if not self.accounts:
+            self.no_account_label = QLabel(
+                "No account configured: start with --config pointing to settings, or set one up."
+            )
+            self.no_account_label.setWordWrap(True)
+            self.no_account_label.setAccessibleName("No account")
+            box.addWidget(self.no_account_label)
+        return box
+
+    def _make_presence_area(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.presence_combo = QComboBox()
+        self.presence_combo.setAccessibleName("My presence")
+        for state, text in PRESENCE_CHOICES:
+            self.presence_combo.addItem(presence_icon(state), text, state)
+        self.presence_note = QLineEdit(self.settings.presence_note)
+        self.presence_note.setPlaceholderText("Note (what you are doing)")
+        self.presence_note.setAccessibleName("Presence note")
+        self.presence_combo.activated.connect(lambda _i: self.apply_presence())
+        self.presence_note.editingFinished.connect(self.apply_presence)
+        row.addWidget(self.presence_combo)
+        row.addWidget(self.presence_note, 1)
+        return row
+
+    def _make_dial_area(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.dial_field = QLineEdit()
+        self.dial_field.setPlaceholderText("Name, number or sip: address")
+        self.dial_field.setAccessibleName("Number or address to call")
+        self.dial_field.setClearButtonEnabled(True)
+        self.completion_model = QStringListModel(self)
+        completer = QCompleter(self.completion_model, self)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.UnfilteredPopupCompletion)
+        self.dial_field.setCompleter(completer)
+        self.dial_field.textEdited.connect(self.update_completions)
+        self.dial_field.returnPressed.connect(self.dial_from_field)
+        self.call_button = QPushButton(icon("phone"), "&Call")
+        self.call_button.setAccessibleName("Call")
+        self.call_button.setToolTip("Call the number or address (Enter)")
+        self.call_button.clicked.connect(self.dial_from_field)
+        self.pad_button = QToolButton()
+        self.pad_button.setIcon(icon("dialpad"))
+        self.pad_button.setText("Pad")
+        self.pad_button.setCheckable(True)
+        self.pad_button.setAccessibleName("Show dial pad")
+        self.pad_button.setToolTip("Dial pad (Ctrl+K); digits are sent as DTMF during a call")
+        self.pad_button.clicked.connect(self.toggle_dialpad)
+        row.addWidget(self.dial_field, 1)
+        row.addWidget(self.pad_button)
+        row.addWidget(self.call_button)
+        return row
+
+    def _make_contacts_tab(self) -> QWidget:
+        """The Contacts tab: the buddy list (double-click calls); also the chat window, opened by the
+        Chat button in the tabs' corner, Ctrl+M, or a contact's chat button."""
+        self.chat_window = ChatWindow(
+            self.bridge, self.store, on_call=self.dial, notify=self._chat_notify, accounts=self.accounts
+        )
+        self.buddy_list = BuddyList(
+            self.bridge,
+            self.store,
+            on_call=self.dial,
+            on_chat=self.chat_window.open_conversation,
+            accounts=self.accounts,
+        )
+        self.chat_button = QToolButton()
+        self.chat_button.setIcon(icon("chat"))
+        self.chat_button.setText("Chat")
+        self.chat_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.chat_button.setAccessibleName("Chat")
+        self.chat_button.setToolTip("Open the chat window (Ctrl+M)")
+        self.chat_button.clicked.connect(self.chat_window.show_window)
+        self.chat_window.unread_changed.connect(self._chat_unread)
+        self.tabs.setCornerWidget(self.chat_button, Qt.Corner.TopRightCorner)
+        QShortcut(QKeySequence("Ctrl+M"), self, self.chat_window.show_window)
+        return self.buddy_list
+
+    def _chat_unread(self, count: int) -> None:
+        self.chat_button.setText(f"Chat ({count})" if count else "Chat")
+        self.chat_button.setAccessibleName(f"Chat, {count} unread" if count else "Chat")
+
+    def _chat_notify(self, title: str, text: str) -> bool:
+        if self.tray is None:
+            return False
+        self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        return True
+
+    def _make_history_tab(self) -> QListWidget:
+        history = QListWidget()
+        history.setAccessibleName("Call history")
+        history.itemActivated.connect(self._call_item)
+        return history
+
+    def _make_tray(self) -> None:
+        tray = QSystemTrayIcon(app_icon(), self)
+        tray.setToolTip("Softphone")
+        menu = QMenu(self)
+        show = menu.addAction("Show / hide")
+        show.triggered.connect(self.toggle_visible)
+        quit_ = menu.addAction("Quit")
+        quit_.triggered.connect(self.quit)
+        tray.setContextMenu(menu)
+        tray.activated.connect(self._tray_activated)
+        tray.messageClicked.connect(self.answer_from_notification)
+        tray.show()
+        self.tray = tray
+
+    # --- accounts and presence ------------------------------------------------------------------
+
+    def retry_registration(self, aor: str) -> None:
+        ua = self.bridge.ua
+        row = self.account_rows.get(aor)
+        if ua is None or row is None:
+            return
+        if not row.registers:
+            return
+        row.show_state("registering")
+        self.bridge.run(lambda: ua.register(aor), on_error=lambda exc: self.show_error(f"Register {aor}: {exc}"))
+
+    def apply_presence(self) -> None:
+        """Publish our presence through the UA's presence service, when it has one (the one place that calls it)."""
+        state = str(self.presence_combo.currentData())
+        note = self.presence_note.text().strip()
+        ua = self.bridge.ua
+        if ua is None or not hasattr(ua, "presence"):
+            self.statusBar().showMessage("Presence is not available in this version", 4000)
+            return
+        basic, activity = PRESENCE_RPID.get(state, ("open", None))
+        self.bridge.call(
+            lambda: ua.presence.set_status(basic, activity, note or None),
+            on_error=lambda exc: self.show_error(f"Presence: {exc}"),
+        )
+        if note != self.settings.presence_note:
+            self.settings.presence_note = note
+            self._save_settings()
+
+    # --- dialling ---------------------------------------------------------------------------------
+
+    def focus_dial(self) -> None:
+        self.dial_field.setFocus()
+        self.dial_field.selectAll()
+
+    def update_completions(self, text: str) -> None:
+        if self.store is None:
+            return
+        prefix = text.strip()
+        if not prefix:
+            self.completion_model.setStringList([])
+            return
+        found: list[str] = []
+        try:
+            for contact in self.store.contacts.search(prefix, limit=10):
+                for address in [*contact.uris, *contact.phones]:
+                    found.append(f"{contact.name} <{address}>")
+            for peer in self.store.history.recent_peers(prefix, limit=10):
+                found.append(f"{peer.display_name} <{peer.uri}>" if peer.display_name else peer.uri)
+        except Exception as exc:
+            log.warning("completion failed: %s", exc)
+        self.completion_model.setStringList(list(dict.fromkeys(found)))
+
+    def dial_from_field(self) -> None:
+        text = self.dial_field.text()
+        if "<" in text and text.rstrip().endswith(">"):
+            text = text[text.rindex("<") + 1 : -1]
+        self.dial(text)
+
+    def dial(self, text: str) -> None:
+        """Call ``text`` (sip:, sips:, tel:, callto:, a number or a name at the account's domain)."""
+        ua = self.bridge.ua
+        if ua is None:
+            self.show_error("The phone core is not running")
+            return
+        if not self.accounts:
+            self.show_error("No account configured: cannot call")
+            return
+        try:
+            target = dial_target(text)
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        if not self.bridge.is_started:
+            # Started from a link: the core is still opening its sockets; dial once it is up.
+            self._pending_dials.append(target)
+            return
+        self.statusBar().showMessage(f"Calling {target} …", 5000)
+        self.bridge.run(lambda: ua.call(target), on_error=lambda exc: self.show_error(f"Cannot call {target}: {exc}"))
+
+    def _core_started(self) -> None:
+        pending, self._pending_dials = self._pending_dials, []
+        for target in pending:
+            self.dial(target)
+
+    def toggle_dialpad(self) -> None:
+        visible = not self.dialpad.isVisible()
+        self.dialpad.setVisible(visible)
+        self.pad_button.setChecked(visible)
+
+    def dialpad_pressed(self, digit: str) -> None:
+        row = self.call_window.current()
+        if row is not None and row.established:
+            row.send_dtmf(digit)
+        else:
+            self.dial_field.insert(digit)
+
+    def _call_item(self, item: QListWidgetItem) -> None:
+        address = item.data(Qt.ItemDataRole.UserRole)
+        if address:
+            self.dial(str(address))
+
+    def call_voicemail(self) -> None:
+        if self.voicemail_uri:
+            self.dial(self.voicemail_uri)
+        else:
+            self.statusBar().showMessage("The server did not say where the voicemail is", 4000)
+
+    # --- lists --------------------------------------------------------------------------------------
+
+    def refresh_contacts(self) -> None:
+        self.buddy_list.reload()
+
+    def refresh_history(self) -> None:
+        self.history_list.clear()
+        if self.store is None:
+            self._update_missed()
+            return
+        for record in self.store.history.list(limit=HISTORY_LIMIT):
+            self.history_list.addItem(self._history_item(record))
+        self._update_missed()
+
+    @staticmethod
+    def _history_item(record: CallRecord) -> QListWidgetItem:
+        who = record.peer_name or caller_number(record.peer)
+        when = time.strftime("%d %b %H:%M", time.localtime(record.started))
+        arrow = "→" if record.direction == "out" else "←"
+        outcome = str(record.outcome)
+        if record.outcome == CallOutcome.MISSED:
+            text = f"✗ Missed  {arrow} {who}  {when}"
+        else:
+            duration = record.duration
+            length = f"  {int(duration) // 60}:{int(duration) % 60:02d}" if duration is not None else ""
+            text = f"{arrow} {who}  {when}  {outcome}{length}"
+        item = QListWidgetItem(text)
+        item.setData(Qt.ItemDataRole.UserRole, record.peer)
+        item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
+        item.setToolTip(f"{record.peer}: {outcome}; double-click to call back")
+        if record.outcome == CallOutcome.MISSED:
+            item.setIcon(icon("hangup"))
+            font = item.font()
+            font.setBold(True)
+            item.setFont(font)
+        return item
+
+    # --- missed calls badge ----------------------------------------------------------------------------
+
+    def missed_count(self) -> int:
+        if self.store is None:
+            return 0
+        since = self.settings.extra.get(SEEN_KEY)
+        return self.store.history.missed_count(since=float(since) if isinstance(since, int | float) else None)
+
+    def _update_missed(self) -> None:
+        count = self.missed_count()
+        self.tabs.setTabText(self.history_index, f"History ({count})" if count else "History")
+        self.tabs.setTabIcon(self.history_index, icon("hangup") if count else QIcon())
+        title = f"Softphone — {count} missed" if count else "Softphone"
+        self.setWindowTitle(title)
+        self._update_tray_state()
+        self.missed_changed.emit(count)
+
+    def mark_history_seen(self) -> None:
+        self.settings.extra[SEEN_KEY] = time.time()
+        self._save_settings()
+        self._update_missed()
+
+    def _save_settings(self) -> None:
+        if self.settings_path is not None:
+            try:
+                save_settings(self.settings, self.settings_path)
+            except OSError as exc:
+                log.warning("cannot save the settings: %s", exc)
+
+    def _tab_changed(self, index: int) -> None:
+        if index == self.history_index and self.isVisible() and self.missed_count():
+            self.mark_history_seen()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # Coming back to the window with the history in front counts as having looked at it.
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            if self.tabs.currentIndex() == self.history_index and self.missed_count():
+                self.mark_history_seen()
+
+    # --- events ------------------------------------------------------------------------------------------
+
+    def on_event(self, event: object) -> None:
+        if isinstance(event, RegistrationEvent):
+            row = self.account_rows.get(event.account)
+            if row is not None:
+                row.show_state(event.state, event.code, event.reason)
+            self._update_tray_state()
+        elif isinstance(event, IncomingCallEvent):
+            self.on_incoming(event)
+        elif isinstance(event, CallEvent):
+            self.on_call(event)
+        elif isinstance(event, MwiEvent):
+            self.on_mwi(event)
+        elif isinstance(event, ErrorEvent):
+            self.show_error(event.message)
+        else:
+            self.call_window.on_event(event)
+
+    def on_call(self, event: CallEvent) -> None:
+        window = self.incoming.get(event.call_id)
+        if window is not None and event.state not in ("ringing", "early", "calling"):
+            self._close_incoming(event.call_id)
+        self.call_window.on_call(event)
+        if event.state == "ended":
+            self.refresh_history()
+            if event.direction == "incoming" and window is not None and not window.decided and self.tray is not None:
+                name = event.remote_display_name or caller_number(event.remote_uri)
+                self.tray.showMessage("Missed call", name, QSystemTrayIcon.MessageIcon.Information, 8000)
+
+    def on_incoming(self, event: IncomingCallEvent) -> None:
+        contact = None
+        if self.store is not None:
+            try:
+                contact = self.store.contacts.find_by_uri(event.remote_uri)
+            except Exception as exc:
+                log.info("contact lookup failed: %s", exc)
+        window = IncomingCallWindow(event, contact=contact, on_answer=self.answer_call, on_decline=self.decline_call)
+        self.incoming[event.call_id] = window
+        window.show()
+        window.raise_()
+        window.activateWindow()
+        self.ringer.start()
+        if self.tray is not None:
+            name = event.remote_display_name or (contact.name if contact is not None else None)
+            who = name or caller_number(event.remote_uri)
+            self.tray.showMessage(
+                f"Incoming call from {who}",
+                f"{event.remote_uri}\nClick to answer.",
+                QSystemTrayIcon.MessageIcon.Information,
+                30000,
+            )
+
+    def _close_incoming(self, call_id: str) -> None:
+        window = self.incoming.pop(call_id, None)
+        if window is not None:
+            window.close()
+            window.deleteLater()
+        if not self.incoming:
+            self.ringer.stop()
+
+    def answer_call(self, call_id: str) -> None:
+        ua = self.bridge.ua
+        if ua is None:
+            return
+        self.ringer.stop()
+
+        def failed(exc: BaseException) -> None:
+            window = self.incoming.get(call_id)
+            if window is not None:
+                window.failed(f"Cannot answer: {exc}")
+            self.show_error(f"Cannot answer: {exc}")
+
+        self.bridge.run(lambda: ua.answer(call_id), on_error=failed)
+
+    def decline_call(self, call_id: str, code: int = 603) -> None:
+        ua = self.bridge.ua
+        if ua is None:
+            return
+
+        def failed(exc: BaseException) -> None:
+            window = self.incoming.get(call_id)
+            if window is not None:
+                window.failed(f"Cannot decline: {exc}")
+
+        self.bridge.run(lambda: ua.decline(call_id, code), on_error=failed)
+
+    def answer_from_notification(self) -> None:
+        """The desktop notification was clicked: answer the newest ringing call."""
+        for call_id in reversed(list(self.incoming)):
+            window = self.incoming[call_id]
+            if not window.decided:
+                window.answer()
+                return
+        self.show_and_raise()
+
+    def on_mwi(self, event: MwiEvent) -> None:
+        self.mwi_count = event.new
+        if event.voicemail_uri:
+            self.voicemail_uri = event.voicemail_uri
+        waiting = event.waiting or event.new > 0
+        text = f"{event.new} new voice message{'s' if event.new != 1 else ''}"
+        if event.old:
+            text += f" ({event.old} old)"
+        self.mwi_button.setText(text if waiting else "No new voice messages")
+        self.mwi_button.setAccessibleName(f"Voice messages: {text}")
+        self.mwi_button.setToolTip("Click to call the voicemail" if self.voicemail_uri else "")
+        self.mwi_button.setVisible(True)
+
+    def phone_state(self) -> tuple[str, str]:
+        """The phone's overall state for the tray: (presence dot, words)."""
+        states = [row.state for row in self.account_rows.values()]
+        if not states:
+            return "offline", "no account"
+        if any(state == "failed" for state in states):
+            return "busy", "registration failed"
+        if all(state in ("registered", "lan") for state in states):
+            return "available", "ready"
+        return "away", "connecting"
+
+    def _update_tray_state(self) -> None:
+        if self.tray is None:
+            return
+        dot, summary = self.phone_state()
+        count = self.missed_count()
+        self.tray.setIcon(badge_icon(app_icon(), count, state=dot))
+        missed = f", {count} missed call{'s' if count != 1 else ''}" if count else ""
+        self.tray.setToolTip(f"Softphone: {summary}{missed}")
+
+    # --- errors, window life ----------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        from softphone.gui.settings_dialog import show_settings
+
+        show_settings(self)
+
+    def open_trace(self) -> None:
+        from softphone.gui.trace import show_trace
+
+        show_trace(self)
+
+    def show_error(self, message: str) -> None:
+        log.info("%s", message)
+        self.statusBar().showMessage(message, 10000)
+
+    def show_and_raise(self) -> None:
+        self.show()
+        self.setWindowState((self.windowState() & ~Qt.WindowState.WindowMinimized) | Qt.WindowState.WindowActive)
+        self.raise_()
+        self.activateWindow()
+
+    def toggle_visible(self) -> None:
+        if self.isVisible():
+            self.hide()
+        else:
+            self.show_and_raise()
+
+    def _tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_visible()
+
+    def quit(self) -> None:
+        """Close everything; the application connects ``quit_requested`` to its own quit."""
+        self.quitting = True
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.tray is not None and self.tray.isVisible() and not self.quitting and event.spontaneous():
+            # The user closed the window: with a tray icon the phone keeps running (and ringing) in the
+            # background. A close that is not the user's (the application quitting) goes through.
+            self.hide()
+            event.ignore()
+            return
+        for call_id in list(self.incoming):
+            self._close_incoming(call_id)
+        self.call_window.close()
+        self.chat_window.close()
+        if self.tray is not None:
+            self.tray.hide()
+        event.accept()
+        self.quitting = True
+        self.quit_requested.emit()

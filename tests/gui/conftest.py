@@ -1,0 +1,33 @@
+"""GUI tests: the real widgets offscreen, against real user agents on the Kamailio fixture.
+
+The fixtures of ``tests/integration/conftest.py`` are imported here (not
+moved): ``kamailio`` starts one server per test module.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from tests.integration.conftest import kamailio, pytest_runtest_makereport
+
+__all__ = ["kamailio", "pytest_runtest_makereport"]
+
+THREAD_PREFIXES = ("softphone-core", "softphone-ringer")
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads() -> Iterator[None]:
+    """Every core thread a test starts is gone when it ends."""
+    yield
+    leftovers = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIXES) and t.is_alive()]
+    for thread in threading.enumerate():
+        if thread.name.startswith("softphone-ringer"):
+            thread.join(5.0)
+    leftovers = [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIXES) and t.is_alive()]
+    assert not leftovers, f"threads left running: {leftovers}"

@@ -1,0 +1,410 @@
+"""The settings dialog: accounts (passwords in the keyring only), connection test, call settings, autostart."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractSpinBox, QDialogButtonBox
+from pytestqt.qtbot import QtBot
+
+from softphone.gui.bridge import UaBridge
+from softphone.gui.settings_dialog import (
+    AccountEditor,
+    SettingsDialog,
+    apply_to_ua,
+    autostart_path,
+    forwarding_for,
+)
+from softphone.store import AccountSettings, ForwardingRule, Settings, load_settings
+from softphone.ua import Account, UserAgent
+from tests.gui.harness import WAIT_MS, Watchdog, new_account, unnamed_controls
+from tests.integration.conftest import pulse  # noqa: F401 - the session's PulseAudio virtual devices
+from tests.kamailio_server import Kamailio
+from tests.pulse_server import PulseAudio, from_s16le, tone
+from tests.ua import make_ua
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keyring that keeps passwords in a dict: no desktop secret service in the tests."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def xdg_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "config-home"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+def loopback_ua(account: Account) -> UserAgent:
+    return make_ua(account)
+
+
+def make_dialog(qtbot: QtBot, settings: Settings, path: Path, bridge: UaBridge | None = None) -> SettingsDialog:
+    dialog = SettingsDialog(settings, path, bridge, ua_factory=loopback_ua, audio=False)
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def click_ok(qtbot: QtBot, editor: AccountEditor) -> None:
+    box = editor.findChild(QDialogButtonBox)
+    assert box is not None
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+
+
+def test_accounts_are_saved_without_password_and_the_password_goes_to_the_keyring(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    path = tmp_path / "settings.json"
+    settings = Settings()
+    dialog = make_dialog(qtbot, settings, path)
+    dialog.show()
+    editor = dialog.edit_account(new=True)
+    assert editor is not None
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    qtbot.keyClicks(editor.display_name, "Alice A.")
+    qtbot.keyClicks(editor.auth_user, "alice-auth")
+    qtbot.keyClicks(editor.password, "first-S3cret")
+    editor.registrar.setText("sip:127.0.0.1:5060")
+    editor.proxy.setText("sip:127.0.0.1:5060;lr")
+    editor.transport.setCurrentText("tcp")
+    click_ok(qtbot, editor)
+    assert dialog.account_list.count() == 1
+    assert "alice@127.0.0.1" in dialog.account_list.item(0).text()
+    assert memory_keyring.passwords == {}  # nothing kept before OK/Apply
+    qtbot.mouseClick(
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Apply), Qt.MouseButton.LeftButton
+    )
+
+    text = path.read_text()
+    assert "first-S3cret" not in text
+    saved = json.loads(text)["accounts"][0]
+    assert saved["aor"] == "sip:alice@127.0.0.1" and saved["auth_user"] == "alice-auth"
+    assert saved["transport"] == "tcp" and saved["outbound_proxy"] == "sip:127.0.0.1:5060;lr"
+    assert memory_keyring.passwords == {("softphone", "sip:alice@127.0.0.1"): "first-S3cret"}
+    assert settings.accounts[0].display_name == "Alice A."  # the caller's Settings object is updated in place
+
+    # Edit: a new display name and password; an empty password field keeps the stored one.
+    dialog.account_list.setCurrentRow(0)
+    editor = dialog.edit_account()
+    assert editor is not None
+    assert "keyring" in editor.password.placeholderText()
+    editor.display_name.setText("Alice B.")
+    editor.register.setChecked(False)
+    click_ok(qtbot, editor)
+    dialog.apply()
+    assert memory_keyring.passwords[("softphone", "sip:alice@127.0.0.1")] == "first-S3cret"
+    editor = dialog.edit_account()
+    assert editor is not None
+    editor.password.setText("second-S3cret")
+    click_ok(qtbot, editor)
+    dialog.accept()
+    reloaded = load_settings(path)
+    assert reloaded.accounts == [
+        AccountSettings(
+            "sip:alice@127.0.0.1",
+            display_name="Alice B.",
+            auth_user="alice-auth",
+            registrar="sip:127.0.0.1:5060",
+            outbound_proxy="sip:127.0.0.1:5060;lr",
+            transport="tcp",
+            register=False,
+        )
+    ]
+    assert "S3cret" not in path.read_text()
+    assert memory_keyring.passwords[("softphone", "sip:alice@127.0.0.1")] == "second-S3cret"
+
+
+def test_remove_account_and_a_bad_address_is_refused(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    settings = Settings(accounts=[AccountSettings("sip:a@127.0.0.1"), AccountSettings("sip:b@127.0.0.1")])
+    dialog = make_dialog(qtbot, settings, tmp_path / "s.json")
+    editor = dialog.edit_account(new=True)
+    assert editor is not None
+    editor.aor.setText("sip:@")
+    click_ok(qtbot, editor)
+    assert editor.isVisible() and editor.problem.text()
+    editor.reject()
+    dialog.account_list.setCurrentRow(0)
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    dialog.apply()
+    assert [a.aor for a in load_settings(tmp_path / "s.json").accounts] == ["sip:b@127.0.0.1"]
+
+
+def test_connection_test_registers_through_the_core_loop_without_blocking(
+    qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    account = new_account(kamailio)
+    bridge = UaBridge()
+    bridge.start(make_ua(Account("sip:me@127.0.0.1", register=False)))
+    try:
+        qtbot.waitUntil(lambda: bridge.is_started, timeout=WAIT_MS)
+        dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json", bridge)
+        editor = dialog.edit_account(new=True)
+        assert editor is not None
+        editor.aor.setText(account.aor)
+        editor.password.setText(account.password)
+        editor.registrar.setText(account.registrar or "")
+        watchdog = Watchdog()
+        qtbot.mouseClick(editor.test_button, Qt.MouseButton.LeftButton)
+        assert editor.test_result.text() == "testing …" and not editor.test_button.isEnabled()
+        qtbot.waitUntil(lambda: not editor.testing, timeout=WAIT_MS)
+        assert editor.test_result.text() == "registered"
+        assert editor.test_result.accessibleName() == "Connection test result: registered"
+        assert watchdog.stop() < 1.0, "the GUI thread was blocked"
+        assert editor.test_button.isEnabled()
+        editor.reject()
+    finally:
+        bridge.stop()
+
+
+def test_connection_test_with_a_wrong_password_says_failed_401(
+    qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    account = new_account(kamailio)
+    dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json")  # no core running: a thread of its own
+    editor = dialog.edit_account(new=True)
+    assert editor is not None
+    editor.aor.setText(account.aor)
+    editor.password.setText("not-the-password")
+    editor.registrar.setText(account.registrar or "")
+    threads: list[str] = []
+    tested = editor._tested
+
+    def on_gui_thread(text: str) -> None:
+        threads.append(threading.current_thread().name)
+        tested(text)
+
+    editor._tested = on_gui_thread  # type: ignore[method-assign]
+    watchdog = Watchdog()
+    editor.test_connection()
+    qtbot.waitUntil(lambda: not editor.testing, timeout=WAIT_MS)
+    assert threads == [threading.main_thread().name]
+    assert editor.test_result.text().startswith("failed: 401"), editor.test_result.text()
+    assert watchdog.stop() < 1.0
+    dialog.tester.join()
+
+
+def test_start_at_login_writes_and_removes_the_autostart_entry(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    entry = xdg_config / "autostart" / "softphone.desktop"
+    assert autostart_path() == entry
+    dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json")
+    assert not dialog.autostart.isChecked()
+    dialog.autostart.setChecked(True)
+    dialog.apply()
+    text = entry.read_text()
+    assert text.startswith("[Desktop Entry]") and "Type=Application" in text and "\nExec=" in text
+    again = make_dialog(qtbot, Settings(), tmp_path / "s.json")
+    assert again.autostart.isChecked()
+    again.autostart.setChecked(False)
+    again.apply()
+    assert not entry.exists()
+
+
+def test_call_settings_are_saved_and_reach_the_running_ua(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    ua = make_ua(Account("sip:me@127.0.0.1", register=False))
+    bridge = UaBridge()
+    bridge.start(ua, register=False)
+    try:
+        qtbot.waitUntil(lambda: bridge.is_started, timeout=WAIT_MS)
+        path = tmp_path / "s.json"
+        dialog = make_dialog(qtbot, Settings(), path, bridge)
+        dialog.show()
+        assert unnamed_controls(dialog) == []
+        dialog.dnd.setChecked(True)
+        dialog.auto_answer.setChecked(True)
+        dialog.auto_answer_delay.setValue(2.5)
+        dialog.forward_checks["busy"].setChecked(True)
+        dialog.forward_targets["busy"].setText("sip:voicemail@127.0.0.1")
+        dialog.forward_checks["no_answer"].setChecked(True)
+        dialog.forward_targets["no_answer"].setText("sip:voicemail@127.0.0.1")
+        dialog.no_answer_delay.setValue(15)
+        dialog.codec_list.setCurrentRow(2)  # PCMA to the top
+        qtbot.mouseClick(dialog.codec_up, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.codec_up, Qt.MouseButton.LeftButton)
+        assert dialog.codec_order() == ["PCMA", "opus", "PCMU"]
+        dialog.settings.audio.input_device = "headset"  # as if picked in the Audio tab (no devices here)
+        assert ua.media is None
+        dialog.apply()
+        saved = load_settings(path)
+        assert saved.do_not_disturb and saved.auto_answer == 2.5
+        assert saved.codecs == ["PCMA", "opus", "PCMU", "telephone-event"]
+        rules = {(r.busy, r.no_answer, r.target) for r in saved.forwarding}
+        assert rules == {(True, None, "sip:voicemail@127.0.0.1"), (False, 15.0, "sip:voicemail@127.0.0.1")}
+        qtbot.waitUntil(lambda: ua.busy, timeout=WAIT_MS)
+        account = ua.accounts[0]
+        qtbot.waitUntil(lambda: account.forwarding is not None, timeout=WAIT_MS)
+        assert account.auto_answer == 2.5
+        assert account.forwarding is not None
+        assert (account.forwarding.target, account.forwarding.busy, account.forwarding.no_answer) == (
+            "sip:voicemail@127.0.0.1",
+            True,
+            15.0,
+        )
+        assert [c.name.lower() for c in ua.audio.codecs] == ["pcma", "opus", "pcmu"]
+        qtbot.waitUntil(lambda: ua.media is not None, timeout=WAIT_MS)  # the next call opens the chosen devices
+        dialog.close()
+    finally:
+        bridge.stop()
+
+
+def test_forwarding_rules_merge_into_what_the_ua_can_do() -> None:
+    settings = Settings(
+        forwarding=[
+            ForwardingRule("sip:a@x", busy=True),
+            ForwardingRule("sip:b@x", no_answer=10.0),
+        ]
+    )
+    forwarding, note = forwarding_for(settings, "sip:me@x")
+    assert forwarding is not None and forwarding.target == "sip:a@x" and forwarding.busy
+    assert forwarding.no_answer == 10.0 and note is not None and "one address" in note
+    settings.forwarding.append(ForwardingRule("sip:c@x", always=True))
+    forwarding, note = forwarding_for(settings, "sip:me@x")
+    assert forwarding is not None and forwarding.always and forwarding.target == "sip:c@x" and note is None
+    settings.forwarding = [ForwardingRule("sip:c@x", always=True, enabled=False)]
+    assert forwarding_for(settings, "sip:me@x") == (None, None)
+    ua = make_ua(Account("sip:me@127.0.0.1", register=False))
+    assert apply_to_ua(Settings(do_not_disturb=True, codecs=["PCMU", "opus"]), ua) == []
+    assert ua.busy and [c.name for c in ua.audio.codecs][:2] == ["PCMU", "opus"]
+
+
+def test_audio_tab_without_sound_devices_is_guarded(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    dialog = SettingsDialog(Settings(), tmp_path / "s.json", None, audio=True)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.devices is not None, timeout=WAIT_MS)
+    outputs = [d for d in dialog.devices or [] if d.max_output_channels > 0]
+    assert dialog.tone_button.isEnabled() == bool(outputs)
+    if not outputs:
+        dialog.play_test_tone()
+        assert "No speaker" in dialog.audio_status.text()
+    for spin in dialog.findChildren(QAbstractSpinBox):
+        assert spin.accessibleName()
+    dialog.reject()
+    if dialog.closer is not None:
+        dialog.closer.join(10.0)
+
+
+def test_microphone_meter_and_test_tone_on_virtual_sound_devices(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path, request: pytest.FixtureRequest
+) -> None:
+    """PulseAudio virtual devices: a tone fed to the microphone moves the meter; Test plays on the speaker."""
+    sound: PulseAudio = request.getfixturevalue("pulse")
+    feeding = sound.pacat_play("micfeed", tone(440.0, 30.0, 0.5))
+    recorder = sound.parec_start("speaker.monitor")
+    heard = bytearray()
+
+    def record() -> None:
+        assert recorder.stdout is not None
+        while chunk := recorder.stdout.read(9600):
+            heard.extend(chunk)
+
+    reader = threading.Thread(target=record, daemon=True)
+    reader.start()
+    dialog = SettingsDialog(Settings(), tmp_path / "s.json", None, audio=True)
+    qtbot.addWidget(dialog)
+    try:
+        dialog.show()
+        qtbot.waitUntil(lambda: dialog.devices is not None, timeout=WAIT_MS)
+        assert dialog.input_combo.isEnabled() and dialog.tone_button.isEnabled(), dialog.audio_status.text()
+        # A -6 dBFS tone on a -60..0 dBFS scale: about 90 %.
+        qtbot.waitUntil(lambda: dialog.meter.value() >= 75, timeout=WAIT_MS)
+        watchdog = Watchdog()
+        qtbot.mouseClick(dialog.tone_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.audio_status.text().startswith("Test tone played"), timeout=WAIT_MS)
+        assert watchdog.stop() < 1.0, "the GUI thread was blocked"
+        dialog.reject()
+        assert dialog.closer is not None
+        dialog.closer.join(10.0)
+        assert dialog.audio.level() is None  # the meter's stream is closed with the dialog
+    finally:
+        sound.end(feeding)
+        sound.end(recorder)
+        reader.join(10.0)
+    samples = from_s16le(bytes(heard[: len(heard) // 2 * 2]))
+    assert len(samples) and float(abs(samples).max()) > 0.1, "the test tone did not reach the speaker"
+
+
+def test_main_window_opens_settings_and_the_trace_from_its_tools_menu(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    from softphone.gui.main_window import MainWindow
+    from softphone.gui.settings_dialog import show_settings
+    from softphone.gui.trace import TraceWindow
+    from softphone.store import Store
+
+    store = Store(tmp_path / "m.db")
+    bridge = UaBridge()
+    window = MainWindow(
+        bridge,
+        store,
+        Settings(),
+        accounts=[Account("sip:me@127.0.0.1", register=False)],
+        settings_path=tmp_path / "m.json",
+        use_tray=False,
+    )
+    bridge.start(make_ua(Account("sip:me@127.0.0.1", register=False)), register=False)
+    qtbot.addWidget(window)
+    try:
+        qtbot.waitUntil(lambda: bridge.is_started, timeout=WAIT_MS)
+        menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Tools")
+        actions = {a.text(): a for a in menu.actions()}
+        assert set(actions) >= {"&Settings…", "SIP &trace"}
+        actions["&Settings…"].trigger()
+        dialog = window._settings_dialog  # type: ignore[attr-defined]
+        assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
+        dialog.ringing_combo.setCurrentIndex(0)
+        dialog.reject()
+        qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+        again = show_settings(window)  # the closed one is gone: a new dialog
+        assert again.isVisible()
+        again.accept()
+        actions["SIP &trace"].trigger()
+        trace = window._trace_window  # type: ignore[attr-defined]
+        assert isinstance(trace, TraceWindow) and trace.isVisible()
+        qtbot.waitUntil(lambda: trace.attached and not trace._loading, timeout=WAIT_MS)
+        trace.close()
+    finally:
+        window.quitting = True
+        window.close()
+        bridge.stop()
+        store.close()
