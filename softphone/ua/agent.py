@@ -412,25 +412,28 @@ class UserAgent:
             raise UserAgentError(f"no call {call_id}")
         return call
 
-    def _target_uri(self, text: str, account: Account) -> Uri:
+    def target_uri(self, text: str, account: Account, purpose: str = "call") -> Uri:
+        """What the user typed as the address to ``purpose``: a SIP or tel URI, ``<…>``, ``user@host`` or ``user``
+        (at the account's domain). Raises :class:`UserAgentError` saying what is wrong with it."""
         text = text.strip()
+        if text.startswith("<") and text.endswith(">"):
+            text = text[1:-1].strip()
         if not text:
-            raise UserAgentError("no address to call")
-        if ":" not in text.split("@")[0] or text.startswith(("sip:", "sips:", "tel:")):
-            if not text.startswith(("sip:", "sips:", "tel:")):
-                text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
+            raise UserAgentError(f"no address to {purpose}")
+        if not text.lower().startswith(("sip:", "sips:", "tel:")) and ":" not in text.split("@")[0]:
+            text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
         try:
             uri = parse_uri(text)
         except SipParseError as exc:
             raise UserAgentError(f"bad address {text!r}: {exc}") from exc
         if isinstance(uri, AbsoluteUri):
-            raise UserAgentError(f"cannot call a {uri.scheme}: URI")
+            raise UserAgentError(f"cannot {purpose} a {uri.scheme}: URI")
         return uri
 
     async def call(self, uri: str, account: str | None = None, *, headers: Sequence[tuple[str, str]] = ()) -> Call:
         """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain)."""
         acc = self._account(account)
-        target_uri = self._target_uri(uri, acc)
+        target_uri = self.target_uri(uri, acc)
         hop = self._first_hop(acc, target_uri)
         try:
             targets = await self._resolve(hop, acc)
@@ -1283,7 +1286,7 @@ class UserAgent:
         self, request: Request, tx: ServerTransaction, target: str, account: Account, to_tag: str | None = None
     ) -> None:
         try:
-            uri = self._target_uri(target, account)
+            uri = self.target_uri(target, account)
         except UserAgentError:
             self.stack.reply(tx, 480)
             return
@@ -1504,7 +1507,7 @@ class UserAgent:
         call = self.find_call(call_id)
         if not call.confirmed:
             raise UserAgentError(f"call {call.id} is not established")
-        uri = self._target_uri(target, call.account)
+        uri = self.target_uri(target, call.account)
         await self._refer(call, f"<{uri}>", str(uri))
 
     async def attended_transfer(self, call_id: str, other_call_id: str) -> None:

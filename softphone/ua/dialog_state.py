@@ -47,7 +47,7 @@ from softphone.sip.dialog_info import (
 from softphone.sip.errors import BodyError, SipParseError
 from softphone.sip.message import Request
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, parse_pidf
-from softphone.sip.uri import AbsoluteUri, Uri, parse_uri
+from softphone.sip.uri import Uri
 from softphone.store.uris import normalise_uri
 from softphone.ua.account import Account
 from softphone.ua.call import Call
@@ -286,22 +286,7 @@ class DialogStateService:
         return normalise_uri(str(self._target(uri, account)))
 
     def _target(self, text: str, account: Account) -> Uri:
-        from softphone.ua.agent import UserAgentError
-
-        text = text.strip()
-        if text.startswith("<") and text.endswith(">"):
-            text = text[1:-1].strip()
-        if not text:
-            raise UserAgentError("no address to watch")
-        if not text.lower().startswith(("sip:", "sips:", "tel:")):
-            text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
-        try:
-            uri = parse_uri(text)
-        except SipParseError as exc:
-            raise UserAgentError(f"bad address {text!r}: {exc}") from exc
-        if isinstance(uri, AbsoluteUri):
-            raise UserAgentError(f"cannot watch a {uri.scheme}: URI")
-        return uri
+        return self._ua.target_uri(text, account, "watch")
 
     def _watch(self, uri: str, account: str | None) -> _Watch:
         acc = self._ua.account(account)

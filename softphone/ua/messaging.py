@@ -48,7 +48,7 @@ from softphone.sip.errors import BodyError, SipParseError
 from softphone.sip.iscomposing import ISCOMPOSING_CONTENT_TYPE, build_iscomposing, parse_iscomposing
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import ServerTransaction
-from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
+from softphone.sip.uri import SipUri, Uri, parse_uri
 from softphone.store import Conversation, Message, MessageState, StoreError, normalise_uri
 from softphone.transport import Source
 from softphone.ua.account import Account
@@ -279,18 +279,7 @@ class MessagingService:
     # --- sending ----------------------------------------------------------------------------------
 
     def _target(self, text: str, account: Account) -> Uri:
-        text = text.strip()
-        if not text:
-            raise _error("no address to write to")
-        if ":" not in text.split("@")[0]:
-            text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
-        try:
-            uri = parse_uri(text)
-        except SipParseError as exc:
-            raise _error(f"bad address {text!r}: {exc}") from exc
-        if isinstance(uri, AbsoluteUri):
-            raise _error(f"cannot write to a {uri.scheme}: URI")
-        return uri
+        return self.ua.target_uri(text, account, "write to")
 
     def _peer(self, uri: str, account: Account) -> str:
         try:
