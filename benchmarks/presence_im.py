@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import gc
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -63,6 +62,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.machine import machine_line
 from benchmarks.store_bench import ME, PEER, fill_messages
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf
 from softphone.sip.uri import SipUri
@@ -73,19 +73,6 @@ from softphone.ua.subscription import Decision, ServerSubscription
 TARGET_STALL_MS = 50.0
 TARGET_PAGE_MS = 200.0
 HEARTBEAT = 0.005
-
-
-def machine_line() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"Python {platform.python_version()} ({platform.python_implementation()}), {model}, {os.cpu_count()} cores"
 
 
 # --- the serving process -------------------------------------------------------------
