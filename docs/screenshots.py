@@ -39,26 +39,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import keyring  # noqa: E402
-import keyring.backend  # noqa: E402
 
-
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """Passwords in a dict: the screenshots need no desktop secret service."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.passwords.pop((service, username), None)
+from tests.keyring_memory import MemoryKeyring  # noqa: E402
 
 
 def die_with_parent() -> None:

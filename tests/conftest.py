@@ -6,9 +6,12 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.keyring_memory import MemoryKeyring, memory_keyring_installed
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -27,3 +30,10 @@ def torture_dir() -> Path:
     if not (path / "manifest.tsv").is_file():
         pytest.fail(f"SIP torture messages not found at {path} (set SIP_TORTURE_DIR)", pytrace=False)
     return path
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """The keyring is a fresh in-memory one for the test."""
+    with memory_keyring_installed() as backend:
+        yield backend

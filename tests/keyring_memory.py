@@ -1,0 +1,40 @@
+"""A keyring backend kept in memory, standing in for the desktop's secret service in tests and screenshots."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keyring
+import keyring.backend
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Passwords in a dict, by (service, user)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.passwords: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.passwords.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.passwords[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.passwords.pop((service, username), None)
+
+
+@contextmanager
+def memory_keyring_installed() -> Iterator[MemoryKeyring]:
+    """Use a fresh :class:`MemoryKeyring` as the keyring, putting the previous one back afterwards."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
