@@ -45,23 +45,26 @@ def accounts_from_settings(
         if password is None:
             password = password_from_keyring(entry.aor, KEYRING_SERVICE) or ""
         try:
-            accounts.append(
-                Account(
-                    entry.aor,
-                    password,
-                    auth_user=entry.auth_user,
-                    registrar=entry.registrar,
-                    outbound_proxy=entry.outbound_proxy,
-                    transport=entry.transport,  # type: ignore[arg-type]
-                    display_name=entry.display_name,
-                    expires=entry.expires,
-                    ca_file=entry.ca_file,
-                    register=entry.register,
-                )
-            )
+            accounts.append(account_from_settings(entry, password))
         except AccountError as exc:
             problems.append(f"{entry.aor}: {exc}")
     return accounts, problems
+
+
+def account_from_settings(entry: AccountSettings, password: str, *, register: bool | None = None) -> Account:
+    """The UA's account for a settings entry; raises :class:`AccountError` when the entry is unusable."""
+    return Account(
+        entry.aor,
+        password,
+        auth_user=entry.auth_user,
+        registrar=entry.registrar,
+        outbound_proxy=entry.outbound_proxy,
+        transport=entry.transport,  # type: ignore[arg-type]
+        display_name=entry.display_name,
+        expires=entry.expires,
+        ca_file=entry.ca_file,
+        register=entry.register if register is None else register,
+    )
 
 
 def store_password(aor: str, password: str) -> str | None:

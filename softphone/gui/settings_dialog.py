@@ -56,7 +56,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softphone.gui.accounts import KEYRING_SERVICE
+from softphone.gui.accounts import KEYRING_SERVICE, account_from_settings
 from softphone.store import AccountSettings, ForwardingRule, Settings, save_settings
 from softphone.ua import (
     Account,
@@ -395,19 +395,7 @@ class AccountEditor(QDialog):
         password = self.password.text()
         if not password and self.original.aor:
             password = password_from_keyring(self.original.aor, KEYRING_SERVICE) or ""
-        account = Account(
-            entry.aor,
-            password,
-            auth_user=entry.auth_user,
-            registrar=entry.registrar,
-            outbound_proxy=entry.outbound_proxy,
-            transport=entry.transport,  # type: ignore[arg-type]
-            display_name=entry.display_name,
-            expires=entry.expires,
-            ca_file=entry.ca_file,
-            register=True,
-        )
-        return entry, account
+        return entry, account_from_settings(entry, password, register=True)
 
     def test_connection(self) -> None:
         try:
