@@ -30,6 +30,7 @@ from softphone.ua import (
     CallbackReadyEvent,
     CallEvent,
     ComposingEvent,
+    ConferenceEvent,
     DialogStateEvent,
     DtmfEvent,
     ErrorEvent,
@@ -69,6 +70,8 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
+  conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
+  split CALL               take a call out of the conference
   dtmf CALL DIGITS         send DTMF digits (RTP telephone-event when negotiated, else SIP INFO)
   record [CALL] FILE.wav   record the call, both directions mixed, to a WAV file
   stoprecord [CALL]        stop recording (the file is complete when the 'recording' event says so)
@@ -254,6 +257,9 @@ def describe(event: Event) -> str:
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
         return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"
+    if isinstance(event, ConferenceEvent):
+        state = "conference" if event.active else "conference ended"
+        return f"{state}: {', '.join(event.call_ids)}"
     if isinstance(event, RecordingEvent):
         if event.active:
             return f"recording {event.call_id} to {event.path}"
@@ -366,6 +372,15 @@ class Cli:
     async def _atransfer(self, args: list[str]) -> None:
         self._arity(args, 2, 2, "atransfer CALL OTHER_CALL")
         await self.ua.attended_transfer(args[0], args[1])
+
+    async def _conference(self, args: list[str]) -> None:
+        if len(args) < 2:
+            raise UserAgentError("usage: conference CALL CALL...")
+        await self.ua.conference(args)
+
+    async def _split(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "split CALL")
+        await self.ua.split(args[0])
 
     async def _dtmf(self, args: list[str]) -> None:
         self._arity(args, 1, 2, "dtmf [CALL] DIGITS")
@@ -501,6 +516,8 @@ class Cli:
         "resume": _resume,
         "transfer": _transfer,
         "atransfer": _atransfer,
+        "conference": _conference,
+        "split": _split,
         "dtmf": _dtmf,
         "record": _record,
         "stoprecord": _stoprecord,

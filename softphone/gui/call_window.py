@@ -14,6 +14,7 @@ block: the buttons reflect what the UA reports back.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -46,7 +48,15 @@ from softphone.gui.bridge import UaBridge
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, icon
 from softphone.store import Store
-from softphone.ua import CallEvent, MediaWarningEvent, QualityEvent, RecordingEvent, TransferEvent, UserAgent
+from softphone.ua import (
+    CallEvent,
+    ConferenceEvent,
+    MediaWarningEvent,
+    QualityEvent,
+    RecordingEvent,
+    TransferEvent,
+    UserAgent,
+)
 
 DTMF_KEYS = "123456789*0#"
 # Mute is a facade command of newer UAs; without it the button stays disabled.
@@ -61,6 +71,9 @@ STATE_TEXT = {
     "held": "on hold",
     "ended": "ended",
 }
+METER_POLL_MS = 100  # audio levels are asked for through the bridge this often
+METER_FLOOR_DB = -60.0  # an empty meter; full scale is 0 dBFS
+MERGE_SHORTCUT = "Ctrl+Shift+M"
 
 # Window shortcuts: (key sequence, row method, what it does)
 SHORTCUTS: tuple[tuple[str, str, str], ...] = (
@@ -276,6 +289,14 @@ class CallRow(QFrame):
         )
         self.record_button = _tool("Record", "Record", "record", "Record the call (Ctrl+R)", checkable=True)
         self.hangup_button = _tool("Hang up", "Hang up", "hangup", "Hang up (Ctrl+E)")
+        self.split_button = _tool("Split", "Split from the conference", "phone", "Take this call out of the conference")
+        self.split_button.setVisible(False)
+        self.split_button.clicked.connect(self.split)
+        self.in_conference = False
+        self.levels_pending = False
+        self.level_polls = 0  # answers received, for tests and diagnostics
+        self.mic_meter = self._meter("Microphone level", "mic")
+        self.speaker_meter = self._meter("Speaker level", "spk")
         self.mute_button.clicked.connect(self.toggle_mute)
         self.hold_button.clicked.connect(self.toggle_hold)
         self.dtmf_button.clicked.connect(self.toggle_dialpad)
@@ -291,10 +312,13 @@ class CallRow(QFrame):
             self.transfer_button,
             self.attended_button,
             self.record_button,
+            self.split_button,
             self.hangup_button,
         ):
             actions.addWidget(button)
         actions.addStretch(1)
+        actions.addWidget(self.mic_meter)
+        actions.addWidget(self.speaker_meter)
 
         self.dialpad = DialPad(self.send_dtmf, "DTMF keypad")
         self.dialpad.setVisible(False)
@@ -323,6 +347,19 @@ class CallRow(QFrame):
         self.transfer_dialog: TransferDialog | None = None
         self.attended_dialog: AttendedTransferDialog | None = None
         self.update_event(event)
+
+    @staticmethod
+    def _meter(name: str, label: str) -> QProgressBar:
+        meter = QProgressBar()
+        meter.setRange(0, 100)
+        meter.setValue(0)
+        meter.setOrientation(Qt.Orientation.Vertical)
+        meter.setTextVisible(False)
+        meter.setFixedSize(10, 40)
+        meter.setAccessibleName(name)
+        meter.setToolTip(f"{name} ({label})")
+        meter.setVisible(False)  # shown once the UA reports levels (only with sound devices)
+        return meter
 
     # --- state --------------------------------------------------------------------------------
 
@@ -357,6 +394,8 @@ class CallRow(QFrame):
             text = "held by the other party"
         if event.state == "ended" and (event.code or event.reason):
             text = f"ended ({event.code or ''} {event.reason})".replace("( ", "(")
+        if self.in_conference and event.state == "confirmed":
+            text = "conference"
         self.state_label.setText(text)
         self.remote_label.setText(self.remote_text)
         self._enable()
@@ -369,6 +408,8 @@ class CallRow(QFrame):
         self.mute_button.setEnabled(up and MUTE_SUPPORTED)
         self.attended_button.setEnabled(up and len(self.window_.other_calls(self.call_id)) > 0)
         self.hangup_button.setEnabled(self.call_event.state != "ended")
+        self.split_button.setVisible(self.in_conference)
+        self.split_button.setEnabled(up and self.in_conference)
         self.hold_button.setChecked(self.local_hold)
         self.hold_button.setText("Resume" if self.local_hold else "Hold")
         self.hold_button.setAccessibleName("Resume" if self.local_hold else "Hold")
@@ -413,6 +454,27 @@ class CallRow(QFrame):
                 note += f" — incomplete: {event.error}"
             self.transfer_label.setText(note)
             self.transfer_label.setVisible(True)
+
+    def set_conference(self, member: bool) -> None:
+        self.in_conference = member
+        if member:
+            self.local_hold = False  # the UA resumed it
+        self.update_event(self.call_event)
+
+    def on_levels(self, levels: tuple[float, float] | None) -> None:
+        """Microphone and speaker RMS levels from the UA (None: no sound devices, no meters)."""
+        self.levels_pending = False
+        self.level_polls += 1
+        if self.window_.rows.get(self.call_id) is not self:
+            return  # the row was removed meanwhile
+        if levels is None or self.call_event.state == "ended":
+            self.mic_meter.setVisible(False)
+            self.speaker_meter.setVisible(False)
+            return
+        for meter, level in zip((self.mic_meter, self.speaker_meter), levels, strict=True):
+            db = 20.0 * math.log10(level) if level > 0 else METER_FLOOR_DB
+            meter.setValue(round(100 * max(0.0, min(1.0, 1.0 - db / METER_FLOOR_DB))))
+            meter.setVisible(True)
 
     def on_transfer(self, event: TransferEvent) -> None:
         code = f" ({event.code})" if event.code is not None else ""
@@ -527,6 +589,12 @@ class CallRow(QFrame):
             self.bridge.run(lambda: ua.stop_recording(self.call_id), on_error=self._fail("Stop recording"))
         self.record_button.setChecked(self.recording_path is None)
 
+    def split(self) -> None:
+        ua = self.bridge.ua
+        if ua is None or not self.in_conference:
+            return
+        self.bridge.run(lambda: ua.split(self.call_id), on_error=self._fail("Split"))
+
     def hangup(self) -> None:
         ua = self.bridge.ua
         if ua is None or self.call_event.state == "ended":
@@ -554,6 +622,17 @@ class CallWindow(QWidget):
         self.error_label.setAccessibleName("Call error")
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
+        self.conference: list[str] = []
+        self.merge_button = QPushButton("&Merge calls")
+        self.merge_button.setAccessibleName("Merge calls into a conference")
+        self.merge_button.setToolTip(f"Merge the established calls into a conference ({MERGE_SHORTCUT})")
+        self.merge_button.setEnabled(False)
+        self.merge_button.clicked.connect(self.merge)
+        self.merge_shortcut = QShortcut(QKeySequence(MERGE_SHORTCUT), self)
+        self.merge_shortcut.activated.connect(self.merge)
+        self._meter_timer = QTimer(self)
+        self._meter_timer.setInterval(METER_POLL_MS)
+        self._meter_timer.timeout.connect(self._poll_levels)
         self._rows_box = QWidget()
         self._rows_layout = QVBoxLayout(self._rows_box)
         self._rows_layout.addStretch(1)
@@ -562,6 +641,10 @@ class CallWindow(QWidget):
         scroll.setWidget(self._rows_box)
         layout = QVBoxLayout(self)
         layout.addWidget(self.error_label)
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.merge_button)
+        layout.addLayout(top)
         layout.addWidget(scroll, 1)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
@@ -595,6 +678,53 @@ class CallWindow(QWidget):
             for other in self.rows.values()
             if other.call_id != call_id and other.established
         ]
+
+    def established_calls(self) -> list[str]:
+        return [row.call_id for row in self.rows.values() if row.established]
+
+    def _update_merge(self) -> None:
+        established = self.established_calls()
+        self.merge_button.setEnabled(len(established) >= 2 and not set(established) <= set(self.conference))
+        if established and not self._meter_timer.isActive():
+            self._meter_timer.start()
+        elif not established:
+            self._meter_timer.stop()
+
+    def merge(self) -> None:
+        """Merge every established call into one conference (through the bridge; returns at once)."""
+        ua = self.bridge.ua
+        calls = self.established_calls()
+        if ua is None or len(calls) < 2 or not self.merge_button.isEnabled():
+            return
+        self.merge_button.setEnabled(False)
+
+        def failed(exc: BaseException) -> None:
+            self.show_error(f"Merge: {exc}")
+            self._update_merge()
+
+        self.bridge.run(lambda: ua.conference(calls), on_error=failed)
+
+    def on_conference(self, event: ConferenceEvent) -> None:
+        self.conference = list(event.call_ids) if event.active else []
+        for row in self.rows.values():
+            row.set_conference(row.call_id in self.conference)
+        self._update_merge()
+
+    def _poll_levels(self) -> None:
+        """Ask the UA for each established call's audio levels; never waits (one request per row in flight)."""
+        ua = self.bridge.ua
+        if ua is None:
+            return
+        for row in self.rows.values():
+            if not row.established or row.levels_pending:
+                continue
+            row.levels_pending = True
+
+            def failed(_exc: BaseException, row: CallRow = row) -> None:
+                row.levels_pending = False
+
+            if self.bridge.call(ua.audio_levels, row.call_id, on_done=row.on_levels, on_error=failed) is None:
+                row.levels_pending = False
 
     def recording_path(self, call_id: str) -> Path:
         """A new WAV file for a call's recording under the recordings directory (created if needed)."""
@@ -630,6 +760,7 @@ class CallWindow(QWidget):
             row.update_event(event)
         for other in self.rows.values():
             other._enable()
+        self._update_merge()
         if event.state == "ended":
             QTimer.singleShot(self.ENDED_LINGER_MS, lambda: self._remove(event.call_id))
 
@@ -642,6 +773,7 @@ class CallWindow(QWidget):
         row.deleteLater()
         for other in self.rows.values():
             other._enable()
+        self._update_merge()
         if not self.rows:
             self._timer.stop()
             self.hide()
@@ -649,6 +781,9 @@ class CallWindow(QWidget):
     def on_event(self, event: object) -> None:
         if isinstance(event, CallEvent):
             self.on_call(event)
+            return
+        if isinstance(event, ConferenceEvent):
+            self.on_conference(event)
             return
         call_id = getattr(event, "call_id", None)
         row = self.rows.get(call_id) if isinstance(call_id, str) else None

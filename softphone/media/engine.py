@@ -551,6 +551,29 @@ class MediaSession:
     def muted(self) -> bool:
         return self._muted
 
+    def set_audio(self, source: AudioSource, sink: AudioSink) -> threading.Event:
+        """Swap the session's source and sink from the next ptime on (e.g. into a conference mixer).
+
+        Returns an event set once the media thread uses the new pair: from then on the old
+        source and sink are no longer touched and can be closed.
+        """
+        applied = threading.Event()
+
+        def apply() -> None:
+            self._source = source
+            self._sink = sink
+            applied.set()
+
+        self._command(apply)
+        if not self.running:  # stopped (or never started): nothing reads the old pair any more
+            applied.set()
+        return applied
+
+    @property
+    def audio(self) -> tuple[AudioSource, AudioSink]:
+        """The source and sink in use (a swap asked for takes effect at the next ptime)."""
+        return self._source, self._sink
+
     def hold(self) -> None:
         """Local hold: our microphone is replaced by silence and nothing is played."""
         self._command(lambda: self._set_held(True))

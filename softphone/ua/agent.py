@@ -14,18 +14,22 @@ import itertools
 import logging
 import random
 import secrets
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from softphone.media.conference import ConferenceMixer
 from softphone.media.engine import (
     DtmfReceived,
     MediaEvent,
     MediaFailure,
     MediaSession,
+    NullSink,
     OneWayAudio,
     RemoteBye,
+    SilenceSource,
 )
 from softphone.media.errors import MediaError
 from softphone.media.quality import QualitySnapshot
@@ -77,6 +81,7 @@ from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.events import (
     CallEvent,
     CallState,
+    ConferenceEvent,
     DtmfEvent,
     ErrorEvent,
     Event,
@@ -192,6 +197,10 @@ class UserAgent:
         self.keepalive = keepalive
         self.media = media
         self._media_stops: set[asyncio.Future[None]] = set()
+        # The local conference: its mixer, the shared microphone/speaker and its calls (see conference()).
+        self._mixer: ConferenceMixer | None = None
+        self._conference_audio: CallAudio | None = None
+        self._conference_calls: list[Call] = []
         # The newest events for a consumer that reads the queue; the oldest are dropped when nobody does.
         self.events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
         self.stack = SipStack(
@@ -571,7 +580,105 @@ class UserAgent:
     def audio_levels(self, call_id: str | None = None) -> tuple[float, float] | None:
         """The call's microphone and speaker levels (RMS, 0..1) for meters; None without sound devices."""
         call = self.find_call(call_id)
+        if call in self._conference_calls and self._conference_audio is not None:
+            return self._conference_audio.levels()
         return call.audio.levels() if call.audio is not None else None
+
+    @property
+    def conference_calls(self) -> list[str]:
+        """The ids of the calls in the local conference (empty without one)."""
+        return [c.id for c in self._conference_calls]
+
+    async def conference(self, call_ids: Sequence[str]) -> None:
+        """Merge established calls into one conference mixed here (or add them to the one running).
+
+        Held calls are resumed. Each member sends our microphone plus the other members, and
+        what all members send is played once on our speaker. The microphone and speaker are
+        the first call's audio (the existing conference's, when adding); the other calls' own
+        audio is closed, so a sound device is never opened twice. A ``ConferenceEvent`` follows.
+        """
+        calls: list[Call] = []
+        for call_id in call_ids:
+            call = self.find_call(call_id)
+            if call not in calls:
+                calls.append(call)
+        if len(calls) + len([c for c in self._conference_calls if c not in calls]) < 2:
+            raise UserAgentError("a conference needs two calls or more")
+        if self.media is None:
+            raise UserAgentError("no media: calls cannot be mixed")
+        for call in calls:
+            if not call.confirmed or call.ended:
+                raise UserAgentError(f"call {call.id} is not established")
+        for call in calls:
+            if call.local_hold:
+                await self.resume(call.id)
+        for _ in range(100):  # a call confirmed a moment ago is still opening its audio (bounded: 2 s)
+            if all(c.media_session is not None or c.ended for c in calls):
+                break
+            await asyncio.sleep(0.02)
+        for call in calls:
+            if call.ended or call.media_session is None:
+                raise UserAgentError(f"call {call.id} has no media to mix")
+        if self._mixer is None:
+            shared = calls[0].audio or CallAudio(SilenceSource(), NullSink())
+            calls[0].audio = None
+            self._conference_audio = shared
+            self._mixer = ConferenceMixer(shared.source, shared.sink)
+        closing: list[tuple[threading.Event, CallAudio]] = []
+        for call in calls:
+            if call in self._conference_calls or call.media_session is None:
+                continue
+            member = self._mixer.add(call.id)
+            applied = call.media_session.set_audio(member, member)
+            if call.audio is not None:
+                closing.append((applied, call.audio))
+                call.audio = None
+            self._conference_calls.append(call)
+        if closing:
+            await self.stack.loop.run_in_executor(None, self._close_after_swap, closing)
+        self._emit(ConferenceEvent(self.conference_calls, True))
+
+    async def split(self, call_id: str | None = None) -> None:
+        """Take a call out of the local conference.
+
+        The call goes on with silence both ways (hold, resume or hang up as you like): the
+        conference keeps the microphone and speaker. When one call is left, the conference
+        ends and that call gets the microphone and speaker back.
+        """
+        call = self.find_call(call_id)
+        if call not in self._conference_calls:
+            raise UserAgentError(f"call {call.id} is not in a conference")
+        self._leave_conference(call, ended=False)
+
+    @staticmethod
+    def _close_after_swap(closing: list[tuple[threading.Event, CallAudio]]) -> None:
+        for applied, audio in closing:
+            applied.wait(1.0)
+            UserAgent._close_audio(audio)
+
+    def _leave_conference(self, call: Call, *, ended: bool) -> None:
+        mixer, shared = self._mixer, self._conference_audio
+        if mixer is None or shared is None:
+            return
+        self._conference_calls.remove(call)
+        mixer.remove(call.id)
+        if not ended and call.media_session is not None:
+            call.media_session.set_audio(SilenceSource(), NullSink())
+        if len(self._conference_calls) > 1:
+            self._emit(ConferenceEvent(self.conference_calls, True))
+            return
+        # One call left (or none): it takes the microphone and speaker back.
+        left = self._conference_calls
+        self._mixer = None
+        self._conference_audio = None
+        self._conference_calls = []
+        last = left[0] if left else None
+        if last is not None and last.media_session is not None and not last.ended:
+            last.media_session.set_audio(shared.source, shared.sink)
+            last.audio = shared
+        else:
+            self.stack.loop.run_in_executor(None, self._close_audio, shared)
+        self._emit(ConferenceEvent([c.id for c in left], False))
 
     async def send_dtmf(self, call_id: str | None, digits: str) -> None:
         """Send DTMF digits: RFC 4733 telephone-events when the call streams media with them, else SIP INFO."""
@@ -1871,6 +1978,8 @@ class UserAgent:
 
     def _stop_media(self, call: Call) -> None:
         """Stop the call's media off the loop (the thread join and RTCP BYE can take a while)."""
+        if call in self._conference_calls:
+            self._leave_conference(call, ended=True)
         session, audio, pending = call.media_session, call.audio, call.pending_recorder
         call.media_session = None
         call.audio = None

@@ -118,6 +118,15 @@ class MediaWarningEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class ConferenceEvent(_Event):
+    """The local conference now joins ``call_ids`` (``active``), or ended (the calls left are in ``call_ids``)."""
+
+    kind: ClassVar[str] = "conference"
+    call_ids: list[str]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
 class RecordingEvent(_Event):
     """A call recording started (``active``) or finished; ``error`` says why it stopped early or failed."""
 
@@ -279,6 +288,7 @@ Event: TypeAlias = (
     | QualityEvent
     | MediaWarningEvent
     | RecordingEvent
+    | ConferenceEvent
     | SubscriptionEvent
     | PresenceEvent
     | WatcherEvent
