@@ -50,6 +50,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -445,3 +446,46 @@ class PulseAudio:
                 env=self.env(),
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
+
+
+class MonitorRecording:
+    """``parec`` on a source (a sink's monitor), read on a thread; ``latest(n)`` is the last n samples.
+
+    Keeps at most ``keep`` samples (the oldest are dropped).
+    """
+
+    def __init__(self, pulse: PulseAudio, source: str, keep: int = 16 * RATE) -> None:
+        self.source = source
+        self._pulse = pulse
+        self._keep_bytes = 2 * keep
+        self._proc = pulse.parec_start(source)
+        self._data = bytearray()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        with contextlib.suppress(OSError):
+            while chunk := os.read(fd, 4096):
+                with self._lock:
+                    self._data += chunk
+                    if len(self._data) > 2 * self._keep_bytes:
+                        del self._data[: -self._keep_bytes]
+
+    def latest(self, n: int) -> npt.NDArray[np.float32]:
+        with self._lock:
+            data = bytes(self._data[-2 * n :])
+        return from_s16le(data)
+
+    @property
+    def state(self) -> str:
+        code = self._proc.poll()
+        return "parec running" if code is None else f"parec exited with status {code}"
+
+    def stop(self) -> None:
+        self._proc.terminate()  # parec exits, the reader sees end of file
+        self._thread.join(timeout=2)
+        self._pulse.end(self._proc)
+        assert self._proc.poll() is not None

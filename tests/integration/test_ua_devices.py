@@ -20,9 +20,7 @@ least ``MIN_RMS``). Waits are bounded polls, not sleeps of a guessed length.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +44,7 @@ from softphone.ua import (
 from softphone.ua.media import MediaFactory
 from tests.integration.test_ua_calls import call_state, new_account
 from tests.kamailio_server import Kamailio
-from tests.pulse_server import RATE, PulseAudio, from_s16le, tone
+from tests.pulse_server import RATE, MonitorRecording, PulseAudio, tone
 from tests.ua import Recorder, make_ua
 from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
 
@@ -111,50 +109,11 @@ def quality_with(call_id: str, condition: Callable[[QualityEvent], bool]) -> Cal
 # --- sound devices ------------------------------------------------------------------------
 
 
-class SpeakerRecording:
-    """``parec`` on a sink's monitor, read on a thread; ``latest(n)`` is the last n samples."""
-
-    def __init__(self, pulse: PulseAudio, source: str) -> None:
-        self.source = source
-        self._pulse = pulse
-        self._proc = pulse.parec_start(source)
-        self._data = bytearray()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        assert self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
-        with contextlib.suppress(OSError):
-            while chunk := os.read(fd, 4096):
-                with self._lock:
-                    self._data += chunk
-                    if len(self._data) > 8 * WINDOW:
-                        del self._data[: -4 * WINDOW]
-
-    def latest(self, n: int) -> npt.NDArray[np.float32]:
-        with self._lock:
-            data = bytes(self._data[-2 * n :])
-        return from_s16le(data)
-
-    @property
-    def state(self) -> str:
-        code = self._proc.poll()
-        return "parec running" if code is None else f"parec exited with status {code}"
-
-    def stop(self) -> None:
-        self._proc.terminate()  # parec exits, the reader sees end of file
-        self._thread.join(timeout=2)
-        self._pulse.end(self._proc)
-        assert self._proc.poll() is not None
-
-
-def carries(recording: SpeakerRecording, freq: float) -> Callable[[], bool]:
+def carries(recording: MonitorRecording, freq: float) -> Callable[[], bool]:
     return lambda: has_tone(recording.latest(WINDOW), freq)
 
 
-def describe(recording: SpeakerRecording) -> str:
+def describe(recording: MonitorRecording) -> str:
     return f"{recording.source} ({recording.state}): {describe_samples(recording.latest(WINDOW))}"
 
 
@@ -191,16 +150,16 @@ class DeviceSound:
 
     def __init__(self, pulse: PulseAudio) -> None:
         self.pulse = pulse
-        self.recordings: list[SpeakerRecording] = []
+        self.recordings: list[MonitorRecording] = []
         self.players = [pulse.pacat_play(end.feed, tone(end.tone, TONE_SECONDS, 0.5)) for end in (ALICE, BOB)]
 
     def media(self, end: End) -> MediaFactory:
         return device_media(end.mic, end.speaker)
 
     async def check_heard(self, a_events: Recorder, b_events: Recorder, a_call: str, b_call: str) -> None:
-        at_bob = SpeakerRecording(self.pulse, BOB.monitor)
+        at_bob = MonitorRecording(self.pulse, BOB.monitor)
         self.recordings.append(at_bob)
-        at_alice = SpeakerRecording(self.pulse, ALICE.monitor)
+        at_alice = MonitorRecording(self.pulse, ALICE.monitor)
         self.recordings.append(at_alice)
         heard = await poll(lambda: carries(at_bob, ALICE.tone)() and carries(at_alice, BOB.tone)(), AUDIO_DEADLINE)
         warnings = [e for e in a_events.events + b_events.events if isinstance(e, MediaWarningEvent)]

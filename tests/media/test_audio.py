@@ -7,10 +7,7 @@ with ``parec``. Waits are bounded polls, not sleeps of a guessed length.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import subprocess
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -28,7 +25,7 @@ from softphone.media.audio import (
     list_devices,
 )
 from softphone.media.errors import MediaError
-from tests.pulse_server import PulseAudio, from_s16le, tone
+from tests.pulse_server import MonitorRecording, PulseAudio, tone
 
 RATE = 48000
 WAIT = 3.0  # bound on every poll for audio to arrive
@@ -77,36 +74,6 @@ class CaptureReader:
             self.stream.capture.read_into(self._block)
             self.latest = np.concatenate([self.latest[len(self._block) :], self._block])
             self.fresh += len(self._block)
-
-
-class Recorder:
-    """``parec`` on a source, read on a thread; ``latest(n)`` is the last n samples."""
-
-    def __init__(self, pulse: PulseAudio, source: str) -> None:
-        self._pulse = pulse
-        self._proc = pulse.parec_start(source)
-        self._data = bytearray()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        assert self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
-        with contextlib.suppress(OSError):
-            while chunk := os.read(fd, 4096):
-                with self._lock:
-                    self._data += chunk
-
-    def latest(self, n: int) -> npt.NDArray[np.float32]:
-        with self._lock:
-            data = bytes(self._data[-2 * n :])
-        return from_s16le(data)
-
-    def stop(self) -> None:
-        self._proc.terminate()  # parec exits, the reader sees end of file
-        self._thread.join(timeout=2)
-        self._pulse.end(self._proc)
 
 
 @pytest.fixture
@@ -226,7 +193,7 @@ def test_mute_delivers_silence_and_unmute_brings_the_tone_back(
 
 
 def test_playback_ring_is_heard_on_the_speaker(pulse: PulseAudio, stream: AudioStream) -> None:
-    recorder = Recorder(pulse, "speaker.monitor")
+    recorder = MonitorRecording(pulse, "speaker.monitor")
     try:
         signal = tone(600, 6.0, 0.5)
         sent = 0
@@ -300,7 +267,7 @@ def test_a_stalled_input_is_detected_and_replaced(pulse: PulseAudio, mic_tone: N
 
 
 def test_ringing_device_plays_a_buffer(pulse: PulseAudio) -> None:
-    recorder = Recorder(pulse, "speaker.monitor")
+    recorder = MonitorRecording(pulse, "speaker.monitor")
     try:
         with BufferPlayer(tone(600, 0.5, 0.5), "test_speaker", loop=True) as player:
             assert player.device is not None and player.device.name == "test_speaker"
