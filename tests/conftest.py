@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def torture_dir() -> Path:
-    """The RFC 4475/5118 message set, kept beside the project in ../shared."""
-    path = Path(os.environ.get("SIP_TORTURE_DIR", ROOT.parent / "shared" / "sip-torture"))
+    """The RFC 4475/5118 message set (the RFCs' published test vectors), kept in tests/data."""
+    path = Path(os.environ.get("SIP_TORTURE_DIR", ROOT / "tests" / "data" / "sip-torture"))
     if not (path / "manifest.tsv").is_file():
         pytest.fail(f"SIP torture messages not found at {path} (set SIP_TORTURE_DIR)", pytrace=False)
     return path
