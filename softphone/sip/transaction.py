@@ -46,6 +46,7 @@ __all__ = [
     "ClientTransaction",
     "Deliver",
     "Effect",
+    "LocalResponse",
     "Send",
     "ServerInviteTransaction",
     "ServerNonInviteTransaction",
@@ -61,6 +62,7 @@ __all__ = [
     "TransportFailure",
     "cancelled_key",
     "client_key",
+    "is_failover",
     "make_ack",
     "make_cancel",
     "make_response",
@@ -174,6 +176,15 @@ class Terminated:
 
 
 Effect = Send | Deliver | TimedOut | TransportFailure | Terminated
+
+
+class LocalResponse(Response):
+    """A response the TU made up for a client transaction that timed out (408) or could not be sent (503)."""
+
+
+def is_failover(response: Response) -> bool:
+    """RFC 3263 4.3: a timeout, a transport error or a 503 sends the request to the next target."""
+    return response.status_code == 503 or isinstance(response, LocalResponse)
 
 
 # --- matching ----------------------------------------------------------------

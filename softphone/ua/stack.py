@@ -15,6 +15,7 @@ from softphone.sip.transaction import (
     ClientTransaction,
     Deliver,
     Effect,
+    LocalResponse,
     Send,
     ServerTransaction,
     Terminated,
@@ -23,24 +24,18 @@ from softphone.sip.transaction import (
     Transaction,
     TransactionLayer,
     TransportFailure,
+    is_failover,
     make_response,
 )
 from softphone.transport import Source, Target, TlsSettings, TransportError, TransportManager
+
+__all__ = ["LocalResponse", "SipStack", "is_failover"]
 
 log = logging.getLogger("softphone.ua")
 
 ResponseHandler = Callable[[Response], None]
 RequestHandler = Callable[[Request, ServerTransaction | None, Source], None]
 StrayResponseHandler = Callable[[Response, Source], None]
-
-
-class LocalResponse(Response):
-    """A response the UA made up for a transaction that timed out (408) or could not be sent (503)."""
-
-
-def is_failover(response: Response) -> bool:
-    """RFC 3263 4.3: a timeout, a transport error or a 503 sends the request to the next target."""
-    return response.status_code == 503 or isinstance(response, LocalResponse)
 
 
 class SipStack:
