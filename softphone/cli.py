@@ -129,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--photo-url", metavar="URL", help="picture sent with our calls (Call-Info purpose=icon)")
     parser.add_argument("--no-register", action="store_true", help="don't register at start")
     parser.add_argument("--busy", action="store_true", help="answer every incoming call with 486 Busy Here")
+    parser.add_argument(
+        "--100rel",
+        dest="rel100",
+        choices=("off", "supported", "required"),
+        default="supported",
+        help="reliable provisional responses, RFC 3262 (default supported: used when the peer asks)",
+    )
+    parser.add_argument(
+        "--early-media",
+        action="store_true",
+        help="answer incoming calls with a 183 and our audio while they ring (reliable when the caller supports it)",
+    )
     parser.add_argument("--forward", metavar="URI", help="forward incoming calls there (302 Moved Temporarily)")
     parser.add_argument(
         "--forward-on",
@@ -572,7 +584,14 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         store = Store(args.db)
     except StoreError as exc:
         raise RuntimeError(f"cannot open the database: {exc}") from exc
-    ua = UserAgent([account], listen=[("UDP", host, port), ("TCP", host, port)], media=media_for(args), store=store)
+    ua = UserAgent(
+        [account],
+        listen=[("UDP", host, port), ("TCP", host, port)],
+        media=media_for(args),
+        store=store,
+        rel100=args.rel100,
+        early_media=args.early_media,
+    )
     cli = Cli(ua, stdout, args.json)
     try:
         await ua.start()

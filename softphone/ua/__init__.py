@@ -16,8 +16,9 @@ from softphone.ua.account import (
     password_from_keyring,
     password_to_keyring,
 )
-from softphone.ua.agent import UserAgent, UserAgentError
+from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
+from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     CallbackReadyEvent,
     CallEvent,

@@ -1,4 +1,4 @@
-"""The state of one call, as the UserAgent keeps it."""
+"""One call as the user agent keeps it: its machine, and what the driver holds for it (timers, media)."""
 
 from __future__ import annotations
 
@@ -8,122 +8,143 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from softphone.sip.addr import NameAddr
-from softphone.sip.dialog import Dialog, DialogSet
-from softphone.sip.message import Request, Response
+from softphone.sip.dialog import Dialog
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
-from softphone.sip.transaction import ClientTransaction, ServerTransaction
 from softphone.store.history import QualitySummary
-from softphone.transport import Target
 from softphone.ua.account import Account
+from softphone.ua.call_effects import CallTimer
+from softphone.ua.call_machine import CallMachine
 from softphone.ua.events import CallEvent, CallState, Direction
 from softphone.ua.media import CallAudio, MediaPort
+from softphone.ua.session_timer import SessionTimer
 
 if TYPE_CHECKING:
     from softphone.media.engine import MediaSession
     from softphone.media.recorder import CallRecorder
-from softphone.ua.session_timer import SessionTimer, UasDecision
 
 
 @dataclass(eq=False)
 class Call:
     """One call. ``id`` is the short name (``c1``) shown in events; ``sip_call_id`` the Call-ID.
 
-    ``media`` is what offer/answer agreed (None until an answer arrived) and
-    ``media_port`` the local RTP port reserved for it: what a media engine
-    needs to start streaming.
+    The protocol state lives in :attr:`machine` (:class:`~softphone.ua.call_machine.CallMachine`);
+    the rest is what carrying out its effects needs: the reserved RTP port, the running timers,
+    the media session and its audio, and what the call history keeps.
     """
 
-    id: str
-    sip_call_id: str
+    machine: CallMachine
     account: Account
-    direction: Direction
-    remote: NameAddr
-    local_tag: str
     media_port: MediaPort
-    state: CallState = "calling"
-    code: int | None = None
-    reason: str = ""
-    photo_url: str | None = None
-    asserted_identity: str | None = None
-    dialog: Dialog | None = None
-    media: NegotiatedMedia | None = None
-    local_sdp: SessionDescription | None = None
-    remote_sdp: SessionDescription | None = None
-    local_hold: bool = False
-    muted: bool = False
-    remote_hold: bool = False
-    # Outgoing: the INVITE now in progress, its transaction and forks.
-    invite: Request | None = None
-    invite_tx: ClientTransaction | None = None
-    dialog_set: DialogSet | None = None
-    cseq: int = 0
-    targets: list[Target] = field(default_factory=list)
-    target: Target | None = None
-    provisional: bool = False
-    cancel_requested: bool = False
-    cancel_sent: bool = False
-    auth_rounds: int = 0
-    redirects: int = 0
-    visited: set[str] = field(default_factory=set)
-    ack: Request | None = None
-    # Incoming: their INVITE and its server transaction.
-    server_tx: ServerTransaction | None = None
-    final_sent: bool = False
-    # A 2xx of ours (to an INVITE) waiting for its ACK.
-    pending_2xx: Response | None = None
-    awaiting_ack: bool = False
-    # A re-INVITE of ours in progress (RFC 3261 14.1: one at a time).
-    reinvite_pending: bool = False
-    timers: list[asyncio.TimerHandle] = field(default_factory=list)
-    extra_headers: list[tuple[str, str]] = field(default_factory=list)
-    # RFC 4028 session timer: what we ask for, what was agreed, the pending refresh or expiry.
-    requested_se: int | None = None
-    session_timer: SessionTimer | None = None
-    session_handle: asyncio.TimerHandle | None = None
-    uas_timer: UasDecision | None = None
-    transfer_target: str = ""
-    # The media session streaming ``media`` (None without a media factory), its audio and
-    # the parameters it was last given.
+    timers: dict[CallTimer, asyncio.TimerHandle] = field(default_factory=dict)
+    # The media session streaming ``media`` (None without a media factory) and its audio.
     media_session: MediaSession | None = None
     audio: CallAudio | None = None
+    media_tried: bool = False
+    media_applied: NegotiatedMedia | None = None
     # A recording asked for before the media session started; attached when it does.
     pending_recorder: CallRecorder | None = None
-    media_applied: NegotiatedMedia | None = None
-    media_tried: bool = False
+    muted: bool = False
     # For the call history: when it began and was answered (wall clock), and its quality over time.
     started_at: float = field(default_factory=time.time)
     answered_at: float | None = None
     quality: QualitySummary = field(default_factory=QualitySummary)
-    replaced_by: Call | None = None
+    # As a transferee: the call whose REFER made us place this one.
     transfer_from: Call | None = None
+    replaced_by: Call | None = None
+
+    # --- read from the machine ----------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.machine.id
+
+    @property
+    def sip_call_id(self) -> str:
+        return self.machine.call_id
+
+    @property
+    def local_tag(self) -> str:
+        return self.machine.local_tag
+
+    @property
+    def direction(self) -> Direction:
+        return self.machine.direction
+
+    @property
+    def remote(self) -> NameAddr:
+        return self.machine.remote
+
+    @property
+    def state(self) -> CallState:
+        return self.machine.state
+
+    @property
+    def code(self) -> int | None:
+        return self.machine.code
+
+    @property
+    def reason(self) -> str:
+        return self.machine.reason
+
+    @property
+    def dialog(self) -> Dialog | None:
+        return self.machine.dialog
+
+    @property
+    def media(self) -> NegotiatedMedia | None:
+        return self.machine.media
+
+    @property
+    def local_sdp(self) -> SessionDescription | None:
+        return self.machine.local_sdp
+
+    @property
+    def remote_sdp(self) -> SessionDescription | None:
+        return self.machine.remote_sdp
+
+    @property
+    def local_hold(self) -> bool:
+        return self.machine.local_hold
+
+    @property
+    def remote_hold(self) -> bool:
+        return self.machine.remote_hold
+
+    @property
+    def session_timer(self) -> SessionTimer | None:
+        return self.machine.session_timer
+
+    @property
+    def session_handle(self) -> asyncio.TimerHandle | None:
+        """The running RFC 4028 refresh or expiry timer."""
+        return self.timers.get(CallTimer.SESSION_REFRESH) or self.timers.get(CallTimer.SESSION_EXPIRY)
+
+    @property
+    def photo_url(self) -> str | None:
+        return self.machine.photo_url
+
+    @property
+    def asserted_identity(self) -> str | None:
+        return self.machine.asserted_identity
 
     @property
     def ended(self) -> bool:
-        return self.state == "ended"
+        return self.machine.ended
 
     @property
     def confirmed(self) -> bool:
-        return self.state in ("confirmed", "held")
+        return self.machine.answered and not self.ended
+
+    @property
+    def ringing(self) -> bool:
+        """An incoming call not answered or refused yet."""
+        return self.direction == "incoming" and self.state in ("ringing", "early") and not self.ended
 
     def event(self) -> CallEvent:
-        remote_uri = str(self.remote.uri)
-        return CallEvent(
-            self.id,
-            self.direction,
-            remote_uri,
-            self.remote.display_name,
-            self.state,
-            self.code,
-            self.reason,
-            self.photo_url,
-            self.asserted_identity,
-        )
+        return self.machine.event()
 
     def cancel_timers(self) -> None:
-        for handle in self.timers:
+        for handle in self.timers.values():
             handle.cancel()
         self.timers.clear()
-        if self.session_handle is not None:
-            self.session_handle.cancel()
-            self.session_handle = None

@@ -51,6 +51,7 @@ from softphone.sip.uri import Uri
 from softphone.store.uris import normalise_uri
 from softphone.ua.account import Account
 from softphone.ua.call import Call
+from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     BusyLampState,
     CallbackReadyEvent,
@@ -64,7 +65,7 @@ from softphone.ua.publication import Publication
 from softphone.ua.subscription import Decision, ServerSubscription, Subscription
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = ["DIALOG_EVENT", "DialogStateService"]
 
@@ -150,7 +151,7 @@ class DialogStateService:
     """
 
     def __init__(
-        self, ua: UserAgent, *, publish: bool = True, expires: int = DEFAULT_EXPIRES, presence_fallback: bool = True
+        self, ua: ServiceHost, *, publish: bool = True, expires: int = DEFAULT_EXPIRES, presence_fallback: bool = True
     ) -> None:
         self._ua = ua
         self.publish = publish
@@ -218,7 +219,7 @@ class DialogStateService:
             old.timer.cancel()
         watch = self._watch(uri, account)
         cb = _Callback(key, uri, watch.account, redial)
-        cb.timer = self._ua.stack.loop.call_later(expires, self._callback_expired, cb)
+        cb.timer = self._ua.call_later(expires, self._callback_expired, cb)
         self._callbacks[key] = cb
         if watch.sub is not None and watch.sub.state == "active" and watch.state != "unknown":
             # An existing subscription: what we know counts as "busy seen"; a refresh brings full state.
@@ -407,7 +408,7 @@ class DialogStateService:
             finally:
                 watch.refreshing = False
 
-        self._ua.stack.spawn(refresh(), name=f"dialog refresh {watch.key}")
+        self._ua.spawn(refresh(), name=f"dialog refresh {watch.key}")
 
     def _on_state(self, watch: _Watch, sub: Subscription) -> None:
         if sub.state == "init" or watch.sub is not sub:
@@ -448,7 +449,7 @@ class DialogStateService:
         if lamp in ("busy", "ringing"):
             cb.seen_busy = True
         elif lamp == "idle" and (cb.seen_busy or (first and full)):
-            self._ua.stack.spawn(self._fire(cb), name=f"callback {cb.key}")
+            self._ua.spawn(self._fire(cb), name=f"callback {cb.key}")
 
     # --- automatic callback -------------------------------------------------------------------
 
@@ -459,8 +460,6 @@ class DialogStateService:
         if not cb.redial:
             self._ua.emit(CallbackReadyEvent(cb.key))
             return
-        from softphone.ua.agent import UserAgentError
-
         try:
             call = await self._ua.call(cb.target, cb.account.aor)
         except UserAgentError as exc:
@@ -484,7 +483,7 @@ class DialogStateService:
             del self._callbacks[cb.key]
         watch = self._watches.get(cb.key)
         if watch is not None and not watch.explicit:
-            self._ua.stack.spawn(self._release(watch), name=f"unwatch {cb.key}")
+            self._ua.spawn(self._release(watch), name=f"unwatch {cb.key}")
 
     # --- serving our dialogs -------------------------------------------------------------------
 
@@ -569,7 +568,7 @@ class DialogStateService:
             return
         self._pending_bodies[account.aor] = body
         if account.aor not in self._publishers:
-            self._publishers[account.aor] = self._ua.stack.spawn(
+            self._publishers[account.aor] = self._ua.spawn(
                 self._publisher(account.aor, pub), name=f"PUBLISH dialog {account.aor}"
             )
 

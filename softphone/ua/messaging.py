@@ -47,12 +47,13 @@ from softphone.sip.dialog import error_response
 from softphone.sip.errors import BodyError, SipParseError
 from softphone.sip.iscomposing import ISCOMPOSING_CONTENT_TYPE, build_iscomposing, parse_iscomposing
 from softphone.sip.message import Request, Response
-from softphone.sip.transaction import ServerTransaction
+from softphone.sip.transaction import LocalResponse, ServerTransaction
 from softphone.sip.uri import SipUri, Uri, parse_uri
 from softphone.store import Conversation, Message, MessageState, StoreError, normalise_uri
 from softphone.transport import Source
 from softphone.ua.account import Account
 from softphone.ua.call import Call
+from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     ComposingEvent,
     Event,
@@ -61,10 +62,9 @@ from softphone.ua.events import (
     MessageStatusEvent,
     RegistrationEvent,
 )
-from softphone.ua.stack import LocalResponse
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = ["MessagingService"]
 
@@ -112,7 +112,7 @@ class _Composer:
 class MessagingService:
     """Instant messages of a :class:`~softphone.ua.agent.UserAgent` (``ua.messaging``); see the module text."""
 
-    def __init__(self, ua: UserAgent) -> None:
+    def __init__(self, ua: ServiceHost) -> None:
         self.ua = ua
         self.max_body = MAX_BODY
         self._writer: ThreadPoolExecutor | None = None
@@ -151,7 +151,7 @@ class MessagingService:
         background and is reported by :class:`~softphone.ua.events.MessageStatusEvent` s.
         With ``call_id`` (a call's short id or SIP Call-ID) it goes in that call's dialog,
         to the call's peer (``uri`` may then be empty). Raises
-        :class:`~softphone.ua.agent.UserAgentError` for an unknown account or call, a bad
+        :class:`~softphone.ua.errors.UserAgentError` for an unknown account or call, a bad
         address, an empty or too long text, or a store that cannot be written.
         """
         if self._closing:
@@ -225,7 +225,6 @@ class MessagingService:
             target = self._target(uri, acc)
         peer = normalise_uri(str(target))
         key = (acc.aor, peer)
-        loop = self.ua.stack.loop
         composer = self._composers.get(key)
         if composer is None:
             composer = self._composers[key] = _Composer(target, call.id if call is not None else None)
@@ -233,8 +232,8 @@ class MessagingService:
             composer.idle_timer.cancel()
             composer.idle_timer = None
         if active:
-            composer.idle_timer = loop.call_later(COMPOSING_IDLE, self._went_idle, key)
-            now = loop.time()
+            composer.idle_timer = self.ua.call_later(COMPOSING_IDLE, self._went_idle, key)
+            now = self.ua.now()
             if not composer.active or now - composer.last_sent >= COMPOSING_RESEND_AFTER:
                 composer.active = True
                 composer.last_sent = now
@@ -301,7 +300,7 @@ class MessagingService:
             account = self.ua.account(event.account)
         except Exception:
             return
-        self.ua.stack.spawn(self._flush(account), name=f"message queue of {account.aor}")
+        self.ua.spawn(self._flush(account), name=f"message queue of {account.aor}")
 
     async def _flush(self, account: Account) -> int:
         self._flushed.add(account.aor)
@@ -337,7 +336,7 @@ class MessagingService:
         key = (item.account.aor, item.peer)
         self._lanes.setdefault(key, collections.deque()).append(item)
         if key not in self._lane_tasks:
-            self._lane_tasks[key] = self.ua.stack.spawn(self._drain(key), name=f"messages to {item.peer}")
+            self._lane_tasks[key] = self.ua.spawn(self._drain(key), name=f"messages to {item.peer}")
         return True
 
     async def _drain(self, key: tuple[str, str]) -> None:
@@ -417,7 +416,7 @@ class MessagingService:
             body = build_iscomposing("active", contenttype=TEXT_PLAIN, refresh=COMPOSING_REFRESH)
         else:
             body = build_iscomposing("idle", contenttype=TEXT_PLAIN)
-        self.ua.stack.spawn(self._post_composing(account, key, composer, body), name=f"is-composing to {key[1]}")
+        self.ua.spawn(self._post_composing(account, key, composer, body), name=f"is-composing to {key[1]}")
 
     async def _post_composing(self, account: Account, key: tuple[str, str], composer: _Composer, body: bytes) -> None:
         try:
@@ -464,10 +463,10 @@ class MessagingService:
     # --- receiving ---------------------------------------------------------------------------------
 
     def _on_message(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> bool:
-        stack = self.ua.stack
+        ua = self.ua
         if self._closing:
             # Stopping: the store is about to close; the sender may try again later.
-            stack.reply(tx, 503, headers=[("Retry-After", "30")])
+            ua.reply(tx, 503, headers=[("Retry-After", "30")])
             return True
         try:
             sender = normalise_uri(str(request.from_.uri))
@@ -477,48 +476,48 @@ class MessagingService:
             in_dialog = request.to.tag is not None
         except SipParseError as exc:
             log.info("bad MESSAGE from %s: %s", source, exc)
-            stack.reply(tx, 400, _reason(str(exc)))
+            ua.reply(tx, 400, _reason(str(exc)))
             return True
         call: Call | None = None
         if in_dialog:
             call = self._call_of(request)
             if call is None or call.dialog is None:
-                stack.reply(tx, 481)
+                ua.reply(tx, 481)
                 return True
             try:
                 code = call.dialog.receive_request(request)
             except ValueError:
                 code = 481
             if code is not None:
-                stack.respond(tx, error_response(request, code))
+                ua.respond(tx, error_response(request, code))
                 return True
         body = request.body
         if len(body) > self.max_body:
-            stack.reply(tx, 413, f"Message Larger Than {self.max_body} Bytes")
+            ua.reply(tx, 413, f"Message Larger Than {self.max_body} Bytes")
             return True
         mime = content_type.mime if content_type is not None else None
         if not body and mime is None:
             log.info("empty MESSAGE from %s answered and dropped", sender)
-            stack.reply(tx, 200)
+            ua.reply(tx, 200)
             return True
         if mime == ISCOMPOSING_CONTENT_TYPE:
             assert content_type is not None
             self._on_composing(request, tx, account, sender, content_type.param("charset"))
             return True
         if mime != TEXT_PLAIN or content_type is None:
-            stack.reply(tx, 415, headers=[("Accept", ACCEPT)])
+            ua.reply(tx, 415, headers=[("Accept", ACCEPT)])
             return True
         charset = content_type.param("charset") or "utf-8"
         try:
             codec = codecs.lookup(charset).name
             text = body.decode("utf-8-sig" if codec == "utf-8" else codec)
         except LookupError:
-            stack.reply(tx, 415, _reason(f"Unsupported Charset {charset}"), headers=[("Accept", TEXT_CONTENT_TYPE)])
+            ua.reply(tx, 415, _reason(f"Unsupported Charset {charset}"), headers=[("Accept", TEXT_CONTENT_TYPE)])
             return True
         except UnicodeDecodeError:
-            stack.reply(tx, 400, _reason(f"Body Is Not Valid {charset}"))
+            ua.reply(tx, 400, _reason(f"Body Is Not Valid {charset}"))
             return True
-        task = stack.spawn(
+        task = ua.spawn(
             self._receive(tx, account, sender, text, call_id, cseq, call.id if call is not None else None),
             name=f"MESSAGE from {sender}",
         )
@@ -547,7 +546,7 @@ class MessagingService:
                 )
             except Exception as exc:
                 log.warning("cannot store a MESSAGE from %s: %s", sender, exc)
-                self.ua.stack.reply(tx, 500, "Cannot Store The Message", headers=[("Retry-After", "5")])
+                self.ua.reply(tx, 500, "Cannot Store The Message", headers=[("Retry-After", "5")])
                 return
             message_id, when = message.id, message.time
         else:
@@ -556,7 +555,7 @@ class MessagingService:
             self._seen[key] = None
             if len(self._seen) > MEMORY_DEDUPE:
                 self._seen.popitem(last=False)
-        self.ua.stack.reply(tx, 200)
+        self.ua.reply(tx, 200)
         if not new:
             log.info("MESSAGE from %s (Call-ID %s, CSeq %d) was stored already", sender, call_id, cseq)
             return
@@ -579,9 +578,9 @@ class MessagingService:
             document = parse_iscomposing(request.body, charset, max_size=self.max_body)
         except BodyError as exc:
             log.info("bad is-composing body from %s: %s", sender, exc)
-            self.ua.stack.reply(tx, 400, _reason(f"Bad is-composing Body: {exc}"))
+            self.ua.reply(tx, 400, _reason(f"Bad is-composing Body: {exc}"))
             return
-        self.ua.stack.reply(tx, 200)
+        self.ua.reply(tx, 200)
         self._peer_composing(account.aor, sender, document.active, document.expires_after)
 
     def _peer_composing(self, aor: str, peer: str, active: bool, expires: float) -> None:
@@ -591,7 +590,7 @@ class MessagingService:
             timer.cancel()
         if active:
             # RFC 3994 3.3: "active" lapses after its refresh interval (120 s without one).
-            self._peer_typing[key] = self.ua.stack.loop.call_later(expires, self._peer_lapsed, key)
+            self._peer_typing[key] = self.ua.call_later(expires, self._peer_lapsed, key)
         if active != (timer is not None):
             self.ua.emit(ComposingEvent(peer, active, aor))
 
@@ -644,6 +643,4 @@ def _reason(text: str) -> str:
 
 
 def _error(message: str) -> Exception:
-    from softphone.ua.agent import UserAgentError
-
     return UserAgentError(message)

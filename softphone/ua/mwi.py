@@ -28,7 +28,7 @@ from softphone.ua.events import Event, MwiEvent, RegistrationEvent, Subscription
 from softphone.ua.subscription import Subscription, event_package
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = ["MESSAGE_SUMMARY_EVENT", "MwiService"]
 
@@ -48,7 +48,7 @@ class MwiService:
     lifetime asked for.
     """
 
-    def __init__(self, ua: UserAgent, *, auto_subscribe: bool = True, expires: int = DEFAULT_EXPIRES) -> None:
+    def __init__(self, ua: ServiceHost, *, auto_subscribe: bool = True, expires: int = DEFAULT_EXPIRES) -> None:
         self._ua = ua
         self.auto_subscribe = auto_subscribe
         self.expires = expires
@@ -123,7 +123,7 @@ class MwiService:
         elif event.state == "unregistered":
             sub = self._subscriptions.pop(account.aor, None)
             if sub is not None:
-                self._ua.stack.spawn(self._ua.subscriptions.unsubscribe(sub, UNSUBSCRIBE_WAIT))
+                self._ua.spawn(self._ua.subscriptions.unsubscribe(sub, UNSUBSCRIBE_WAIT))
 
     # --- NOTIFY -------------------------------------------------------------------------
 
@@ -139,13 +139,13 @@ class MwiService:
         if package is None or package[0] != MESSAGE_SUMMARY_EVENT:
             return False
         if not request.body:
-            self._ua.stack.reply(tx, 200)
+            self._ua.reply(tx, 200)
             return True
         code = self._take(account, request, f"unsolicited NOTIFY from {source.target.host}")
         if code == 415:
-            self._ua.stack.reply(tx, 415, headers=[("Accept", MESSAGE_SUMMARY_CONTENT_TYPE)])
+            self._ua.reply(tx, 415, headers=[("Accept", MESSAGE_SUMMARY_CONTENT_TYPE)])
         else:
-            self._ua.stack.reply(tx, code or 200, "Bad message-summary body" if code == 400 else None)
+            self._ua.reply(tx, code or 200, "Bad message-summary body" if code == 400 else None)
         return True
 
     def _take(self, account: Account, request: Request, where: str) -> int | None:

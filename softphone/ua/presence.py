@@ -59,8 +59,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from softphone.sip.errors import BodyError, SipParseError
 from softphone.sip.message import Request
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf, parse_pidf
-from softphone.sip.transaction import ClientTransaction
-from softphone.sip.transaction import State as TransactionState
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from softphone.store.uris import normalise_uri
 from softphone.store.watchers import Authorization
@@ -77,7 +75,7 @@ from softphone.ua.publication import Publication
 from softphone.ua.subscription import Decision, ServerSubscription, Subscription
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = ["MAX_IN_FLIGHT", "BuddyState", "OwnStatus", "PresenceService"]
 
@@ -98,7 +96,6 @@ STOP_GRACE = 3.0
 # Server answers that mean "no presence service here" (RFC 6665 4.1.2.1, RFC 3261 21.4.6).
 NO_PRESENCE_SERVICE = frozenset({405, 489, 501})
 _IN_CALL = frozenset({"confirmed", "held"})
-_PENDING_TX = frozenset({TransactionState.CALLING, TransactionState.TRYING, TransactionState.PROCEEDING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +174,7 @@ class PresenceService:
     See the module documentation for the behaviour; every method runs on the UA's loop.
     """
 
-    def __init__(self, ua: UserAgent) -> None:
+    def __init__(self, ua: ServiceHost) -> None:
         self._ua = ua
         self._own: dict[str, OwnStatus] = {}
         self._shown: dict[str, tuple[Basic, str | None, str | None]] = {}
@@ -268,10 +265,7 @@ class PresenceService:
             self._publish(account)
 
     def _running(self) -> bool:
-        try:
-            return self._ua.stack.loop is not None
-        except RuntimeError:
-            return False
+        return self._ua.running
 
     def _pidf(self, account: Account) -> bytes:
         basic, activity, note = self._effective(account)
@@ -279,7 +273,7 @@ class PresenceService:
 
     def _contact(self, account: Account) -> str:
         if account.register:
-            contact = self._ua.registration(account.aor).contact
+            contact = self._ua.registration_contact(account.aor)
             if contact is not None:
                 return str(contact.uri)
         return account.aor
@@ -300,7 +294,7 @@ class PresenceService:
         self._dirty.add(account.aor)
         task = self._publishing.get(account.aor)
         if task is None or task.done():
-            self._publishing[account.aor] = self._ua.stack.spawn(
+            self._publishing[account.aor] = self._ua.spawn(
                 self._publish_loop(account), name=f"PUBLISH presence {account.aor}"
             )
 
@@ -454,7 +448,7 @@ class PresenceService:
         self._loaded = True
         if store is None:
             return 0
-        contacts = await self._ua.stack.loop.run_in_executor(None, store.contacts.list)
+        contacts = await self._ua.run_blocking(store.contacts.list)
         default = self._ua.account(account)
         added = 0
         for index, contact in enumerate(contacts):
@@ -494,7 +488,7 @@ class PresenceService:
         queue = self._queue
         if not self._pacers and queue is not None and self._running() and not self._closing:
             self._pacers = [
-                self._ua.stack.spawn(self._pacer(queue), name=f"presence pacer {i}") for i in range(MAX_IN_FLIGHT)
+                self._ua.spawn(self._pacer(queue), name=f"presence pacer {i}") for i in range(MAX_IN_FLIGHT)
             ]
 
     async def _pacer(self, queue: asyncio.Queue[_Buddy]) -> None:
@@ -600,7 +594,7 @@ class PresenceService:
         self._start_pacers()
         if not self._loaded:
             self._loaded = True
-            self._ua.stack.spawn(self._load_quietly(account.aor), name="load buddies")
+            self._ua.spawn(self._load_quietly(account.aor), name="load buddies")
 
     async def _load_quietly(self, aor: str) -> None:
         try:
@@ -638,14 +632,10 @@ class PresenceService:
 
     async def _notifies_sent(self, timeout: float) -> None:
         """Wait (bounded) until the NOTIFYs we sent have their answers, so the closed state goes out first."""
-        loop = self._ua.stack.loop
-        deadline = loop.time() + timeout
+        deadline = self._ua.now() + timeout
         await asyncio.sleep(0)
-        while loop.time() < deadline:
-            if not any(
-                isinstance(tx, ClientTransaction) and tx.method == "NOTIFY" and tx.state in _PENDING_TX
-                for tx in self._ua.stack.transactions
-            ):
+        while self._ua.now() < deadline:
+            if not self._ua.requests_pending("NOTIFY"):
                 return
             await asyncio.sleep(0.02)
 

@@ -23,7 +23,7 @@ from softphone.ua.account import Account
 from softphone.ua.subscription import int_header, refresh_delay
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = ["Publication", "PublicationState"]
 
@@ -42,7 +42,7 @@ class Publication:
 
     def __init__(
         self,
-        ua: UserAgent,
+        ua: ServiceHost,
         account: Account,
         event: str,
         content_type: str,
@@ -138,7 +138,7 @@ class Publication:
                 self.etag = etag.strip()
             self.expires = int_header(response, "Expires") or expires
             self._set("published", code, None)
-            self._timer = self._ua.stack.loop.call_later(refresh_delay(self.expires), self._refresh)
+            self._timer = self._ua.call_later(refresh_delay(self.expires), self._refresh)
         elif code in UNSUPPORTED_CODES:
             self.etag = None
             self._set("unsupported", code, reason)
@@ -152,13 +152,13 @@ class Publication:
             async with self._lock:
                 await self._send(None if self.etag is not None else self.body)
 
-        self._ua.stack.spawn(refresh(), name=f"PUBLISH refresh {self.event}")
+        self._ua.spawn(refresh(), name=f"PUBLISH refresh {self.event}")
 
     def _retry_later(self, code: int | None, reason: str) -> None:
         self._failures += 1
         self._set("failed", code, reason)
         delay = min(_RETRY_MAX, _RETRY_MIN * 2 ** (self._failures - 1))
-        self._timer = self._ua.stack.loop.call_later(delay, self._refresh)
+        self._timer = self._ua.call_later(delay, self._refresh)
 
     def _cancel(self) -> None:
         if self._timer is not None:

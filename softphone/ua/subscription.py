@@ -35,7 +35,7 @@ from softphone.transport import Source
 from softphone.ua.account import Account
 
 if TYPE_CHECKING:
-    from softphone.ua.agent import UserAgent
+    from softphone.ua.host import ServiceHost
 
 __all__ = [
     "EventPackage",
@@ -163,7 +163,7 @@ class EventPackage(Protocol):
 class Subscriptions:
     """The subscriptions of one user agent; see the module documentation."""
 
-    def __init__(self, ua: UserAgent) -> None:
+    def __init__(self, ua: ServiceHost) -> None:
         self._ua = ua
         self._ids = itertools.count(1)
         self._mine: dict[tuple[str, str], Subscription] = {}
@@ -200,7 +200,7 @@ class Subscriptions:
             on_notify=on_notify,
             on_state=on_state,
         )
-        self._ua.stack.spawn(self._initial(sub), name=f"SUBSCRIBE {event} {target}")
+        self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {event} {target}")
         return sub
 
     async def unsubscribe(self, sub: Subscription, timeout: float = TIMER_N) -> None:
@@ -285,8 +285,7 @@ class Subscriptions:
                 return
             self._schedule_refresh(sub)
             if not sub.notified:
-                loop = self._ua.stack.loop
-                sub._timer_n = loop.call_later(TIMER_N, self._no_notify, sub)
+                sub._timer_n = self._ua.call_later(TIMER_N, self._no_notify, sub)
             return
         reason = response.reason or str(code)
         if code in (408, 480, 500, 503, 504) or (code >= 600 and code != 603):
@@ -315,7 +314,7 @@ class Subscriptions:
 
     def _restart(self, sub: Subscription) -> None:
         if sub.wanted:
-            self._ua.stack.spawn(self._initial(sub), name=f"SUBSCRIBE {sub.event} {sub.target}")
+            self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {sub.event} {sub.target}")
 
     def _schedule_refresh(self, sub: Subscription) -> None:
         self._set_timer(sub, refresh_delay(sub.expires), self._refresh)
@@ -323,7 +322,7 @@ class Subscriptions:
     def _set_timer(self, sub: Subscription, delay: float, action: Callable[[Subscription], None]) -> None:
         if sub._timer is not None:
             sub._timer.cancel()
-        sub._timer = self._ua.stack.loop.call_later(delay, action, sub)
+        sub._timer = self._ua.call_later(delay, action, sub)
 
     def _cancel_timers(self, sub: Subscription) -> None:
         for timer in (sub._timer, sub._timer_n):
@@ -366,7 +365,7 @@ class Subscriptions:
                 # RFC 6665 4.1.2.2: a failed refresh ends the subscription; start a new one.
                 self._restart(sub)
 
-        self._ua.stack.spawn(refresh(), name=f"refresh {sub.event} {sub.target}")
+        self._ua.spawn(refresh(), name=f"refresh {sub.event} {sub.target}")
 
     async def _in_dialog_subscribe(self, sub: Subscription, dialog: Dialog, expires: int) -> Response:
         return await self._ua.request_in_dialog(sub.account, dialog, "SUBSCRIBE", headers=self._headers(sub, expires))
@@ -408,7 +407,7 @@ class Subscriptions:
             return False
         package = event_package(request)
         if package is None or package[0] != sub.event:
-            self._ua.stack.reply(tx, 489)
+            self._ua.reply(tx, 489)
             return True
         if request.body:
             try:
@@ -416,7 +415,7 @@ class Subscriptions:
             except SipParseError:
                 content_type = None
             if content_type is None or (sub.accept and content_type.mime.lower() not in sub.accept):
-                self._ua.stack.reply(tx, 415, headers=[("Accept", ", ".join(sub.accept))])
+                self._ua.reply(tx, 415, headers=[("Accept", ", ".join(sub.accept))])
                 return True
         from_tag = request.from_.tag
         dialog = sub.dialogs.get(from_tag or "")
@@ -424,13 +423,13 @@ class Subscriptions:
             try:
                 dialog = Dialog.from_notify(sub.request, request)
             except (ValueError, SipParseError) as exc:
-                self._ua.stack.reply(tx, 400, str(exc)[:80])
+                self._ua.reply(tx, 400, str(exc)[:80])
                 return True
             sub.dialogs[dialog.remote_tag] = dialog
             self._ua.keep_dialog(dialog)
         refused = dialog.receive_request(request)
         if refused is not None:
-            self._ua.stack.respond(tx, error_response(request, refused))
+            self._ua.respond(tx, error_response(request, refused))
             return True
         if sub._timer_n is not None:
             sub._timer_n.cancel()
@@ -446,7 +445,7 @@ class Subscriptions:
             code = sub.on_notify(sub, request)
         except Exception:
             log.exception("NOTIFY handler for %s failed", sub.event)
-        self._ua.stack.reply(tx, code or 200)
+        self._ua.reply(tx, code or 200)
         if value == "terminated":
             reason = (state.reason if state is not None else None) or "terminated"
             retry_after = state.retry_after if state is not None else None
@@ -499,13 +498,13 @@ class Subscriptions:
             return
         package = self._packages.get(package_id[0]) if package_id is not None else None
         if package is None or package_id is None:
-            self._ua.stack.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
+            self._ua.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
             return
         expires = int_header(request, "Expires")
         if expires is None:
             expires = package.default_expires
         if 0 < expires < MIN_EXPIRES:
-            self._ua.stack.reply(tx, 423, headers=[("Min-Expires", str(MIN_EXPIRES))])
+            self._ua.reply(tx, 423, headers=[("Min-Expires", str(MIN_EXPIRES))])
             return
         expires = min(expires, MAX_EXPIRES)
         to_tag = new_tag()
@@ -513,7 +512,7 @@ class Subscriptions:
         try:
             dialog = Dialog.from_uas(request, to_tag, contact)
         except SipParseError as exc:
-            self._ua.stack.reply(tx, exc.status_code or 400, str(exc)[:80])
+            self._ua.reply(tx, exc.status_code or 400, str(exc)[:80])
             return
         accept = tuple(m.mime.lower() for m in request.accept) if request.accept is not None else ()
         served = ServerSubscription(
@@ -529,7 +528,7 @@ class Subscriptions:
         )
         decision = package.authorize(served)
         if decision == "rejected":
-            self._ua.stack.reply(tx, 403, "Subscription refused")
+            self._ua.reply(tx, 403, "Subscription refused")
             return
         served.state = "active" if decision == "active" else "pending"
         self._ua.keep_dialog(dialog)
@@ -540,7 +539,7 @@ class Subscriptions:
             to_tag=to_tag,
             headers=[("Expires", str(expires)), ("Contact", str(contact)), *_record_routes(request)],
         )
-        self._ua.stack.respond(tx, response)
+        self._ua.respond(tx, response)
         if expires == 0:
             # RFC 6665 4.4.3: a fetch: one NOTIFY with the state, and done.
             self._end_served(served, "timeout")
@@ -553,24 +552,24 @@ class Subscriptions:
     ) -> None:
         served = self._served.get((request.call_id, request.to.tag or ""))
         if served is None or served.dialog.remote_tag != (request.from_.tag or ""):
-            self._ua.stack.reply(tx, 481)
+            self._ua.reply(tx, 481)
             return
         if package_id is None or package_id[0] != served.package:
-            self._ua.stack.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
+            self._ua.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
             return
         refused = served.dialog.receive_request(request)
         if refused is not None:
-            self._ua.stack.respond(tx, error_response(request, refused))
+            self._ua.respond(tx, error_response(request, refused))
             return
         expires = int_header(request, "Expires")
         package = self._packages[served.package]
         if expires is None:
             expires = package.default_expires
         if 0 < expires < MIN_EXPIRES:
-            self._ua.stack.reply(tx, 423, headers=[("Min-Expires", str(MIN_EXPIRES))])
+            self._ua.reply(tx, 423, headers=[("Min-Expires", str(MIN_EXPIRES))])
             return
         expires = min(expires, MAX_EXPIRES)
-        self._ua.stack.reply(tx, 200, headers=[("Expires", str(expires))])
+        self._ua.reply(tx, 200, headers=[("Expires", str(expires))])
         if expires == 0:
             self._end_served(served, "timeout")
             return
@@ -581,7 +580,7 @@ class Subscriptions:
     def _arm_expiry(self, served: ServerSubscription, expires: int) -> None:
         if served._timer is not None:
             served._timer.cancel()
-        served._timer = self._ua.stack.loop.call_later(expires, self._end_served, served, "timeout")
+        served._timer = self._ua.call_later(expires, self._end_served, served, "timeout")
 
     def notify_package(self, package: str, account: Account | None = None) -> None:
         """The state of ``package`` changed: NOTIFY every active watcher (of ``account``)."""
@@ -646,7 +645,7 @@ class Subscriptions:
                 dialog.terminate()
                 self._ua.forget_dialog(dialog)
 
-        task = self._ua.stack.spawn(send(), name=f"NOTIFY {served.package} {served.watcher_uri}")
+        task = self._ua.spawn(send(), name=f"NOTIFY {served.package} {served.watcher_uri}")
         self._notifying.add(task)
         task.add_done_callback(self._notifying.discard)
 

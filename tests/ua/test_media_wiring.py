@@ -193,6 +193,7 @@ def test_hold_and_resume_update_the_session_and_hangup_stops_it() -> None:
             await bob.hangup(b_call)
             await a_events.wait(is_state("ended"))
             await alice.wait_media_stopped()
+            await bob.wait_media_stopped()  # bob's session stops off his loop, as alice's does off hers
             assert not session.running
             assert not b_session.running
         finally:

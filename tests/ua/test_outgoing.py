@@ -143,14 +143,14 @@ def test_invite_fails_over_to_the_next_target_on_503() -> None:
     async def test(ua: UserAgent, peer: ScriptedPeer, events: Recorder) -> None:
         second = ScriptedPeer()
         try:
-            original = ua._resolve
+            original = ua.resolve
 
             async def resolve(uri: SipUri, account: Account | None = None) -> list[Target]:
                 if uri.user is not None:  # in-dialog requests go to the Contact as usual
                     return await original(uri, account)
                 return [Target("UDP", "127.0.0.1", peer.port), Target("UDP", "127.0.0.1", second.port)]
 
-            ua._resolve = resolve  # type: ignore[method-assign]
+            ua.resolve = resolve  # type: ignore[method-assign]
             await ua.call("bob")
             invite = await peer.receive("INVITE")
             peer.respond(invite, 503)
@@ -169,7 +169,7 @@ def test_event_queue_is_bounded() -> None:
     async def scenario() -> None:
         ua = make_ua(Account("sip:a@127.0.0.1"), listen=[("UDP", "127.0.0.1", 0)])
         for index in range(ua.events.maxsize + 10):
-            ua._emit(CallEvent(f"c{index}", "outgoing", "sip:b@c", None, "calling"))
+            ua.emit(CallEvent(f"c{index}", "outgoing", "sip:b@c", None, "calling"))
         first: Event = ua.events.get_nowait()
         assert isinstance(first, CallEvent) and first.call_id == "c10"
 

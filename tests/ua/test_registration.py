@@ -125,7 +125,7 @@ def test_failover_to_the_second_registrar_and_refresh() -> None:
         async def resolve(uri: SipUri, account: Account | None = None) -> list[Target]:
             return [Target("UDP", "127.0.0.1", dead_port), Target("UDP", "127.0.0.1", registrar.port)]
 
-        ua._resolve = resolve  # type: ignore[method-assign]
+        ua.resolve = resolve  # type: ignore[method-assign]
         events = Recorder(ua)
         await ua.start()
         try:

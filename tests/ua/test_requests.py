@@ -106,7 +106,7 @@ def run(coroutine: object) -> None:
         ({"method": "FOO"}, 501, "Allow"),
         ({"method": "PUBLISH"}, 405, "Allow"),
         ({"method": "OPTIONS", "uri": "mailto:alice@example.com"}, 416, None),
-        ({"method": "OPTIONS", "extra": "Require: 100rel, foo\r\n"}, 420, "Unsupported"),
+        ({"method": "OPTIONS", "extra": "Require: sec-agree, foo\r\n"}, 420, "Unsupported"),
         ({"method": "INVITE", "extra": "Content-Type: text/plain\r\n", "body": "hi"}, 415, "Accept"),
         ({"method": "INVITE", "extra": "Content-Type: application/sdp\r\n", "body": offer("9", "")}, 488, None),
         ({"method": "BYE", "to_tag": "nosuchtag"}, 481, None),
@@ -127,7 +127,7 @@ def test_answers(kwargs: dict[str, str], code: int, check_header: str | None) ->
             if check_header is not None:
                 assert header(reply, check_header), reply
             if code == 420:
-                assert header(reply, "Unsupported") == "100rel, foo"
+                assert header(reply, "Unsupported") == "sec-agree, foo"
             if code == 200:
                 assert "INVITE" in (header(reply, "Allow") or "")
                 assert header(reply, "Accept") == "application/sdp"

@@ -1,0 +1,545 @@
+"""The calls of a user agent: the driver that feeds each call machine and carries out its effects.
+
+Everything about a call's protocol is in :mod:`softphone.ua.call_machine`;
+this module routes requests, responses, commands and timers to the right
+machine, and turns its effects into transactions, loop timers, media
+sessions, events and call-history records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from softphone.sip.addr import NameAddr
+from softphone.sip.dialog import dialog_id_for_request, new_tag
+from softphone.sip.message import Request, Response
+from softphone.sip.transaction import LocalResponse, ServerInviteTransaction, ServerTransaction, make_response
+from softphone.sip.uri import SipUri
+from softphone.store import CallOutcome, CallRecord, StoreError
+from softphone.store.messages import Direction
+from softphone.transport import Source, Target, TransportError
+from softphone.ua.account import Account
+from softphone.ua.call import Call
+from softphone.ua.call_effects import (
+    CallConfig,
+    CallEffect,
+    CallTimer,
+    Completed,
+    Emit,
+    Ended,
+    LocalParty,
+    PlaceCall,
+    SendAck,
+    SendRequest,
+    SendResponse,
+    StartMedia,
+    StartTimer,
+    StopMedia,
+    StopTimer,
+    UpdateMedia,
+)
+from softphone.ua.call_machine import CallMachine
+from softphone.ua.call_media import CallMedia
+from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header
+from softphone.ua.errors import UserAgentError
+from softphone.ua.events import CallEvent, TransferEvent
+from softphone.ua.media import MediaPort
+
+if TYPE_CHECKING:
+    from softphone.ua.agent import UserAgent
+
+__all__ = ["CallManager", "call_outcome"]
+
+log = logging.getLogger("softphone.ua")
+
+
+class CallManager:
+    """Creates the calls of ``ua``, routes what concerns them to their machines and carries out the effects."""
+
+    def __init__(self, ua: UserAgent) -> None:
+        self.ua = ua
+        self._calls: dict[str, Call] = {}
+        # (Call-ID, our tag) -> call, kept 64*T1 after the end for retransmissions and late requests.
+        self._by_key: dict[tuple[str, str], Call] = {}
+        self._ids = itertools.count(1)
+        self._ops = itertools.count(1)
+        self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
+        self.media = CallMedia(lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye)
+
+    # --- configuration shared by the machines ------------------------------------------------
+
+    def config(self) -> CallConfig:
+        ua = self.ua
+        timers = ua.stack.timers
+        return CallConfig(
+            audio=ua.audio,
+            session_expires=ua.session_expires,
+            min_se=ua.min_se,
+            rel100=ua.rel100,
+            early_media=ua.early_media,
+            user_agent=ua.user_agent,
+            allow=ua.allow,
+            t1=timers.T1,
+            t2=timers.T2,
+        )
+
+    def _machine(
+        self, account: Account, direction: str, call_id: str, remote: NameAddr, media_port: MediaPort
+    ) -> CallMachine:
+        ua = self.ua
+        local = LocalParty(
+            uri=account.uri,
+            display_name=account.display_name,
+            outbound_proxy=account.outbound_proxy_uri,
+            digest=ua.digest(account),
+            photo_url=account.photo_url,
+        )
+        return CallMachine(
+            id=f"c{next(self._ids)}",
+            call_id=call_id,
+            local_tag=new_tag(),
+            direction="outgoing" if direction == "outgoing" else "incoming",
+            local=local,
+            remote=remote,
+            config=self.config(),
+            media_host=media_port.host,
+            media_port=media_port.port,
+            contact_for=lambda target: ua.contact_for(account, target),
+        )
+
+    # --- looking calls up -------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        return [c for c in self._calls.values() if not c.ended]
+
+    def find(self, call_id: str | None = None) -> Call:
+        """A call by short id or SIP Call-ID; without one, the only or most recent call."""
+        calls = self.calls
+        if call_id is None:
+            if not calls:
+                raise UserAgentError("no call")
+            return calls[-1]
+        call = self._calls.get(call_id)
+        if call is None:
+            call = next((c for c in calls if c.sip_call_id == call_id), None)
+        if call is None or call.ended:
+            raise UserAgentError(f"no call {call_id}")
+        return call
+
+    def by_dialog(self, call_id: str, local_tag: str) -> Call | None:
+        return self._by_key.get((call_id, local_tag))
+
+    def ringing(self, call_id: str | None) -> Call:
+        if call_id is None:
+            ringing = [c for c in self.calls if c.ringing]
+            if not ringing:
+                raise UserAgentError("no ringing call")
+            return ringing[-1]
+        call = self.find(call_id)
+        if not call.ringing:
+            raise UserAgentError(f"call {call.id} is not ringing")
+        return call
+
+    # --- outgoing ---------------------------------------------------------------------------
+
+    async def dial(self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = ()) -> Call:
+        ua = self.ua
+        target_uri = ua.target_uri(uri, account)
+        hop = ua.first_hop(account, target_uri)
+        try:
+            targets = await ua.resolve(hop, account)
+        except TransportError as exc:
+            raise UserAgentError(f"cannot reach {hop}: {exc}") from exc
+        media_port = self._media_port(targets[0])
+        if media_port is None:
+            raise UserAgentError("no local media port: the system is out of resources")
+        call_id = f"{secrets.token_hex(12)}@softphone"
+        machine = self._machine(account, "outgoing", call_id, NameAddr(uri=target_uri), media_port)
+        call = Call(machine, account, media_port)
+        self._add(call)
+        self.run(call, call.machine.dial(targets, headers))
+        return call
+
+    def _media_port(self, target: Target) -> MediaPort | None:
+        try:
+            return MediaPort(self.ua.media_host_for(target))
+        except (TransportError, OSError) as exc:
+            log.warning("no media port: %s", exc)
+            return None
+
+    def _add(self, call: Call) -> None:
+        self._calls[call.id] = call
+        self._by_key[(call.sip_call_id, call.local_tag)] = call
+
+    # --- incoming ---------------------------------------------------------------------------
+
+    def incoming(self, request: Request, tx: ServerInviteTransaction, source: Source, account: Account) -> None:
+        """A new INVITE for ``account``: forward, refuse as busy, replace a call, or ring."""
+        ua = self.ua
+        stack = ua.stack
+        forwarding = account.forwarding
+        if forwarding is not None and forwarding.always:
+            self._forward(tx, forwarding.target, account)
+            return
+        if ua.busy or account.busy:
+            if forwarding is not None and forwarding.busy:
+                self._forward(tx, forwarding.target, account)
+            else:
+                stack.reply(tx, 486)
+            return
+        if request.replaces is not None:
+            self._replaces(request, tx, source, account)
+            return
+        self._ring(request, tx, source, account)
+
+    def _ring(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> Call | None:
+        ua = self.ua
+        try:
+            contact = ua.contact_for(account, source.target)
+        except TransportError as exc:
+            log.info("cannot take a call: %s", exc)
+            ua.stack.reply(tx, 500)
+            return None
+        media_port = self._media_port(source.target)
+        if media_port is None:
+            # Out of sockets: the caller may try again once resources free up.
+            ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
+            return None
+        remote = request.from_
+        machine = self._machine(
+            account, "incoming", request.call_id, NameAddr(uri=remote.uri, display_name=remote.display_name), media_port
+        )
+        call = Call(machine, account, media_port)
+        forward = None
+        forwarding = account.forwarding
+        if forwarding is not None and forwarding.no_answer is not None:
+            try:
+                forward = (forwarding.no_answer, str(ua.target_uri(forwarding.target, account)))
+            except UserAgentError as exc:
+                log.info("forwarding of %s ignored: %s", account.aor, exc)
+        self._add(call)
+        self.run(
+            call,
+            machine.incoming(
+                request, tx, contact, auto_answer=account.auto_answer, forward=forward, ring_timeout=ua.ring_timeout
+            ),
+        )
+        return call if not call.ended else None
+
+    def _forward(self, tx: ServerTransaction, target: str, account: Account) -> None:
+        try:
+            uri = self.ua.target_uri(target, account)
+        except UserAgentError:
+            self.ua.stack.reply(tx, 480)
+            return
+        self.ua.stack.reply(tx, 302, to_tag=new_tag(), headers=[("Contact", f"<{uri}>")])
+
+    def _replaces(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> None:
+        """RFC 3891 3: take the new call answered at once, then end the one it replaces."""
+        replaces = request.replaces
+        assert replaces is not None
+        old = self._by_key.get((replaces.call_id, replaces.to_tag))
+        if (
+            old is None
+            or old.ended
+            or old.dialog is None
+            or old.dialog.remote_tag != replaces.from_tag
+            or (replaces.early_only and old.confirmed)
+        ):
+            self.ua.stack.reply(tx, 481)
+            return
+        request.headers.remove("Replaces")
+        new = self._ring(request, tx, source, account)
+        if new is None:
+            return
+        old.replaced_by = new
+        self.run(new, new.machine.answer())
+        self.run(old, old.machine.hangup("transferred"))
+
+    def cancel(self, request: Request, tx: ServerTransaction) -> None:
+        """RFC 3261 9.2: a CANCEL; its INVITE's call (if still ringing) ends with 487."""
+        stack = self.ua.stack
+        invite_tx = stack.transactions.find_cancelled(request)
+        if invite_tx is None:
+            stack.reply(tx, 481)
+            return
+        call = next((c for c in self._calls.values() if c.machine.uas.tx is invite_tx), None)
+        if call is None:
+            stack.reply(tx, 200)
+            return
+        self.run(call, call.machine.receive_cancel(tx))
+
+    def in_dialog(self, request: Request, tx: ServerTransaction) -> bool:
+        """A request with our tag in To: True when it belongs to a call (which answers it)."""
+        call = self._by_key.get((request.call_id, request.to.tag or ""))
+        if call is None:
+            return False
+        self.run(call, call.machine.receive_request(request, tx))
+        return True
+
+    def ack(self, request: Request) -> None:
+        dialog_id = dialog_id_for_request(request)
+        if dialog_id is None:
+            return
+        call = self._by_key.get((dialog_id.call_id, dialog_id.local_tag))
+        if call is not None:
+            self.run(call, call.machine.receive_request(request, None))
+
+    def stray_response(self, response: Response) -> None:
+        """A 2xx to an INVITE retransmitted after its transaction ended: the call ACKs it again."""
+        if not (200 <= response.status_code < 300) or response.cseq.method != "INVITE":
+            return
+        call = self._by_key.get((response.call_id, response.from_.tag or ""))
+        if call is not None:
+            self.run(call, call.machine.receive_stray_response(response))
+
+    # --- commands -------------------------------------------------------------------------------
+
+    async def _command(self, call: Call, start: Callable[[int], list[CallEffect]]) -> Completed:
+        op = next(self._ops)
+        future: asyncio.Future[Completed] = self.ua.stack.loop.create_future()
+        self._waiting[op] = (call, future)
+        self.run(call, start(op))
+        try:
+            return await future
+        finally:
+            self._waiting.pop(op, None)
+
+    async def hold(self, call: Call, hold: bool) -> None:
+        done = await self._command(call, lambda op: call.machine.hold(op, hold))
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
+    async def send_dtmf(self, call: Call, digits: str) -> None:
+        if not call.confirmed or call.dialog is None:
+            raise UserAgentError(f"call {call.id} is not established")
+        if not digits or any(d not in DTMF_DIGITS for d in digits):
+            raise UserAgentError(f"not DTMF digits: {digits!r}")
+        session = call.media_session
+        if session is not None and call.media is not None and call.media.telephone_event is not None:
+            try:
+                session.send_dtmf(digits)
+            except Exception as exc:
+                raise UserAgentError(f"cannot send DTMF {digits!r}: {exc}") from exc
+            return
+        for digit in digits:
+            body = f"Signal={digit.upper()}\r\nDuration=160\r\n".encode()
+
+            def send(op: int, body: bytes = body) -> list[CallEffect]:
+                return call.machine.send_info(op, body, DTMF_RELAY)
+
+            done = await self._command(call, send)
+            if done.error is not None:
+                raise UserAgentError(f"DTMF {digit} was {done.error}")
+
+    async def transfer(self, call: Call, target: str) -> None:
+        if not call.confirmed:
+            raise UserAgentError(f"call {call.id} is not established")
+        uri = self.ua.target_uri(target, call.account)
+        await self._command(call, lambda op: call.machine.refer(op, f"<{uri}>", str(uri)))
+
+    async def attended_transfer(self, call: Call, other: Call) -> None:
+        if not call.confirmed or not other.confirmed or other.dialog is None:
+            raise UserAgentError("both calls must be established")
+        dialog = other.dialog
+        replaces = f"{dialog.call_id};to-tag={dialog.remote_tag};from-tag={dialog.local_tag}"
+        uri = dialog.remote_target if isinstance(dialog.remote_target, SipUri) else other.remote.uri
+        if isinstance(uri, SipUri):
+            uri = uri.replace(params={}, headers=[("Replaces", escape_header(replaces))])
+        shown = str(other.remote.uri)
+        await self._command(call, lambda op: call.machine.refer(op, f"<{uri}>", shown))
+
+    async def hangup_all(self) -> None:
+        for call in list(self._calls.values()):
+            if not call.ended:
+                self.run(call, call.machine.hangup())
+
+    def abandon_all(self) -> None:
+        for call in list(self._calls.values()):
+            self.run(call, call.machine.stop())
+
+    async def record(self, call: Call, path: str | Path) -> Path:
+        return await self.media.record(call, path)
+
+    # --- effects ----------------------------------------------------------------------------
+
+    def run(self, call: Call, effects: list[CallEffect]) -> None:
+        """Carry out a machine's effects, in order."""
+        for effect in effects:
+            try:
+                self._apply(call, effect)
+            except Exception:
+                log.exception("call %s: carrying out %s failed", call.id, type(effect).__name__)
+
+    def _apply(self, call: Call, effect: CallEffect) -> None:
+        ua = self.ua
+        stack = ua.stack
+        if isinstance(effect, SendRequest):
+            self._send(call, effect.request, effect.target)
+        elif isinstance(effect, SendResponse):
+            stack.respond(effect.transaction, effect.response)
+        elif isinstance(effect, SendAck):
+            stack.spawn(self._send_ack(call, effect.ack), name=f"ACK {call.id}")
+        elif isinstance(effect, Emit):
+            self._emit(call, effect)
+        elif isinstance(effect, StartMedia | UpdateMedia):
+            self.media.apply(call, effect)
+        elif isinstance(effect, StopMedia):
+            self.media.stop(call)
+            call.media_port.close()
+        elif isinstance(effect, StartTimer):
+            old = call.timers.pop(effect.timer, None)
+            if old is not None:
+                old.cancel()
+            call.timers[effect.timer] = stack.loop.call_later(effect.delay, self._fire, call, effect.timer)
+        elif isinstance(effect, StopTimer):
+            handle = call.timers.pop(effect.timer, None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(effect, Completed):
+            waiting = self._waiting.get(effect.op)
+            if waiting is not None and not waiting[1].done():
+                waiting[1].set_result(effect)
+        elif isinstance(effect, PlaceCall):
+            stack.spawn(self._place_transfer(call, effect), name=f"transfer of {call.id}")
+        elif isinstance(effect, Ended):
+            self._ended(call)
+
+    def _fire(self, call: Call, timer: CallTimer) -> None:
+        call.timers.pop(timer, None)
+        self.run(call, call.machine.timer_fired(timer))
+
+    def _send(self, call: Call, request: Request, target: Target | None) -> None:
+        def handler(response: Response) -> None:
+            self.run(call, call.machine.receive_response(request, response))
+
+        if target is not None:
+            self.ua.stack.send_request(request, target, handler)
+            return
+
+        async def send_in_dialog() -> None:
+            hop = await self.ua.hop_target(request, call.account)
+            if hop is None:
+                handler(_local(request, 503, "Service Unavailable"))
+                return
+            self.ua.stack.send_request(request, hop, handler)
+
+        self.ua.stack.spawn(send_in_dialog(), name=f"{request.method} {call.id}")
+
+    async def _send_ack(self, call: Call, ack: Request) -> None:
+        hop = await self.ua.hop_target(ack, call.account)
+        if hop is not None:
+            self.ua.stack.send_stateless(ack, hop)
+
+    def _emit(self, call: Call, effect: Emit) -> None:
+        event = effect.event
+        if isinstance(event, CallEvent) and event.state in ("confirmed", "held"):
+            if call.answered_at is None:
+                call.answered_at = time.time()
+            if call.transfer_from is not None:
+                self._transfer_outcome(call)
+        self.ua.emit(event)
+
+    def _ended(self, call: Call) -> None:
+        call.cancel_timers()
+        self._calls.pop(call.id, None)
+        for op, (owner, future) in list(self._waiting.items()):
+            if owner is call and not future.done():
+                future.set_result(Completed(op, f"call {call.id} has ended"))
+        if call.machine.public is not None:
+            self._record_history(call)
+        # Keep the Call-ID/tag mapping a while for retransmitted 2xx and late in-dialog requests (64*T1).
+        key = (call.sip_call_id, call.local_tag)
+        self.ua.stack.loop.call_later(64 * self.ua.stack.timers.T1, self._forget, key, call)
+        if call.transfer_from is not None:
+            self._transfer_outcome(call)
+
+    def _forget(self, key: tuple[str, str], call: Call) -> None:
+        if self._by_key.get(key) is call:
+            del self._by_key[key]
+
+    def _remote_bye(self, call: Call) -> None:
+        if not call.ended:
+            self.run(call, call.machine.remote_media_ended())
+
+    # --- transfer as the transferee ---------------------------------------------------------
+
+    async def _place_transfer(self, original: Call, place: PlaceCall) -> None:
+        try:
+            new_call = await self.dial(str(place.uri), original.account, headers=place.headers)
+        except UserAgentError as exc:
+            log.info("transfer of %s failed: %s", original.id, exc)
+            self.run(original, original.machine.transfer_outcome(False, 503, "Service Unavailable", None))
+            return
+        new_call.transfer_from = original
+        self.ua.emit(TransferEvent(original.id, "calling", None, str(place.uri)))
+
+    def _transfer_outcome(self, new_call: Call) -> None:
+        original = new_call.transfer_from
+        if original is None:
+            return
+        new_call.transfer_from = None
+        if original.ended:
+            return
+        succeeded = new_call.confirmed
+        self.run(
+            original,
+            original.machine.transfer_outcome(succeeded, new_call.code, new_call.reason, str(new_call.remote.uri)),
+        )
+
+    # --- the call history -----------------------------------------------------------------------
+
+    def _record_history(self, call: Call) -> None:
+        store = self.ua.store
+        if store is None:
+            return
+        record = CallRecord(
+            account=call.account.aor,
+            direction=Direction.IN if call.direction == "incoming" else Direction.OUT,
+            peer=str(call.remote.uri),
+            peer_name=call.remote.display_name,
+            started=call.started_at,
+            answered=call.answered_at,
+            ended=time.time(),
+            outcome=call_outcome(call),
+            sip_code=call.code,
+            reason=call.reason or None,
+            call_id=call.sip_call_id,
+            quality=call.quality.summary(),
+        )
+        try:
+            store.history.add_call(record)
+        except StoreError as exc:
+            log.warning("call %s not kept in the history: %s", call.id, exc)
+
+
+def call_outcome(call: Call) -> CallOutcome:
+    """How an ended call went, for the call history."""
+    code = call.code
+    if call.answered_at is not None:
+        return CallOutcome.ANSWERED
+    if code in (486, 600):
+        return CallOutcome.BUSY
+    if code in (301, 302):
+        return CallOutcome.FORWARDED
+    if call.direction == "incoming":
+        # 487: the caller gave up (CANCEL) before we answered; 480: nobody answered here.
+        return CallOutcome.MISSED if code in (None, 487, 408, 480) else CallOutcome.DECLINED
+    if code == 603:
+        return CallOutcome.DECLINED
+    if call.machine.cancelled or code == 487:
+        return CallOutcome.CANCELLED
+    return CallOutcome.FAILED
+
+
+def _local(request: Request, code: int, reason: str) -> LocalResponse:
+    response = make_response(request, code, reason)
+    return LocalResponse(code, reason, response.headers)
