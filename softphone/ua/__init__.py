@@ -18,6 +18,16 @@ from softphone.ua.account import (
 )
 from softphone.ua.agent import UserAgent, UserAgentError
 from softphone.ua.call import Call
+from softphone.ua.devices import (
+    AudioDevice,
+    AudioDeviceError,
+    BufferPlayer,
+    DeviceSpec,
+    LevelMeter,
+    list_audio_devices,
+    play_test_tone,
+    start_ringtone,
+)
 from softphone.ua.events import (
     CallbackReadyEvent,
     CallEvent,
@@ -46,18 +56,23 @@ from softphone.ua.registration import RetryPolicy
 __all__ = [
     "Account",
     "AccountError",
+    "AudioDevice",
+    "AudioDeviceError",
+    "BufferPlayer",
     "Call",
     "CallAudio",
     "CallEvent",
     "CallbackReadyEvent",
     "ComposingEvent",
     "ConferenceEvent",
+    "DeviceSpec",
     "DialogStateEvent",
     "DtmfEvent",
     "ErrorEvent",
     "Event",
     "Forwarding",
     "IncomingCallEvent",
+    "LevelMeter",
     "MediaFactory",
     "MediaWarningEvent",
     "MessageEvent",
@@ -74,10 +89,13 @@ __all__ = [
     "UserAgentError",
     "WatcherEvent",
     "device_media",
+    "list_audio_devices",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
     "password_to_keyring",
+    "play_test_tone",
     "silence_media",
+    "start_ringtone",
     "wav_media",
 ]
