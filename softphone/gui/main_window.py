@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
@@ -53,6 +53,10 @@ from softphone.ua import (
     MwiEvent,
     RegistrationEvent,
 )
+
+if TYPE_CHECKING:
+    from softphone.gui.settings_dialog import SettingsDialog
+    from softphone.gui.trace import TraceWindow
 
 log = logging.getLogger("softphone.gui")
 
@@ -143,6 +147,8 @@ class MainWindow(QMainWindow):
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
+        self._settings_dialog: SettingsDialog | None = None
+        self._trace_window: TraceWindow | None = None
 
         self.setWindowTitle("Softphone")
         self.setWindowIcon(app_icon())
