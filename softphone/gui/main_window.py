@@ -38,8 +38,9 @@ from PySide6.QtWidgets import (
 from softphone import __version__
 from softphone.gui.bridge import UaBridge
 from softphone.gui.buddies import BuddyList
-from softphone.gui.call_window import CallWindow, DialPad
+from softphone.gui.call_window import CallWindow
 from softphone.gui.chat import ChatWindow
+from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
 from softphone.gui.incoming import IncomingCallWindow, caller_number
