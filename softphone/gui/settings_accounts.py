@@ -37,6 +37,7 @@ from softphone.gui.accounts import KEYRING_SERVICE, account_from_settings
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import AccountSettings, Settings
 from softphone.ua import (
+    TRANSPORT_NAMES,
     Account,
     AccountError,
     RegistrationEvent,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("softphone.gui.settings")
 
 TEST_TIMEOUT = 15.0
-TRANSPORTS = ("udp", "tcp", "tls")
 
 UaFactory = Callable[[Account], UserAgent]
 
@@ -169,8 +169,8 @@ class AccountEditor(QDialog):
         self.proxy.setPlaceholderText("optional")
         self.proxy.setAccessibleName("Outbound proxy")
         self.transport = QComboBox()
-        self.transport.addItems(list(TRANSPORTS))
-        self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORTS else "udp")
+        self.transport.addItems(list(TRANSPORT_NAMES))
+        self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
         self.transport.setAccessibleName("Transport")
         self.register = QCheckBox("&Register with the server")
         self.register.setChecked(entry.register)

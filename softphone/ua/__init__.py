@@ -8,9 +8,11 @@ the event dataclasses of :mod:`softphone.ua.events`, on ``UserAgent.events``
 """
 
 from softphone.ua.account import (
+    TRANSPORT_NAMES,
     Account,
     AccountError,
     Forwarding,
+    TransportName,
     password_from_env,
     password_from_file,
     password_from_keyring,
@@ -54,6 +56,7 @@ from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_me
 from softphone.ua.registration import RetryPolicy
 
 __all__ = [
+    "TRANSPORT_NAMES",
     "Account",
     "AccountError",
     "AudioDevice",
@@ -85,6 +88,7 @@ __all__ = [
     "RetryPolicy",
     "SubscriptionEvent",
     "TransferEvent",
+    "TransportName",
     "UserAgent",
     "UserAgentError",
     "WatcherEvent",
