@@ -316,7 +316,7 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
         # Settings: the main tabs.
         dialog = SettingsDialog(phone.settings, None, phone.bridge, window)
         dialog.show()
-        shots.wait(lambda: dialog.devices is not None, "the audio devices")
+        shots.wait(lambda: dialog.audio_page.devices is not None, "the audio devices")
         for index, name in enumerate(("accounts", "audio", "codecs", "calls", "general")):
             dialog.tabs.setCurrentIndex(index)
             if name == "audio":
@@ -328,7 +328,7 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
                 continue
             shots.shoot(dialog, f"settings-{name}")
         dialog.tabs.setCurrentIndex(0)
-        editor = dialog.edit_account()
+        editor = dialog.accounts_page.edit_account()
         if editor is not None:
             editor.test_connection()
             shots.wait(lambda: not editor.testing, "the connection test")

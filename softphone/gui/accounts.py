@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.store import AccountSettings
-from softphone.ua import Account, AccountError, password_from_keyring, password_to_keyring
+from softphone.ua import (
+    TRANSPORT_NAMES,
+    Account,
+    AccountError,
+    TransportName,
+    password_from_keyring,
+    password_to_keyring,
+)
 
 log = logging.getLogger("softphone.gui.accounts")
 
@@ -51,6 +58,14 @@ def accounts_from_settings(
     return accounts, problems
 
 
+def transport_name(text: str) -> TransportName:
+    """``text`` as one of the UA's transports; raises :class:`AccountError` for anything else."""
+    for name in TRANSPORT_NAMES:
+        if text == name:
+            return name
+    raise AccountError(f"transport must be one of {', '.join(TRANSPORT_NAMES)}, not {text!r}")
+
+
 def account_from_settings(entry: AccountSettings, password: str, *, register: bool | None = None) -> Account:
     """The UA's account for a settings entry; raises :class:`AccountError` when the entry is unusable."""
     return Account(
@@ -59,7 +74,7 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         auth_user=entry.auth_user,
         registrar=entry.registrar,
         outbound_proxy=entry.outbound_proxy,
-        transport=entry.transport,  # type: ignore[arg-type]
+        transport=transport_name(entry.transport),
         display_name=entry.display_name,
         expires=entry.expires,
         ca_file=entry.ca_file,
@@ -123,7 +138,7 @@ class AccountWizard(QDialog):
         self.proxy.setPlaceholderText("optional")
         self.proxy.setAccessibleName("Outbound proxy")
         self.transport = QComboBox()
-        self.transport.addItems(["udp", "tcp", "tls"])
+        self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setAccessibleName("Transport")
         form.addRow("&Address:", self.aor)
         form.addRow("&Display name:", self.display_name)
@@ -173,7 +188,7 @@ class AccountWizard(QDialog):
             password,
             registrar=settings.registrar,
             outbound_proxy=settings.outbound_proxy,
-            transport=settings.transport,  # type: ignore[arg-type]
+            transport=transport_name(settings.transport),
         )
         return WizardResult(settings, password)
 

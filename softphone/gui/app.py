@@ -115,7 +115,7 @@ class Softphone:
                 raise TypeError(f"ua_factory gave {type(made).__name__}, not a UserAgent")
             ua = made
         self.ua = ua
-        from softphone.gui.settings_dialog import apply_to_ua
+        from softphone.gui.settings_calls import apply_to_ua
 
         apply_to_ua(self.settings, ua, only_set=True)  # do-not-disturb, auto-answer, forwarding, codec order
         self.ringer = Ringer(self.settings.audio.ringing_device or self.settings.audio.output_device, enabled=ring)

@@ -14,17 +14,17 @@ Threads
 GUI → core: :meth:`UaBridge.run` hands a coroutine *factory* to the loop
 with ``asyncio.run_coroutine_threadsafe`` and returns at once; the factory
 is called on the loop (so even building the coroutine touches the UA from
-its own thread). Nothing on the GUI thread ever waits for the result: the
-outcome comes back through the private ``_deliver`` signal.
+its own thread). Nothing on the GUI thread ever waits for the result.
 
-Core → GUI: the bridge subscribes to the UA (``ua.subscribe``); that callback
-runs on the loop thread and only emits a private ``_relay`` signal, connected
-with an explicit ``QueuedConnection`` to a slot of the bridge (which lives in
-the GUI thread); that slot emits the public ``event`` signal on the GUI
+Core → GUI: everything goes through the bridge's
+:class:`~softphone.gui.workers.GuiRelay` (a queued signal; the mechanism all
+worker threads of the GUI share). The bridge subscribes to the UA
+(``ua.subscribe``); that callback runs on the loop thread and only posts the
+event to the relay, which emits the public ``event`` signal on the GUI
 thread, so whatever is connected to ``event`` — slots or plain callables —
-runs there. Results and errors of commands travel the same way: the concurrent
-future's done-callback (loop thread) emits ``_deliver`` with a closure, which
-is run by a slot on the GUI thread; errors are also emitted as
+runs there. Results and errors of commands travel the same way: the
+concurrent future's done-callback (loop thread) posts a closure that calls
+``on_done`` or ``on_error`` on the GUI thread; errors are also emitted as
 ``error(str)``.
 
 The only blocking wait is in :meth:`UaBridge.stop`, at shutdown: the UA's
@@ -44,8 +44,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
+from softphone.gui.workers import GuiRelay
 from softphone.ua import Event, UserAgent
 
 log = logging.getLogger("softphone.gui.bridge")
@@ -71,8 +72,6 @@ class UaBridge(QObject):
     error = Signal(str)
     started = Signal()
     stopped = Signal()
-    _deliver = Signal(object)
-    _relay = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -82,8 +81,7 @@ class UaBridge(QObject):
         self._unsubscribe: Callable[[], None] | None = None
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self.is_started = False
-        self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection)
-        self._relay.connect(self._on_relay, Qt.ConnectionType.QueuedConnection)
+        self._relay = GuiRelay(self)
 
     # --- life cycle ---------------------------------------------------------------
 
@@ -236,16 +234,15 @@ class UaBridge(QObject):
         exc = future.exception()
         if exc is not None:
             if on_error is not None:
-                self._deliver.emit(lambda: on_error(exc))
+                self._relay.post(lambda: self._deliver(lambda: on_error(exc)))
             else:
-                self._deliver.emit(lambda: self.error.emit(_describe(exc)))
+                self._relay.post(lambda: self._deliver(lambda: self.error.emit(_describe(exc))))
             return
         if on_done is not None:
             result = future.result()
-            self._deliver.emit(lambda: on_done(result))
+            self._relay.post(lambda: self._deliver(lambda: on_done(result)))
 
-    @Slot(object)
-    def _on_deliver(self, callback: Callable[[], None]) -> None:
+    def _deliver(self, callback: Callable[[], None]) -> None:
         if self._thread is None:
             return  # stopped: what the UA did while stopping is not reported any more
         try:
@@ -256,12 +253,11 @@ class UaBridge(QObject):
     # --- events (core → GUI) -------------------------------------------------------------
 
     def _from_loop(self, event: Event) -> None:
-        # On the loop thread: the queued connection carries the event over to the GUI thread, where
-        # ``event`` is emitted, so whatever is connected to it (slots, lambdas) runs on the GUI thread.
-        self._relay.emit(event)
+        # On the loop thread: the relay carries the event over to the GUI thread, where ``event`` is
+        # emitted, so whatever is connected to it (slots, lambdas) runs on the GUI thread.
+        self._relay.post(lambda: self._emit_event(event))
 
-    @Slot(object)
-    def _on_relay(self, event: Event) -> None:
+    def _emit_event(self, event: Event) -> None:
         if self._thread is None:
             return  # stopped: the windows (and the store) may be gone already
         self.event.emit(event)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QKeyEvent, QKeySequence, QPainter, QPainterPath, QPaintEvent, QPalette, QPen, QShortcut
+from PySide6.QtGui import QKeySequence, QPainter, QPainterPath, QPaintEvent, QPalette, QPen, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.bridge import UaBridge
+from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, icon
 from softphone.store import Store
@@ -58,7 +58,6 @@ from softphone.ua import (
     UserAgent,
 )
 
-DTMF_KEYS = "123456789*0#"
 # Mute is a facade command of newer UAs; without it the button stays disabled.
 MUTE_SUPPORTED = hasattr(UserAgent, "set_mute")
 GRAPH_POINTS = 60
@@ -148,33 +147,6 @@ class QualityGraph(QWidget):
     @staticmethod
     def _y(value: float, rect: QRectF) -> float:
         return rect.bottom() - (value - MOS_MIN) / (MOS_MAX - MOS_MIN) * rect.height()
-
-
-class DialPad(QWidget):
-    """Twelve DTMF keys; ``pressed(digit)`` for each (clicked or typed while it has focus)."""
-
-    def __init__(self, on_digit: Callable[[str], None], name: str = "Dial pad", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._on_digit = on_digit
-        self.setAccessibleName(name)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        grid = QGridLayout(self)
-        grid.setSpacing(4)
-        self.buttons: dict[str, QPushButton] = {}
-        for i, key in enumerate(DTMF_KEYS):
-            button = QPushButton(key)
-            button.setAccessibleName(f"Key {key}")
-            button.setMinimumWidth(36)
-            button.clicked.connect(lambda _=False, k=key: self._on_digit(k))
-            grid.addWidget(button, i // 3, i % 3)
-            self.buttons[key] = button
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        text = event.text()
-        if text and text in DTMF_KEYS:
-            self._on_digit(text)
-            return
-        super().keyPressEvent(event)
 
 
 class TransferDialog(QDialog):

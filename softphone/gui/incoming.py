@@ -8,18 +8,21 @@ application icon. The window works without the main window being shown.
 
 from __future__ import annotations
 
-import threading
+import logging
 import urllib.request
 from collections.abc import Callable
 from urllib.parse import unquote, urlparse
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Contact
 from softphone.ua import IncomingCallEvent
+
+log = logging.getLogger("softphone.gui.incoming")
 
 PHOTO_SIZE = 96
 PHOTO_TIMEOUT = 5.0
@@ -36,25 +39,11 @@ def caller_number(uri: str) -> str:
     return text.split(";", 1)[0]
 
 
-class _PhotoFetcher(QObject):
-    """Fetches an http(s) photo on a worker thread; ``done(bytes)`` arrives on the GUI thread."""
-
-    done = Signal(bytes)
-
-    def fetch(self, url: str) -> None:
-        threading.Thread(target=self._run, args=(url,), name="softphone-photo", daemon=True).start()
-
-    def _run(self, url: str) -> None:
-        try:
-            with urllib.request.urlopen(url, timeout=PHOTO_TIMEOUT) as response:
-                data = response.read(MAX_PHOTO_BYTES + 1)
-        except Exception:
-            return
-        if len(data) <= MAX_PHOTO_BYTES:
-            try:
-                self.done.emit(data)
-            except RuntimeError:
-                pass  # the window was closed meanwhile
+def fetch_photo(url: str) -> bytes | None:
+    """The picture at an http(s) ``url`` (blocking, with a short timeout); None when it is too large."""
+    with urllib.request.urlopen(url, timeout=PHOTO_TIMEOUT) as response:
+        data: bytes = response.read(MAX_PHOTO_BYTES + 1)
+    return data if len(data) <= MAX_PHOTO_BYTES else None
 
 
 class IncomingCallWindow(QWidget):
@@ -133,9 +122,7 @@ class IncomingCallWindow(QWidget):
         layout.addLayout(buttons)
         self.answer_button.setDefault(True)
 
-        # Without a parent: the worker thread keeps the fetcher alive even if the window goes first.
-        self._fetcher = _PhotoFetcher()
-        self._fetcher.done.connect(self._set_photo_bytes)
+        self._relay = GuiRelay(self)
         self._load_photo(event.photo_url, contact)
 
     # --- photo ------------------------------------------------------------------------------
@@ -151,10 +138,20 @@ class IncomingCallWindow(QWidget):
             elif parsed.scheme in ("http", "https"):
                 if contact is not None and contact.photo:
                     self._set_photo_bytes(contact.photo)  # shown until the caller's own arrives
-                self._fetcher.fetch(url)
+                run_in_thread(
+                    self._relay,
+                    lambda: fetch_photo(url),
+                    on_done=self._photo_fetched,
+                    on_error=lambda exc: log.info("the caller's photo could not be fetched: %s", exc),
+                    name="softphone-photo",
+                )
                 return
         if contact is not None and contact.photo:
             self._set_photo_bytes(contact.photo)
+
+    def _photo_fetched(self, data: bytes | None) -> None:
+        if data is not None:
+            self._set_photo_bytes(data)
 
     def _set_photo_bytes(self, data: bytes) -> None:
         pixmap = QPixmap()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
@@ -38,8 +38,9 @@ from PySide6.QtWidgets import (
 from softphone import __version__
 from softphone.gui.bridge import UaBridge
 from softphone.gui.buddies import BuddyList
-from softphone.gui.call_window import CallWindow, DialPad
+from softphone.gui.call_window import CallWindow
 from softphone.gui.chat import ChatWindow
+from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
 from softphone.gui.incoming import IncomingCallWindow, caller_number
@@ -53,6 +54,10 @@ from softphone.ua import (
     MwiEvent,
     RegistrationEvent,
 )
+
+if TYPE_CHECKING:
+    from softphone.gui.settings_dialog import SettingsDialog
+    from softphone.gui.trace import TraceWindow
 
 log = logging.getLogger("softphone.gui")
 
@@ -143,6 +148,8 @@ class MainWindow(QMainWindow):
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
+        self._settings_dialog: SettingsDialog | None = None
+        self._trace_window: TraceWindow | None = None
 
         self.setWindowTitle("Softphone")
         self.setWindowIcon(app_icon())

@@ -10,20 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+
+from softphone.ua import BufferPlayer, start_ringtone
 
 log = logging.getLogger("softphone.gui.ringer")
-
-RING_SECONDS = 6.0
-RATE = 48000
-
-
-def _ring_samples() -> Any:
-    """Six seconds of a ring cadence (two-tone bursts), mono float32 at 48 kHz."""
-    from softphone.media.tones import ToneGenerator, ToneSpec
-
-    spec = ToneSpec(frequencies=(440.0, 480.0), cadence_ms=(400, 200, 400, 2000 + 3000), level_dbfs=-12.0)
-    return ToneGenerator(spec, RATE).read_float(int(RING_SECONDS * RATE))
 
 
 class Ringer:
@@ -33,7 +23,7 @@ class Ringer:
         self.device = device
         self.enabled = enabled
         self._lock = threading.Lock()
-        self._player: Any = None
+        self._player: BufferPlayer | None = None
         self._wanted = False
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
@@ -63,11 +53,7 @@ class Ringer:
         with self._lock:
             try:
                 if self._wanted and self._player is None:
-                    from softphone.media.audio import BufferPlayer
-
-                    player = BufferPlayer(_ring_samples(), self.device, loop=True, samplerate=RATE)
-                    player.start()
-                    self._player = player
+                    self._player = start_ringtone(self.device)
                 elif not self._wanted and self._player is not None:
                     player, self._player = self._player, None
                     player.stop()

@@ -3,10 +3,10 @@
 While :class:`TraceWindow` is shown it keeps the UA's ``trace``
 (:class:`softphone.ua.trace.SipTrace`) enabled. Enabling, disabling and
 reading the records already kept happen on the core loop through the
-bridge; the trace's listener runs on the loop thread too and only emits a
-queued signal, so each new message reaches the GUI thread as an object and
-is drawn there (redrawn at most ten times a second, however fast messages
-come).
+bridge; the trace's listener runs on the loop thread too and only posts the
+record to a :class:`~softphone.gui.workers.GuiRelay`, so each new message
+reaches the GUI thread as an object and is drawn there (redrawn at most ten
+times a second, however fast messages come).
 
 :class:`LadderView` draws one vertical line per party (this phone and each
 peer address) and one arrow per message, labelled ``INVITE``, ``180 Ringing``
@@ -23,9 +23,9 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QColor,
@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.icons import app_icon
+from softphone.gui.workers import GuiRelay
 from softphone.ua.trace import TraceRecord, write_pcap
 
 if TYPE_CHECKING:
@@ -320,12 +321,6 @@ class LadderView(QWidget):
         )
 
 
-class _Relay(QObject):
-    """Lives on the GUI thread; the trace listener emits it from the loop thread (a queued signal)."""
-
-    record = Signal(object)
-
-
 class TraceWindow(QWidget):
     """Dialogs, a ladder of the selected one and a message's text; enables the trace while shown."""
 
@@ -345,9 +340,8 @@ class TraceWindow(QWidget):
         self._early: list[TraceRecord] = []
         self._loading = False
         self._fresh: list[TraceRecord] = []
-        self._relay = _Relay(self)
-        self._relay.record.connect(self._on_record)
-        self._listener: Callable[[TraceRecord], None] = self._relay.record.emit
+        self._relay = GuiRelay(self)
+        self._listener: Callable[[TraceRecord], None] = self._from_loop
         self._refresh = QTimer(self)
         self._refresh.setSingleShot(True)
         self._refresh.setInterval(REFRESH_MS)
@@ -477,6 +471,10 @@ class TraceWindow(QWidget):
         self._flush()
 
     # --- records (GUI thread) ------------------------------------------------------------------
+
+    def _from_loop(self, record: TraceRecord) -> None:
+        # The trace's listener, on the loop thread: only hands the record over.
+        self._relay.post(lambda: self._on_record(record))
 
     def _on_record(self, record: object) -> None:
         if not isinstance(record, TraceRecord):
@@ -615,13 +613,13 @@ class TraceWindow(QWidget):
 
 def show_trace(window: MainWindow) -> TraceWindow:
     """Open (or raise) the main window's SIP trace window."""
-    existing: Any = getattr(window, "_trace_window", None)
-    if isinstance(existing, TraceWindow):
+    existing = window._trace_window
+    if existing is not None:
         existing.show()
         existing.raise_()
         existing.activateWindow()
         return existing
     trace = TraceWindow(window.bridge, window)
-    window._trace_window = trace  # type: ignore[attr-defined]
+    window._trace_window = trace
     trace.show()
     return trace

@@ -8,9 +8,11 @@ the event dataclasses of :mod:`softphone.ua.events`, on ``UserAgent.events``
 """
 
 from softphone.ua.account import (
+    TRANSPORT_NAMES,
     Account,
     AccountError,
     Forwarding,
+    TransportName,
     password_from_env,
     password_from_file,
     password_from_keyring,
@@ -18,6 +20,16 @@ from softphone.ua.account import (
 )
 from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
+from softphone.ua.devices import (
+    AudioDevice,
+    AudioDeviceError,
+    BufferPlayer,
+    DeviceSpec,
+    LevelMeter,
+    list_audio_devices,
+    play_test_tone,
+    start_ringtone,
+)
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     CallbackReadyEvent,
@@ -45,20 +57,26 @@ from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_me
 from softphone.ua.registration import RetryPolicy
 
 __all__ = [
+    "TRANSPORT_NAMES",
     "Account",
     "AccountError",
+    "AudioDevice",
+    "AudioDeviceError",
+    "BufferPlayer",
     "Call",
     "CallAudio",
     "CallEvent",
     "CallbackReadyEvent",
     "ComposingEvent",
     "ConferenceEvent",
+    "DeviceSpec",
     "DialogStateEvent",
     "DtmfEvent",
     "ErrorEvent",
     "Event",
     "Forwarding",
     "IncomingCallEvent",
+    "LevelMeter",
     "MediaFactory",
     "MediaWarningEvent",
     "MessageEvent",
@@ -71,14 +89,18 @@ __all__ = [
     "RetryPolicy",
     "SubscriptionEvent",
     "TransferEvent",
+    "TransportName",
     "UserAgent",
     "UserAgentError",
     "WatcherEvent",
     "device_media",
+    "list_audio_devices",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
     "password_to_keyring",
+    "play_test_tone",
     "silence_media",
+    "start_ringtone",
     "wav_media",
 ]

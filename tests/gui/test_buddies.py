@@ -15,13 +15,8 @@ from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from softphone.gui.bridge import UaBridge
-from softphone.gui.buddies import (
-    PRESENCE_COLUMN,
-    STATE_ROLE,
-    BuddyList,
-    initials,
-    presence_view,
-)
+from softphone.gui.buddies import BuddyList
+from softphone.gui.buddy_model import PRESENCE_COLUMN, STATE_ROLE, initials, presence_view
 from softphone.gui.main_window import MainWindow
 from softphone.store import Contact, Settings, Store
 from softphone.ua import (
@@ -109,7 +104,7 @@ def lan(user: str) -> Account:
 
 
 def presence_state(phone: BuddyPhone, name: str) -> str:
-    rows = phone.buddies._rows[phone.contact_id(name)]
+    rows = phone.buddies.buddy_model.rows[phone.contact_id(name)]
     return str(rows[0][PRESENCE_COLUMN].data(STATE_ROLE))
 
 
@@ -236,27 +231,27 @@ def test_pending_watchers_are_allowed_or_blocked_from_the_bar(
 
     # Alice is not in Bob's list: her SUBSCRIBE is held pending and shows in the bar.
     alice.bridge.call(alice.ua.presence.watch, bob_address)
-    qtbot.waitUntil(lambda: ("sip:alice@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: ("sip:alice@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
     assert buddies.watcher_bar.isVisibleTo(buddies)
-    assert "Someone wants to see your presence" in buddies.watcher_title.text()
+    assert "Someone wants to see your presence" in buddies.watcher_bar.title.text()
     alice.wait(lambda e: isinstance(e, SubscriptionEvent) and e.state == "pending")
-    row = buddies.watcher_rows[("sip:alice@127.0.0.1", "sip:bob@127.0.0.1")]
+    row = buddies.watcher_bar.rows[("sip:alice@127.0.0.1", "sip:bob@127.0.0.1")]
     qtbot.mouseClick(row.allow_button, Qt.MouseButton.LeftButton)
     alice.wait(lambda e: isinstance(e, PresenceEvent) and e.uri == bob_address and e.basic == "open")
-    qtbot.waitUntil(lambda: not buddies.watcher_rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not buddies.watcher_bar.rows, timeout=WAIT_MS)
     assert not buddies.watcher_bar.isVisibleTo(buddies)
     assert phone.store.watchers.decision("sip:bob@127.0.0.1", "sip:alice@127.0.0.1") == "allow"
 
     # Carol asks too; a buddy list opened now finds her through pending_watchers().
     carol.bridge.call(carol.ua.presence.watch, bob_address)
-    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
     second = BuddyList(phone.bridge, phone.store, accounts=[phone.account])
     qtbot.addWidget(second)
-    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in second.watcher_rows, timeout=WAIT_MS)
-    row = buddies.watcher_rows[("sip:carol@127.0.0.1", "sip:bob@127.0.0.1")]
+    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in second.watcher_bar.rows, timeout=WAIT_MS)
+    row = buddies.watcher_bar.rows[("sip:carol@127.0.0.1", "sip:bob@127.0.0.1")]
     qtbot.mouseClick(row.block_button, Qt.MouseButton.LeftButton)
     carol.wait(lambda e: isinstance(e, SubscriptionEvent) and e.state == "terminated")
-    qtbot.waitUntil(lambda: not buddies.watcher_rows and not second.watcher_rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not buddies.watcher_bar.rows and not second.watcher_bar.rows, timeout=WAIT_MS)
     assert phone.store.watchers.decision("sip:bob@127.0.0.1", "sip:carol@127.0.0.1") == "block"
     assert not any(isinstance(e, PresenceEvent) and e.uri == bob_address for e in carol.events)
 
@@ -429,25 +424,26 @@ def test_a_burst_of_1000_presence_updates_does_not_stall_the_gui(
             phone.ua.emit(event)
 
     watchdog = Watchdog(10)
-    flushes = buddies.flushes
+    flushes = buddies.buddy_model.flushes
     start = time.perf_counter()
     phone.bridge.call(burst)
     qtbot.waitUntil(
         lambda: (
-            buddies.pending_updates == 0
+            buddies.buddy_model.pending_updates == 0
             and all(presence_state(phone, f"Buddy {i:04d}") == "away" for i in (0, 500, 999))
         ),
         timeout=WAIT_MS,
     )
     qtbot.waitUntil(
-        lambda: all(r[0][PRESENCE_COLUMN].data(STATE_ROLE) == "away" for r in buddies._rows.values()), timeout=WAIT_MS
+        lambda: all(r[0][PRESENCE_COLUMN].data(STATE_ROLE) == "away" for r in buddies.buddy_model.rows.values()),
+        timeout=WAIT_MS,
     )
     total_ms = (time.perf_counter() - start) * 1000
     longest_ms = watchdog.stop() * 1000
     print(
         f"\n1000 contacts: list built in {build_ms:.0f} ms; 1000 presence events shown in {total_ms:.0f} ms, "
-        f"{buddies.flushes - flushes} refreshes, longest GUI-thread gap {longest_ms:.0f} ms"
+        f"{buddies.buddy_model.flushes - flushes} refreshes, longest GUI-thread gap {longest_ms:.0f} ms"
     )
-    assert buddies.flushes - flushes <= 40, "updates are coalesced, not one refresh per event"
+    assert buddies.buddy_model.flushes - flushes <= 40, "updates are coalesced, not one refresh per event"
     assert longest_ms < 500, f"the GUI thread stalled for {longest_ms:.0f} ms"
     assert "Away — note 7" in buddies.row_text(phone.contact_id("Buddy 0007"))

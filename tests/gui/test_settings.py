@@ -12,13 +12,10 @@ from PySide6.QtWidgets import QAbstractSpinBox, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from softphone.gui.bridge import UaBridge
-from softphone.gui.settings_dialog import (
-    AccountEditor,
-    SettingsDialog,
-    apply_to_ua,
-    autostart_path,
-    forwarding_for,
-)
+from softphone.gui.settings_accounts import AccountEditor
+from softphone.gui.settings_calls import apply_to_ua, forwarding_for
+from softphone.gui.settings_dialog import SettingsDialog
+from softphone.gui.settings_general import autostart_path
 from softphone.store import AccountSettings, ForwardingRule, Settings, load_settings
 from softphone.ua import Account, UserAgent
 from tests.gui.harness import WAIT_MS, Watchdog, new_account, unnamed_controls
@@ -59,7 +56,7 @@ def test_accounts_are_saved_without_password_and_the_password_goes_to_the_keyrin
     settings = Settings()
     dialog = make_dialog(qtbot, settings, path)
     dialog.show()
-    editor = dialog.edit_account(new=True)
+    editor = dialog.accounts_page.edit_account(new=True)
     assert editor is not None
     qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
     qtbot.keyClicks(editor.display_name, "Alice A.")
@@ -69,8 +66,8 @@ def test_accounts_are_saved_without_password_and_the_password_goes_to_the_keyrin
     editor.proxy.setText("sip:127.0.0.1:5060;lr")
     editor.transport.setCurrentText("tcp")
     click_ok(qtbot, editor)
-    assert dialog.account_list.count() == 1
-    assert "alice@127.0.0.1" in dialog.account_list.item(0).text()
+    assert dialog.accounts_page.account_list.count() == 1
+    assert "alice@127.0.0.1" in dialog.accounts_page.account_list.item(0).text()
     assert memory_keyring.passwords == {}  # nothing kept before OK/Apply
     qtbot.mouseClick(
         dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Apply), Qt.MouseButton.LeftButton
@@ -85,8 +82,8 @@ def test_accounts_are_saved_without_password_and_the_password_goes_to_the_keyrin
     assert settings.accounts[0].display_name == "Alice A."  # the caller's Settings object is updated in place
 
     # Edit: a new display name and password; an empty password field keeps the stored one.
-    dialog.account_list.setCurrentRow(0)
-    editor = dialog.edit_account()
+    dialog.accounts_page.account_list.setCurrentRow(0)
+    editor = dialog.accounts_page.edit_account()
     assert editor is not None
     assert "keyring" in editor.password.placeholderText()
     editor.display_name.setText("Alice B.")
@@ -94,7 +91,7 @@ def test_accounts_are_saved_without_password_and_the_password_goes_to_the_keyrin
     click_ok(qtbot, editor)
     dialog.apply()
     assert memory_keyring.passwords[("softphone", "sip:alice@127.0.0.1")] == "first-S3cret"
-    editor = dialog.edit_account()
+    editor = dialog.accounts_page.edit_account()
     assert editor is not None
     editor.password.setText("second-S3cret")
     click_ok(qtbot, editor)
@@ -120,14 +117,14 @@ def test_remove_account_and_a_bad_address_is_refused(
 ) -> None:
     settings = Settings(accounts=[AccountSettings("sip:a@127.0.0.1"), AccountSettings("sip:b@127.0.0.1")])
     dialog = make_dialog(qtbot, settings, tmp_path / "s.json")
-    editor = dialog.edit_account(new=True)
+    editor = dialog.accounts_page.edit_account(new=True)
     assert editor is not None
     editor.aor.setText("sip:@")
     click_ok(qtbot, editor)
     assert editor.isVisible() and editor.problem.text()
     editor.reject()
-    dialog.account_list.setCurrentRow(0)
-    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    dialog.accounts_page.account_list.setCurrentRow(0)
+    qtbot.mouseClick(dialog.accounts_page.remove_button, Qt.MouseButton.LeftButton)
     dialog.apply()
     assert [a.aor for a in load_settings(tmp_path / "s.json").accounts] == ["sip:b@127.0.0.1"]
 
@@ -141,7 +138,7 @@ def test_connection_test_registers_through_the_core_loop_without_blocking(
     try:
         qtbot.waitUntil(lambda: bridge.is_started, timeout=WAIT_MS)
         dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json", bridge)
-        editor = dialog.edit_account(new=True)
+        editor = dialog.accounts_page.edit_account(new=True)
         assert editor is not None
         editor.aor.setText(account.aor)
         editor.password.setText(account.password)
@@ -164,7 +161,7 @@ def test_connection_test_with_a_wrong_password_says_failed_401(
 ) -> None:
     account = new_account(kamailio)
     dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json")  # no core running: a thread of its own
-    editor = dialog.edit_account(new=True)
+    editor = dialog.accounts_page.edit_account(new=True)
     assert editor is not None
     editor.aor.setText(account.aor)
     editor.password.setText("not-the-password")
@@ -192,14 +189,14 @@ def test_start_at_login_writes_and_removes_the_autostart_entry(
     entry = xdg_config / "autostart" / "softphone.desktop"
     assert autostart_path() == entry
     dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json")
-    assert not dialog.autostart.isChecked()
-    dialog.autostart.setChecked(True)
+    assert not dialog.general_page.autostart.isChecked()
+    dialog.general_page.autostart.setChecked(True)
     dialog.apply()
     text = entry.read_text()
     assert text.startswith("[Desktop Entry]") and "Type=Application" in text and "\nExec=" in text
     again = make_dialog(qtbot, Settings(), tmp_path / "s.json")
-    assert again.autostart.isChecked()
-    again.autostart.setChecked(False)
+    assert again.general_page.autostart.isChecked()
+    again.general_page.autostart.setChecked(False)
     again.apply()
     assert not entry.exists()
 
@@ -216,18 +213,18 @@ def test_call_settings_are_saved_and_reach_the_running_ua(
         dialog = make_dialog(qtbot, Settings(), path, bridge)
         dialog.show()
         assert unnamed_controls(dialog) == []
-        dialog.dnd.setChecked(True)
-        dialog.auto_answer.setChecked(True)
-        dialog.auto_answer_delay.setValue(2.5)
-        dialog.forward_checks["busy"].setChecked(True)
-        dialog.forward_targets["busy"].setText("sip:voicemail@127.0.0.1")
-        dialog.forward_checks["no_answer"].setChecked(True)
-        dialog.forward_targets["no_answer"].setText("sip:voicemail@127.0.0.1")
-        dialog.no_answer_delay.setValue(15)
-        dialog.codec_list.setCurrentRow(2)  # PCMA to the top
-        qtbot.mouseClick(dialog.codec_up, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(dialog.codec_up, Qt.MouseButton.LeftButton)
-        assert dialog.codec_order() == ["PCMA", "opus", "PCMU"]
+        dialog.calls_page.dnd.setChecked(True)
+        dialog.calls_page.auto_answer.setChecked(True)
+        dialog.calls_page.auto_answer_delay.setValue(2.5)
+        dialog.calls_page.forward_checks["busy"].setChecked(True)
+        dialog.calls_page.forward_targets["busy"].setText("sip:voicemail@127.0.0.1")
+        dialog.calls_page.forward_checks["no_answer"].setChecked(True)
+        dialog.calls_page.forward_targets["no_answer"].setText("sip:voicemail@127.0.0.1")
+        dialog.calls_page.no_answer_delay.setValue(15)
+        dialog.codecs_page.codec_list.setCurrentRow(2)  # PCMA to the top
+        qtbot.mouseClick(dialog.codecs_page.codec_up, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(dialog.codecs_page.codec_up, Qt.MouseButton.LeftButton)
+        assert dialog.codecs_page.codec_order() == ["PCMA", "opus", "PCMU"]
         dialog.settings.audio.input_device = "headset"  # as if picked in the Audio tab (no devices here)
         assert ua.media is None
         dialog.apply()
@@ -279,17 +276,17 @@ def test_audio_tab_without_sound_devices_is_guarded(
     dialog = SettingsDialog(Settings(), tmp_path / "s.json", None, audio=True)
     qtbot.addWidget(dialog)
     dialog.show()
-    qtbot.waitUntil(lambda: dialog.devices is not None, timeout=WAIT_MS)
-    outputs = [d for d in dialog.devices or [] if d.max_output_channels > 0]
-    assert dialog.tone_button.isEnabled() == bool(outputs)
+    qtbot.waitUntil(lambda: dialog.audio_page.devices is not None, timeout=WAIT_MS)
+    outputs = [d for d in dialog.audio_page.devices or [] if d.max_output_channels > 0]
+    assert dialog.audio_page.tone_button.isEnabled() == bool(outputs)
     if not outputs:
-        dialog.play_test_tone()
-        assert "No speaker" in dialog.audio_status.text()
+        dialog.audio_page.play_test_tone()
+        assert "No speaker" in dialog.audio_page.audio_status.text()
     for spin in dialog.findChildren(QAbstractSpinBox):
         assert spin.accessibleName()
     dialog.reject()
-    if dialog.closer is not None:
-        dialog.closer.join(10.0)
+    if dialog.audio_page.closer is not None:
+        dialog.audio_page.closer.join(10.0)
 
 
 def test_microphone_meter_and_test_tone_on_virtual_sound_devices(
@@ -312,18 +309,20 @@ def test_microphone_meter_and_test_tone_on_virtual_sound_devices(
     qtbot.addWidget(dialog)
     try:
         dialog.show()
-        qtbot.waitUntil(lambda: dialog.devices is not None, timeout=WAIT_MS)
-        assert dialog.input_combo.isEnabled() and dialog.tone_button.isEnabled(), dialog.audio_status.text()
+        qtbot.waitUntil(lambda: dialog.audio_page.devices is not None, timeout=WAIT_MS)
+        assert dialog.audio_page.input_combo.isEnabled() and dialog.audio_page.tone_button.isEnabled(), (
+            dialog.audio_page.audio_status.text()
+        )
         # A -6 dBFS tone on a -60..0 dBFS scale: about 90 %.
-        qtbot.waitUntil(lambda: dialog.meter.value() >= 75, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: dialog.audio_page.meter.value() >= 75, timeout=WAIT_MS)
         watchdog = Watchdog()
-        qtbot.mouseClick(dialog.tone_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: dialog.audio_status.text().startswith("Test tone played"), timeout=WAIT_MS)
+        qtbot.mouseClick(dialog.audio_page.tone_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: dialog.audio_page.audio_status.text().startswith("Test tone played"), timeout=WAIT_MS)
         assert watchdog.stop() < 1.0, "the GUI thread was blocked"
         dialog.reject()
-        assert dialog.closer is not None
-        dialog.closer.join(10.0)
-        assert dialog.audio.level() is None  # the meter's stream is closed with the dialog
+        assert dialog.audio_page.closer is not None
+        dialog.audio_page.closer.join(10.0)
+        assert dialog.audio_page.audio.level() is None  # the meter's stream is closed with the dialog
     finally:
         sound.end(feeding)
         sound.end(recorder)
@@ -360,7 +359,7 @@ def test_main_window_opens_settings_and_the_trace_from_its_tools_menu(
         actions["&Settings…"].trigger()
         dialog = window._settings_dialog  # type: ignore[attr-defined]
         assert isinstance(dialog, SettingsDialog) and dialog.isVisible()
-        dialog.ringing_combo.setCurrentIndex(0)
+        dialog.audio_page.ringing_combo.setCurrentIndex(0)
         dialog.reject()
         qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
         again = show_settings(window)  # the closed one is gone: a new dialog

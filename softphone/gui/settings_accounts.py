@@ -1,0 +1,375 @@
+"""The settings dialog's Accounts page: the list of accounts, the account editor and "Test connection".
+
+Passwords typed in the editor wait in :attr:`AccountsPage.pending_passwords` until the settings are
+applied, then go to the OS keyring (never to the settings file). "Test connection" registers a
+temporary :class:`~softphone.ua.UserAgent` once: on the core loop when the phone runs, else on a
+short-lived thread of its own (:func:`~softphone.gui.workers.run_in_thread`); the GUI thread never
+waits for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from softphone.gui.accounts import KEYRING_SERVICE, account_from_settings
+from softphone.gui.workers import GuiRelay, run_in_thread
+from softphone.store import AccountSettings, Settings
+from softphone.ua import (
+    TRANSPORT_NAMES,
+    Account,
+    AccountError,
+    RegistrationEvent,
+    UserAgent,
+    password_from_keyring,
+    password_to_keyring,
+)
+
+if TYPE_CHECKING:
+    from softphone.gui.bridge import UaBridge
+
+log = logging.getLogger("softphone.gui.settings")
+
+TEST_TIMEOUT = 15.0
+
+UaFactory = Callable[[Account], UserAgent]
+
+
+async def test_registration(account: Account, factory: UaFactory, timeout: float = TEST_TIMEOUT) -> str:
+    """Register ``account`` with a temporary UA made by ``factory``; ``"registered"`` or ``"failed: …"``."""
+    ua = factory(account)
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[RegistrationEvent] = loop.create_future()
+
+    def on_event(event: object) -> None:
+        if isinstance(event, RegistrationEvent) and event.state in ("registered", "failed") and not outcome.done():
+            outcome.set_result(event)
+
+    ua.subscribe(on_event)
+    try:
+        await ua.start()
+        await ua.register(account.aor)
+        try:
+            event = await asyncio.wait_for(outcome, timeout)
+        except TimeoutError:
+            return f"failed: no answer within {timeout:.0f} s"
+    except Exception as exc:
+        return f"failed: {exc or type(exc).__name__}"
+    finally:
+        try:
+            await asyncio.wait_for(ua.stop(), 10.0)
+        except Exception as exc:
+            log.info("stopping the test user agent: %s", exc)
+    if event.state == "registered":
+        return "registered"
+    why = f"{event.code} {event.reason}".strip() if event.code is not None else (event.reason or "no reason given")
+    return f"failed: {why}"
+
+
+def default_ua_factory(account: Account) -> UserAgent:
+    return UserAgent([account])
+
+
+class ConnectionTester:
+    """Runs :func:`test_registration` without blocking: on the core loop when ``bridge`` runs, else on a thread.
+
+    Results reach the GUI thread through a relay owned by ``parent``: they are dropped once it is gone.
+    """
+
+    def __init__(
+        self, bridge: UaBridge | None, factory: UaFactory | None = None, parent: QObject | None = None
+    ) -> None:
+        self.bridge = bridge
+        self.factory = factory or default_ua_factory
+        self._relay = GuiRelay(parent)
+        self._threads: list[threading.Thread] = []
+
+    def start(self, account: Account, on_result: Callable[[str], None]) -> None:
+        bridge = self.bridge
+        factory = self.factory
+        if bridge is not None and bridge.loop is not None and bridge.running:
+            bridge.run(
+                lambda: test_registration(account, factory),
+                on_done=on_result,
+                on_error=lambda exc: on_result(f"failed: {exc}"),
+            )
+            return
+        thread = run_in_thread(
+            self._relay,
+            lambda: asyncio.run(test_registration(account, factory)),
+            on_done=on_result,
+            on_error=lambda exc: on_result(f"failed: {exc}"),
+            name="softphone-core-test",
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def join(self, timeout: float = 20.0) -> None:
+        """Wait for private test threads (tests and shutdown only)."""
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+class AccountEditor(QDialog):
+    """Add or edit one account; the password goes to the keyring when the settings are applied."""
+
+    def __init__(
+        self,
+        entry: AccountSettings | None,
+        tester: ConnectionTester,
+        parent: QWidget | None = None,
+        *,
+        has_password: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.tester = tester
+        self.setWindowTitle("Edit account" if entry is not None else "Add account")
+        self.setAccessibleName("Account editor")
+        self.setMinimumWidth(480)
+        entry = entry or AccountSettings(aor="")
+        self.original = entry
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.aor = QLineEdit(entry.aor)
+        self.aor.setPlaceholderText("sip:alice@example.com")
+        self.aor.setAccessibleName("Address of record")
+        self.display_name = QLineEdit(entry.display_name or "")
+        self.display_name.setAccessibleName("Display name")
+        self.auth_user = QLineEdit(entry.auth_user or "")
+        self.auth_user.setPlaceholderText("optional: the user part of the address")
+        self.auth_user.setAccessibleName("Authentication user")
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText("unchanged (kept in the system keyring)" if has_password else "")
+        self.password.setAccessibleName("Password")
+        self.registrar = QLineEdit(entry.registrar or "")
+        self.registrar.setPlaceholderText("optional: the address's domain")
+        self.registrar.setAccessibleName("Registrar")
+        self.proxy = QLineEdit(entry.outbound_proxy or "")
+        self.proxy.setPlaceholderText("optional")
+        self.proxy.setAccessibleName("Outbound proxy")
+        self.transport = QComboBox()
+        self.transport.addItems(list(TRANSPORT_NAMES))
+        self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
+        self.transport.setAccessibleName("Transport")
+        self.register = QCheckBox("&Register with the server")
+        self.register.setChecked(entry.register)
+        self.register.setAccessibleName("Register with the server")
+        self.register.setToolTip("Off: no server, calls and messages go straight to other phones on the LAN")
+        form.addRow("&Address:", self.aor)
+        form.addRow("&Display name:", self.display_name)
+        form.addRow("A&uth user:", self.auth_user)
+        form.addRow("&Password:", self.password)
+        form.addRow("Re&gistrar:", self.registrar)
+        form.addRow("&Outbound proxy:", self.proxy)
+        form.addRow("&Transport:", self.transport)
+        form.addRow("", self.register)
+        layout.addLayout(form)
+
+        test_row = QHBoxLayout()
+        self.test_button = QPushButton("Test &connection")
+        self.test_button.setAccessibleName("Test connection")
+        self.test_button.setToolTip("Register once with these settings and say what the server answered")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        self.test_result.setAccessibleName("Connection test result")
+        self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        layout.addLayout(test_row)
+
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setAccessibleName("Problem")
+        layout.addWidget(self.problem)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName("OK")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.result_settings: AccountSettings | None = None
+        self.result_password: str | None = None
+        self.testing = False
+
+    def build(self) -> tuple[AccountSettings, Account]:
+        """The account the form describes (settings and a UA account); raises AccountError with what is wrong."""
+        aor = self.aor.text().strip()
+        if not aor:
+            raise AccountError("the address is missing")
+        if not aor.lower().startswith(("sip:", "sips:")):
+            aor = f"sip:{aor}"
+        entry = dataclasses.replace(
+            self.original,
+            aor=aor,
+            display_name=self.display_name.text().strip() or None,
+            auth_user=self.auth_user.text().strip() or None,
+            registrar=self.registrar.text().strip() or None,
+            outbound_proxy=self.proxy.text().strip() or None,
+            transport=self.transport.currentText(),
+            register=self.register.isChecked(),
+            extra=dict(self.original.extra),
+        )
+        password = self.password.text()
+        if not password and self.original.aor:
+            password = password_from_keyring(self.original.aor, KEYRING_SERVICE) or ""
+        return entry, account_from_settings(entry, password, register=True)
+
+    def test_connection(self) -> None:
+        try:
+            _entry, account = self.build()
+        except AccountError as exc:
+            self.test_result.setText(f"failed: {exc}")
+            return
+        self.testing = True
+        self.test_button.setEnabled(False)
+        self.test_result.setText("testing …")
+        self.test_result.setAccessibleName("Connection test result: testing")
+        self.tester.start(account, self._tested)
+
+    def _tested(self, text: str) -> None:
+        self.testing = False
+        self.test_button.setEnabled(True)
+        self.test_result.setText(text)
+        self.test_result.setAccessibleName(f"Connection test result: {text}")
+
+    def accept(self) -> None:
+        try:
+            entry, _account = self.build()
+        except AccountError as exc:
+            self.problem.setText(str(exc))
+            return
+        self.result_settings = entry
+        self.result_password = self.password.text() or None
+        super().accept()
+
+
+class AccountsPage(QWidget):
+    """The accounts of ``settings`` (edited in place): add, edit, remove; new passwords kept until applied."""
+
+    def __init__(self, settings: Settings, tester: ConnectionTester, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.tester = tester
+        self.pending_passwords: dict[str, str] = {}
+        layout = QVBoxLayout(self)
+        self.account_list = QListWidget()
+        self.account_list.setAccessibleName("Accounts")
+        self.account_list.itemActivated.connect(lambda _item: self.edit_account())
+        layout.addWidget(self.account_list, 1)
+        row = QHBoxLayout()
+        self.add_button = QPushButton("&Add…")
+        self.add_button.setAccessibleName("Add account")
+        self.add_button.clicked.connect(lambda: self.edit_account(new=True))
+        self.edit_button = QPushButton("&Edit…")
+        self.edit_button.setAccessibleName("Edit account")
+        self.edit_button.clicked.connect(lambda: self.edit_account())
+        self.remove_button = QPushButton("&Remove")
+        self.remove_button.setAccessibleName("Remove account")
+        self.remove_button.clicked.connect(self.remove_account)
+        for button in (self.add_button, self.edit_button, self.remove_button):
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        note = QLabel(
+            "Passwords are kept in the system keyring, never in the settings file. "
+            "Account changes take effect when the softphone starts again."
+        )
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.refresh_accounts()
+
+    def refresh_accounts(self) -> None:
+        current = self.account_list.currentRow()
+        self.account_list.clear()
+        for entry in self.settings.accounts:
+            server = (entry.registrar or entry.aor.split("@")[-1]).split(";", 1)[0].removeprefix("sip:")
+            how = f"registers at {server}" if entry.register else "LAN only"
+            name = f"{entry.display_name} " if entry.display_name else ""
+            disabled = "" if entry.enabled else " (disabled)"
+            item = QListWidgetItem(f"{name}<{entry.aor}> — {how}, {entry.transport.upper()}{disabled}")
+            item.setData(Qt.ItemDataRole.UserRole, entry.aor)
+            self.account_list.addItem(item)
+        if self.settings.accounts:
+            self.account_list.setCurrentRow(min(max(current, 0), len(self.settings.accounts) - 1))
+        has = bool(self.settings.accounts)
+        self.edit_button.setEnabled(has)
+        self.remove_button.setEnabled(has)
+
+    def account_editor(self, index: int | None) -> AccountEditor:
+        """The editor for account ``index`` (None: a new one), not yet shown."""
+        entry = self.settings.accounts[index] if index is not None else None
+        has_password = entry is not None and (
+            entry.aor in self.pending_passwords or password_from_keyring(entry.aor, KEYRING_SERVICE) is not None
+        )
+        return AccountEditor(entry, self.tester, self, has_password=has_password)
+
+    def edit_account(self, new: bool = False) -> AccountEditor | None:
+        index = None if new else self.account_list.currentRow()
+        if index is not None and not 0 <= index < len(self.settings.accounts):
+            return None
+        editor = self.account_editor(index)
+        editor.finished.connect(lambda _code: self.take_account(editor, index))
+        editor.open()
+        return editor
+
+    def take_account(self, editor: AccountEditor, index: int | None) -> None:
+        """Keep what an accepted editor describes (called when it closes)."""
+        entry = editor.result_settings
+        if editor.result() != QDialog.DialogCode.Accepted or entry is None:
+            return
+        if index is None:
+            self.settings.accounts.append(entry)
+        else:
+            old = self.settings.accounts[index]
+            if old.aor != entry.aor and old.aor in self.pending_passwords:
+                self.pending_passwords[entry.aor] = self.pending_passwords.pop(old.aor)
+            self.settings.accounts[index] = entry
+        if editor.result_password:
+            self.pending_passwords[entry.aor] = editor.result_password
+        elif index is not None and self.settings.accounts[index].aor != editor.original.aor:
+            kept = password_from_keyring(editor.original.aor, KEYRING_SERVICE)
+            if kept:
+                self.pending_passwords[entry.aor] = kept  # the address changed: the password moves with it
+        self.refresh_accounts()
+        self.account_list.setCurrentRow(len(self.settings.accounts) - 1 if index is None else index)
+
+    def remove_account(self) -> None:
+        index = self.account_list.currentRow()
+        if 0 <= index < len(self.settings.accounts):
+            entry = self.settings.accounts.pop(index)
+            self.pending_passwords.pop(entry.aor, None)
+            self.refresh_accounts()
+
+    def store_passwords(self) -> list[str]:
+        """Put the passwords typed since the last apply in the keyring; the problems, in words."""
+        problems: list[str] = []
+        for aor, password in list(self.pending_passwords.items()):
+            try:
+                password_to_keyring(aor, password, KEYRING_SERVICE)
+            except AccountError as exc:
+                problems.append(f"The password of {aor} could not be kept in the system keyring: {exc}")
+            else:
+                del self.pending_passwords[aor]
+        return problems

@@ -1,0 +1,112 @@
+"""Sound devices for a user interface: the list, a test tone, a microphone level meter and the ringtone.
+
+Thin wrappers over :mod:`softphone.media.audio` and :mod:`softphone.media.tones`, so that a client of
+the facade needs nothing from the media engine itself. Whatever opens a device here can take a while
+or fail (with :class:`AudioDeviceError`): a GUI calls it off its own thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from softphone.media.audio import (
+    SAMPLE_RATE,
+    AudioDevice,
+    AudioDeviceError,
+    AudioStream,
+    BufferPlayer,
+    DeviceSpec,
+    list_devices,
+)
+from softphone.media.tones import ToneGenerator, ToneSpec
+
+__all__ = [
+    "RING_SECONDS",
+    "AudioDevice",
+    "AudioDeviceError",
+    "BufferPlayer",
+    "DeviceSpec",
+    "LevelMeter",
+    "chime_samples",
+    "list_audio_devices",
+    "play_test_tone",
+    "ring_samples",
+    "start_ringtone",
+]
+
+RING_SECONDS = 6.0
+METER_BLOCK = 960
+
+
+def list_audio_devices() -> list[AudioDevice]:
+    """Every device the sound system offers, with the current defaults marked."""
+    return list_devices()
+
+
+def chime_samples(seconds: float = 1.0) -> npt.NDArray[np.float32]:
+    """The test tone: two notes (660 Hz, then 880 Hz) at -14 dBFS, mono float32 at 48 kHz."""
+    half = int(seconds * SAMPLE_RATE / 2)
+    first = ToneGenerator(ToneSpec((660.0,), level_dbfs=-14.0), SAMPLE_RATE).read_float(half)
+    second = ToneGenerator(ToneSpec((880.0,), level_dbfs=-14.0), SAMPLE_RATE).read_float(half)
+    return np.concatenate([first, second])
+
+
+def play_test_tone(device: DeviceSpec = None, *, timeout: float = 5.0) -> str:
+    """Play the test tone once on ``device`` and wait (at most ``timeout`` s) until it has been played.
+
+    Returns the name of the device it played on.
+    """
+    player = BufferPlayer(chime_samples(), device, loop=False)
+    player.start()
+    try:
+        player.wait(timeout)
+    finally:
+        player.stop()
+    return player.device.name if player.device is not None else "the default output"
+
+
+def ring_samples(seconds: float = RING_SECONDS) -> npt.NDArray[np.float32]:
+    """A ring cadence (440 + 480 Hz bursts of 400 ms, twice, then a pause), mono float32 at 48 kHz."""
+    spec = ToneSpec(frequencies=(440.0, 480.0), cadence_ms=(400, 200, 400, 2000 + 3000), level_dbfs=-12.0)
+    return ToneGenerator(spec, SAMPLE_RATE).read_float(int(seconds * SAMPLE_RATE))
+
+
+def start_ringtone(device: DeviceSpec = None) -> BufferPlayer:
+    """Start the ring cadence, repeated, on ``device``; ``stop()`` the player to end it."""
+    player = BufferPlayer(ring_samples(), device, loop=True, samplerate=SAMPLE_RATE)
+    player.start()
+    return player
+
+
+class LevelMeter:
+    """What a microphone hears now, for a level display.
+
+    It opens the microphone together with ``output_device``, as a call would. :meth:`open` and
+    :meth:`close` block while the sound system works; :meth:`level` is cheap and may be called from
+    any thread.
+    """
+
+    def __init__(self, input_device: DeviceSpec = None, output_device: DeviceSpec = None) -> None:
+        self.input_device = input_device
+        self.output_device = output_device
+        self._stream: AudioStream | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    def open(self) -> None:
+        stream = AudioStream(self.input_device, self.output_device, blocksize=METER_BLOCK)
+        stream.start()
+        self._stream = stream
+
+    def level(self) -> float | None:
+        """The peak of the latest captured block, 0..1; None when the meter is not open."""
+        stream = self._stream
+        return float(stream.input_level("peak")) if stream is not None else None
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
