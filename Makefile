@@ -27,7 +27,7 @@ test: sysdeps-test $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check softphone tests benchmarks
-	$(BIN)/mypy --strict softphone/sip softphone/transport softphone/ua softphone/media softphone/store softphone/gui softphone/cli.py
+	$(BIN)/mypy --strict softphone
 
 # Benchmarks only: speech for PESQ, baresip to compare CPU with, a virtual display for the GUI.
 BENCH_PKGS := espeak-ng baresip xvfb

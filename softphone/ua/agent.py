@@ -18,32 +18,30 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from softphone.sip.addr import NameAddr, parse_name_addr
 from softphone.sip.auth import DigestClient, choose_challenge
-from softphone.sip.dialog import Dialog, DialogTable, needs_481, new_tag, via_placeholder
+from softphone.sip.dialog import Dialog, new_tag, via_placeholder
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import AudioConfig
 from softphone.sip.transaction import (
     ClientTransaction,
-    ServerInviteTransaction,
     ServerTransaction,
     TimerSettings,
-    make_response,
     new_branch,
 )
 from softphone.sip.transaction import State as TransactionState
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from softphone.store import Store
-from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
+from softphone.transport import ResolveError, SipResolver, Target, TlsSettings, TransportError
 from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
 from softphone.ua.call_effects import Rel100
 from softphone.ua.calls import CallManager
-from softphone.ua.capabilities import ACCEPTED_TYPES, ALLOW, KNOWN_METHODS, SDP, SUPPORTED_METHODS, TEXT_PLAIN
+from softphone.ua.capabilities import ALLOW, TEXT_PLAIN
 from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, ErrorEvent, Event, RegistrationEvent
@@ -53,6 +51,7 @@ from softphone.ua.messaging import MessagingService
 from softphone.ua.mwi import MwiService
 from softphone.ua.presence import PresenceService
 from softphone.ua.registration import Registration, RetryPolicy
+from softphone.ua.router import RequestRouter
 from softphone.ua.session_timer import DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES
 from softphone.ua.stack import SipStack
 from softphone.ua.subscription import Subscriptions
@@ -61,8 +60,6 @@ from softphone.ua.trace import SipTrace
 log = logging.getLogger("softphone.ua")
 
 EVENT_QUEUE_SIZE = 1000
-# Methods a call's dialog takes; other requests with a To tag go to the services' dialogs.
-CALL_METHODS = frozenset({"INVITE", "BYE", "UPDATE", "PRACK", "INFO", "REFER", "NOTIFY"})
 
 Subscriber = Callable[[Event], None]
 _T = TypeVar("_T")
@@ -85,6 +82,8 @@ class UserAgent:
     RFC 3262 policy (``off``, ``supported``, ``required``); ``early_media``
     answers incoming calls with a 183 and our media while they ring;
     ``ring_timeout`` ends a call nobody answers (480) after that many seconds.
+    ``out_of_dialog_refer`` says whose REFER outside a call makes us place a call: ``server``
+    (only through an account's registrar or proxy flow), ``anyone`` or ``never``.
     """
 
     def __init__(
@@ -107,6 +106,7 @@ class UserAgent:
         early_media: bool = False,
         ring_timeout: float | None = None,
         user_agent: str | None = capabilities.USER_AGENT,
+        out_of_dialog_refer: Literal["never", "server", "anyone"] = "server",
     ) -> None:
         self.accounts: list[Account] = list(accounts)
         self.store = store
@@ -127,12 +127,13 @@ class UserAgent:
         self.early_media = early_media
         self.ring_timeout = ring_timeout
         self.user_agent = user_agent
+        self.out_of_dialog_refer = out_of_dialog_refer
         self.allow = ALLOW
         # The newest events for a consumer that reads the queue; the oldest are dropped when nobody does.
         self.events: asyncio.Queue[Event] = asyncio.Queue(maxsize=EVENT_QUEUE_SIZE)
         self.stack = SipStack(
             listen,
-            on_request=self._on_request,
+            on_request=lambda request, tx, source: self.router.on_request(request, tx, source),
             on_stray_response=lambda response, source: self.call_manager.stray_response(response),
             on_flow_failed=self._on_flow_failed,
             timers=timers,
@@ -141,11 +142,10 @@ class UserAgent:
         self._subscribers: list[Subscriber] = []
         self._registrations: dict[str, Registration] = {}
         self._digests: dict[str, DigestClient] = {}
-        self._dialogs = DialogTable()
+        self.router = RequestRouter(self)
         self.call_manager = CallManager(self)
         self.subscriptions = Subscriptions(self)
         self.trace = SipTrace(self.stack.transport)
-        self._request_handlers: dict[str, list[RequestHandler]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         # -- services: each takes its requests and events through the hooks above --
         self.mwi = MwiService(self)
@@ -282,6 +282,11 @@ class UserAgent:
             )
             self._registrations[account.aor] = registration
         return registration
+
+    def registration_target(self, aor: str) -> Target | None:
+        """Where the registration of ``aor`` goes (its flow), None while it has none."""
+        registration = self._registrations.get(aor)
+        return registration.target if registration is not None else None
 
     def registration_contact(self, aor: str) -> NameAddr | None:
         """The Contact our registration for ``aor`` uses (None while it has none)."""
@@ -493,58 +498,7 @@ class UserAgent:
         """Attended transfer: the peer of ``call_id`` replaces our call ``other_call_id`` with the latter's peer."""
         await self.call_manager.attended_transfer(self.find_call(call_id), self.find_call(other_call_id))
 
-    # --- incoming requests ------------------------------------------------------------
-
-    def _on_request(self, request: Request, tx: ServerTransaction | None, source: Source) -> None:
-        method = request.method
-        if tx is None:
-            self.call_manager.ack(request)
-            return
-        problem = self._check_request(request, tx)
-        if problem is not None:
-            self.stack.respond(tx, problem)
-            return
-        if method == "CANCEL":
-            self.call_manager.cancel(request, tx)
-            return
-        if method == "NOTIFY" and self.subscriptions.handle_notify(request, tx):
-            return
-        if method not in ("INVITE", "BYE") and self._dispatch(request, tx, source):
-            return
-        if request.to.tag is not None or method == "BYE":
-            self._in_dialog(request, tx)
-            return
-        if method == "INVITE":
-            account = self._account_for(request)
-            if account is None:
-                self.stack.reply(tx, 480)
-                return
-            assert isinstance(tx, ServerInviteTransaction)
-            self.call_manager.incoming(request, tx, source, account)
-        elif method == "OPTIONS":
-            self._reply_options(tx)
-        elif method == "REFER":
-            # RFC 3515 allows a REFER outside a dialog; this UA only follows those of its calls.
-            self.stack.reply(tx, 403, "Out-of-dialog REFER not accepted")
-        else:
-            self.stack.reply(
-                tx, 481 if method in ("INFO", "UPDATE", "NOTIFY", "PRACK") else 405, headers=[("Allow", self.allow)]
-            )
-
-    def _in_dialog(self, request: Request, tx: ServerTransaction) -> None:
-        method = request.method
-        if self.call_manager.by_dialog(request.call_id, request.to.tag or "") is not None:
-            if method in CALL_METHODS:
-                self.call_manager.in_dialog(request, tx)
-            elif method == "OPTIONS":
-                self._reply_options(tx)
-            else:
-                self.stack.reply(tx, 405, headers=[("Allow", self.allow)])
-        elif needs_481(request, self._dialogs) or request.to.tag is None:
-            self.stack.reply(tx, 481)
-        else:
-            # A dialog of a subscription that no service took this request for.
-            self.stack.reply(tx, 200 if method == "BYE" else 481)
+    # --- hooks for services ----------------------------------------------------------
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` at :meth:`stop`, before subscriptions end and accounts unregister (last added first)."""
@@ -552,83 +506,7 @@ class UserAgent:
 
     def add_request_handler(self, method: str, handler: RequestHandler) -> None:
         """Let ``handler`` take ``method`` requests before the UA's own handling (see :data:`RequestHandler`)."""
-        self._request_handlers.setdefault(method, []).append(handler)
-
-    def _dispatch(self, request: Request, tx: ServerTransaction, source: Source) -> bool:
-        method = request.method
-        account = self._account_for(request)
-        if method == "SUBSCRIBE":
-            if account is None:
-                self.stack.reply(tx, 404)
-            else:
-                self.subscriptions.handle_subscribe(request, tx, source, account)
-            return True
-        handlers = self._request_handlers.get(method, ())
-        if account is not None:
-            for handler in handlers:
-                try:
-                    if handler(request, tx, source, account):
-                        return True
-                except Exception:
-                    log.exception("%s handler failed", method)
-                    self.stack.reply(tx, 500)
-                    return True
-        if method == "MESSAGE" or (method == "NOTIFY" and request.to.tag is None):
-            self.stack.reply(tx, 404 if account is None else 489 if method == "NOTIFY" else 405)
-            return True
-        return False
-
-    def _check_request(self, request: Request, tx: ServerTransaction) -> Response | None:
-        """RFC 3261 8.2.1-8.2.3: the response to a request we cannot take, or None."""
-        method = request.method
-        if method not in SUPPORTED_METHODS:
-            code = 405 if method in KNOWN_METHODS else 501
-            return make_response(request, code, headers=[("Allow", self.allow)])
-        if not isinstance(request.uri, SipUri):
-            if isinstance(request.uri, AbsoluteUri) or method != "INVITE":
-                return make_response(request, 416)
-        if method != "CANCEL":
-            supported = self.call_manager.config().supported
-            unknown = [option for option in request.require if option.lower() not in supported]
-            if unknown:
-                return make_response(request, 420, headers=[("Unsupported", ", ".join(unknown))])
-        if method == "INVITE" and not _accepts_sdp(request):
-            # RFC 3261 21.4.7: the caller can't take the SDP our responses would carry.
-            return make_response(request, 406, headers=[("Accept", SDP)])
-        if request.body and not (method == "NOTIFY" and self.subscriptions.owns(request)):
-            content_type = request.content_type
-            accepted = ACCEPTED_TYPES.get(method, ())
-            encoding = request.headers.get("Content-Encoding")
-            if (
-                content_type is None
-                or content_type.mime.lower() not in accepted
-                or (encoding is not None and encoding.strip().lower() != "identity")
-            ):
-                return make_response(request, 415, headers=[("Accept", ", ".join(accepted or (SDP,)))])
-        return None
-
-    def _reply_options(self, tx: ServerTransaction) -> None:
-        headers = [
-            ("Allow", self.allow),
-            ("Accept", SDP),
-            ("Supported", ", ".join(self.call_manager.config().supported)),
-            ("Allow-Events", self.subscriptions.allow_events or "refer"),
-        ]
-        if self.user_agent:
-            headers.append(("User-Agent", self.user_agent))
-        self.stack.reply(tx, 200, headers=headers)
-
-    def _account_for(self, request: Request) -> Account | None:
-        uri = request.uri
-        user = uri.user if isinstance(uri, SipUri) else None
-        for account in self.accounts:
-            if account.user == user:
-                return account
-        to_uri = request.to.uri
-        for account in self.accounts:
-            if isinstance(to_uri, SipUri) and to_uri.user == account.user:
-                return account
-        return self.accounts[0] if self.accounts else None
+        self.router.add_handler(method, handler)
 
     # --- requests of services (subscriptions, presence, messaging) ---------------------------
 
@@ -640,11 +518,12 @@ class UserAgent:
         self.stack.respond(tx, response)
 
     def keep_dialog(self, dialog: Dialog) -> None:
-        if self._dialogs.get(dialog.id) is None:
-            self._dialogs.add(dialog)
+        """Route requests of ``dialog`` (a subscription's) to the services instead of answering 481."""
+        if self.router.dialogs.get(dialog.id) is None:
+            self.router.dialogs.add(dialog)
 
     def forget_dialog(self, dialog: Dialog) -> None:
-        self._dialogs.discard(dialog.id)
+        self.router.dialogs.discard(dialog.id)
 
     async def request_out_of_dialog(
         self,
@@ -763,14 +642,6 @@ class UserAgent:
             return name, self.digest(account).authorization(challenge, request.method, str(request.uri), request.body)
         except SipParseError:
             return None
-
-
-def _accepts_sdp(request: Request) -> bool:
-    accept = request.accept
-    if accept is None:
-        return True
-    mimes = {media.mime.lower() for media in accept}
-    return bool(mimes & {SDP, "application/*", "*/*"})
 
 
 def _preference(account: Account | None) -> tuple[str, ...]:

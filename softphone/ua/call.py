@@ -51,6 +51,8 @@ class Call:
     quality: QualitySummary = field(default_factory=QualitySummary)
     # As a transferee: the call whose REFER made us place this one.
     transfer_from: Call | None = None
+    # Placed for a REFER outside any dialog: the dialog its NOTIFYs go in.
+    refer_dialog: Dialog | None = None
     replaced_by: Call | None = None
 
     # --- read from the machine ----------------------------------------------------------

@@ -205,7 +205,3 @@ def table_markdown() -> str:
     for state, mt in sorted(MODIFY_TRANSITIONS, key=lambda k: (states.index(k[0]), modify_triggers.index(k[1]))):
         lines.append(f"| {state.name} | {mt.value} | {MODIFY_TRANSITIONS[state, mt].name} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(table_markdown())

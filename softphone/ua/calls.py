@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from softphone.sip.addr import NameAddr
-from softphone.sip.dialog import dialog_id_for_request, new_tag
+from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
+from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import LocalResponse, ServerInviteTransaction, ServerTransaction, make_response
 from softphone.sip.uri import SipUri
@@ -47,7 +48,7 @@ from softphone.ua.call_effects import (
 )
 from softphone.ua.call_machine import CallMachine
 from softphone.ua.call_media import CallMedia
-from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header
+from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header, refer_notify, referred_headers
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, TransferEvent
 from softphone.ua.media import MediaPort
@@ -277,6 +278,66 @@ class CallManager:
             return
         self.run(call, call.machine.receive_cancel(tx))
 
+    def refer_out_of_dialog(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> None:
+        """RFC 3515 2.4: a REFER outside any dialog asks us to call someone (click-to-dial from a server).
+
+        Whom we take it from is :attr:`UserAgent.out_of_dialog_refer`: ``server`` (the default) only
+        through the account's own registrar or proxy flow, ``anyone`` or ``never``.
+        """
+        ua = self.ua
+        if not self._refer_allowed(source, account):
+            ua.stack.reply(tx, 403, "Out-of-dialog REFER not accepted")
+            return
+        try:
+            refer_to = request.refer_to
+        except SipParseError:
+            refer_to = None
+        if refer_to is None or not isinstance(refer_to.uri, SipUri):
+            ua.stack.reply(tx, 400, "Missing or unusable Refer-To")
+            return
+        try:
+            contact = ua.contact_for(account, source.target)
+            dialog = Dialog.from_uas(request, new_tag(), contact)
+        except (TransportError, SipParseError) as exc:
+            log.info("cannot take a REFER from %s: %s", source, exc)
+            ua.stack.reply(tx, 400, "Missing Contact")
+            return
+        ua.stack.reply(tx, 202, to_tag=dialog.local_tag, headers=[("Contact", str(contact))])
+        ua.keep_dialog(dialog)
+        uri = refer_to.uri
+        headers = referred_headers(uri, request.headers.get("Referred-By"))
+        ua.stack.spawn(self._referred_call(dialog, account, uri.replace(headers=[]), headers), name="REFER")
+
+    def _refer_allowed(self, source: Source, account: Account) -> bool:
+        policy = self.ua.out_of_dialog_refer
+        if policy != "server":
+            return policy == "anyone"
+        target = self.ua.registration_target(account.aor)
+        return target is not None and (target.host, target.port) == (source.remote_host, source.remote_port)
+
+    async def _referred_call(
+        self, dialog: Dialog, account: Account, target: SipUri, headers: tuple[tuple[str, str], ...]
+    ) -> None:
+        await self._refer_notify(dialog, account, "100 Trying", active=True)
+        try:
+            new_call = await self.dial(str(target), account, headers)
+        except UserAgentError as exc:
+            log.info("REFER to %s failed: %s", target, exc)
+            await self._refer_notify(dialog, account, "503 Service Unavailable", active=False)
+            self.ua.forget_dialog(dialog)
+            return
+        new_call.refer_dialog = dialog
+        self.ua.emit(TransferEvent(new_call.id, "requested", None, str(target)))
+
+    async def _refer_notify(self, dialog: Dialog, account: Account, status: str, *, active: bool) -> None:
+        headers, body, content_type = refer_notify(status, active=active)
+        try:
+            await self.ua.request_in_dialog(
+                account, dialog, "NOTIFY", headers=headers, body=body, content_type=content_type
+            )
+        except UserAgentError as exc:
+            log.info("NOTIFY for a REFER not sent: %s", exc)
+
     def in_dialog(self, request: Request, tx: ServerTransaction) -> bool:
         """A request with our tag in To: True when it belongs to a call (which answers it)."""
         call = self._by_key.get((request.call_id, request.to.tag or ""))
@@ -444,7 +505,7 @@ class CallManager:
         if isinstance(event, CallEvent) and event.state in ("confirmed", "held"):
             if call.answered_at is None:
                 call.answered_at = time.time()
-            if call.transfer_from is not None:
+            if call.transfer_from is not None or call.refer_dialog is not None:
                 self._transfer_outcome(call)
         self.ua.emit(event)
 
@@ -459,7 +520,7 @@ class CallManager:
         # Keep the Call-ID/tag mapping a while for retransmitted 2xx and late in-dialog requests (64*T1).
         key = (call.sip_call_id, call.local_tag)
         self.ua.stack.loop.call_later(64 * self.ua.stack.timers.T1, self._forget, key, call)
-        if call.transfer_from is not None:
+        if call.transfer_from is not None or call.refer_dialog is not None:
             self._transfer_outcome(call)
 
     def _forget(self, key: tuple[str, str], call: Call) -> None:
@@ -483,6 +544,11 @@ class CallManager:
         self.ua.emit(TransferEvent(original.id, "calling", None, str(place.uri)))
 
     def _transfer_outcome(self, new_call: Call) -> None:
+        dialog = new_call.refer_dialog
+        if dialog is not None:
+            new_call.refer_dialog = None
+            status = "200 OK" if new_call.confirmed else f"{new_call.code or 500} {new_call.reason or 'Failed'}"
+            self.ua.stack.spawn(self._refer_done(dialog, new_call, status), name="REFER done")
         original = new_call.transfer_from
         if original is None:
             return
@@ -493,6 +559,14 @@ class CallManager:
         self.run(
             original,
             original.machine.transfer_outcome(succeeded, new_call.code, new_call.reason, str(new_call.remote.uri)),
+        )
+
+    async def _refer_done(self, dialog: Dialog, new_call: Call, status: str) -> None:
+        await self._refer_notify(dialog, new_call.account, status, active=False)
+        self.ua.forget_dialog(dialog)
+        state = "succeeded" if new_call.confirmed else "failed"
+        self.ua.emit(
+            TransferEvent(new_call.id, state, 200 if new_call.confirmed else new_call.code, str(new_call.remote.uri))
         )
 
     # --- the call history -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ the parametrised test then checks the machine really took that row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -791,6 +792,11 @@ def test_table_prints_every_row() -> None:
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line and "trigger" not in line]
     assert len(rows) == len(PHASE_TRANSITIONS) + len(MODIFY_TRANSITIONS)
     assert "| CANCELLING | 2xx received | ENDED |" in text
+
+
+def test_the_architecture_document_shows_the_tables_as_they_are() -> None:
+    document = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    assert table_markdown() in document
 
 
 def test_a_transition_outside_the_table_is_a_bug() -> None:
