@@ -36,7 +36,10 @@ class Account:
     ``registrar`` defaults to its domain and is also the next hop of
     requests outside dialogs unless ``outbound_proxy`` is set (then every
     request goes there, with a pre-loaded Route). ``auto_answer`` is a delay
-    in seconds, None to ring until answered.
+    in seconds, None to ring until answered. ``direct_calls``: whether calls,
+    messages and subscriptions may come straight from any address ("IP calls")
+    instead of only through the account's own server; None means yes for an
+    account without a server (LAN only) and no for one with a registrar or proxy.
     """
 
     aor: str
@@ -53,6 +56,7 @@ class Account:
     register: bool = True
     busy: bool = False
     forwarding: Forwarding | None = None
+    direct_calls: bool | None = None
 
     def __post_init__(self) -> None:
         uri = self.uri  # validates
@@ -66,6 +70,15 @@ class Account:
                 _sip_uri(value, name)
         if self.expires < 0:
             raise AccountError("expires must not be negative")
+
+    @property
+    def has_server(self) -> bool:
+        return self.register or self.outbound_proxy is not None
+
+    @property
+    def accepts_direct(self) -> bool:
+        """True when requests may reach this account from anywhere, not only through its server."""
+        return self.direct_calls if self.direct_calls is not None else not self.has_server
 
     @property
     def uri(self) -> SipUri:

@@ -35,7 +35,7 @@ from softphone.sip.transaction import (
 from softphone.sip.transaction import State as TransactionState
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from softphone.store import Store
-from softphone.transport import ResolveError, SipResolver, Target, TlsSettings, TransportError
+from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
 from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
@@ -56,6 +56,7 @@ from softphone.ua.session_timer import DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES
 from softphone.ua.stack import SipStack
 from softphone.ua.subscription import Subscriptions
 from softphone.ua.trace import SipTrace
+from softphone.ua.trust import same_address
 
 log = logging.getLogger("softphone.ua")
 
@@ -153,6 +154,8 @@ class UserAgent:
         self.messaging = MessagingService(self)
         self.presence = PresenceService(self)
         self._resolver: SipResolver | None = None
+        # Where each account's server resolved to: (host, port) pairs its relayed requests come from.
+        self._server_addresses: dict[str, set[tuple[str, int]]] = {}
         self._started = False
 
     # --- life cycle -------------------------------------------------------------
@@ -324,7 +327,48 @@ class UserAgent:
                 self._resolver = SipResolver(transports=_preference(account))
             except ResolveError:
                 self._resolver = SipResolver(nameservers=["127.0.0.1"], transports=_preference(account))
-        return await self._resolver.resolve(uri)
+        targets = await self._resolver.resolve(uri)
+        if account is not None and account.has_server and uri == account.next_hop:
+            # What the account's server resolves to is where its requests may come from.
+            self._server_addresses.setdefault(account.aor, set()).update((t.host, t.port) for t in targets)
+        return targets
+
+    # --- whom we trust -------------------------------------------------------------
+
+    def from_server(self, source: Source, account: Account) -> bool:
+        """True when ``source`` is ``account``'s own registrar or outbound proxy (its address and port).
+
+        A request relayed by our server arrives from the address we send to (UDP) or over the
+        connection we opened to it (TCP/TLS); anything else is someone else.
+        """
+        addresses = self._server_addresses.get(account.aor)
+        return addresses is not None and (source.remote_host, source.remote_port) in addresses
+
+    def may_reach(self, source: Source, account: Account) -> bool:
+        """True when a request from ``source`` may reach ``account`` outside a dialog: its server, or
+        anyone when the account takes direct ("IP") calls."""
+        return account.accepts_direct or self.from_server(source, account)
+
+    def verified_identity(self, request: Request, source: Source, account: Account) -> str | None:
+        """Who sent ``request``, as far as it can be known; None when nobody vouches for its From.
+
+        Through our server: the P-Asserted-Identity it added (RFC 3325), else the From it
+        authenticated. Directly (an account that takes IP calls): the From only when its host is
+        the address the request came from. A From alone is never proof.
+        """
+        if self.from_server(source, account):
+            try:
+                asserted = request.asserted_identities
+            except SipParseError:
+                asserted = []
+            uri = asserted[0].uri if asserted else request.from_.uri
+            return str(uri)
+        if not account.accepts_direct:
+            return None
+        uri = request.from_.uri
+        if isinstance(uri, SipUri) and same_address(uri.host, source.remote_host):
+            return str(uri)
+        return None
 
     def contact_for(self, account: Account, target: Target) -> NameAddr:
         """Our Contact for requests of ``account`` sent to ``target``."""
