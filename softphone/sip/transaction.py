@@ -805,6 +805,11 @@ class TransactionLayer:
         self.add(tx)
         return tx
 
+    def discard(self, transaction: ServerTransaction) -> None:
+        """Forget a server transaction the TU will never answer (a request dropped on purpose)."""
+        transaction._terminate()
+        self._forget(transaction)
+
     def find_client(self, response: Response) -> ClientTransaction | None:
         return self._live(self._clients, client_key(response))
 

@@ -46,6 +46,7 @@ from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, ErrorEvent, Event, RegistrationEvent
 from softphone.ua.host import RequestHandler
+from softphone.ua.limits import Limits
 from softphone.ua.media import MediaFactory
 from softphone.ua.messaging import MessagingService
 from softphone.ua.mwi import MwiService
@@ -56,7 +57,7 @@ from softphone.ua.session_timer import DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES
 from softphone.ua.stack import SipStack
 from softphone.ua.subscription import Subscriptions
 from softphone.ua.trace import SipTrace
-from softphone.ua.trust import same_address
+from softphone.ua.trust import from_addresses, same_address, uri_address
 
 log = logging.getLogger("softphone.ua")
 
@@ -82,7 +83,8 @@ class UserAgent:
     None: no media session at all, only signalling. ``rel100`` is the
     RFC 3262 policy (``off``, ``supported``, ``required``); ``early_media``
     answers incoming calls with a 183 and our media while they ring;
-    ``ring_timeout`` ends a call nobody answers (480) after that many seconds.
+    ``limits`` bounds what others may make the phone spend (:class:`~softphone.ua.limits.Limits`).
+    ``user_agent`` is the User-Agent of our requests (None: none); responses carry none.
     ``out_of_dialog_refer`` says whose REFER outside a call makes us place a call: ``server``
     (only through an account's registrar or proxy flow), ``anyone`` or ``never``.
     """
@@ -105,7 +107,7 @@ class UserAgent:
         store: Store | None = None,
         rel100: Rel100 = "supported",
         early_media: bool = False,
-        ring_timeout: float | None = None,
+        limits: Limits | None = None,
         user_agent: str | None = capabilities.USER_AGENT,
         out_of_dialog_refer: Literal["never", "server", "anyone"] = "server",
     ) -> None:
@@ -126,7 +128,7 @@ class UserAgent:
         self.media = media
         self.rel100: Rel100 = rel100
         self.early_media = early_media
-        self.ring_timeout = ring_timeout
+        self.limits = limits if limits is not None else Limits()
         self.user_agent = user_agent
         self.out_of_dialog_refer = out_of_dialog_refer
         self.allow = ALLOW
@@ -139,6 +141,7 @@ class UserAgent:
             on_flow_failed=self._on_flow_failed,
             timers=timers,
             tls=tls,
+            screen=lambda request, source: self.router.screen(request, source),
         )
         self._subscribers: list[Subscriber] = []
         self._registrations: dict[str, Registration] = {}
@@ -341,8 +344,13 @@ class UserAgent:
         A request relayed by our server arrives from the address we send to (UDP) or over the
         connection we opened to it (TCP/TLS); anything else is someone else.
         """
-        addresses = self._server_addresses.get(account.aor)
-        return addresses is not None and (source.remote_host, source.remote_port) in addresses
+        if not account.has_server:
+            return False
+        addresses = set(self._server_addresses.get(account.aor, ()))
+        named = uri_address(account.next_hop)  # a server named by its IP address needs no lookup
+        if named is not None:
+            addresses.add(named)
+        return from_addresses(source, addresses)
 
     def may_reach(self, source: Source, account: Account) -> bool:
         """True when a request from ``source`` may reach ``account`` outside a dialog: its server, or

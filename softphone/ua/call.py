@@ -36,6 +36,8 @@ class Call:
     machine: CallMachine
     account: Account
     media_port: MediaPort
+    # Where their INVITE came from (an incoming call): its peer may send from there.
+    peer_source: tuple[str, int] | None = None
     timers: dict[CallTimer, asyncio.TimerHandle] = field(default_factory=dict)
     # The media session streaming ``media`` (None without a media factory) and its audio.
     media_session: MediaSession | None = None

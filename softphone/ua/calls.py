@@ -52,6 +52,7 @@ from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header, r
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, TransferEvent
 from softphone.ua.media import MediaPort
+from softphone.ua.trust import Address, dialog_addresses, from_addresses
 
 if TYPE_CHECKING:
     from softphone.ua.agent import UserAgent
@@ -196,6 +197,14 @@ class CallManager:
             else:
                 stack.reply(tx, 486)
             return
+        limits = ua.limits
+        calls = self.calls
+        if len(calls) >= limits.max_calls:
+            stack.reply(tx, 486, "Too Many Calls")
+            return
+        if sum(1 for call in calls if call.ringing) >= limits.max_ringing:
+            stack.reply(tx, 486, "Too Many Ringing Calls")
+            return
         if request.replaces is not None:
             self._replaces(request, tx, source, account)
             return
@@ -218,7 +227,7 @@ class CallManager:
         machine = self._machine(
             account, "incoming", request.call_id, NameAddr(uri=remote.uri, display_name=remote.display_name), media_port
         )
-        call = Call(machine, account, media_port)
+        call = Call(machine, account, media_port, peer_source=(source.remote_host, source.remote_port))
         forward = None
         forwarding = account.forwarding
         if forwarding is not None and forwarding.no_answer is not None:
@@ -230,7 +239,12 @@ class CallManager:
         self.run(
             call,
             machine.incoming(
-                request, tx, contact, auto_answer=account.auto_answer, forward=forward, ring_timeout=ua.ring_timeout
+                request,
+                tx,
+                contact,
+                auto_answer=account.auto_answer,
+                forward=forward,
+                ring_timeout=ua.limits.ring_timeout,
             ),
         )
         return call if not call.ended else None
@@ -265,11 +279,18 @@ class CallManager:
         self.run(new, new.machine.answer())
         self.run(old, old.machine.hangup("transferred"))
 
-    def cancel(self, request: Request, tx: ServerTransaction) -> None:
-        """RFC 3261 9.2: a CANCEL; its INVITE's call (if still ringing) ends with 487."""
+    def cancel(self, request: Request, tx: ServerTransaction, source: Source) -> None:
+        """RFC 3261 9.2: a CANCEL; its INVITE's call (if still ringing) ends with 487.
+
+        Only the sender of the INVITE may cancel it: a CANCEL from elsewhere gets 481.
+        """
         stack = self.ua.stack
         invite_tx = stack.transactions.find_cancelled(request)
-        if invite_tx is None:
+        invite_source = invite_tx.destination if invite_tx is not None else None
+        if invite_tx is None or not (
+            isinstance(invite_source, Source)
+            and from_addresses(source, [(invite_source.remote_host, invite_source.remote_port)])
+        ):
             stack.reply(tx, 481)
             return
         call = next((c for c in self._calls.values() if c.machine.uas.tx is invite_tx), None)
@@ -338,21 +359,41 @@ class CallManager:
         except UserAgentError as exc:
             log.info("NOTIFY for a REFER not sent: %s", exc)
 
-    def in_dialog(self, request: Request, tx: ServerTransaction) -> bool:
-        """A request with our tag in To: True when it belongs to a call (which answers it)."""
+    def in_dialog(self, request: Request, tx: ServerTransaction, source: Source) -> bool:
+        """A request with our tag in To: True when it belongs to a call (which answers it).
+
+        It must come from the call's peer (see :mod:`softphone.ua.trust`); from anyone else it
+        gets 481, as if the dialog did not exist, and changes nothing.
+        """
         call = self._by_key.get((request.call_id, request.to.tag or ""))
         if call is None:
             return False
+        if not self._from_peer(call, source):
+            self.ua.router.dropped.count(f"{request.method} in a call from a stranger", self.ua.stack.now())
+            self.ua.stack.reply(tx, 481)
+            return True
         self.run(call, call.machine.receive_request(request, tx))
         return True
 
-    def ack(self, request: Request) -> None:
+    def ack(self, request: Request, source: Source) -> None:
         dialog_id = dialog_id_for_request(request)
         if dialog_id is None:
             return
         call = self._by_key.get((dialog_id.call_id, dialog_id.local_tag))
-        if call is not None:
+        if call is not None and self._from_peer(call, source):
             self.run(call, call.machine.receive_request(request, None))
+
+    def _from_peer(self, call: Call, source: Source) -> bool:
+        if self.ua.from_server(source, call.account):
+            return True
+        allowed: set[Address] = set()
+        machine = call.machine
+        for dialog in (machine.dialog, *machine.uac.all_dialogs()):
+            if dialog is not None:
+                allowed |= dialog_addresses(dialog)
+        if call.peer_source is not None:
+            allowed.add(call.peer_source)
+        return from_addresses(source, allowed)
 
     def stray_response(self, response: Response) -> None:
         """A 2xx to an INVITE retransmitted after its transaction ended: the call ACKs it again."""

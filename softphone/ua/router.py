@@ -13,6 +13,7 @@ from softphone.transport import Source
 from softphone.ua.account import Account
 from softphone.ua.capabilities import ACCEPTED_TYPES, KNOWN_METHODS, SDP, SUPPORTED_METHODS
 from softphone.ua.host import RequestHandler
+from softphone.ua.limits import DropLog, RateLimiter
 
 if TYPE_CHECKING:
     from softphone.ua.agent import UserAgent
@@ -33,6 +34,38 @@ class RequestRouter:
         # Dialogs of subscriptions and services (the calls keep their own), for RFC 3261 12.2.2's 481.
         self.dialogs = DialogTable()
         self._handlers: dict[str, list[RequestHandler]] = {}
+        limits = ua.limits
+        self._rate = RateLimiter(limits.requests_per_second, limits.request_burst, limits.sources)
+        self.dropped = DropLog(log, "requests dropped unanswered")
+
+    def screen(self, request: Request, source: Source) -> bool:
+        """Whether a new request gets an answer at all (see :class:`~softphone.ua.stack.SipStack`).
+
+        Dropped without a word: requests outside our dialogs from a source no account may be
+        reached from (a scanner finds nothing), and a source sending faster than its token
+        bucket allows (our own servers are not limited).
+        """
+        ua = self.ua
+        now = ua.stack.now()
+        trusted = any(ua.from_server(source, account) for account in ua.accounts)
+        if not trusted and not self._rate.allow(source.remote_host, now):
+            self.dropped.count("over the rate limit", now)
+            return False
+        if trusted or any(account.accepts_direct for account in ua.accounts) or self._known_dialog(request):
+            return True
+        self.dropped.count("from strangers", now)
+        return False
+
+    def _known_dialog(self, request: Request) -> bool:
+        to_tag = request.to.tag
+        if to_tag is None:
+            return request.method == "CANCEL" and self.ua.stack.transactions.find_cancelled(request) is not None
+        if self.ua.call_manager.by_dialog(request.call_id, to_tag) is not None:
+            return True
+        return (
+            self.dialogs.match_request(request) is not None
+            or self.dialogs.find_set(request.call_id, to_tag) is not None
+        )
 
     def add_handler(self, method: str, handler: RequestHandler) -> None:
         self._handlers.setdefault(method, []).append(handler)
@@ -42,28 +75,41 @@ class RequestRouter:
         calls = ua.call_manager
         method = request.method
         if tx is None:
-            calls.ack(request)
+            calls.ack(request, source)
             return
         problem = self.check(request)
         if problem is not None:
             ua.stack.respond(tx, problem)
             return
         if method == "CANCEL":
-            calls.cancel(request, tx)
+            calls.cancel(request, tx, source)
             return
         if method == "NOTIFY" and ua.subscriptions.handle_notify(request, tx):
             return
+        if request.to.tag is None and method != "BYE":
+            account = self.account_for(request)
+            if account is None:
+                if method == "OPTIONS" and isinstance(request.uri, SipUri) and request.uri.user is None:
+                    # A question about the device, not about a user (a server's keep-alive, RFC 3261 11).
+                    self.reply_options(tx)
+                elif method == "SUBSCRIBE" and not self._serves(request):
+                    # RFC 6665 4.2.1.1: a package nobody here serves is a Bad Event, whoever it is for.
+                    ua.stack.reply(tx, 489, headers=[("Allow-Events", ua.subscriptions.allow_events)])
+                else:
+                    ua.stack.reply(tx, 404)
+                return
+            if not ua.may_reach(source, account):
+                # The account takes requests only from its server.
+                self.dropped.count(f"{method} for {account.aor} not through its server", ua.stack.now())
+                ua.stack.transactions.discard(tx)
+                return
         if method not in ("INVITE", "BYE") and self._dispatch(request, tx, source):
             return
         if request.to.tag is not None or method == "BYE":
-            self._in_dialog(request, tx)
+            self._in_dialog(request, tx, source)
             return
-        account = self.account_for(request)
         if method == "INVITE":
-            if account is None:
-                ua.stack.reply(tx, 480)
-                return
-            assert isinstance(tx, ServerInviteTransaction)
+            assert account is not None and isinstance(tx, ServerInviteTransaction)
             calls.incoming(request, tx, source, account)
         elif method == "OPTIONS":
             self.reply_options(tx)
@@ -73,12 +119,12 @@ class RequestRouter:
             code = 481 if method in ("INFO", "UPDATE", "NOTIFY", "PRACK") else 405
             ua.stack.reply(tx, code, headers=[("Allow", ua.allow)])
 
-    def _in_dialog(self, request: Request, tx: ServerTransaction) -> None:
+    def _in_dialog(self, request: Request, tx: ServerTransaction, source: Source) -> None:
         ua = self.ua
         method = request.method
         if ua.call_manager.by_dialog(request.call_id, request.to.tag or "") is not None:
             if method in CALL_METHODS:
-                ua.call_manager.in_dialog(request, tx)
+                ua.call_manager.in_dialog(request, tx, source)
             elif method == "OPTIONS":
                 self.reply_options(tx)
             else:
@@ -92,7 +138,7 @@ class RequestRouter:
     def _dispatch(self, request: Request, tx: ServerTransaction, source: Source) -> bool:
         ua = self.ua
         method = request.method
-        account = self.account_for(request)
+        account = self.account_for(request) if request.to.tag is None else self._dialog_account(request)
         if method == "SUBSCRIBE":
             if account is None:
                 ua.stack.reply(tx, 404)
@@ -151,22 +197,33 @@ class RequestRouter:
             ("Supported", ", ".join(ua.call_manager.config().supported)),
             ("Allow-Events", ua.subscriptions.allow_events or "refer"),
         ]
-        if ua.user_agent:
-            headers.append(("User-Agent", ua.user_agent))
         ua.stack.reply(tx, 200, headers=headers)
 
     def account_for(self, request: Request) -> Account | None:
+        """The account a request outside a dialog is for: its Request-URI's user (our AOR or Contact
+        both carry it); a Request-URI without a user reaches a LAN account ("IP calls"). None: nobody here."""
         accounts = self.ua.accounts
         uri = request.uri
+        if isinstance(uri, SipUri) and uri.user is None:
+            return next((account for account in accounts if account.accepts_direct), None)
         user = uri.user if isinstance(uri, SipUri) else None
-        for account in accounts:
-            if account.user == user:
-                return account
+        if user is None:
+            # A tel: Request-URI (RFC 3966): the To says whom it is for.
+            to_uri = request.to.uri
+            user = to_uri.user if isinstance(to_uri, SipUri) else None
+        return next((account for account in accounts if account.user == user), None)
+
+    def _serves(self, request: Request) -> bool:
+        event = request.event
+        served = {name.strip() for name in self.ua.subscriptions.allow_events.split(",")}
+        return event is not None and event.package.lower() in served
+
+    def _dialog_account(self, request: Request) -> Account | None:
+        """In a dialog, the account is the one the dialog's To (our side) names, else the only one."""
         to_uri = request.to.uri
-        for account in accounts:
-            if isinstance(to_uri, SipUri) and to_uri.user == account.user:
-                return account
-        return accounts[0] if accounts else None
+        user = to_uri.user if isinstance(to_uri, SipUri) else None
+        accounts = self.ua.accounts
+        return next((a for a in accounts if a.user == user), accounts[0] if len(accounts) == 1 else None)
 
 
 def _accepts_sdp(request: Request) -> bool:

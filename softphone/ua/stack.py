@@ -44,7 +44,10 @@ class SipStack:
     ``on_request(request, transaction, source)`` gets every new request
     (``transaction`` is None for an ACK outside any transaction, i.e. for a
     2xx); ``on_stray_response`` every response no client transaction
-    matches (retransmitted 2xx to an INVITE).
+    matches (retransmitted 2xx to an INVITE). ``screen(request, source)``
+    sees each new request first, malformed ones too: False drops it
+    unanswered, before a transaction exists (so nothing, not even an
+    automatic 100 Trying, goes back).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class SipStack:
         on_flow_failed: Callable[[TransportError], None] | None = None,
         timers: TimerSettings | None = None,
         tls: TlsSettings | None = None,
+        screen: Callable[[Request, Source], bool] | None = None,
     ) -> None:
         self.transport = TransportManager(
             listen,
@@ -69,6 +73,7 @@ class SipStack:
         self.on_request = on_request
         self.on_stray_response = on_stray_response
         self.on_flow_failed = on_flow_failed
+        self.screen = screen
         # Requests sent in new client transactions, by method (retransmissions not counted).
         self.sent: collections.Counter[str] = collections.Counter()
         self._handlers: dict[Transaction, ResponseHandler] = {}
@@ -241,6 +246,8 @@ class SipStack:
         if effects is not None:
             self._run(effects)
             return
+        if not self._admitted(message, source):
+            return
         tx: ServerTransaction | None = None
         if message.method != "ACK":
             tx = self.transactions.create_server(message, now, reliable=source.reliable, destination=source)
@@ -257,9 +264,17 @@ class SipStack:
                     self.reply(tx, exc.status_code, _reason(exc))
         self._reschedule()
 
+    def _admitted(self, request: Request, source: Source) -> bool:
+        if self.screen is None:
+            return True
+        try:
+            return self.screen(request, source)
+        except SipParseError:
+            return False
+
     def _on_bad_request(self, error: SipParseError, source: Source) -> None:
         partial = error.partial
-        if not isinstance(partial, Request) or partial.method == "ACK":
+        if not isinstance(partial, Request) or partial.method == "ACK" or not self._admitted(partial, source):
             return
         try:
             response = make_response(partial, error.status_code, _reason(error))

@@ -195,9 +195,7 @@ def _packet(record: TraceRecord) -> bytes:
     udp_len = 8 + len(payload)
     udp = struct.pack("!HHHH", sport & 0xFFFF, dport & 0xFFFF, udp_len & 0xFFFF, 0) + payload
     if src_ip.version == 4:
-        header = struct.pack(
-            "!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0x4000, 64, 17, 0, src_ip.packed, dst_ip.packed
-        )
+        header = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, 0, 0x4000, 64, 17, 0, src_ip.packed, dst_ip.packed)
         header = header[:10] + struct.pack("!H", _checksum(header)) + header[12:]
         return header + udp
     return struct.pack("!IHBB16s16s", 6 << 28, udp_len, 17, 64, src_ip.packed, dst_ip.packed) + udp

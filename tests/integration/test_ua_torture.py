@@ -336,9 +336,18 @@ class RunningUA:
     def start(self) -> UserAgent:
         self.thread.start()
         account = Account("sip:user@example.com", registrar="sip:127.0.0.1:9", register=False)
+        # The other users the RFC 4475 messages are addressed to (a user the phone does not have gets 404).
+        others = [
+            Account(aor, register=False)
+            for aor in (
+                "sip:sips%3Auser%40example.com@example.net",
+                "sip:user;par=u%40example.net@example.com",
+                "sip:UserB@example.com",
+            )
+        ]
 
         async def make() -> UserAgent:
-            ua = make_ua(account, listen=[("UDP", HOST, 0)])
+            ua = make_ua(account, *others, listen=[("UDP", HOST, 0)])
             await ua.start()
             return ua
 

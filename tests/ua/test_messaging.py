@@ -39,8 +39,9 @@ class Pair:
     def __init__(self, tmp_path: Path) -> None:
         self.alice_store = Store(tmp_path / "alice.db")
         self.bob_store = Store(tmp_path / "bob.db")
-        self.alice = make_ua(Account(ALICE, register=False), store=self.alice_store)
-        self.bob = make_ua(Account(BOB, register=False), store=self.bob_store)
+        # Each uses the other as its "proxy" to be reached by port, and takes direct messages from anyone.
+        self.alice = make_ua(Account(ALICE, register=False, direct_calls=True), store=self.alice_store)
+        self.bob = make_ua(Account(BOB, register=False, direct_calls=True), store=self.bob_store)
         self.alice_events = Recorder(self.alice)
         self.bob_events = Recorder(self.bob)
 

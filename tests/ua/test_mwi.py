@@ -42,7 +42,10 @@ def run(scenario: Callable[[UserAgent, UserAgent, Recorder], Awaitable[None]], *
     """``scenario(voicemail, phone, events of phone)``; the phone's requests go to the voicemail UA."""
 
     async def main() -> None:
-        voicemail = make_ua(Account("sip:voicemail@127.0.0.1", register=False))
+        # The server keeps alice's mailbox: requests for alice reach it (a user it does not have gets 404).
+        voicemail = make_ua(
+            Account("sip:voicemail@127.0.0.1", register=False), Account("sip:alice@127.0.0.1", register=False)
+        )
         await voicemail.start()
         port = voicemail.stack.transport.local_address("UDP")[1]
         if registrar:

@@ -154,8 +154,9 @@ def test_buddy_list_member_is_active_at_once_and_a_blocked_watcher_is_refused(tm
 def test_server_without_presence_falls_back_to_serving_and_direct_subscribe() -> None:
     # A "server" that takes neither PUBLISH (405) nor presence SUBSCRIBEs (489): a plain UA
     # whose own account registers (so it serves no presence) but never does.
-    server = make_ua(Account("sip:proxy@127.0.0.1", register=True))
-    alice = make_ua(p2p("alice"))
+    server = make_ua(Account("sip:proxy@127.0.0.1", register=True, direct_calls=True))
+    # alice gets a server below; to serve her presence herself she takes direct subscriptions.
+    alice = make_ua(p2p("alice", direct_calls=True))
     bob = make_ua(p2p("bob"))
 
     async def scenario(server: UserAgent, alice: UserAgent, bob: UserAgent) -> None:
@@ -316,7 +317,8 @@ def test_hostile_pidf_in_a_notify_is_ignored_with_a_200(bad: bytes, caplog: pyte
 
 def test_load_buddies_from_the_store_paces_the_subscribes(tmp_path: Path) -> None:
     store = Store(tmp_path / "alice.db")
-    bob = make_ua(p2p("bob"))
+    # bob's phone has an account for each of the 40 buddies (a user it does not have gets 404).
+    bob = make_ua(p2p("bob"), *(p2p(f"b{i}") for i in range(1, 40)))
     alice = make_ua(p2p("alice"), store=store)
 
     async def scenario(bob: UserAgent, alice: UserAgent) -> None:
@@ -332,7 +334,8 @@ def test_load_buddies_from_the_store_paces_the_subscribes(tmp_path: Path) -> Non
             )
         store.contacts.add(Contact("No presence", uris=["sip:nobody@127.0.0.1"], subscribe_presence=False))
         store.contacts.add(Contact("Phone only", phones=["+44 20 7946 0000"], subscribe_presence=True))
-        bob.presence.allow("sip:alice@127.0.0.1")
+        for account in bob.accounts:
+            bob.presence.allow("sip:alice@127.0.0.1", account.aor)
         in_flight: list[int] = []
         original = alice.subscriptions.subscribe
 

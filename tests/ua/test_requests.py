@@ -76,7 +76,8 @@ class RawPeer:
 
 @asynccontextmanager
 async def running_ua() -> AsyncIterator[tuple[UserAgent, RawPeer]]:
-    ua = make_ua(Account("sip:alice@127.0.0.1", "secret"), listen=[("UDP", "127.0.0.1", 0)])
+    # A registering account that also takes direct requests: the peer here talks to it straight.
+    ua = make_ua(Account("sip:alice@127.0.0.1", "secret", direct_calls=True), listen=[("UDP", "127.0.0.1", 0)])
     await ua.start()
     peer = RawPeer()
     try:
