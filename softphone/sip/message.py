@@ -661,6 +661,21 @@ class Message:
         return self._optional("retry-after", h.parse_retry_after)
 
     @property
+    def min_se(self) -> int | None:
+        """RFC 4028 Min-SE in seconds."""
+        return self._optional("min-se", h.parse_min_se)
+
+    @property
+    def rseq(self) -> int | None:
+        """RFC 3262 RSeq of a reliable provisional response."""
+        return self._optional("rseq", h.parse_rseq)
+
+    @property
+    def rack(self) -> h.RAck | None:
+        """RFC 3262 RAck of a PRACK."""
+        return self._optional("rack", h.parse_rack)
+
+    @property
     def authorization(self) -> list[Credentials]:
         return self._credentials("authorization")
 

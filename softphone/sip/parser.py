@@ -20,6 +20,7 @@ from softphone.sip.headers import (
     VIA_FAST_RE,
     CSeq,
     check_call_id,
+    clip,
     parse_cseq,
     parse_max_forwards,
     parse_via_list,
@@ -81,8 +82,13 @@ def _content_length(index: dict[str, tuple[str, ...]]) -> int | None:
     for value in values:
         if not value.isdigit() or not value.isascii():
             if value.startswith("-") and value[1:].isdigit():
-                raise SipParseError(f"negative Content-Length: {value!r}")
-            raise SipParseError(f"malformed Content-Length: {value!r}")
+                raise SipParseError(f"negative Content-Length: {clip(value)!r}")
+            raise SipParseError(f"malformed Content-Length: {clip(value)!r}")
+        if len(value) > 20:
+            # int() refuses more than 4300 digits (a ValueError); no body is this long anyway.
+            value = value.lstrip("0") or "0"
+            if len(value) > 20:
+                raise SipParseError(f"Content-Length out of range: {clip(value)!r}")
         length = int(value)
         if found is not None and found != length:
             raise SipParseError(f"conflicting Content-Length values: {found} and {length}")
