@@ -292,13 +292,15 @@ class Headers:
     def _lookup(self) -> dict[str, tuple[str, ...]]:
         index = self._index
         if index is None:
-            index = {}
+            grouped: dict[str, list[str]] = {}
             for key, _, value in self._fields:
-                if key in index:
-                    index[key] += (value,)
+                values = grouped.get(key)
+                if values is None:
+                    grouped[key] = [value]
                 else:
-                    index[key] = (value,)
-            self._index = index
+                    values.append(value)
+            # Tuples, not lists: of strings only, the collector stops tracking them.
+            index = self._index = {key: tuple(values) for key, values in grouped.items()}
         return index
 
     def __getitem__(self, name: str) -> str:
