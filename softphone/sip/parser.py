@@ -345,6 +345,16 @@ class StreamParser:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def in_message(self) -> bool:
+        """Part of a message has arrived (keep-alive CRLFs between messages don't count)."""
+        return self._pending is not None or bool(self._buffer)
+
+    @property
+    def headers_complete(self) -> bool:
+        """The current message's header section is complete; its body is still arriving."""
+        return self._pending is not None
+
     def feed(self, data: bytes) -> list[StreamItem]:
         self._buffer += data
         items: list[StreamItem] = []
