@@ -218,13 +218,17 @@ def parse_uint(value: str, name: str, maximum: int = MAX_UINT32, minimum: int = 
         if len(value) > len(str(maximum)):
             raise SipParseError(f"{name} out of range ({minimum}-{maximum}): {clip(value)!r}")
     number = int(value)
-    if number > maximum or number < minimum:
-        raise SipParseError(f"{name} out of range ({minimum}-{maximum}): {clip(value)!r}")
-    return number
+    if minimum <= number <= maximum:
+        return number
+    raise SipParseError(f"{name} out of range ({minimum}-{maximum}): {clip(value)!r}")
 
 
 def parse_max_forwards(value: str) -> int:
     # RFC 3261 20.22: an integer in the range 0-255.
+    if len(value) <= 3 and value.isdigit() and value.isascii():
+        number = int(value)
+        if number <= 255:
+            return number
     return parse_uint(value, "Max-Forwards", 255)
 
 

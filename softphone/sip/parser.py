@@ -158,7 +158,12 @@ def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
     cseq = cache["cseq"] = parse_cseq(_single(index, "cseq"))
     if request:
         forwards = index.get("max-forwards")
-        cache["max-forwards"] = None if forwards is None else parse_max_forwards(_single(index, "max-forwards"))
+        if forwards is None:
+            cache["max-forwards"] = None
+        elif len(forwards) == 1:
+            cache["max-forwards"] = parse_max_forwards(forwards[0])
+        else:
+            _single(index, "max-forwards")  # raises: Max-Forwards appears N times
     return cseq
 
 
