@@ -29,6 +29,9 @@ _PARAM_RE = re.compile(_PARAM)
 _PARAMS_RE = re.compile(rf"(?:{_PARAM})*")
 
 MAX_CSEQ = 2**32 - 1
+MAX_PORT = 65535
+# RFC 3261 25.1: delta-seconds, and the other plain numbers of SIP, fit in 32 bits.
+MAX_UINT32 = 2**32 - 1
 
 
 def parse_params(text: str, where: str) -> dict[str, str | None]:
@@ -36,7 +39,7 @@ def parse_params(text: str, where: str) -> dict[str, str | None]:
     if not text:
         return {}
     if _PARAMS_RE.fullmatch(text) is None:
-        raise SipParseError(f"malformed parameters in {where}: {text!r}")
+        raise SipParseError(f"malformed parameters in {where}: {clip(text)!r}")
     return {m.group(1): m.group(2) for m in _PARAM_RE.finditer(text)}
 
 
@@ -52,6 +55,11 @@ def unquote(value: str) -> str:
 
 def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def clip(text: str, limit: int = 200) -> str:
+    """Text from the network as quoted in an error: long values cut, so one message can't flood a log."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _param_lookup(params: dict[str, str | None], name: str) -> tuple[bool, str | None]:
@@ -97,9 +105,9 @@ class Via:
             return None
         if value is None:
             return True
-        if not value.isdigit():
-            raise SipParseError(f"Via rport is not a port: {value!r}")
-        return int(value)
+        if not value.isdigit() or not value.isascii():
+            raise SipParseError(f"Via rport is not a port: {clip(value)!r}")
+        return parse_uint(value, "Via rport", MAX_PORT)
 
     @property
     def maddr(self) -> str | None:
@@ -108,7 +116,8 @@ class Via:
     @property
     def ttl(self) -> int | None:
         value = _param_lookup(self.params, "ttl")[1]
-        return int(value) if value is not None and value.isdigit() else None
+        # RFC 3261 25.1: ttl = 1*3DIGIT, 0-255.
+        return None if value is None else parse_uint(value, "Via ttl", 255)
 
     @property
     def sent_by(self) -> tuple[str, int | None]:
@@ -140,13 +149,13 @@ def parse_via(value: str) -> Via:
         return Via(transport, host, None if port_text is None else int(port_text), params)
     m = _VIA_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Via: {value!r}")
+        raise SipParseError(f"malformed Via: {clip(value)!r}")
     name, version, transport, host, port, param_text = m.group(1, 2, 3, 4, 5, 6)
     port_number = None
     if port is not None:
         port_number = int(port)
         if port_number > 65535:
-            raise SipParseError(f"Via port out of range: {value!r}")
+            raise SipParseError(f"Via port out of range: {clip(value)!r}")
     return Via(
         transport=transport.upper(),
         host=host,
@@ -189,25 +198,37 @@ def parse_cseq(value: str) -> CSeq:
             return CSeq(seq, method)
     m = _CSEQ_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed CSeq: {value!r}")
-    seq = int(m.group(1))
+        raise SipParseError(f"malformed CSeq: {clip(value)!r}")
+    digits = m.group(1)
+    if len(digits) > 10:
+        digits = digits.lstrip("0") or "0"
     # RFC 3261 8.1.1.5: the sequence number is a 32-bit unsigned integer.
-    if seq > MAX_CSEQ:
-        raise SipParseError(f"CSeq number larger than 2**32-1: {value!r}")
-    return CSeq(seq, m.group(2))
+    if len(digits) > 10 or int(digits) > MAX_CSEQ:
+        raise SipParseError(f"CSeq number larger than 2**32-1: {clip(value)!r}")
+    return CSeq(int(digits), m.group(2))
 
 
-def parse_uint(value: str, name: str, maximum: int = MAX_CSEQ) -> int:
+def parse_uint(value: str, name: str, maximum: int = MAX_UINT32, minimum: int = 0) -> int:
+    """A decimal number of ASCII digits from ``minimum`` to ``maximum``, else SipParseError (400)."""
     if not value.isdigit() or not value.isascii():
-        raise SipParseError(f"{name} is not a number: {value!r}")
+        raise SipParseError(f"{name} is not a number: {clip(value)!r}")
+    if len(value) > 10:
+        # int() refuses more than 4300 digits with a ValueError (CVE-2020-10735): strip, then bound.
+        value = value.lstrip("0") or "0"
+        if len(value) > len(str(maximum)):
+            raise SipParseError(f"{name} out of range ({minimum}-{maximum}): {clip(value)!r}")
     number = int(value)
-    if number > maximum:
-        raise SipParseError(f"{name} out of range (max {maximum}): {value!r}")
-    return number
+    if minimum <= number <= maximum:
+        return number
+    raise SipParseError(f"{name} out of range ({minimum}-{maximum}): {clip(value)!r}")
 
 
 def parse_max_forwards(value: str) -> int:
     # RFC 3261 20.22: an integer in the range 0-255.
+    if len(value) <= 3 and value.isdigit() and value.isascii():
+        number = int(value)
+        if number <= 255:
+            return number
     return parse_uint(value, "Max-Forwards", 255)
 
 
@@ -216,7 +237,7 @@ _CALL_ID_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+(?:@[A-Za-z0-
 
 def check_call_id(value: str) -> str:
     if _CALL_ID_RE.fullmatch(value) is None:
-        raise SipParseError(f"malformed Call-ID: {value!r}")
+        raise SipParseError(f"malformed Call-ID: {clip(value)!r}")
     return value
 
 
@@ -229,7 +250,7 @@ def parse_token_list(value: str, name: str) -> list[str]:
     items = [item.strip() for item in value.split(",")]
     for item in items:
         if TOKEN_RE.fullmatch(item) is None:
-            raise SipParseError(f"malformed {name} token list: {value!r}")
+            raise SipParseError(f"malformed {name} token list: {clip(value)!r}")
     return items
 
 
@@ -259,7 +280,7 @@ class MediaType:
 def parse_media_type(value: str) -> MediaType:
     m = _MEDIA_TYPE_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed media type: {value!r}")
+        raise SipParseError(f"malformed media type: {clip(value)!r}")
     params = parse_params(m.group(3), "media type")
     return MediaType(m.group(1), m.group(2), params)
 
@@ -295,7 +316,7 @@ class Event:
 def parse_event(value: str) -> Event:
     m = _EVENT_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Event: {value!r}")
+        raise SipParseError(f"malformed Event: {clip(value)!r}")
     return Event(m.group(1), parse_params(m.group(2), "Event"))
 
 
@@ -327,7 +348,7 @@ class SubscriptionState:
 def parse_subscription_state(value: str) -> SubscriptionState:
     m = _EVENT_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Subscription-State: {value!r}")
+        raise SipParseError(f"malformed Subscription-State: {clip(value)!r}")
     return SubscriptionState(m.group(1).lower(), parse_params(m.group(2), "Subscription-State"))
 
 
@@ -355,7 +376,7 @@ def parse_call_info(value: str) -> list[CallInfo]:
     for item in split_comma_list(value):
         m = _INFO_RE.fullmatch(item)
         if m is None:
-            raise SipParseError(f"malformed Call-Info: {item!r}")
+            raise SipParseError(f"malformed Call-Info: {clip(item)!r}")
         out.append(CallInfo(m.group(1), parse_params(m.group(2), "Call-Info")))
     return out
 
@@ -378,12 +399,12 @@ class Replaces:
 def parse_replaces(value: str) -> Replaces:
     m = _REPLACES_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Replaces: {value!r}")
+        raise SipParseError(f"malformed Replaces: {clip(value)!r}")
     params = {k.lower(): v for k, v in parse_params(m.group(2), "Replaces").items()}
     to_tag, from_tag = params.get("to-tag"), params.get("from-tag")
     # RFC 3891 6.1: to-tag and from-tag are mandatory.
     if not to_tag or not from_tag:
-        raise SipParseError(f"Replaces without to-tag and from-tag: {value!r}")
+        raise SipParseError(f"Replaces without to-tag and from-tag: {clip(value)!r}")
     return Replaces(m.group(1), to_tag, from_tag, "early-only" in params)
 
 
@@ -402,10 +423,48 @@ class SessionExpires:
 def parse_session_expires(value: str) -> SessionExpires:
     m = _EVENT_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Session-Expires: {value!r}")
+        raise SipParseError(f"malformed Session-Expires: {clip(value)!r}")
     params = parse_params(m.group(2), "Session-Expires")
     refresher = _param_lookup(params, "refresher")[1]
     return SessionExpires(parse_uint(m.group(1), "Session-Expires"), refresher)
+
+
+def parse_min_se(value: str) -> int:
+    """RFC 4028 5: Min-SE = delta-seconds *(SEMI generic-param)."""
+    m = _EVENT_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed Min-SE: {clip(value)!r}")
+    parse_params(m.group(2), "Min-SE")
+    return parse_uint(m.group(1), "Min-SE")
+
+
+# --- RSeq, RAck (RFC 3262 7.1, 7.2) ------------------------------------------
+
+
+def parse_rseq(value: str) -> int:
+    # RFC 3262 3: response numbers start between 1 and 2**31-1 and never wrap.
+    return parse_uint(value, "RSeq", MAX_UINT32, 1)
+
+
+_RACK_RE = re.compile(rf"([0-9]+)[ \t]+([0-9]+)[ \t]+({_TOKEN})")
+
+
+@dataclass(slots=True, frozen=True)
+class RAck:
+    rseq: int
+    cseq: int
+    method: str
+
+    def __str__(self) -> str:
+        return f"{self.rseq} {self.cseq} {self.method}"
+
+
+def parse_rack(value: str) -> RAck:
+    m = _RACK_RE.fullmatch(value)
+    if m is None:
+        raise SipParseError(f"malformed RAck: {clip(value)!r}")
+    return RAck(parse_uint(m.group(1), "RAck response-num", MAX_UINT32, 1), parse_uint(m.group(2), "RAck CSeq"),
+                m.group(3))
 
 
 _RETRY_RE = re.compile(rf"([0-9]+)(?:{_LWS}\([^()]*\))?((?:{_PARAM})*){_LWS}")
@@ -414,5 +473,5 @@ _RETRY_RE = re.compile(rf"([0-9]+)(?:{_LWS}\([^()]*\))?((?:{_PARAM})*){_LWS}")
 def parse_retry_after(value: str) -> int:
     m = _RETRY_RE.fullmatch(value)
     if m is None:
-        raise SipParseError(f"malformed Retry-After: {value!r}")
+        raise SipParseError(f"malformed Retry-After: {clip(value)!r}")
     return parse_uint(m.group(1), "Retry-After")

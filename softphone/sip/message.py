@@ -292,13 +292,15 @@ class Headers:
     def _lookup(self) -> dict[str, tuple[str, ...]]:
         index = self._index
         if index is None:
-            index = {}
+            grouped: dict[str, list[str]] = {}
             for key, _, value in self._fields:
-                if key in index:
-                    index[key] += (value,)
+                values = grouped.get(key)
+                if values is None:
+                    grouped[key] = [value]
                 else:
-                    index[key] = (value,)
-            self._index = index
+                    values.append(value)
+            # Tuples, not lists: of strings only, the collector stops tracking them.
+            index = self._index = {key: tuple(values) for key, values in grouped.items()}
         return index
 
     def __getitem__(self, name: str) -> str:
@@ -659,6 +661,21 @@ class Message:
     @property
     def retry_after(self) -> int | None:
         return self._optional("retry-after", h.parse_retry_after)
+
+    @property
+    def min_se(self) -> int | None:
+        """RFC 4028 Min-SE in seconds."""
+        return self._optional("min-se", h.parse_min_se)
+
+    @property
+    def rseq(self) -> int | None:
+        """RFC 3262 RSeq of a reliable provisional response."""
+        return self._optional("rseq", h.parse_rseq)
+
+    @property
+    def rack(self) -> h.RAck | None:
+        """RFC 3262 RAck of a PRACK."""
+        return self._optional("rack", h.parse_rack)
 
     @property
     def authorization(self) -> list[Credentials]:

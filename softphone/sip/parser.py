@@ -20,6 +20,7 @@ from softphone.sip.headers import (
     VIA_FAST_RE,
     CSeq,
     check_call_id,
+    clip,
     parse_cseq,
     parse_max_forwards,
     parse_via_list,
@@ -38,24 +39,32 @@ from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 
 MAX_HEADER_BYTES = 65536
 MAX_BODY_BYTES = 1 << 20
+# Header fields (lines, after unfolding) in one message: 70 Vias and 70 Record-Routes of a
+# Max-Forwards-long path fit, 12,000 one-letter fields in a datagram do not.
+MAX_HEADER_FIELDS = 256
 
 _FOLD_RE = re.compile(r"\r\n[ \t]+")
 _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _STATUS_RE = re.compile(r"[0-9]{3}")
 
 
-def _split_head(head: str) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
-    """Start line, header lines, and the field values by lookup key."""
+def _split_head(
+    head: str, max_fields: int = MAX_HEADER_FIELDS
+) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
+    """Start line, header lines, and the field values by lookup key; linear in the number of fields."""
     if "\r\n " in head or "\r\n\t" in head:
         # RFC 3261 7.3.1: a folded line continues the previous field value.
         head = _FOLD_RE.sub(" ", head)
     crlf = head.count("\r\n")
     if head.count("\r") != crlf or head.count("\n") != crlf:
         raise SipParseError("bare CR or LF inside the header section")
+    if crlf > max_fields:
+        raise SipParseError(f"too many header fields: {crlf}, the limit is {max_fields}")
     lines = head.split("\r\n")
     start = lines[0]
     del lines[0]
     index: dict[str, tuple[str, ...]] = {}
+    repeated: dict[str, list[str]] | None = None
     known = KEY_CACHE
     for line in lines:
         try:
@@ -65,11 +74,21 @@ def _split_head(head: str) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
             name, value = field_name_slow(line)
             key = field_names(name)[0]
         value = value.strip(" \t")
-        # Tuples, not lists: of strings only, the collector stops tracking them (a kept message is cheaper).
         if key in index:
-            index[key] += (value,)
+            # Repeats gather in a list: appending to a tuple copies it, quadratic in the repeats.
+            if repeated is None:
+                repeated = {}
+            values = repeated.get(key)
+            if values is None:
+                repeated[key] = [*index[key], value]
+            else:
+                values.append(value)
         else:
             index[key] = (value,)
+    if repeated is not None:
+        # Tuples, not lists: of strings only, the collector stops tracking them (a kept message is cheaper).
+        for key, values in repeated.items():
+            index[key] = tuple(values)
     return start, lines, index
 
 
@@ -81,8 +100,13 @@ def _content_length(index: dict[str, tuple[str, ...]]) -> int | None:
     for value in values:
         if not value.isdigit() or not value.isascii():
             if value.startswith("-") and value[1:].isdigit():
-                raise SipParseError(f"negative Content-Length: {value!r}")
-            raise SipParseError(f"malformed Content-Length: {value!r}")
+                raise SipParseError(f"negative Content-Length: {clip(value)!r}")
+            raise SipParseError(f"malformed Content-Length: {clip(value)!r}")
+        if len(value) > 20:
+            # int() refuses more than 4300 digits (a ValueError); no body is this long anyway.
+            value = value.lstrip("0") or "0"
+            if len(value) > 20:
+                raise SipParseError(f"Content-Length out of range: {clip(value)!r}")
         length = int(value)
         if found is not None and found != length:
             raise SipParseError(f"conflicting Content-Length values: {found} and {length}")
@@ -134,7 +158,12 @@ def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
     cseq = cache["cseq"] = parse_cseq(_single(index, "cseq"))
     if request:
         forwards = index.get("max-forwards")
-        cache["max-forwards"] = None if forwards is None else parse_max_forwards(_single(index, "max-forwards"))
+        if forwards is None:
+            cache["max-forwards"] = None
+        elif len(forwards) == 1:
+            cache["max-forwards"] = parse_max_forwards(forwards[0])
+        else:
+            _single(index, "max-forwards")  # raises: Max-Forwards appears N times
     return cseq
 
 
@@ -234,12 +263,13 @@ def _head_text(data: bytes, start: int, end: int) -> str:
     return head
 
 
-def parse_message(data: bytes) -> Request | Response:
+def parse_message(data: bytes, max_header_fields: int = MAX_HEADER_FIELDS) -> Request | Response:
     """Parse the first SIP message of a datagram; trailing octets are ignored.
 
     Raises :class:`SipParseError` saying what is wrong; when the message could
     be framed, the error's ``partial`` holds it and ``status_code`` is the
-    response a request deserves.
+    response a request deserves. A message of more than ``max_header_fields``
+    header fields is refused (400) before its fields are looked at.
     """
     start = 0
     while data.startswith(b"\r\n", start):
@@ -250,9 +280,11 @@ def parse_message(data: bytes) -> Request | Response:
             raise SipParseError("empty message")
         # RFC 4475 3.1.2.15: when the headers can still be read, a 400 can still be sent.
         raise SipParseError(
-            "header section is not ended by an empty line", 400, _readable_partial(data, start, len(data.rstrip()))
+            "header section is not ended by an empty line",
+            400,
+            _readable_partial(data, start, len(data.rstrip()), max_header_fields),
         )
-    start_line, lines, index = _split_head(_head_text(data, start, end))
+    start_line, lines, index = _split_head(_head_text(data, start, end), max_header_fields)
     try:
         length = _content_length(index)
         available = len(data) - body_start
@@ -270,9 +302,9 @@ def parse_message(data: bytes) -> Request | Response:
     return _build(start_line, lines, index, body)
 
 
-def _readable_partial(data: bytes, start: int, end: int) -> Request | None:
+def _readable_partial(data: bytes, start: int, end: int, max_fields: int) -> Request | None:
     try:
-        start_line, lines, index = _split_head(_head_text(data, start, end))
+        start_line, lines, index = _split_head(_head_text(data, start, end), max_fields)
     except SipParseError:
         return None
     return _partial_request(start_line, Headers._from_lines(lines, index))
@@ -302,15 +334,31 @@ class StreamParser:
     the stream can't be resynchronised and the connection should be closed.
     """
 
-    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        max_header_fields: int = MAX_HEADER_FIELDS,
+    ) -> None:
         self._buffer = bytearray()
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
+        self._max_fields = max_header_fields
         self._pending: tuple[str, list[str], dict[str, tuple[str, ...]], int] | None = None
 
     @property
     def buffered(self) -> int:
         return len(self._buffer)
+
+    @property
+    def in_message(self) -> bool:
+        """Part of a message has arrived (keep-alive CRLFs between messages don't count)."""
+        return self._pending is not None or bool(self._buffer)
+
+    @property
+    def headers_complete(self) -> bool:
+        """The current message's header section is complete; its body is still arriving."""
+        return self._pending is not None
 
     def feed(self, data: bytes) -> list[StreamItem]:
         self._buffer += data
@@ -339,7 +387,7 @@ class StreamParser:
                 return None
             if end > self._max_header:
                 raise SipParseError(f"header section longer than {self._max_header} octets")
-            start_line, lines, index = _split_head(_decode(bytes(buf[:end])))
+            start_line, lines, index = _split_head(_decode(bytes(buf[:end])), self._max_fields)
             length = _content_length(index)
             if length is None:
                 # RFC 3261 18.3: Content-Length is mandatory on stream transports.

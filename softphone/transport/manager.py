@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import logging
 import socket
 import ssl
+import struct
 import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
@@ -34,8 +36,9 @@ from softphone.transport.base import (
     trace,
     trace_message,
 )
-from softphone.transport.errors import TransportError
-from softphone.transport.stream import PING, StreamConnection, open_connection
+from softphone.transport.errors import TransportError, os_error_text
+from softphone.transport.limits import LimitLog, TransportLimits, address_group
+from softphone.transport.stream import PING, RESOURCE_ERRNOS, StreamConnection, open_connection
 from softphone.transport.tls import TlsSettings
 from softphone.transport.udp import UdpEndpoint
 from softphone.transport.via import (
@@ -57,6 +60,9 @@ UDP_SIZE_LIMIT = 1300
 # How long an ICMP error stays pending for the next send to the same destination.
 ICMP_ERROR_HOLD = 30.0
 _WILDCARDS = frozenset({"0.0.0.0", "::"})
+# How long the accept loop waits when the process is out of file descriptors (the peer waits in the backlog).
+ACCEPT_RETRY = 0.5
+_BACKLOG = 128
 
 
 def _is_keepalive(data: bytes) -> bool:
@@ -73,6 +79,9 @@ class TransportManager:
     without a callback the same things are queued on :attr:`events` as
     :class:`Received`, :class:`BadRequest` and :class:`TransportFailed`.
     Callbacks run on the loop and must not block.
+
+    ``limits`` bounds what peers may cost (connections, idle and slow
+    connections, buffered bytes, header fields): see :class:`TransportLimits`.
     """
 
     def __init__(
@@ -86,6 +95,7 @@ class TransportManager:
         connect_timeout: float = 10.0,
         pong_timeout: float = 10.0,
         udp_size_limit: int | None = UDP_SIZE_LIMIT,
+        limits: TransportLimits | None = None,
     ) -> None:
         self._listen = [(normalize_transport(t), normalize_host(h), p) for t, h, p in listen]
         for _, host, _ in self._listen:
@@ -101,15 +111,19 @@ class TransportManager:
         self._connect_timeout = connect_timeout
         self._pong_timeout = pong_timeout
         self._udp_size_limit = udp_size_limit
+        self.limits = limits or TransportLimits()
+        self._limit_log = LimitLog(self.limits.log_interval)
         self._ids = itertools.count(1)
         self._udp: dict[int, UdpEndpoint] = {}
-        self._servers: list[asyncio.Server] = []
+        self._listeners: list[socket.socket] = []
+        self._accepting: list[asyncio.Task[None]] = []
         self._bound: list[tuple[str, socket.AddressFamily, tuple[str, int]]] = []
         self._connections: dict[int, StreamConnection] = {}
         self._by_peer: dict[tuple[str, str, int], StreamConnection] = {}
         self._connecting: dict[tuple[str, str, int], asyncio.Task[StreamConnection]] = {}
         self._keepalives: dict[tuple[str, str, int], asyncio.Task[None]] = {}
-        self._handshakes: set[asyncio.Task[None]] = set()
+        # Inbound connections being set up (TLS handshakes), with the address group of their peer.
+        self._handshakes: dict[asyncio.Task[None], str] = {}
         self._sent_by: set[tuple[str, int]] = set()
         self._icmp_errors: dict[tuple[str, int], tuple[float, TransportError]] = {}
         self._started = False
@@ -146,52 +160,124 @@ class TransportManager:
         self._bound.append(("UDP", endpoint.family, endpoint.local))
 
     async def _listen_stream(self, transport: str, host: str, port: int, context: ssl.SSLContext | None) -> None:
-        async def accepted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            if self._closed:
+        family = address_family(host)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((host, port))
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        self._listeners.append(sock)
+        name = sock.getsockname()
+        self._bound.append((transport, family, (normalize_host(name[0]), name[1])))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._accept_loop(transport, sock, context), name=f"accept {transport} {name[:2]}")
+        self._accepting.append(task)
+
+    async def _accept_loop(self, transport: str, sock: socket.socket, context: ssl.SSLContext | None) -> None:
+        """Accept for as long as the manager runs: no error of accept() ends it."""
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            try:
+                conn, address = await loop.sock_accept(sock)
+            except OSError as exc:
+                if self._closed or sock.fileno() < 0:
+                    return
+                if exc.errno in RESOURCE_ERRNOS:
+                    # Out of descriptors (EMFILE/ENFILE): peers wait in the backlog until some are closed.
+                    self._limit_log.note(f"cannot accept {transport} connections: {os_error_text(exc)}")
+                    await asyncio.sleep(ACCEPT_RETRY)
+                elif exc.errno != errno.ECONNABORTED:
+                    log.info("accepting a %s connection failed: %s", transport, os_error_text(exc))
+                    await asyncio.sleep(0.05)
+                continue
+            self._accepted(transport, conn, normalize_host(address[0]), context)
+
+    def _admission(self, peer: str, group: str) -> str | None:
+        """Why a connection from ``peer`` must be refused, or None."""
+        limits = self.limits
+        if self._open_count() >= limits.max_connections:
+            return f"{limits.max_connections} connections open in all"
+        inbound = [c for c in self._connections.values() if not c.outbound]
+        if len(inbound) + len(self._handshakes) >= limits.max_inbound_connections:
+            return f"{limits.max_inbound_connections} connections opened by peers"
+        same = sum(1 for c in inbound if address_group(c.peer[0]) == group)
+        same += sum(1 for g in self._handshakes.values() if g == group)
+        if same >= limits.max_connections_per_ip:
+            where = "address" if group == peer else "/64"
+            return f"{limits.max_connections_per_ip} connections from one {where}"
+        return None
+
+    def _open_count(self) -> int:
+        return len(self._connections) + len(self._handshakes) + len(self._connecting)
+
+    def _accepted(self, transport: str, conn: socket.socket, peer: str, context: ssl.SSLContext | None) -> None:
+        group = address_group(peer)
+        refusal = self._admission(peer, group)
+        if refusal is not None:
+            with contextlib.suppress(OSError):
+                # Linger 0: a reset, so that the refused connection leaves nothing behind on our side.
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            self._limit_log.note(f"refused {transport} connections: {refusal}", peer)
+            return
+        task = asyncio.get_running_loop().create_task(self._start_inbound(transport, conn, peer, context))
+        self._handshakes[task] = group
+        task.add_done_callback(self._handshakes.pop)
+
+    async def _start_inbound(
+        self, transport: str, conn: socket.socket, peer: str, context: ssl.SSLContext | None
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        writers: list[asyncio.StreamWriter] = []
+        # With a connected callback the protocol is server-side (start_tls needs to know) and makes the writer.
+        protocol = asyncio.StreamReaderProtocol(reader, lambda _, writer: writers.append(writer))
+        try:
+            await loop.connect_accepted_socket(lambda: protocol, conn)
+        except OSError as exc:
+            conn.close()
+            log.debug("accepting a %s connection from %s failed: %s", transport, peer, exc)
+            return
+        except asyncio.CancelledError:
+            conn.close()
+            raise
+        (writer,) = writers
+        if context is not None:
+            # The handshake runs here rather than in the server so that a failing peer costs no more than a count.
+            timeout = min(self._connect_timeout, self.limits.header_timeout)
+            try:
+                await writer.start_tls(context, ssl_handshake_timeout=timeout)
+            except (OSError, ssl.SSLError, TimeoutError) as exc:
+                self._limit_log.note("TLS handshakes with peers failed", f"{peer}: {str(exc) or type(exc).__name__}")
                 writer.close()
                 return
-            if context is not None:
-                # The handshake runs here rather than in the server so that a failing peer costs one log line.
-                task = asyncio.current_task()
-                assert task is not None
-                self._handshakes.add(task)
-                try:
-                    await writer.start_tls(context, ssl_handshake_timeout=self._connect_timeout)
-                except (OSError, ssl.SSLError, TimeoutError) as exc:
-                    peer = writer.get_extra_info("peername")
-                    where = host_port(*peer[:2]) if peer else "a peer"
-                    log.info("TLS handshake with %s failed: %s", where, str(exc) or type(exc).__name__)
-                    writer.close()
-                    return
-                except asyncio.CancelledError:
-                    writer.close()
-                    raise
-                finally:
-                    self._handshakes.discard(task)
-                if self._closed:
-                    writer.close()
-                    return
-            self._add_connection(transport, reader, writer, outbound=False)
-
-        server = await asyncio.start_server(accepted, host, port, family=address_family(host), reuse_address=True)
-        self._servers.append(server)
-        for sock in server.sockets:
-            name = sock.getsockname()
-            self._bound.append((transport, sock.family, (normalize_host(name[0]), name[1])))
+            except asyncio.CancelledError:
+                writer.close()
+                raise
+        if self._closed:
+            writer.close()
+            return
+        self._add_connection(transport, reader, writer, outbound=False)
 
     async def close(self) -> None:
         """Close every socket, connection and task; the manager can't be used again."""
         if self._closed:
             return
         self._closed = True
-        tasks: list[asyncio.Task[None]] = [*self._keepalives.values(), *self._handshakes]
+        tasks: list[asyncio.Task[None]] = [*self._keepalives.values(), *self._handshakes, *self._accepting]
         self._keepalives.clear()
         for task in tasks:
             task.cancel()
         for connecting in self._connecting.values():
             connecting.cancel()
-        for server in self._servers:
-            server.close()
+        for sock in self._listeners:
+            sock.close()
         connections = list(self._connections.values())
         for connection in connections:
             connection.close()
@@ -199,13 +285,13 @@ class TransportManager:
             endpoint.close()
         await asyncio.gather(*tasks, *self._connecting.values(), return_exceptions=True)
         await asyncio.gather(*(c.wait_closed() for c in connections), return_exceptions=True)
-        for server in self._servers:
-            await server.wait_closed()
         self._connections.clear()
         self._by_peer.clear()
         self._connecting.clear()
         self._udp.clear()
-        self._servers.clear()
+        self._listeners.clear()
+        self._accepting.clear()
+        self._limit_log.close()
         await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
 
     async def __aenter__(self) -> TransportManager:
@@ -326,21 +412,27 @@ class TransportManager:
                 return destination
             return await self._send_stream(await self._connection_to(destination), bytes(response))
         source = destination
+        if source is not None and source.transport == "UDP":
+            # Over UDP, back to the datagram's source: a Via naming TCP must not make us open connections.
+            target = _udp_response_target(response, source)
+            self._send_datagram(self._udp_endpoint(target, source), bytes(response), target)
+            return target
+        if source is not None:
+            connection = self._connections.get(source.connection_id)
+            # RFC 3261 18.2.2: over the connection the request arrived on, whatever transport its Via names.
+            if connection is not None and not connection.closed:
+                return await self._send_stream(connection, bytes(response))
         try:
             via = response.via
-            transport = normalize_transport(via.transport)
+            transport = normalize_transport(via.transport) if source is None else source.transport
+            host, port = (via.host, 0) if transport in RELIABLE else response_address(via)
         except (SipParseError, TransportError) as exc:
             raise TransportError(f"cannot route {response.status_code} response: {exc}") from exc
         if transport in RELIABLE:
-            if source is not None and source.transport == transport:
-                connection = self._connections.get(source.connection_id)
-                if connection is not None and not connection.closed:
-                    return await self._send_stream(connection, bytes(response))
             # RFC 3261 18.2.2: the connection is gone, open one to received (or sent-by) at the sent-by port.
             host = via.received or via.host
             target = self._response_target(transport, host, via.port or default_port(transport), source, response)
             return await self._send_stream(await self._connection_to(target), bytes(response))
-        host, port = response_address(via)
         target = self._response_target("UDP", host, port, source, response)
         self._send_datagram(self._udp_endpoint(target, source), bytes(response), target)
         return target
@@ -387,6 +479,23 @@ class TransportManager:
                 return endpoint
         raise TransportError(f"no UDP socket for {family.name} to send to {target}", target)
 
+    async def connect(self, target: Target) -> None:
+        """Open a connection to a TCP/TLS target now (or find the open one); nothing for UDP.
+
+        Raises :class:`TransportError`, a :class:`TlsError` when the server's
+        certificate did not verify: a caller that wants to tell the user why
+        TLS failed connects first (a request's transaction only sees a 503).
+        """
+        if self._closed or not self._started:
+            raise TransportError("the transport manager is not running", target)
+        if target.transport in RELIABLE:
+            await self._connection_to(target)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes of incomplete messages held for all TCP/TLS connections."""
+        return sum(c.buffered for c in self._connections.values())
+
     async def _connection_to(self, target: Target) -> StreamConnection:
         """An open connection to the target: reused by remote address (RFC 3261 18.3), else opened."""
         connection = self._by_peer.get(target.key)
@@ -405,12 +514,18 @@ class TransportManager:
             raise
 
     async def _open(self, target: Target) -> StreamConnection:
+        # This task is one of self._connecting already.
+        if self._open_count() > self.limits.max_connections:
+            self._limit_log.note(f"refused to connect: {self.limits.max_connections} connections open in all")
+            raise TransportError(
+                f"cannot connect to {target}: {self.limits.max_connections} connections are open, the limit", target
+            )
         context = None
         if target.transport == "TLS":
             if self._client_context is None:
                 self._client_context = self._tls.client_context()
             context = self._client_context
-        reader, writer = await open_connection(target, context, self._connect_timeout)
+        reader, writer = await open_connection(target, context, self._connect_timeout, self._tls.unverified_context)
         if self._closed:
             writer.close()
             raise TransportError("the transport manager is closed", target)
@@ -429,6 +544,8 @@ class TransportManager:
             outbound=outbound,
             on_item=self._stream_item,
             on_closed=self._connection_closed,
+            limits=self.limits,
+            idle_exempt=lambda c: c.key in self._keepalives,
         )
         self._connections[connection.id] = connection
         self._by_peer[connection.key] = connection
@@ -442,7 +559,15 @@ class TransportManager:
             del self._by_peer[connection.key]
         if self._closed:
             return
-        if error is not None:
+        closed_by = connection.closed_by
+        if closed_by is not None:
+            peer = host_port(*connection.peer)
+            if closed_by.startswith("framing error: "):
+                self._limit_log.note(f"closed {connection.transport} connections on a framing error",
+                                     f"{peer}: {closed_by[15:]:.200}")
+            else:
+                self._limit_log.note(f"closed {connection.transport} connections: {closed_by}", peer)
+        elif error is not None:
             log.info("%s lost: %s", connection, error)
         else:
             log.debug("%s closed", connection)
@@ -515,7 +640,7 @@ class TransportManager:
             return
         self._trace("received from", str(source), data)
         try:
-            message = parse_message(data)
+            message = parse_message(data, self.limits.max_header_fields)
         except SipParseError as exc:
             self._bad_message(exc, source)
             return
@@ -539,13 +664,13 @@ class TransportManager:
         if isinstance(partial, Request):
             with contextlib.suppress(SipParseError):
                 stamp_received(partial, source.remote_host, source.remote_port)
-            log.info("bad %s request from %s: %s", partial.method, source, error)
+            log.info("bad %.40s request from %s: %.300s", partial.method, source, error)
             if self.on_bad_request is not None:
                 self._call(self.on_bad_request, error, source)
             else:
                 self.events.put_nowait(BadRequest(error, source))
         else:
-            log.info("dropped unparseable message from %s: %s", source, error)
+            log.info("dropped unparseable message from %s: %.300s", source, error)
 
     def _deliver(self, message: Message, source: Source) -> None:
         if isinstance(message, Request):
@@ -602,9 +727,34 @@ class TransportManager:
             self.events.put_nowait(TransportFailed(error))
 
 
+def _udp_response_target(response: Response, source: Source) -> Target:
+    """Where a response to a request that came over UDP goes: its source IP (RFC 3261 18.2.2, RFC 3581 4).
+
+    The port is rport (the source port, stamped on arrival) or else the sent-by
+    port; a Via naming another transport, or none we can read, gets the source
+    port. maddr is not followed: it would send our answers to a third party.
+    """
+    try:
+        via = response.via
+        rport = via.rport if via.transport.upper() == "UDP" else None
+    except SipParseError:
+        return Target("UDP", source.remote_host, source.remote_port)
+    if via.transport.upper() != "UDP":
+        port = source.remote_port
+    elif isinstance(rport, int) and not isinstance(rport, bool):
+        port = rport
+    else:
+        port = via.port or default_port("UDP")
+    return Target("UDP", source.remote_host, port)
+
+
 def _route_source(target: Target) -> str:
     """The local IP the OS routes to ``target`` from (a UDP connect sends nothing)."""
-    with socket.socket(address_family(target.host), socket.SOCK_DGRAM) as probe:
+    try:
+        probe = socket.socket(address_family(target.host), socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise TransportError(f"cannot open a socket to route to {target}: {os_error_text(exc)}", target) from exc
+    with probe:
         try:
             probe.connect((target.host, target.port))
         except OSError as exc:

@@ -26,7 +26,7 @@ from dns.rdtypes.IN.SRV import SRV
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import SipUri, parse_uri
 from softphone.transport.base import Target, default_port, ip_address, log, normalize_transport
-from softphone.transport.errors import ResolveError
+from softphone.transport.errors import ResolveError, os_error_text
 
 # RFC 3263 4.1: the NAPTR services of SIP and the transport each stands for.
 NAPTR_SERVICES = {"SIP+D2U": "UDP", "SIP+D2T": "TCP", "SIPS+D2T": "TLS"}
@@ -202,6 +202,10 @@ class SipResolver:
             raise _Unanswered(f"{rdtype} query for {name} timed out") from None
         except (dns.resolver.NoNameservers, dns.exception.DNSException) as exc:
             lookup.problems.append(f"{rdtype} query for {name} failed: {exc}")
+            return []
+        except OSError as exc:
+            # No socket for the query (out of file descriptors): this lookup fails, the caller goes on.
+            lookup.problems.append(f"{rdtype} query for {name} failed: {os_error_text(exc)}")
             return []
         return list(answer)
 

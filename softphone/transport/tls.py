@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from dataclasses import dataclass
 
@@ -37,6 +38,13 @@ class TlsSettings:
             context.verify_mode = ssl.CERT_NONE
         return context
 
+    def unverified_context(self) -> ssl.SSLContext:
+        """A client context that verifies nothing: only to read the certificate of a server that failed."""
+        context = self.client_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
     def server_context(self) -> ssl.SSLContext:
         if self.certfile is None:
             raise TransportError("a TLS listener needs a certificate (TlsSettings.certfile)")
@@ -47,3 +55,8 @@ class TlsSettings:
         except (OSError, ssl.SSLError) as exc:
             raise TransportError(f"cannot load the TLS server certificate {self.certfile}: {exc}") from exc
         return context
+
+
+def certificate_fingerprint(der: bytes) -> str:
+    """SHA-256 of a DER certificate as ``AB:CD:...``, the form ``openssl x509 -fingerprint -sha256`` prints."""
+    return hashlib.sha256(der).digest().hex(":").upper()

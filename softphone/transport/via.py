@@ -70,7 +70,8 @@ def stamp_received(request: Request, source_host: str, source_port: int) -> None
     rport_name = _param_name(via, "rport")
     params = dict(via.params)
     changed = False
-    if rport_name is not None and params[rport_name] is None:
+    # RFC 3581 4: rport is the source port; a value the client wrote itself would aim our answers elsewhere.
+    if rport_name is not None and params[rport_name] != str(source_port):
         params[rport_name] = str(source_port)
         changed = True
     sent_by = ip_address(via.host)

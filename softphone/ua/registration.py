@@ -16,7 +16,7 @@ from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import new_branch
 from softphone.sip.uri import SipUri
-from softphone.transport import Target, TransportError
+from softphone.transport import Target, TlsError, TransportError
 from softphone.ua.account import Account
 from softphone.ua.events import RegistrationEvent, RegistrationState
 from softphone.ua.stack import SipStack, is_failover
@@ -91,6 +91,8 @@ class Registration:
         self.expires: int | None = None
         self.target: Target | None = None
         self.contact: NameAddr | None = None
+        # Why the last attempt could not use TLS (reason, certificate fingerprint), until one succeeds.
+        self.tls_error: TlsError | None = None
         self._requested = account.expires
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -194,14 +196,27 @@ class Registration:
             targets.remove(self.target)
             targets.insert(0, self.target)
         last = Outcome(False, None, "no registrar to send to")
+        tls_failure: Outcome | None = None
         for target in targets:
+            if target.transport == "TLS":
+                try:
+                    await self.stack.transport.connect(target)
+                except TlsError as exc:
+                    # An untrusted, misnamed or expired certificate is for the user to judge, not "no answer".
+                    log.info("registrar %s: %s", target, exc)
+                    self.tls_error = exc
+                    tls_failure = tls_failure or Outcome(False, None, str(exc))
+                    continue
+                except TransportError:
+                    pass  # the REGISTER meets the same failure and fails over
             outcome = await self._register_at(target, expires)
             if outcome is not None:
                 if outcome.ok:
                     self.target = target
+                    self.tls_error = None
                 return outcome
             last = Outcome(False, 503, f"no answer from {target}")
-        return last
+        return tls_failure or last
 
     async def _register_at(self, target: Target, expires: int) -> Outcome | None:
         """The outcome at one registrar; None to try the next one (RFC 3263 4.3)."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import socket
+import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from softphone.ua import Account, RegistrationEvent, RetryPolicy
-from tests.kamailio_server import Kamailio
+from tests.kamailio_server import Kamailio, make_self_signed_certificate
 from tests.ua import Recorder, make_ua
 
 
@@ -55,6 +58,39 @@ def test_register_and_unregister(kamailio: Kamailio, transport: str) -> None:
         assert isinstance(unregistered, RegistrationEvent) and unregistered.code == 200
         # One challenge and one authenticated REGISTER each way.
         assert ua.stack.sent["REGISTER"] == 4
+
+    asyncio.run(scenario())
+
+
+def test_untrusted_tls_registrar_is_reported_with_its_fingerprint(kamailio: Kamailio, tmp_path: Path) -> None:
+    """Not "503 no answer": the user learns the certificate is not trusted, and which one it is."""
+    user, password = new_user(kamailio)
+    other_ca = tmp_path / "other-ca.pem"
+    make_self_signed_certificate(other_ca, tmp_path / "other-ca.key", "Some Other CA")
+    der = ssl.PEM_cert_to_DER_cert(kamailio.ca_cert_path.read_text())
+    fingerprint = hashlib.sha256(der).digest().hex(":").upper()
+    account = Account(
+        kamailio.aor(user),
+        password,
+        registrar=kamailio.proxy_uri("tls"),
+        transport="tls",
+        ca_file=str(other_ca),
+    )
+
+    async def scenario() -> None:
+        ua = make_ua(account, retry=RetryPolicy(first=30.0, maximum=60.0))
+        events = Recorder(ua)
+        await ua.start()
+        try:
+            await ua.register()
+            failed = await events.wait(state("failed"))
+            assert isinstance(failed, RegistrationEvent) and failed.code is None
+            # The fixture's certificate is self-signed.
+            assert "did not verify" in failed.reason and "self-signed and not trusted" in failed.reason, failed.reason
+            assert fingerprint in failed.reason
+            assert ua.stack.sent["REGISTER"] == 0
+        finally:
+            await ua.stop()
 
     asyncio.run(scenario())
 

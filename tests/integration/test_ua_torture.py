@@ -569,6 +569,50 @@ def _until_final(sock: socket.socket) -> list[Reply]:
     return got
 
 
+# --- test 1b: what an attack run sends ---------------------------------------------------------------
+
+HUGE = "9" * 5000  # int() refuses more than 4300 digits
+
+
+def attack_options(port: int, tag: str, *, replace: tuple[str, str] | None = None, extra: str = "") -> bytes:
+    message = options(0, port, tag).decode().replace(f"{HOST}:0 ", f"{HOST} ")
+    if replace is not None:
+        message = message.replace(*replace)
+    return message.replace("Content-Length: 0\r\n", f"{extra}Content-Length: 0\r\n").encode()
+
+
+def test_attack_messages_are_answered_without_tracebacks(running: tuple[RunningUA, UserAgent, ErrorLog]) -> None:
+    """5,000-digit numbers get a 400, a client-written rport and a TCP Via get their answer over UDP to the
+    datagram's source, 12,000 header fields are dropped at once; nothing logs an error and the UA goes on."""
+    harness, ua, errors = running
+    ua_port = ua_port_of(ua)
+    cases: dict[str, tuple[Callable[[int], bytes], int | None]] = {
+        "CSeq": (lambda p: attack_options(p, "cseq", replace=("CSeq: 1 ", f"CSeq: {HUGE} ")), 400),
+        "Max-Forwards": (lambda p: attack_options(p, "mf", replace=("Max-Forwards: 70", f"Max-Forwards: {HUGE}")), 400),
+        "Content-Length": (
+            lambda p: attack_options(p, "cl", replace=("Content-Length: 0", f"Content-Length: {HUGE}")),
+            400,
+        ),
+        "rport": (lambda p: attack_options(p, "rport", replace=(";branch", f";rport={HUGE};branch")), 200),
+        "TCP Via": (lambda p: attack_options(p, "tcp", replace=("SIP/2.0/UDP", "SIP/2.0/TCP")), 200),
+        "12,000 fields": (lambda p: attack_options(p, "fields", extra="a:\r\n" * 12_000), None),
+    }
+    problems = []
+    for name, (build, want) in cases.items():
+        with open_socket() as sock:
+            port = sock.getsockname()[1]
+            harness.allowed_ports.add(port)
+            got = outcome_of(exchange(sock, ua_port, build(port), quiet=want is None))
+            if got != want:
+                problems.append(f"{name}: expected {want}, got {got}")
+    assert_serves_options(harness, ua, "after-attack")
+    assert not problems, problems
+    assert not ua.stack.transport.connections, "a UDP request made the UA open a connection"
+    assert not harness.blocked, f"the UA tried to send elsewhere than the test sockets: {harness.blocked}"
+    assert not harness.loop_errors, f"unhandled exceptions on the UA's loop: {harness.loop_errors}"
+    assert not errors.records, f"errors logged: {[r.getMessage() for r in errors.records]}"
+
+
 def test_a_call_still_works_after_the_torture(running: tuple[RunningUA, UserAgent, ErrorLog]) -> None:
     """Torture messages, then a real call to the UA from a second UA on loopback (no server between them)."""
     harness, ua, errors = running

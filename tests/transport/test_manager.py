@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-import subprocess
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -631,78 +630,6 @@ def test_bind_failure_and_close_are_clean() -> None:
 
 
 # --- TLS -------------------------------------------------------------------
-
-
-def _openssl(*args: str | Path) -> None:
-    subprocess.run(["openssl", *map(str, args)], check=True, capture_output=True, timeout=30)
-
-
-def _make_ca(directory: Path, name: str) -> tuple[Path, Path]:
-    key, cert = directory / f"{name}.key", directory / f"{name}.pem"
-    _openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-subj",
-        f"/CN={name}",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    )
-    return key, cert
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("pki")
-    ca_key, ca_cert = _make_ca(directory, "Test SIP CA")
-    _, other_ca = _make_ca(directory, "Other CA")
-    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.pem"
-    _openssl(
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        key,
-        "-out",
-        csr,
-        "-subj",
-        "/CN=sip.test",
-    )
-    extensions = directory / "server.ext"
-    extensions.write_text("subjectAltName=DNS:sip.test,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        csr,
-        "-CA",
-        ca_cert,
-        "-CAkey",
-        ca_key,
-        "-CAcreateserial",
-        "-out",
-        cert,
-        "-days",
-        "2",
-        "-extfile",
-        extensions,
-    )
-    return {"ca": ca_cert, "other_ca": other_ca, "cert": cert, "key": key}
 
 
 def test_tls_with_a_verified_certificate(pki: dict[str, Path]) -> None:

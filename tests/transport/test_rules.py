@@ -98,3 +98,14 @@ def test_redaction_of_credentials() -> None:
     assert "secret" not in text and "X-Authorization-Note: kept" in text
     assert "Authorization: <redacted>\r\nproxy-authorization : <redacted>\r\n" in text
     assert text.endswith("\r\n\r\nAuthorization: body")
+
+
+def test_an_rport_the_client_wrote_is_replaced_by_the_source_port() -> None:
+    """RFC 3581 4: rport is where the request came from; a value of the client's would aim our answers elsewhere."""
+    req = options(("Via", f"SIP/2.0/UDP 192.0.2.1:5060;rport={'9' * 5000};branch=z9hG4bK-9"))
+    stamp_received(req, "192.0.2.1", 40000)
+    assert req.via.rport == 40000 and req.via.received == "192.0.2.1"
+    assert response_address(req.via) == ("192.0.2.1", 40000)
+    same = options(("Via", "SIP/2.0/UDP 192.0.2.1:5060;rport=40000;branch=z9hG4bK-10"))
+    stamp_received(same, "192.0.2.1", 40000)
+    assert same.headers["Via"] == "SIP/2.0/UDP 192.0.2.1:5060;rport=40000;branch=z9hG4bK-10"
