@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -58,6 +59,8 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
+from softphone.ua.capabilities import USER_AGENT
+from softphone.ua.limits import Limits
 from softphone.ua.presence import parse_status
 
 COMMANDS = """\
@@ -137,6 +140,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="reliable provisional responses, RFC 3262 (default supported: used when the peer asks)",
     )
     parser.add_argument(
+        "--ring-timeout",
+        type=float,
+        default=Limits().ring_timeout,
+        metavar="SECONDS",
+        help="an unanswered incoming call ends as missed after this long (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-ringing",
+        type=int,
+        default=Limits().max_ringing,
+        metavar="N",
+        help="incoming calls ringing at once; more get 486 Busy Here (default %(default)s)",
+    )
+    parser.add_argument(
+        "--direct-calls",
+        choices=("on", "off"),
+        help="take calls, messages and subscriptions straight from any address (default: on without a server)",
+    )
+    parser.add_argument(
+        "--user-agent",
+        metavar="TEXT",
+        default=USER_AGENT,
+        help="the User-Agent of our requests ('' for none; responses never carry one)",
+    )
+    parser.add_argument(
         "--early-media",
         action="store_true",
         help="answer incoming calls with a 183 and our audio while they ring (reliable when the caller supports it)",
@@ -208,6 +236,7 @@ def make_account(args: argparse.Namespace) -> Account:
         register=not args.no_register,
         busy=args.busy,
         forwarding=_forwarding(args),
+        direct_calls=None if args.direct_calls is None else args.direct_calls == "on",
     )
 
 
@@ -591,6 +620,8 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         store=store,
         rel100=args.rel100,
         early_media=args.early_media,
+        limits=dataclasses.replace(Limits(), ring_timeout=args.ring_timeout, max_ringing=args.max_ringing),
+        user_agent=args.user_agent or None,
     )
     cli = Cli(ua, stdout, args.json)
     try:

@@ -89,6 +89,9 @@ class IncomingCallWindow(QWidget):
         identity.setVisible(bool(event.asserted_identity))
         self.status = QLabel("is calling you")
         self.status.setAccessibleName("Call status")
+        self.waiting_label = QLabel()
+        self.waiting_label.setAccessibleName("Calls waiting")
+        self.waiting_label.setVisible(False)
 
         self.answer_button = QPushButton(icon("phone"), "&Answer")
         self.answer_button.setAccessibleName("Answer")
@@ -110,6 +113,7 @@ class IncomingCallWindow(QWidget):
         text.addWidget(self.number_label)
         text.addWidget(identity)
         text.addWidget(self.status)
+        text.addWidget(self.waiting_label)
         top = QHBoxLayout()
         top.addWidget(self.photo)
         top.addLayout(text, 1)
@@ -169,6 +173,11 @@ class IncomingCallWindow(QWidget):
         )
 
     # --- actions ------------------------------------------------------------------------------
+
+    def set_waiting(self, count: int) -> None:
+        """How many more calls ring behind this one."""
+        self.waiting_label.setText(f"{count} more call{'s' if count != 1 else ''} waiting" if count else "")
+        self.waiting_label.setVisible(count > 0)
 
     def answer(self) -> None:
         if self.decided:

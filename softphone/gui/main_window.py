@@ -144,7 +144,9 @@ class MainWindow(QMainWindow):
         if accounts is None:
             accounts = list(bridge.ua.accounts) if bridge.ua is not None else []
         self.accounts = list(accounts)
+        # One incoming-call window at a time; the other ringing calls wait their turn, in order.
         self.incoming: dict[str, IncomingCallWindow] = {}
+        self.waiting: dict[str, IncomingCallEvent] = {}
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
@@ -534,8 +536,11 @@ class MainWindow(QMainWindow):
 
     def on_call(self, event: CallEvent) -> None:
         window = self.incoming.get(event.call_id)
-        if window is not None and event.state not in ("ringing", "early", "calling"):
-            self._close_incoming(event.call_id)
+        if event.state not in ("ringing", "early", "calling"):
+            if self.waiting.pop(event.call_id, None) is not None:
+                self._show_waiting_count()
+            if window is not None:
+                self._close_incoming(event.call_id)
         self.call_window.on_call(event)
         if event.state == "ended":
             self.refresh_history()
@@ -544,6 +549,11 @@ class MainWindow(QMainWindow):
                 self.tray.showMessage("Missed call", name, QSystemTrayIcon.MessageIcon.Information, 8000)
 
     def on_incoming(self, event: IncomingCallEvent) -> None:
+        if self.incoming:
+            # A call is on screen already: this one waits (a flood never opens more windows).
+            self.waiting[event.call_id] = event
+            self._show_waiting_count()
+            return
         contact = None
         if self.store is not None:
             try:
@@ -552,6 +562,7 @@ class MainWindow(QMainWindow):
                 log.info("contact lookup failed: %s", exc)
         window = IncomingCallWindow(event, contact=contact, on_answer=self.answer_call, on_decline=self.decline_call)
         self.incoming[event.call_id] = window
+        window.set_waiting(len(self.waiting))
         window.show()
         window.raise_()
         window.activateWindow()
@@ -571,8 +582,15 @@ class MainWindow(QMainWindow):
         if window is not None:
             window.close()
             window.deleteLater()
+        if not self.incoming and self.waiting and not self.quitting:
+            next_id = next(iter(self.waiting))
+            self.on_incoming(self.waiting.pop(next_id))
         if not self.incoming:
             self.ringer.stop()
+
+    def _show_waiting_count(self) -> None:
+        for window in self.incoming.values():
+            window.set_waiting(len(self.waiting))
 
     def answer_call(self, call_id: str) -> None:
         ua = self.bridge.ua

@@ -38,7 +38,7 @@ from softphone.transport.base import (
     default_port,
 )
 from softphone.transport.errors import ResolveError, TlsError, TlsReason, TransportError
-from softphone.transport.limits import TransportLimits
+from softphone.transport.limits import LimitLog, TransportLimits
 from softphone.transport.manager import TransportManager
 from softphone.transport.resolver import SipResolver, resolve
 from softphone.transport.tls import TlsSettings
@@ -46,6 +46,7 @@ from softphone.transport.tls import TlsSettings
 __all__ = [
     "VIA_PLACEHOLDER",
     "BadRequest",
+    "LimitLog",
     "Received",
     "ResolveError",
     "SipResolver",

@@ -35,7 +35,15 @@ from softphone.sip.transaction import (
 from softphone.sip.transaction import State as TransactionState
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from softphone.store import Store
-from softphone.transport import ResolveError, SipResolver, Source, Target, TlsSettings, TransportError
+from softphone.transport import (
+    ResolveError,
+    SipResolver,
+    Source,
+    Target,
+    TlsSettings,
+    TransportError,
+    TransportLimits,
+)
 from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
@@ -83,7 +91,8 @@ class UserAgent:
     None: no media session at all, only signalling. ``rel100`` is the
     RFC 3262 policy (``off``, ``supported``, ``required``); ``early_media``
     answers incoming calls with a 183 and our media while they ring;
-    ``limits`` bounds what others may make the phone spend (:class:`~softphone.ua.limits.Limits`).
+    ``limits`` bounds what others may make the phone spend (:class:`~softphone.ua.limits.Limits`),
+    ``transport_limits`` what their connections may (:class:`~softphone.transport.TransportLimits`).
     ``user_agent`` is the User-Agent of our requests (None: none); responses carry none.
     ``out_of_dialog_refer`` says whose REFER outside a call makes us place a call: ``server``
     (only through an account's registrar or proxy flow), ``anyone`` or ``never``.
@@ -108,6 +117,7 @@ class UserAgent:
         rel100: Rel100 = "supported",
         early_media: bool = False,
         limits: Limits | None = None,
+        transport_limits: TransportLimits | None = None,
         user_agent: str | None = capabilities.USER_AGENT,
         out_of_dialog_refer: Literal["never", "server", "anyone"] = "server",
     ) -> None:
@@ -142,6 +152,7 @@ class UserAgent:
             timers=timers,
             tls=tls,
             screen=lambda request, source: self.router.screen(request, source),
+            limits=transport_limits,
         )
         self._subscribers: list[Subscriber] = []
         self._registrations: dict[str, Registration] = {}
@@ -195,6 +206,7 @@ class UserAgent:
             await asyncio.sleep(0.05)
         self.call_manager.abandon_all()
         await self.call_manager.media.wait_stopped()
+        self.router.dropped.close()
         self._started = False
         await self.stack.close()
 

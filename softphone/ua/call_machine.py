@@ -549,7 +549,7 @@ class CallMachine:
             return
         if kind in ("reinvite", "update"):
             self.session.response(request, purpose, response)
-        elif kind in ("info", "refer"):
+        elif kind in ("info", "refer", "notify-final"):
             self.transfers.response(purpose, response)
         elif kind == "prack" and response.status_code >= 300:
             log.info("call %s: PRACK answered %d", self.id, response.status_code)

@@ -60,7 +60,9 @@ class Transfers:
     def response(self, purpose: Purpose, response: Response) -> None:
         m = self.m
         code = response.status_code
-        if purpose.kind == "refer":
+        if purpose.kind == "notify-final":
+            self.hang_up_transferred()
+        elif purpose.kind == "refer":
             m.emit(TransferEvent(m.id, "failed" if code >= 300 else "accepted", code, self.shown))
             m.complete(purpose.op)
         elif code >= 300:
@@ -121,15 +123,22 @@ class Transfers:
         """
         m = self.m
         status = "200 OK" if succeeded else f"{code or 500} {reason or 'Failed'}"
-        self._send_notify(status, active=False)
+        sent = self._send_notify(status, active=False, final=succeeded)
         if target is not None:
             if succeeded:
-                self.hang_up_transferred()
+                # The BYE follows the answer to that NOTIFY, or the grace period: the transferor must
+                # hear that the transfer worked before the call ends (RFC 5589 6.1).
+                if sent:
+                    m.start_timer(CallTimer.TRANSFER_BYE, TRANSFER_BYE_GRACE)
+                else:
+                    self.hang_up_transferred()
             m.emit(TransferEvent(m.id, "succeeded" if succeeded else "failed", 200 if succeeded else code, target))
 
-    def _send_notify(self, status: str, *, active: bool) -> None:
+    def _send_notify(self, status: str, *, active: bool, final: bool = False) -> bool:
         headers, body, content_type = refer_notify(status, active=active)
-        self.m.send_in_dialog("notify", "NOTIFY", body=body, content_type=content_type, headers=headers)
+        kind = "notify-final" if final else "notify"
+        request = self.m.send_in_dialog(kind, "NOTIFY", body=body, content_type=content_type, headers=headers)
+        return request is not None
 
     # --- INFO --------------------------------------------------------------------------------
 

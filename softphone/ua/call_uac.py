@@ -10,6 +10,7 @@ from softphone.sip import rel100
 from softphone.sip.addr import NameAddr
 from softphone.sip.dialog import Dialog, DialogSet, ForkedAnswer, via_placeholder
 from softphone.sip.errors import SipParseError
+from softphone.sip.headers import RAck
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import create_offer, negotiate_answer
 from softphone.sip.sdp import parse_sdp
@@ -179,7 +180,7 @@ class UacInvite:
     def _prack(self, response: Response, dialog: Dialog) -> bool:
         """RFC 3262 4: PRACK a reliable provisional response; False for one to ignore (repeated, out of order)."""
         try:
-            rseq = rel100.parse_rseq(response)
+            rseq = response.rseq
         except SipParseError as exc:
             log.info("call %s: reliable provisional with a bad RSeq: %s", self.m.id, exc)
             return False
@@ -190,7 +191,7 @@ class UacInvite:
             return False
         self.rseq[dialog.remote_tag] = rseq
         assert self.invite is not None
-        rack = rel100.RAck(rseq, self.invite.cseq.seq, "INVITE")
+        rack = RAck(rseq, self.invite.cseq.seq, "INVITE")
         self.m.send_in_dialog("prack", "PRACK", dialog=dialog, headers=[("RAck", str(rack))])
         return True
 

@@ -9,6 +9,7 @@ from softphone.sip import rel100
 from softphone.sip.addr import NameAddr
 from softphone.sip.dialog import Dialog
 from softphone.sip.errors import SipParseError
+from softphone.sip.headers import RAck
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia, create_answer, create_offer, negotiate_answer
 from softphone.sip.sdp import SessionDescription, parse_sdp
@@ -264,17 +265,12 @@ class UasInvite:
         m = self.m
         invite = self.invite
         try:
-            rack = rel100.parse_rack(request)
+            rack = request.rack
         except SipParseError as exc:
             m.reply(tx, 400, f"Bad RAck - {str(exc)[:60]}")
             return
         unacked = self.unacked
-        if (
-            rack is None
-            or unacked is None
-            or invite is None
-            or rack != rel100.RAck(self.rseq, invite.cseq.seq, "INVITE")
-        ):
+        if rack is None or unacked is None or invite is None or rack != RAck(self.rseq, invite.cseq.seq, "INVITE"):
             m.reply(tx, 481)
             return
         self._acked_1xx()

@@ -202,7 +202,11 @@ class CallManager:
         if len(calls) >= limits.max_calls:
             stack.reply(tx, 486, "Too Many Calls")
             return
-        if sum(1 for call in calls if call.ringing) >= limits.max_ringing:
+        ringing = [call for call in calls if call.ringing]
+        if len(ringing) >= limits.max_ringing or (
+            sum(1 for call in ringing if call.peer_source and call.peer_source[0] == source.remote_host)
+            >= limits.max_ringing_per_source
+        ):
             stack.reply(tx, 486, "Too Many Ringing Calls")
             return
         if request.replaces is not None:
@@ -369,7 +373,7 @@ class CallManager:
         if call is None:
             return False
         if not self._from_peer(call, source):
-            self.ua.router.dropped.count(f"{request.method} in a call from a stranger", self.ua.stack.now())
+            self.ua.router.dropped.note(f"{request.method}s in a call from a stranger refused", str(source))
             self.ua.stack.reply(tx, 481)
             return True
         self.run(call, call.machine.receive_request(request, tx))

@@ -9,11 +9,11 @@ from softphone.sip.dialog import DialogTable, needs_481
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import ServerInviteTransaction, ServerTransaction, make_response
 from softphone.sip.uri import AbsoluteUri, SipUri
-from softphone.transport import Source
+from softphone.transport import LimitLog, Source
 from softphone.ua.account import Account
 from softphone.ua.capabilities import ACCEPTED_TYPES, KNOWN_METHODS, SDP, SUPPORTED_METHODS
 from softphone.ua.host import RequestHandler
-from softphone.ua.limits import DropLog, RateLimiter
+from softphone.ua.limits import RateLimiter
 
 if TYPE_CHECKING:
     from softphone.ua.agent import UserAgent
@@ -36,7 +36,7 @@ class RequestRouter:
         self._handlers: dict[str, list[RequestHandler]] = {}
         limits = ua.limits
         self._rate = RateLimiter(limits.requests_per_second, limits.request_burst, limits.sources)
-        self.dropped = DropLog(log, "requests dropped unanswered")
+        self.dropped = LimitLog(limits.log_interval)
 
     def screen(self, request: Request, source: Source) -> bool:
         """Whether a new request gets an answer at all (see :class:`~softphone.ua.stack.SipStack`).
@@ -49,11 +49,11 @@ class RequestRouter:
         now = ua.stack.now()
         trusted = any(ua.from_server(source, account) for account in ua.accounts)
         if not trusted and not self._rate.allow(source.remote_host, now):
-            self.dropped.count("over the rate limit", now)
+            self.dropped.note("requests dropped: over the rate limit", str(source))
             return False
         if trusted or any(account.accepts_direct for account in ua.accounts) or self._known_dialog(request):
             return True
-        self.dropped.count("from strangers", now)
+        self.dropped.note("requests from strangers dropped", str(source))
         return False
 
     def _known_dialog(self, request: Request) -> bool:
@@ -100,7 +100,7 @@ class RequestRouter:
                 return
             if not ua.may_reach(source, account):
                 # The account takes requests only from its server.
-                self.dropped.count(f"{method} for {account.aor} not through its server", ua.stack.now())
+                self.dropped.note(f"{method}s for {account.aor} not through its server dropped", str(source))
                 ua.stack.transactions.discard(tx)
                 return
         if method not in ("INVITE", "BYE") and self._dispatch(request, tx, source):

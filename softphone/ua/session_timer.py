@@ -31,13 +31,8 @@ class SessionTimer:
 
 
 def min_se(message: Request | Response) -> int | None:
-    value = message.headers.get("Min-SE")
-    if value is None:
-        return None
-    text = value.split(";", 1)[0].strip()
-    if not text.isdigit():
-        raise SipParseError(f"malformed Min-SE: {value!r}")
-    return int(text)
+    """The Min-SE of ``message`` (raises :class:`SipParseError` when malformed or out of range)."""
+    return message.min_se
 
 
 def supports_timer(message: Request | Response) -> bool:

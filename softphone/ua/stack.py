@@ -27,7 +27,7 @@ from softphone.sip.transaction import (
     is_failover,
     make_response,
 )
-from softphone.transport import Source, Target, TlsSettings, TransportError, TransportManager
+from softphone.transport import Source, Target, TlsSettings, TransportError, TransportLimits, TransportManager
 
 __all__ = ["LocalResponse", "SipStack", "is_failover"]
 
@@ -60,6 +60,7 @@ class SipStack:
         timers: TimerSettings | None = None,
         tls: TlsSettings | None = None,
         screen: Callable[[Request, Source], bool] | None = None,
+        limits: TransportLimits | None = None,
     ) -> None:
         self.transport = TransportManager(
             listen,
@@ -67,6 +68,7 @@ class SipStack:
             on_bad_request=self._on_bad_request,
             on_error=self._on_error,
             tls=tls,
+            limits=limits,
         )
         self.transactions = TransactionLayer(timers)
         self.timers = self.transactions.timers

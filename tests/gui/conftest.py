@@ -1,7 +1,6 @@
 """GUI tests: the real widgets offscreen, against real user agents on the Kamailio fixture.
 
-The fixtures of ``tests/integration/conftest.py`` are imported here (not
-moved): ``kamailio`` starts one server per test module.
+The real servers' fixtures (``kamailio``, ``pulse``) come from tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -13,10 +12,6 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from tests.integration.conftest import kamailio, pytest_runtest_makereport
-
-__all__ = ["kamailio", "pytest_runtest_makereport"]
 
 THREAD_PREFIXES = ("softphone-core", "softphone-ringer")
 

@@ -19,7 +19,6 @@ from softphone.gui.settings_general import autostart_path
 from softphone.store import AccountSettings, ForwardingRule, Settings, load_settings
 from softphone.ua import Account, UserAgent
 from tests.gui.harness import WAIT_MS, Watchdog, new_account, unnamed_controls
-from tests.integration.conftest import pulse  # noqa: F401 - the session's PulseAudio virtual devices
 from tests.kamailio_server import Kamailio
 from tests.keyring_memory import MemoryKeyring
 from tests.pulse_server import PulseAudio, from_s16le, tone

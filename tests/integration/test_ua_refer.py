@@ -60,15 +60,15 @@ def test_refer_from_a_stranger_is_refused(kamailio: Kamailio) -> None:
                 "Refer-To: <sip:premium-rate@203.0.113.9>\r\nContent-Length: 0\r\n\r\n"
             )
             loop = asyncio.get_running_loop()
-            dropped = bob.ua.router.dropped.total
+            dropped = bob.ua.router.dropped
             try:
                 await loop.sock_sendto(stranger, refer.encode(), (host, port))
                 # A phone with a server answers strangers nothing at all: the REFER is counted and dropped.
                 for _ in range(200):
-                    if sum(dropped.values()):
+                    if dropped.total:
                         break
                     await asyncio.sleep(0.01)
-                assert sum(dropped.values()) == 1, dropped
+                assert dropped.total == 1
                 with pytest.raises(BlockingIOError):
                     stranger.recv(65535)
             finally:

@@ -946,7 +946,19 @@ def test_transfer_as_transferee() -> None:
     assert isinstance(place, PlaceCall) and str(place.uri) == "sip:carol@example.org"
     assert ("Replaces", "abc;to-tag=1;from-tag=2") in place.headers
     effects = uac.m.transfer_outcome(True, 200, "OK", "sip:carol@example.org")
-    assert request(effects, "NOTIFY").body == b"SIP/2.0 200 OK\r\n" and request(effects, "BYE")
+    final = request(effects, "NOTIFY")
+    assert final.body == b"SIP/2.0 200 OK\r\n" and final.headers["Subscription-State"].startswith("terminated")
+    # The BYE waits for the answer to that NOTIFY, so the transferor hears of the success first.
+    assert requests(effects, "BYE") == [] and CallTimer.TRANSFER_BYE in timers(effects)
+    effects = uac.respond(200, to=final)
+    assert request(effects, "BYE")
+    ended_with(effects, None, "transferred")
+    # Without an answer, the grace period ends the call all the same.
+    silent = confirmed_uac()
+    _send(silent, silent.peer_request("REFER", 2, extra="Refer-To: <sip:carol@example.org>\r\n"))
+    silent.m.transfer_outcome(True, 200, "OK", "sip:carol@example.org")
+    effects = silent.m.timer_fired(CallTimer.TRANSFER_BYE)
+    assert request(effects, "BYE")
     ended_with(effects, None, "transferred")
     bad = Uac()
     bad.answer()

@@ -1,0 +1,1 @@
+"""Attacks on a listening phone: what must hold when strangers scan, flood and forge."""
