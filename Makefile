@@ -41,6 +41,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.presence_im
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui
+	$(BIN)/python -m benchmarks.attack
 
 sysdeps-run:
 	@packaging/system-deps.sh $(RUN_PKGS)
