@@ -79,6 +79,8 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         expires=entry.expires,
         ca_file=entry.ca_file,
         register=entry.register if register is None else register,
+        direct_calls=entry.direct_calls,
+        tls_fingerprints=tuple(entry.tls_fingerprints),
     )
 
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSystemTrayIcon,
     QTabWidget,
@@ -39,6 +40,7 @@ from softphone import __version__
 from softphone.gui.bridge import UaBridge
 from softphone.gui.buddies import BuddyList
 from softphone.gui.call_window import CallWindow
+from softphone.gui.certificate import ask_to_trust
 from softphone.gui.chat import ChatWindow
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
@@ -139,6 +141,9 @@ class MainWindow(QMainWindow):
         self.store = store
         self.settings = settings if settings is not None else Settings()
         self.settings_path = settings_path
+        # Certificates already offered for trust in this run (a refused one is not asked again).
+        self._trust_asked: set[str] = set()
+        self.trust_box: QMessageBox | None = None
         self.recordings_dir = recordings_dir if recordings_dir is not None else Path.cwd()
         self.ringer = ringer if ringer is not None else Ringer(enabled=False)
         if accounts is None:
@@ -342,6 +347,30 @@ class MainWindow(QMainWindow):
         row.show_state("registering")
         self.bridge.run(lambda: ua.register(aor), on_error=lambda exc: self.show_error(f"Register {aor}: {exc}"))
 
+    def offer_trust(self, aor: str, problem: str, fingerprint: str) -> None:
+        """The registrar's certificate did not verify: show its fingerprint and let the user trust it."""
+        if fingerprint in self._trust_asked:
+            return
+        self._trust_asked.add(fingerprint)
+        self.trust_box = ask_to_trust(
+            self, aor, problem, fingerprint, lambda trusted: self._trust_decided(aor, fingerprint, trusted)
+        )
+
+    def _trust_decided(self, aor: str, fingerprint: str, trusted: bool) -> None:
+        self.trust_box = None
+        if not trusted:
+            return
+        for entry in self.settings.accounts:
+            if entry.aor == aor and fingerprint not in entry.tls_fingerprints:
+                entry.tls_fingerprints.append(fingerprint)
+        self._save_settings()
+        ua = self.bridge.ua
+        if ua is not None:
+            self.bridge.call(
+                lambda: ua.trust_certificate(aor, fingerprint),
+                on_error=lambda exc: self.show_error(f"Trust certificate: {exc}"),
+            )
+
     def apply_presence(self) -> None:
         """Publish our presence through the UA's presence service, when it has one (the one place that calls it)."""
         state = str(self.presence_combo.currentData())
@@ -523,6 +552,8 @@ class MainWindow(QMainWindow):
             if row is not None:
                 row.show_state(event.state, event.code, event.reason)
             self._update_tray_state()
+            if event.state == "failed" and event.fingerprint:
+                self.offer_trust(event.account, event.tls_problem or "untrusted", event.fingerprint)
         elif isinstance(event, IncomingCallEvent):
             self.on_incoming(event)
         elif isinstance(event, CallEvent):

@@ -73,6 +73,10 @@ class AccountSettings:
     expires: int = 600
     enabled: bool = True
     ca_file: str | None = None
+    # Take calls straight from any address (None: only for an account without a server).
+    direct_calls: bool | None = None
+    # SHA-256 fingerprints of server certificates the user trusts although they do not verify.
+    tls_fingerprints: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -36,10 +36,10 @@ from softphone.transport.base import (
     trace,
     trace_message,
 )
-from softphone.transport.errors import TransportError, os_error_text
+from softphone.transport.errors import TlsError, TransportError, os_error_text
 from softphone.transport.limits import LimitLog, TransportLimits, address_group
 from softphone.transport.stream import PING, RESOURCE_ERRNOS, StreamConnection, open_connection
-from softphone.transport.tls import TlsSettings
+from softphone.transport.tls import TlsSettings, certificate_fingerprint
 from softphone.transport.udp import UdpEndpoint
 from softphone.transport.via import (
     prepare_request,
@@ -525,13 +525,32 @@ class TransportManager:
             if self._client_context is None:
                 self._client_context = self._tls.client_context()
             context = self._client_context
-        reader, writer = await open_connection(target, context, self._connect_timeout, self._tls.unverified_context)
+        try:
+            reader, writer = await open_connection(target, context, self._connect_timeout, self._tls.unverified_context)
+        except TlsError as exc:
+            if exc.fingerprint is None or exc.fingerprint not in self._tls.pinned:
+                raise
+            reader, writer = await self._open_pinned(target, exc)
         if self._closed:
             writer.close()
             raise TransportError("the transport manager is closed", target)
         connection = self._add_connection(target.transport, reader, writer, outbound=True)
         log.debug("opened %s", connection)
         return connection
+
+    async def _open_pinned(
+        self, target: Target, failure: TlsError
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A server whose certificate the user trusts by its fingerprint: the connection is taken only when
+        the certificate it presents on this very connection is that one."""
+        reader, writer = await open_connection(target, self._tls.unverified_context(), self._connect_timeout)
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der or certificate_fingerprint(der) not in self._tls.pinned:
+            writer.close()
+            raise failure
+        log.info("%s: certificate trusted by its fingerprint (%s)", target, failure.reason)
+        return reader, writer
 
     def _add_connection(
         self, transport: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, outbound: bool
@@ -563,8 +582,9 @@ class TransportManager:
         if closed_by is not None:
             peer = host_port(*connection.peer)
             if closed_by.startswith("framing error: "):
-                self._limit_log.note(f"closed {connection.transport} connections on a framing error",
-                                     f"{peer}: {closed_by[15:]:.200}")
+                self._limit_log.note(
+                    f"closed {connection.transport} connections on a framing error", f"{peer}: {closed_by[15:]:.200}"
+                )
             else:
                 self._limit_log.note(f"closed {connection.transport} connections: {closed_by}", peer)
         elif error is not None:

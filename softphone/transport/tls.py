@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from softphone.transport.errors import TransportError
 
@@ -17,13 +17,18 @@ class TlsSettings:
     as the client certificate when a server asks for one. Servers are
     verified against ``cafile`` (PEM bundle) or, when it is None, the
     system's trust store; ``verify=False`` turns verification off and is
-    for testing only.
+    for testing only. ``pinned`` holds SHA-256 fingerprints (as
+    :func:`certificate_fingerprint` writes them) of server certificates
+    the user chose to trust although they do not verify (self-signed, for
+    another name, expired): a server presenting exactly that certificate is
+    accepted. It may grow while connections are made.
     """
 
     certfile: str | None = None
     keyfile: str | None = None
     cafile: str | None = None
     verify: bool = True
+    pinned: set[str] = field(default_factory=set)
 
     def client_context(self) -> ssl.SSLContext:
         try:

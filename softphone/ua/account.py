@@ -57,6 +57,8 @@ class Account:
     busy: bool = False
     forwarding: Forwarding | None = None
     direct_calls: bool | None = None
+    # SHA-256 fingerprints of server certificates the user chose to trust although they do not verify.
+    tls_fingerprints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         uri = self.uri  # validates

@@ -128,6 +128,9 @@ class UserAgent:
         if tls is None:
             cafile = next((a.ca_file for a in self.accounts if a.ca_file), None)
             tls = TlsSettings(cafile=cafile)
+        for account in self.accounts:
+            tls.pinned.update(account.tls_fingerprints)
+        self.tls = tls
         self.audio = audio if audio is not None else AudioConfig()
         self.retry = retry if retry is not None else RetryPolicy()
         self.media_host = media_host
@@ -300,6 +303,21 @@ class UserAgent:
             )
             self._registrations[account.aor] = registration
         return registration
+
+    def trust_certificate(self, aor: str, fingerprint: str) -> None:
+        """Trust the server certificate with this SHA-256 fingerprint for ``aor`` (the user saw it and said yes);
+        registration is tried again at once."""
+        account = self.account(aor)
+        fingerprint = fingerprint.strip().upper()
+        if fingerprint not in account.tls_fingerprints:
+            account.tls_fingerprints = (*account.tls_fingerprints, fingerprint)
+        self.tls.pinned.add(fingerprint)
+        registration = self._registrations.get(account.aor)
+        if registration is not None:
+            if registration.running:
+                registration.kick()
+            else:
+                registration.start()
 
     def registration_target(self, aor: str) -> Target | None:
         """Where the registration of ``aor`` goes (its flow), None while it has none."""

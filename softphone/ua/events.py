@@ -26,12 +26,18 @@ class _Event:
 
 @dataclass(frozen=True, slots=True)
 class RegistrationEvent(_Event):
+    """``tls_problem`` (``untrusted``, ``name-mismatch``, ``expired`` …) and ``fingerprint`` (SHA-256 of the
+    server's certificate) when the registrar's certificate did not verify: what the user needs to decide
+    whether to trust it."""
+
     kind: ClassVar[str] = "registration"
     account: str
     state: RegistrationState
     code: int | None = None
     reason: str = ""
     expires: int | None = None
+    tls_problem: str | None = None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

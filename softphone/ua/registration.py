@@ -182,7 +182,18 @@ class Registration:
 
     def _set(self, state: RegistrationState, code: int | None, reason: str, expires: int | None = None) -> None:
         self.state = state
-        self._emit_event(RegistrationEvent(self.account.aor, state, code, reason, expires))
+        problem = self.tls_error if state == "failed" else None
+        self._emit_event(
+            RegistrationEvent(
+                self.account.aor,
+                state,
+                code,
+                reason,
+                expires,
+                str(problem.reason) if problem is not None else None,
+                problem.fingerprint if problem is not None else None,
+            )
+        )
 
     # --- one registration ---------------------------------------------------------
 

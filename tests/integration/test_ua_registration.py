@@ -95,6 +95,40 @@ def test_untrusted_tls_registrar_is_reported_with_its_fingerprint(kamailio: Kama
     asyncio.run(scenario())
 
 
+def test_a_certificate_the_user_trusts_by_fingerprint_registers(kamailio: Kamailio, tmp_path: Path) -> None:
+    """The failure carries the fingerprint; trusting exactly that certificate lets the account register."""
+    user, password = new_user(kamailio)
+    other_ca = tmp_path / "other-ca.pem"
+    make_self_signed_certificate(other_ca, tmp_path / "other-ca.key", "Some Other CA")
+    der = ssl.PEM_cert_to_DER_cert(kamailio.ca_cert_path.read_text())
+    fingerprint = hashlib.sha256(der).digest().hex(":").upper()
+    account = Account(
+        kamailio.aor(user), password, registrar=kamailio.proxy_uri("tls"), transport="tls", ca_file=str(other_ca)
+    )
+
+    async def scenario() -> None:
+        ua = make_ua(account, retry=RetryPolicy(first=30.0, maximum=60.0))
+        events = Recorder(ua)
+        await ua.start()
+        try:
+            await ua.register()
+            failed = await events.wait(state("failed"))
+            assert isinstance(failed, RegistrationEvent)
+            assert (failed.tls_problem, failed.fingerprint) == ("untrusted", fingerprint)
+            # Another fingerprint changes nothing.
+            ua.trust_certificate(account.aor, "00:" * 31 + "00")
+            mark = events.mark()
+            again = await events.wait(state("failed"), after=mark)
+            assert isinstance(again, RegistrationEvent) and again.fingerprint == fingerprint
+            ua.trust_certificate(account.aor, fingerprint.lower())
+            await events.wait(state("registered"))
+            assert fingerprint in account.tls_fingerprints
+        finally:
+            await ua.stop()
+
+    asyncio.run(scenario())
+
+
 def test_wrong_password_fails_without_a_retry_storm(kamailio: Kamailio) -> None:
     user, _ = new_user(kamailio)
     account = Account(kamailio.aor(user), "not-the-password", registrar=kamailio.proxy_uri())

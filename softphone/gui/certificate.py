@@ -1,0 +1,40 @@
+"""Asking the user whether to trust a server certificate that did not verify, by its fingerprint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+__all__ = ["TLS_PROBLEMS", "ask_to_trust"]
+
+# Why a server certificate was not accepted, in words (softphone.transport.TlsReason values).
+TLS_PROBLEMS = {
+    "untrusted": "nobody we trust vouches for it (it may be self-signed)",
+    "name-mismatch": "it was issued for another name",
+    "expired": "it has expired",
+    "not-yet-valid": "it is not valid yet",
+    "invalid": "it is not acceptable",
+}
+
+
+def ask_to_trust(
+    parent: QWidget, aor: str, problem: str, fingerprint: str, decided: Callable[[bool], None]
+) -> QMessageBox:
+    """Open (without blocking) the question; ``decided(True)`` when the user trusts the certificate."""
+    why = TLS_PROBLEMS.get(problem, "it could not be verified")
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Untrusted server certificate")
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(f"The server of {aor} presented a certificate that was not accepted: {why}.")
+    box.setInformativeText(
+        "Trust it only if this fingerprint matches the one your provider gave you (SHA-256):\n\n" + fingerprint
+    )
+    trust = box.addButton("Trust this certificate", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setAccessibleName("Untrusted server certificate")
+    box.finished.connect(lambda _: decided(box.clickedButton() is trust))
+    box.open()
+    return box
