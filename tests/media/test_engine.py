@@ -31,10 +31,10 @@ from softphone.media.engine import (
 )
 from softphone.media.errors import MediaError
 from softphone.media.quality import QualitySnapshot
-from softphone.media.relay import LossyRelay
 from softphone.media.rtcp import ReceiverReport, ReportBlock, build_compound
 from softphone.media.rtp import RtpPacket
 from softphone.sip.offer_answer import Codec, NegotiatedMedia, opus_codec, pcma_codec, pcmu_codec
+from tests.media_relay import LossyRelay
 
 LOOPBACK = "127.0.0.1"
 TE_PT = 101
