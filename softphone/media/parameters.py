@@ -1,0 +1,60 @@
+"""What offer/answer agreed for one audio stream, as the media engine reads it.
+
+Structurally what :class:`softphone.sip.offer_answer.NegotiatedMedia` holds, so
+the media layer does not import the SIP layer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeAlias
+
+__all__ = ["Address", "CodecDescription", "MediaParameters", "is_unspecified"]
+
+Address: TypeAlias = tuple[Any, ...]
+
+
+class CodecDescription(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def clock_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    @property
+    def fmtp(self) -> Mapping[str, str]: ...
+
+
+class MediaParameters(Protocol):
+    """The agreed audio stream from our point of view (``NegotiatedMedia`` fits it)."""
+
+    @property
+    def remote_address(self) -> str: ...
+    @property
+    def remote_port(self) -> int: ...
+    @property
+    def remote_rtcp_port(self) -> int: ...
+    @property
+    def codec(self) -> CodecDescription: ...
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def receive_codecs(self) -> Mapping[int, CodecDescription]: ...
+    @property
+    def telephone_event(self) -> int | None: ...
+    @property
+    def telephone_events(self) -> Mapping[int, int]: ...
+    @property
+    def ptime(self) -> int: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def rtcp_mux(self) -> bool: ...
+
+
+def is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
