@@ -21,7 +21,14 @@ Audio crosses the session boundary as mono float32 at 48 kHz: an
 :mod:`softphone.media.sources`.
 
 Nothing received from the network raises out of the thread: malformed
-datagrams are counted and dropped. An unexpected error in the loop is logged
+datagrams are counted and dropped. RTP and RTCP are taken only from the
+addresses the peer's SDP gave, until the call is answered; after that a peer
+whose packets come from elsewhere (behind a NAT) is latched once it sends a
+steady stream (see :class:`~softphone.media.rtp.RtpReceiver`). A session
+started for early media is made with ``answered=False`` and told
+:meth:`MediaSession.set_answered` later. Refused datagrams are counted by
+reason in :meth:`MediaSession.stats` and summed up in one log line a minute
+at most. An unexpected error in the loop is logged
 once and reported as :class:`MediaFailure`; the call's signalling does not
 depend on the media thread.
 
@@ -63,7 +70,7 @@ from softphone.media.events import (
     QualityCallback,
     RemoteBye,
 )
-from softphone.media.parameters import Address, CodecDescription, MediaParameters, is_unspecified
+from softphone.media.parameters import Address, CodecDescription, MediaParameters, address_key, is_unspecified
 from softphone.media.quality import QualitySnapshot, estimate_mos, r_factor
 from softphone.media.receive_stream import ReceiveStream
 from softphone.media.recorder import CallRecorder
@@ -110,6 +117,18 @@ _DRAIN_LIMIT = 256  # datagrams taken per socket per wake-up, so a flood cannot 
 _MAX_LATE_FRAMES = 10  # a stall longer than this many ptimes resynchronises the deadline clock
 _MAX_CONSECUTIVE_FAILURES = 50
 _QUALITY_PERIOD = 1.0
+_REFUSAL_LOG_PERIOD = 60.0
+# The drop reasons that mean a datagram was refused, rather than lost to the network's own doings.
+_REFUSALS = (
+    "malformed",
+    "unknown_pt",
+    "wrong_source",
+    "unknown_ssrc",
+    "before_answer",
+    "rtcp_malformed",
+    "rtcp_wrong_source",
+    "other",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +194,7 @@ class MediaSession:
         rtcp_min_interval: float = RTCP_MIN_TIME,
         one_way_timeout: float = 3.0,
         seed: int | None = None,
+        answered: bool = True,
     ) -> None:
         self._sock, self._owns_sock = self._bind(local, own_socket)
         self._rtcp_sock: socket.socket | None = None
@@ -199,6 +219,8 @@ class MediaSession:
         self._failures = 0
         self._dropped_other = 0
         self._next_quality = 0.0
+        self._next_refusal_log = 0.0
+        self._refusals_logged: dict[str, int] = {}
         self._recorder: CallRecorder | None = None
         self._direction_override: str | None = None
         self._params = negotiated
@@ -206,6 +228,7 @@ class MediaSession:
         cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._send = SendStream(source, self._send_rtp, rng)
         self._receive = ReceiveStream(sink, self._report, one_way_timeout)
+        self._receive.receiver.answered = answered
         self._rtcp = RtcpScheduler(
             self._send,
             self._receive,
@@ -354,6 +377,17 @@ class MediaSession:
             raise MediaError(f"unknown media direction {direction!r}")
         self._command(lambda: self._set_direction(direction))
 
+    def set_answered(self) -> None:
+        """The call is answered: a peer sending from elsewhere than its SDP address may now be latched.
+
+        Also arms the one-way-audio watch, which waits for the answer.
+        """
+        self._command(self._apply_answered)
+
+    @property
+    def answered(self) -> bool:
+        return self._receive.receiver.answered
+
     def update(self, negotiated: MediaParameters) -> None:
         """New negotiated parameters after a re-INVITE/UPDATE (address, codec, direction, ptime).
 
@@ -368,17 +402,7 @@ class MediaSession:
             send, receive, rtcp = self._send, self._receive, self._rtcp
             receiver = receive.receiver
             jstats = receive.jitter.stats()
-            dropped = {
-                "malformed": receiver.dropped_malformed,
-                "wrong_source": receiver.dropped_wrong_source,
-                "unknown_ssrc": receiver.dropped_unknown_ssrc,
-                "unknown_pt": receiver.dropped_unknown_pt,
-                "probation": receiver.dropped_probation,
-                "bad_sequence": receiver.dropped_bad_sequence,
-                "duplicate": receiver.dropped_duplicate,
-                "rtcp_malformed": rtcp.malformed,
-                "other": self._dropped_other,
-            }
+            dropped = self._dropped()
             return SessionStats(
                 running=self.running,
                 ticks=self._ticks,
@@ -418,6 +442,22 @@ class MediaSession:
                 },
             )
 
+    def _dropped(self) -> dict[str, int]:
+        receiver = self._receive.receiver
+        return {
+            "malformed": receiver.dropped_malformed,
+            "wrong_source": receiver.dropped_wrong_source,
+            "unknown_ssrc": receiver.dropped_unknown_ssrc,
+            "unknown_pt": receiver.dropped_unknown_pt,
+            "before_answer": receiver.dropped_before_answer,
+            "probation": receiver.dropped_probation,
+            "bad_sequence": receiver.dropped_bad_sequence,
+            "duplicate": receiver.dropped_duplicate,
+            "rtcp_malformed": self._rtcp.malformed,
+            "rtcp_wrong_source": self._rtcp.wrong_source,
+            "other": self._dropped_other,
+        }
+
     # -- configuration (media thread, or before start) -------------------------
 
     def _command(self, action: Callable[[], None]) -> None:
@@ -434,6 +474,11 @@ class MediaSession:
         ptime_ms = int(params.ptime) if params.ptime else 20
         self._send.configure(params, old, ptime_ms)
         self._receive.configure(params, old, ptime_ms)
+        family = self._sock.family
+        self._receive.receiver.remote = address_key(params.remote_address, params.remote_port, family)
+        rtcp_port = params.remote_port if params.rtcp_mux else params.remote_rtcp_port or params.remote_port + 1
+        self._rtcp.expected = address_key(params.remote_address, rtcp_port, family)
+        self._rtcp.rtcp_mux = params.rtcp_mux
         remote = (params.remote_address, params.remote_port)
         old_remote = None if old is None else (old.remote_address, old.remote_port)
         if old is not None and remote != old_remote:
@@ -488,8 +533,12 @@ class MediaSession:
     def playing(self) -> bool:
         return not self._send.held and self.direction in ("sendrecv", "recvonly")
 
+    def _apply_answered(self) -> None:
+        self._receive.receiver.answered = True
+        self._update_one_way()
+
     def _update_one_way(self, *, restart: bool = False) -> None:
-        wanted = self.playing and self._params.remote_port != 0
+        wanted = self.playing and self._params.remote_port != 0 and self.answered
         self._receive.watch_one_way(wanted, self._clock(), restart=restart)
 
     # -- the media thread --------------------------------------------------------
@@ -499,6 +548,7 @@ class MediaSession:
         with self._lock:
             self._rtcp.start(now)
             self._next_quality = now + _QUALITY_PERIOD
+            self._next_refusal_log = now
             self._update_one_way(restart=True)
         ptime = self.ptime_ms / 1000
         deadline = now + ptime
@@ -588,6 +638,23 @@ class MediaSession:
             if self._next_quality <= now:
                 self._next_quality = now + _QUALITY_PERIOD
             self._report_quality()
+            if now >= self._next_refusal_log:
+                self._log_refusals(now)
+
+    def _log_refusals(self, now: float) -> None:
+        """One line for the datagrams refused since the last one (a flood must not flood the log)."""
+        dropped = self._dropped()
+        refused = {k: dropped[k] - self._refusals_logged.get(k, 0) for k in _REFUSALS}
+        if not any(refused.values()):
+            return
+        self._refusals_logged = {k: dropped[k] for k in _REFUSALS}
+        self._next_refusal_log = now + _REFUSAL_LOG_PERIOD
+        log.info(
+            "media session %s: refused %d datagrams (%s)",
+            self.local_address,
+            sum(refused.values()),
+            ", ".join(f"{k} {v}" for k, v in refused.items() if v),
+        )
 
     # -- addresses and sockets ----------------------------------------------------
 

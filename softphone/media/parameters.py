@@ -7,10 +7,11 @@ the media layer does not import the SIP layer.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeAlias
 
-__all__ = ["Address", "CodecDescription", "MediaParameters", "is_unspecified"]
+__all__ = ["Address", "CodecDescription", "MediaParameters", "address_key", "is_unspecified"]
 
 Address: TypeAlias = tuple[Any, ...]
 
@@ -58,3 +59,18 @@ def is_unspecified(host: str) -> bool:
         return ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
+
+
+def address_key(host: str, port: int, family: int = socket.AF_INET) -> tuple[str, int]:
+    """``(host, port)`` spelt as ``recvfrom`` on a socket of ``family`` reports a datagram from there.
+
+    IPv6 addresses come back compressed and in lower case, IPv4 ones on an IPv6
+    socket as v4-mapped. A host name stays as given (no datagram comes from it).
+    """
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return (host, port)
+    if family == socket.AF_INET6 and ip.version == 4:
+        return (f"::ffff:{ip}", port)
+    return (str(ip), port)

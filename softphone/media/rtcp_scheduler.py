@@ -8,6 +8,14 @@ the session stops. From the peer's reports it takes the round-trip time
 which tunes our Opus encoder; from its SRs the LSR/DLSR of our next report;
 from its BYE the end of its stream. Sockets stay with the session: the
 scheduler hands each compound packet to ``transmit``.
+
+RTCP is taken only from where the peer's SDP said it would come from
+(``expected``: its RTCP port, or its RTP port with rtcp-mux), or, once the
+call is answered and RTP is latched elsewhere (a peer behind a NAT), from the
+latched RTP source itself with rtcp-mux, or else from the latched host with
+the latched SSRC as sender. Anything else is counted in ``wrong_source`` and
+ignored, so a stranger can neither end our stream with a BYE nor skew the
+RTT or the encoder's loss figures.
 """
 
 from __future__ import annotations
@@ -79,10 +87,13 @@ class RtcpScheduler:
         self.next_report = 0.0
         self.rtt: float | None = None
         self.remote_loss: float | None = None
+        self.expected: Address | None = None
+        self.rtcp_mux = False
         self.source: Address | None = None
         self.sent = 0
         self.received = 0
         self.malformed = 0
+        self.wrong_source = 0
 
     def start(self, now: float) -> None:
         """Schedule the first report (RFC 3550 6.2: half the minimum interval at start)."""
@@ -156,6 +167,9 @@ class RtcpScheduler:
         except (MediaError, ValueError, IndexError):
             self.malformed += 1
             return
+        if not self._accepts(addr, packets[0]):
+            self.wrong_source += 1
+            return
         self.received += 1
         self._avg_rtcp_size = self._avg_rtcp_size * 15 / 16 + (len(data) + IP_UDP_OVERHEAD) / 16
         latched = self._receive.receiver.latched_ssrc
@@ -164,6 +178,18 @@ class RtcpScheduler:
             self._handle_packet(packet, latched, arrival32, now)
         if self.source is None:
             self.source = tuple(addr)
+
+    def _accepts(self, addr: Address, first: RtcpPacket) -> bool:
+        if self.expected is None or addr[:2] == self.expected or addr == self.source:
+            return True
+        receiver = self._receive.receiver
+        latched = receiver.latched_addr
+        if latched is None or not receiver.answered:
+            return False
+        if self.rtcp_mux:
+            return addr == latched
+        sender = first.ssrc if isinstance(first, SenderReport | ReceiverReport) else None
+        return isinstance(latched, tuple) and addr[0] == latched[0] and sender == receiver.latched_ssrc
 
     def _handle_packet(self, packet: RtcpPacket, latched: int | None, arrival32: int, now: float) -> None:
         if isinstance(packet, SenderReport | ReceiverReport):
