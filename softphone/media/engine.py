@@ -450,6 +450,7 @@ class MediaSession:
             "unknown_ssrc": receiver.dropped_unknown_ssrc,
             "unknown_pt": receiver.dropped_unknown_pt,
             "before_answer": receiver.dropped_before_answer,
+            "after_bye": receiver.dropped_after_bye,
             "probation": receiver.dropped_probation,
             "bad_sequence": receiver.dropped_bad_sequence,
             "duplicate": receiver.dropped_duplicate,

@@ -10,6 +10,12 @@ for one frame: decoded audio, a frame recovered from the next packet's Opus
 FEC, concealment, or silence, resampled to 48 kHz and written to the
 :class:`~softphone.media.sources.AudioSink`. It keeps the receive-side
 counters, the RFC 3550 loss and jitter figures and the one-way-audio watch.
+
+When the peer's RTCP BYE ends the stream (:meth:`ReceiveStream.end_source`)
+its SSRC, reception state, DTMF state and buffered frames are dropped: from
+the next ptime on silence is played, with no concealment or FEC attempts, no
+loss is counted and one-way audio is not watched, until RTP resumes with a
+new SSRC, or a re-offer moves the peer's media.
 """
 
 from __future__ import annotations
@@ -70,6 +76,8 @@ class ReceiveStream:
         self._frame_48k = 0
         self._one_way = OneWayAudioDetector(one_way_timeout)
         self._one_way_armed = False
+        self._one_way_wanted = False
+        self.source_ended = False
         self.frames_played = 0
         self.frames_decoded = 0
         self.fec_decoded = 0
@@ -123,14 +131,35 @@ class ReceiveStream:
     def forget_source(self) -> None:
         """The remote media address changed (RFC 3264 8.3.1): forget the latched source and start afresh."""
         self.receiver.reset_latch()
+        self.source_ended = False
+
+    def end_source(self, ssrcs: tuple[int, ...], now: float) -> bool:
+        """The peer's RTCP BYE for ``ssrcs``; True when it ended the stream we play (see the module documentation)."""
+        if not self.receiver.end_source(ssrcs, now):
+            return False
+        self.source_ended = True
+        self.jitter = self._new_jitter_buffer(self.jitter_rate)
+        self._last_pt = None
+        self._dtmf_receivers = {pt: DtmfReceiver(pt) for pt in self._event_pts}
+        if self._one_way.warning:
+            self._report(OneWayAudio(False, 0.0))
+        self._apply_one_way(now)
+        return True
 
     # -- one-way audio ------------------------------------------------------------------
 
     def watch_one_way(self, wanted: bool, now: float, *, restart: bool = False) -> None:
-        """Arm the one-way-audio watch (from ``now``) when wanted and not armed yet; disarm it otherwise."""
+        """Arm the one-way-audio watch (from ``now``) when wanted and not armed yet; disarm it otherwise.
+
+        A stream that ended with BYE is not watched until RTP comes back.
+        """
         if restart:
             self._one_way_armed = False
-        if wanted:
+        self._one_way_wanted = wanted
+        self._apply_one_way(now)
+
+    def _apply_one_way(self, now: float) -> None:
+        if self._one_way_wanted and not self.source_ended:
             if not self._one_way_armed:
                 self._one_way.answered(now)
                 self._one_way_armed = True
@@ -150,6 +179,9 @@ class ReceiveStream:
         packet = self.receiver.receive(data, addr, now)
         if packet is None:
             return
+        if self.source_ended:
+            self.source_ended = False
+            self._apply_one_way(now)
         if self._one_way_armed:
             event = self._one_way.rtp_received(now)
             if event is not None:
@@ -261,20 +293,25 @@ class ReceiveStream:
 
     # -- figures ---------------------------------------------------------------------------------
 
+    # Over the whole call: the sources left behind (re-offer, BYE) count with the current one.
+
     @property
     def packets_received(self) -> int:
         stats = self.receiver.stats
-        return 0 if stats is None else stats.received
+        return self.receiver.retired_received + (0 if stats is None else stats.received)
 
     def loss_percent(self) -> float:
-        stats = self.receiver.stats
-        if stats is None or stats.expected <= 0:
+        receiver = self.receiver
+        expected, lost = receiver.retired_expected, receiver.retired_lost
+        stats = receiver.stats
+        if stats is not None:
+            expected += stats.expected
+            lost += stats.expected - (stats.received - stats.duplicates)
+        if expected <= 0:
             return 0.0
-        lost = stats.expected - (stats.received - stats.duplicates)
-        return max(0.0, min(100.0, 100.0 * lost / stats.expected))
+        return max(0.0, min(100.0, 100.0 * lost / expected))
 
     def jitter_ms(self) -> float:
         stats = self.receiver.stats
-        if stats is None:
-            return 0.0
-        return 1000.0 * stats.jitter_estimate / max(1, self.jitter_rate)
+        estimate = self.receiver.retired_jitter if stats is None else stats.jitter_estimate
+        return 1000.0 * estimate / max(1, self.jitter_rate)

@@ -6,7 +6,7 @@ or an RR otherwise, each in a compound packet with our CNAME, and a BYE when
 the session stops. From the peer's reports it takes the round-trip time
 (RFC 3550 6.4.1: A - LSR - DLSR) and the loss the peer sees of our stream,
 which tunes our Opus encoder; from its SRs the LSR/DLSR of our next report;
-from its BYE the end of its stream. Sockets stay with the session: the
+from its BYE the end of its stream (the receive stream goes quiet). Sockets stay with the session: the
 scheduler hands each compound packet to ``transmit``.
 
 RTCP is taken only from where the peer's SDP said it would come from
@@ -204,5 +204,5 @@ class RtcpScheduler:
                 self.remote_loss = block.fraction_lost * 100.0 / 256.0
                 self._send.adapt_to_loss(self.remote_loss)
         elif isinstance(packet, Bye):
-            if latched is None or latched in packet.ssrcs:
+            if self._receive.end_source(packet.ssrcs, now):
                 self._report(RemoteBye(packet.reason))

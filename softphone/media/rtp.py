@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import struct
 from collections import deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from softphone.media.errors import MediaError
@@ -23,6 +23,10 @@ _FIXED = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")
 # RFC 4961: a source away from the SDP address is latched only after this many in-sequence packets.
 LATCH_MIN_SEQUENTIAL = 5
+# Seconds during which packets of a source that sent RTCP BYE are taken as stragglers, not as a new stream.
+BYE_HOLD_OFF = 2.0
+
+_MAX_ENDED = 16
 
 _DUPLICATE_WINDOW = 1024
 _MAX_CANDIDATES = 8
@@ -348,6 +352,12 @@ class RtpReceiver:
 
     Once a source is latched, other addresses and other SSRCs are refused.
     Every refused datagram moves one `dropped_*` counter and nothing else.
+
+    :meth:`end_source` (the peer's RTCP BYE) forgets the latched SSRC but not
+    its address: a new SSRC from there is validated like a new source, while
+    packets of the ended one are refused for `BYE_HOLD_OFF` seconds. The
+    figures of every source left behind are kept in the `retired_*` totals,
+    so loss and counts over the whole call stay right.
     """
 
     def __init__(
@@ -380,13 +390,53 @@ class RtpReceiver:
         self.dropped_bad_sequence = 0
         self.dropped_duplicate = 0
         self.dropped_before_answer = 0
+        self.dropped_after_bye = 0
+        self._ended: dict[int, float] = {}
+        self.retired_expected = 0
+        self.retired_lost = 0
+        self.retired_received = 0
+        self.retired_jitter = 0.0
 
     def reset_latch(self) -> None:
         """Forget the latched source, e.g. after the remote media address changed in a re-offer."""
+        self._retire()
         self.latched_addr = None
         self.latched_ssrc = None
-        self.stats = None
         self._candidates.clear()
+        self._ended.clear()
+
+    def end_source(self, ssrcs: Iterable[int], now: float) -> bool:
+        """The peer sent RTCP BYE for `ssrcs` (RFC 3550 6.3.4): forget those sources.
+
+        True when that ends the stream we listen to: the latched SSRC is among
+        them, or nothing was latched yet.
+        """
+        ended = set(ssrcs)
+        for ssrc in ended:
+            self._ended.pop(ssrc, None)
+            self._ended[ssrc] = now
+        while len(self._ended) > _MAX_ENDED:
+            del self._ended[next(iter(self._ended))]
+        self._candidates = {key: stats for key, stats in self._candidates.items() if key[1] not in ended}
+        if self.latched_ssrc is None:
+            return self.latched_addr is None
+        if self.latched_ssrc not in ended:
+            return False
+        self._retire()
+        self.latched_ssrc = None
+        return True
+
+    def _retire(self) -> None:
+        """Fold the figures of the source we stop listening to into the call's totals."""
+        stats = self.stats
+        if stats is None:
+            return
+        self.retired_expected += max(0, stats.expected)
+        self.retired_lost += stats.expected - (stats.received - stats.duplicates)
+        self.retired_received += stats.received
+        self.retired_jitter = stats.jitter_estimate
+        self.stats = None
+        self.last_sr_ntp32, self.last_sr_arrival = 0, None
 
     def is_remote(self, source_addr: Hashable) -> bool:
         """Whether `source_addr` is the address and port of `remote`."""
@@ -405,6 +455,9 @@ class RtpReceiver:
             return None
         latched = self.latched_addr
         if latched is not None and source_addr == latched:
+            if self.latched_ssrc is None:
+                # The source here said BYE: a new SSRC from the same place is a new stream.
+                return self._probe(packet, source_addr, now, clock_rate, self.min_sequential)
             stats = self.stats
             if packet.ssrc != self.latched_ssrc or stats is None:
                 self.dropped_unknown_ssrc += 1
@@ -442,6 +495,12 @@ class RtpReceiver:
         self, packet: RtpPacket, source_addr: Hashable, now: float, clock_rate: int, needed: int
     ) -> RtpPacket | None:
         """Source validation before latching: the first candidate to finish probation is latched."""
+        ended = self._ended.get(packet.ssrc)
+        if ended is not None:
+            if now - ended < BYE_HOLD_OFF:
+                self.dropped_after_bye += 1
+                return None
+            del self._ended[packet.ssrc]
         key = (source_addr, packet.ssrc)
         stats = self._candidates.get(key)
         if stats is None:
@@ -453,7 +512,7 @@ class RtpReceiver:
             self.dropped_probation += 1
             return None
         self._candidates.clear()
-        self.last_sr_ntp32, self.last_sr_arrival = 0, None
+        self._retire()
         self.stats = stats
         self.latched_addr = source_addr
         self.latched_ssrc = packet.ssrc

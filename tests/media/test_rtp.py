@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from softphone.media.errors import MediaError
 from softphone.media.rtcp import ntp_from_unix, ntp_middle32
 from softphone.media.rtp import (
+    BYE_HOLD_OFF,
     LATCH_MIN_SEQUENTIAL,
     MAX_DROPOUT,
     ReceptionStats,
@@ -519,3 +520,46 @@ def test_strangers_cannot_crowd_the_peer_out_of_probation() -> None:
         receiver.receive(pkt(port, ssrc=port), ("198.51.100.7", 41000 + port), 0.01)
     assert receiver.receive(pkt(2), PEER, 0.02) is not None
     assert receiver.latched_addr == PEER
+
+
+# --- the peer's RTCP BYE ----------------------------------------------------------------------------
+
+
+def test_bye_frees_the_ssrc_and_a_new_one_from_the_peer_is_latched() -> None:
+    receiver = sdp_receiver(answered=True)
+    receiver.receive(pkt(9), PEER, 0.0)
+    for seq in (10, 12, 13):  # 11 is lost
+        assert receiver.receive(pkt(seq), PEER, seq * 0.02) is not None
+    assert receiver.end_source((0x1234,), 1.0)
+    assert receiver.latched_ssrc is None and receiver.stats is None and receiver.latched_addr == PEER
+    assert receiver.report_block(1.0) is None
+    # RFC 3550 A.1: counting starts with the packet that ends probation (10)
+    assert (receiver.retired_expected, receiver.retired_lost, receiver.retired_received) == (4, 1, 3)
+    # stragglers of the stream that said goodbye are not played, nor taken as a new stream
+    assert receiver.receive(pkt(14), PEER, 1.1) is None
+    assert receiver.receive(pkt(15), PEER, 1.12) is None
+    assert receiver.dropped_after_bye == 2
+    # the peer's replaced media: a new SSRC from the same address
+    assert receiver.receive(pkt(3000, ssrc=77), PEER, 1.2) is None
+    assert receiver.receive(pkt(3001, ssrc=77), PEER, 1.22) is not None
+    assert receiver.latched_ssrc == 77
+    assert receiver.receive(pkt(16), PEER, 1.3) is None
+    assert receiver.dropped_unknown_ssrc == 1
+
+
+def test_bye_for_another_ssrc_changes_nothing_and_a_second_bye_is_not_news() -> None:
+    receiver = latched(10)
+    assert not receiver.end_source((0x9999,), 1.0)
+    assert receiver.latched_ssrc == 0x1234 and receiver.stats is not None
+    assert receiver.end_source((0x1234,), 1.1)
+    assert not receiver.end_source((0x1234,), 1.2)
+    assert RtpReceiver({0: 8000}).end_source((5,), 0.0)  # nothing latched yet: the stream is over too
+
+
+def test_a_source_that_said_bye_may_come_back_after_the_hold_off() -> None:
+    receiver = latched(10)
+    receiver.end_source((0x1234,), 1.0)
+    assert receiver.receive(pkt(11), PEER, 1.0 + BYE_HOLD_OFF / 2) is None
+    assert receiver.receive(pkt(12), PEER, 1.0 + BYE_HOLD_OFF + 0.1) is None  # probation as a new source
+    assert receiver.receive(pkt(13), PEER, 1.0 + BYE_HOLD_OFF + 0.12) is not None
+    assert receiver.latched_ssrc == 0x1234 and receiver.dropped_after_bye == 1
