@@ -28,9 +28,9 @@ steady stream (see :class:`~softphone.media.rtp.RtpReceiver`). A session
 started for early media is made with ``answered=False`` and told
 :meth:`MediaSession.set_answered` later. Refused datagrams are counted by
 reason in :meth:`MediaSession.stats` and summed up in one log line a minute
-at most. An unexpected error in the loop is logged
-once and reported as :class:`MediaFailure`; the call's signalling does not
-depend on the media thread.
+at most. An unexpected error in the loop is logged once and reported as
+:class:`MediaFailure`; the call's signalling does not depend on the media
+thread.
 
 Wiring into a call::
 

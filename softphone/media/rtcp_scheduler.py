@@ -1,13 +1,14 @@
 """RTCP for one call's RTP session: when to report, what to report, and what the peer's reports say.
 
 The :class:`RtcpScheduler` follows RFC 3550 6.2-6.3: the randomised report
-interval from the session bandwidth (5 % of it for RTCP), an SR while we send
-or an RR otherwise, each in a compound packet with our CNAME, and a BYE when
-the session stops. From the peer's reports it takes the round-trip time
+interval from the session bandwidth (5 % of it for RTCP), an SR while we
+send or an RR otherwise, each in a compound packet with our CNAME, and a BYE
+when the session stops. From the peer's reports it takes the round-trip time
 (RFC 3550 6.4.1: A - LSR - DLSR) and the loss the peer sees of our stream,
 which tunes our Opus encoder; from its SRs the LSR/DLSR of our next report;
-from its BYE the end of its stream (the receive stream goes quiet). Sockets stay with the session: the
-scheduler hands each compound packet to ``transmit``.
+from its BYE the end of its stream (the receive stream goes quiet). Sockets
+stay with the session: the scheduler hands each compound packet to
+``transmit``.
 
 RTCP is taken only from where the peer's SDP said it would come from
 (``expected``: its RTCP port, or its RTP port with rtcp-mux), or, once the
