@@ -71,7 +71,6 @@ from softphone.media.events import (
     RemoteBye,
 )
 from softphone.media.parameters import Address, CodecDescription, MediaParameters, address_key, is_unspecified
-from softphone.media.quality import QualitySnapshot, estimate_mos, r_factor
 from softphone.media.receive_stream import ReceiveStream
 from softphone.media.recorder import CallRecorder
 from softphone.media.rtcp import RTCP_MIN_TIME, is_rtcp
@@ -169,6 +168,22 @@ class SessionStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+def _bind_rtp_socket(local: socket.socket | tuple[str, int], own_socket: bool) -> tuple[socket.socket, bool]:
+    if isinstance(local, socket.socket):
+        sock, owned = local, own_socket
+    else:
+        host, port = local
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock, owned = socket.socket(family, socket.SOCK_DGRAM), True
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise MediaError(f"cannot bind RTP socket on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock, owned
+
+
 class MediaSession:
     """One call's audio stream; see the module documentation.
 
@@ -196,7 +211,7 @@ class MediaSession:
         seed: int | None = None,
         answered: bool = True,
     ) -> None:
-        self._sock, self._owns_sock = self._bind(local, own_socket)
+        self._sock, self._owns_sock = _bind_rtp_socket(local, own_socket)
         self._rtcp_sock: socket.socket | None = None
         self._on_quality = on_quality
         self._on_event = on_event
@@ -247,22 +262,6 @@ class MediaSession:
             if self._owns_sock:
                 self._sock.close()
             raise
-
-    @staticmethod
-    def _bind(local: socket.socket | tuple[str, int], own_socket: bool) -> tuple[socket.socket, bool]:
-        if isinstance(local, socket.socket):
-            sock, owned = local, own_socket
-        else:
-            host, port = local
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock, owned = socket.socket(family, socket.SOCK_DGRAM), True
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                sock.close()
-                raise MediaError(f"cannot bind RTP socket on {host}:{port}: {exc.strerror or exc}") from exc
-        sock.setblocking(False)
-        return sock, owned
 
     # -- public API ----------------------------------------------------------
 
@@ -705,32 +704,9 @@ class MediaSession:
 
     def _report_quality(self) -> None:
         self._quality_reports += 1
-        if self._on_quality is None:
-            return
-        receive, rtt = self._receive, self._rtcp.rtt
-        loss = receive.loss_percent()
-        jitter_ms = receive.jitter_ms()
-        buffer_ms = receive.jitter.current_delay * 1000
-        one_way_ms = 0.0 if rtt is None else rtt * 500
-        name = receive.current_codec_name() or self._params.codec.name
-        try:
-            mos = estimate_mos(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
-            r: float | None = r_factor(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
-        except ValueError:
-            mos = estimate_mos(loss, jitter_ms, one_way_ms, "G711", jitter_buffer_ms=buffer_ms)
-            r = None
-        snapshot = QualitySnapshot(
-            packets_sent=self._send.rtp.packet_count,
-            packets_received=receive.packets_received,
-            loss_percent=loss,
-            jitter_ms=jitter_ms,
-            rtt_ms=None if rtt is None else rtt * 1000,
-            jitter_buffer_ms=buffer_ms,
-            concealed_ms=float(receive.concealed * self.ptime_ms),
-            mos=mos,
-            r_factor=r,
-        )
-        self._call(self._on_quality, snapshot)
+        if self._on_quality is not None:
+            snapshot = self._receive.quality_snapshot(self._send.rtp.packet_count, self._rtcp.rtt)
+            self._call(self._on_quality, snapshot)
 
     def _report(self, event: MediaEvent) -> None:
         if self._on_event is not None:

@@ -31,7 +31,7 @@ from softphone.media.errors import MediaError
 from softphone.media.events import DtmfReceived, MediaEvent, OneWayAudio
 from softphone.media.jitter import Frame, JitterBuffer, Missing
 from softphone.media.parameters import Address, CodecDescription, MediaParameters
-from softphone.media.quality import OneWayAudioDetector
+from softphone.media.quality import OneWayAudioDetector, QualitySnapshot, estimate_mos, r_factor
 from softphone.media.resample import Resampler
 from softphone.media.rtp import RtpReceiver
 from softphone.media.sources import PIPELINE_RATE, AudioSink, Samples
@@ -315,3 +315,30 @@ class ReceiveStream:
         stats = self.receiver.stats
         estimate = self.receiver.retired_jitter if stats is None else stats.jitter_estimate
         return 1000.0 * estimate / max(1, self.jitter_rate)
+
+    def quality_snapshot(self, packets_sent: int, rtt: float | None) -> QualitySnapshot:
+        """This second's figures, with the E-model's MOS for the codec heard (RTT halved for the path delay)."""
+        loss = self.loss_percent()
+        jitter_ms = self.jitter_ms()
+        buffer_ms = self.jitter.current_delay * 1000
+        one_way_ms = 0.0 if rtt is None else rtt * 500
+        params = self._params
+        assert params is not None
+        name = self.current_codec_name() or params.codec.name
+        try:
+            mos = estimate_mos(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
+            r: float | None = r_factor(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
+        except ValueError:
+            mos = estimate_mos(loss, jitter_ms, one_way_ms, "G711", jitter_buffer_ms=buffer_ms)
+            r = None
+        return QualitySnapshot(
+            packets_sent=packets_sent,
+            packets_received=self.packets_received,
+            loss_percent=loss,
+            jitter_ms=jitter_ms,
+            rtt_ms=None if rtt is None else rtt * 1000,
+            jitter_buffer_ms=buffer_ms,
+            concealed_ms=float(self.concealed * self.ptime_ms),
+            mos=mos,
+            r_factor=r,
+        )
