@@ -134,11 +134,11 @@ from softphone.media.engine import (
     NullSink,
     SilenceSource,
 )
-from softphone.media.relay import LossyRelay
 from softphone.media.resample import resample
 from softphone.media.wav import WavSource
 from softphone.sip.offer_answer import Codec, NegotiatedMedia, opus_codec, pcmu_codec
 from softphone.ua.media import MediaPort, _CaptureSource, _PlaybackSink
+from tests.media_relay import LossyRelay
 
 Samples = npt.NDArray[np.float32]
 

@@ -29,8 +29,8 @@ from collections.abc import Hashable
 import numpy as np
 import numpy.typing as npt
 
-from softphone.media.engine import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource
 from softphone.media.ring import RingBuffer
+from softphone.media.sources import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource
 
 __all__ = ["ConferenceMember", "ConferenceMixer"]
 

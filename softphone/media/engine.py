@@ -7,14 +7,30 @@ deadline it sends one frame (audio, or a telephone-event packet while DTMF is
 queued), plays one frame out of the jitter buffer into the sink, sends RTCP
 when due and, once a second, reports a :class:`QualitySnapshot`.
 
+The session is a coordinator: it owns the sockets, the thread and the
+deadline schedule, and drives three objects that hold the media logic —
+:class:`~softphone.media.send_stream.SendStream` (source → encoder → RTP,
+DTMF, mute), :class:`~softphone.media.receive_stream.ReceiveStream` (RTP
+checks → jitter buffer → decoder → sink, receive figures) and
+:class:`~softphone.media.rtcp_scheduler.RtcpScheduler` (SR/RR, RTT, loss
+feedback, BYE).
+
 Audio crosses the session boundary as mono float32 at 48 kHz: an
 :class:`AudioSource` is read one frame per ptime (capture side), an
-:class:`AudioSink` is written one frame per ptime (playback side).
+:class:`AudioSink` is written one frame per ptime (playback side); see
+:mod:`softphone.media.sources`.
 
 Nothing received from the network raises out of the thread: malformed
-datagrams are counted and dropped. An unexpected error in the loop is logged
-once and reported as :class:`MediaFailure`; the call's signalling does not
-depend on the media thread.
+datagrams are counted and dropped. RTP and RTCP are taken only from the
+addresses the peer's SDP gave, until the call is answered; after that a peer
+whose packets come from elsewhere (behind a NAT) is latched once it sends a
+steady stream (see :class:`~softphone.media.rtp.RtpReceiver`). A session
+started for early media is made with ``answered=False`` and told
+:meth:`MediaSession.set_answered` later. Refused datagrams are counted by
+reason in :meth:`MediaSession.stats` and summed up in one log line a minute
+at most. An unexpected error in the loop is logged once and reported as
+:class:`MediaFailure`; the call's signalling does not depend on the media
+thread.
 
 Wiring into a call::
 
@@ -32,45 +48,45 @@ core loop with ``call_soon_threadsafe``).
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
-import math
 import random
 import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol, TypeAlias
+from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
-from softphone.media.codecs import Codec, OpusCodec, codec_for
-from softphone.media.dtmf import DtmfReceiver, DtmfSender, event_code
+from softphone.media.codecs import codec_for
+from softphone.media.dtmf import event_code
 from softphone.media.errors import MediaError
-from softphone.media.jitter import Frame, JitterBuffer, Missing
-from softphone.media.quality import OneWayAudioDetector, QualitySnapshot, estimate_mos, r_factor
-from softphone.media.recorder import CallRecorder
-from softphone.media.resample import Resampler
-from softphone.media.rtcp import (
-    RTCP_MIN_TIME,
-    Bye,
-    ReceiverReport,
-    RtcpPacket,
-    SenderReport,
-    build_compound,
-    cname_packet,
-    is_rtcp,
-    ntp_from_unix,
-    ntp_middle32,
-    parse_compound,
-    rtcp_interval,
+from softphone.media.events import (
+    DtmfReceived,
+    EventCallback,
+    MediaEvent,
+    MediaFailure,
+    OneWayAudio,
+    QualityCallback,
+    RemoteBye,
 )
-from softphone.media.rtp import RtpReceiver, RtpSender
-from softphone.media.tones import ToneGenerator, ToneSpec, dtmf_spec
+from softphone.media.parameters import Address, CodecDescription, MediaParameters, address_key, is_unspecified
+from softphone.media.receive_stream import ReceiveStream
+from softphone.media.recorder import CallRecorder
+from softphone.media.rtcp import RTCP_MIN_TIME, is_rtcp
+from softphone.media.rtcp_scheduler import RtcpScheduler
+from softphone.media.send_stream import SendStream
+from softphone.media.sources import (
+    PIPELINE_RATE,
+    ArraySink,
+    AudioSink,
+    AudioSource,
+    NullSink,
+    SilenceSource,
+    ToneSource,
+    wav_sink,
+    wav_source,
+)
 
 __all__ = [
     "PIPELINE_RATE",
@@ -95,200 +111,23 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PIPELINE_RATE = 48000
-Samples = npt.NDArray[np.float32]
-Address: TypeAlias = tuple[Any, ...]
-
 _MAX_DATAGRAM = 2048
 _DRAIN_LIMIT = 256  # datagrams taken per socket per wake-up, so a flood cannot starve playout
 _MAX_LATE_FRAMES = 10  # a stall longer than this many ptimes resynchronises the deadline clock
 _MAX_CONSECUTIVE_FAILURES = 50
-_DTMF_DURATION_MS = 100
-_DTMF_GAP_FRAMES = 3
 _QUALITY_PERIOD = 1.0
-_IP_UDP_OVERHEAD = 28
-# RFC 3550 6.2: RTCP gets 5 % of the session bandwidth.
-_RTCP_FRACTION = 0.05
-
-
-# --------------------------------------------------------------------------
-# Audio sources and sinks
-# --------------------------------------------------------------------------
-
-
-class AudioSource(Protocol):
-    """Capture side: ``read(n)`` gives the next n samples, mono float32 at 48 kHz."""
-
-    def read(self, frames: int) -> Samples: ...
-
-
-class AudioSink(Protocol):
-    """Playback side: takes mono float32 blocks at 48 kHz."""
-
-    def write(self, block: Samples) -> None: ...
-
-
-class ToneSource:
-    """A continuous tone (or any :class:`ToneSpec`, cadence included) at 48 kHz."""
-
-    def __init__(self, tone: float | ToneSpec = 1000.0, *, level_dbfs: float = -12.0) -> None:
-        spec = tone if isinstance(tone, ToneSpec) else ToneSpec((float(tone),), level_dbfs=level_dbfs)
-        self._generator = ToneGenerator(spec, PIPELINE_RATE)
-
-    def read(self, frames: int) -> Samples:
-        return self._generator.read_float(frames)
-
-
-class SilenceSource:
-    """Digital silence."""
-
-    def read(self, frames: int) -> Samples:
-        return np.zeros(frames, dtype=np.float32)
-
-
-class NullSink:
-    """Discards what is played."""
-
-    def write(self, block: Samples) -> None:
-        return None
-
-
-class ArraySink:
-    """Collects everything played into one growing float32 buffer (for tests and recording)."""
-
-    def __init__(self, initial_seconds: float = 5.0) -> None:
-        self._buffer: Samples = np.zeros(max(1, int(initial_seconds * PIPELINE_RATE)), dtype=np.float32)
-        self._length = 0
-        self._lock = threading.Lock()
-
-    def write(self, block: Samples) -> None:
-        data = np.asarray(block, dtype=np.float32).reshape(-1)
-        with self._lock:
-            needed = self._length + data.size
-            if needed > self._buffer.size:
-                grown = np.zeros(max(needed, 2 * self._buffer.size), dtype=np.float32)
-                grown[: self._length] = self._buffer[: self._length]
-                self._buffer = grown
-            self._buffer[self._length : needed] = data
-            self._length = needed
-
-    def __len__(self) -> int:
-        return self._length
-
-    def samples(self, last: int | None = None) -> Samples:
-        """A copy of everything written, or of the last ``last`` samples."""
-        with self._lock:
-            start = 0 if last is None else max(0, self._length - last)
-            return self._buffer[start : self._length].copy()
-
-
-class _ResampledSource:
-    def __init__(self, read: Callable[[int], Samples], rate: int) -> None:
-        self._read = read
-        self._resampler = Resampler(rate, PIPELINE_RATE)
-        self._rate = rate
-        self._pending: Samples = np.zeros(0, dtype=np.float32)
-
-    def read(self, frames: int) -> Samples:
-        while self._pending.size < frames:
-            want = max(1, math.ceil((frames - self._pending.size) * self._rate / PIPELINE_RATE))
-            block = self._resampler.process(np.asarray(self._read(want), dtype=np.float32))
-            self._pending = np.concatenate((self._pending, block))
-        out, self._pending = self._pending[:frames], self._pending[frames:]
-        return out
-
-
-def wav_source(path: str | Path, *, loop: bool = True) -> AudioSource:
-    """A 16-bit WAV file as a source, resampled to 48 kHz when the file has another rate."""
-    from softphone.media.wav import WavSource
-
-    wav = WavSource(path, loop=loop)
-    if wav.samplerate == PIPELINE_RATE:
-        return wav
-    return _ResampledSource(wav.read, wav.samplerate)
-
-
-def wav_sink(path: str | Path) -> AudioSink:
-    """A 16-bit WAV file at 48 kHz as a sink (call ``close()`` on it when done)."""
-    from softphone.media.wav import WavSink
-
-    return WavSink(path, samplerate=PIPELINE_RATE)
-
-
-# --------------------------------------------------------------------------
-# Negotiated parameters (structurally what softphone.sip.offer_answer.NegotiatedMedia holds)
-# --------------------------------------------------------------------------
-
-
-class CodecDescription(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def clock_rate(self) -> int: ...
-    @property
-    def channels(self) -> int: ...
-    @property
-    def fmtp(self) -> Mapping[str, str]: ...
-
-
-class MediaParameters(Protocol):
-    """The agreed audio stream from our point of view (``NegotiatedMedia`` fits it)."""
-
-    @property
-    def remote_address(self) -> str: ...
-    @property
-    def remote_port(self) -> int: ...
-    @property
-    def remote_rtcp_port(self) -> int: ...
-    @property
-    def codec(self) -> CodecDescription: ...
-    @property
-    def payload_type(self) -> int: ...
-    @property
-    def receive_codecs(self) -> Mapping[int, CodecDescription]: ...
-    @property
-    def telephone_event(self) -> int | None: ...
-    @property
-    def telephone_events(self) -> Mapping[int, int]: ...
-    @property
-    def ptime(self) -> int: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def rtcp_mux(self) -> bool: ...
-
-
-# --------------------------------------------------------------------------
-# Events and statistics
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DtmfReceived:
-    digit: str
-
-
-@dataclass(frozen=True, slots=True)
-class OneWayAudio:
-    """``active`` True: no RTP for ``silent_for`` seconds; False: RTP flows again."""
-
-    active: bool
-    silent_for: float
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteBye:
-    """The peer sent RTCP BYE (RFC 3550 6.6)."""
-
-    reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class MediaFailure:
-    message: str
-
-
-MediaEvent: TypeAlias = DtmfReceived | OneWayAudio | RemoteBye | MediaFailure
+_REFUSAL_LOG_PERIOD = 60.0
+# The drop reasons that mean a datagram was refused, rather than lost to the network's own doings.
+_REFUSALS = (
+    "malformed",
+    "unknown_pt",
+    "wrong_source",
+    "unknown_ssrc",
+    "before_answer",
+    "rtcp_malformed",
+    "rtcp_wrong_source",
+    "other",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,37 +168,20 @@ class SessionStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
-QualityCallback = Callable[[QualitySnapshot], None]
-EventCallback = Callable[[MediaEvent], None]
-
-
-# --------------------------------------------------------------------------
-# Session
-# --------------------------------------------------------------------------
-
-
-def _is_unspecified(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_unspecified
-    except ValueError:
-        return False
-
-
-def _to_int16(block: Samples) -> npt.NDArray[np.int16]:
-    return np.clip(np.rint(block.astype(np.float64) * 32767.0), -32768, 32767).astype(np.int16)
-
-
-def _to_float(pcm: npt.NDArray[np.int16]) -> Samples:
-    return (pcm.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
-
-
-class _Decoder:
-    """One receive payload type: its codec instance and the resampler up to 48 kHz."""
-
-    def __init__(self, codec: Codec, ptime_ms: int) -> None:
-        self.codec = codec
-        self.frame_samples = codec.sample_rate * ptime_ms // 1000
-        self.resampler = Resampler(codec.sample_rate, PIPELINE_RATE)
+def _bind_rtp_socket(local: socket.socket | tuple[str, int], own_socket: bool) -> tuple[socket.socket, bool]:
+    if isinstance(local, socket.socket):
+        sock, owned = local, own_socket
+    else:
+        host, port = local
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock, owned = socket.socket(family, socket.SOCK_DGRAM), True
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise MediaError(f"cannot bind RTP socket on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock, owned
 
 
 class MediaSession:
@@ -387,34 +209,15 @@ class MediaSession:
         rtcp_min_interval: float = RTCP_MIN_TIME,
         one_way_timeout: float = 3.0,
         seed: int | None = None,
+        answered: bool = True,
     ) -> None:
-        if isinstance(local, socket.socket):
-            self._sock = local
-            self._owns_sock = own_socket
-        else:
-            host, port = local
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            self._sock = socket.socket(family, socket.SOCK_DGRAM)
-            try:
-                self._sock.bind((host, port))
-            except OSError as exc:
-                self._sock.close()
-                raise MediaError(f"cannot bind RTP socket on {host}:{port}: {exc.strerror or exc}") from exc
-            self._owns_sock = True
-        self._sock.setblocking(False)
+        self._sock, self._owns_sock = _bind_rtp_socket(local, own_socket)
         self._rtcp_sock: socket.socket | None = None
-        self._source = source
-        self._sink = sink
         self._on_quality = on_quality
         self._on_event = on_event
         self._clock = clock
-        self._wallclock = wallclock
-        self._rng = random.Random(seed) if seed is not None else random.Random()
-        local_addr = self._sock.getsockname()
-        self.local_address: Address = tuple(local_addr)
-        self._cname = cname or f"softphone-{self._rng.getrandbits(48):012x}@{local_addr[0]}"
-        self._rtcp_scale = rtcp_min_interval / RTCP_MIN_TIME
-        self._one_way = OneWayAudioDetector(one_way_timeout)
+        rng = random.Random(seed) if seed is not None else random.Random()
+        self.local_address: Address = tuple(self._sock.getsockname())
 
         self._lock = threading.RLock()
         self._commands: collections.deque[Callable[[], None]] = collections.deque()
@@ -422,55 +225,37 @@ class MediaSession:
         self._thread: threading.Thread | None = None
         self._failure_logged = False
         self._consecutive_failures = 0
-
-        # counters
         self._ticks = 0
         self._late_ticks = 0
         self._resyncs = 0
-        self._dtmf_packets_sent = 0
         self._datagrams = 0
-        self._rtcp_sent = 0
-        self._rtcp_received = 0
-        self._rtcp_malformed = 0
         self._send_errors = 0
-        self._frames_played = 0
-        self._frames_decoded = 0
-        self._fec_decoded = 0
-        self._concealed = 0
-        self._silence_frames = 0
-        self._decode_errors = 0
-        self._dtmf_received = 0
         self._quality_reports = 0
         self._failures = 0
         self._dropped_other = 0
-        self._rtt: float | None = None
-        self._remote_loss: float | None = None
-        self._smoothed_remote_loss = 0.0
-        self._rtcp_source: Address | None = None
-
-        self._recorder: CallRecorder | None = None
-        self._muted = False
-        self._held = False
-        self._direction_override: str | None = None
-        self._one_way_armed = False
-        self._dtmf_queue: collections.deque[str] = collections.deque()
-        self._dtmf_packets: collections.deque[bytes] = collections.deque()
-        self._inband: ToneGenerator | None = None
-        self._inband_left = 0
-        self._gap_frames = 0
-        self._marker_next = True
-        self._avg_rtcp_size = 128.0
-        self._rtcp_initial = True
-        self._next_rtcp = 0.0
         self._next_quality = 0.0
-        self._sent_since_report = False
-
-        self._rtp = RtpSender(0, 8000, rng=self._rng)
-        self._receiver = RtpReceiver({})
-        self._dtmf_receivers: dict[int, DtmfReceiver] = {}
-        self._decoders: dict[int, _Decoder] = {}
-        self._jitter = JitterBuffer(min_delay=0.010)
+        self._next_refusal_log = 0.0
+        self._refusals_logged: dict[str, int] = {}
+        self._recorder: CallRecorder | None = None
+        self._direction_override: str | None = None
         self._params = negotiated
+
+        cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
+        self._send = SendStream(source, self._send_rtp, rng)
+        self._receive = ReceiveStream(sink, self._report, one_way_timeout)
+        self._receive.receiver.answered = answered
+        self._rtcp = RtcpScheduler(
+            self._send,
+            self._receive,
+            self._send_rtcp,
+            self._has_rtcp_channel,
+            self._report,
+            cname=cname,
+            clock=clock,
+            wallclock=wallclock,
+            rng=rng,
+            min_interval=rtcp_min_interval,
+        )
         try:
             self._configure(negotiated, initial=True)
         except Exception:
@@ -514,12 +299,16 @@ class MediaSession:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+    @property
+    def ptime_ms(self) -> int:
+        return self._send.ptime_ms
+
     def send_dtmf(self, digits: str) -> None:
         """Queue digits (0-9 * # A-D): RFC 4733 events when negotiated, else in-band Q.23 tones."""
         for digit in digits:
             event_code(digit)  # raises MediaError on a bad digit
         with self._lock:
-            self._dtmf_queue.extend(d.upper() for d in digits)
+            self._send.queue_dtmf(digits)
 
     def start_recording(self, recorder: CallRecorder) -> None:
         """Mix both directions into ``recorder`` from the next ptime on (replacing any earlier one)."""
@@ -543,13 +332,13 @@ class MediaSession:
         """Microphone mute: RTP goes on (so the peer's quality figures stay honest) carrying silence."""
 
         def apply() -> None:
-            self._muted = muted
+            self._send.muted = muted
 
         self._command(apply)
 
     @property
     def muted(self) -> bool:
-        return self._muted
+        return self._send.muted
 
     def set_audio(self, source: AudioSource, sink: AudioSink) -> threading.Event:
         """Swap the session's source and sink from the next ptime on (e.g. into a conference mixer).
@@ -560,8 +349,8 @@ class MediaSession:
         applied = threading.Event()
 
         def apply() -> None:
-            self._source = source
-            self._sink = sink
+            self._send.source = source
+            self._receive.sink = sink
             applied.set()
 
         self._command(apply)
@@ -572,7 +361,7 @@ class MediaSession:
     @property
     def audio(self) -> tuple[AudioSource, AudioSink]:
         """The source and sink in use (a swap asked for takes effect at the next ptime)."""
-        return self._source, self._sink
+        return self._send.source, self._receive.sink
 
     def hold(self) -> None:
         """Local hold: our microphone is replaced by silence and nothing is played."""
@@ -587,6 +376,17 @@ class MediaSession:
             raise MediaError(f"unknown media direction {direction!r}")
         self._command(lambda: self._set_direction(direction))
 
+    def set_answered(self) -> None:
+        """The call is answered: a peer sending from elsewhere than its SDP address may now be latched.
+
+        Also arms the one-way-audio watch, which waits for the answer.
+        """
+        self._command(self._apply_answered)
+
+    @property
+    def answered(self) -> bool:
+        return self._receive.receiver.answered
+
     def update(self, negotiated: MediaParameters) -> None:
         """New negotiated parameters after a re-INVITE/UPDATE (address, codec, direction, ptime).
 
@@ -598,50 +398,40 @@ class MediaSession:
 
     def stats(self) -> SessionStats:
         with self._lock:
-            receiver = self._receiver
-            rstats = receiver.stats
-            jstats = self._jitter.stats()
-            dropped = {
-                "malformed": receiver.dropped_malformed,
-                "wrong_source": receiver.dropped_wrong_source,
-                "unknown_ssrc": receiver.dropped_unknown_ssrc,
-                "unknown_pt": receiver.dropped_unknown_pt,
-                "probation": receiver.dropped_probation,
-                "bad_sequence": receiver.dropped_bad_sequence,
-                "duplicate": receiver.dropped_duplicate,
-                "rtcp_malformed": self._rtcp_malformed,
-                "other": self._dropped_other,
-            }
+            send, receive, rtcp = self._send, self._receive, self._rtcp
+            receiver = receive.receiver
+            jstats = receive.jitter.stats()
+            dropped = self._dropped()
             return SessionStats(
                 running=self.running,
                 ticks=self._ticks,
                 late_ticks=self._late_ticks,
                 resyncs=self._resyncs,
-                packets_sent=self._rtp.packet_count,
-                octets_sent=self._rtp.octet_count,
-                dtmf_packets_sent=self._dtmf_packets_sent,
-                packets_received=0 if rstats is None else rstats.received,
+                packets_sent=send.rtp.packet_count,
+                octets_sent=send.rtp.octet_count,
+                dtmf_packets_sent=send.dtmf_packets_sent,
+                packets_received=receive.packets_received,
                 datagrams_received=self._datagrams,
                 dropped=dropped,
-                malformed=receiver.dropped_malformed + self._rtcp_malformed + self._dropped_other,
-                rtcp_sent=self._rtcp_sent,
-                rtcp_received=self._rtcp_received,
-                rtcp_malformed=self._rtcp_malformed,
+                malformed=receiver.dropped_malformed + rtcp.malformed + self._dropped_other,
+                rtcp_sent=rtcp.sent,
+                rtcp_received=rtcp.received,
+                rtcp_malformed=rtcp.malformed,
                 send_errors=self._send_errors,
-                frames_played=self._frames_played,
-                frames_decoded=self._frames_decoded,
-                fec_decoded=self._fec_decoded,
-                concealed=self._concealed,
-                silence_frames=self._silence_frames,
-                decode_errors=self._decode_errors,
-                dtmf_received=self._dtmf_received,
-                loss_percent=self._loss_percent(),
-                jitter_ms=self._jitter_ms(),
-                rtt_ms=None if self._rtt is None else self._rtt * 1000,
-                remote_loss_percent=self._remote_loss,
+                frames_played=receive.frames_played,
+                frames_decoded=receive.frames_decoded,
+                fec_decoded=receive.fec_decoded,
+                concealed=receive.concealed,
+                silence_frames=receive.silence_frames,
+                decode_errors=receive.decode_errors,
+                dtmf_received=receive.dtmf_received,
+                loss_percent=receive.loss_percent(),
+                jitter_ms=receive.jitter_ms(),
+                rtt_ms=None if rtcp.rtt is None else rtcp.rtt * 1000,
+                remote_loss_percent=rtcp.remote_loss,
                 jitter_buffer_ms=jstats.current_delay_ms,
                 latched_address=None if receiver.latched_addr is None else tuple(receiver.latched_addr),  # type: ignore[arg-type]
-                send_bitrate=self._encoder.bitrate if isinstance(self._encoder, OpusCodec) else None,
+                send_bitrate=send.send_bitrate,
                 quality_reports=self._quality_reports,
                 failures=self._failures,
                 extra={
@@ -650,6 +440,23 @@ class MediaSession:
                     "fec_recoverable": jstats.fec_recoverable,
                 },
             )
+
+    def _dropped(self) -> dict[str, int]:
+        receiver = self._receive.receiver
+        return {
+            "malformed": receiver.dropped_malformed,
+            "wrong_source": receiver.dropped_wrong_source,
+            "unknown_ssrc": receiver.dropped_unknown_ssrc,
+            "unknown_pt": receiver.dropped_unknown_pt,
+            "before_answer": receiver.dropped_before_answer,
+            "after_bye": receiver.dropped_after_bye,
+            "probation": receiver.dropped_probation,
+            "bad_sequence": receiver.dropped_bad_sequence,
+            "duplicate": receiver.dropped_duplicate,
+            "rtcp_malformed": self._rtcp.malformed,
+            "rtcp_wrong_source": self._rtcp.wrong_source,
+            "other": self._dropped_other,
+        }
 
     # -- configuration (media thread, or before start) -------------------------
 
@@ -664,72 +471,24 @@ class MediaSession:
         old = None if initial else self._params
         self._params = params
         self._direction_override = None
-        self.ptime_ms = int(params.ptime) if params.ptime else 20
-        send = params.codec
-        if old is None or (
-            old.codec.name.lower(),
-            old.codec.clock_rate,
-            dict(old.codec.fmtp),
-            old.payload_type,
-            old.ptime,
-        ) != (send.name.lower(), send.clock_rate, dict(send.fmtp), params.payload_type, params.ptime):
-            encoder = codec_for(send.name, send.clock_rate, send.channels, dict(send.fmtp))
-            encoder.frame_samples(self.ptime_ms)  # validates the ptime for this codec
-            self._encoder = encoder
-            self._target_bitrate = encoder.bitrate if isinstance(encoder, OpusCodec) else 0
-            self._send_resampler = Resampler(PIPELINE_RATE, encoder.sample_rate)
-            self._rtp.payload_type = params.payload_type
-            self._rtp.clock_rate = encoder.clock_rate
-            self._marker_next = True
-        self._samples_per_packet = self._encoder.clock_rate * self.ptime_ms // 1000
-        self._frame_48k = PIPELINE_RATE * self.ptime_ms // 1000
-        te = params.telephone_event
-        self._dtmf_sender = None if te is None else DtmfSender(self._rtp, te, self._samples_per_packet)
-
-        payload_types: dict[int, int] = {params.payload_type: send.clock_rate}
-        audio_pts: dict[int, CodecDescription] = {}
-        for pt, desc in params.receive_codecs.items():
-            payload_types[pt] = desc.clock_rate
-            if desc.name.lower() != "telephone-event":
-                audio_pts[pt] = desc
-        for rate, pt in params.telephone_events.items():
-            payload_types[pt] = rate
-        self._event_pts = {pt for rate, pt in params.telephone_events.items()}
-        self._event_pts.update(pt for pt, d in params.receive_codecs.items() if d.name.lower() == "telephone-event")
-        self._dtmf_receivers = {pt: self._dtmf_receivers.get(pt) or DtmfReceiver(pt) for pt in self._event_pts}
-        self._receiver.payload_types = payload_types
-        self._receive_descs = audio_pts
-        if old is None or self._decoders_stale(old, params):
-            self._decoders = {}
-            self._jitter_rate = send.clock_rate
-            self._jitter = self._new_jitter_buffer(send.clock_rate)
-
+        ptime_ms = int(params.ptime) if params.ptime else 20
+        self._send.configure(params, old, ptime_ms)
+        self._receive.configure(params, old, ptime_ms)
+        family = self._sock.family
+        self._receive.receiver.remote = address_key(params.remote_address, params.remote_port, family)
+        rtcp_port = params.remote_port if params.rtcp_mux else params.remote_rtcp_port or params.remote_port + 1
+        self._rtcp.expected = address_key(params.remote_address, rtcp_port, family)
+        self._rtcp.rtcp_mux = params.rtcp_mux
         remote = (params.remote_address, params.remote_port)
         old_remote = None if old is None else (old.remote_address, old.remote_port)
         if old is not None and remote != old_remote:
             # New media address (RFC 3264 8.3.1): forget the latched source and start afresh.
-            self._receiver.reset_latch()
-            self._rtcp_source = None
-            self._marker_next = True
+            self._receive.forget_source()
+            self._rtcp.source = None
+            self._send.new_talkspurt()
         if old is not None and params.rtcp_mux != old.rtcp_mux:
             self._setup_rtcp_socket()
         self._update_one_way()
-
-    @staticmethod
-    def _decoders_stale(old: MediaParameters, new: MediaParameters) -> bool:
-        def key(p: MediaParameters) -> tuple[object, ...]:
-            return (
-                p.ptime,
-                p.codec.clock_rate,
-                tuple(sorted((pt, d.name.lower(), d.clock_rate) for pt, d in p.receive_codecs.items())),
-            )
-
-        return key(old) != key(new)
-
-    def _new_jitter_buffer(self, clock_rate: int) -> JitterBuffer:
-        ptime = self.ptime_ms / 1000
-        # Half a ptime of floor: playout happens on the ptime grid, so on a calm path that is enough.
-        return JitterBuffer(ptime=ptime, clock_rate=clock_rate, min_delay=ptime / 2)
 
     def _setup_rtcp_socket(self) -> None:
         if self._rtcp_sock is not None:
@@ -749,13 +508,13 @@ class MediaSession:
         self._rtcp_sock = sock
 
     def _set_held(self, held: bool) -> None:
-        self._held = held
-        self._marker_next = True
+        self._send.held = held
+        self._send.new_talkspurt()
         self._update_one_way()
 
     def _set_direction(self, direction: str) -> None:
         self._direction_override = direction
-        self._marker_next = True
+        self._send.new_talkspurt()
         self._update_one_way()
 
     @property
@@ -766,33 +525,31 @@ class MediaSession:
     @property
     def sending(self) -> bool:
         params = self._params
-        if params.remote_port == 0 or _is_unspecified(params.remote_address):
+        if params.remote_port == 0 or is_unspecified(params.remote_address):
             return False
         return self.direction in ("sendrecv", "sendonly")
 
     @property
     def playing(self) -> bool:
-        return not self._held and self.direction in ("sendrecv", "recvonly")
+        return not self._send.held and self.direction in ("sendrecv", "recvonly")
 
-    def _update_one_way(self) -> None:
-        now = self._clock()
-        if self.playing and self._params.remote_port != 0:
-            if self._one_way_armed is False:
-                self._one_way.answered(now)
-                self._one_way_armed = True
-        else:
-            self._one_way.stop()
-            self._one_way_armed = False
+    def _apply_answered(self) -> None:
+        self._receive.receiver.answered = True
+        self._update_one_way()
+
+    def _update_one_way(self, *, restart: bool = False) -> None:
+        wanted = self.playing and self._params.remote_port != 0 and self.answered
+        self._receive.watch_one_way(wanted, self._clock(), restart=restart)
 
     # -- the media thread --------------------------------------------------------
 
     def _run(self) -> None:
         now = self._clock()
         with self._lock:
-            self._next_rtcp = now + self._rtcp_delay(initial=True)
+            self._rtcp.start(now)
             self._next_quality = now + _QUALITY_PERIOD
-            self._one_way_armed = False
-            self._update_one_way()
+            self._next_refusal_log = now
+            self._update_one_way(restart=True)
         ptime = self.ptime_ms / 1000
         deadline = now + ptime
         try:
@@ -855,89 +612,13 @@ class MediaSession:
             now = self._clock()
             try:
                 if is_rtcp(data):
-                    self._handle_rtcp(data, addr, now)
+                    self._rtcp.handle(data, addr, now)
                 elif sock is self._rtcp_sock:
-                    self._rtcp_malformed += 1
+                    self._rtcp.malformed += 1
                 else:
-                    self._handle_rtp(data, addr, now)
+                    self._receive.handle_rtp(data, addr, now)
             except Exception:  # bad input from the network is never fatal
                 self._dropped_other += 1
-
-    # -- receive path ------------------------------------------------------------
-
-    def _handle_rtp(self, data: bytes, addr: Address, now: float) -> None:
-        packet = self._receiver.receive(data, addr, now)
-        if packet is None:
-            return
-        if self._one_way_armed:
-            event = self._one_way.rtp_received(now)
-            if event is not None:
-                self._report(OneWayAudio(event.active, event.silent_for))
-        pt = packet.payload_type
-        if pt in self._event_pts:
-            receiver = self._dtmf_receivers.get(pt)
-            if receiver is not None:
-                digit = receiver.receive(packet)
-                if digit is not None:
-                    self._dtmf_received += 1
-                    self._report(DtmfReceived(digit.digit))
-            self._jitter.skip(packet.sequence, packet.timestamp)
-            return
-        rate = self._receiver.payload_types.get(pt, self._jitter_rate)
-        if rate != self._jitter_rate:
-            # The peer switched to a codec with another RTP clock: restart the playout buffer.
-            self._jitter_rate = rate
-            self._jitter = self._new_jitter_buffer(rate)
-        # The payload type travels with the payload, so the playout side picks the right decoder.
-        self._jitter.put(packet.sequence, packet.timestamp, bytes((pt,)) + packet.payload, now, packet.marker)
-
-    def _handle_rtcp(self, data: bytes, addr: Address, now: float) -> None:
-        try:
-            packets = parse_compound(data)
-        except (MediaError, ValueError, IndexError):
-            self._rtcp_malformed += 1
-            return
-        self._rtcp_received += 1
-        self._avg_rtcp_size = self._avg_rtcp_size * 15 / 16 + (len(data) + _IP_UDP_OVERHEAD) / 16
-        latched = self._receiver.latched_ssrc
-        arrival32 = ntp_middle32(ntp_from_unix(self._wallclock()))
-        for packet in packets:
-            self._handle_rtcp_packet(packet, latched, arrival32, now)
-        if self._rtcp_source is None:
-            self._rtcp_source = tuple(addr)
-
-    def _handle_rtcp_packet(self, packet: RtcpPacket, latched: int | None, arrival32: int, now: float) -> None:
-        if isinstance(packet, SenderReport | ReceiverReport):
-            if isinstance(packet, SenderReport) and latched is not None and packet.ssrc == latched:
-                self._receiver.note_sender_report(packet.ntp_timestamp, now)
-            for block in packet.reports:
-                if block.ssrc != self._rtp.ssrc:
-                    continue
-                rtt = block.rtt(arrival32)
-                if rtt is not None and rtt < 60.0:
-                    self._rtt = rtt
-                self._adapt_to_loss(block.fraction_lost * 100.0 / 256.0)
-        elif isinstance(packet, Bye):
-            if latched is None or latched in packet.ssrcs:
-                self._report(RemoteBye(packet.reason))
-
-    def _adapt_to_loss(self, loss_percent: float) -> None:
-        """Tune Opus to the loss the peer reports (RFC 7587 3.1.2): FEC budget, and bitrate under heavy loss."""
-        self._remote_loss = loss_percent
-        self._smoothed_remote_loss = 0.5 * self._smoothed_remote_loss + 0.5 * loss_percent
-        encoder = self._encoder
-        if not isinstance(encoder, OpusCodec):
-            return
-        encoder.set_expected_loss(min(100, max(0, math.ceil(self._smoothed_remote_loss))))
-        current = encoder.bitrate
-        if self._smoothed_remote_loss >= 10.0:
-            stepped = max(12000, int(current * 0.75))
-        elif self._smoothed_remote_loss < 2.0:
-            stepped = min(self._target_bitrate, int(current * 1.1) + 1000)
-        else:
-            return
-        if stepped != current and 6000 <= stepped <= 510000:
-            encoder.set_bitrate(stepped)
 
     # -- the deadline step --------------------------------------------------------
 
@@ -946,25 +627,39 @@ class MediaSession:
         while self._commands:
             self._commands.popleft()()
         now = self._clock()
-        sent = self._send_step()
-        played = self._play_step(now)
+        sent = self._send.step(self.sending)
+        played = self._receive.play(now, self.playing)
         if self._recorder is not None:
             self._recorder.push(sent, played)
-        if self._one_way_armed:
-            event = self._one_way.poll(now)
-            if event is not None:
-                self._report(OneWayAudio(event.active, event.silent_for))
-        if now >= self._next_rtcp:
-            self._send_rtcp()
-            self._next_rtcp = now + self._rtcp_delay(initial=False)
+        self._receive.poll_one_way(now)
+        self._rtcp.poll(now)
         if now >= self._next_quality:
             self._next_quality += _QUALITY_PERIOD
             if self._next_quality <= now:
                 self._next_quality = now + _QUALITY_PERIOD
             self._report_quality()
+            if now >= self._next_refusal_log:
+                self._log_refusals(now)
+
+    def _log_refusals(self, now: float) -> None:
+        """One line for the datagrams refused since the last one (a flood must not flood the log)."""
+        dropped = self._dropped()
+        refused = {k: dropped[k] - self._refusals_logged.get(k, 0) for k in _REFUSALS}
+        if not any(refused.values()):
+            return
+        self._refusals_logged = {k: dropped[k] for k in _REFUSALS}
+        self._next_refusal_log = now + _REFUSAL_LOG_PERIOD
+        log.info(
+            "media session %s: refused %d datagrams (%s)",
+            self.local_address,
+            sum(refused.values()),
+            ", ".join(f"{k} {v}" for k, v in refused.items() if v),
+        )
+
+    # -- addresses and sockets ----------------------------------------------------
 
     def _remote_rtp(self) -> Address:
-        latched = self._receiver.latched_addr
+        latched = self._receive.receiver.latched_addr
         if latched is not None:
             # RFC 4961: symmetric RTP, send back to where the peer's packets come from.
             return tuple(latched)  # type: ignore[arg-type]
@@ -973,8 +668,8 @@ class MediaSession:
     def _remote_rtcp(self) -> Address:
         if self._params.rtcp_mux:
             return self._remote_rtp()
-        if self._rtcp_source is not None:
-            return self._rtcp_source
+        if self._rtcp.source is not None:
+            return self._rtcp.source
         port = self._params.remote_rtcp_port or self._params.remote_port + 1
         return (self._params.remote_address, port)
 
@@ -986,225 +681,32 @@ class MediaSession:
             self._send_errors += 1
             return False
 
-    def _send_step(self) -> Samples | None:
-        """Send this ptime's frame; returns the audio sent (None: nothing, or an RFC 4733 event)."""
-        frame = self._source.read(self._frame_48k)
-        if not self.sending:
-            self._dtmf_packets.clear()
-            return None
-        if self._held or self._muted:
-            frame = np.zeros(self._frame_48k, dtype=np.float32)
-        if not self._dtmf_packets and not self._inband_left and self._dtmf_queue:
-            if self._gap_frames > 0:
-                self._gap_frames -= 1
-            else:
-                self._start_dtmf(self._dtmf_queue.popleft())
-        if self._dtmf_packets:
-            self._sendto(self._sock, self._dtmf_packets.popleft(), self._remote_rtp())
-            self._dtmf_packets_sent += 1
-            self._sent_since_report = True
-            if not self._dtmf_packets:
-                self._gap_frames = _DTMF_GAP_FRAMES
-                self._marker_next = True  # RFC 4733 2.5.1.1: audio after an event starts a talkspurt
-            return None
-        if self._inband is not None and self._inband_left > 0:
-            frame = self._inband.read_float(self._frame_48k)
-            self._inband_left -= 1
-            if self._inband_left == 0:
-                self._gap_frames = _DTMF_GAP_FRAMES
-        pcm = _to_int16(self._send_resampler.process(np.asarray(frame, dtype=np.float32)))
-        payload = self._encoder.encode(pcm)
-        data = self._rtp.packetize(payload, self._samples_per_packet, marker=self._marker_next)
-        self._marker_next = False
-        self._sendto(self._sock, data, self._remote_rtp())
-        self._sent_since_report = True
-        return frame
+    def _send_rtp(self, data: bytes) -> bool:
+        return self._sendto(self._sock, data, self._remote_rtp())
 
-    def _start_dtmf(self, digit: str) -> None:
-        if self._dtmf_sender is not None:
-            duration = self._encoder.clock_rate * _DTMF_DURATION_MS // 1000
-            self._dtmf_packets.extend(self._dtmf_sender.digit(digit, duration))
-        else:
-            # No telephone-event negotiated: play the Q.23 pair in band.
-            self._inband = ToneGenerator(dtmf_spec(digit, _DTMF_DURATION_MS, level_dbfs=-10.0), PIPELINE_RATE)
-            self._inband_left = max(1, _DTMF_DURATION_MS // self.ptime_ms)
+    def _rtcp_channel(self) -> socket.socket | None:
+        if self._rtcp_sock is not None:
+            return self._rtcp_sock
+        return self._sock if self._params.rtcp_mux else None
 
-    def _decoder(self, pt: int) -> _Decoder | None:
-        decoder = self._decoders.get(pt)
-        if decoder is None:
-            desc = self._receive_descs.get(pt)
-            if desc is None:
-                if pt != self._params.payload_type:
-                    return None
-                desc = self._params.codec
-            try:
-                codec = codec_for(desc.name, desc.clock_rate, desc.channels, dict(desc.fmtp))
-            except MediaError:
-                return None
-            decoder = _Decoder(codec, self.ptime_ms)
-            self._decoders[pt] = decoder
-        return decoder
+    def _has_rtcp_channel(self) -> bool:
+        return self._rtcp_channel() is not None
 
-    def _current_decoder(self) -> _Decoder | None:
-        return self._decoder(self._last_pt if self._last_pt is not None else self._params.payload_type)
-
-    _last_pt: int | None = None
-
-    def _play_step(self, now: float) -> Samples:
-        item = self._jitter.get(now)
-        pcm48: Samples | None = None
-        if isinstance(item, Frame):
-            pcm48 = self._decode_frame(item.payload)
-        elif isinstance(item, Missing):
-            pcm48 = self._decode_missing(item.next_payload)
-        else:
-            self._silence_frames += 1
-        if pcm48 is None or not self.playing:
-            pcm48 = np.zeros(self._frame_48k, dtype=np.float32)
-        self._sink.write(pcm48)
-        return pcm48
-
-    def _decode_frame(self, tagged: bytes) -> Samples | None:
-        if not tagged:
-            return None
-        pt = tagged[0]
-        decoder = self._decoder(pt)
-        if decoder is None:
-            self._decode_errors += 1
-            return None
-        self._last_pt = pt
-        try:
-            pcm = decoder.codec.decode(tagged[1:])
-        except MediaError:
-            self._decode_errors += 1
-            return self._conceal(decoder)
-        self._frames_decoded += 1
-        self._frames_played += 1
-        return decoder.resampler.process(_to_float(pcm))
-
-    def _decode_missing(self, next_tagged: bytes | None) -> Samples | None:
-        decoder = self._current_decoder()
-        if decoder is None:
-            return None
-        if next_tagged and next_tagged[0] == self._last_pt and decoder.codec.supports_fec:
-            try:
-                pcm = decoder.codec.decode_fec(next_tagged[1:], decoder.frame_samples)
-            except MediaError:
-                self._decode_errors += 1
-                return self._conceal(decoder)
-            self._fec_decoded += 1
-            self._frames_played += 1
-            return decoder.resampler.process(_to_float(pcm))
-        return self._conceal(decoder)
-
-    def _conceal(self, decoder: _Decoder) -> Samples | None:
-        try:
-            pcm = decoder.codec.conceal(decoder.frame_samples)
-        except MediaError:
-            self._decode_errors += 1
-            return None
-        self._concealed += 1
-        self._frames_played += 1
-        return decoder.resampler.process(_to_float(pcm))
-
-    # -- RTCP ----------------------------------------------------------------------
-
-    def _rtcp_delay(self, *, initial: bool) -> float:
-        codec_bps = self._target_bitrate or self._encoder.clock_rate * 8
-        packet_rate = 1000 / self.ptime_ms
-        session_bw = codec_bps / 8 + packet_rate * (12 + _IP_UDP_OVERHEAD)
-        senders = 2 if self._receiver.latched_ssrc is not None else 1
-        interval = rtcp_interval(
-            members=2,
-            senders=senders,
-            rtcp_bw=session_bw * _RTCP_FRACTION,
-            we_sent=self._sent_since_report,
-            avg_rtcp_size=self._avg_rtcp_size,
-            initial=initial,
-            rng=self._rng,
-        )
-        return interval * self._rtcp_scale
-
-    def _report_blocks(self, now: float) -> tuple[Any, ...]:
-        block = self._receiver.report_block(now)
-        return () if block is None else (block,)
-
-    def _send_rtcp(self) -> None:
-        now = self._clock()
-        reports = self._report_blocks(now)
-        first: RtcpPacket
-        if self._sent_since_report:
-            first = self._rtp.sender_report(self._wallclock(), reports=reports)
-        else:
-            first = ReceiverReport(self._rtp.ssrc, reports)
-        data = build_compound([first, cname_packet(self._rtp.ssrc, self._cname)])
-        sock = self._rtcp_sock if self._rtcp_sock is not None else (self._sock if self._params.rtcp_mux else None)
-        if sock is None:
-            return
-        if self._sendto(sock, data, self._remote_rtcp()):
-            self._rtcp_sent += 1
-            self._avg_rtcp_size = self._avg_rtcp_size * 15 / 16 + (len(data) + _IP_UDP_OVERHEAD) / 16
-        self._sent_since_report = False
+    def _send_rtcp(self, data: bytes) -> bool:
+        sock = self._rtcp_channel()
+        return sock is not None and self._sendto(sock, data, self._remote_rtcp())
 
     def _send_bye(self) -> None:
-        sock = self._rtcp_sock if self._rtcp_sock is not None else (self._sock if self._params.rtcp_mux else None)
-        if sock is None or self._sock.fileno() < 0:
-            return
-        now = self._clock()
-        reports = self._report_blocks(now)
-        first: RtcpPacket = (
-            self._rtp.sender_report(self._wallclock(), reports=reports)
-            if self._rtp.packet_count
-            else ReceiverReport(self._rtp.ssrc, reports)
-        )
-        data = build_compound([first, cname_packet(self._rtp.ssrc, self._cname), Bye((self._rtp.ssrc,))])
-        if self._sendto(sock, data, self._remote_rtcp()):
-            self._rtcp_sent += 1
+        if self._sock.fileno() >= 0:
+            self._rtcp.send_bye()
 
     # -- quality ----------------------------------------------------------------------
 
-    def _loss_percent(self) -> float:
-        stats = self._receiver.stats
-        if stats is None or stats.expected <= 0:
-            return 0.0
-        lost = stats.expected - (stats.received - stats.duplicates)
-        return max(0.0, min(100.0, 100.0 * lost / stats.expected))
-
-    def _jitter_ms(self) -> float:
-        stats = self._receiver.stats
-        if stats is None:
-            return 0.0
-        return 1000.0 * stats.jitter_estimate / max(1, self._jitter_rate)
-
     def _report_quality(self) -> None:
         self._quality_reports += 1
-        if self._on_quality is None:
-            return
-        stats = self._receiver.stats
-        loss = self._loss_percent()
-        jitter_ms = self._jitter_ms()
-        buffer_ms = self._jitter.current_delay * 1000
-        one_way_ms = 0.0 if self._rtt is None else self._rtt * 500
-        decoder = self._current_decoder()
-        name = decoder.codec.name if decoder is not None else self._params.codec.name
-        try:
-            mos = estimate_mos(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
-            r: float | None = r_factor(loss, jitter_ms, one_way_ms, name, jitter_buffer_ms=buffer_ms)
-        except ValueError:
-            mos = estimate_mos(loss, jitter_ms, one_way_ms, "G711", jitter_buffer_ms=buffer_ms)
-            r = None
-        snapshot = QualitySnapshot(
-            packets_sent=self._rtp.packet_count,
-            packets_received=0 if stats is None else stats.received,
-            loss_percent=loss,
-            jitter_ms=jitter_ms,
-            rtt_ms=None if self._rtt is None else self._rtt * 1000,
-            jitter_buffer_ms=buffer_ms,
-            concealed_ms=float(self._concealed * self.ptime_ms),
-            mos=mos,
-            r_factor=r,
-        )
-        self._call(self._on_quality, snapshot)
+        if self._on_quality is not None:
+            snapshot = self._receive.quality_snapshot(self._send.rtp.packet_count, self._rtcp.rtt)
+            self._call(self._on_quality, snapshot)
 
     def _report(self, event: MediaEvent) -> None:
         if self._on_event is not None:

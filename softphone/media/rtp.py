@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import struct
 from collections import deque
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from softphone.media.errors import MediaError
@@ -21,6 +21,13 @@ MIN_SEQUENTIAL = 2
 
 _FIXED = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")
+# RFC 4961: a source away from the SDP address is latched only after this many in-sequence packets.
+LATCH_MIN_SEQUENTIAL = 5
+# Seconds during which packets of a source that sent RTCP BYE are taken as stragglers, not as a new stream.
+BYE_HOLD_OFF = 2.0
+
+_MAX_ENDED = 16
+
 _DUPLICATE_WINDOW = 1024
 _MAX_CANDIDATES = 8
 
@@ -324,9 +331,33 @@ class ReceptionStats:
 
 
 class RtpReceiver:
-    """The receiving side of a call's RTP session, latched to one source (RFC 4961 symmetric RTP).
+    """The receiving side of a call's RTP session, latched to one source.
 
     `payload_types` maps each negotiated payload type to its clock rate.
+
+    Which source gets latched. Without `remote` the first source to pass the
+    probation of RFC 3550 A.1 (`min_sequential` in-sequence packets) is
+    latched, wherever it sends from. With `remote`, the address and port the
+    peer's SDP gave, as `recvfrom` reports them:
+
+    - packets from `remote` pass the same probation and are latched, before
+      the call is answered too (early media);
+    - packets from anywhere else are refused until `answered` is set. After
+      that, while nothing is latched, such a source is latched only after
+      `latch_min_sequential` consecutive in-sequence packets of negotiated
+      payload types with one SSRC: symmetric RTP (RFC 4961) for a peer whose
+      packets leave a NAT from another address;
+    - a source latched away from `remote` gives way to `remote` as soon as
+      packets from there pass probation.
+
+    Once a source is latched, other addresses and other SSRCs are refused.
+    Every refused datagram moves one `dropped_*` counter and nothing else.
+
+    :meth:`end_source` (the peer's RTCP BYE) forgets the latched SSRC but not
+    its address: a new SSRC from there is validated like a new source, while
+    packets of the ended one are refused for `BYE_HOLD_OFF` seconds. The
+    figures of every source left behind are kept in the `retired_*` totals,
+    so loss and counts over the whole call stay right.
     """
 
     def __init__(
@@ -335,10 +366,16 @@ class RtpReceiver:
         *,
         expected_ssrc: int | None = None,
         min_sequential: int = MIN_SEQUENTIAL,
+        remote: Hashable | None = None,
+        answered: bool = True,
+        latch_min_sequential: int = LATCH_MIN_SEQUENTIAL,
     ) -> None:
         self.payload_types = dict(payload_types)
         self.expected_ssrc = expected_ssrc
         self.min_sequential = min_sequential
+        self.remote = remote
+        self.answered = answered
+        self.latch_min_sequential = latch_min_sequential
         self.latched_addr: Hashable | None = None
         self.latched_ssrc: int | None = None
         self.stats: ReceptionStats | None = None
@@ -352,13 +389,58 @@ class RtpReceiver:
         self.dropped_probation = 0
         self.dropped_bad_sequence = 0
         self.dropped_duplicate = 0
+        self.dropped_before_answer = 0
+        self.dropped_after_bye = 0
+        self._ended: dict[int, float] = {}
+        self.retired_expected = 0
+        self.retired_lost = 0
+        self.retired_received = 0
+        self.retired_jitter = 0.0
 
     def reset_latch(self) -> None:
         """Forget the latched source, e.g. after the remote media address changed in a re-offer."""
+        self._retire()
         self.latched_addr = None
         self.latched_ssrc = None
-        self.stats = None
         self._candidates.clear()
+        self._ended.clear()
+
+    def end_source(self, ssrcs: Iterable[int], now: float) -> bool:
+        """The peer sent RTCP BYE for `ssrcs` (RFC 3550 6.3.4): forget those sources.
+
+        True when that ends the stream we listen to: the latched SSRC is among
+        them, or nothing was latched yet.
+        """
+        ended = set(ssrcs)
+        for ssrc in ended:
+            self._ended.pop(ssrc, None)
+            self._ended[ssrc] = now
+        while len(self._ended) > _MAX_ENDED:
+            del self._ended[next(iter(self._ended))]
+        self._candidates = {key: stats for key, stats in self._candidates.items() if key[1] not in ended}
+        if self.latched_ssrc is None:
+            return self.latched_addr is None
+        if self.latched_ssrc not in ended:
+            return False
+        self._retire()
+        self.latched_ssrc = None
+        return True
+
+    def _retire(self) -> None:
+        """Fold the figures of the source we stop listening to into the call's totals."""
+        stats = self.stats
+        if stats is None:
+            return
+        self.retired_expected += max(0, stats.expected)
+        self.retired_lost += stats.expected - (stats.received - stats.duplicates)
+        self.retired_received += stats.received
+        self.retired_jitter = stats.jitter_estimate
+        self.stats = None
+        self.last_sr_ntp32, self.last_sr_arrival = 0, None
+
+    def is_remote(self, source_addr: Hashable) -> bool:
+        """Whether `source_addr` is the address and port of `remote`."""
+        return self.remote is not None and isinstance(source_addr, tuple) and source_addr[:2] == self.remote
 
     def receive(self, data: bytes, source_addr: Hashable, now: float) -> RtpPacket | None:
         """Validate one datagram; the packet when it should be played, else None (and a counter moves)."""
@@ -371,47 +453,80 @@ class RtpReceiver:
         if clock_rate is None:
             self.dropped_unknown_pt += 1
             return None
-        if self.latched_addr is not None:
-            if source_addr != self.latched_addr:
-                self.dropped_wrong_source += 1
-                return None
-            if packet.ssrc != self.latched_ssrc:
+        latched = self.latched_addr
+        if latched is not None and source_addr == latched:
+            if self.latched_ssrc is None:
+                # The source here said BYE: a new SSRC from the same place is a new stream.
+                return self._probe(packet, source_addr, now, clock_rate, self.min_sequential)
+            stats = self.stats
+            if packet.ssrc != self.latched_ssrc or stats is None:
                 self.dropped_unknown_ssrc += 1
                 return None
-        elif self.expected_ssrc is not None and packet.ssrc != self.expected_ssrc:
+            if not stats.update_seq(packet.sequence, self.min_sequential):
+                self.dropped_bad_sequence += 1
+                return None
+            if stats.is_duplicate(stats.extend(packet.sequence)):
+                self.dropped_duplicate += 1
+                return None
+            stats.update_jitter(packet.timestamp, now * clock_rate)
+            return packet
+        if latched is None and self.expected_ssrc is not None and packet.ssrc != self.expected_ssrc:
             self.dropped_unknown_ssrc += 1
             return None
-        if self.stats is None or self.latched_addr is None:
-            return self._probe(packet, source_addr, now, clock_rate)
-        stats = self.stats
-        if not stats.update_seq(packet.sequence, self.min_sequential):
-            self.dropped_bad_sequence += 1
+        if self.remote is None:
+            if latched is not None:
+                self.dropped_wrong_source += 1
+                return None
+            return self._probe(packet, source_addr, now, clock_rate, self.min_sequential)
+        if self.is_remote(source_addr):
+            if latched is not None and self.is_remote(latched):
+                self.dropped_wrong_source += 1
+                return None
+            return self._probe(packet, source_addr, now, clock_rate, self.min_sequential)
+        if not self.answered:
+            self.dropped_before_answer += 1
             return None
-        if stats.is_duplicate(stats.extend(packet.sequence)):
-            self.dropped_duplicate += 1
+        if latched is not None:
+            self.dropped_wrong_source += 1
             return None
-        stats.update_jitter(packet.timestamp, now * clock_rate)
-        return packet
+        return self._probe(packet, source_addr, now, clock_rate, self.latch_min_sequential)
 
-    def _probe(self, packet: RtpPacket, source_addr: Hashable, now: float, clock_rate: int) -> RtpPacket | None:
+    def _probe(
+        self, packet: RtpPacket, source_addr: Hashable, now: float, clock_rate: int, needed: int
+    ) -> RtpPacket | None:
         """Source validation before latching: the first candidate to finish probation is latched."""
+        ended = self._ended.get(packet.ssrc)
+        if ended is not None:
+            if now - ended < BYE_HOLD_OFF:
+                self.dropped_after_bye += 1
+                return None
+            del self._ended[packet.ssrc]
         key = (source_addr, packet.ssrc)
         stats = self._candidates.get(key)
         if stats is None:
-            stats = ReceptionStats.for_first_packet(packet.ssrc, packet.sequence, self.min_sequential)
+            stats = ReceptionStats.for_first_packet(packet.ssrc, packet.sequence, needed)
             self._candidates[key] = stats
-            while len(self._candidates) > _MAX_CANDIDATES:
-                del self._candidates[next(iter(self._candidates))]
-        if not stats.update_seq(packet.sequence, self.min_sequential):
+            if len(self._candidates) > _MAX_CANDIDATES:
+                self._evict_candidate()
+        if not stats.update_seq(packet.sequence, needed):
             self.dropped_probation += 1
             return None
         self._candidates.clear()
+        self._retire()
         self.stats = stats
         self.latched_addr = source_addr
         self.latched_ssrc = packet.ssrc
         stats.is_duplicate(stats.extend(packet.sequence))
         stats.update_jitter(packet.timestamp, now * clock_rate)
         return packet
+
+    def _evict_candidate(self) -> None:
+        """Drop the oldest candidate, one away from `remote` if there is one, so strangers cannot crowd out the peer."""
+        for key in self._candidates:
+            if not self.is_remote(key[0]):
+                del self._candidates[key]
+                return
+        del self._candidates[next(iter(self._candidates))]
 
     def note_sender_report(self, ntp_timestamp: int, now: float) -> None:
         """Remember an SR from the latched source for the LSR/DLSR of our next report."""

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from softphone.media.audio import AudioStream, DeviceSpec
-from softphone.media.engine import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource, wav_source
 from softphone.media.errors import MediaError
+from softphone.media.sources import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource, wav_source
 from softphone.media.wav import WavSink
 from softphone.transport import TransportError
 

@@ -40,12 +40,12 @@ import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from softphone.media.relay import LossyRelay
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.parser import parse_message
 from softphone.sip.sdp import Attribute, Connection, MediaDescription, SessionDescription, parse_sdp
 from softphone.sip.uri import SipUri
+from tests.media_relay import LossyRelay
 
 Address = tuple[str, int]
 

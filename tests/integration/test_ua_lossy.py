@@ -2,7 +2,7 @@
 
 Alice calls bob directly (no server) through a SIP ALG (``sip_alg.py``): a
 UDP forwarder that rewrites each SDP so that the audio, RTP and RTCP, goes
-through a seeded :class:`~softphone.media.relay.LossyRelay` (8 % loss,
+through a seeded :class:`~tests.media_relay.LossyRelay` (8 % loss,
 duplication, reordering, 10-40 ms of delay). Each side sends a tone of its
 own from the engine's ``ToneSource`` and collects what it plays in an
 ``ArraySink``. Under the impairment the call must stay up; both sides latch
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import pytest
 
 from softphone.media.engine import ArraySink, SessionStats, ToneSource
-from softphone.media.relay import LossyRelay
 from softphone.sip.offer_answer import AudioConfig, Codec, pcmu_codec
 from softphone.ua import (
     Account,
@@ -37,6 +36,7 @@ from softphone.ua.media import CallAudio, Warn
 from tests.integration.sip_alg import SipAlg
 from tests.integration.test_ua_calls import call_state
 from tests.integration.test_ua_devices import WINDOW, describe_samples, has_tone, poll, quality_with
+from tests.media_relay import LossyRelay
 from tests.ua import Recorder, make_ua
 
 ALICE_TONE = 1000.0

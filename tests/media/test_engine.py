@@ -26,15 +26,13 @@ from softphone.media.engine import (
     RemoteBye,
     SilenceSource,
     ToneSource,
-    wav_sink,
-    wav_source,
 )
 from softphone.media.errors import MediaError
 from softphone.media.quality import QualitySnapshot
-from softphone.media.relay import LossyRelay
 from softphone.media.rtcp import ReceiverReport, ReportBlock, build_compound
 from softphone.media.rtp import RtpPacket
 from softphone.sip.offer_answer import Codec, NegotiatedMedia, opus_codec, pcma_codec, pcmu_codec
+from tests.media_relay import LossyRelay
 
 LOOPBACK = "127.0.0.1"
 TE_PT = 101
@@ -196,40 +194,6 @@ def hears(side: Side, frequency: float, seconds: float = 0.4) -> bool:
         return False
     tail = side.sink.samples(window)
     return rms(tail) > 0.02 and abs(dominant_frequency(tail) - frequency) < 15
-
-
-# --------------------------------------------------------------------------
-# sources and sinks
-# --------------------------------------------------------------------------
-
-
-def test_array_sink_grows_and_keeps_order() -> None:
-    sink = ArraySink(initial_seconds=0.001)
-    for value in range(10):
-        sink.write(np.full(100, value, dtype=np.float32))
-    data = sink.samples()
-    assert len(sink) == 1000 and data.size == 1000
-    assert data[0] == 0 and data[-1] == 9
-    assert np.array_equal(sink.samples(100), np.full(100, 9, dtype=np.float32))
-
-
-def test_tone_and_silence_sources() -> None:
-    tone = ToneSource(1000.0).read(4800)
-    assert tone.dtype == np.float32 and tone.size == 4800
-    assert abs(dominant_frequency(tone) - 1000.0) < 15
-    silence = SilenceSource().read(960)
-    assert silence.dtype == np.float32 and not silence.any()
-
-
-def test_wav_adapters_round_trip(tmp_path: os.PathLike[str]) -> None:
-    path = os.path.join(tmp_path, "tone.wav")
-    sink = wav_sink(path)
-    sink.write(ToneSource(800.0).read(PIPELINE_RATE // 2))
-    sink.close()  # type: ignore[attr-defined]
-    source = wav_source(path, loop=True)
-    block = source.read(PIPELINE_RATE // 4)
-    assert block.size == PIPELINE_RATE // 4
-    assert abs(dominant_frequency(block) - 800.0) < 15
 
 
 # --------------------------------------------------------------------------

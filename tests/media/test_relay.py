@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from softphone.media.relay import LossyRelay
+from tests.media_relay import LossyRelay
 
 LOOPBACK = "127.0.0.1"
 

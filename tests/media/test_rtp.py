@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from softphone.media.errors import MediaError
 from softphone.media.rtcp import ntp_from_unix, ntp_middle32
 from softphone.media.rtp import (
+    BYE_HOLD_OFF,
+    LATCH_MIN_SEQUENTIAL,
     MAX_DROPOUT,
     ReceptionStats,
     RtpExtension,
@@ -442,3 +444,122 @@ def test_report_block_lsr_dlsr() -> None:
 
 def test_report_block_before_any_source() -> None:
     assert RtpReceiver({0: 8000}).report_block(0.0) is None
+
+
+# --- latching with the SDP address known --------------------------------------------------------
+
+
+def sdp_receiver(*, answered: bool) -> RtpReceiver:
+    return RtpReceiver({0: 8000, 101: 8000}, remote=PEER, answered=answered)
+
+
+def test_before_answer_only_the_sdp_address_is_heard() -> None:
+    receiver = sdp_receiver(answered=False)
+    for seq in range(1, 40):
+        assert receiver.receive(pkt(seq, ssrc=666), OTHER, seq * 0.02) is None
+    assert receiver.dropped_before_answer == 39
+    assert receiver.latched_addr is None
+    assert receiver.receive(pkt(500), PEER, 1.0) is None
+    assert receiver.receive(pkt(501), PEER, 1.02) is not None
+    assert (receiver.latched_addr, receiver.latched_ssrc) == (PEER, 0x1234)
+    receiver.answered = True
+    assert receiver.receive(pkt(40, ssrc=666), OTHER, 1.04) is None
+    assert receiver.dropped_wrong_source == 1
+
+
+def test_sdp_address_matches_on_host_and_port_only() -> None:
+    receiver = RtpReceiver({0: 8000}, remote=("2001:db8::5", 40000), answered=False)
+    receiver.receive(pkt(1), ("2001:db8::5", 40000, 0, 0), 0.0)
+    assert receiver.receive(pkt(2), ("2001:db8::5", 40000, 0, 0), 0.02) is not None
+    assert receiver.is_remote(("2001:db8::5", 40000, 0, 0))
+    assert not receiver.is_remote(("2001:db8::5", 40002, 0, 0))
+
+
+def test_after_answer_a_foreign_source_needs_a_steady_stream() -> None:
+    receiver = sdp_receiver(answered=True)
+    # a scan: changing SSRCs, or sequence numbers all over the place, never latches
+    for i in range(20):
+        assert receiver.receive(pkt(i, ssrc=1000 + i), OTHER, i * 0.02) is None
+    for i, seq in enumerate((7, 3000, 9, 12000, 11, 40000, 13, 5)):
+        assert receiver.receive(pkt(seq, ssrc=77), OTHER, 1 + i * 0.02) is None
+    assert receiver.latched_addr is None
+    # the peer behind a NAT: consecutive packets with one SSRC
+    results = [receiver.receive(pkt(100 + i, ssrc=0xABC), OTHER, 2 + i * 0.02) for i in range(LATCH_MIN_SEQUENTIAL)]
+    assert all(r is None for r in results[:-1]) and results[-1] is not None
+    assert (receiver.latched_addr, receiver.latched_ssrc) == (OTHER, 0xABC)
+    assert receiver.receive(pkt(105, ssrc=0xABC), OTHER, 3.0) is not None
+
+
+def test_unnegotiated_payload_types_never_count_towards_latching() -> None:
+    receiver = sdp_receiver(answered=True)
+    for seq in range(1, 20):
+        assert receiver.receive(pkt(seq, pt=8), OTHER, seq * 0.02) is None
+    assert receiver.dropped_unknown_pt == 19
+    assert receiver.latched_addr is None
+
+
+def test_sdp_address_takes_over_from_a_foreign_latch() -> None:
+    receiver = sdp_receiver(answered=True)
+    for i in range(LATCH_MIN_SEQUENTIAL):
+        receiver.receive(pkt(i, ssrc=9), OTHER, i * 0.02)
+    assert receiver.latched_addr == OTHER
+    assert receiver.receive(pkt(700), PEER, 1.0) is None
+    assert receiver.receive(pkt(701), PEER, 1.02) is not None
+    assert (receiver.latched_addr, receiver.latched_ssrc) == (PEER, 0x1234)
+    assert receiver.receive(pkt(LATCH_MIN_SEQUENTIAL, ssrc=9), OTHER, 1.04) is None
+    assert receiver.dropped_wrong_source == 1
+    # latched on the SDP address, nothing moves it any more
+    for i in range(10):
+        assert receiver.receive(pkt(200 + i, ssrc=10), OTHER, 2 + i * 0.02) is None
+
+
+def test_strangers_cannot_crowd_the_peer_out_of_probation() -> None:
+    receiver = sdp_receiver(answered=True)
+    receiver.receive(pkt(1), PEER, 0.0)
+    for port in range(50):
+        receiver.receive(pkt(port, ssrc=port), ("198.51.100.7", 41000 + port), 0.01)
+    assert receiver.receive(pkt(2), PEER, 0.02) is not None
+    assert receiver.latched_addr == PEER
+
+
+# --- the peer's RTCP BYE ----------------------------------------------------------------------------
+
+
+def test_bye_frees_the_ssrc_and_a_new_one_from_the_peer_is_latched() -> None:
+    receiver = sdp_receiver(answered=True)
+    receiver.receive(pkt(9), PEER, 0.0)
+    for seq in (10, 12, 13):  # 11 is lost
+        assert receiver.receive(pkt(seq), PEER, seq * 0.02) is not None
+    assert receiver.end_source((0x1234,), 1.0)
+    assert receiver.latched_ssrc is None and receiver.stats is None and receiver.latched_addr == PEER
+    assert receiver.report_block(1.0) is None
+    # RFC 3550 A.1: counting starts with the packet that ends probation (10)
+    assert (receiver.retired_expected, receiver.retired_lost, receiver.retired_received) == (4, 1, 3)
+    # stragglers of the stream that said goodbye are not played, nor taken as a new stream
+    assert receiver.receive(pkt(14), PEER, 1.1) is None
+    assert receiver.receive(pkt(15), PEER, 1.12) is None
+    assert receiver.dropped_after_bye == 2
+    # the peer's replaced media: a new SSRC from the same address
+    assert receiver.receive(pkt(3000, ssrc=77), PEER, 1.2) is None
+    assert receiver.receive(pkt(3001, ssrc=77), PEER, 1.22) is not None
+    assert receiver.latched_ssrc == 77
+    assert receiver.receive(pkt(16), PEER, 1.3) is None
+    assert receiver.dropped_unknown_ssrc == 1
+
+
+def test_bye_for_another_ssrc_changes_nothing_and_a_second_bye_is_not_news() -> None:
+    receiver = latched(10)
+    assert not receiver.end_source((0x9999,), 1.0)
+    assert receiver.latched_ssrc == 0x1234 and receiver.stats is not None
+    assert receiver.end_source((0x1234,), 1.1)
+    assert not receiver.end_source((0x1234,), 1.2)
+    assert RtpReceiver({0: 8000}).end_source((5,), 0.0)  # nothing latched yet: the stream is over too
+
+
+def test_a_source_that_said_bye_may_come_back_after_the_hold_off() -> None:
+    receiver = latched(10)
+    receiver.end_source((0x1234,), 1.0)
+    assert receiver.receive(pkt(11), PEER, 1.0 + BYE_HOLD_OFF / 2) is None
+    assert receiver.receive(pkt(12), PEER, 1.0 + BYE_HOLD_OFF + 0.1) is None  # probation as a new source
+    assert receiver.receive(pkt(13), PEER, 1.0 + BYE_HOLD_OFF + 0.12) is not None
+    assert receiver.latched_ssrc == 0x1234 and receiver.dropped_after_bye == 1

@@ -1,0 +1,50 @@
+"""What a media session reports besides quality: DTMF, one-way audio, the peer's RTCP BYE, failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from softphone.media.quality import QualitySnapshot
+
+__all__ = [
+    "DtmfReceived",
+    "EventCallback",
+    "MediaEvent",
+    "MediaFailure",
+    "OneWayAudio",
+    "QualityCallback",
+    "RemoteBye",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfReceived:
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class OneWayAudio:
+    """``active`` True: no RTP for ``silent_for`` seconds; False: RTP flows again."""
+
+    active: bool
+    silent_for: float
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBye:
+    """The peer sent RTCP BYE (RFC 3550 6.6)."""
+
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFailure:
+    message: str
+
+
+MediaEvent: TypeAlias = DtmfReceived | OneWayAudio | RemoteBye | MediaFailure
+
+QualityCallback = Callable[[QualitySnapshot], None]
+EventCallback = Callable[[MediaEvent], None]
