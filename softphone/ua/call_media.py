@@ -101,8 +101,8 @@ class CallMedia:
             except MediaError as exc:
                 self.warning(call, "media_failure", f"cannot apply the new media parameters: {exc}")
             call.media_applied = wanted.media
-        if wanted.answered:
-            _set_answered(session)
+        if wanted.answered and not session.answered:
+            session.set_answered()
         if not wanted.send:
             session.set_direction(_receive_only(wanted.media.direction))
             self._receive_only.add(id(call))
@@ -220,7 +220,13 @@ class CallMedia:
         call.audio = audio
         try:
             session = MediaSession(
-                sock, wanted.media, audio.source, audio.sink, on_quality=on_quality, on_event=on_event
+                sock,
+                wanted.media,
+                audio.source,
+                audio.sink,
+                on_quality=on_quality,
+                on_event=on_event,
+                answered=wanted.answered,
             )
             call.media_port.socket = None  # the session owns (and closes) the socket from now on
             if not wanted.send:
@@ -358,12 +364,6 @@ class CallMedia:
 
 def _receive_only(direction: str) -> str:
     return "recvonly" if direction in ("sendrecv", "recvonly") else "inactive"
-
-
-def _set_answered(session: MediaSession) -> None:
-    set_answered = getattr(session, "set_answered", None)
-    if set_answered is not None:
-        set_answered()
 
 
 def _take_recorder(call: Call) -> CallRecorder | None:
