@@ -191,6 +191,14 @@ class MessageStore:
         )
         return message, True
 
+    def find_incoming(self, account: str, peer: str, call_id: str, cseq: int | str) -> Message | None:
+        """The received message stored for this sender, Call-ID and CSeq, if any (see :meth:`add_incoming`)."""
+        row = self._db.query_one(
+            f"SELECT {_COLUMNS} FROM messages WHERE account = ? AND dedupe_key = ?",
+            (normalise_uri(account), incoming_dedupe_key(peer, call_id, cseq)),
+        )
+        return None if row is None else _message(row)
+
     @staticmethod
     def _check_room(
         con: sqlite3.Connection, account: str, peer: str, max_per_peer: int | None, max_total: int | None
