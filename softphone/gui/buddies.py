@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMenu,
     QMessageBox,
@@ -54,6 +53,7 @@ from softphone.gui.buddy_model import (
 )
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.icons import icon
+from softphone.gui.text import PlainToolTips, plain_label
 from softphone.store import Contact, ImportResult, Store, StoreError, normalise_uri
 from softphone.ua import Account, WatcherEvent
 
@@ -74,7 +74,7 @@ class WatcherRow(QWidget):
         self.account = account
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(uri)
+        self.label = plain_label(uri)
         self.label.setAccessibleName(f"Presence request from {uri}")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.allow_button = QPushButton("Allow")
@@ -98,7 +98,7 @@ class WatcherBar(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName("Presence requests")
         box = QVBoxLayout(self)
-        self.title = QLabel()
+        self.title = plain_label()
         self.title.setWordWrap(True)
         self.title.setAccessibleName("Presence requests")
         box.addWidget(self.title)
@@ -185,6 +185,7 @@ class BuddyList(QWidget):
         self.view.setModel(self.proxy)
         self.view.setUniformRowHeights(True)
         self.view.setIconSize(QSize(AVATAR_SIZE, AVATAR_SIZE))
+        self.view.setItemDelegate(PlainToolTips(self.view))
         self.view.setItemDelegateForColumn(NAME_COLUMN, BuddyDelegate(self.view))
         self.view.setHeaderHidden(True)
         self.view.setIndentation(14)
@@ -204,7 +205,7 @@ class BuddyList(QWidget):
         self.view.setColumnHidden(LINE_COLUMN, True)
         self.view.header().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.view, 1)
-        self.status = QLabel()
+        self.status = plain_label()
         self.status.setAccessibleName("Contacts status")
         self.status.setWordWrap(True)
         self.status.setVisible(False)
@@ -538,6 +539,7 @@ class BuddyList(QWidget):
             self,
         )
         box.setAccessibleName("Remove contact")
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.button(QMessageBox.StandardButton.Yes).setAccessibleName("Yes, remove")
         box.button(QMessageBox.StandardButton.No).setAccessibleName("No, keep")
         box.setDefaultButton(QMessageBox.StandardButton.No)
@@ -650,6 +652,7 @@ class BuddyList(QWidget):
     def _inform(self, title: str, text: str, kind: QMessageBox.Icon) -> None:
         self._show_status(text)
         box = QMessageBox(kind, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAccessibleName(title)
         box.button(QMessageBox.StandardButton.Ok).setAccessibleName("OK")
         if self.message_box is not None:
