@@ -66,15 +66,17 @@ MAX_START_LAMPS = 200
 
 
 class WatcherRow(QWidget):
-    """One pending presence request: who, Allow, Block."""
+    """One pending presence request: who (and whether that is only claimed), Allow, Block."""
 
-    def __init__(self, uri: str, account: str, on_decide: Callable[[str, str, bool], None]) -> None:
+    def __init__(
+        self, uri: str, account: str, on_decide: Callable[[str, str, bool], None], verified: bool = True
+    ) -> None:
         super().__init__()
         self.uri = uri
         self.account = account
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = plain_label(uri)
+        self.label = plain_label(uri if verified else f"{uri} (identity not verified)")
         self.label.setAccessibleName(f"Presence request from {uri}")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.allow_button = QPushButton("Allow")
@@ -106,11 +108,11 @@ class WatcherBar(QFrame):
         box.addLayout(self.row_box)
         self.setVisible(False)
 
-    def add(self, uri: str, account: str = "") -> None:
+    def add(self, uri: str, account: str = "", verified: bool = True) -> None:
         key = (normalise_uri(uri), account)
         if key in self.rows:
             return
-        row = WatcherRow(key[0], account, self.on_decide)
+        row = WatcherRow(key[0], account, self.on_decide, verified)
         self.rows[key] = row
         self.row_box.addWidget(row)
         self._update()
@@ -320,8 +322,8 @@ class BuddyList(QWidget):
     def on_event(self, event: object) -> None:
         if isinstance(event, WatcherEvent):
             if event.state == "pending":
-                self.watcher_bar.add(event.uri, event.account)
-            else:
+                self.watcher_bar.add(event.uri, event.account, event.verified)
+            elif event.state != "active":  # a verified buddy's subscription leaves a forged one's request
                 self.watcher_bar.drop(event.uri, event.account)
         else:
             self.buddy_model.on_event(event)
