@@ -18,7 +18,9 @@ never under a contact's name, and bounded so strangers cannot fill the disk:
   strangers until the user accepts or declines some (never answered 200, so
   the sender knows it was not taken).
 
-Messages from known senders pass with only the service's ``max_body``.
+Messages from known senders pass with only the service's ``max_body``. A user
+agent without a store knows no contacts: every sender is held to the size and
+rate limits (nothing is kept, so there is no store cap).
 """
 
 from __future__ import annotations
