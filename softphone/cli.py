@@ -5,6 +5,11 @@ and reports every event on standard output (one JSON object per line with
 ``--json``). Calls are named by the short ids the events show (``c1``,
 ``c2`` ...); a SIP Call-ID works too, and a command without one acts on the
 only or most recent call.
+
+What arrived from the network is printed as text, never as terminal
+commands: the plain-text output and the log show control characters (ANSI
+escapes and the like) and bidirectional overrides as ``\\xNN`` escapes (JSON
+escapes them by itself).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import dataclasses
 import gc
 import json
 import logging
+import re
 import shlex
 import signal
 import sys
@@ -81,14 +87,18 @@ without it the only or most recent call is meant):
   register / unregister
   calls                    list the calls in progress
   message URI TEXT...      send an instant message; TEXT is the rest of the line as typed
-  messages URI             the last messages with URI (history)
+  messages URI             the last messages with URI (history; message requests marked)
+  requests                 message requests: senders who are not (verified) contacts, waiting for you
+  accept URI / dismiss URI take URI's message requests into your conversations, or delete them
   status open|closed|away|busy [NOTE]
                            our presence: away/busy (or another RPID activity word) mean open with
                            that activity; closed hides us; NOTE is free text
   subscribe URI / unsubscribe URI
                            watch (or stop watching) a buddy's presence
   buddies                  each watched buddy's presence and subscription state
-  allow URI / block URI    let a watcher see our presence, or refuse it for good
+  allow URI [details] / block URI
+                           let a watcher see our presence and busy lamp (with details: also our calls'
+                           identifiers, for call pickup), or refuse it for good
   blf URI / unblf URI      show (or stop showing) a buddy's busy lamp (RFC 4235 dialog state)
   callback URI [redial]    say when URI is free again (after a 486 Busy Here); with redial, call it then
   nocallback URI           withdraw that request
@@ -264,6 +274,29 @@ def _device(name: str | None) -> str | int | None:
     return int(name) if name is not None and name.isdigit() else name
 
 
+# C0 and C1 controls (ANSI escape sequences start with one), DEL, and the bidirectional overrides and
+# isolates that can make a line read differently from what it holds.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE_IN_LOG = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters and bidi overrides as ``\\xNN`` escapes."""
+    return _UNPRINTABLE.sub(_escape_char, text)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines with what came from the network neutralised (line breaks of tracebacks kept)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _UNPRINTABLE_IN_LOG.sub(_escape_char, super().format(record))
+
+
 def describe(event: Event) -> str:
     """One readable line for an event."""
     if isinstance(event, RegistrationEvent):
@@ -313,8 +346,10 @@ def describe(event: Event) -> str:
         extra = "".join(f", {part}" for part in (event.activity, event.note) if part)
         return f"presence of {event.uri}: {event.basic}{extra}"
     if isinstance(event, WatcherEvent):
-        return f"watcher {event.uri}: {event.state}"
+        return f"watcher {event.uri}: {event.state}" + ("" if event.verified else " (identity not verified)")
     if isinstance(event, MessageEvent):
+        if event.from_stranger:
+            return f"message request from {event.sender} (not a verified contact): {event.text}"
         return f"message from {event.sender}: {event.text}"
     if isinstance(event, MessageStatusEvent):
         why = f" ({event.code} {event.reason})" if event.code else (f" ({event.reason})" if event.reason else "")
@@ -344,7 +379,7 @@ class Cli:
         self.write(event.to_json() if self.as_json else describe(event))
 
     def write(self, item: dict[str, Any] | str) -> None:
-        text = json.dumps(item) if isinstance(item, dict) else item
+        text = json.dumps(item) if isinstance(item, dict) else printable(item)
         self.out.write(text + "\n")
         self.out.flush()
 
@@ -491,8 +526,10 @@ class Cli:
                 self.write(f"{b.uri} {b.basic}{extra} (subscription {b.subscription})")
 
     async def _allow(self, args: list[str]) -> None:
-        self._arity(args, 1, 1, "allow URI")
-        self.ua.presence.allow(args[0])
+        self._arity(args, 1, 2, "allow URI [details]")
+        if len(args) == 2 and args[1].lower() != "details":
+            raise UserAgentError("usage: allow URI [details]")
+        self.ua.dialog_state.allow(args[0], details=len(args) == 2)
 
     async def _block(self, args: list[str]) -> None:
         self._arity(args, 1, 1, "block URI")
@@ -535,10 +572,17 @@ class Cli:
 
     async def _messages(self, args: list[str]) -> None:
         self._arity(args, 1, 1, "messages URI")
-        page = self.ua.messaging.history(args[0])
+        page = self.ua.messaging.history(args[0], requests=None)
         if self.as_json:
             items = [
-                {"id": m.id, "direction": m.direction.value, "text": m.text, "time": m.time, "state": m.state.value}
+                {
+                    "id": m.id,
+                    "direction": m.direction.value,
+                    "text": m.text,
+                    "time": m.time,
+                    "state": m.state.value,
+                    "request": m.from_stranger,
+                }
                 for m in page
             ]
             self.write({"event": "messages", "uri": args[0], "messages": items})
@@ -546,7 +590,28 @@ class Cli:
             self.write(f"no messages with {args[0]}")
         else:
             for m in page:
-                self.write(f"{m.id} {'>' if m.direction.value == 'out' else '<'} {m.text} ({m.state.value})")
+                request = " [message request]" if m.from_stranger else ""
+                self.write(f"{m.id} {'>' if m.direction.value == 'out' else '<'}{request} {m.text} ({m.state.value})")
+
+    async def _requests(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "requests")
+        requests = self.ua.messaging.requests()
+        if self.as_json:
+            items = [{"from": c.peer, "last": c.last.text, "time": c.time, "unread": c.unread} for c in requests]
+            self.write({"event": "requests", "requests": items})
+        elif not requests:
+            self.write("no message requests")
+        else:
+            for c in requests:
+                self.write(f"message request from {c.peer} ({c.unread} unread): {c.last.text}")
+
+    async def _accept(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "accept URI")
+        self.ua.messaging.accept(args[0])
+
+    async def _dismiss(self, args: list[str]) -> None:
+        self._arity(args, 1, 1, "dismiss URI")
+        self.ua.messaging.decline(args[0])
 
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
@@ -567,6 +632,9 @@ class Cli:
         "calls": _calls,
         "message": _message,
         "messages": _messages,
+        "requests": _requests,
+        "accept": _accept,
+        "dismiss": _dismiss,
         "status": _status,
         "subscribe": _subscribe,
         "unsubscribe": _unsubscribe,
@@ -657,7 +725,9 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(PrintableFormatter("%(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     if args.trace:
         logging.getLogger("softphone.sip.trace").setLevel(logging.DEBUG)
     if args.account is None:

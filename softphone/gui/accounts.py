@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.text import plain_label
 from softphone.store import AccountSettings
 from softphone.ua import (
     TRANSPORT_NAMES,
@@ -150,7 +151,7 @@ class AccountWizard(QDialog):
         form.addRow("&Transport:", self.transport)
         layout.addLayout(form)
 
-        self.problem = QLabel()
+        self.problem = plain_label()
         self.problem.setWordWrap(True)
         self.problem.setAccessibleName("Problem")
         layout.addWidget(self.problem)

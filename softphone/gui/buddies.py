@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMenu,
     QMessageBox,
@@ -54,6 +53,7 @@ from softphone.gui.buddy_model import (
 )
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.icons import icon
+from softphone.gui.text import PlainToolTips, plain_label
 from softphone.store import Contact, ImportResult, Store, StoreError, normalise_uri
 from softphone.ua import Account, WatcherEvent
 
@@ -66,15 +66,17 @@ MAX_START_LAMPS = 200
 
 
 class WatcherRow(QWidget):
-    """One pending presence request: who, Allow, Block."""
+    """One pending presence request: who (and whether that is only claimed), Allow, Block."""
 
-    def __init__(self, uri: str, account: str, on_decide: Callable[[str, str, bool], None]) -> None:
+    def __init__(
+        self, uri: str, account: str, on_decide: Callable[[str, str, bool], None], verified: bool = True
+    ) -> None:
         super().__init__()
         self.uri = uri
         self.account = account
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(uri)
+        self.label = plain_label(uri if verified else f"{uri} (identity not verified)")
         self.label.setAccessibleName(f"Presence request from {uri}")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.allow_button = QPushButton("Allow")
@@ -98,7 +100,7 @@ class WatcherBar(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName("Presence requests")
         box = QVBoxLayout(self)
-        self.title = QLabel()
+        self.title = plain_label()
         self.title.setWordWrap(True)
         self.title.setAccessibleName("Presence requests")
         box.addWidget(self.title)
@@ -106,11 +108,11 @@ class WatcherBar(QFrame):
         box.addLayout(self.row_box)
         self.setVisible(False)
 
-    def add(self, uri: str, account: str = "") -> None:
+    def add(self, uri: str, account: str = "", verified: bool = True) -> None:
         key = (normalise_uri(uri), account)
         if key in self.rows:
             return
-        row = WatcherRow(key[0], account, self.on_decide)
+        row = WatcherRow(key[0], account, self.on_decide, verified)
         self.rows[key] = row
         self.row_box.addWidget(row)
         self._update()
@@ -185,6 +187,7 @@ class BuddyList(QWidget):
         self.view.setModel(self.proxy)
         self.view.setUniformRowHeights(True)
         self.view.setIconSize(QSize(AVATAR_SIZE, AVATAR_SIZE))
+        self.view.setItemDelegate(PlainToolTips(self.view))
         self.view.setItemDelegateForColumn(NAME_COLUMN, BuddyDelegate(self.view))
         self.view.setHeaderHidden(True)
         self.view.setIndentation(14)
@@ -204,7 +207,7 @@ class BuddyList(QWidget):
         self.view.setColumnHidden(LINE_COLUMN, True)
         self.view.header().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.view, 1)
-        self.status = QLabel()
+        self.status = plain_label()
         self.status.setAccessibleName("Contacts status")
         self.status.setWordWrap(True)
         self.status.setVisible(False)
@@ -319,8 +322,8 @@ class BuddyList(QWidget):
     def on_event(self, event: object) -> None:
         if isinstance(event, WatcherEvent):
             if event.state == "pending":
-                self.watcher_bar.add(event.uri, event.account)
-            else:
+                self.watcher_bar.add(event.uri, event.account, event.verified)
+            elif event.state != "active":  # a verified buddy's subscription leaves a forged one's request
                 self.watcher_bar.drop(event.uri, event.account)
         else:
             self.buddy_model.on_event(event)
@@ -538,6 +541,7 @@ class BuddyList(QWidget):
             self,
         )
         box.setAccessibleName("Remove contact")
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.button(QMessageBox.StandardButton.Yes).setAccessibleName("Yes, remove")
         box.button(QMessageBox.StandardButton.No).setAccessibleName("No, keep")
         box.setDefaultButton(QMessageBox.StandardButton.No)
@@ -650,6 +654,7 @@ class BuddyList(QWidget):
     def _inform(self, title: str, text: str, kind: QMessageBox.Icon) -> None:
         self._show_status(text)
         box = QMessageBox(kind, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAccessibleName(title)
         box.button(QMessageBox.StandardButton.Ok).setAccessibleName("OK")
         if self.message_box is not None:

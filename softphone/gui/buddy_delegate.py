@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QPainter
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
 from softphone.gui.buddy_model import AVATAR_SIZE, CONTACT_ID_ROLE, LINE_COLUMN, PRESENCE_COLUMN
+from softphone.gui.text import PlainToolTips
 
 
-class BuddyDelegate(QStyledItemDelegate):
+class BuddyDelegate(PlainToolTips):
     """Draws a contact row: photo or initials, the name with the busy lamp at the right, and under the
     name the presence icon (its shape tells the state) with the presence words. Group rows are drawn
     as usual. Every row has the same height, so the view can keep uniform row heights (fast with a
-    thousand contacts)."""
+    thousand contacts). Tooltips (the contact's details, a buddy's presence note) show as text."""
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         lines = option.fontMetrics.lineSpacing() * 2 + 6

@@ -47,6 +47,7 @@ from softphone.gui.bridge import UaBridge
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Store
 from softphone.ua import (
     CallEvent,
@@ -236,14 +237,14 @@ class CallRow(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(f"Call with {self.remote_text}")
 
-        self.remote_label = QLabel(self.remote_text)
+        self.remote_label = plain_label(self.remote_text)
         font = self.remote_label.font()
         font.setBold(True)
         self.remote_label.setFont(font)
         self.remote_label.setAccessibleName("Remote party")
-        self.state_label = QLabel()
+        self.state_label = plain_label()
         self.state_label.setAccessibleName("Call state")
-        self.timer_label = QLabel("0:00")
+        self.timer_label = plain_label("0:00")
         self.timer_label.setAccessibleName("Call duration")
         header = QHBoxLayout()
         header.addWidget(self.remote_label, 1)
@@ -295,14 +296,14 @@ class CallRow(QFrame):
         self.dialpad = DialPad(self.send_dtmf, "DTMF keypad")
         self.dialpad.setVisible(False)
 
-        self.quality_label = QLabel("Quality: waiting for media …")
+        self.quality_label = plain_label("Quality: waiting for media …")
         self.quality_label.setAccessibleName("Call quality")
         self.graph = QualityGraph()
-        self.warning_label = QLabel()
+        self.warning_label = plain_label()
         self.warning_label.setAccessibleName("Media warning")
         self.warning_label.setWordWrap(True)
         self.warning_label.setVisible(False)
-        self.transfer_label = QLabel()
+        self.transfer_label = plain_label()
         self.transfer_label.setAccessibleName("Transfer status")
         self.transfer_label.setVisible(False)
         quality = QHBoxLayout()
@@ -329,7 +330,7 @@ class CallRow(QFrame):
         meter.setTextVisible(False)
         meter.setFixedSize(10, 40)
         meter.setAccessibleName(name)
-        meter.setToolTip(f"{name} ({label})")
+        meter.setToolTip(plain_tooltip(f"{name} ({label})"))
         meter.setVisible(False)  # shown once the UA reports levels (only with sound devices)
         return meter
 
@@ -590,7 +591,7 @@ class CallWindow(QWidget):
         self.setWindowIcon(app_icon())
         self.setAccessibleName("Calls")
         self.resize(560, 320)
-        self.error_label = QLabel()
+        self.error_label = plain_label()
         self.error_label.setAccessibleName("Call error")
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)

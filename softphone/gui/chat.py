@@ -14,6 +14,11 @@ arrive; a message typed here shows at once and takes its id when ``send``
 returns (states that arrived before are kept until then). Enter sends,
 Shift+Enter starts a new line; typing tells the peer we are composing
 (RFC 3994), and the peer's composing state shows under the conversation.
+
+Messages from senders who are not verified contacts (message requests) go to
+the :class:`~softphone.gui.chat_requests.RequestsPanel` above the tabs, never
+into a conversation, until the user accepts them. Everything from the network
+is shown as plain text (:mod:`softphone.gui.text`).
 """
 
 from __future__ import annotations
@@ -21,37 +26,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAbstractTextDocumentLayout,
-    QBrush,
     QCloseEvent,
-    QFont,
     QIcon,
     QKeyEvent,
     QKeySequence,
-    QPainter,
-    QPalette,
     QShortcut,
     QShowEvent,
-    QTextDocument,
-    QTextOption,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListView,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QTabBar,
     QTabWidget,
     QVBoxLayout,
@@ -59,7 +52,10 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.bridge import UaBridge
+from softphone.gui.chat_requests import AddContact, RequestsPanel
+from softphone.gui.chat_rows import MessageDelegate, ShownMessage
 from softphone.gui.icons import icon
+from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Message, Store, StoreError, normalise_uri
 from softphone.store.messages import Direction
 from softphone.ua import Account, ComposingEvent, MessageEvent, MessageStatusEvent
@@ -94,18 +90,6 @@ def state_text(state: str, reason: str | None = None) -> str:
     return words
 
 
-@dataclass(slots=True)
-class ShownMessage:
-    """What one row of a conversation shows."""
-
-    id: int | None
-    outgoing: bool
-    text: str
-    time: float
-    state: str
-    reason: str | None = None
-
-
 def peer_key(uri: str, domain: str | None = None) -> str:
     """The conversation key of an address: ``bob@host`` and ``sip:bob@host`` are one peer; ``bob`` is
     completed with ``domain`` like the messaging service does."""
@@ -115,69 +99,6 @@ def peer_key(uri: str, domain: str | None = None) -> str:
             text = f"{text}@{domain}"
         text = f"sip:{text}"
     return normalise_uri(text)
-
-
-PADDING = 6
-_HEIGHTS_KEPT = 4096
-
-
-def _document(text: str, font: QFont, width: int) -> QTextDocument:
-    document = QTextDocument()
-    document.setDefaultFont(font)
-    option = QTextOption()
-    # Long words and URLs break anywhere rather than widening the row past the window.
-    option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
-    document.setDefaultTextOption(option)
-    document.setDocumentMargin(0)
-    document.setPlainText(text)
-    document.setTextWidth(max(40, width))
-    return document
-
-
-class MessageDelegate(QStyledItemDelegate):
-    """Draws a message row as wrapped plain text in the palette's colours; heights are cached per width."""
-
-    def __init__(self, view: QListWidget) -> None:
-        super().__init__(view)
-        self.view = view
-        self._heights: dict[tuple[str, int, str], int] = {}
-
-    def _width(self) -> int:
-        return max(80, self.view.viewport().width() - 2 * PADDING - 2 * self.view.spacing())
-
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        width = self._width()
-        key = (text, width, option.font.key())
-        height = self._heights.get(key)
-        if height is None:
-            height = int(_document(text, option.font, width).size().height() + 0.999)
-            if len(self._heights) >= _HEIGHTS_KEPT:
-                self._heights.clear()
-            self._heights[key] = height
-        return QSize(width + 2 * PADDING, height + 2 * PADDING)
-
-    def paint(
-        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
-        palette = option.palette
-        painter.save()
-        if option.state & QStyle.StateFlag.State_Selected:
-            painter.fillRect(option.rect, palette.highlight())
-            colour = palette.highlightedText().color()
-        else:
-            background = index.data(Qt.ItemDataRole.BackgroundRole)
-            if isinstance(background, QBrush):
-                painter.fillRect(option.rect, background)
-            foreground = index.data(Qt.ItemDataRole.ForegroundRole)
-            colour = foreground.color() if isinstance(foreground, QBrush) else palette.text().color()
-        document = _document(text, option.font, option.rect.width() - 2 * PADDING)
-        painter.translate(option.rect.topLeft() + QPoint(PADDING, PADDING))
-        context = QAbstractTextDocumentLayout.PaintContext()
-        context.palette.setColor(QPalette.ColorRole.Text, colour)
-        document.documentLayout().draw(painter, context)
-        painter.restore()
 
 
 class MessageInput(QPlainTextEdit):
@@ -217,14 +138,17 @@ class Conversation(QWidget):
         self.setAccessibleName(f"Conversation with {name}")
 
         header = QHBoxLayout()
-        self.title = QLabel(f"<b>{_escape(name)}</b>")
+        self.title = plain_label(name)
+        bold = self.title.font()
+        bold.setBold(True)
+        self.title.setFont(bold)
         self.title.setAccessibleName(f"Conversation with {name}")
-        self.address = QLabel(peer)
+        self.address = plain_label(peer)
         self.address.setAccessibleName("Address")
         self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.call_button = QPushButton(icon("phone"), "Call")
         self.call_button.setAccessibleName(f"Call {name}")
-        self.call_button.setToolTip(f"Call {peer}")
+        self.call_button.setToolTip(plain_tooltip(f"Call {peer}"))
         self.call_button.clicked.connect(lambda: self.chat.call(self.uri))
         header.addWidget(self.title)
         header.addWidget(self.address, 1)
@@ -243,7 +167,7 @@ class Conversation(QWidget):
         self.messages.setItemDelegate(MessageDelegate(self.messages))
         self.messages.verticalScrollBar().valueChanged.connect(self._scrolled)
 
-        self.composing_label = QLabel("")
+        self.composing_label = plain_label("")
         self.composing_label.setAccessibleName("Typing")
         self.composing_label.setVisible(False)
 
@@ -424,10 +348,6 @@ def _shown(message: Message) -> ShownMessage:
     )
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 class ChatWindow(QWidget):
     """Conversations in tabs. ``on_call(uri)`` dials; ``notify(title, text)`` shows a desktop notification
     and returns whether it could (without one, a message arriving while the window is hidden shows it)."""
@@ -441,6 +361,7 @@ class ChatWindow(QWidget):
         *,
         on_call: Callable[[str], None] | None = None,
         notify: Callable[[str, str], bool] | None = None,
+        on_add_contact: AddContact | None = None,
         accounts: Sequence[Account] = (),
         parent: QWidget | None = None,
     ) -> None:
@@ -449,6 +370,7 @@ class ChatWindow(QWidget):
         self.store = store
         self.on_call = on_call
         self.notify = notify
+        self.accounts = list(accounts)
         self.domain = accounts[0].domain if accounts else None
         self.conversations: dict[str, Conversation] = {}
         self.unread: dict[str, int] = {}
@@ -474,12 +396,14 @@ class ChatWindow(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(lambda _i: self._current_changed())
-        self.status = QLabel()
+        self.status = plain_label()
         self.status.setAccessibleName("Chat status")
         self.status.setWordWrap(True)
         self.status.setVisible(False)
+        self.requests = RequestsPanel(self, on_add_contact)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.requests)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status)
         QShortcut(QKeySequence("Ctrl+W"), self, lambda: self.close_tab(self.tabs.currentIndex()))
@@ -488,8 +412,10 @@ class ChatWindow(QWidget):
 
         bridge.event.connect(self.on_event)
         bridge.started.connect(self.refresh_unread)
+        bridge.started.connect(self.requests.refresh)
         if bridge.is_started:
             self.refresh_unread()
+            self.requests.refresh()
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -518,7 +444,7 @@ class ChatWindow(QWidget):
             conversation = Conversation(self, key, key, name, account)
             self.conversations[key] = conversation
             index = self.tabs.addTab(conversation, name)
-            self.tabs.setTabToolTip(index, key)
+            self.tabs.setTabToolTip(index, plain_tooltip(key))
             close = self.tabs.tabBar().tabButton(index, QTabBar.ButtonPosition.RightSide)
             if close is not None:
                 close.setAccessibleName(f"Close the conversation with {name}")
@@ -735,6 +661,9 @@ class ChatWindow(QWidget):
                 self._update_tab(conversation)
 
     def on_message(self, event: MessageEvent) -> None:
+        if event.from_stranger:
+            self.on_request(event)
+            return
         key = normalise_uri(event.sender)
         conversation = self.conversations.get(key)
         new_tab = conversation is None
@@ -758,6 +687,16 @@ class ChatWindow(QWidget):
             shown = self.notify is not None and self.notify(f"Message from {conversation.name}", event.text[:200])
             if not shown:
                 self.show()  # no desktop notification: the window itself says a message came
+
+    def on_request(self, event: MessageEvent) -> None:
+        """A message request: into the requests panel, announced without its text or any contact's name."""
+        self.requests.on_message(event)
+        if not self.isVisible() or self.isMinimized():
+            shown = self.notify is not None and self.notify(
+                "Message request", f"from {event.sender} (not a verified contact)"
+            )
+            if not shown:
+                self.show()
 
     def on_status(self, event: MessageStatusEvent) -> None:
         conversation = self.conversations.get(normalise_uri(event.to))

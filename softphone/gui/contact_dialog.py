@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.buddy_model import avatar
+from softphone.gui.text import plain_label
 from softphone.store import Contact
 
 MAX_PHOTO_BYTES = 2_000_000
@@ -97,7 +98,7 @@ class ContactDialog(QDialog):
         photo_row.addWidget(choose)
         photo_row.addWidget(clear)
 
-        self.problem = QLabel()
+        self.problem = plain_label()
         self.problem.setAccessibleName("Problem")
         self.problem.setWordWrap(True)
         self.problem.setVisible(False)

@@ -18,6 +18,7 @@ from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Contact
 from softphone.ua import IncomingCallEvent
@@ -75,19 +76,19 @@ class IncomingCallWindow(QWidget):
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.photo.setAccessibleName("Caller photo")
         self.photo.setPixmap(app_icon().pixmap(PHOTO_SIZE, PHOTO_SIZE))
-        self.name_label = QLabel(name or number)
+        self.name_label = plain_label(name or number)
         font = self.name_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         self.name_label.setFont(font)
         self.name_label.setAccessibleName("Caller name")
-        self.number_label = QLabel(event.remote_uri)
+        self.number_label = plain_label(event.remote_uri)
         self.number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.number_label.setAccessibleName("Caller address")
-        identity = QLabel(f"Identity: {event.asserted_identity}" if event.asserted_identity else "")
+        identity = plain_label(f"Identity: {event.asserted_identity}" if event.asserted_identity else "")
         identity.setAccessibleName("Asserted identity")
         identity.setVisible(bool(event.asserted_identity))
-        self.status = QLabel("is calling you")
+        self.status = plain_label("is calling you")
         self.status.setAccessibleName("Call status")
         self.waiting_label = QLabel()
         self.waiting_label.setAccessibleName("Calls waiting")

@@ -42,12 +42,14 @@ from softphone.gui.buddies import BuddyList
 from softphone.gui.call_window import CallWindow
 from softphone.gui.certificate import ask_to_trust
 from softphone.gui.chat import ChatWindow
+from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
 from softphone.gui.incoming import IncomingCallWindow, caller_number
 from softphone.gui.ringer import Ringer
-from softphone.store import CallOutcome, CallRecord, Settings, Store, save_settings
+from softphone.gui.text import notification_text, plain_tooltip
+from softphone.store import CallOutcome, CallRecord, Contact, Settings, Store, save_settings
 from softphone.ua import (
     Account,
     CallEvent,
@@ -284,7 +286,12 @@ class MainWindow(QMainWindow):
         """The Contacts tab: the buddy list (double-click calls); also the chat window, opened by the
         Chat button in the tabs' corner, Ctrl+M, or a contact's chat button."""
         self.chat_window = ChatWindow(
-            self.bridge, self.store, on_call=self.dial, notify=self._chat_notify, accounts=self.accounts
+            self.bridge,
+            self.store,
+            on_call=self.dial,
+            notify=self._chat_notify,
+            on_add_contact=self._add_contact,
+            accounts=self.accounts,
         )
         self.buddy_list = BuddyList(
             self.bridge,
@@ -305,6 +312,11 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+M"), self, self.chat_window.show_window)
         return self.buddy_list
 
+    def _add_contact(self, uri: str) -> ContactDialog:
+        """The contact dialog for a new contact with ``uri`` (a message request's sender)."""
+        user = uri.split(":", 1)[-1].split("@", 1)[0]
+        return self.buddy_list.add_contact(Contact(user or uri, uris=[uri]))
+
     def _chat_unread(self, count: int) -> None:
         self.chat_button.setText(f"Chat ({count})" if count else "Chat")
         self.chat_button.setAccessibleName(f"Chat, {count} unread" if count else "Chat")
@@ -312,7 +324,9 @@ class MainWindow(QMainWindow):
     def _chat_notify(self, title: str, text: str) -> bool:
         if self.tray is None:
             return False
-        self.tray.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        self.tray.showMessage(
+            notification_text(title), notification_text(text), QSystemTrayIcon.MessageIcon.Information, 8000
+        )
         return True
 
     def _make_history_tab(self) -> QListWidget:
@@ -496,7 +510,7 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(text)
         item.setData(Qt.ItemDataRole.UserRole, record.peer)
         item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
-        item.setToolTip(f"{record.peer}: {outcome}; double-click to call back")
+        item.setToolTip(plain_tooltip(f"{record.peer}: {outcome}; double-click to call back"))
         if record.outcome == CallOutcome.MISSED:
             item.setIcon(icon("hangup"))
             font = item.font()
@@ -577,7 +591,9 @@ class MainWindow(QMainWindow):
             self.refresh_history()
             if event.direction == "incoming" and window is not None and not window.decided and self.tray is not None:
                 name = event.remote_display_name or caller_number(event.remote_uri)
-                self.tray.showMessage("Missed call", name, QSystemTrayIcon.MessageIcon.Information, 8000)
+                self.tray.showMessage(
+                    "Missed call", notification_text(name), QSystemTrayIcon.MessageIcon.Information, 8000
+                )
 
     def on_incoming(self, event: IncomingCallEvent) -> None:
         if self.incoming:
@@ -602,8 +618,8 @@ class MainWindow(QMainWindow):
             name = event.remote_display_name or (contact.name if contact is not None else None)
             who = name or caller_number(event.remote_uri)
             self.tray.showMessage(
-                f"Incoming call from {who}",
-                f"{event.remote_uri}\nClick to answer.",
+                notification_text(f"Incoming call from {who}"),
+                notification_text(f"{event.remote_uri}\nClick to answer."),
                 QSystemTrayIcon.MessageIcon.Information,
                 30000,
             )
@@ -689,7 +705,7 @@ class MainWindow(QMainWindow):
         count = self.missed_count()
         self.tray.setIcon(badge_icon(app_icon(), count, state=dot))
         missed = f", {count} missed call{'s' if count != 1 else ''}" if count else ""
-        self.tray.setToolTip(f"Softphone: {summary}{missed}")
+        self.tray.setToolTip(notification_text(f"Softphone: {summary}{missed}"))
 
     # --- errors, window life ----------------------------------------------------------------------------
 

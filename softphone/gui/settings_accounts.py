@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.accounts import KEYRING_SERVICE, account_from_settings
+from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import AccountSettings, Settings
 from softphone.ua import (
@@ -191,7 +192,7 @@ class AccountEditor(QDialog):
         self.test_button.setAccessibleName("Test connection")
         self.test_button.setToolTip("Register once with these settings and say what the server answered")
         self.test_button.clicked.connect(self.test_connection)
-        self.test_result = QLabel("")
+        self.test_result = plain_label("")
         self.test_result.setWordWrap(True)
         self.test_result.setAccessibleName("Connection test result")
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -199,7 +200,7 @@ class AccountEditor(QDialog):
         test_row.addWidget(self.test_result, 1)
         layout.addLayout(test_row)
 
-        self.problem = QLabel("")
+        self.problem = plain_label("")
         self.problem.setWordWrap(True)
         self.problem.setAccessibleName("Problem")
         layout.addWidget(self.problem)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Settings
 from softphone.ua import AudioDevice, DeviceSpec, LevelMeter, list_audio_devices, play_test_tone
@@ -165,7 +166,7 @@ class AudioPage(QWidget):
         form.addRow(speaker_label, out_row)
         form.addRow("&Ringing on:", self.ringing_combo)
         layout.addLayout(form)
-        self.audio_status = QLabel("Looking for audio devices …")
+        self.audio_status = plain_label("Looking for audio devices …")
         self.audio_status.setWordWrap(True)
         self.audio_status.setAccessibleName("Audio status")
         layout.addWidget(self.audio_status)

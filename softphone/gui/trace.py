@@ -45,7 +45,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -57,6 +56,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.icons import app_icon
+from softphone.gui.text import plain_label, plain_tooltip
 from softphone.gui.workers import GuiRelay
 from softphone.ua.trace import TraceRecord, write_pcap
 
@@ -348,7 +348,7 @@ class TraceWindow(QWidget):
         self._refresh.timeout.connect(self._flush)
 
         layout = QVBoxLayout(self)
-        self.state_label = QLabel("The trace starts when this window opens.")
+        self.state_label = plain_label("The trace starts when this window opens.")
         self.state_label.setAccessibleName("Trace state")
         layout.addWidget(self.state_label)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -504,7 +504,7 @@ class TraceWindow(QWidget):
             if item is None:
                 item = QTreeWidgetItem([clock(record.time), self._first_label(record), "1", call_id])
                 item.setData(0, Qt.ItemDataRole.UserRole, call_id)
-                item.setToolTip(3, call_id)
+                item.setToolTip(3, plain_tooltip(call_id))
                 self.dialogs[call_id] = item
                 if record.status_code is not None:
                     self._response_first.add(call_id)

@@ -14,6 +14,7 @@ from softphone.store.messages import (
     Message,
     MessageState,
     MessageStore,
+    RequestsFull,
     incoming_dedupe_key,
 )
 from softphone.store.settings import (
@@ -48,6 +49,7 @@ __all__ = [
     "MessageStore",
     "QualitySummary",
     "RecentPeer",
+    "RequestsFull",
     "Settings",
     "Store",
     "StoreError",

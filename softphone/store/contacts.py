@@ -260,6 +260,10 @@ class Contacts:
         row = self._db.query_one("SELECT count(*) FROM contacts")
         return int(row[0]) if row is not None else 0
 
+    def has_uri(self, uri: str) -> bool:
+        """Whether a contact has exactly this SIP URI (normalised; no number matching)."""
+        return self._db.query_one("SELECT 1 FROM contact_uris WHERE norm = ?", (normalise_uri(uri),)) is not None
+
     def find_by_uri(self, uri: str) -> Contact | None:
         """The contact with this SIP URI (normalised match), or with this number (tel: or a numeric user part)."""
         norm = normalise_uri(uri)

@@ -165,6 +165,19 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         )""",
         "CREATE INDEX watchers_pending ON watchers (account, time) WHERE decision = 'pending'",
     ),
+    # 1 -> 2: message requests (messages from senders who are not verified contacts) kept apart until
+    # accepted; senders accepted without being contacts; watchers allowed the details of our dialogs.
+    (
+        "ALTER TABLE messages ADD COLUMN from_stranger INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_requests ON messages (account, peer) WHERE from_stranger = 1",
+        """CREATE TABLE accepted_senders (
+            account TEXT NOT NULL,
+            peer TEXT NOT NULL,
+            time REAL NOT NULL,
+            PRIMARY KEY (account, peer)
+        )""",
+        "ALTER TABLE watchers ADD COLUMN details INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -11,6 +11,17 @@ one network message twice is impossible.
 Conversations are keyed by ``(account, peer)`` with both sides in
 :func:`~softphone.store.uris.normalise_uri` form. Ids grow with insertion, so
 pages are cut by id on the ``(account, peer, id)`` index.
+
+**Message requests.** A message whose sender the UA could not verify as a
+contact is stored with ``from_stranger`` set (what chat apps call a message
+request). Readers choose with ``requests=``: ``False`` leaves such messages
+out (a forged sender never shows in a contact's conversation), ``True`` gives
+only them, ``None`` everything. They stay requests until
+:meth:`MessageStore.accept` (which also remembers the sender as accepted) or
+until we write to that peer; :meth:`MessageStore.decline` deletes them. So that
+strangers cannot fill the disk, :meth:`MessageStore.add_incoming` refuses a
+request beyond ``max_per_peer`` kept from one sender or ``max_total`` kept in
+all (:class:`RequestsFull`), in the same transaction that would store it.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ __all__ = [
     "Message",
     "MessageState",
     "MessageStore",
+    "RequestsFull",
     "incoming_dedupe_key",
 ]
 
@@ -66,6 +78,18 @@ class Message:
     state: MessageState
     reason: str | None = None
     read: bool = False
+    from_stranger: bool = False
+    """A message request: the sender was not verified as a contact (see the module documentation)."""
+
+
+class RequestsFull(StoreError):
+    """A message request refused: the sender (``scope`` ``"sender"``) or all strangers together
+    (``"total"``) have as many requests kept as allowed."""
+
+    def __init__(self, scope: str, kept: int) -> None:
+        super().__init__(f"{kept} message requests kept {'from this sender' if scope == 'sender' else 'in all'}")
+        self.scope = scope
+        self.kept = kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +105,7 @@ def incoming_dedupe_key(sender: str, call_id: str, cseq: int | str) -> str:
     return f"{normalise_uri(sender)}\n{call_id.strip()}\n{str(cseq).strip()}"
 
 
-_COLUMNS = "id, account, peer, direction, body, content_type, time, state, reason, read"
+_COLUMNS = "id, account, peer, direction, body, content_type, time, state, reason, read, from_stranger"
 
 
 def _message(row: sqlite3.Row) -> Message:
@@ -96,7 +120,14 @@ def _message(row: sqlite3.Row) -> Message:
         state=MessageState(row["state"]),
         reason=row["reason"],
         read=bool(row["read"]),
+        from_stranger=bool(row["from_stranger"]),
     )
+
+
+def _requests_clause(requests: bool | None, alias: str = "") -> str:
+    if requests is None:
+        return ""
+    return f" AND {alias}from_stranger = {1 if requests else 0}"
 
 
 class MessageStore:
@@ -116,33 +147,72 @@ class MessageStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         time: float | None = None,
         dedupe_key: str | None = None,
+        from_stranger: bool = False,
+        max_per_peer: int | None = None,
+        max_total: int | None = None,
     ) -> tuple[Message, bool]:
         """Store a received MESSAGE, durably, unless it is already stored; returns ``(message, new)``.
 
         ``peer`` is the sender (From); the dedupe key is :func:`incoming_dedupe_key` of it,
         ``call_id`` and ``cseq`` unless ``dedupe_key`` is given. For a duplicate, ``message``
-        is the one stored first and ``new`` is False.
+        is the one stored first and ``new`` is False. With ``from_stranger`` the message is a
+        request; a new one is refused with :class:`RequestsFull` when ``max_per_peer`` requests
+        of this sender, or ``max_total`` requests of all accounts, are kept already.
         """
         account, peer = normalise_uri(account), normalise_uri(peer)
         key = dedupe_key if dedupe_key is not None else incoming_dedupe_key(peer, call_id, cseq)
         when = _time.time() if time is None else time
         with self._db.transaction() as con:
-            cursor = con.execute(
-                "INSERT INTO messages (account, peer, direction, body, content_type, time, state, read, dedupe_key)"
-                " VALUES (?, ?, 'in', ?, ?, ?, 'received', 0, ?) ON CONFLICT (account, dedupe_key) DO NOTHING",
-                (account, peer, text, content_type, when, key),
-            )
-            if cursor.rowcount == 1:
-                message_id = cursor.lastrowid
-                assert message_id is not None
-                return (
-                    Message(message_id, account, peer, Direction.IN, text, content_type, when, MessageState.RECEIVED),
-                    True,
-                )
             row = con.execute(
                 f"SELECT {_COLUMNS} FROM messages WHERE account = ? AND dedupe_key = ?", (account, key)
             ).fetchone()
-        return _message(row), False
+            if row is not None:
+                return _message(row), False
+            if from_stranger:
+                self._check_room(con, account, peer, max_per_peer, max_total)
+            cursor = con.execute(
+                "INSERT INTO messages"
+                " (account, peer, direction, body, content_type, time, state, read, dedupe_key, from_stranger)"
+                " VALUES (?, ?, 'in', ?, ?, ?, 'received', 0, ?, ?)",
+                (account, peer, text, content_type, when, key, int(from_stranger)),
+            )
+        message_id = cursor.lastrowid
+        assert message_id is not None
+        message = Message(
+            message_id,
+            account,
+            peer,
+            Direction.IN,
+            text,
+            content_type,
+            when,
+            MessageState.RECEIVED,
+            from_stranger=from_stranger,
+        )
+        return message, True
+
+    def find_incoming(self, account: str, peer: str, call_id: str, cseq: int | str) -> Message | None:
+        """The received message stored for this sender, Call-ID and CSeq, if any (see :meth:`add_incoming`)."""
+        row = self._db.query_one(
+            f"SELECT {_COLUMNS} FROM messages WHERE account = ? AND dedupe_key = ?",
+            (normalise_uri(account), incoming_dedupe_key(peer, call_id, cseq)),
+        )
+        return None if row is None else _message(row)
+
+    @staticmethod
+    def _check_room(
+        con: sqlite3.Connection, account: str, peer: str, max_per_peer: int | None, max_total: int | None
+    ) -> None:
+        if max_per_peer is not None:
+            kept = con.execute(
+                "SELECT count(*) FROM messages WHERE account = ? AND peer = ? AND from_stranger = 1", (account, peer)
+            ).fetchone()[0]
+            if kept >= max_per_peer:
+                raise RequestsFull("sender", kept)
+        if max_total is not None:
+            kept = con.execute("SELECT count(*) FROM messages WHERE from_stranger = 1").fetchone()[0]
+            if kept >= max_total:
+                raise RequestsFull("total", kept)
 
     def add_outgoing(
         self,
@@ -154,7 +224,10 @@ class MessageStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         time: float | None = None,
     ) -> Message:
-        """Store a message we send (``queued`` or ``sending``), durably, before it goes out."""
+        """Store a message we send (``queued`` or ``sending``), durably, before it goes out.
+
+        Writing to a peer accepts its message requests (as a reply does in any chat application).
+        """
         state = MessageState(state)
         if state not in (MessageState.QUEUED, MessageState.SENDING):
             raise StoreError(f"a new outgoing message is queued or sending, not {state}")
@@ -165,6 +238,10 @@ class MessageStore:
                 "INSERT INTO messages (account, peer, direction, body, content_type, time, state, read)"
                 " VALUES (?, ?, 'out', ?, ?, ?, ?, 1)",
                 (account, peer, text, content_type, when, state.value),
+            )
+            con.execute(
+                "UPDATE messages SET from_stranger = 0 WHERE account = ? AND peer = ? AND from_stranger = 1",
+                (account, peer),
             )
         message_id = cursor.lastrowid
         assert message_id is not None
@@ -209,10 +286,21 @@ class MessageStore:
         )
         return [_message(row) for row in rows]
 
-    def page(self, account: str, peer: str, before_id: int | None = None, limit: int = 50) -> list[Message]:
-        """The newest ``limit`` messages of a conversation older than ``before_id``, oldest first."""
+    def page(
+        self,
+        account: str,
+        peer: str,
+        before_id: int | None = None,
+        limit: int = 50,
+        *,
+        requests: bool | None = None,
+    ) -> list[Message]:
+        """The newest ``limit`` messages of a conversation older than ``before_id``, oldest first.
+
+        ``requests``: see the module documentation (None: requests and others alike).
+        """
         params: tuple[object, ...] = (normalise_uri(account), normalise_uri(peer))
-        where = "account = ? AND peer = ?"
+        where = "account = ? AND peer = ?" + _requests_clause(requests)
         if before_id is not None:
             where += " AND id < ?"
             params += (before_id,)
@@ -221,9 +309,10 @@ class MessageStore:
         )
         return [_message(row) for row in reversed(rows)]
 
-    def unread_counts(self, account: str) -> dict[str, int]:
+    def unread_counts(self, account: str, *, requests: bool | None = None) -> dict[str, int]:
         rows = self._db.query(
-            "SELECT peer, count(*) FROM messages WHERE account = ? AND read = 0 AND direction = 'in' GROUP BY peer",
+            "SELECT peer, count(*) FROM messages WHERE account = ? AND read = 0 AND direction = 'in'"
+            f"{_requests_clause(requests)} GROUP BY peer",
             (normalise_uri(account),),
         )
         return {row[0]: row[1] for row in rows}
@@ -267,16 +356,20 @@ class MessageStore:
             )
         return [_message(row) for row in rows]
 
-    def conversations(self, account: str) -> list[Conversation]:
-        """One entry per peer: its last message, that message's time and the unread count; newest first."""
+    def conversations(self, account: str, *, requests: bool | None = None) -> list[Conversation]:
+        """One entry per peer: its last message, that message's time and the unread count; newest first.
+
+        ``requests=True``: the message requests, one entry per sender; False: the other conversations.
+        """
         account = normalise_uri(account)
         rows = self._db.query(
             f"SELECT {', '.join('m.' + c for c in _COLUMNS.split(', '))} FROM messages m"
-            " JOIN (SELECT max(id) AS id FROM messages WHERE account = ? GROUP BY peer) last ON m.id = last.id"
+            " JOIN (SELECT max(id) AS id FROM messages WHERE account = ?"
+            f"{_requests_clause(requests)} GROUP BY peer) last ON m.id = last.id"
             " ORDER BY m.time DESC, m.id DESC",
             (account,),
         )
-        unread = self.unread_counts(account)
+        unread = self.unread_counts(account, requests=requests)
         return [
             Conversation(peer=row["peer"], last=_message(row), time=row["time"], unread=unread.get(row["peer"], 0))
             for row in rows
@@ -287,3 +380,50 @@ class MessageStore:
             return con.execute(
                 "DELETE FROM messages WHERE account = ? AND peer = ?", (normalise_uri(account), normalise_uri(peer))
             ).rowcount
+
+    # --- message requests ---------------------------------------------------------------------
+
+    def accept(self, account: str, peer: str, time: float | None = None) -> int:
+        """Take ``peer``'s message requests into the conversations and accept its later messages
+        (:meth:`is_accepted`); returns how many messages were requests."""
+        account, peer = normalise_uri(account), normalise_uri(peer)
+        with self._db.transaction() as con:
+            con.execute(
+                "INSERT INTO accepted_senders (account, peer, time) VALUES (?, ?, ?)"
+                " ON CONFLICT (account, peer) DO NOTHING",
+                (account, peer, _time.time() if time is None else time),
+            )
+            return con.execute(
+                "UPDATE messages SET from_stranger = 0 WHERE account = ? AND peer = ? AND from_stranger = 1",
+                (account, peer),
+            ).rowcount
+
+    def decline(self, account: str, peer: str) -> int:
+        """Delete ``peer``'s message requests (not its other messages); returns how many."""
+        with self._db.transaction() as con:
+            return con.execute(
+                "DELETE FROM messages WHERE account = ? AND peer = ? AND from_stranger = 1",
+                (normalise_uri(account), normalise_uri(peer)),
+            ).rowcount
+
+    def is_accepted(self, account: str, peer: str) -> bool:
+        """Whether the user accepted ``peer`` as a sender: explicitly, or by writing to it."""
+        params = (normalise_uri(account), normalise_uri(peer))
+        row = self._db.query_one(
+            "SELECT EXISTS (SELECT 1 FROM accepted_senders WHERE account = ? AND peer = ?)"
+            " OR EXISTS (SELECT 1 FROM messages WHERE account = ? AND peer = ? AND direction = 'out')",
+            (*params, *params),
+        )
+        return row is not None and bool(row[0])
+
+    def request_count(self, account: str | None = None, peer: str | None = None) -> int:
+        """Message requests kept: of ``account`` (all accounts when None), from ``peer`` (any when None)."""
+        where, params = "from_stranger = 1", []
+        if account is not None:
+            where += " AND account = ?"
+            params.append(normalise_uri(account))
+        if peer is not None:
+            where += " AND peer = ?"
+            params.append(normalise_uri(peer))
+        row = self._db.query_one(f"SELECT count(*) FROM messages WHERE {where}", params)
+        return 0 if row is None else int(row[0])

@@ -100,8 +100,11 @@ class LimitLog:
     of each there were and the last peer.
     """
 
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, interval: float, clock: Callable[[], float] = time.monotonic, *, logger: logging.Logger | None = None
+    ) -> None:
         self.interval = interval
+        self._log = logger if logger is not None else log
         self._clock = clock
         self._counts: dict[str, int] = {}
         self._last_peer: dict[str, str] = {}
@@ -114,7 +117,7 @@ class LimitLog:
         if self._window_end is not None and self._clock() >= self._window_end:
             self._window_over()
         if self._window_end is None:
-            log.warning("%s%s; more of this is summarised every %g s", what, _from(peer), self.interval)
+            self._log.warning("%s%s; more of this is summarised every %g s", what, _from(peer), self.interval)
             self._window_end = self._clock() + self.interval
             self._schedule()
             return
@@ -151,7 +154,7 @@ class LimitLog:
             f"{what}: {count} time{'s' if count > 1 else ''}{_from(self._last_peer.get(what), 'last ')}"
             for what, count in self._counts.items()
         ]
-        log.warning("in the last %g s: %s", self.interval, "; ".join(parts))
+        self._log.warning("in the last %g s: %s", self.interval, "; ".join(parts))
         self._counts.clear()
         self._last_peer.clear()
 

@@ -16,6 +16,16 @@
   accounts with a server, a PUBLISH of the same document (RFC 3903) so a
   presence server such as Kamailio notifies the watchers. Documents are full
   state; versions count per subscription and per publication (RFC 4235 4.1).
+  Watchers are authorised like presence watchers (``ua.subscriptions.watchers``:
+  verified and allowed or a buddy, else pending with nothing shown). What
+  they see is the state only: each dialog's ``id`` is a random token (RFC
+  4235 4.1.1 lets it be any opaque value) and its direction and state, with
+  no Call-ID, tags or remote party, so nobody can use our busy lamp to take
+  over or pick up a call (RFC 3891 Replaces needs exactly those). Watchers
+  the user allowed with details (:meth:`DialogStateService.allow`,
+  ``details=True``) get the full document; the PUBLISHed one stays state-only
+  unless :attr:`DialogStateService.publish_details` (the server shows it to
+  whoever it lets watch).
 - **Automatic callback** (:meth:`~DialogStateService.callback`): watch the
   callee until it is idle after having been busy (or idle in the first full
   state after the request), then emit a
@@ -30,8 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -124,6 +134,11 @@ class _LocalDialog:
     was_confirmed: bool = False
 
 
+def _state_only(entry: DialogEntry) -> DialogEntry:
+    """What a watcher without details sees of a dialog: its opaque id, direction and state."""
+    return DialogEntry(id=entry.id, state=entry.state, direction=entry.direction)
+
+
 class _DialogPackage:
     """The ``dialog`` event package we serve to direct watchers."""
 
@@ -148,6 +163,7 @@ class DialogStateService:
     lifetime asked for subscriptions and publications. ``presence_fallback``:
     a callback whose callee serves no dialog state follows its presence
     instead (free: ``open`` and not ``on-the-phone`` or ``busy``).
+    ``publish_details`` (off): PUBLISH our calls' identifiers too.
     """
 
     def __init__(
@@ -157,6 +173,7 @@ class DialogStateService:
         self.publish = publish
         self.presence_fallback = presence_fallback
         self.expires = expires
+        self.publish_details = False
         self._watches: dict[str, _Watch] = {}
         self._callbacks: dict[str, _Callback] = {}
         self._local: dict[str, _LocalDialog] = {}
@@ -168,6 +185,7 @@ class DialogStateService:
         self._publishers: dict[str, asyncio.Task[None]] = {}
         self._closing = False
         ua.subscriptions.register_package(_DialogPackage(self))
+        ua.subscriptions.watchers.serve(DIALOG_EVENT)
         ua.subscribe(self._on_event)
         ua.add_closer(self.close)
 
@@ -242,15 +260,25 @@ class DialogStateService:
 
     # --- public: what we serve -------------------------------------------------------------
 
+    def allow(self, uri: str, account: str | None = None, *, details: bool = False) -> None:
+        """Let ``uri`` watch our busy lamp (and presence); with ``details`` it also sees our calls'
+        Call-ID, tags and remote party (for call pickup). Only a watcher whose identity is verified
+        ever gets the details."""
+        self._ua.subscriptions.watchers.allow(uri, account, details=details)
+
+    def block(self, uri: str, account: str | None = None) -> None:
+        """Never let ``uri`` watch our busy lamp (nor presence)."""
+        self._ua.subscriptions.watchers.block(uri, account)
+
     def publication_state(self, account: str | None = None) -> str | None:
         """The state of our dialog-state PUBLISH for ``account`` (None before the first one)."""
         pub = self._publications.get(self._ua.account(account).aor)
         return pub.state if pub is not None else None
 
-    def document(self, account: str | None = None) -> bytes:
-        """Our current dialog-info document (full state) for ``account``."""
+    def document(self, account: str | None = None, *, details: bool = False) -> bytes:
+        """Our current dialog-info document (full state) for ``account``: state only, or with ``details``."""
         acc = self._ua.account(account)
-        return build_dialog_info(_entity(acc), 0, self._entries(acc))
+        return build_dialog_info(_entity(acc), 0, self._entries(acc, details))
 
     async def close(self) -> None:
         """End callbacks and watches, send the last PUBLISH and withdraw it (run by ``ua.stop()``)."""
@@ -488,16 +516,7 @@ class DialogStateService:
     # --- serving our dialogs -------------------------------------------------------------------
 
     def _authorize(self, served: ServerSubscription) -> Decision:
-        store = self._ua.store
-        if store is not None:
-            try:
-                decision = store.watchers.decision(served.account.aor, str(served.watcher_uri))
-            except Exception as exc:
-                log.info("watcher decision for %s unavailable: %s", served.watcher_uri, exc)
-                decision = None
-            if decision is not None and decision.value == "block":
-                return "rejected"
-        return "active"
+        return self._ua.subscriptions.watchers.authorize(served)
 
     def _state_body(self, served: ServerSubscription) -> tuple[str, bytes]:
         # RFC 4235 4.1: versions start at 0 and count the documents sent in one subscription.
@@ -507,11 +526,13 @@ class DialogStateService:
             live = {s.id for s in self._ua.subscriptions.served(DIALOG_EVENT)}
             self._served_versions = {k: v for k, v in self._served_versions.items() if k in live or k == served.id}
         account = served.account
-        return DIALOG_INFO_CONTENT_TYPE, build_dialog_info(_entity(account), version, self._entries(account))
+        details = self._ua.subscriptions.watchers.details(served)
+        return DIALOG_INFO_CONTENT_TYPE, build_dialog_info(_entity(account), version, self._entries(account, details))
 
-    def _entries(self, account: Account) -> list[DialogEntry]:
+    def _entries(self, account: Account, details: bool) -> list[DialogEntry]:
         entries = [d.entry for d in self._local.values() if d.account is account]
-        return entries + self._ended.get(account.aor, [])
+        entries += self._ended.get(account.aor, [])
+        return entries if details else [_state_only(e) for e in entries]
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, CallEvent):
@@ -535,7 +556,7 @@ class DialogStateService:
             elif local.entry.state is state:
                 return
             else:
-                local.entry = _dialog_entry(call, state)
+                local.entry = _dialog_entry(call, state, local.entry.id)
             local.was_confirmed = local.was_confirmed or state is DialogState.CONFIRMED
             self._changed(local.account)
             return
@@ -557,7 +578,8 @@ class DialogStateService:
         if self.publish and not self._closing and (account.register or account.outbound_proxy is not None):
             version = self._publish_versions.get(account.aor, -1) + 1
             self._publish_versions[account.aor] = version
-            self._publish(account, build_dialog_info(_entity(account), version, self._entries(account)))
+            document = build_dialog_info(_entity(account), version, self._entries(account, self.publish_details))
+            self._publish(account, document)
 
     def _publish(self, account: Account, body: bytes) -> None:
         pub = self._publications.get(account.aor)
@@ -606,11 +628,10 @@ def _dialog_state(event: CallEvent) -> DialogState:
     return DialogState.EARLY
 
 
-def _dialog_entry(call: Call, state: DialogState) -> DialogEntry:
-    dialog_id = hashlib.sha256(f"{call.sip_call_id}\0{call.local_tag}".encode()).hexdigest()[:20]
+def _dialog_entry(call: Call, state: DialogState, dialog_id: str | None = None) -> DialogEntry:
     remote_tag = call.dialog.remote_tag if call.dialog is not None else None
     return DialogEntry(
-        id=dialog_id,
+        id=dialog_id or secrets.token_hex(10),
         state=state,
         call_id=call.sip_call_id,
         local_tag=call.local_tag,

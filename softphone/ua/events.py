@@ -186,12 +186,16 @@ WatcherState = Literal["pending", "allowed", "blocked", "active", "terminated"]
 
 @dataclass(frozen=True, slots=True)
 class WatcherEvent(_Event):
-    """Someone subscribed to our presence: ``pending`` waits for the user's allow or block."""
+    """Someone subscribed to our presence or dialog state: ``pending`` waits for the user's allow or block.
+
+    ``verified`` False: nobody vouches that the request came from ``uri`` (it only claims to).
+    """
 
     kind: ClassVar[str] = "watcher"
     uri: str
     state: WatcherState
     account: str = ""
+    verified: bool = True
 
 
 MessageStatus = Literal["queued", "sending", "sent", "failed"]
@@ -208,6 +212,8 @@ class MessageEvent(_Event):
     account: str = ""
     message_id: int | None = None
     call_id: str | None = None
+    from_stranger: bool = False
+    """A message request: ``sender`` is not verified as a contact (see ``MessagingService``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,6 +224,7 @@ class MessageEvent(_Event):
             "account": self.account,
             "message_id": self.message_id,
             "call_id": self.call_id,
+            "from_stranger": self.from_stranger,
         }
 
 

@@ -6,7 +6,10 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-__all__ = ["Limits", "RateLimiter"]
+__all__ = ["REFUSAL_LOG_INTERVAL", "Limits", "RateLimiter"]
+
+# What services refuse is logged once at first, then summed up this often (softphone.transport.LimitLog).
+REFUSAL_LOG_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,11 @@ class Limits:
 
 
 class RateLimiter:
-    """Token buckets by key: ``rate`` tokens a second up to ``burst``; at most ``keys`` buckets kept."""
+    """Token buckets by key (a source address, a sender): ``rate`` tokens a second up to ``burst``.
+
+    At most ``keys`` buckets are kept, the least recently used forgotten first, so a flood from
+    invented sources or senders cannot grow the table.
+    """
 
     def __init__(self, rate: float, burst: int, keys: int = 4096) -> None:
         self.rate = rate
@@ -50,13 +57,22 @@ class RateLimiter:
         self.keys = keys
         self._buckets: OrderedDict[Hashable, tuple[float, float]] = OrderedDict()
 
+    @classmethod
+    def per_minute(cls, count: int, keys: int = 4096) -> RateLimiter:
+        """``count`` a minute, all of them at once if need be."""
+        return cls(count / 60.0, count, keys)
+
     def allow(self, key: Hashable, now: float) -> bool:
+        return self.take(key, now) is None
+
+    def take(self, key: Hashable, now: float) -> float | None:
+        """Spend a token of ``key``: None when there was one, else the seconds until there is."""
         tokens, last = self._buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
-        if allowed:
+        wait = None if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        if wait is None:
             tokens -= 1.0
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self.keys:
             self._buckets.popitem(last=False)
-        return allowed
+        return wait

@@ -28,6 +28,20 @@ restart, is stored once and answered 200 again), and reported as a
 gives :class:`~softphone.ua.events.ComposingEvent` s and is never stored.
 Other types get 415 with Accept, bodies above :attr:`MessagingService.max_body`
 413, bodies that cannot be decoded 415 (unknown charset) or 400.
+
+The sender is the verified identity (``ServiceHost.verified_identity``), else
+the claimed From. A message whose sender is not verified, or not a contact
+(nor accepted, nor written to), is a *message request*
+(:mod:`softphone.ua.message_requests`): stored with ``from_stranger``, its
+event flagged so, left out of :meth:`~MessagingService.history`,
+:meth:`~MessagingService.conversations` and
+:meth:`~MessagingService.unread_counts` (``requests=True`` asks for them),
+until :meth:`~MessagingService.accept`; and limited in size, rate and number
+kept (the settings :attr:`~MessagingService.max_request_body`,
+:attr:`~MessagingService.rate_per_minute`,
+:attr:`~MessagingService.max_requests_per_sender`,
+:attr:`~MessagingService.max_requests`). Refusals are logged as one summary
+line a minute.
 """
 
 from __future__ import annotations
@@ -49,8 +63,8 @@ from softphone.sip.iscomposing import ISCOMPOSING_CONTENT_TYPE, build_iscomposin
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import LocalResponse, ServerTransaction
 from softphone.sip.uri import SipUri, Uri, parse_uri
-from softphone.store import Conversation, Message, MessageState, StoreError, normalise_uri
-from softphone.transport import Source
+from softphone.store import Conversation, Message, MessageState, RequestsFull, Store, StoreError, normalise_uri
+from softphone.transport import LimitLog, Source
 from softphone.ua.account import Account
 from softphone.ua.call import Call
 from softphone.ua.errors import UserAgentError
@@ -62,6 +76,8 @@ from softphone.ua.events import (
     MessageStatusEvent,
     RegistrationEvent,
 )
+from softphone.ua.limits import REFUSAL_LOG_INTERVAL, RateLimiter
+from softphone.ua.message_requests import RequestGate, Sender, Verdict
 
 if TYPE_CHECKING:
     from softphone.ua.host import ServiceHost
@@ -73,8 +89,9 @@ log = logging.getLogger("softphone.ua.messaging")
 TEXT_PLAIN = "text/plain"
 TEXT_CONTENT_TYPE = "text/plain;charset=UTF-8"
 ACCEPT = f"{TEXT_PLAIN}, {ISCOMPOSING_CONTENT_TYPE}"
-# Largest body taken in (413 above it) and largest text sent.
-MAX_BODY = 64 * 1024
+# Largest body taken in (413 above it) and largest text sent: eight pages of text. RFC 3428 meant
+# MESSAGE for short texts (longer content belongs in a session, RFC 4975).
+MAX_BODY = 16 * 1024
 # RFC 3994 3.2: the refresh interval we announce with "active", and when we re-send it while typing.
 COMPOSING_REFRESH = 60
 COMPOSING_RESEND_AFTER = 50.0
@@ -115,6 +132,8 @@ class MessagingService:
     def __init__(self, ua: ServiceHost) -> None:
         self.ua = ua
         self.max_body = MAX_BODY
+        self._gate = RequestGate(time.monotonic)
+        self._refusals = LimitLog(REFUSAL_LOG_INTERVAL, logger=log)
         self._writer: ThreadPoolExecutor | None = None
         self._ids = itertools.count(1)
         self._registered: set[str] = set()
@@ -141,6 +160,45 @@ class MessagingService:
         ua.add_request_handler("MESSAGE", self._on_message)
         ua.subscribe(self._on_event)
         ua.add_closer(self._close)
+
+    # --- limits on message requests (see softphone.ua.message_requests) ------------------------
+
+    @property
+    def max_request_body(self) -> int:
+        """Largest message request taken, in bytes (413 above)."""
+        return self._gate.max_request_body
+
+    @max_request_body.setter
+    def max_request_body(self, value: int) -> None:
+        self._gate.max_request_body = value
+
+    @property
+    def rate_per_minute(self) -> int | None:
+        """Messages one unknown sender may send in a minute (486 with Retry-After beyond; None: no limit)."""
+        rate = self._gate.rate
+        return None if rate is None else int(rate.burst)
+
+    @rate_per_minute.setter
+    def rate_per_minute(self, value: int | None) -> None:
+        self._gate.rate = None if value is None else RateLimiter.per_minute(value)
+
+    @property
+    def max_requests_per_sender(self) -> int:
+        """Message requests kept from one sender (503 with Retry-After beyond)."""
+        return self._gate.max_requests_per_sender
+
+    @max_requests_per_sender.setter
+    def max_requests_per_sender(self, value: int) -> None:
+        self._gate.max_requests_per_sender = value
+
+    @property
+    def max_requests(self) -> int:
+        """Message requests kept in all (503 with Retry-After beyond)."""
+        return self._gate.max_requests
+
+    @max_requests.setter
+    def max_requests(self, value: int) -> None:
+        self._gate.max_requests = value
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -245,23 +303,48 @@ class MessagingService:
     # --- history (delegates to the store; safe from any thread) --------------------------------
 
     def history(
-        self, uri: str, before_id: int | None = None, limit: int = 50, account: str | None = None
+        self,
+        uri: str,
+        before_id: int | None = None,
+        limit: int = 50,
+        account: str | None = None,
+        *,
+        requests: bool | None = False,
     ) -> list[Message]:
-        """The newest ``limit`` messages with ``uri`` older than ``before_id``, oldest first ([] without a store)."""
+        """The newest ``limit`` messages with ``uri`` older than ``before_id``, oldest first ([] without a store).
+
+        Message requests are left out; ``requests=True`` gives only them, None everything.
+        """
         store, acc = self.ua.store, self.ua.account(account)
         if store is None:
             return []
-        return store.messages.page(acc.aor, self._peer(uri, acc), before_id, limit)
+        return store.messages.page(acc.aor, self._peer(uri, acc), before_id, limit, requests=requests)
 
-    def conversations(self, account: str | None = None) -> list[Conversation]:
-        """One entry per peer with its last message and unread count, newest first."""
+    def conversations(self, account: str | None = None, *, requests: bool | None = False) -> list[Conversation]:
+        """One entry per peer with its last message and unread count, newest first (``requests``: as
+        :meth:`history`; True lists the message requests, one entry per sender)."""
         store, acc = self.ua.store, self.ua.account(account)
-        return [] if store is None else store.messages.conversations(acc.aor)
+        return [] if store is None else store.messages.conversations(acc.aor, requests=requests)
 
-    def unread_counts(self, account: str | None = None) -> dict[str, int]:
-        """Unread incoming messages per peer (normalised URI)."""
+    def unread_counts(self, account: str | None = None, *, requests: bool | None = False) -> dict[str, int]:
+        """Unread incoming messages per peer (normalised URI); ``requests`` as :meth:`history`."""
         store, acc = self.ua.store, self.ua.account(account)
-        return {} if store is None else store.messages.unread_counts(acc.aor)
+        return {} if store is None else store.messages.unread_counts(acc.aor, requests=requests)
+
+    def requests(self, account: str | None = None) -> list[Conversation]:
+        """The message requests waiting for the user, one entry per sender, newest first."""
+        return self.conversations(account, requests=True)
+
+    def accept(self, uri: str, account: str | None = None) -> int:
+        """Accept ``uri``'s message requests into the conversations (and its later messages, once its
+        identity is verified); returns how many messages were requests."""
+        store, acc = self.ua.store, self.ua.account(account)
+        return 0 if store is None else store.messages.accept(acc.aor, self._peer(uri, acc))
+
+    def decline(self, uri: str, account: str | None = None) -> int:
+        """Delete ``uri``'s message requests; returns how many."""
+        store, acc = self.ua.store, self.ua.account(account)
+        return 0 if store is None else store.messages.decline(acc.aor, self._peer(uri, acc))
 
     def mark_read(self, uri: str, account: str | None = None, up_to_id: int | None = None) -> int:
         """Mark the conversation with ``uri`` read (up to ``up_to_id``); returns how many messages changed."""
@@ -469,7 +552,8 @@ class MessagingService:
             ua.reply(tx, 503, headers=[("Retry-After", "30")])
             return True
         try:
-            sender = normalise_uri(str(request.from_.uri))
+            identity = ua.verified_identity(request, source, account)
+            sender = normalise_uri(identity if identity is not None else str(request.from_.uri))
             call_id = request.call_id
             cseq = request.cseq.seq
             content_type = request.content_type
@@ -478,6 +562,7 @@ class MessagingService:
             log.info("bad MESSAGE from %s: %s", source, exc)
             ua.reply(tx, 400, _reason(str(exc)))
             return True
+        who = Sender(sender, identity is not None, ua.from_server(source, account))
         call: Call | None = None
         if in_dialog:
             call = self._call_of(request)
@@ -518,7 +603,7 @@ class MessagingService:
             ua.reply(tx, 400, _reason(f"Body Is Not Valid {charset}"))
             return True
         task = ua.spawn(
-            self._receive(tx, account, sender, text, call_id, cseq, call.id if call is not None else None),
+            self._receive(tx, account, who, text, len(body), call_id, cseq, call.id if call is not None else None),
             name=f"MESSAGE from {sender}",
         )
         self._receiving.add(task)
@@ -529,29 +614,38 @@ class MessagingService:
         self,
         tx: ServerTransaction,
         account: Account,
-        sender: str,
+        who: Sender,
         text: str,
+        size: int,
         call_id: str,
         cseq: int,
         ua_call_id: str | None,
     ) -> None:
         store = self.ua.store
+        sender = who.uri
         when = time.time()
         message_id: int | None = None
         if store is not None:
             try:
                 # Committed before the 200 goes out: what the sender saw accepted survives a crash.
-                message, new = await self._write(
-                    store.messages.add_incoming, account.aor, sender, text, call_id=call_id, cseq=cseq, time=when
-                )
+                outcome = await self._write(self._take, store, account, who, text, size, call_id, cseq, when)
             except Exception as exc:
                 log.warning("cannot store a MESSAGE from %s: %s", sender, exc)
                 self.ua.reply(tx, 500, "Cannot Store The Message", headers=[("Retry-After", "5")])
                 return
-            message_id, when = message.id, message.time
+            if isinstance(outcome, Verdict):
+                self._refuse(tx, outcome)
+                return
+            message, new = outcome
+            message_id, when, stranger = message.id, message.time, message.from_stranger
         else:
             key = (account.aor, sender, call_id, cseq)
             new = key not in self._seen
+            verdict = self._gate.check(None, account.aor, who, size) if new else Verdict(False)
+            if verdict.code is not None:
+                self._refuse(tx, verdict)
+                return
+            stranger = verdict.stranger
             self._seen[key] = None
             if len(self._seen) > MEMORY_DEDUPE:
                 self._seen.popitem(last=False)
@@ -561,7 +655,46 @@ class MessagingService:
             return
         # RFC 3994 3.3: a content message ends the sender's active composing state.
         self._peer_composing(account.aor, sender, False, 0)
-        self.ua.emit(MessageEvent(sender, text, when, account.aor, message_id, ua_call_id))
+        self.ua.emit(MessageEvent(sender, text, when, account.aor, message_id, ua_call_id, stranger))
+
+    def _take(
+        self,
+        store: Store,
+        account: Account,
+        who: Sender,
+        text: str,
+        size: int,
+        call_id: str,
+        cseq: int,
+        when: float,
+    ) -> tuple[Message, bool] | Verdict:
+        """On the writer thread: a message already stored, the message stored now, or why it is refused."""
+        stored = store.messages.find_incoming(account.aor, who.uri, call_id, cseq)
+        if stored is not None:
+            return stored, False
+        verdict = self._gate.check(store, account.aor, who, size)
+        if verdict.code is not None:
+            return verdict
+        try:
+            return store.messages.add_incoming(
+                account.aor,
+                who.uri,
+                text,
+                call_id=call_id,
+                cseq=cseq,
+                time=when,
+                from_stranger=verdict.stranger,
+                max_per_peer=self._gate.max_requests_per_sender,
+                max_total=self._gate.max_requests,
+            )
+        except RequestsFull as full:
+            return self._gate.refused_by_store(full)
+
+    def _refuse(self, tx: ServerTransaction, verdict: Verdict) -> None:
+        assert verdict.code is not None
+        self._refusals.note(f"incoming MESSAGEs refused: {verdict.why}")
+        headers = [("Retry-After", str(verdict.retry_after))] if verdict.retry_after is not None else []
+        self.ua.reply(tx, verdict.code, verdict.reason, headers=headers)
 
     def _call_of(self, request: Request) -> Call | None:
         tag = request.to.tag

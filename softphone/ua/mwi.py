@@ -3,8 +3,12 @@
 :class:`MwiService` (``ua.mwi``) subscribes each registering account to its
 own address of record's ``message-summary`` once the account is registered,
 and also takes the unsolicited NOTIFYs (no To tag) many voicemail servers send
-instead. Each valid summary becomes an :class:`~softphone.ua.events.MwiEvent`
-and is kept as the account's latest (:meth:`MwiService.summary`).
+instead, but only from the account's own registrar or outbound proxy
+(``ServiceHost.from_server``): anyone else's is refused with 403 and changes
+nothing, so nobody can show fake voicemail (and a voicemail number to call)
+on the phone. Each valid summary becomes an
+:class:`~softphone.ua.events.MwiEvent` and is kept as the account's latest
+(:meth:`MwiService.summary`).
 
 A NOTIFY whose body is not a valid ``application/simple-message-summary`` is
 answered 400 and changes nothing; inside a subscription that keeps the
@@ -22,9 +26,10 @@ from softphone.sip.errors import BodyError, SipParseError
 from softphone.sip.message import Request
 from softphone.sip.message_summary import MESSAGE_SUMMARY_CONTENT_TYPE, MessageSummary, parse_message_summary
 from softphone.sip.transaction import ServerTransaction
-from softphone.transport import Source
+from softphone.transport import LimitLog, Source
 from softphone.ua.account import Account
 from softphone.ua.events import Event, MwiEvent, RegistrationEvent, SubscriptionEvent
+from softphone.ua.limits import REFUSAL_LOG_INTERVAL
 from softphone.ua.subscription import Subscription, event_package
 
 if TYPE_CHECKING:
@@ -54,6 +59,7 @@ class MwiService:
         self.expires = expires
         self._summaries: dict[str, MwiEvent] = {}
         self._subscriptions: dict[str, Subscription] = {}
+        self._refusals = LimitLog(REFUSAL_LOG_INTERVAL, logger=log)
         ua.subscribe(self._on_event)
         ua.add_request_handler("NOTIFY", self._on_unsolicited_notify)
         ua.add_closer(self.close)
@@ -138,6 +144,10 @@ class MwiService:
         package = event_package(request)
         if package is None or package[0] != MESSAGE_SUMMARY_EVENT:
             return False
+        if not self._ua.from_server(source, account):
+            self._refusals.note(f"unsolicited message-summary NOTIFYs refused: not from the server of {account.aor}")
+            self._ua.reply(tx, 403, "Forbidden")
+            return True
         if not request.body:
             self._ua.reply(tx, 200)
             return True

@@ -15,11 +15,13 @@
   account whose PUBLISH came back "unsupported" (403/404/405/489/501), the
   ``presence`` event package is registered with ``ua.subscriptions``; its
   body is our PIDF and every change is notified to the active watchers.
-  Watchers are authorised (RFC 3856 6.6): a URI in the buddy list (a store
-  contact or a watched buddy) or allowed before is active, a blocked one is
-  refused with 403, any other is held pending (stored as such and reported
-  as a ``WatcherEvent(state="pending")``) until :meth:`PresenceService.allow`
-  or :meth:`PresenceService.block`.
+  Watchers are authorised (RFC 3856 6.6) by ``ua.subscriptions.watchers``
+  (:mod:`softphone.ua.watchers`): a *verified* watcher in the buddy list (a
+  store contact or a watched buddy) or allowed before is active, a blocked
+  one is refused with 403, any other (an unverified claim to be a buddy too)
+  is held pending with nothing revealed (stored as such and reported as a
+  ``WatcherEvent(state="pending")``) until :meth:`PresenceService.allow` or
+  :meth:`PresenceService.block`.
 - **the buddies** (:meth:`PresenceService.watch`): one presence subscription
   each (Accept: application/pidf+xml), every NOTIFY body reported as a
   ``PresenceEvent`` and every subscription state change as a
@@ -61,7 +63,6 @@ from softphone.sip.message import Request
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf, parse_pidf
 from softphone.sip.uri import AbsoluteUri, SipUri, Uri, parse_uri
 from softphone.store.uris import normalise_uri
-from softphone.store.watchers import Authorization
 from softphone.ua.account import Account
 from softphone.ua.events import (
     CallEvent,
@@ -69,7 +70,6 @@ from softphone.ua.events import (
     PresenceEvent,
     RegistrationEvent,
     SubscriptionEvent,
-    WatcherEvent,
 )
 from softphone.ua.publication import Publication
 from softphone.ua.subscription import Decision, ServerSubscription, Subscription
@@ -185,7 +185,6 @@ class PresenceService:
         self._dirty: set[str] = set()
         self._serving: set[str] = set()
         self._package: _PresencePackage | None = None
-        self._decisions: dict[tuple[str, str], Authorization] = {}
         self._buddies: dict[str, _Buddy] = {}
         self._queue: asyncio.Queue[_Buddy] | None = None
         self._pacers: list[asyncio.Task[None]] = []
@@ -196,6 +195,7 @@ class PresenceService:
         self._tuple_id = f"t{secrets.token_hex(4)}"
         ua.subscribe(self._on_event)
         ua.add_closer(self._close)
+        ua.subscriptions.watchers.add_buddies(self._buddies.__contains__)
         for account in ua.accounts:
             if _peer_to_peer(account):
                 self._serve(account)
@@ -322,6 +322,7 @@ class PresenceService:
         if self._package is None:
             self._package = _PresencePackage(self)
             self._ua.subscriptions.register_package(self._package)
+            self._ua.subscriptions.watchers.serve(PRESENCE)
         if account.aor not in self._serving:
             self._serving.add(account.aor)
             self._ua.subscriptions.notify_package(PRESENCE, account)
@@ -331,74 +332,19 @@ class PresenceService:
         return self._ua.account(account).aor in self._serving
 
     def _authorize(self, served: ServerSubscription) -> Decision:
-        account = served.account
-        watcher = normalise_uri(str(served.watcher_uri))
-        decision = self._decision(account, watcher)
-        if decision == Authorization.BLOCK:
-            log.info("presence watcher %s of %s is blocked", watcher, account.aor)
-            return "rejected"
-        if decision == Authorization.ALLOW or self._known(watcher):
-            self._ua.emit(WatcherEvent(watcher, "active", account.aor))
-            return "active"
-        self._set_decision(account, watcher, Authorization.PENDING)
-        self._ua.emit(WatcherEvent(watcher, "pending", account.aor))
-        return "pending"
-
-    def _decision(self, account: Account, watcher: str) -> Authorization | None:
-        store = self._ua.store
-        if store is not None:
-            return store.watchers.decision(account.aor, watcher)
-        return self._decisions.get((normalise_uri(account.aor), watcher))
-
-    def _set_decision(self, account: Account, watcher: str, decision: Authorization) -> None:
-        store = self._ua.store
-        if store is not None:
-            if decision == Authorization.PENDING:
-                store.watchers.add_pending(account.aor, watcher)
-            else:
-                store.watchers.set(account.aor, watcher, decision)
-            return
-        key = (normalise_uri(account.aor), watcher)
-        if decision != Authorization.PENDING or key not in self._decisions:
-            self._decisions[key] = decision
-
-    def _known(self, watcher: str) -> bool:
-        if watcher in self._buddies:
-            return True
-        store = self._ua.store
-        return store is not None and store.contacts.find_by_uri(watcher) is not None
+        return self._ua.subscriptions.watchers.authorize(served)
 
     def allow(self, uri: str, account: str | None = None) -> None:
-        """Let ``uri`` see our presence: stored, and its pending subscriptions become active."""
-        self._decide(uri, account, allow=True)
+        """Let ``uri`` see our presence (and busy lamp): stored, and its pending subscriptions become active."""
+        self._ua.subscriptions.watchers.allow(uri, account)
 
     def block(self, uri: str, account: str | None = None) -> None:
-        """Never show ``uri`` our presence: stored, and its subscriptions end (``rejected``)."""
-        self._decide(uri, account, allow=False)
-
-    def _decide(self, uri: str, account: str | None, *, allow: bool) -> None:
-        acc = self._ua.account(account)
-        watcher = normalise_uri(uri)
-        if not watcher:
-            raise ValueError(f"not a watcher address: {uri!r}")
-        self._set_decision(acc, watcher, Authorization.ALLOW if allow else Authorization.BLOCK)
-        for served in self._ua.subscriptions.served(PRESENCE):
-            if served.account is not acc or normalise_uri(str(served.watcher_uri)) != watcher:
-                continue
-            if allow and served.state == "pending":
-                self._ua.subscriptions.decide(served, True)
-            elif not allow:
-                self._ua.subscriptions.decide(served, False)
-        self._ua.emit(WatcherEvent(watcher, "allowed" if allow else "blocked", acc.aor))
+        """Never show ``uri`` our presence (nor busy lamp): stored, and its subscriptions end (``rejected``)."""
+        self._ua.subscriptions.watchers.block(uri, account)
 
     def pending_watchers(self, account: str | None = None) -> list[str]:
         """Watchers of ``account`` waiting for the user's allow or block, oldest first."""
-        acc = self._ua.account(account)
-        store = self._ua.store
-        if store is not None:
-            return [d.watcher for d in store.watchers.pending(acc.aor)]
-        aor = normalise_uri(acc.aor)
-        return [w for (a, w), d in self._decisions.items() if a == aor and d == Authorization.PENDING]
+        return self._ua.subscriptions.watchers.pending(account)
 
     # --- buddies -----------------------------------------------------------------------
 

@@ -9,8 +9,13 @@ waiting ``retry-after`` on ``probation`` or ``giveup``, stopping on
 to the subscription's ``on_notify``. As **notifier** it serves the
 :class:`EventPackage` s registered with it: answers SUBSCRIBE (489 for an
 unknown package, 423 below our minimum, 403 when the package rejects the
-watcher), sends the NOTIFYs of a new, refreshed, changed or ended
-subscription, and expires subscriptions that are not refreshed.
+watcher, 503 with Retry-After when it defers it), sends the NOTIFYs of a new,
+refreshed, changed or ended subscription, and expires subscriptions that are
+not refreshed. A SUBSCRIBE to a package we serve from an address that may not reach
+the account (``ServiceHost.may_reach``: not its server, and the account takes
+no direct requests) is refused with 403 before the package sees it; each new
+subscription carries the watcher's verified identity for the package's
+decision (:mod:`softphone.ua.watchers`).
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import ServerTransaction, make_response
 from softphone.sip.uri import Uri
-from softphone.transport import Source
+from softphone.transport import LimitLog, Source
 from softphone.ua.account import Account
+from softphone.ua.limits import REFUSAL_LOG_INTERVAL
+from softphone.ua.watchers import WatcherPolicy
 
 if TYPE_CHECKING:
     from softphone.ua.host import ServiceHost
@@ -48,7 +55,7 @@ log = logging.getLogger(__name__)
 
 SubscriberState = Literal["init", "pending", "active", "terminated"]
 NotifierState = Literal["pending", "active", "terminated"]
-Decision = Literal["active", "pending", "rejected"]
+Decision = Literal["active", "pending", "rejected", "deferred"]
 
 MIN_EXPIRES = 60  # RFC 6665 4.2.1.1: we answer 423 below this
 MAX_EXPIRES = 3600
@@ -58,6 +65,8 @@ _RETRY_MAX = 600.0
 # RFC 6665 4.1.3: reasons after which re-subscribing makes sense, at once or after retry-after.
 _RESUBSCRIBE_NOW = {"deactivated", "timeout"}
 _RESUBSCRIBE_LATER = {"probation", "giveup"}
+# How long a deferred watcher is asked to wait (RFC 3261 21.5.4, 20.33).
+DEFERRED_RETRY_AFTER = 300
 
 
 def refresh_delay(expires: int) -> float:
@@ -137,6 +146,10 @@ class ServerSubscription:
     target: Source
     expires_at: float
     state: NotifierState = "pending"
+    identity: str | None = None
+    """Who the watcher is as far as anyone vouches (``ServiceHost.verified_identity``); None: only claimed."""
+    from_server: bool = False
+    """The SUBSCRIBE came through the account's own server."""
     _timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
@@ -171,6 +184,8 @@ class Subscriptions:
         self._served: dict[tuple[str, str], ServerSubscription] = {}
         self._server_ids = itertools.count(1)
         self._notifying: set[asyncio.Task[None]] = set()
+        self.watchers = WatcherPolicy(ua, self)
+        self._refusals = LimitLog(REFUSAL_LOG_INTERVAL, logger=log)
 
     # --- subscriber -------------------------------------------------------------------
 
@@ -498,7 +513,12 @@ class Subscriptions:
             return
         package = self._packages.get(package_id[0]) if package_id is not None else None
         if package is None or package_id is None:
+            # What we serve is no secret (OPTIONS says it too): 489 comes before the check of the source.
             self._ua.reply(tx, 489, headers=[("Allow-Events", self.allow_events)])
+            return
+        if not self._ua.may_reach(source, account):
+            self._refusals.note(f"SUBSCRIBEs refused: not through the server of {account.aor}")
+            self._ua.reply(tx, 403, "Forbidden")
             return
         expires = int_header(request, "Expires")
         if expires is None:
@@ -525,10 +545,16 @@ class Subscriptions:
             accept=accept,
             target=source,
             expires_at=time.monotonic() + expires,
+            identity=self._ua.verified_identity(request, source, account),
+            from_server=self._ua.from_server(source, account),
         )
         decision = package.authorize(served)
         if decision == "rejected":
             self._ua.reply(tx, 403, "Subscription refused")
+            return
+        if decision == "deferred":
+            self._refusals.note(f"SUBSCRIBEs refused: {package.name} watchers waiting for the user")
+            self._ua.reply(tx, 503, headers=[("Retry-After", str(DEFERRED_RETRY_AFTER))])
             return
         served.state = "active" if decision == "active" else "pending"
         self._ua.keep_dialog(dialog)
@@ -588,6 +614,11 @@ class Subscriptions:
             if served.package == package and served.state == "active":
                 if account is None or served.account is account:
                     self._send_notify(served)
+
+    def notify(self, served: ServerSubscription) -> None:
+        """Send ``served`` its current state again (what it may see changed)."""
+        if served.state == "active":
+            self._send_notify(served)
 
     def decide(self, served: ServerSubscription, allow: bool) -> None:
         """The user's answer for a pending watcher: activate (with the state) or end it (rejected)."""

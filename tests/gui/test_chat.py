@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from softphone.gui.bridge import UaBridge
 from softphone.gui.chat import PAGE, ChatWindow, Conversation, peer_key, state_text
-from softphone.store import MessageState, Store
+from softphone.store import Contact, MessageState, Store
 from softphone.ua import Account, ComposingEvent, MessageEvent
 from tests.gui.harness import WAIT_MS, GuiPhone, Peer, new_account, unnamed_controls
 from tests.kamailio_server import Kamailio
@@ -79,6 +79,9 @@ def test_chat_both_ways_through_kamailio(
     started.append(carol)
     phone = GuiPhone(qtbot, new_account(kamailio), tmp_path)
     started.append(phone)
+    # Bob and Carol are contacts: their messages open conversations (a stranger's would be a message request).
+    phone.store.contacts.add(Contact("Bob", uris=[bob.aor]))
+    phone.store.contacts.add(Contact("Carol", uris=[carol.aor]))
     for peer in (bob, carol):
         peer.wait_registered()
     phone.wait_registered()

@@ -2,7 +2,8 @@
 
 The sender is a plain UDP socket in the test: 1,000 MESSAGEs with unique Call-IDs, a window of requests
 under way, each retransmitted until it is answered (RFC 3261 17.1.2.2, loosely). The receiver runs peer to
-peer on loopback (no server) with a database in tmp_path. After the kill the database must hold every
+peer on loopback (no server) with a database in tmp_path, where the sender is a contact (a stranger's
+messages would be message requests, limited). After the kill the database must hold every
 message the sender saw answered with 200, none twice; a restarted receiver then gets some answered
 requests again (lost 200s, as the sender sees it) plus the rest of the burst, and stores each once.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from softphone.sip.message import Response
 from softphone.sip.parser import parse_message
-from softphone.store import Direction, Store
+from softphone.store import Contact, Direction, Store
 
 COUNT = 1000
 KILL_AFTER = 300  # answered messages before the SIGKILL
@@ -211,6 +212,8 @@ def stored_texts(db: Path) -> collections.Counter[str]:
 
 def test_sigkill_mid_burst_loses_no_answered_message_and_stores_none_twice(tmp_path: Path) -> None:
     db = tmp_path / "receiver.db"
+    with Store(db) as store:
+        store.contacts.add(Contact("Burst", uris=[SENDER]))
     port = free_port()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))

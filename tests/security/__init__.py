@@ -1,1 +1,1 @@
-"""Attacks on a listening phone: what must hold when strangers scan, flood and forge."""
+"""Attacks on a listening phone: strangers who scan, flood, forge, try to watch, ring, write or fake voicemail."""

@@ -1,7 +1,8 @@
 """Busy lamps and automatic callback (RFC 4235) between user agents on loopback, peer to peer.
 
 bob is the watched phone, alice watches (and asks for callbacks), carol calls bob.
-No server: alice subscribes to bob's dialog package directly.
+No server: alice subscribes to bob's dialog package directly; bob allowed her to
+(a colleague), with the calls' details where a test reads them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def run(scenario: Callable[[Phone, Phone, Phone], Awaitable[None]]) -> None:
                 phone = Phone(ua, Recorder(ua))
                 phones.append(phone)
                 await ua.start()
+            phones[0].ua.dialog_state.allow("sip:alice@127.0.0.1")
             await scenario(*phones)
         finally:
             for phone in phones:
@@ -108,6 +110,7 @@ class Bodies:
 
 def test_busy_lamp_follows_a_call_idle_ringing_busy_idle() -> None:
     async def scenario(bob: Phone, alice: Phone, carol: Phone) -> None:
+        bob.ua.dialog_state.allow("sip:alice@127.0.0.1", details=True)
         key = await alice.ua.dialog_state.watch(bob.uri)
         assert key == bob.uri
         await alice.events.wait(lamp("idle", key))

@@ -1,8 +1,13 @@
-"""Message-waiting (RFC 3842) between user agents on loopback: unsolicited NOTIFYs, a subscription, bad bodies."""
+"""Message-waiting (RFC 3842) between user agents on loopback: unsolicited NOTIFYs, a subscription, bad bodies.
+
+The "voicemail" user agent is the phone's server (its outbound proxy or registrar, on one port for UDP
+and TCP): unsolicited NOTIFYs are taken only from there. tests/security/ has the stranger's side.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -38,16 +43,33 @@ class SummaryPackage:
         return MESSAGE_SUMMARY_CONTENT_TYPE, self.body
 
 
+def free_port() -> int:
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port on 127.0.0.1")
+
+
 def run(scenario: Callable[[UserAgent, UserAgent, Recorder], Awaitable[None]], *, registrar: bool = False) -> None:
     """``scenario(voicemail, phone, events of phone)``; the phone's requests go to the voicemail UA."""
 
     async def main() -> None:
+        port = free_port()
         # The server keeps alice's mailbox: requests for alice reach it (a user it does not have gets 404).
         voicemail = make_ua(
-            Account("sip:voicemail@127.0.0.1", register=False), Account("sip:alice@127.0.0.1", register=False)
+            Account("sip:voicemail@127.0.0.1", register=False),
+            Account("sip:alice@127.0.0.1", register=False),
+            listen=[("UDP", "127.0.0.1", port), ("TCP", "127.0.0.1", port)],
         )
         await voicemail.start()
-        port = voicemail.stack.transport.local_address("UDP")[1]
         if registrar:
             account = Account("sip:alice@127.0.0.1", "secret", registrar=f"sip:127.0.0.1:{port}")
         else:
@@ -55,6 +77,8 @@ def run(scenario: Callable[[UserAgent, UserAgent, Recorder], Awaitable[None]], *
         phone = make_ua(account)
         events = Recorder(phone)
         await phone.start()
+        # The phone looks its server up (as its first request there would): what comes from there is its server's.
+        await phone.resolve(account.next_hop, account)
         try:
             await scenario(voicemail, phone, events)
         finally:
@@ -72,9 +96,12 @@ async def notify(
     event: str = "message-summary",
     content_type: str = MESSAGE_SUMMARY_CONTENT_TYPE,
     transport: str = "UDP",
+    port: int | None = None,
 ) -> Response:
-    """An unsolicited NOTIFY (no subscription, no To tag) from ``sender`` to ``receiver``'s alice."""
-    port = receiver.stack.transport.local_address(transport)[1]
+    """An unsolicited NOTIFY (no subscription, no To tag) from ``sender`` to ``receiver``'s alice (at
+    ``port``, by default where ``receiver`` listens)."""
+    if port is None:
+        port = receiver.stack.transport.local_address(transport)[1]
     _, response = await sender.request_out_of_dialog(
         sender.accounts[0],
         "NOTIFY",
@@ -88,6 +115,19 @@ async def notify(
 
 def is_mwi(e: object) -> bool:
     return isinstance(e, MwiEvent)
+
+
+async def tcp_flow(voicemail: UserAgent, phone: UserAgent) -> int:
+    """The phone reaches its server over TCP (as a registration over TCP does); the port at the phone's
+    end of that connection, where the server sends its requests back."""
+    account = phone.accounts[0]
+    server = account.outbound_proxy_uri
+    assert server is not None
+    account.outbound_proxy = f"sip:127.0.0.1:{server.port};transport=tcp"
+    _, answer = await phone.request_out_of_dialog(account, "OPTIONS", parse_uri(f"sip:127.0.0.1:{server.port}"))
+    assert answer.status_code == 200
+    (peer,) = [peer for _, transport, peer, outbound in voicemail.stack.transport.connections if not outbound]
+    return peer[1]
 
 
 def test_unsolicited_notify_gives_the_counts_and_keeps_the_latest() -> None:
@@ -124,6 +164,7 @@ def test_malformed_summaries_are_refused_and_change_nothing() -> None:
     async def scenario(voicemail: UserAgent, phone: UserAgent, events: Recorder) -> None:
         assert (await notify(voicemail, phone, SUMMARY)).status_code == 200
         good = await events.wait(is_mwi)
+        flow = await tcp_flow(voicemail, phone)
         bad_bodies = [
             b"this is not a summary\r\n",
             b"Voice-Message: 1/2\r\n",  # no Messages-Waiting
@@ -133,7 +174,7 @@ def test_malformed_summaries_are_refused_and_change_nothing() -> None:
             b"Messages-Waiting: yes\r\n" + b"X-Filler: " + b"a" * 70_000 + b"\r\n",
         ]
         for body in bad_bodies:
-            response = await notify(voicemail, phone, body, transport="TCP")
+            response = await notify(voicemail, phone, body, transport="TCP", port=flow)
             assert response.status_code == 400, body[:40]
         # A body of another type under the message-summary event.
         response = await notify(voicemail, phone, b"<presence/>", content_type="application/pidf+xml")

@@ -163,6 +163,8 @@ def test_server_without_presence_falls_back_to_serving_and_direct_subscribe() ->
         bob_events, alice_events = Recorder(bob), Recorder(alice)
         port = server.stack.transport.local_address("UDP")[1]
         alice.accounts[0].outbound_proxy = f"sip:127.0.0.1:{port}"
+        # With a server, alice takes requests straight from the LAN only when told to (her watchers come that way).
+        alice.accounts[0].direct_calls = True
         assert alice.presence.serving(), "p2p at construction"
         alice.presence._serving.clear()  # now an account with a server: it must find out by itself
 
