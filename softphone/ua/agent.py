@@ -390,17 +390,22 @@ class UserAgent:
     def verified_identity(self, request: Request, source: Source, account: Account) -> str | None:
         """Who sent ``request``, as far as it can be known; None when nobody vouches for its From.
 
-        Through our server: the P-Asserted-Identity it added (RFC 3325), else the From it
-        authenticated. Directly (an account that takes IP calls): the From only when its host is
-        the address the request came from. A From alone is never proof.
+        Through our server: the P-Asserted-Identity it added (RFC 3325), else a From in the account's
+        own domain (the server authenticates its own users; one of another domain it only relays).
+        Directly (an account that takes IP calls): the From only when its host is the address the
+        request came from. A From alone is never proof.
         """
         if self.from_server(source, account):
             try:
                 asserted = request.asserted_identities
             except SipParseError:
                 asserted = []
-            uri = asserted[0].uri if asserted else request.from_.uri
-            return str(uri)
+            if asserted:
+                return str(asserted[0].uri)
+            claimed = request.from_.uri
+            if isinstance(claimed, SipUri) and claimed.host.lower() == account.domain.lower():
+                return str(claimed)
+            return None
         if not account.accepts_direct:
             return None
         uri = request.from_.uri

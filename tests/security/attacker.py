@@ -263,6 +263,15 @@ class Attacker(asyncio.DatagramProtocol):
         """The final response to the request ``data`` heard so far, if any."""
         return self._finals.get(_key(parse_message(data)))
 
+    async def unanswered(self, data: bytes, port: int, phone: object) -> None:
+        """Send ``data`` and check the phone drops it without a word (counted, not answered)."""
+        dropped = phone.router.dropped  # type: ignore[attr-defined]
+        before = dropped.total
+        self.send(data, port)
+        await until(lambda: dropped.total > before, what="the request to be dropped")
+        await asyncio.sleep(0)
+        assert self.final(data) is None, "a stranger gets no answer at all"
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
