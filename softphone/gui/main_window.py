@@ -47,6 +47,7 @@ from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
 from softphone.gui.incoming import IncomingCallWindow, caller_number
+from softphone.gui.incoming_calls import IncomingCalls
 from softphone.gui.ringer import Ringer
 from softphone.gui.text import notification_text, plain_tooltip
 from softphone.store import CallOutcome, CallRecord, Contact, Settings, Store, save_settings
@@ -151,9 +152,7 @@ class MainWindow(QMainWindow):
         if accounts is None:
             accounts = list(bridge.ua.accounts) if bridge.ua is not None else []
         self.accounts = list(accounts)
-        # One incoming-call window at a time; the other ringing calls wait their turn, in order.
-        self.incoming: dict[str, IncomingCallWindow] = {}
-        self.waiting: dict[str, IncomingCallEvent] = {}
+        self.incoming_calls = IncomingCalls(bridge, store, lambda: self.ringer, lambda: self.tray, self.show_error)
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
@@ -569,7 +568,7 @@ class MainWindow(QMainWindow):
             if event.state == "failed" and event.fingerprint:
                 self.offer_trust(event.account, event.tls_problem or "untrusted", event.fingerprint)
         elif isinstance(event, IncomingCallEvent):
-            self.on_incoming(event)
+            self.incoming_calls.on_incoming(event)
         elif isinstance(event, CallEvent):
             self.on_call(event)
         elif isinstance(event, MwiEvent):
@@ -580,99 +579,20 @@ class MainWindow(QMainWindow):
             self.call_window.on_event(event)
 
     def on_call(self, event: CallEvent) -> None:
-        window = self.incoming.get(event.call_id)
-        if event.state not in ("ringing", "early", "calling"):
-            if self.waiting.pop(event.call_id, None) is not None:
-                self._show_waiting_count()
-            if window is not None:
-                self._close_incoming(event.call_id)
+        self.incoming_calls.on_call(event)
         self.call_window.on_call(event)
         if event.state == "ended":
             self.refresh_history()
-            if event.direction == "incoming" and window is not None and not window.decided and self.tray is not None:
-                name = event.remote_display_name or caller_number(event.remote_uri)
-                self.tray.showMessage(
-                    "Missed call", notification_text(name), QSystemTrayIcon.MessageIcon.Information, 8000
-                )
 
-    def on_incoming(self, event: IncomingCallEvent) -> None:
-        if self.incoming:
-            # A call is on screen already: this one waits (a flood never opens more windows).
-            self.waiting[event.call_id] = event
-            self._show_waiting_count()
-            return
-        contact = None
-        if self.store is not None:
-            try:
-                contact = self.store.contacts.find_by_uri(event.remote_uri)
-            except Exception as exc:
-                log.info("contact lookup failed: %s", exc)
-        window = IncomingCallWindow(event, contact=contact, on_answer=self.answer_call, on_decline=self.decline_call)
-        self.incoming[event.call_id] = window
-        window.set_waiting(len(self.waiting))
-        window.show()
-        window.raise_()
-        window.activateWindow()
-        self.ringer.start()
-        if self.tray is not None:
-            name = event.remote_display_name or (contact.name if contact is not None else None)
-            who = name or caller_number(event.remote_uri)
-            self.tray.showMessage(
-                notification_text(f"Incoming call from {who}"),
-                notification_text(f"{event.remote_uri}\nClick to answer."),
-                QSystemTrayIcon.MessageIcon.Information,
-                30000,
-            )
-
-    def _close_incoming(self, call_id: str) -> None:
-        window = self.incoming.pop(call_id, None)
-        if window is not None:
-            window.close()
-            window.deleteLater()
-        if not self.incoming and self.waiting and not self.quitting:
-            next_id = next(iter(self.waiting))
-            self.on_incoming(self.waiting.pop(next_id))
-        if not self.incoming:
-            self.ringer.stop()
-
-    def _show_waiting_count(self) -> None:
-        for window in self.incoming.values():
-            window.set_waiting(len(self.waiting))
-
-    def answer_call(self, call_id: str) -> None:
-        ua = self.bridge.ua
-        if ua is None:
-            return
-        self.ringer.stop()
-
-        def failed(exc: BaseException) -> None:
-            window = self.incoming.get(call_id)
-            if window is not None:
-                window.failed(f"Cannot answer: {exc}")
-            self.show_error(f"Cannot answer: {exc}")
-
-        self.bridge.run(lambda: ua.answer(call_id), on_error=failed)
-
-    def decline_call(self, call_id: str, code: int = 603) -> None:
-        ua = self.bridge.ua
-        if ua is None:
-            return
-
-        def failed(exc: BaseException) -> None:
-            window = self.incoming.get(call_id)
-            if window is not None:
-                window.failed(f"Cannot decline: {exc}")
-
-        self.bridge.run(lambda: ua.decline(call_id, code), on_error=failed)
+    @property
+    def incoming(self) -> dict[str, IncomingCallWindow]:
+        """The incoming-call window on screen (one at most), by call id."""
+        return self.incoming_calls.windows
 
     def answer_from_notification(self) -> None:
         """The desktop notification was clicked: answer the newest ringing call."""
-        for call_id in reversed(list(self.incoming)):
-            window = self.incoming[call_id]
-            if not window.decided:
-                window.answer()
-                return
-        self.show_and_raise()
+        if not self.incoming_calls.answer_newest():
+            self.show_and_raise()
 
     def on_mwi(self, event: MwiEvent) -> None:
         self.mwi_count = event.new
@@ -751,8 +671,7 @@ class MainWindow(QMainWindow):
             self.hide()
             event.ignore()
             return
-        for call_id in list(self.incoming):
-            self._close_incoming(call_id)
+        self.incoming_calls.close_all()
         self.call_window.close()
         self.chat_window.close()
         if self.tray is not None:

@@ -22,11 +22,11 @@ from softphone.sip.transaction import (
     TimedOut,
     TimerSettings,
     Transaction,
-    TransactionLayer,
     TransportFailure,
     is_failover,
     make_response,
 )
+from softphone.sip.transaction_layer import TransactionLayer
 from softphone.transport import Source, Target, TlsSettings, TransportError, TransportLimits, TransportManager
 
 __all__ = ["LocalResponse", "SipStack", "is_failover"]

@@ -130,8 +130,7 @@ class GuiPhone:
 
     def close(self) -> None:
         self.window.quitting = True
-        for call_id in list(self.window.incoming):
-            self.window._close_incoming(call_id)
+        self.window.incoming_calls.close_all()
         self.window.call_window.close()
         self.window.close()
         self.bridge.stop()

@@ -24,7 +24,6 @@ from softphone.sip.transaction import (
     TimedOut,
     Timer,
     TimerSettings,
-    TransactionLayer,
     TransportFailure,
     cancelled_key,
     client_key,
@@ -34,6 +33,7 @@ from softphone.sip.transaction import (
     new_branch,
     server_key,
 )
+from softphone.sip.transaction_layer import TransactionLayer
 
 T = TimerSettings()
 

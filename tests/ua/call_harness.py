@@ -10,7 +10,8 @@ from softphone.sip.addr import NameAddr
 from softphone.sip.auth import DigestClient
 from softphone.sip.message import Request, Response
 from softphone.sip.parser import parse_message
-from softphone.sip.transaction import ServerTransaction, TimerSettings, TransactionLayer, make_response
+from softphone.sip.transaction import ServerTransaction, TimerSettings, make_response
+from softphone.sip.transaction_layer import TransactionLayer
 from softphone.sip.uri import SipUri, parse_uri
 from softphone.transport import Target
 from softphone.ua.call_effects import (

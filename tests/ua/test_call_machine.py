@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from softphone.sip.message import Request
-from softphone.sip.transaction import LocalResponse, TimerSettings, TransactionLayer, make_response
+from softphone.sip.transaction import LocalResponse, TimerSettings, make_response
+from softphone.sip.transaction_layer import TransactionLayer
 from softphone.ua.call_effects import (
     CallEffect,
     CallTimer,
