@@ -58,6 +58,8 @@ def kamailio() -> Iterator[Kamailio]:
     try:
         yield server
     finally:
+        # PortAudio is not re-initialised afterwards: with the server gone, an ALSA/PulseAudio
+        # client could try to autospawn a daemon of its own.
         server.stop()
 
 
@@ -68,6 +70,8 @@ def fresh_kamailio() -> Iterator[Kamailio]:
     try:
         yield server
     finally:
+        # PortAudio is not re-initialised afterwards: with the server gone, an ALSA/PulseAudio
+        # client could try to autospawn a daemon of its own.
         server.stop()
 
 
@@ -81,6 +85,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     for name, value in funcargs.items():
         if isinstance(value, Kamailio) and value.running:
             report.sections.append((f"{name} log (last lines)", value.log_tail(80)))
+        elif isinstance(value, PulseAudio) and value.running:
+            report.sections.append(("pulseaudio log (last lines)", value.log_tail(60)))
 
 
 PULSE_SETTLE = 2.0
@@ -108,4 +114,6 @@ def pulse() -> Iterator[PulseAudio]:
     try:
         yield server
     finally:
+        # PortAudio is not re-initialised afterwards: with the server gone, an ALSA/PulseAudio
+        # client could try to autospawn a daemon of its own.
         server.stop()

@@ -62,20 +62,22 @@ def test_register_and_unregister(kamailio: Kamailio, transport: str) -> None:
     asyncio.run(scenario())
 
 
-def test_untrusted_tls_registrar_is_reported_with_its_fingerprint(kamailio: Kamailio, tmp_path: Path) -> None:
-    """Not "503 no answer": the user learns the certificate is not trusted, and which one it is."""
+def untrusting_account(kamailio: Kamailio, tmp_path: Path) -> tuple[Account, str]:
+    """A TLS account that trusts another CA than the server's, and the SHA-256 of the server's certificate."""
     user, password = new_user(kamailio)
     other_ca = tmp_path / "other-ca.pem"
     make_self_signed_certificate(other_ca, tmp_path / "other-ca.key", "Some Other CA")
     der = ssl.PEM_cert_to_DER_cert(kamailio.ca_cert_path.read_text())
     fingerprint = hashlib.sha256(der).digest().hex(":").upper()
     account = Account(
-        kamailio.aor(user),
-        password,
-        registrar=kamailio.proxy_uri("tls"),
-        transport="tls",
-        ca_file=str(other_ca),
+        kamailio.aor(user), password, registrar=kamailio.proxy_uri("tls"), transport="tls", ca_file=str(other_ca)
     )
+    return account, fingerprint
+
+
+def test_untrusted_tls_registrar_is_reported_with_its_fingerprint(kamailio: Kamailio, tmp_path: Path) -> None:
+    """Not "503 no answer": the user learns the certificate is not trusted, and which one it is."""
+    account, fingerprint = untrusting_account(kamailio, tmp_path)
 
     async def scenario() -> None:
         ua = make_ua(account, retry=RetryPolicy(first=30.0, maximum=60.0))
@@ -97,14 +99,7 @@ def test_untrusted_tls_registrar_is_reported_with_its_fingerprint(kamailio: Kama
 
 def test_a_certificate_the_user_trusts_by_fingerprint_registers(kamailio: Kamailio, tmp_path: Path) -> None:
     """The failure carries the fingerprint; trusting exactly that certificate lets the account register."""
-    user, password = new_user(kamailio)
-    other_ca = tmp_path / "other-ca.pem"
-    make_self_signed_certificate(other_ca, tmp_path / "other-ca.key", "Some Other CA")
-    der = ssl.PEM_cert_to_DER_cert(kamailio.ca_cert_path.read_text())
-    fingerprint = hashlib.sha256(der).digest().hex(":").upper()
-    account = Account(
-        kamailio.aor(user), password, registrar=kamailio.proxy_uri("tls"), transport="tls", ca_file=str(other_ca)
-    )
+    account, fingerprint = untrusting_account(kamailio, tmp_path)
 
     async def scenario() -> None:
         ua = make_ua(account, retry=RetryPolicy(first=30.0, maximum=60.0))
