@@ -30,7 +30,7 @@ class RegistrationEvent(_Event):
     server's certificate) when the registrar's certificate did not verify: what the user needs to decide
     whether to trust it. A ``failed`` registration says when it is tried again (``retry_in`` seconds; None:
     not by itself) and whether the registrar wants a password we do not have or refused ours
-    (``needs_password``: then it waits for a new one, or a ``register``)."""
+    (``needs_password``; without any password it waits for one, or for a ``register``)."""
 
     kind: ClassVar[str] = "registration"
     account: str

@@ -161,9 +161,10 @@ class Registration:
                 wait = refresh_interval(outcome.expires or self._requested)
             else:
                 self.expires = None
-                # Credentials the registrar refused are not sent again by themselves (a lockout, at best
-                # nothing): the next try waits for another password, or for the user to ask for one.
-                wait = None if outcome.needs_password else next_delay()
+                # Without a password nothing would change: the next try waits for one (or for register()).
+                # Refused credentials are tried again after the back-off: servers do refuse good ones
+                # now and then (a locked user database), and the back-off keeps a lockout away.
+                wait = None if outcome.needs_password and not self.account.password else next_delay()
                 self._set("failed", outcome.code, outcome.reason, retry_in=wait, needs_password=outcome.needs_password)
                 log.info(
                     "registration of %s failed (%s %s); %s",
