@@ -328,6 +328,11 @@ class BuddyList(QWidget):
         else:
             self.buddy_model.on_event(event)
 
+    def set_accounts(self, accounts: Sequence[Account]) -> None:
+        """Our own addresses changed (an account added, edited or removed in the settings)."""
+        self.account_aors = [a.aor for a in accounts]
+        self.buddy_model.own_aors = {normalise_uri(a.aor) for a in accounts}
+
     def _core_started(self) -> None:
         """The UA runs: watch the buddies with presence on, their busy lamps, and list pending watchers."""
         ua = self.bridge.ua
