@@ -57,6 +57,7 @@ from softphone.ua import (
     RecordingEvent,
     TransferEvent,
     UserAgent,
+    why,
 )
 
 # Mute is a facade command of newer UAs; without it the button stays disabled.
@@ -366,7 +367,7 @@ class CallRow(QFrame):
         if event.state == "held" and not self.local_hold:
             text = "held by the other party"
         if event.state == "ended" and (event.code or event.reason):
-            text = f"ended ({event.code or ''} {event.reason})".replace("( ", "(")
+            text = f"ended: {why(event.code, event.reason)}"
         if self.in_conference and event.state == "confirmed":
             text = "conference"
         self.state_label.setText(text)
