@@ -269,6 +269,16 @@ def password_to_keyring(aor: str, password: str, service: str = "softphone") -> 
         raise AccountError(f"the keyring refused the password: {exc or type(exc).__name__}") from exc
 
 
+def forget_keyring_password(aor: str, service: str = "softphone") -> None:
+    """Delete ``aor``'s password from the desktop keyring, when there is one to delete (never raises)."""
+    try:
+        import keyring  # type: ignore[import-not-found,unused-ignore]
+
+        keyring.delete_password(service, aor)
+    except Exception:
+        return
+
+
 def password_from_keyring(aor: str, service: str = "softphone") -> str | None:
     """The password stored in the desktop keyring for ``aor``, when the keyring package is installed."""
     try:
