@@ -14,17 +14,15 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QCompleter,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListView,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -49,13 +47,15 @@ from softphone.gui.chat import ChatWindow
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
-from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
-from softphone.gui.incoming import IncomingCallWindow, caller_number
+from softphone.gui.history_view import completions, history_item
+from softphone.gui.icons import app_icon, badge_icon, icon
+from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
 from softphone.gui.passwords import PasswordAsker
+from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
-from softphone.gui.text import notification_text, plain_tooltip
-from softphone.store import AccountSettings, CallOutcome, CallRecord, Contact, Settings, Store, save_settings
+from softphone.gui.text import notification_text
+from softphone.store import AccountSettings, Contact, Settings, Store, save_settings
 from softphone.ua import (
     Account,
     CallEvent,
@@ -67,7 +67,6 @@ from softphone.ua import (
     call_problem,
     cannot,
     registration_problem,
-    why,
 )
 
 if TYPE_CHECKING:
@@ -76,22 +75,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("softphone.gui")
 
-PRESENCE_CHOICES = (("available", "Available"), ("away", "Away"), ("busy", "Busy"), ("offline", "Offline"))
-# What the selector shows while no account is registered: others see us offline whatever we chose.
-UNREGISTERED = "unregistered"
-UNREGISTERED_TEXT = "Offline (not registered)"
-# The selector's states as PIDF basic status and RFC 4480 activity.
-PRESENCE_RPID: dict[str, tuple[Literal["open", "closed"], str | None]] = {
-    "available": ("open", None),
-    "away": ("open", "away"),
-    "busy": ("open", "busy"),
-    "offline": ("closed", None),
-}
 HISTORY_LIMIT = 200
 SEEN_KEY = "history_seen"
-# Outcomes whose reason the history shows: the call did not happen and the user may want to know why.
-WHY_OUTCOMES = frozenset({CallOutcome.FAILED, CallOutcome.BUSY, CallOutcome.DECLINED})
-
 __all__ = ["AccountRow", "MainWindow"]
 class MainWindow(QMainWindow):
     """The application's main window. ``bridge`` must be started (or about to be) with the UA."""
@@ -136,7 +121,6 @@ class MainWindow(QMainWindow):
         self.passwords = PasswordAsker(
             self, self._account_entry, self._save_settings, self._use_password, self.show_error
         )
-        self.presence_choice = "available"
 
         self.setWindowTitle("Softphone")
         self.setWindowIcon(app_icon())
@@ -146,7 +130,11 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(self._make_account_area())
-        layout.addLayout(self._make_presence_area())
+        self.presence_selector = PresenceSelector(self.settings.presence_note)
+        self.presence_combo = self.presence_selector.combo
+        self.presence_note = self.presence_selector.note
+        self.presence_selector.edited.connect(self.apply_presence)
+        layout.addWidget(self.presence_selector)
         layout.addLayout(self._make_dial_area())
         self.dialpad = DialPad(self.dialpad_pressed, "Dial pad")
         self.dialpad.setVisible(False)
@@ -197,6 +185,7 @@ class MainWindow(QMainWindow):
             self.show_error(problem)
         self.refresh_contacts()
         self.refresh_history()
+        self._show_presence()
 
     # --- building -------------------------------------------------------------------------------
 
@@ -207,26 +196,6 @@ class MainWindow(QMainWindow):
         self.no_account_label = self.accounts_area.no_account_label
         box.addWidget(self.accounts_area)
         return box
-
-    def _make_presence_area(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.presence_combo = QComboBox()
-        self.presence_combo.setAccessibleName("My presence")
-        for state, text in PRESENCE_CHOICES:
-            self.presence_combo.addItem(presence_icon(state), text, state)
-        self.presence_combo.addItem(presence_icon("offline"), UNREGISTERED_TEXT, UNREGISTERED)
-        self._unregistered_index = self.presence_combo.count() - 1
-        view = self.presence_combo.view()
-        if isinstance(view, QListView):
-            view.setRowHidden(self._unregistered_index, True)  # shown, never chosen
-        self.presence_note = QLineEdit(self.settings.presence_note)
-        self.presence_note.setPlaceholderText("Note (what you are doing)")
-        self.presence_note.setAccessibleName("Presence note")
-        self.presence_combo.activated.connect(lambda _i: self.apply_presence())
-        self.presence_note.editingFinished.connect(self.apply_presence)
-        row.addWidget(self.presence_combo)
-        row.addWidget(self.presence_note, 1)
-        return row
 
     def _make_dial_area(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -426,11 +395,7 @@ class MainWindow(QMainWindow):
 
     def apply_presence(self) -> None:
         """Publish our presence through the UA's presence service, when it has one (the one place that calls it)."""
-        state = str(self.presence_combo.currentData())
-        if state == UNREGISTERED:
-            state = self.presence_choice
-        self.presence_choice = state
-        self._show_presence()
+        state = self.presence_selector.take_choice()
         note = self.presence_note.text().strip()
         ua = self.bridge.ua
         if ua is None or not hasattr(ua, "presence"):
@@ -451,17 +416,7 @@ class MainWindow(QMainWindow):
         return any(state in ("registered", "lan") for state in states)
 
     def _show_presence(self) -> None:
-        """The selector shows what others see: our choice once registered, offline until then."""
-        if self.presence_online():
-            index = self.presence_combo.findData(self.presence_choice)
-            self.presence_combo.setCurrentIndex(max(index, 0))
-            self.presence_combo.setToolTip("")
-            self.presence_combo.setAccessibleName("My presence")
-            return
-        self.presence_combo.setCurrentIndex(self._unregistered_index)
-        chosen = dict(PRESENCE_CHOICES).get(self.presence_choice, self.presence_choice)
-        self.presence_combo.setToolTip(f"Others see you offline until an account is registered; then: {chosen}")
-        self.presence_combo.setAccessibleName(f"My presence: {UNREGISTERED_TEXT}")
+        self.presence_selector.show_online(self.presence_online())
 
     # --- dialling ---------------------------------------------------------------------------------
 
@@ -470,22 +425,8 @@ class MainWindow(QMainWindow):
         self.dial_field.selectAll()
 
     def update_completions(self, text: str) -> None:
-        if self.store is None:
-            return
-        prefix = text.strip()
-        if not prefix:
-            self.completion_model.setStringList([])
-            return
-        found: list[str] = []
-        try:
-            for contact in self.store.contacts.search(prefix, limit=10):
-                for address in [*contact.uris, *contact.phones]:
-                    found.append(f"{contact.name} <{address}>")
-            for peer in self.store.history.recent_peers(prefix, limit=10):
-                found.append(f"{peer.display_name} <{peer.uri}>" if peer.display_name else peer.uri)
-        except Exception as exc:
-            log.warning("completion failed: %s", exc)
-        self.completion_model.setStringList(list(dict.fromkeys(found)))
+        if self.store is not None:
+            self.completion_model.setStringList(completions(self.store, text))
 
     def dial_from_field(self) -> None:
         text = self.dial_field.text()
@@ -561,37 +502,8 @@ class MainWindow(QMainWindow):
             self._update_missed()
             return
         for record in self.store.history.list(limit=HISTORY_LIMIT):
-            self.history_list.addItem(self._history_item(record))
+            self.history_list.addItem(history_item(record))
         self._update_missed()
-
-    @staticmethod
-    def _history_item(record: CallRecord) -> QListWidgetItem:
-        who = record.peer_name or caller_number(record.peer)
-        when = time.strftime("%d %b %H:%M", time.localtime(record.started))
-        arrow = "→" if record.direction == "out" else "←"
-        outcome = str(record.outcome)
-        if record.outcome == CallOutcome.MISSED:
-            text = f"✗ Missed  {arrow} {who}  {when}"
-        else:
-            duration = record.duration
-            length = f"  {int(duration) // 60}:{int(duration) % 60:02d}" if duration is not None else ""
-            text = f"{arrow} {who}  {when}  {outcome}{length}"
-        tip = f"{record.peer}: {outcome}"
-        if record.outcome in WHY_OUTCOMES and (record.sip_code is not None or record.reason):
-            # Why the call did not happen stays here, not only in the call window's few seconds.
-            text += f" — {why(record.sip_code, record.reason or '')}"
-            if record.direction == "out":
-                tip = call_problem(record.peer, record.sip_code, record.reason or "")
-        item = QListWidgetItem(text)
-        item.setData(Qt.ItemDataRole.UserRole, record.peer)
-        item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
-        item.setToolTip(plain_tooltip(f"{tip} Double-click to call back."))
-        if record.outcome == CallOutcome.MISSED:
-            item.setIcon(icon("hangup"))
-            font = item.font()
-            font.setBold(True)
-            item.setFont(font)
-        return item
 
     # --- missed calls badge ----------------------------------------------------------------------------
 
