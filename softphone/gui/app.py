@@ -129,7 +129,7 @@ class Softphone:
                 media=device_media(audio.input_device, audio.output_device),
             )
         else:
-            made = ua_factory(accounts, self.store)
+            made = ua_factory([dataclasses.replace(account) for account in accounts], self.store)
             if not isinstance(made, UserAgent):
                 raise TypeError(f"ua_factory gave {type(made).__name__}, not a UserAgent")
             ua = made

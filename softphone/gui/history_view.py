@@ -27,18 +27,20 @@ def history_item(record: CallRecord) -> QListWidgetItem:
     when = time.strftime("%d %b %H:%M", time.localtime(record.started))
     arrow = "→" if record.direction == "out" else "←"
     outcome = str(record.outcome)
+    status = outcome
+    tip = f"{record.peer}: {outcome}."
+    if record.outcome in WHY_OUTCOMES and (record.sip_code is not None or record.reason):
+        # Why the call did not happen stays here, not only in the call window's few seconds.
+        words = why(record.sip_code, record.reason or "")
+        status = words if words.startswith(outcome) else f"{outcome} — {words}"
+        if record.direction == "out":
+            tip = call_problem(record.peer, record.sip_code, record.reason or "")
     if record.outcome == CallOutcome.MISSED:
         text = f"✗ Missed  {arrow} {who}  {when}"
     else:
         duration = record.duration
         length = f"  {int(duration) // 60}:{int(duration) % 60:02d}" if duration is not None else ""
-        text = f"{arrow} {who}  {when}  {outcome}{length}"
-    tip = f"{record.peer}: {outcome}."
-    if record.outcome in WHY_OUTCOMES and (record.sip_code is not None or record.reason):
-        # Why the call did not happen stays here, not only in the call window's few seconds.
-        text += f" — {why(record.sip_code, record.reason or '')}"
-        if record.direction == "out":
-            tip = call_problem(record.peer, record.sip_code, record.reason or "")
+        text = f"{arrow} {who}  {when}  {status}{length}"
     item = QListWidgetItem(text)
     item.setData(Qt.ItemDataRole.UserRole, record.peer)
     item.setData(Qt.ItemDataRole.UserRole + 1, outcome)

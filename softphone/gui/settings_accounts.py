@@ -196,6 +196,11 @@ class AccountEditor(QDialog):
         form.addRow("&Outbound proxy:", self.proxy)
         form.addRow("&Transport:", self.transport)
         form.addRow("", self.register)
+        self.enabled = QCheckBox("&Use this account")
+        self.enabled.setChecked(entry.enabled)
+        self.enabled.setAccessibleName("Use this account")
+        self.enabled.setToolTip("Off: the account is kept in the settings but does not register, call or chat")
+        form.addRow("", self.enabled)
         layout.addLayout(form)
         self.storage = StorageChoice(entry.aor, kept)
         self.aor.textChanged.connect(self._aor_changed)
@@ -250,6 +255,7 @@ class AccountEditor(QDialog):
             outbound_proxy=self.proxy.text().strip() or None,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
+            enabled=self.enabled.isChecked(),
             extra=dict(self.original.extra),
         )
         password = self.password.text()
