@@ -318,6 +318,8 @@ class MainWindow(QMainWindow):
             self.show_error(problem)
         if not changes:
             return changes
+        for aor in changes.removed:
+            self.passwords.dismiss(aor)
         self.accounts[:] = changes.accounts
         self.accounts_area.set_accounts(self.accounts)
         self.chat_window.set_accounts(self.accounts)

@@ -46,7 +46,7 @@ from softphone.gui.settings_audio import AudioPage
 from softphone.gui.settings_calls import CallsPage, CodecsPage, apply_to_ua, forwarding_for
 from softphone.gui.settings_general import GeneralPage
 from softphone.store import Settings, save_settings
-from softphone.ua import device_media
+from softphone.ua import cannot, device_media
 
 if TYPE_CHECKING:
     from softphone.gui.bridge import UaBridge
@@ -179,7 +179,12 @@ class SettingsDialog(QDialog):
             _forwarding, note = forwarding_for(snapshot, account.aor)
             if note:
                 notes.append(note)
-        bridge.call(apply_to_ua, snapshot, ua, on_error=lambda exc: self.status.setText(f"Not applied: {exc}"))
+        bridge.call(
+            apply_to_ua,
+            snapshot,
+            ua,
+            on_error=lambda exc: self.status.setText(cannot("apply the call settings", str(exc))),
+        )
         if devices_changed:
             # The next call opens the chosen microphone and speaker; a call in progress keeps its devices.
             media = device_media(snapshot.audio.input_device, snapshot.audio.output_device)
