@@ -242,7 +242,7 @@ class AccountWizard(QDialog):
 
         form = QFormLayout()
         self.aor = QLineEdit()
-        self.aor.setPlaceholderText("sip:alice@example.com")
+        self.aor.setPlaceholderText("alice@example.com")
         self.aor.setAccessibleName("Address of record")
         self.display_name = QLineEdit()
         self.display_name.setAccessibleName("Display name")
@@ -250,7 +250,7 @@ class AccountWizard(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password")
         self.registrar = QLineEdit()
-        self.registrar.setPlaceholderText("optional, e.g. sip:registrar.example.com")
+        self.registrar.setPlaceholderText("optional, e.g. registrar.example.com or 192.0.2.1:5060")
         self.registrar.setAccessibleName("Registrar")
         self.proxy = QLineEdit()
         self.proxy.setPlaceholderText("optional")
