@@ -305,7 +305,7 @@ def describe(event: Event) -> str:
         if event.state == "failed" and event.retry_in is not None:
             expires = f"; retrying in {event.retry_in:g} s"
         elif event.state == "failed" and event.needs_password:
-            expires = "; not retried with this password (register to try again)"
+            expires = "; waiting for a password"
         return f"registration {event.account}: {event.state}{detail}{expires}"
     if isinstance(event, IncomingCallEvent):
         who = f'"{event.remote_display_name}" <{event.remote_uri}>' if event.remote_display_name else event.remote_uri

@@ -100,6 +100,17 @@ def test_problems_are_said_one_way() -> None:
     assert why(599, "") == "the server failed (599)"
 
 
+def test_the_cli_says_when_a_registration_is_tried_again() -> None:
+    from softphone import cli
+
+    assert cli.describe(RegistrationEvent("sip:a@b", "failed", 503, "no answer from x", retry_in=2.0)) == (
+        "registration sip:a@b: failed 503 no answer from x; retrying in 2 s"
+    )
+    assert cli.describe(RegistrationEvent("sip:a@b", "failed", 401, "a password is needed", needs_password=True)) == (
+        "registration sip:a@b: failed 401 a password is needed; waiting for a password"
+    )
+
+
 def failed(e: object) -> bool:
     return isinstance(e, RegistrationEvent) and e.state == "failed"
 
