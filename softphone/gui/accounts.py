@@ -204,7 +204,7 @@ async def apply_account_changes(ua: UserAgent, changes: AccountChanges, settings
             ua.add_account(dataclasses.replace(account))
         except Exception as exc:
             problems.append(cannot(f"add the account {address_shown(account.aor)}", str(exc)))
-    problems += apply_to_ua(settings, ua)
+    apply_to_ua(settings, ua)  # its notes are the settings dialog's to show
     return problems
 
 
