@@ -40,7 +40,8 @@ def test_an_unreachable_registrar_keeps_a_banner_with_the_next_retry_and_a_retry
         banner = window.accounts_area.banners[account.aor]
         gui.wait(lambda: banner.isVisible() and "Retrying in" in banner.text())
         text = banner.text()
-        assert re.fullmatch(r"Cannot register nobody@127\.0\.0\.1: .+\. Retrying in (30|29|28) s\.", text), text
+        match = re.fullmatch(r"Cannot register nobody@127\.0\.0\.1: .+\. Retrying in (\d+) s\.", text)
+        assert match is not None and 0 < int(match.group(1)) <= 30, text
         assert "failed" not in text and "malformed" not in text
         assert banner.retry_button.isVisible() and not banner.password_button.isVisible()
         # Our presence is not what others see while nothing is registered.
@@ -51,7 +52,7 @@ def test_an_unreachable_registrar_keeps_a_banner_with_the_next_retry_and_a_retry
         # Retry now: the banner says so and comes back with the next failure.
         marker = len(gui.events)
         qtbot.mouseClick(banner.retry_button, Qt.MouseButton.LeftButton)
-        assert "Trying again now" in banner.text() or "Retrying in" in banner.text()
+        assert banner.text().endswith("Trying again now …")
         gui.wait(lambda: any(getattr(e, "state", "") == "failed" for e in gui.events[marker:]))
         gui.wait(lambda: "Retrying in" in banner.text())
     finally:
