@@ -302,6 +302,10 @@ def describe(event: Event) -> str:
     if isinstance(event, RegistrationEvent):
         detail = f" {event.code} {event.reason}" if event.code is not None else f" {event.reason}".rstrip()
         expires = f" (expires {event.expires} s)" if event.expires else ""
+        if event.state == "failed" and event.retry_in is not None:
+            expires = f"; retrying in {event.retry_in:g} s"
+        elif event.state == "failed" and event.needs_password:
+            expires = "; waiting for a password"
         return f"registration {event.account}: {event.state}{detail}{expires}"
     if isinstance(event, IncomingCallEvent):
         who = f'"{event.remote_display_name}" <{event.remote_uri}>' if event.remote_display_name else event.remote_uri

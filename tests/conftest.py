@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.kamailio_server import Kamailio
-from tests.keyring_memory import MemoryKeyring, memory_keyring_installed
+from tests.keyring_memory import FailingKeyring, MemoryKeyring, failing_keyring_installed, memory_keyring_installed
 from tests.pulse_server import PulseAudio
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -40,6 +40,13 @@ def torture_dir() -> Path:
 def memory_keyring() -> Iterator[MemoryKeyring]:
     """The keyring is a fresh in-memory one for the test."""
     with memory_keyring_installed() as backend:
+        yield backend
+
+
+@pytest.fixture
+def failing_keyring() -> Iterator[FailingKeyring]:
+    """No keyring works for the test: a desktop without a Secret Service."""
+    with failing_keyring_installed() as backend:
         yield backend
 
 

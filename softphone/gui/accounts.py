@@ -1,14 +1,22 @@
-"""Accounts as the GUI keeps them: settings (no passwords) plus passwords from the OS keyring.
+"""Accounts as the GUI keeps them: settings (no passwords) plus passwords kept where the user chose.
 
-Passwords never go into the settings file. The first-start wizard stores the
-password in the keyring; when no keyring is available it is kept in memory
-for this session only, and the user is told so.
+Passwords never go into the settings file: they are in the OS keyring, in a
+file only the user may read, or nowhere (asked for when needed); see
+:mod:`softphone.gui.passwords`. The first-start wizard asks where. An account
+is never dropped for want of a password: it starts without one, and the
+registrar's challenge brings up the password prompt.
+
+:func:`account_changes` turns edited settings into what the running UA must
+do (remove, replace, add accounts) and :func:`apply_account_changes` does it
+on the UA's loop.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,26 +31,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.passwords import KEYRING_SERVICE, Storage, StorageChoice, load_password
 from softphone.gui.text import plain_label
-from softphone.store import AccountSettings
+from softphone.store import AccountSettings, Settings
 from softphone.ua import (
     TRANSPORT_NAMES,
     Account,
     AccountError,
     TransportName,
-    password_from_keyring,
-    password_to_keyring,
+    UserAgent,
+    address_shown,
+    cannot,
+    sip_address,
 )
 
 log = logging.getLogger("softphone.gui.accounts")
 
-KEYRING_SERVICE = "softphone"
+__all__ = [
+    "KEYRING_SERVICE",
+    "AccountChanges",
+    "AccountWizard",
+    "WizardResult",
+    "account_changes",
+    "account_from_settings",
+    "accounts_from_settings",
+    "apply_account_changes",
+    "transport_name",
+]
 
 
 def accounts_from_settings(
-    entries: list[AccountSettings], session_passwords: dict[str, str] | None = None
+    entries: list[AccountSettings], session_passwords: Mapping[str, str] | None = None
 ) -> tuple[list[Account], list[str]]:
-    """The enabled accounts with their keyring passwords, and a problem line for each one that is unusable."""
+    """The enabled accounts with their passwords (this session's, the keyring's or the password file's; none
+    is no reason to leave an account out), and a problem line for each entry that is unusable."""
     accounts: list[Account] = []
     problems: list[str] = []
     session_passwords = session_passwords or {}
@@ -51,7 +73,7 @@ def accounts_from_settings(
             continue
         password = session_passwords.get(entry.aor)
         if password is None:
-            password = password_from_keyring(entry.aor, KEYRING_SERVICE) or ""
+            password = load_password(entry) or ""
         try:
             accounts.append(account_from_settings(entry, password))
         except AccountError as exc:
@@ -64,7 +86,7 @@ def transport_name(text: str) -> TransportName:
     for name in TRANSPORT_NAMES:
         if text == name:
             return name
-    raise AccountError(f"transport must be one of {', '.join(TRANSPORT_NAMES)}, not {text!r}")
+    raise AccountError(f"the transport must be one of {', '.join(TRANSPORT_NAMES)}, not {text!r}")
 
 
 def account_from_settings(entry: AccountSettings, password: str, *, register: bool | None = None) -> Account:
@@ -85,19 +107,112 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
     )
 
 
-def store_password(aor: str, password: str) -> str | None:
-    """Keep ``password`` in the OS keyring; returns why it could not be kept, or None."""
-    try:
-        password_to_keyring(aor, password, KEYRING_SERVICE)
-    except AccountError as exc:
-        return str(exc)
-    return None
+# What decides how an account registers and calls; a difference here means the UA gets the new account.
+_ACCOUNT_FIELDS = (
+    "aor",
+    "password",
+    "auth_user",
+    "registrar",
+    "outbound_proxy",
+    "transport",
+    "display_name",
+    "expires",
+    "ca_file",
+    "register",
+    "direct_calls",
+    "tls_fingerprints",
+)
+
+
+def _same_account(a: Account, b: Account) -> bool:
+    return all(getattr(a, name) == getattr(b, name) for name in _ACCOUNT_FIELDS)
+
+
+@dataclass
+class AccountChanges:
+    """What the running UA must do for the settings' accounts: ``removed`` addresses, ``replaced`` (old
+    address, new account) and ``added`` accounts; ``accounts`` is the GUI's list afterwards (settings order)."""
+
+    removed: list[str] = field(default_factory=list)
+    replaced: list[tuple[str, Account]] = field(default_factory=list)
+    added: list[Account] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.replaced or self.added)
+
+
+def account_changes(
+    entries: Sequence[AccountSettings], current: Sequence[Account], passwords: Mapping[str, str]
+) -> AccountChanges:
+    """Compare the settings' enabled ``entries`` with the ``current`` accounts. A password comes from
+    ``passwords`` (typed just now, or this session's), else where it is kept, else the current account's."""
+    changes = AccountChanges()
+    running = {account.aor: account for account in current}
+    wanted: dict[str, Account] = {}
+    for entry in entries:
+        if not entry.enabled:
+            continue
+        try:
+            aor = sip_address(entry.aor, "address")
+        except AccountError as exc:
+            changes.problems.append(cannot(f"use the account {entry.aor}", str(exc)))
+            continue
+        old = running.get(aor)
+        password = passwords.get(aor) or load_password(entry) or (old.password if old is not None else "")
+        try:
+            wanted[aor] = account_from_settings(entry, password)
+        except AccountError as exc:
+            changes.problems.append(cannot(f"use the account {address_shown(aor)}", str(exc)))
+            if old is not None:
+                wanted[aor] = old  # an entry made unusable keeps the account that works
+    for aor in running:
+        if aor not in wanted:
+            changes.removed.append(aor)
+    for aor, account in wanted.items():
+        old = running.get(aor)
+        if old is None:
+            changes.added.append(account)
+        elif not _same_account(old, account):
+            changes.replaced.append((aor, account))
+        else:
+            account = old
+        changes.accounts.append(account)
+    return changes
+
+
+async def apply_account_changes(ua: UserAgent, changes: AccountChanges, settings: Settings) -> list[str]:
+    """On the UA's loop: remove, replace and add the accounts, then hand the new accounts their call settings
+    (forwarding, auto-answer). Returns what could not be done, in words. The UA gets copies: the GUI's
+    :class:`Account` objects stay the GUI thread's."""
+    from softphone.gui.settings_calls import apply_to_ua
+
+    problems: list[str] = []
+    for aor in changes.removed:
+        try:
+            await ua.remove_account(aor)
+        except Exception as exc:
+            problems.append(cannot(f"remove the account {address_shown(aor)}", str(exc)))
+    for aor, account in changes.replaced:
+        try:
+            await ua.replace_account(aor, dataclasses.replace(account))
+        except Exception as exc:
+            problems.append(cannot(f"change the account {address_shown(aor)}", str(exc)))
+    for account in changes.added:
+        try:
+            ua.add_account(dataclasses.replace(account))
+        except Exception as exc:
+            problems.append(cannot(f"add the account {address_shown(account.aor)}", str(exc)))
+    apply_to_ua(settings, ua)  # its notes are the settings dialog's to show
+    return problems
 
 
 @dataclass
 class WizardResult:
     settings: AccountSettings
     password: str
+    storage: Storage = "keyring"
 
 
 class AccountWizard(QDialog):
@@ -127,7 +242,7 @@ class AccountWizard(QDialog):
 
         form = QFormLayout()
         self.aor = QLineEdit()
-        self.aor.setPlaceholderText("sip:alice@example.com")
+        self.aor.setPlaceholderText("alice@example.com")
         self.aor.setAccessibleName("Address of record")
         self.display_name = QLineEdit()
         self.display_name.setAccessibleName("Display name")
@@ -135,7 +250,7 @@ class AccountWizard(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setAccessibleName("Password")
         self.registrar = QLineEdit()
-        self.registrar.setPlaceholderText("optional, e.g. sip:registrar.example.com")
+        self.registrar.setPlaceholderText("optional, e.g. registrar.example.com or 192.0.2.1:5060")
         self.registrar.setAccessibleName("Registrar")
         self.proxy = QLineEdit()
         self.proxy.setPlaceholderText("optional")
@@ -150,6 +265,9 @@ class AccountWizard(QDialog):
         form.addRow("&Outbound proxy:", self.proxy)
         form.addRow("&Transport:", self.transport)
         layout.addLayout(form)
+        self.storage = StorageChoice()
+        self.aor.textChanged.connect(self._aor_changed)
+        layout.addWidget(self.storage)
 
         self.problem = plain_label()
         self.problem.setWordWrap(True)
@@ -165,40 +283,43 @@ class AccountWizard(QDialog):
 
     def _update(self) -> None:
         server = not self.lan_only.isChecked()
-        for widget in (self.password, self.registrar, self.proxy):
+        for widget in (self.password, self.registrar, self.proxy, self.storage):
             widget.setEnabled(server)
+
+    def _aor_changed(self, text: str) -> None:
+        try:
+            self.storage.set_aor(sip_address(text, "address"))
+        except AccountError:
+            self.storage.set_aor("")
 
     def build(self) -> WizardResult:
         """The account the form describes; raises AccountError with what is wrong."""
         aor = self.aor.text().strip()
         if not aor:
             raise AccountError("the address is missing")
-        if not aor.lower().startswith(("sip:", "sips:")):
-            aor = f"sip:{aor}"
         lan = self.lan_only.isChecked()
-        settings = AccountSettings(
-            aor=aor,
-            display_name=self.display_name.text().strip() or None,
+        # Validate with the UA's own rules; what it accepts (host:port …) is saved as the URI it made of it.
+        account = Account(
+            aor,
+            "" if lan else self.password.text(),
             registrar=None if lan else (self.registrar.text().strip() or None),
             outbound_proxy=None if lan else (self.proxy.text().strip() or None),
-            transport=self.transport.currentText(),
+            transport=transport_name(self.transport.currentText()),
+        )
+        settings = AccountSettings(
+            aor=account.aor,
+            display_name=self.display_name.text().strip() or None,
+            registrar=account.registrar,
+            outbound_proxy=account.outbound_proxy,
+            transport=account.transport,
             register=not lan,
         )
-        password = "" if lan else self.password.text()
-        # Validate with the UA's own rules.
-        Account(
-            settings.aor,
-            password,
-            registrar=settings.registrar,
-            outbound_proxy=settings.outbound_proxy,
-            transport=transport_name(settings.transport),
-        )
-        return WizardResult(settings, password)
+        return WizardResult(settings, account.password, self.storage.storage())
 
     def accept(self) -> None:
         try:
             self.result_value = self.build()
         except AccountError as exc:
-            self.problem.setText(str(exc))
+            self.problem.setText(cannot("save the account", str(exc)))
             return
         super().accept()

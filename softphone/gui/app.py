@@ -5,8 +5,10 @@ dials in the instance already running for this user — the link goes over a
 local socket and this process exits 0 — or starts the application and dials.
 Settings come from the platform's config directory (``--config FILE``
 overrides), the database from the user data directory (``--db FILE``), the
-passwords from the OS keyring. On a first start without an account a short
-wizard asks for one.
+passwords from the OS keyring or a password file the user chose. On a first
+start without an account a short wizard asks for one; the single instance is
+claimed before it opens, so a link clicked meanwhile reaches this process and
+is called once there is an account.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from softphone import __version__
+
+if TYPE_CHECKING:
+    from softphone.gui.single_instance import SingleInstance
 
 log = logging.getLogger("softphone.gui")
 
@@ -66,16 +72,30 @@ class Softphone:
         run_wizard: bool = True,
         ua_factory: Callable[..., object] | None = None,
         listen: str | None = None,
+        instance: SingleInstance | None = None,
     ) -> None:
+        import dataclasses
+
         import platformdirs
 
-        from softphone.gui.accounts import AccountWizard, accounts_from_settings, store_password
+        from softphone.gui.accounts import AccountWizard, accounts_from_settings
         from softphone.gui.bridge import UaBridge
         from softphone.gui.main_window import MainWindow
+        from softphone.gui.passwords import keep_password
         from softphone.gui.ringer import Ringer
         from softphone.gui.single_instance import SingleInstance, server_name
         from softphone.store import Store, default_settings_path, load_settings, save_settings
         from softphone.ua import UserAgent, device_media
+
+        # The single instance first, before anything modal: a link clicked while the wizard is open is handed
+        # to this process (and called once there is an account) instead of starting a second one.
+        self.instance = instance if instance is not None else SingleInstance(server_name(instance_name))
+        self._early_links: list[str] = []
+        self.wizard: AccountWizard | None = None
+        self.instance.dial.connect(self._early_dial)
+        self.instance.activate.connect(self._raise_wizard)
+        if not self.instance.listening and not self.instance.listen():
+            log.warning("another start of the softphone will not find this one (%s)", self.instance.name)
 
         self.settings_path = settings_path if settings_path is not None else default_settings_path()
         self.settings = load_settings(self.settings_path)
@@ -85,32 +105,31 @@ class Softphone:
         problems: list[str] = []
         session_passwords: dict[str, str] = {}
         if not self.settings.accounts and run_wizard:
-            wizard = AccountWizard()
-            if wizard.exec() and wizard.result_value is not None:
-                result = wizard.result_value
+            self.wizard = AccountWizard()
+            if self.wizard.exec() and self.wizard.result_value is not None:
+                result = self.wizard.result_value
                 self.settings.accounts.append(result.settings)
-                save_settings(self.settings, self.settings_path)
                 if result.password:
-                    why = store_password(result.settings.aor, result.password)
-                    if why is not None:
-                        session_passwords[result.settings.aor] = result.password
-                        problems.append(
-                            f"The password could not be kept in the system keyring ({why}); "
-                            "it is used for this session only."
-                        )
+                    session_passwords[result.settings.aor] = result.password
+                    note = keep_password(result.settings, result.password, result.storage)
+                    if note is not None:
+                        problems.append(note)
+                save_settings(self.settings, self.settings_path)
+            self.wizard = None
         accounts, bad = accounts_from_settings(self.settings.accounts, session_passwords)
         problems += bad
         if ua_factory is None:
             audio = self.settings.audio
             sockets = None if listen is None else [("UDP", listen, 0), ("TCP", listen, 0)]
+            # The UA gets copies: the GUI's accounts are read on the GUI thread only.
             ua = UserAgent(
-                accounts,
+                [dataclasses.replace(account) for account in accounts],
                 listen=sockets,
                 store=self.store,
                 media=device_media(audio.input_device, audio.output_device),
             )
         else:
-            made = ua_factory(accounts, self.store)
+            made = ua_factory([dataclasses.replace(account) for account in accounts], self.store)
             if not isinstance(made, UserAgent):
                 raise TypeError(f"ua_factory gave {type(made).__name__}, not a UserAgent")
             ua = made
@@ -131,13 +150,24 @@ class Softphone:
             use_tray=use_tray,
             problems=problems,
         )
+        self.window.session_passwords.update(session_passwords)
         self.bridge.start(ua)
-        self.instance = SingleInstance(server_name(instance_name))
+        self.instance.dial.disconnect(self._early_dial)
+        self.instance.activate.disconnect(self._raise_wizard)
         self.instance.dial.connect(self.window.dial)
         self.instance.activate.connect(self.window.show_and_raise)
-        if not self.instance.listen():
-            log.warning("another start of the softphone will not find this one (%s)", self.instance.name)
+        for uri in self._early_links:
+            self.window.dial(uri)
+        self._early_links.clear()
         self._closed = False
+
+    def _early_dial(self, uri: str) -> None:
+        self._early_links.append(uri)
+
+    def _raise_wizard(self) -> None:
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            self.wizard.activateWindow()
 
     def close(self) -> None:
         if self._closed:
@@ -224,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from softphone.gui.icons import app_icon
-    from softphone.gui.single_instance import send_to_running, server_name
+    from softphone.gui.single_instance import SingleInstance, send_to_running, server_name
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "softphone", *qt_args])
     assert isinstance(app, QApplication)
@@ -238,6 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     message = f"DIAL {args.uri}" if args.uri else "SHOW"
     if send_to_running(name, message):
         return 0
+    instance = SingleInstance(name)
+    if not instance.listen() and send_to_running(name, message):
+        return 0  # another start claimed it between our look and our claim: it takes the link
 
     phone = Softphone(
         settings_path=Path(args.config) if args.config else None,
@@ -246,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_tray=not args.no_tray,
         ring=not args.no_ring,
         listen=args.listen,
+        instance=instance,
     )
     # What start-up built lives as long as the process: keep it out of full collections, which hold the
     # interpreter lock (and so the GUI thread) while they scan (see README, Performance).

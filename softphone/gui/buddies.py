@@ -55,7 +55,7 @@ from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.icons import icon
 from softphone.gui.text import PlainToolTips, plain_label
 from softphone.store import Contact, ImportResult, Store, StoreError, normalise_uri
-from softphone.ua import Account, WatcherEvent
+from softphone.ua import Account, WatcherEvent, cannot
 
 log = logging.getLogger("softphone.gui.buddies")
 
@@ -328,6 +328,11 @@ class BuddyList(QWidget):
         else:
             self.buddy_model.on_event(event)
 
+    def set_accounts(self, accounts: Sequence[Account]) -> None:
+        """Our own addresses changed (an account added, edited or removed in the settings)."""
+        self.account_aors = [a.aor for a in accounts]
+        self.buddy_model.own_aors = {normalise_uri(a.aor) for a in accounts}
+
     def _core_started(self) -> None:
         """The UA runs: watch the buddies with presence on, their busy lamps, and list pending watchers."""
         ua = self.bridge.ua
@@ -335,7 +340,7 @@ class BuddyList(QWidget):
             return
         presence = getattr(ua, "presence", None)
         if presence is not None:
-            self.bridge.call(presence.load_buddies, on_error=lambda exc: self._show_status(f"Presence: {exc}"))
+            self.bridge.call(presence.load_buddies, on_error=self._reporter("load the buddy list"))
             aors: list[str | None] = list(self.account_aors) or [None]
             for aor in aors:
                 self.bridge.call(
@@ -579,18 +584,18 @@ class BuddyList(QWidget):
         lamps = getattr(ua, "dialog_state", None)
         for uri in added:
             if presence is not None:
-                self.bridge.call(presence.watch, uri, on_error=self._reporter(f"Presence of {uri}"))
+                self.bridge.call(presence.watch, uri, on_error=self._reporter(f"watch the presence of {uri}"))
             if lamps is not None:
-                self.bridge.call(lamps.watch, uri, on_error=self._reporter(f"Busy lamp of {uri}"))
+                self.bridge.call(lamps.watch, uri, on_error=self._reporter(f"watch the busy lamp of {uri}"))
         for uri in removed:
             if presence is not None:
-                self.bridge.call(presence.unwatch, uri, on_error=self._reporter(f"Presence of {uri}"))
+                self.bridge.call(presence.unwatch, uri, on_error=self._reporter(f"stop watching the presence of {uri}"))
             if lamps is not None:
-                self.bridge.call(lamps.unwatch, uri, on_error=self._reporter(f"Busy lamp of {uri}"))
+                self.bridge.call(lamps.unwatch, uri, on_error=self._reporter(f"stop watching the busy lamp of {uri}"))
 
     def _reporter(self, what: str) -> Callable[[BaseException], None]:
         def report(exc: BaseException) -> None:
-            self._show_status(f"{what}: {exc}")
+            self._show_status(cannot(what, str(exc)))
 
         return report
 

@@ -57,6 +57,8 @@ from softphone.ua import (
     RecordingEvent,
     TransferEvent,
     UserAgent,
+    cannot,
+    why,
 )
 
 # Mute is a facade command of newer UAs; without it the button stays disabled.
@@ -366,7 +368,7 @@ class CallRow(QFrame):
         if event.state == "held" and not self.local_hold:
             text = "held by the other party"
         if event.state == "ended" and (event.code or event.reason):
-            text = f"ended ({event.code or ''} {event.reason})".replace("( ", "(")
+            text = f"ended: {why(event.code, event.reason)}"
         if self.in_conference and event.state == "confirmed":
             text = "conference"
         self.state_label.setText(text)
@@ -458,7 +460,7 @@ class CallRow(QFrame):
 
     def _fail(self, what: str) -> Callable[[BaseException], None]:
         def report(exc: BaseException) -> None:
-            self.window_.show_error(f"{what}: {exc}")
+            self.window_.show_error(cannot(what, str(exc) or type(exc).__name__))
             self._enable()
 
         return report
@@ -477,7 +479,7 @@ class CallRow(QFrame):
         ua = self.window_.bridge.ua
         if ua is None or not hasattr(ua, "set_mute"):
             return
-        self.bridge.call(ua.set_mute, self.call_id, muted, on_done=done, on_error=self._fail("Mute"))
+        self.bridge.call(ua.set_mute, self.call_id, muted, on_done=done, on_error=self._fail("mute the call"))
         self.mute_button.setChecked(muted)
 
     def toggle_hold(self) -> None:
@@ -492,9 +494,9 @@ class CallRow(QFrame):
             self.update_event(self.call_event)
 
         if want:
-            self.bridge.run(lambda: ua.hold(self.call_id), on_done=done, on_error=self._fail("Hold"))
+            self.bridge.run(lambda: ua.hold(self.call_id), on_done=done, on_error=self._fail("hold the call"))
         else:
-            self.bridge.run(lambda: ua.resume(self.call_id), on_done=done, on_error=self._fail("Resume"))
+            self.bridge.run(lambda: ua.resume(self.call_id), on_done=done, on_error=self._fail("resume the call"))
         self.hold_button.setChecked(want)
 
     def toggle_dialpad(self) -> None:
@@ -508,7 +510,7 @@ class CallRow(QFrame):
         ua = self.bridge.ua
         if ua is None or not self.established:
             return
-        self.bridge.run(lambda: ua.send_dtmf(self.call_id, digits), on_error=self._fail("DTMF"))
+        self.bridge.run(lambda: ua.send_dtmf(self.call_id, digits), on_error=self._fail("send the digits"))
 
     def open_transfer(self) -> None:
         if not self.established:
@@ -529,7 +531,7 @@ class CallRow(QFrame):
             return
         self.transfer_label.setText(f"Transferring to {target} …")
         self.transfer_label.setVisible(True)
-        self.bridge.run(lambda: ua.transfer(self.call_id, target), on_error=self._fail("Transfer"))
+        self.bridge.run(lambda: ua.transfer(self.call_id, target), on_error=self._fail("transfer the call"))
 
     def open_attended_transfer(self) -> None:
         others = self.window_.other_calls(self.call_id)
@@ -547,7 +549,7 @@ class CallRow(QFrame):
         self.transfer_label.setText("Connecting the calls …")
         self.transfer_label.setVisible(True)
         self.bridge.run(
-            lambda: ua.attended_transfer(self.call_id, other_call_id), on_error=self._fail("Attended transfer")
+            lambda: ua.attended_transfer(self.call_id, other_call_id), on_error=self._fail("transfer the call")
         )
 
     def toggle_record(self) -> None:
@@ -557,23 +559,23 @@ class CallRow(QFrame):
             return
         if self.recording_path is None:
             path = self.window_.recording_path(self.call_id)
-            self.bridge.run(lambda: ua.record(self.call_id, path), on_error=self._fail("Record"))
+            self.bridge.run(lambda: ua.record(self.call_id, path), on_error=self._fail("record the call"))
         else:
-            self.bridge.run(lambda: ua.stop_recording(self.call_id), on_error=self._fail("Stop recording"))
+            self.bridge.run(lambda: ua.stop_recording(self.call_id), on_error=self._fail("stop the recording"))
         self.record_button.setChecked(self.recording_path is None)
 
     def split(self) -> None:
         ua = self.bridge.ua
         if ua is None or not self.in_conference:
             return
-        self.bridge.run(lambda: ua.split(self.call_id), on_error=self._fail("Split"))
+        self.bridge.run(lambda: ua.split(self.call_id), on_error=self._fail("take the call out of the conference"))
 
     def hangup(self) -> None:
         ua = self.bridge.ua
         if ua is None or self.call_event.state == "ended":
             return
         self.state_label.setText("hanging up …")
-        self.bridge.run(lambda: ua.hangup(self.call_id), on_error=self._fail("Hang up"))
+        self.bridge.run(lambda: ua.hangup(self.call_id), on_error=self._fail("hang up"))
 
 
 class CallWindow(QWidget):
@@ -672,7 +674,7 @@ class CallWindow(QWidget):
         self.merge_button.setEnabled(False)
 
         def failed(exc: BaseException) -> None:
-            self.show_error(f"Merge: {exc}")
+            self.show_error(cannot("merge the calls", str(exc) or type(exc).__name__))
             self._update_merge()
 
         self.bridge.run(lambda: ua.conference(calls), on_error=failed)

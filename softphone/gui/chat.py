@@ -58,7 +58,7 @@ from softphone.gui.icons import icon
 from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Message, Store, StoreError, normalise_uri
 from softphone.store.messages import Direction
-from softphone.ua import Account, ComposingEvent, MessageEvent, MessageStatusEvent
+from softphone.ua import Account, ComposingEvent, MessageEvent, MessageStatusEvent, message_problem
 
 log = logging.getLogger("softphone.gui.chat")
 
@@ -211,7 +211,8 @@ class Conversation(QWidget):
         item.setData(STATE_ROLE, shown.state)
         item.setData(REASON_ROLE, shown.reason)
         item.setData(Qt.ItemDataRole.UserRole, shown)
-        item.setToolTip(time.strftime("%A %d %B %Y, %H:%M:%S", time.localtime(shown.time)))
+        when = time.strftime("%A %d %B %Y, %H:%M:%S", time.localtime(shown.time))
+        item.setToolTip(f"{failure_sentence(self.uri, shown.reason)}\n{when}" if shown.state == "failed" else when)
         palette = self.messages.palette()
         if shown.outgoing:
             item.setBackground(palette.alternateBase())
@@ -370,8 +371,9 @@ class ChatWindow(QWidget):
         self.store = store
         self.on_call = on_call
         self.notify = notify
-        self.accounts = list(accounts)
-        self.domain = accounts[0].domain if accounts else None
+        self.accounts: list[Account] = []
+        self.domain: str | None = None
+        self.set_accounts(accounts)
         self.conversations: dict[str, Conversation] = {}
         self.unread: dict[str, int] = {}
         self._early: dict[int, MessageStatusEvent] = {}
@@ -416,6 +418,11 @@ class ChatWindow(QWidget):
         if bridge.is_started:
             self.refresh_unread()
             self.requests.refresh()
+
+    def set_accounts(self, accounts: Sequence[Account]) -> None:
+        """The accounts conversations go through (the first one's domain completes a bare name)."""
+        self.accounts = list(accounts)
+        self.domain = accounts[0].domain if accounts else None
 
     # --- opening ---------------------------------------------------------------------------------
 
@@ -710,6 +717,15 @@ class ChatWindow(QWidget):
             self._early.pop(next(iter(self._early)))
 
 
+def failure_sentence(peer: str, reason: str | None) -> str:
+    """Why a message was not delivered, said like every other problem; ``reason`` as the store keeps it
+    (``404 Not Found``, or the UA's own words)."""
+    code_text, _, phrase = (reason or "").partition(" ")
+    if len(code_text) == 3 and code_text.isdigit():
+        return message_problem(peer, int(code_text), phrase)
+    return message_problem(peer, None, reason or "")
+
+
 def _reason(event: MessageStatusEvent) -> str | None:
     if event.status != "failed":
         return None
@@ -718,4 +734,13 @@ def _reason(event: MessageStatusEvent) -> str | None:
     return event.reason
 
 
-__all__ = ["PAGE", "ChatWindow", "Conversation", "MessageInput", "ShownMessage", "peer_key", "state_text"]
+__all__ = [
+    "PAGE",
+    "ChatWindow",
+    "Conversation",
+    "MessageInput",
+    "ShownMessage",
+    "failure_sentence",
+    "peer_key",
+    "state_text",
+]

@@ -17,7 +17,7 @@ from softphone.gui.incoming import IncomingCallWindow, caller_number
 from softphone.gui.ringer import Ringer
 from softphone.gui.text import notification_text
 from softphone.store import Store
-from softphone.ua import CallEvent, IncomingCallEvent
+from softphone.ua import CallEvent, IncomingCallEvent, cannot
 
 __all__ = ["IncomingCalls"]
 
@@ -118,8 +118,8 @@ class IncomingCalls:
         def failed(exc: BaseException) -> None:
             window = self.windows.get(call_id)
             if window is not None:
-                window.failed(f"Cannot answer: {exc}")
-            self._show_error(f"Cannot answer: {exc}")
+                window.failed(cannot("answer the call", str(exc)))
+            self._show_error(cannot("answer the call", str(exc)))
 
         self.bridge.run(lambda: ua.answer(call_id), on_error=failed)
 
@@ -131,7 +131,7 @@ class IncomingCalls:
         def failed(exc: BaseException) -> None:
             window = self.windows.get(call_id)
             if window is not None:
-                window.failed(f"Cannot decline: {exc}")
+                window.failed(cannot("decline the call", str(exc)))
 
         self.bridge.run(lambda: ua.decline(call_id, code), on_error=failed)
 

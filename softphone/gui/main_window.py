@@ -9,16 +9,16 @@ through the bridge, which never blocks.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QCompleter,
     QHBoxLayout,
     QLabel,
@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
 )
 
 from softphone import __version__
+from softphone.gui.account_status import AccountRow, AccountsArea
+from softphone.gui.accounts import AccountChanges, account_changes, apply_account_changes
 from softphone.gui.bridge import UaBridge
 from softphone.gui.buddies import BuddyList
 from softphone.gui.call_window import CallWindow
@@ -45,12 +47,15 @@ from softphone.gui.chat import ChatWindow
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
-from softphone.gui.icons import app_icon, badge_icon, icon, presence_icon
-from softphone.gui.incoming import IncomingCallWindow, caller_number
+from softphone.gui.history_view import completions, history_item
+from softphone.gui.icons import app_icon, badge_icon, icon
+from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
+from softphone.gui.passwords import PasswordAsker
+from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
-from softphone.gui.text import notification_text, plain_tooltip
-from softphone.store import CallOutcome, CallRecord, Contact, Settings, Store, save_settings
+from softphone.gui.text import notification_text
+from softphone.store import AccountSettings, Contact, Settings, Store, save_settings
 from softphone.ua import (
     Account,
     CallEvent,
@@ -58,6 +63,10 @@ from softphone.ua import (
     IncomingCallEvent,
     MwiEvent,
     RegistrationEvent,
+    address_shown,
+    call_problem,
+    cannot,
+    registration_problem,
 )
 
 if TYPE_CHECKING:
@@ -66,60 +75,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("softphone.gui")
 
-PRESENCE_CHOICES = (("available", "Available"), ("away", "Away"), ("busy", "Busy"), ("offline", "Offline"))
-# The selector's states as PIDF basic status and RFC 4480 activity.
-PRESENCE_RPID: dict[str, tuple[Literal["open", "closed"], str | None]] = {
-    "available": ("open", None),
-    "away": ("open", "away"),
-    "busy": ("open", "busy"),
-    "offline": ("closed", None),
-}
 HISTORY_LIMIT = 200
 SEEN_KEY = "history_seen"
-REGISTRATION_TEXT = {
-    "registered": "registered",
-    "registering": "registering …",
-    "unregistered": "not registered",
-    "failed": "failed",
-}
-REGISTRATION_ICON = {
-    "registered": "available",
-    "registering": "away",
-    "unregistered": "offline",
-    "failed": "busy",
-}
-
-
-class AccountRow(QPushButton):
-    """One account's registration state; a click registers again."""
-
-    def __init__(self, account: Account, on_retry: Callable[[str], None]) -> None:
-        super().__init__()
-        self.aor = account.aor
-        self.registers = account.register
-        self.state = "unregistered" if account.register else "lan"
-        self.reason = ""
-        self.setFlat(True)
-        self.setStyleSheet("text-align: left")
-        self.setToolTip("Click to register again")
-        self.clicked.connect(lambda: on_retry(self.aor))
-        self.show_state("registering" if account.register else "lan")
-
-    def show_state(self, state: str, code: int | None = None, reason: str = "") -> None:
-        self.state = state
-        self.reason = f"{code} {reason}".strip() if code is not None else reason
-        if state == "lan":
-            text, dot = "LAN only (not registering)", "available"
-        else:
-            text = REGISTRATION_TEXT.get(state, state)
-            if state == "failed" and self.reason:
-                text = f"failed: {self.reason}"
-            dot = REGISTRATION_ICON.get(state, "offline")
-        self.setIcon(presence_icon(dot))
-        self.setText(f"{self.aor} — {text}")
-        self.setAccessibleName(f"Account {self.aor}: {text}")
-
-
+__all__ = ["AccountRow", "MainWindow"]
 class MainWindow(QMainWindow):
     """The application's main window. ``bridge`` must be started (or about to be) with the UA."""
 
@@ -158,6 +116,11 @@ class MainWindow(QMainWindow):
         self.quitting = False
         self._settings_dialog: SettingsDialog | None = None
         self._trace_window: TraceWindow | None = None
+        # Passwords typed in a prompt and kept nowhere: needed again when the account is edited.
+        self.session_passwords: dict[str, str] = {}
+        self.passwords = PasswordAsker(
+            self, self._account_entry, self._save_settings, self._use_password, self.show_error
+        )
 
         self.setWindowTitle("Softphone")
         self.setWindowIcon(app_icon())
@@ -167,7 +130,11 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.addLayout(self._make_account_area())
-        layout.addLayout(self._make_presence_area())
+        self.presence_selector = PresenceSelector(self.settings.presence_note)
+        self.presence_combo = self.presence_selector.combo
+        self.presence_note = self.presence_selector.note
+        self.presence_selector.edited.connect(self.apply_presence)
+        layout.addWidget(self.presence_selector)
         layout.addLayout(self._make_dial_area())
         self.dialpad = DialPad(self.dialpad_pressed, "Dial pad")
         self.dialpad.setVisible(False)
@@ -218,39 +185,17 @@ class MainWindow(QMainWindow):
             self.show_error(problem)
         self.refresh_contacts()
         self.refresh_history()
+        self._show_presence()
 
     # --- building -------------------------------------------------------------------------------
 
     def _make_account_area(self) -> QVBoxLayout:
         box = QVBoxLayout()
-        self.account_rows: dict[str, AccountRow] = {}
-        for account in self.accounts:
-            row = AccountRow(account, self.retry_registration)
-            self.account_rows[account.aor] = row
-            box.addWidget(row)
-        if not self.accounts:
-            self.no_account_label = QLabel(
-                "No account configured: start with --config pointing to settings, or set one up."
-            )
-            self.no_account_label.setWordWrap(True)
-            self.no_account_label.setAccessibleName("No account")
-            box.addWidget(self.no_account_label)
+        self.accounts_area = AccountsArea(self.accounts, self.retry_registration, self.ask_password)
+        self.account_rows: dict[str, AccountRow] = self.accounts_area.rows
+        self.no_account_label = self.accounts_area.no_account_label
+        box.addWidget(self.accounts_area)
         return box
-
-    def _make_presence_area(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        self.presence_combo = QComboBox()
-        self.presence_combo.setAccessibleName("My presence")
-        for state, text in PRESENCE_CHOICES:
-            self.presence_combo.addItem(presence_icon(state), text, state)
-        self.presence_note = QLineEdit(self.settings.presence_note)
-        self.presence_note.setPlaceholderText("Note (what you are doing)")
-        self.presence_note.setAccessibleName("Presence note")
-        self.presence_combo.activated.connect(lambda _i: self.apply_presence())
-        self.presence_note.editingFinished.connect(self.apply_presence)
-        row.addWidget(self.presence_combo)
-        row.addWidget(self.presence_note, 1)
-        return row
 
     def _make_dial_area(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -357,8 +302,71 @@ class MainWindow(QMainWindow):
             return
         if not row.registers:
             return
-        row.show_state("registering")
-        self.bridge.run(lambda: ua.register(aor), on_error=lambda exc: self.show_error(f"Register {aor}: {exc}"))
+        self.accounts_area.registering(aor)
+        self.bridge.run(
+            lambda: ua.register(aor),
+            on_error=lambda exc: self.show_error(cannot(f"register {address_shown(aor)}", str(exc))),
+        )
+
+    def apply_accounts(self, typed_passwords: Mapping[str, str] | None = None) -> AccountChanges:
+        """Make the running phone use the accounts of :attr:`settings` now: accounts removed or disabled
+        unregister, edited ones register anew, new ones register; calls in progress go on. The rows,
+        buddy list and chat follow at once; the UA's part runs on its loop."""
+        self.session_passwords.update(typed_passwords or {})
+        changes = account_changes(self.settings.accounts, self.accounts, self.session_passwords)
+        for problem in changes.problems:
+            self.show_error(problem)
+        if not changes:
+            return changes
+        for aor in changes.removed:
+            self.passwords.dismiss(aor)
+        self.accounts[:] = changes.accounts
+        self.accounts_area.set_accounts(self.accounts)
+        self.chat_window.set_accounts(self.accounts)
+        self.buddy_list.set_accounts(self.accounts)
+        self._show_presence()
+        self._update_tray_state()
+        ua = self.bridge.ua
+        if ua is not None and self.bridge.loop is not None:
+            snapshot = copy.deepcopy(self.settings)
+            self.bridge.run(
+                lambda: apply_account_changes(ua, changes, snapshot),
+                on_done=self._show_errors,
+                on_error=lambda exc: self.show_error(cannot("change the accounts", str(exc))),
+            )
+        self._dial_pending()
+        return changes
+
+    def _show_errors(self, problems: Sequence[str]) -> None:
+        for problem in problems:
+            self.show_error(problem)
+
+    # --- passwords ----------------------------------------------------------------------------
+
+    def _account_entry(self, aor: str) -> AccountSettings | None:
+        return next((entry for entry in self.settings.accounts if entry.aor == aor), None)
+
+    def ask_password(self, aor: str, problem: str | None = None) -> None:
+        """Ask for ``aor``'s password (without blocking); the answer registers the account with it."""
+        banner = self.accounts_area.banners.get(aor)
+        text = problem or (banner.problem if banner is not None and banner.problem else "")
+        self.passwords.ask(aor, text or f"{address_shown(aor)} needs its password to register.")
+
+    def _use_password(self, aor: str, password: str) -> None:
+        self.session_passwords[aor] = password
+        for account in self.accounts:
+            if account.aor == aor:
+                account.password = password
+        ua = self.bridge.ua
+        if ua is None:
+            return
+        self.accounts_area.registering(aor)
+        self.bridge.call(
+            ua.set_password,
+            aor,
+            password,
+            on_error=lambda exc: self.show_error(cannot(f"register {address_shown(aor)}", str(exc))),
+        )
 
     def offer_trust(self, aor: str, problem: str, fingerprint: str) -> None:
         """The registrar's certificate did not verify: show its fingerprint and let the user trust it."""
@@ -376,17 +384,20 @@ class MainWindow(QMainWindow):
         for entry in self.settings.accounts:
             if entry.aor == aor and fingerprint not in entry.tls_fingerprints:
                 entry.tls_fingerprints.append(fingerprint)
+        for account in self.accounts:
+            if account.aor == aor and fingerprint not in account.tls_fingerprints:
+                account.tls_fingerprints = (*account.tls_fingerprints, fingerprint)
         self._save_settings()
         ua = self.bridge.ua
         if ua is not None:
             self.bridge.call(
                 lambda: ua.trust_certificate(aor, fingerprint),
-                on_error=lambda exc: self.show_error(f"Trust certificate: {exc}"),
+                on_error=lambda exc: self.show_error(cannot("trust the certificate", str(exc))),
             )
 
     def apply_presence(self) -> None:
         """Publish our presence through the UA's presence service, when it has one (the one place that calls it)."""
-        state = str(self.presence_combo.currentData())
+        state = self.presence_selector.take_choice()
         note = self.presence_note.text().strip()
         ua = self.bridge.ua
         if ua is None or not hasattr(ua, "presence"):
@@ -395,11 +406,19 @@ class MainWindow(QMainWindow):
         basic, activity = PRESENCE_RPID.get(state, ("open", None))
         self.bridge.call(
             lambda: ua.presence.set_status(basic, activity, note or None),
-            on_error=lambda exc: self.show_error(f"Presence: {exc}"),
+            on_error=lambda exc: self.show_error(cannot("change your presence", str(exc))),
         )
         if note != self.settings.presence_note:
             self.settings.presence_note = note
             self._save_settings()
+
+    def presence_online(self) -> bool:
+        """Whether others can see our presence: an account is registered, or one needs no server (LAN)."""
+        states = [row.state for row in self.account_rows.values()]
+        return any(state in ("registered", "lan") for state in states)
+
+    def _show_presence(self) -> None:
+        self.presence_selector.show_online(self.presence_online())
 
     # --- dialling ---------------------------------------------------------------------------------
 
@@ -408,22 +427,8 @@ class MainWindow(QMainWindow):
         self.dial_field.selectAll()
 
     def update_completions(self, text: str) -> None:
-        if self.store is None:
-            return
-        prefix = text.strip()
-        if not prefix:
-            self.completion_model.setStringList([])
-            return
-        found: list[str] = []
-        try:
-            for contact in self.store.contacts.search(prefix, limit=10):
-                for address in [*contact.uris, *contact.phones]:
-                    found.append(f"{contact.name} <{address}>")
-            for peer in self.store.history.recent_peers(prefix, limit=10):
-                found.append(f"{peer.display_name} <{peer.uri}>" if peer.display_name else peer.uri)
-        except Exception as exc:
-            log.warning("completion failed: %s", exc)
-        self.completion_model.setStringList(list(dict.fromkeys(found)))
+        if self.store is not None:
+            self.completion_model.setStringList(completions(self.store, text))
 
     def dial_from_field(self) -> None:
         text = self.dial_field.text()
@@ -432,27 +437,35 @@ class MainWindow(QMainWindow):
         self.dial(text)
 
     def dial(self, text: str) -> None:
-        """Call ``text`` (sip:, sips:, tel:, callto:, a number or a name at the account's domain)."""
+        """Call ``text`` (sip:, sips:, tel:, callto:, a number, host:port or a name at the account's domain)."""
         ua = self.bridge.ua
-        if ua is None:
-            self.show_error("The phone core is not running")
-            return
-        if not self.accounts:
-            self.show_error("No account configured: cannot call")
-            return
         try:
             target = dial_target(text)
         except ValueError as exc:
-            self.show_error(str(exc))
+            self.show_error(cannot(f"call “{' '.join(text.split())[:80]}”", str(exc)))
             return
-        if not self.bridge.is_started:
-            # Started from a link: the core is still opening its sockets; dial once it is up.
+        if ua is None:
+            self.show_error(cannot(f"call {address_shown(target)}", "the phone core is not running"))
+            return
+        if not self.accounts or not self.bridge.is_started:
+            # Started from a link before there is an account (first start) or while the core opens its
+            # sockets: the call is made once both are there.
             self._pending_dials.append(target)
+            if not self.accounts:
+                self.show_error(f"{address_shown(target)} will be called once an account is set up.")
             return
-        self.statusBar().showMessage(f"Calling {target} …", 5000)
-        self.bridge.run(lambda: ua.call(target), on_error=lambda exc: self.show_error(f"Cannot call {target}: {exc}"))
+        self.statusBar().showMessage(f"Calling {address_shown(target)} …", 5000)
+        self.bridge.run(
+            lambda: ua.call(target),
+            on_error=lambda exc: self.show_error(cannot(f"call {address_shown(target)}", str(exc))),
+        )
 
     def _core_started(self) -> None:
+        self._dial_pending()
+
+    def _dial_pending(self) -> None:
+        if not self.accounts or not self.bridge.is_started:
+            return
         pending, self._pending_dials = self._pending_dials, []
         for target in pending:
             self.dial(target)
@@ -491,31 +504,8 @@ class MainWindow(QMainWindow):
             self._update_missed()
             return
         for record in self.store.history.list(limit=HISTORY_LIMIT):
-            self.history_list.addItem(self._history_item(record))
+            self.history_list.addItem(history_item(record))
         self._update_missed()
-
-    @staticmethod
-    def _history_item(record: CallRecord) -> QListWidgetItem:
-        who = record.peer_name or caller_number(record.peer)
-        when = time.strftime("%d %b %H:%M", time.localtime(record.started))
-        arrow = "→" if record.direction == "out" else "←"
-        outcome = str(record.outcome)
-        if record.outcome == CallOutcome.MISSED:
-            text = f"✗ Missed  {arrow} {who}  {when}"
-        else:
-            duration = record.duration
-            length = f"  {int(duration) // 60}:{int(duration) % 60:02d}" if duration is not None else ""
-            text = f"{arrow} {who}  {when}  {outcome}{length}"
-        item = QListWidgetItem(text)
-        item.setData(Qt.ItemDataRole.UserRole, record.peer)
-        item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
-        item.setToolTip(plain_tooltip(f"{record.peer}: {outcome}; double-click to call back"))
-        if record.outcome == CallOutcome.MISSED:
-            item.setIcon(icon("hangup"))
-            font = item.font()
-            font.setBold(True)
-            item.setFont(font)
-        return item
 
     # --- missed calls badge ----------------------------------------------------------------------------
 
@@ -561,12 +551,15 @@ class MainWindow(QMainWindow):
 
     def on_event(self, event: object) -> None:
         if isinstance(event, RegistrationEvent):
-            row = self.account_rows.get(event.account)
-            if row is not None:
-                row.show_state(event.state, event.code, event.reason)
+            self.accounts_area.on_registration(event)
             self._update_tray_state()
+            self._show_presence()
             if event.state == "failed" and event.fingerprint:
                 self.offer_trust(event.account, event.tls_problem or "untrusted", event.fingerprint)
+            if event.state == "failed" and event.needs_password and event.account in self.account_rows:
+                self.ask_password(event.account, registration_problem(event.account, event.code, event.reason))
+            elif event.state == "registered":
+                self.passwords.dismiss(event.account)
         elif isinstance(event, IncomingCallEvent):
             self.incoming_calls.on_incoming(event)
         elif isinstance(event, CallEvent):
@@ -583,6 +576,8 @@ class MainWindow(QMainWindow):
         self.call_window.on_call(event)
         if event.state == "ended":
             self.refresh_history()
+            if event.direction == "outgoing" and event.code is not None and event.code >= 300 and event.code != 487:
+                self.show_error(call_problem(event.remote_uri, event.code, event.reason))
 
     @property
     def incoming(self) -> dict[str, IncomingCallWindow]:
@@ -672,6 +667,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.incoming_calls.close_all()
+        self.passwords.close_all()
         self.call_window.close()
         self.chat_window.close()
         if self.tray is not None:

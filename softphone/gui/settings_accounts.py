@@ -1,7 +1,10 @@
 """The settings dialog's Accounts page: the list of accounts, the account editor and "Test connection".
 
 Passwords typed in the editor wait in :attr:`AccountsPage.pending_passwords` until the settings are
-applied, then go to the OS keyring (never to the settings file). "Test connection" registers a
+applied, then go where the user chose for the account (:class:`~softphone.gui.passwords.StorageChoice`:
+the OS keyring, a file only the user may read, or nowhere), never to the settings file; a keyring
+that fails costs nothing but a note. Applied accounts take effect at once (the main window hands them
+to the running UA). "Test connection" registers a
 temporary :class:`~softphone.ua.UserAgent` once: on the core loop when the phone runs, else on a
 short-lived thread of its own (:func:`~softphone.gui.workers.run_in_thread`); the GUI thread never
 waits for it.
@@ -33,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softphone.gui.accounts import KEYRING_SERVICE, account_from_settings
+from softphone.gui.accounts import account_from_settings
+from softphone.gui.passwords import Storage, StorageChoice, keep_password, load_password, stored_in
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import AccountSettings, Settings
@@ -43,8 +47,9 @@ from softphone.ua import (
     AccountError,
     RegistrationEvent,
     UserAgent,
-    password_from_keyring,
-    password_to_keyring,
+    address_shown,
+    cannot,
+    registration_problem,
 )
 
 if TYPE_CHECKING:
@@ -58,7 +63,9 @@ UaFactory = Callable[[Account], UserAgent]
 
 
 async def test_registration(account: Account, factory: UaFactory, timeout: float = TEST_TIMEOUT) -> str:
-    """Register ``account`` with a temporary UA made by ``factory``; ``"registered"`` or ``"failed: …"``."""
+    """Register ``account`` with a temporary UA made by ``factory``; ``"registered"`` or why not, in the
+    words of every problem (``Cannot register alice@example.com: the password was not accepted (401).``)."""
+    who = f"register {address_shown(account.aor)}"
     ua = factory(account)
     loop = asyncio.get_running_loop()
     outcome: asyncio.Future[RegistrationEvent] = loop.create_future()
@@ -74,9 +81,9 @@ async def test_registration(account: Account, factory: UaFactory, timeout: float
         try:
             event = await asyncio.wait_for(outcome, timeout)
         except TimeoutError:
-            return f"failed: no answer within {timeout:.0f} s"
+            return cannot(who, f"no answer within {timeout:.0f} s")
     except Exception as exc:
-        return f"failed: {exc or type(exc).__name__}"
+        return cannot(who, str(exc) or type(exc).__name__)
     finally:
         try:
             await asyncio.wait_for(ua.stop(), 10.0)
@@ -84,8 +91,7 @@ async def test_registration(account: Account, factory: UaFactory, timeout: float
             log.info("stopping the test user agent: %s", exc)
     if event.state == "registered":
         return "registered"
-    why = f"{event.code} {event.reason}".strip() if event.code is not None else (event.reason or "no reason given")
-    return f"failed: {why}"
+    return registration_problem(event.account, event.code, event.reason)
 
 
 def default_ua_factory(account: Account) -> UserAgent:
@@ -113,14 +119,14 @@ class ConnectionTester:
             bridge.run(
                 lambda: test_registration(account, factory),
                 on_done=on_result,
-                on_error=lambda exc: on_result(f"failed: {exc}"),
+                on_error=lambda exc: on_result(cannot(f"register {address_shown(account.aor)}", str(exc))),
             )
             return
         thread = run_in_thread(
             self._relay,
             lambda: asyncio.run(test_registration(account, factory)),
             on_done=on_result,
-            on_error=lambda exc: on_result(f"failed: {exc}"),
+            on_error=lambda exc: on_result(cannot(f"register {address_shown(account.aor)}", str(exc))),
             name="softphone-core-test",
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
@@ -132,7 +138,7 @@ class ConnectionTester:
 
 
 class AccountEditor(QDialog):
-    """Add or edit one account; the password goes to the keyring when the settings are applied."""
+    """Add or edit one account; the password is kept where the user chose when the settings are applied."""
 
     def __init__(
         self,
@@ -152,7 +158,7 @@ class AccountEditor(QDialog):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.aor = QLineEdit(entry.aor)
-        self.aor.setPlaceholderText("sip:alice@example.com")
+        self.aor.setPlaceholderText("alice@example.com")
         self.aor.setAccessibleName("Address of record")
         self.display_name = QLineEdit(entry.display_name or "")
         self.display_name.setAccessibleName("Display name")
@@ -161,13 +167,18 @@ class AccountEditor(QDialog):
         self.auth_user.setAccessibleName("Authentication user")
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setPlaceholderText("unchanged (kept in the system keyring)" if has_password else "")
+        kept = stored_in(entry) if entry.aor else None
+        self.password.setPlaceholderText(
+            {"keyring": "unchanged (kept in the system keyring)", "file": "unchanged (kept in its file)"}.get(
+                kept or "", "unchanged" if has_password else ""
+            )
+        )
         self.password.setAccessibleName("Password")
         self.registrar = QLineEdit(entry.registrar or "")
-        self.registrar.setPlaceholderText("optional: the address's domain")
+        self.registrar.setPlaceholderText("optional: the address's domain; host, host:port or sip: URI")
         self.registrar.setAccessibleName("Registrar")
         self.proxy = QLineEdit(entry.outbound_proxy or "")
-        self.proxy.setPlaceholderText("optional")
+        self.proxy.setPlaceholderText("optional: host, host:port or sip: URI")
         self.proxy.setAccessibleName("Outbound proxy")
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
@@ -185,7 +196,15 @@ class AccountEditor(QDialog):
         form.addRow("&Outbound proxy:", self.proxy)
         form.addRow("&Transport:", self.transport)
         form.addRow("", self.register)
+        self.enabled = QCheckBox("&Use this account")
+        self.enabled.setChecked(entry.enabled)
+        self.enabled.setAccessibleName("Use this account")
+        self.enabled.setToolTip("Off: the account is kept in the settings but does not register, call or chat")
+        form.addRow("", self.enabled)
         layout.addLayout(form)
+        self.storage = StorageChoice(entry.aor, kept)
+        self.aor.textChanged.connect(self._aor_changed)
+        layout.addWidget(self.storage)
 
         test_row = QHBoxLayout()
         self.test_button = QPushButton("Test &connection")
@@ -212,36 +231,47 @@ class AccountEditor(QDialog):
         layout.addWidget(buttons)
         self.result_settings: AccountSettings | None = None
         self.result_password: str | None = None
+        self.result_storage: Storage = self.storage.storage()
+        self.initial_storage = kept
         self.testing = False
 
+    def _aor_changed(self, text: str) -> None:
+        text = text.strip()
+        self.storage.set_aor(text if not text or text.lower().startswith(("sip:", "sips:")) else f"sip:{text}")
+
     def build(self) -> tuple[AccountSettings, Account]:
-        """The account the form describes (settings and a UA account); raises AccountError with what is wrong."""
-        aor = self.aor.text().strip()
-        if not aor:
+        """The account the form describes (settings and a UA account); raises AccountError with what is wrong.
+
+        Addresses are saved as the URIs the UA makes of what was typed (``127.0.0.1:5060`` is
+        ``sip:127.0.0.1:5060``)."""
+        if not self.aor.text().strip():
             raise AccountError("the address is missing")
-        if not aor.lower().startswith(("sip:", "sips:")):
-            aor = f"sip:{aor}"
         entry = dataclasses.replace(
             self.original,
-            aor=aor,
+            aor=self.aor.text().strip(),
             display_name=self.display_name.text().strip() or None,
             auth_user=self.auth_user.text().strip() or None,
             registrar=self.registrar.text().strip() or None,
             outbound_proxy=self.proxy.text().strip() or None,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
+            enabled=self.enabled.isChecked(),
             extra=dict(self.original.extra),
         )
         password = self.password.text()
         if not password and self.original.aor:
-            password = password_from_keyring(self.original.aor, KEYRING_SERVICE) or ""
-        return entry, account_from_settings(entry, password, register=True)
+            password = load_password(self.original) or ""
+        account = account_from_settings(entry, password, register=True)
+        entry = dataclasses.replace(
+            entry, aor=account.aor, registrar=account.registrar, outbound_proxy=account.outbound_proxy
+        )
+        return entry, account
 
     def test_connection(self) -> None:
         try:
             _entry, account = self.build()
         except AccountError as exc:
-            self.test_result.setText(f"failed: {exc}")
+            self.test_result.setText(cannot("test the account", str(exc)))
             return
         self.testing = True
         self.test_button.setEnabled(False)
@@ -259,10 +289,11 @@ class AccountEditor(QDialog):
         try:
             entry, _account = self.build()
         except AccountError as exc:
-            self.problem.setText(str(exc))
+            self.problem.setText(cannot("save the account", str(exc)))
             return
         self.result_settings = entry
         self.result_password = self.password.text() or None
+        self.result_storage = self.storage.storage()
         super().accept()
 
 
@@ -274,6 +305,9 @@ class AccountsPage(QWidget):
         self.settings = settings
         self.tester = tester
         self.pending_passwords: dict[str, str] = {}
+        # Where each pending password goes; an account whose choice changed without a new password
+        # has its kept password moved.
+        self.pending_storage: dict[str, Storage] = {}
         layout = QVBoxLayout(self)
         self.account_list = QListWidget()
         self.account_list.setAccessibleName("Accounts")
@@ -294,8 +328,9 @@ class AccountsPage(QWidget):
         row.addStretch(1)
         layout.addLayout(row)
         note = QLabel(
-            "Passwords are kept in the system keyring, never in the settings file. "
-            "Account changes take effect when the softphone starts again."
+            "Passwords are kept where you choose for each account (the system keyring, a file only you can "
+            "read, or nowhere: asked for when needed), never in the settings file. "
+            "Account changes take effect as soon as they are applied; calls in progress go on."
         )
         note.setWordWrap(True)
         layout.addWidget(note)
@@ -321,9 +356,7 @@ class AccountsPage(QWidget):
     def account_editor(self, index: int | None) -> AccountEditor:
         """The editor for account ``index`` (None: a new one), not yet shown."""
         entry = self.settings.accounts[index] if index is not None else None
-        has_password = entry is not None and (
-            entry.aor in self.pending_passwords or password_from_keyring(entry.aor, KEYRING_SERVICE) is not None
-        )
+        has_password = entry is not None and (entry.aor in self.pending_passwords or stored_in(entry) is not None)
         return AccountEditor(entry, self.tester, self, has_password=has_password)
 
     def edit_account(self, new: bool = False) -> AccountEditor | None:
@@ -349,10 +382,14 @@ class AccountsPage(QWidget):
             self.settings.accounts[index] = entry
         if editor.result_password:
             self.pending_passwords[entry.aor] = editor.result_password
-        elif index is not None and self.settings.accounts[index].aor != editor.original.aor:
-            kept = password_from_keyring(editor.original.aor, KEYRING_SERVICE)
+        elif index is not None and (
+            entry.aor != editor.original.aor or editor.result_storage != (editor.initial_storage or "session")
+        ):
+            kept = load_password(editor.original)
             if kept:
-                self.pending_passwords[entry.aor] = kept  # the address changed: the password moves with it
+                # The address or the place changed: the password moves with it.
+                self.pending_passwords[entry.aor] = kept
+        self.pending_storage[entry.aor] = editor.result_storage
         self.refresh_accounts()
         self.account_list.setCurrentRow(len(self.settings.accounts) - 1 if index is None else index)
 
@@ -361,16 +398,24 @@ class AccountsPage(QWidget):
         if 0 <= index < len(self.settings.accounts):
             entry = self.settings.accounts.pop(index)
             self.pending_passwords.pop(entry.aor, None)
+            self.pending_storage.pop(entry.aor, None)
             self.refresh_accounts()
 
-    def store_passwords(self) -> list[str]:
-        """Put the passwords typed since the last apply in the keyring; the problems, in words."""
-        problems: list[str] = []
+    def store_passwords(self) -> tuple[dict[str, str], list[str]]:
+        """Keep the passwords typed since the last apply where their accounts say. Returns them (the running
+        phone uses them at once, also those kept nowhere) and what the user should know, in words: a
+        keyring that refuses costs no account, the password is then used until the softphone closes."""
+        typed: dict[str, str] = {}
+        notes: list[str] = []
+        entries = {entry.aor: entry for entry in self.settings.accounts}
         for aor, password in list(self.pending_passwords.items()):
-            try:
-                password_to_keyring(aor, password, KEYRING_SERVICE)
-            except AccountError as exc:
-                problems.append(f"The password of {aor} could not be kept in the system keyring: {exc}")
-            else:
-                del self.pending_passwords[aor]
-        return problems
+            entry = entries.get(aor)
+            if entry is None:
+                continue
+            note = keep_password(entry, password, self.pending_storage.get(aor, "keyring"))
+            if note is not None:
+                notes.append(note)
+            typed[aor] = password
+        self.pending_passwords.clear()
+        self.pending_storage.clear()
+        return typed, notes

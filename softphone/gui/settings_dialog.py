@@ -4,13 +4,15 @@
 on five pages, each a module of its own (:mod:`~softphone.gui.settings_accounts`,
 :mod:`~softphone.gui.settings_audio`, :mod:`~softphone.gui.settings_calls`
 for codecs and calls, :mod:`~softphone.gui.settings_general`). *OK* or
-*Apply* writes it with :func:`~softphone.store.save_settings`, puts new
-passwords in the OS keyring (never in the settings file), writes or removes
-the XDG autostart entry, and hands what the running user agent can change at
-once (do-not-disturb, auto-answer, forwarding, codec order) to the core loop
+*Apply* writes it with :func:`~softphone.store.save_settings`, keeps new
+passwords where the user chose (keyring, a file only the user may read, or
+nowhere; never the settings file), writes or removes the XDG autostart
+entry, and hands what the running user agent can change at once
+(do-not-disturb, auto-answer, forwarding, codec order) to the core loop
 through the bridge (:func:`~softphone.gui.settings_calls.apply_to_ua`).
-Account changes take effect at the next start: the facade has no way to
-replace an account of a running UA.
+Accounts added, edited, disabled or removed take effect at once too:
+``accounts_applied(passwords)`` tells the main window, which hands them to
+the running UA (:meth:`~softphone.gui.main_window.MainWindow.apply_accounts`).
 
 Nothing here waits on the GUI thread: "Test connection" registers a
 temporary :class:`~softphone.ua.UserAgent` on the core loop (or, without a
@@ -44,7 +46,7 @@ from softphone.gui.settings_audio import AudioPage
 from softphone.gui.settings_calls import CallsPage, CodecsPage, apply_to_ua, forwarding_for
 from softphone.gui.settings_general import GeneralPage
 from softphone.store import Settings, save_settings
-from softphone.ua import device_media
+from softphone.ua import cannot, device_media
 
 if TYPE_CHECKING:
     from softphone.gui.bridge import UaBridge
@@ -52,9 +54,11 @@ if TYPE_CHECKING:
 
 
 class SettingsDialog(QDialog):
-    """Edits the settings; see the module documentation. ``applied(Settings)`` after each save."""
+    """Edits the settings; see the module documentation. ``applied(Settings)`` after each save, and
+    ``accounts_applied(dict)`` with the passwords typed since the last one (by address)."""
 
     applied = Signal(object)
+    accounts_applied = Signal(object)
 
     def __init__(
         self,
@@ -140,9 +144,13 @@ class SettingsDialog(QDialog):
         return settings
 
     def apply(self) -> bool:
-        """Save, store passwords, set autostart and hand the call settings to the UA; False on a problem."""
+        """Save, keep passwords, set autostart and hand the call settings to the UA; False on a problem.
+
+        A password that could not go where it was meant to is a note, not a problem: the account is
+        saved and used all the same."""
         settings = self.collect()
-        problems = self.accounts_page.store_passwords()
+        typed, password_notes = self.accounts_page.store_passwords()
+        problems: list[str] = []
         before = (self.original.audio.input_device, self.original.audio.output_device)
         devices_changed = before != (settings.audio.input_device, settings.audio.output_device)
         for f in dataclasses.fields(Settings):
@@ -154,9 +162,10 @@ class SettingsDialog(QDialog):
                 problems.append(f"The settings could not be saved: {exc}")
         problems += self.general_page.apply()
         self.notes = self._apply_to_running_ua(settings, devices_changed)
-        text = " ".join(problems + [n[0].upper() + n[1:] + "." for n in self.notes])
+        text = " ".join(problems + password_notes + [n[0].upper() + n[1:] + "." for n in self.notes])
         self.status.setText(text or "Saved.")
         self.applied.emit(self.original)
+        self.accounts_applied.emit(typed)
         return not problems
 
     def _apply_to_running_ua(self, settings: Settings, devices_changed: bool = False) -> list[str]:
@@ -170,7 +179,12 @@ class SettingsDialog(QDialog):
             _forwarding, note = forwarding_for(snapshot, account.aor)
             if note:
                 notes.append(note)
-        bridge.call(apply_to_ua, snapshot, ua, on_error=lambda exc: self.status.setText(f"Not applied: {exc}"))
+        bridge.call(
+            apply_to_ua,
+            snapshot,
+            ua,
+            on_error=lambda exc: self.status.setText(cannot("apply the call settings", str(exc))),
+        )
         if devices_changed:
             # The next call opens the chosen microphone and speaker; a call in progress keeps its devices.
             media = device_media(snapshot.audio.input_device, snapshot.audio.output_device)
@@ -200,5 +214,6 @@ def show_settings(window: MainWindow) -> SettingsDialog:
         window.ringer.device = settings.audio.ringing_device or settings.audio.output_device
 
     dialog.applied.connect(applied)
+    dialog.accounts_applied.connect(window.apply_accounts)
     dialog.show()
     return dialog

@@ -60,6 +60,15 @@ def send_to_running(name: str, message: str, timeout_ms: int = CONNECT_TIMEOUT_M
     return ok
 
 
+def _answers(name: str, timeout_ms: int = 200) -> bool:
+    """Whether a running instance listens on ``name`` (a connection is accepted)."""
+    socket = QLocalSocket()
+    socket.connectToServer(name)
+    alive = socket.waitForConnected(timeout_ms)
+    socket.abort()
+    return alive
+
+
 class SingleInstance(QObject):
     """The listening side: emits ``dial(uri)`` and ``activate()`` for what later starts send."""
 
@@ -74,10 +83,17 @@ class SingleInstance(QObject):
         self.server.newConnection.connect(self._on_connection)
         self._buffers: dict[QLocalSocket, bytes] = {}
 
+    @property
+    def listening(self) -> bool:
+        return self.server.isListening()
+
     def listen(self) -> bool:
-        """Start listening; a socket left by a crashed instance is removed first."""
+        """Claim the name; False when another instance holds it (it answers). A socket left by a crashed
+        instance (nobody answers) is removed first."""
         if self.server.listen(self.name):
             return True
+        if _answers(self.name):
+            return False
         QLocalServer.removeServer(self.name)
         if self.server.listen(self.name):
             return True

@@ -9,15 +9,20 @@ directory, syncs it and renames it over the old one (``os.replace``), so a
 crash leaves either the old or the new file, never half of one.
 
 Passwords are not settings: they live in the OS keyring (see
-``softphone.ua.account.password_from_keyring``).
+``softphone.ua.account.password_from_keyring``) or, where there is none and
+the user chose it, in a file of their own readable only by the user
+(:func:`default_password_path`); an account names that file
+(``password_file``), never the password.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 import types
 import typing
@@ -34,6 +39,7 @@ __all__ = [
     "AudioSettings",
     "ForwardingRule",
     "Settings",
+    "default_password_path",
     "default_settings_path",
     "load_settings",
     "save_settings",
@@ -77,6 +83,8 @@ class AccountSettings:
     direct_calls: bool | None = None
     # SHA-256 fingerprints of server certificates the user trusts although they do not verify.
     tls_fingerprints: list[str] = field(default_factory=list)
+    # Where the password is kept when the user chose a file over the keyring (mode 0600).
+    password_file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,6 +114,14 @@ class Settings:
 def default_settings_path() -> Path:
     """``settings.json`` in the platform's user config directory for the application."""
     return platformdirs.user_config_path(APP_NAME, appauthor=False) / SETTINGS_NAME
+
+
+def default_password_path(aor: str) -> Path:
+    """The file for ``aor``'s password when there is no keyring: ``passwords/<address>`` in the user config
+    directory, a name made of the address's safe characters and a hash that keeps two addresses apart."""
+    safe = re.sub(r"[^A-Za-z0-9@._-]+", "_", aor.removeprefix("sip:").removeprefix("sips:"))[:80]
+    digest = hashlib.sha256(aor.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    return platformdirs.user_config_path(APP_NAME, appauthor=False) / "passwords" / f"{safe}-{digest}"
 
 
 T = TypeVar("T")

@@ -13,10 +13,15 @@ from softphone.ua.account import (
     AccountError,
     Forwarding,
     TransportName,
+    forget_keyring_password,
+    keyring_problem,
     password_from_env,
     password_from_file,
     password_from_keyring,
+    password_to_file,
     password_to_keyring,
+    remove_password_file,
+    sip_address,
 )
 from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
@@ -55,6 +60,7 @@ from softphone.ua.events import (
 )
 from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_media, wav_media
 from softphone.ua.registration import RetryPolicy
+from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
 __all__ = [
     "TRANSPORT_NAMES",
@@ -93,14 +99,25 @@ __all__ = [
     "UserAgent",
     "UserAgentError",
     "WatcherEvent",
+    "address_shown",
+    "call_problem",
+    "cannot",
     "device_media",
+    "forget_keyring_password",
+    "keyring_problem",
     "list_audio_devices",
+    "message_problem",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
+    "password_to_file",
     "password_to_keyring",
     "play_test_tone",
+    "registration_problem",
+    "remove_password_file",
     "silence_media",
+    "sip_address",
     "start_ringtone",
     "wav_media",
+    "why",
 ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,17 +65,19 @@ class Account:
     tls_fingerprints: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        uri = self.uri  # validates
+        # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
+        self.aor = sip_address(self.aor, "address")
+        uri = self.uri
         if self.transport not in TRANSPORT_NAMES:
-            raise AccountError(f"transport must be one of {', '.join(TRANSPORT_NAMES)}, not {self.transport!r}")
+            raise AccountError(f"the transport must be one of {', '.join(TRANSPORT_NAMES)}, not {self.transport!r}")
         if uri.user is None:
-            raise AccountError(f"the address of record {self.aor!r} has no user part")
-        for name in ("registrar", "outbound_proxy"):
-            value = getattr(self, name)
-            if value is not None:
-                _sip_uri(value, name)
+            raise AccountError(f"the address {_shown(self.aor)} has no user name (type it as user@host)")
+        if self.registrar is not None:
+            self.registrar = sip_address(self.registrar, "registrar")
+        if self.outbound_proxy is not None:
+            self.outbound_proxy = sip_address(self.outbound_proxy, "outbound proxy")
         if self.expires < 0:
-            raise AccountError("expires must not be negative")
+            raise AccountError("the registration interval must not be negative")
 
     @property
     def has_server(self) -> bool:
@@ -122,13 +128,62 @@ class Account:
         return self.aor
 
 
-def _sip_uri(text: str, what: str) -> SipUri:
+# ``scheme:`` as RFC 3986 spells it; ``host:5060`` is told apart by its digits-only port.
+_SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_PORT_RE = re.compile(r"^[0-9]{1,5}(?:[;?].*)?$", re.DOTALL)
+
+
+def sip_address(text: str, what: str = "address") -> str:
+    """``text`` as a ``sip:``/``sips:`` URI: a full URI, or ``host``, ``host:port``, ``user@host[:port]``,
+    ``[2001:db8::1]:5060`` or a bare IPv6 address, which get ``sip:`` in front. Raises :class:`AccountError`
+    in plain words (``what`` names the field) for anything else."""
+    value = text.strip()
+    if value.startswith("<") and value.endswith(">"):
+        value = value[1:-1].strip()
+    if not value:
+        raise AccountError(f"the {what} is empty")
+    scheme, colon, rest = value.partition(":")
+    if colon and scheme.lower() in ("sip", "sips"):
+        value = f"{scheme.lower()}:{rest}"
+    elif colon and "@" not in scheme and _SCHEME_RE.match(value) and not _PORT_RE.match(rest):
+        if value.count(":") >= 2 and _bare_ipv6(value):
+            value = f"sip:[{value}]"
+        else:
+            raise AccountError(
+                f"the {what} {_shown(text)} is not a SIP address (type a host name, host:port or a sip: address)"
+            )
+    elif _bare_ipv6(value):
+        value = f"sip:[{value}]"
+    else:
+        value = f"sip:{value}"
+    _sip_uri(value, what, typed=text)
+    return value
+
+
+def _bare_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text.split("@")[-1])
+    except ValueError:
+        return False
+    return "@" not in text
+
+
+def _shown(text: str) -> str:
+    """Typed text quoted for a message: on one line and not too long."""
+    flat = " ".join(text.split())
+    return f"“{flat[:80]}…”" if len(flat) > 80 else f"“{flat}”"
+
+
+def _sip_uri(text: str, what: str, *, typed: str | None = None) -> SipUri:
     try:
         uri = parse_uri(text)
     except SipParseError as exc:
-        raise AccountError(f"bad {what} {text!r}: {exc}") from exc
+        raise AccountError(
+            f"the {what} {_shown(typed if typed is not None else text)} is not an address that can be used "
+            "(type a host name, host:port or a sip: address)"
+        ) from exc
     if not isinstance(uri, SipUri):
-        raise AccountError(f"the {what} must be a sip: or sips: URI, not {text!r}")
+        raise AccountError(f"the {what} {_shown(typed or text)} is not a SIP address")
     return uri
 
 
@@ -149,6 +204,59 @@ def password_from_file(path: str | Path) -> str:
     return lines[0] if lines else ""
 
 
+def password_to_file(path: str | Path, password: str) -> Path:
+    """Keep ``password`` as the one line of ``path``, readable and writable by the user alone (mode 0600, in a
+    directory only the user may enter when it is created here); written to a temporary file and renamed, so a
+    crash leaves the old file or the new one. Raises :class:`AccountError` saying why it could not."""
+    path = Path(path)
+    if "\n" in password or "\r" in password:
+        raise AccountError("a password cannot span lines")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # created 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+                tmp.write(password + "\n")
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.chmod(tmp_name, 0o600)
+            os.replace(tmp_name, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+    except OSError as exc:
+        raise AccountError(f"cannot write the password file {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def remove_password_file(path: str | Path) -> None:
+    """Delete a password file kept with :func:`password_to_file` (nothing when it is gone already)."""
+    with contextlib.suppress(FileNotFoundError):
+        Path(path).unlink()
+
+
+def keyring_problem(service: str = "softphone") -> str | None:
+    """Why the desktop keyring cannot keep passwords (no keyring package, no Secret Service …), or None.
+
+    Reads one entry that does not exist: nothing is written, and a keyring that is there but locked may
+    ask the user to unlock it, as it would for the first password read.
+    """
+    try:
+        import keyring  # type: ignore[import-not-found,unused-ignore]
+        from keyring.backends import fail  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return "the keyring package is not installed"
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        return "no system keyring (Secret Service) is running"
+    try:
+        keyring.get_password(service, "softphone-keyring-probe")
+    except Exception as exc:
+        return f"the system keyring does not answer ({exc or type(exc).__name__})"
+    return None
+
+
 def password_to_keyring(aor: str, password: str, service: str = "softphone") -> None:
     """Keep ``password`` for ``aor`` in the desktop keyring; raises :class:`AccountError` saying why it can't."""
     try:
@@ -159,6 +267,16 @@ def password_to_keyring(aor: str, password: str, service: str = "softphone") -> 
         keyring.set_password(service, aor, password)
     except Exception as exc:
         raise AccountError(f"the keyring refused the password: {exc or type(exc).__name__}") from exc
+
+
+def forget_keyring_password(aor: str, service: str = "softphone") -> None:
+    """Delete ``aor``'s password from the desktop keyring, when there is one to delete (never raises)."""
+    try:
+        import keyring  # type: ignore[import-not-found,unused-ignore]
+
+        keyring.delete_password(service, aor)
+    except Exception:
+        return
 
 
 def password_from_keyring(aor: str, service: str = "softphone") -> str | None:

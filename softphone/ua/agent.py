@@ -151,6 +151,8 @@ class UserAgent(SipEndpoint):
         self.subscriptions = Subscriptions(self)
         self.trace = SipTrace(self.stack.transport)
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._account_added: list[Callable[[Account], None]] = []
+        self._account_removed: list[Callable[[Account], Awaitable[None]]] = []
         # -- services: each takes its requests and events through the hooks above --
         self.mwi = MwiService(self)
         self.dialog_state = DialogStateService(self)
@@ -232,7 +234,76 @@ class UserAgent(SipEndpoint):
     # --- accounts and registration -------------------------------------------------
 
     def add_account(self, account: Account) -> None:
+        """Add ``account``; a started UA registers it at once (when it registers), as it does all at start."""
+        if any(a.aor == account.aor for a in self.accounts):
+            raise UserAgentError(f"there is already an account {account.aor}")
         self.accounts.append(account)
+        self._admit(account)
+
+    async def replace_account(self, aor: str, account: Account) -> None:
+        """Put ``account`` in the place of the account ``aor`` (edited settings, a new address, a new password).
+
+        The old binding is removed (REGISTER with Expires: 0), its services let go of it (publications
+        withdrawn, its subscriptions ended), and the new account registers. A call in progress keeps the
+        account it was placed or taken with until it ends; calls on other accounts are not touched.
+        """
+        old = self.account(aor)
+        if account.aor != old.aor and any(a.aor == account.aor for a in self.accounts):
+            raise UserAgentError(f"there is already an account {account.aor}")
+        await self._retire(old)
+        self.accounts[self.accounts.index(old)] = account
+        self._admit(account)
+
+    async def remove_account(self, aor: str) -> None:
+        """Unregister the account ``aor`` and forget it; its calls in progress go on until they end."""
+        old = self.account(aor)
+        await self._retire(old)
+        self.accounts.remove(old)
+
+    def set_password(self, aor: str, password: str) -> None:
+        """Use ``password`` for ``aor`` from now on, and register again with it at once."""
+        account = self.account(aor)
+        account.password = password
+        self._digests.pop(account.aor, None)
+        registration = self._registrations.get(account.aor)
+        if registration is not None:
+            registration.set_password(password)
+        elif self._started and account.register:
+            self.registration(account.aor).start()
+
+    def add_account_hooks(
+        self, added: Callable[[Account], None], removed: Callable[[Account], Awaitable[None]]
+    ) -> None:
+        """Services follow accounts added (``added``, on a started UA) and taken away (``removed``, awaited
+        before the account unregisters); a replaced account is one removed and one added."""
+        self._account_added.append(added)
+        self._account_removed.append(removed)
+
+    def _admit(self, account: Account) -> None:
+        self.tls.pinned.update(account.tls_fingerprints)
+        if not self._started:
+            return  # start() and register() take it up with the others
+        for added in self._account_added:
+            try:
+                added(account)
+            except Exception:
+                log.exception("a service could not take account %s", account.aor)
+        if account.register:
+            self.registration(account.aor).start()
+
+    async def _retire(self, account: Account) -> None:
+        registration = self._registrations.pop(account.aor, None)
+        if self._started:
+            for removed in self._account_removed:
+                try:
+                    await removed(account)
+                except Exception:
+                    log.exception("a service could not let go of account %s", account.aor)
+            self.subscriptions.end_served(account)
+        if registration is not None:
+            await registration.stop()
+        self._digests.pop(account.aor, None)
+        self._server_addresses.pop(account.aor, None)
 
     def account(self, aor: str | None = None) -> Account:
         """The account with address of record ``aor`` (any spelling of it), or the first one."""
@@ -283,7 +354,8 @@ class UserAgent(SipEndpoint):
 
     def registration_contact(self, aor: str) -> NameAddr | None:
         """The Contact our registration for ``aor`` uses (None while it has none)."""
-        return self.registration(aor).contact
+        registration = self._registrations.get(self.account(aor).aor)
+        return registration.contact if registration is not None else None
 
     async def register(self, aor: str | None = None) -> None:
         """Start registering (all accounts that register when ``aor`` is None); refreshes run by themselves."""

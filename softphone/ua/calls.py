@@ -73,6 +73,8 @@ class CallManager:
         self._ids = itertools.count(1)
         self._ops = itertools.count(1)
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
+        # Calls put in the history when their end was announced (the end itself comes right after).
+        self._recorded: set[str] = set()
         self.media = CallMedia(lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye)
 
     # --- configuration shared by the machines ------------------------------------------------
@@ -552,6 +554,11 @@ class CallManager:
                 call.answered_at = time.time()
             if call.transfer_from is not None or call.refer_dialog is not None:
                 self._transfer_outcome(call)
+        if isinstance(event, CallEvent) and event.state == "ended":
+            # In the history before anyone hears of the end: a GUI that reloads its history on this
+            # event must find the call there.
+            self._record_history(call)
+            self._recorded.add(call.id)
         self.ua.emit(event)
 
     def _ended(self, call: Call) -> None:
@@ -560,7 +567,9 @@ class CallManager:
         for op, (owner, future) in list(self._waiting.items()):
             if owner is call and not future.done():
                 future.set_result(Completed(op, f"call {call.id} has ended"))
-        if call.machine.public is not None:
+        if call.id in self._recorded:
+            self._recorded.discard(call.id)
+        elif call.machine.public is not None:
             self._record_history(call)
         # Keep the Call-ID/tag mapping a while for retransmitted 2xx and late in-dialog requests (64*T1).
         key = (call.sip_call_id, call.local_tag)

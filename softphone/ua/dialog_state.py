@@ -186,8 +186,11 @@ class DialogStateService:
         self._closing = False
         ua.subscriptions.register_package(_DialogPackage(self))
         ua.subscriptions.watchers.serve(DIALOG_EVENT)
+        # The busy lamps the user watched through an account taken away, watched again if it comes back.
+        self._rewatch: dict[str, list[str]] = {}
         ua.subscribe(self._on_event)
         ua.add_closer(self.close)
+        ua.add_account_hooks(self._account_added, self._account_removed)
 
     # --- public: busy lamps --------------------------------------------------------------
 
@@ -304,6 +307,39 @@ class DialogStateService:
                 await asyncio.wait_for(pub.remove(), CLOSE_WAIT)
             pub.close()
         self._closing = False
+
+    # --- accounts added and taken away ----------------------------------------------------------
+
+    def _account_added(self, account: Account) -> None:
+        for key in self._rewatch.pop(account.aor, []):
+            self._watch(key, account.aor).explicit = True
+
+    async def _account_removed(self, account: Account) -> None:
+        """End the lamps and callbacks watched through ``account`` and withdraw its published dialog state."""
+        aor = account.aor
+        for cb in [c for c in self._callbacks.values() if c.account.aor == aor]:
+            self._drop_callback(cb)
+        watches = [w for w in self._watches.values() if w.account.aor == aor]
+        self._rewatch[aor] = [w.key for w in watches if w.explicit]
+        subs = []
+        for watch in watches:
+            self._watches.pop(watch.key, None)
+            if watch.sub is not None:
+                subs.append(watch.sub)
+                watch.sub = None
+        publisher = self._publishers.pop(aor, None)
+        if publisher is not None:
+            publisher.cancel()
+        self._pending_bodies.pop(aor, None)
+        pub = self._publications.pop(aor, None)
+        waits = [self._ua.subscriptions.unsubscribe(sub, CLOSE_WAIT) for sub in subs]
+        if pub is not None and pub.etag is not None:
+            waits.append(pub.remove())
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), CLOSE_WAIT)
+        if pub is not None:
+            pub.close()
 
     # --- watching ------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -36,6 +37,10 @@ __all__ = ["SipEndpoint"]
 log = logging.getLogger("softphone.ua")
 
 _T = TypeVar("_T")
+# An IP address, or a host with a port, typed without a user: the address of a device, not a user name.
+_HOST_RE = re.compile(
+    r"^(?:\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?|[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?|[A-Za-z0-9.\-]+:[0-9]{1,5})$"
+)
 AWAITING_FINAL = frozenset({TransactionState.CALLING, TransactionState.TRYING, TransactionState.PROCEEDING})
 
 
@@ -207,15 +212,22 @@ class SipEndpoint:
         if text.startswith("<") and text.endswith(">"):
             text = text[1:-1].strip()
         if not text:
-            raise UserAgentError(f"no address to {purpose}")
-        if not text.lower().startswith(("sip:", "sips:", "tel:")) and ":" not in text.split("@")[0]:
-            text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
+            raise UserAgentError("there is no address")
+        typed = text
+        if not text.lower().startswith(("sip:", "sips:", "tel:")):
+            if "@" not in text and _HOST_RE.match(text):
+                text = f"sip:{text}"  # a device by its address: 192.0.2.7, 192.0.2.7:5062, [2001:db8::7]
+            elif ":" not in text.split("@")[0]:
+                text = f"sip:{text}" if "@" in text else f"sip:{text}@{account.domain}"
         try:
             uri = parse_uri(text)
         except SipParseError as exc:
-            raise UserAgentError(f"bad address {text!r}: {exc}") from exc
+            shown = " ".join(typed.split())[:80]
+            raise UserAgentError(
+                f"“{shown}” is not an address (type a name, a number, user@host, host:port or a sip: address)"
+            ) from exc
         if isinstance(uri, AbsoluteUri):
-            raise UserAgentError(f"cannot {purpose} a {uri.scheme}: URI")
+            raise UserAgentError(f"a {uri.scheme}: address is not something to {purpose}")
         return uri
 
     # --- requests of services (subscriptions, presence, messaging) ---------------------------

@@ -28,7 +28,9 @@ class _Event:
 class RegistrationEvent(_Event):
     """``tls_problem`` (``untrusted``, ``name-mismatch``, ``expired`` …) and ``fingerprint`` (SHA-256 of the
     server's certificate) when the registrar's certificate did not verify: what the user needs to decide
-    whether to trust it."""
+    whether to trust it. A ``failed`` registration says when it is tried again (``retry_in`` seconds; None:
+    not by itself) and whether the registrar wants a password we do not have or refused ours
+    (``needs_password``; without any password it waits for one, or for a ``register``)."""
 
     kind: ClassVar[str] = "registration"
     account: str
@@ -38,6 +40,8 @@ class RegistrationEvent(_Event):
     expires: int | None = None
     tls_problem: str | None = None
     fingerprint: str | None = None
+    retry_in: float | None = None
+    needs_password: bool = False
 
 
 @dataclass(frozen=True, slots=True)

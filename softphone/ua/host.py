@@ -54,6 +54,10 @@ class ServiceHost(Protocol):
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None: ...
 
+    def add_account_hooks(
+        self, added: Callable[[Account], None], removed: Callable[[Account], Awaitable[None]]
+    ) -> None: ...
+
     # --- whom to trust ---
 
     def from_server(self, source: Source, account: Account) -> bool: ...

@@ -160,6 +160,7 @@ class MessagingService:
         ua.add_request_handler("MESSAGE", self._on_message)
         ua.subscribe(self._on_event)
         ua.add_closer(self._close)
+        ua.add_account_hooks(self._account_added, self._account_removed)
 
     # --- limits on message requests (see softphone.ua.message_requests) ------------------------
 
@@ -371,6 +372,16 @@ class MessagingService:
 
     def _ready(self, account: Account) -> bool:
         return not account.register or account.aor in self._registered
+
+    def _account_added(self, account: Account) -> None:
+        # Messages written to an edited account's peers go out with its new settings.
+        for item in self._held.get(account.aor, []):
+            item.account = account
+        if not account.register and self._held.get(account.aor):
+            self.ua.spawn(self._flush(account), name=f"message queue of {account.aor}")
+
+    async def _account_removed(self, account: Account) -> None:
+        self._registered.discard(account.aor)
 
     def _on_event(self, event: Event) -> None:
         if not isinstance(event, RegistrationEvent):

@@ -63,6 +63,7 @@ class MwiService:
         ua.subscribe(self._on_event)
         ua.add_request_handler("NOTIFY", self._on_unsolicited_notify)
         ua.add_closer(self.close)
+        ua.add_account_hooks(lambda _account: None, self._account_removed)
 
     # --- public -----------------------------------------------------------------------
 
@@ -112,6 +113,12 @@ class MwiService:
             await asyncio.gather(
                 *(self._ua.subscriptions.unsubscribe(s, UNSUBSCRIBE_WAIT) for s in subs), return_exceptions=True
             )
+
+    async def _account_removed(self, account: Account) -> None:
+        self._summaries.pop(account.aor, None)
+        sub = self._subscriptions.pop(account.aor, None)
+        if sub is not None:
+            await self._ua.subscriptions.unsubscribe(sub, UNSUBSCRIBE_WAIT)
 
     # --- events of the UA ---------------------------------------------------------------
 

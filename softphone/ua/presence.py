@@ -193,8 +193,11 @@ class PresenceService:
         self._loaded = False
         self._closing = False
         self._tuple_id = f"t{secrets.token_hex(4)}"
+        # The buddies of an account taken away, watched again if it comes back (an edited account).
+        self._rewatch: dict[str, list[str]] = {}
         ua.subscribe(self._on_event)
         ua.add_closer(self._close)
+        ua.add_account_hooks(self._account_added, self._account_removed)
         ua.subscriptions.watchers.add_buddies(self._buddies.__contains__)
         for account in ua.accounts:
             if _peer_to_peer(account):
@@ -547,6 +550,42 @@ class PresenceService:
             await self.load_buddies()
         except Exception as exc:
             log.warning("cannot load the buddy list: %s", exc)
+
+    # --- accounts added and taken away ---------------------------------------------------
+
+    def _account_added(self, account: Account) -> None:
+        if _peer_to_peer(account):
+            self._serve(account)
+        for uri in self._rewatch.pop(account.aor, []):
+            self.watch(uri, account.aor)
+
+    async def _account_removed(self, account: Account) -> None:
+        """Withdraw what we published for ``account``, end what we serve of it and its buddies' subscriptions."""
+        aor = account.aor
+        buddies = [b for b in self._buddies.values() if b.account.aor == aor]
+        self._rewatch[aor] = [str(b.uri) for b in buddies]
+        for buddy in buddies:
+            self._buddies.pop(buddy.key, None)
+            buddy.removed = True
+        task = self._publishing.pop(aor, None)
+        if task is not None:
+            task.cancel()
+        self._dirty.discard(aor)
+        publication = self._publications.pop(aor, None)
+        waits = [self._ua.subscriptions.unsubscribe(b.sub, STOP_GRACE) for b in buddies if b.sub is not None]
+        if publication is not None and publication.etag is not None:
+            waits.append(publication.remove())
+        if aor in self._serving:
+            self._serving.discard(aor)
+            self._ua.subscriptions.end_served(account, PRESENCE)
+        if waits:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits, return_exceptions=True), STOP_GRACE)
+        if publication is not None:
+            publication.close()
+        self._registered.discard(aor)
+        self._online.discard(aor)
+        self._shown.pop(aor, None)
 
     # --- life cycle --------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ class Outcome:
     code: int | None
     reason: str
     expires: int | None = None
+    # The registrar wants credentials we do not have, or refused the ones we sent.
+    needs_password: bool = False
+
+
+PASSWORD_NEEDED = "a password is needed"
 
 
 class Registration:
@@ -112,6 +117,11 @@ class Registration:
         if self._task is not None and not self._task.done():
             self._wake.set()
 
+    def set_password(self, password: str) -> None:
+        """Use ``password`` from now on (the account's is updated by the caller); registers again at once."""
+        self.digest = DigestClient(self.account.username, password)
+        self.start()
+
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
@@ -142,6 +152,7 @@ class Registration:
                 self._set("registering", None, "")
             async with self._lock:
                 outcome = await self._register_once(self._requested)
+            wait: float | None
             if outcome.ok:
                 next_delay = self.retry.delays()
                 self._start_keepalive()
@@ -150,14 +161,17 @@ class Registration:
                 wait = refresh_interval(outcome.expires or self._requested)
             else:
                 self.expires = None
-                self._set("failed", outcome.code, outcome.reason)
-                wait = next_delay()
+                # Without a password nothing would change: the next try waits for one (or for register()).
+                # Refused credentials are tried again after the back-off: servers do refuse good ones
+                # now and then (a locked user database), and the back-off keeps a lockout away.
+                wait = None if outcome.needs_password and not self.account.password else next_delay()
+                self._set("failed", outcome.code, outcome.reason, retry_in=wait, needs_password=outcome.needs_password)
                 log.info(
-                    "registration of %s failed (%s %s); retry in %.1f s",
+                    "registration of %s failed (%s %s); %s",
                     self.account,
                     outcome.code,
                     outcome.reason,
-                    wait,
+                    "waiting for a password" if wait is None else f"retry in {wait:.1f} s",
                 )
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -180,7 +194,16 @@ class Registration:
             self.stack.transport.stop_keepalive(self._keepalive_target)
             self._keepalive_target = None
 
-    def _set(self, state: RegistrationState, code: int | None, reason: str, expires: int | None = None) -> None:
+    def _set(
+        self,
+        state: RegistrationState,
+        code: int | None,
+        reason: str,
+        expires: int | None = None,
+        *,
+        retry_in: float | None = None,
+        needs_password: bool = False,
+    ) -> None:
         self.state = state
         problem = self.tls_error if state == "failed" else None
         self._emit_event(
@@ -192,6 +215,8 @@ class Registration:
                 expires,
                 str(problem.reason) if problem is not None else None,
                 problem.fingerprint if problem is not None else None,
+                retry_in,
+                needs_password,
             )
         )
 
@@ -254,10 +279,13 @@ class Registration:
                     challenge = None
                 if challenge is None or challenge.nonce is None:
                     return Outcome(False, code, f"{response.reason} (no usable challenge)")
+                if not self.account.password:
+                    # Credentials made of an empty password are wrong ones: ask for the password instead.
+                    return Outcome(False, code, PASSWORD_NEEDED, needs_password=True)
                 # A challenge after our credentials that is not stale=true means they were wrong.
                 stale_retry = authorization is not None and challenge.stale
                 if (authorization is not None and not stale_retry) or challenge.nonce in used_nonces:
-                    return Outcome(False, code, response.reason or "authentication failed")
+                    return Outcome(False, code, response.reason or "authentication failed", needs_password=True)
                 auth_rounds += 1
                 if auth_rounds > MAX_AUTH_ROUNDS:
                     return Outcome(False, code, response.reason)

@@ -630,6 +630,12 @@ class Subscriptions:
         else:
             self._end_served(served, "rejected")
 
+    def end_served(self, account: Account, package: str | None = None) -> None:
+        """End what we serve of ``account`` (of ``package``, or every package): the account is going away."""
+        for served in list(self._served.values()):
+            if served.account.aor == account.aor and (package is None or served.package == package):
+                self._end_served(served, "noresource")
+
     def _end_served(self, served: ServerSubscription, reason: str) -> None:
         if served._timer is not None:
             served._timer.cancel()

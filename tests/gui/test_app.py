@@ -185,7 +185,7 @@ def test_wizard_makes_a_lan_only_account_or_a_registering_one(qtbot: QtBot) -> N
     assert "secret" not in repr(result.settings)  # the password is not a setting
     wizard.aor.setText("")
     wizard.accept()
-    assert wizard.problem.text() == "the address is missing"
+    assert wizard.problem.text() == "Cannot save the account: the address is missing."
 
 
 def test_accounts_from_settings_take_session_passwords_and_report_bad_entries() -> None:

@@ -177,7 +177,9 @@ def test_connection_test_with_a_wrong_password_says_failed_401(
     editor.test_connection()
     qtbot.waitUntil(lambda: not editor.testing, timeout=WAIT_MS)
     assert threads == [threading.main_thread().name]
-    assert editor.test_result.text().startswith("failed: 401"), editor.test_result.text()
+    assert editor.test_result.text() == (
+        f"Cannot register {account.aor.removeprefix('sip:')}: the password was not accepted (401)."
+    ), editor.test_result.text()
     assert watchdog.stop() < 1.0
     dialog.tester.join()
 

@@ -139,3 +139,19 @@ def test_default_path_is_platform_config_dir(monkeypatch: pytest.MonkeyPatch, tm
     assert default_settings_path() == tmp_path / "cfg" / "softphone" / "settings.json"
     save_settings(Settings(presence_note="here"))
     assert load_settings().presence_note == "here"
+
+
+def test_an_account_names_its_password_file_never_the_password(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from softphone.store import default_password_path
+
+    monkeypatch.setattr(platformdirs, "user_config_path", lambda *a, **k: tmp_path / "cfg" / a[0])
+    path = default_password_path("sip:alice@example.com")
+    assert path.parent == tmp_path / "cfg" / "softphone" / "passwords"
+    assert path.name.startswith("alice@example.com-")
+    assert default_password_path("sip:a/../b@x") != default_password_path("sip:a_.._b@x")
+    assert "/" not in default_password_path("sip:a/../b@x").name
+    settings = Settings(accounts=[AccountSettings("sip:alice@example.com", password_file=str(path))])
+    save_settings(settings, tmp_path / "s.json")
+    assert load_settings(tmp_path / "s.json").accounts[0].password_file == str(path)
