@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from softphone.sip.errors import SipParseError
 from softphone.sip.sdp import (
@@ -24,6 +25,20 @@ from softphone.sip.sdp import (
     RtpMap,
     SessionDescription,
     format_fmtp_params,
+)
+from softphone.sip.srtp_sdp import (
+    DTLS_PROTOS,
+    FINGERPRINT_HASHES,
+    MAX_CRYPTO_LINES,
+    SAVP_PROTOS,
+    SUITES,
+    CryptoAttribute,
+    Fingerprint,
+    MediaCrypto,
+    SrtpConfig,
+    format_crypto,
+    parse_crypto,
+    parse_fingerprint,
 )
 
 TELEPHONE_EVENT = "telephone-event"
@@ -116,6 +131,14 @@ class AudioConfig:
     maxptime: int | None = None
     rtcp_mux: bool = False
     protos: tuple[str, ...] = ("RTP/AVP",)
+    srtp: SrtpConfig = field(default_factory=SrtpConfig)
+
+    @property
+    def accepted_protos(self) -> tuple[str, ...]:
+        """The m= transport protocols we answer: the plain ones, and the SRTP ones unless SRTP is off."""
+        if not self.srtp.enabled:
+            return self.protos
+        return (*self.protos, *SAVP_PROTOS, *DTLS_PROTOS)
 
     def find_codec(self, rtpmap: RtpMap) -> Codec | None:
         for codec in self.codecs:
@@ -152,6 +175,9 @@ class NegotiatedMedia:
     direction: Direction
     on_hold: bool
     rtcp_mux: bool
+    crypto: MediaCrypto | None = None
+    # Why the stream is plain RTP, in words for the user (empty when it is encrypted).
+    plain_reason: str = ""
 
     @property
     def send(self) -> bool:
@@ -273,8 +299,65 @@ def create_offer(
             payload_type = _allocate(101 if rate == 8000 else None, used)
             formats.append(str(payload_type))
             attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
-    attributes.extend(_common_attributes(local, direction, local.rtcp_mux))
-    sd.media.append(MediaDescription("audio", port, None, local.protos[0], formats, attributes=attributes))
+    proto, security = _offer_security(local)
+    attributes.extend(security)
+    rtcp_mux = local.rtcp_mux or any(a.name == "fingerprint" for a in security)
+    attributes.extend(_common_attributes(local, direction, rtcp_mux))
+    sd.media.append(MediaDescription("audio", port, None, proto, formats, attributes=attributes))
+    return sd
+
+
+def _offer_security(local: AudioConfig) -> tuple[str, list[Attribute]]:
+    """The m= protocol and the key attributes of our offer, as the SRTP policy asks.
+
+    ``optional`` offers SRTP inside RTP/AVP (the best-effort form common phones
+    use: a peer that knows a=crypto or a=fingerprint takes it, one that doesn't
+    ignores it); ``mandatory`` offers RTP/SAVP or UDP/TLS/RTP/SAVP, which a
+    plain-only peer must refuse. SDES keys go only into SDP that leaves over
+    TLS (or when the user forced it); otherwise DTLS-SRTP is offered.
+    """
+    srtp = local.srtp
+    mandatory = srtp.policy == "mandatory"
+    if srtp.sdes_allowed and (srtp.key_exchange == "sdes" or srtp.key_exchange == "any"):
+        lines = [
+            Attribute("crypto", format_crypto(CryptoAttribute(tag, suite, srtp.new_key(suite))))
+            for tag, suite in enumerate(srtp.suites, start=1)
+        ]
+        return ("RTP/SAVP" if mandatory else local.protos[0]), lines
+    if srtp.dtls_allowed and srtp.fingerprint is not None:
+        # RFC 5763 5: the offerer says actpass and lets the answerer choose to be the DTLS client.
+        lines = [Attribute("fingerprint", str(srtp.fingerprint)), Attribute("setup", "actpass")]
+        return ("UDP/TLS/RTP/SAVP" if mandatory else local.protos[0]), lines
+    return local.protos[0], []
+
+
+def refresh_keys(sd: SessionDescription, srtp: SrtpConfig) -> SessionDescription:
+    """``sd`` with a new SDES key in each a=crypto line (RFC 4568 7.1.4: a re-offer may re-key)."""
+    result = copy.deepcopy(sd)
+    for media in result.media:
+        kept: list[Attribute] = []
+        for attribute in media.attributes:
+            if attribute.name == "crypto" and attribute.value is not None:
+                try:
+                    old = parse_crypto(attribute.value)
+                except SipParseError:
+                    continue
+                if old.suite in SUITES:
+                    attribute = Attribute("crypto", format_crypto(replace(old, key_salt=srtp.new_key(old.suite))))
+            kept.append(attribute)
+        media.attributes = kept
+    return result
+
+
+def keep_dtls_role(sd: SessionDescription, media: NegotiatedMedia | None) -> SessionDescription:
+    """A re-offer keeps the DTLS role agreed (RFC 8842 5.5: a changed role means a new association)."""
+    crypto = media.crypto if media is not None else None
+    if crypto is None or crypto.dtls_role is None:
+        return sd
+    for description in sd.media:
+        description.attributes = [
+            Attribute("setup", crypto.dtls_role) if a.name == "setup" else a for a in description.attributes
+        ]
     return sd
 
 
@@ -351,13 +434,16 @@ def create_answer(
     session_version: int,
     direction: Direction = "sendrecv",
     username: str = "-",
+    dtls_role: Literal["active", "passive"] | None = None,
 ) -> tuple[SessionDescription, NegotiatedMedia | None]:
     """Answer ``offer`` (RFC 3264 6), accepting its first usable audio stream.
 
     ``direction`` is our preference (``sendonly`` while we hold the call); the
     answered direction is the part of it the offer allows. Every other m=
     line is declined with port 0. The second value is None when no audio
-    stream could be accepted (a UAS then usually answers 488 instead).
+    stream could be accepted (a UAS then usually answers 488 instead;
+    :func:`refusal_reason` says why). ``dtls_role`` is the DTLS role to keep
+    when a re-offer says actpass.
     """
     _check_port(port)
     preference = _check_direction(direction)
@@ -369,7 +455,7 @@ def create_answer(
     for media in offer.media:
         accepted = None
         if negotiated is None:
-            accepted = _answer_audio(offer, media, local, port, preference)
+            accepted = _answer_audio(offer, media, local, port, preference, dtls_role)
         if accepted is None:
             answer.media.append(_rejected(media))
         else:
@@ -379,9 +465,17 @@ def create_answer(
 
 
 def _answer_audio(
-    offer: SessionDescription, media: MediaDescription, local: AudioConfig, port: int, preference: Direction
+    offer: SessionDescription,
+    media: MediaDescription,
+    local: AudioConfig,
+    port: int,
+    preference: Direction,
+    dtls_role: Literal["active", "passive"] | None = None,
 ) -> tuple[MediaDescription, NegotiatedMedia] | None:
-    if media.media.casefold() != "audio" or media.port == 0 or media.proto not in local.protos:
+    if media.media.casefold() != "audio" or media.port == 0 or media.proto not in local.accepted_protos:
+        return None
+    security = _answer_security(media, local.srtp, dtls_role)
+    if isinstance(security, str):
         return None
     remote = offer.connection_for(media)
     if remote is None or remote.nettype.upper() != "IN" or remote.addrtype.upper() not in ("IP4", "IP6"):
@@ -396,7 +490,9 @@ def _answer_audio(
         offered = _intersect(offered, "sendonly")
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly, inactive inactive.
     answered = _intersect(reverse_direction(offered), preference)
-    rtcp_mux = media.rtcp_mux and local.rtcp_mux
+    crypto, security_attributes, plain_reason = security
+    # RFC 5764 5.1.2 and RFC 7983: DTLS-SRTP shares one port with RTP; we take rtcp-mux whenever it is offered then.
+    rtcp_mux = media.rtcp_mux and (local.rtcp_mux or (crypto is not None and crypto.key_exchange == "dtls"))
 
     formats: list[str] = []
     attributes: list[Attribute] = []
@@ -410,6 +506,7 @@ def _answer_audio(
         formats.append(str(payload_type))
         attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
         receive[payload_type] = Codec(TELEPHONE_EVENT, rate, 1, payload_type)
+    attributes.extend(security_attributes)
     attributes.extend(_common_attributes(local, answered, rtcp_mux))
     answer_media = MediaDescription("audio", port, None, media.proto, formats, attributes=attributes)
 
@@ -429,8 +526,140 @@ def _answer_audio(
         direction=answered,
         on_hold=held,
         rtcp_mux=rtcp_mux,
+        crypto=crypto,
+        plain_reason=plain_reason,
     )
     return answer_media, negotiated
+
+
+def _crypto_lines(media: MediaDescription) -> tuple[list[CryptoAttribute], list[str]]:
+    """The a=crypto lines of a media description that parse, and what was wrong with the others."""
+    lines: list[CryptoAttribute] = []
+    problems: list[str] = []
+    for attribute in media.get_attributes("crypto")[:MAX_CRYPTO_LINES]:
+        try:
+            lines.append(parse_crypto(attribute.value or ""))
+        except SipParseError as exc:
+            problems.append(str(exc))
+    return lines, problems
+
+
+def _dtls_attributes(media: MediaDescription) -> tuple[Fingerprint | None, str | None]:
+    fingerprint = media.get_attribute("fingerprint")
+    setup = media.get_attribute("setup")
+    return (
+        parse_fingerprint(fingerprint.value or "") if fingerprint is not None else None,
+        (setup.value or "").strip().lower() if setup is not None else None,
+    )
+
+
+_Security = tuple[MediaCrypto | None, list[Attribute], str]
+
+
+def _answer_security(
+    media: MediaDescription, srtp: SrtpConfig, dtls_role: Literal["active", "passive"] | None
+) -> _Security | str:
+    """How we protect an offered stream: (crypto, attributes for the answer, why plain), or why we refuse it."""
+    proto = media.proto
+    offers_sdes = media.has_attribute("crypto")
+    offers_dtls = media.has_attribute("fingerprint")
+    if not srtp.enabled:
+        if proto in (*SAVP_PROTOS, *DTLS_PROTOS):
+            return "encrypted media offered, and SRTP is off"
+        return None, [], "SRTP is off"
+    if proto in DTLS_PROTOS:
+        return _answer_dtls(media, srtp, dtls_role)
+    if proto in SAVP_PROTOS:
+        return _answer_sdes(media, srtp)
+    # A plain profile: SRTP inside RTP/AVP is the best-effort offer of common phones.
+    if offers_sdes and srtp.sdes_allowed:
+        return _answer_sdes(media, srtp)
+    if offers_dtls and srtp.dtls_allowed:
+        return _answer_dtls(media, srtp, dtls_role)
+    if offers_sdes:
+        lines, problems = _crypto_lines(media)
+        if problems and not lines:
+            # Broken key lines are a failure of the call, never a quiet step down to plain RTP.
+            return f"no usable a=crypto line: {problems[0]}"
+    if srtp.policy == "mandatory":
+        return "the offer has no encryption and SRTP is mandatory"
+    if offers_sdes and not srtp.sdes_allowed:
+        return None, [], "SDES keys are not sent over signalling that is not TLS"
+    return None, [], "the peer offered no encryption"
+
+
+def _answer_dtls(
+    media: MediaDescription, srtp: SrtpConfig, dtls_role: Literal["active", "passive"] | None
+) -> _Security | str:
+    if not srtp.dtls_allowed or srtp.fingerprint is None:
+        return "DTLS-SRTP is not allowed by the SRTP settings"
+    try:
+        fingerprint, setup = _dtls_attributes(media)
+    except SipParseError as exc:
+        return str(exc)
+    if fingerprint is None:
+        return "the offer has no a=fingerprint for DTLS-SRTP"
+    if fingerprint.hash_function not in FINGERPRINT_HASHES:
+        return f"unsupported fingerprint hash {fingerprint.hash_function!r}"
+    # RFC 5763 5: actpass (or no a=setup, RFC 4145 4) lets us choose; the answerer is active by preference.
+    role: Literal["active", "passive"]
+    if setup in (None, "actpass"):
+        role = dtls_role or "active"
+    elif setup == "active":
+        role = "passive"
+    elif setup == "passive":
+        role = "active"
+    else:
+        return f"unusable a=setup:{setup}"
+    crypto = MediaCrypto(
+        "dtls",
+        None,
+        suites=srtp.suites,
+        dtls_role=role,
+        remote_fingerprint=fingerprint,
+        secure_signalling=srtp.secure_signalling,
+    )
+    return crypto, [Attribute("fingerprint", str(srtp.fingerprint)), Attribute("setup", role)], ""
+
+
+def _answer_sdes(media: MediaDescription, srtp: SrtpConfig) -> _Security | str:
+    if not srtp.sdes_allowed:
+        if srtp.key_exchange == "dtls":
+            return "SDES keys are not allowed by the SRTP settings"
+        return "SDES keys would cross the network in clear SDP (the signalling is not TLS)"
+    lines, problems = _crypto_lines(media)
+    for line in lines:
+        if line.suite in srtp.suites:
+            # RFC 4568 7.1.2: the answer takes one line of the offer, with its tag and suite, and our own key.
+            ours = CryptoAttribute(line.tag, line.suite, srtp.new_key(line.suite))
+            crypto = MediaCrypto(
+                "sdes",
+                line.suite,
+                suites=(line.suite,),
+                local_key=ours.key_salt,
+                remote_key=line.key_salt,
+                secure_signalling=srtp.secure_signalling,
+            )
+            return crypto, [Attribute("crypto", format_crypto(ours))], ""
+    if problems:
+        return f"no usable a=crypto line: {problems[0]}"
+    offered = ", ".join(line.suite for line in lines) or "none"
+    return f"no SRTP suite in common (offered: {offered})"
+
+
+def refusal_reason(offer: SessionDescription, local: AudioConfig) -> str:
+    """Why :func:`create_answer` accepted no audio stream of ``offer``, in words for a user and a 488."""
+    for media in offer.media:
+        if media.media.casefold() != "audio" or media.port == 0:
+            continue
+        if media.proto not in local.accepted_protos:
+            return f"media transport {media.proto} not supported"
+        security = _answer_security(media, local.srtp, None)
+        if isinstance(security, str):
+            return security
+        if not _match_offer(media, local).codecs:
+            return "no audio codec in common"
+    return "no usable audio stream"
 
 
 def _send_ptime(remote: MediaDescription, local: AudioConfig) -> int:
@@ -467,7 +696,7 @@ def negotiate_answer(
                 f"m= line {index}: answer transport {answered.proto!r} differs from the offer's {offered.proto!r}"
             )
     for index, (offered, answered) in enumerate(zip(offer.media, answer.media, strict=True), start=1):
-        if offered.media.casefold() == "audio" and offered.port != 0 and offered.proto in local.protos:
+        if offered.media.casefold() == "audio" and offered.port != 0 and offered.proto in local.accepted_protos:
             if answered.port == 0:
                 return None
             return _negotiate_audio(offer, offered, answer, answered, local, index)
@@ -529,6 +758,7 @@ def _negotiate_audio(
         ours_direction in ("sendrecv", "sendonly") and theirs in ("sendonly", "inactive")
     )
     rtcp_mux = offered.rtcp_mux and answered.rtcp_mux
+    crypto, plain_reason = _answered_crypto(offered, answered, local.srtp, where)
     send_codec = codecs[0]
     return NegotiatedMedia(
         remote_address=remote.address,
@@ -545,7 +775,61 @@ def _negotiate_audio(
         direction=direction,
         on_hold=on_hold,
         rtcp_mux=rtcp_mux,
+        crypto=crypto,
+        plain_reason=plain_reason,
     )
+
+
+def _answered_crypto(
+    offered: MediaDescription, answered: MediaDescription, srtp: SrtpConfig, where: str
+) -> tuple[MediaCrypto | None, str]:
+    """What the answer to our offer agreed about encryption; 488 when it breaks the rules or our policy."""
+    crypto: MediaCrypto | None = None
+    if offered.has_attribute("crypto") and answered.has_attribute("crypto"):
+        ours = {line.tag: line for line in _crypto_lines(offered)[0]}
+        value = answered.get_attributes("crypto")[0].value or ""
+        theirs = parse_crypto(value)
+        mine = ours.get(theirs.tag)
+        # RFC 4568 7.1.3: the answer names one of our tags, with the suite we gave it.
+        if mine is None or mine.suite != theirs.suite or theirs.suite not in SUITES:
+            raise _not_acceptable(f"{where}: a=crypto tag {theirs.tag} {theirs.suite} was not offered")
+        crypto = MediaCrypto(
+            "sdes",
+            theirs.suite,
+            suites=(theirs.suite,),
+            local_key=mine.key_salt,
+            remote_key=theirs.key_salt,
+            secure_signalling=srtp.secure_signalling,
+        )
+    elif offered.has_attribute("fingerprint") and answered.has_attribute("fingerprint"):
+        fingerprint, setup = _dtls_attributes(answered)
+        assert fingerprint is not None
+        if fingerprint.hash_function not in FINGERPRINT_HASHES:
+            raise _not_acceptable(f"{where}: unsupported fingerprint hash {fingerprint.hash_function!r}")
+        # RFC 5763 5: the answerer picks active or passive; we take the other role.
+        if setup == "active":
+            role: Literal["active", "passive"] = "passive"
+        elif setup == "passive":
+            role = "active"
+        else:
+            raise _not_acceptable(f"{where}: a=setup:{setup} is not an answer's (active or passive)")
+        crypto = MediaCrypto(
+            "dtls",
+            None,
+            suites=srtp.suites,
+            dtls_role=role,
+            remote_fingerprint=fingerprint,
+            secure_signalling=srtp.secure_signalling,
+        )
+    elif offered.proto in (*SAVP_PROTOS, *DTLS_PROTOS):
+        raise _not_acceptable(f"{where}: {answered.proto} without keys")
+    if crypto is None and srtp.policy == "mandatory":
+        raise _not_acceptable("the peer answered without encryption, and SRTP is mandatory")
+    if crypto is not None:
+        return crypto, ""
+    if offered.has_attribute("crypto") or offered.has_attribute("fingerprint"):
+        return None, "the peer answered without encryption"
+    return None, "SRTP is off" if not srtp.enabled else "encryption was not offered"
 
 
 def _same_format(first: RtpMap, second: RtpMap) -> bool:
