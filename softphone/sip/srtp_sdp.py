@@ -20,8 +20,14 @@ from typing import Literal
 from softphone.sip.errors import SipParseError
 
 __all__ = [
+    "DEFAULT_SUITES",
     "DTLS_PROTOS",
+    "FINGERPRINT_HASHES",
+    "KEY_EXCHANGES",
+    "MAX_CRYPTO_LINES",
+    "PLAIN_PROTOS",
     "SAVP_PROTOS",
+    "SRTP_POLICIES",
     "SUITES",
     "CryptoAttribute",
     "Fingerprint",

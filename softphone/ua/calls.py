@@ -9,6 +9,7 @@ sessions, events and call-history records.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import secrets
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from softphone.media.events import EncryptionFailed, EncryptionReady
 from softphone.sip.addr import NameAddr
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
 from softphone.sip.errors import SipParseError
@@ -48,6 +50,7 @@ from softphone.ua.call_effects import (
 )
 from softphone.ua.call_machine import CallMachine
 from softphone.ua.call_media import CallMedia
+from softphone.ua.call_security import DtlsIdentities, secure_hop, srtp_config
 from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header, refer_notify, referred_headers
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, TransferEvent
@@ -73,7 +76,12 @@ class CallManager:
         self._ids = itertools.count(1)
         self._ops = itertools.count(1)
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
-        self.media = CallMedia(lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye)
+        # This installation's DTLS certificate (tests and throw-away agents may give one of their own).
+        self.dtls = DtlsIdentities.for_installation()
+        self.media = CallMedia(
+            lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye, self._encryption
+        )
+        self.media.identity = self.dtls.get
 
     # --- configuration shared by the machines ------------------------------------------------
 
@@ -93,9 +101,21 @@ class CallManager:
         )
 
     def _machine(
-        self, account: Account, direction: str, call_id: str, remote: NameAddr, media_port: MediaPort
+        self,
+        account: Account,
+        direction: str,
+        call_id: str,
+        remote: NameAddr,
+        media_port: MediaPort,
+        *,
+        secure_signalling: bool,
     ) -> CallMachine:
         ua = self.ua
+        config = self.config()
+        policy = account.srtp_policy
+        fingerprint = self.dtls.fingerprint() if policy != "off" and account.srtp_keys != "sdes" else None
+        srtp = srtp_config(account, secure_signalling=secure_signalling, fingerprint=fingerprint)
+        config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, srtp=srtp))
         local = LocalParty(
             uri=account.uri,
             display_name=account.display_name,
@@ -110,7 +130,7 @@ class CallManager:
             direction="outgoing" if direction == "outgoing" else "incoming",
             local=local,
             remote=remote,
-            config=self.config(),
+            config=config,
             media_host=media_port.host,
             media_port=media_port.port,
             contact_for=lambda target: ua.contact_for(account, target),
@@ -164,7 +184,10 @@ class CallManager:
         if media_port is None:
             raise UserAgentError("no local media port: the system is out of resources")
         call_id = f"{secrets.token_hex(12)}@softphone"
-        machine = self._machine(account, "outgoing", call_id, NameAddr(uri=target_uri), media_port)
+        secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
+        machine = self._machine(
+            account, "outgoing", call_id, NameAddr(uri=target_uri), media_port, secure_signalling=secure
+        )
         call = Call(machine, account, media_port)
         self._add(call)
         self.run(call, call.machine.dial(targets, headers))
@@ -229,7 +252,12 @@ class CallManager:
             return None
         remote = request.from_
         machine = self._machine(
-            account, "incoming", request.call_id, NameAddr(uri=remote.uri, display_name=remote.display_name), media_port
+            account,
+            "incoming",
+            request.call_id,
+            NameAddr(uri=remote.uri, display_name=remote.display_name),
+            media_port,
+            secure_signalling=secure_hop(source.target),
         )
         call = Call(machine, account, media_port, peer_source=(source.remote_host, source.remote_port))
         forward = None
@@ -424,6 +452,12 @@ class CallManager:
         if done.error is not None:
             raise UserAgentError(done.error)
 
+    async def rekey(self, call: Call) -> None:
+        """New SRTP keys for the call by re-INVITE (SDES; a DTLS call keeps its association)."""
+        done = await self._command(call, call.machine.rekey)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
     async def send_dtmf(self, call: Call, digits: str) -> None:
         if not call.confirmed or call.dialog is None:
             raise UserAgentError(f"call {call.id} is not established")
@@ -571,6 +605,14 @@ class CallManager:
     def _forget(self, key: tuple[str, str], call: Call) -> None:
         if self._by_key.get(key) is call:
             del self._by_key[key]
+
+    def _encryption(self, call: Call, event: EncryptionReady | EncryptionFailed) -> None:
+        if call.ended:
+            return
+        if isinstance(event, EncryptionReady):
+            self.run(call, call.machine.media_encrypted(event.key_exchange, event.suite, event.verified))
+        else:
+            self.run(call, call.machine.media_encryption_failed(event.reason))
 
     def _remote_bye(self, call: Call) -> None:
         if not call.ended:
