@@ -652,11 +652,12 @@ def refusal_reason(offer: SessionDescription, local: AudioConfig) -> str:
     for media in offer.media:
         if media.media.casefold() != "audio" or media.port == 0:
             continue
+        if media.proto in (*SAVP_PROTOS, *DTLS_PROTOS) or media.proto in local.accepted_protos:
+            security = _answer_security(media, local.srtp, None)
+            if isinstance(security, str):
+                return security
         if media.proto not in local.accepted_protos:
             return f"media transport {media.proto} not supported"
-        security = _answer_security(media, local.srtp, None)
-        if isinstance(security, str):
-            return security
         if not _match_offer(media, local).codecs:
             return "no audio codec in common"
     return "no usable audio stream"

@@ -237,7 +237,9 @@ class CallMedia:
         call.audio = audio
         try:
             crypto = wanted.crypto
-            identity = self.identity() if crypto is not None and crypto.key_exchange == "dtls" and self.identity else None
+            identity = (
+                self.identity() if crypto is not None and crypto.key_exchange == "dtls" and self.identity else None
+            )
             session = MediaSession(
                 sock,
                 wanted.media,

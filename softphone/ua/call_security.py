@@ -32,7 +32,7 @@ IDENTITY_NAME = "dtls-identity.pem"
 
 def secure_hop(target: Target | None, uri: SipUri | None = None) -> bool:
     """Whether SDP sent to ``target`` crosses the first hop encrypted (TLS, or a sips: URI)."""
-    return (target is not None and target.transport == "tls") or (uri is not None and uri.scheme == "sips")
+    return (target is not None and target.transport.upper() == "TLS") or (uri is not None and uri.scheme == "sips")
 
 
 def srtp_config(account: Account, *, secure_signalling: bool, fingerprint: Fingerprint | None) -> SrtpConfig:
@@ -73,6 +73,13 @@ class DtlsIdentities:
     def for_installation(cls) -> DtlsIdentities:
         return cls(platformdirs.user_data_path("softphone", appauthor=False) / IDENTITY_NAME)
 
+    @classmethod
+    def beside(cls, database: Path | None) -> DtlsIdentities:
+        """The identity kept next to the store's database (the user data dir), or one for this process."""
+        if database is None or str(database) == ":memory:":
+            return cls()
+        return cls(database.parent / IDENTITY_NAME)
+
     def get(self) -> DtlsIdentity:
         with self._lock:
             if self._identity is None:
@@ -82,7 +89,9 @@ class DtlsIdentities:
                     try:
                         self._identity = load_or_create_identity(self.path)
                     except OSError as exc:
-                        log.warning("cannot keep the DTLS certificate in %s (%s); using one for this run", self.path, exc)
+                        log.warning(
+                            "cannot keep the DTLS certificate in %s (%s); using one for this run", self.path, exc
+                        )
                         self._identity = new_identity()
             return self._identity
 

@@ -76,8 +76,8 @@ class CallManager:
         self._ids = itertools.count(1)
         self._ops = itertools.count(1)
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
-        # This installation's DTLS certificate (tests and throw-away agents may give one of their own).
-        self.dtls = DtlsIdentities.for_installation()
+        # This installation's DTLS certificate, beside its database; without a store, one for this process.
+        self.dtls = DtlsIdentities.beside(ua.store.path if ua.store is not None else None)
         self.media = CallMedia(
             lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye, self._encryption
         )
