@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from softphone.media.events import EncryptionFailed, EncryptionReady
 from softphone.sip.addr import NameAddr
@@ -675,11 +675,20 @@ class CallManager:
             reason=call.reason or None,
             call_id=call.sip_call_id,
             quality=call.quality.summary(),
+            **_encryption_record(call),
         )
         try:
             store.history.add_call(record)
         except StoreError as exc:
             log.warning("call %s not kept in the history: %s", call.id, exc)
+
+
+def _encryption_record(call: Call) -> dict[str, Any]:
+    """What the history keeps of an answered call's encryption (nothing for a call that never had media)."""
+    encryption = call.machine.encryption
+    if encryption is None or call.answered_at is None:
+        return {}
+    return {"encrypted": encryption.encrypted, "encryption": encryption.describe()}
 
 
 def call_outcome(call: Call) -> CallOutcome:

@@ -12,6 +12,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from softphone.media.rtp import RtpPacket
 from softphone.media.srtp import SrtpTransform
 from softphone.sip.offer_answer import AudioConfig, pcmu_codec
 from softphone.sip.srtp_sdp import SUITES
+from softphone.store import Store
 from softphone.ua import Call, CallEvent, IncomingCallEvent
 from tests.integration.test_ua_calls import Phone, call_state, new_account, phones
 from tests.kamailio_server import Kamailio
@@ -324,5 +326,22 @@ def test_dtls_peer_that_never_answers_the_handshake_fails_the_call(kamailio: Kam
                 assert isinstance(ended, CallEvent)
                 assert "DTLS handshake did not finish within 1.5 s" in ended.reason
                 await bob.events.wait(call_state("ended"))
+
+    asyncio.run(main())
+
+
+def test_call_history_records_the_encryption(kamailio: Kamailio, tmp_path: Path) -> None:
+    async def main() -> None:
+        with Store(tmp_path / "history.db") as store:
+            options = pcmu_ua(media=ToneFactory())
+            async with phones(srtp_account(kamailio, "sdes"), store=store, **options) as (alice,):
+                async with phones(srtp_account(kamailio, "sdes", auto_answer=0.1), **options) as (bob,):
+                    call, _ = await connect(alice, bob)
+                    await alice.ua.hangup(call.id)
+                    await alice.events.wait(call_state("ended"))
+                    await bob.events.wait(call_state("ended"))
+            (kept,) = store.history.list()
+            assert kept.encrypted is True
+            assert kept.encryption == "SRTP AES-GCM-256, keys by SDES over TLS"
 
     asyncio.run(main())
