@@ -474,7 +474,7 @@ def _answer_audio(
 ) -> tuple[MediaDescription, NegotiatedMedia] | None:
     if media.media.casefold() != "audio" or media.port == 0 or media.proto not in local.accepted_protos:
         return None
-    security = _answer_security(media, local.srtp, dtls_role)
+    security = _answer_security(_dtls_view(media, offer), local.srtp, dtls_role)
     if isinstance(security, str):
         return None
     remote = offer.connection_for(media)
@@ -542,6 +542,16 @@ def _crypto_lines(media: MediaDescription) -> tuple[list[CryptoAttribute], list[
         except SipParseError as exc:
             problems.append(str(exc))
     return lines, problems
+
+
+def _dtls_view(media: MediaDescription, session: SessionDescription) -> MediaDescription:
+    """``media`` with the session-level a=fingerprint and a=setup it inherits (RFC 8122 5, RFC 4145 4)."""
+    inherited = [
+        a for a in session.attributes if a.name in ("fingerprint", "setup") and not media.has_attribute(a.name)
+    ]
+    if not inherited:
+        return media
+    return replace(media, attributes=[*media.attributes, *inherited])
 
 
 def _dtls_attributes(media: MediaDescription) -> tuple[Fingerprint | None, str | None]:
@@ -653,7 +663,7 @@ def refusal_reason(offer: SessionDescription, local: AudioConfig) -> str:
         if media.media.casefold() != "audio" or media.port == 0:
             continue
         if media.proto in (*SAVP_PROTOS, *DTLS_PROTOS) or media.proto in local.accepted_protos:
-            security = _answer_security(media, local.srtp, None)
+            security = _answer_security(_dtls_view(media, offer), local.srtp, None)
             if isinstance(security, str):
                 return security
         if media.proto not in local.accepted_protos:
@@ -759,7 +769,7 @@ def _negotiate_audio(
         ours_direction in ("sendrecv", "sendonly") and theirs in ("sendonly", "inactive")
     )
     rtcp_mux = offered.rtcp_mux and answered.rtcp_mux
-    crypto, plain_reason = _answered_crypto(offered, answered, local.srtp, where)
+    crypto, plain_reason = _answered_crypto(offered, _dtls_view(answered, answer), local.srtp, where)
     send_codec = codecs[0]
     return NegotiatedMedia(
         remote_address=remote.address,
@@ -808,7 +818,8 @@ def _answered_crypto(
         if fingerprint.hash_function not in FINGERPRINT_HASHES:
             raise _not_acceptable(f"{where}: unsupported fingerprint hash {fingerprint.hash_function!r}")
         # RFC 5763 5: the answerer picks active or passive; we take the other role.
-        if setup == "active":
+        # RFC 4145 4.1: an answer without a=setup means active.
+        if setup in ("active", None):
             role: Literal["active", "passive"] = "passive"
         elif setup == "passive":
             role = "active"
