@@ -15,11 +15,11 @@ from softphone.sip.offer_answer import (
     keep_dtls_role,
     negotiate_answer,
     next_offer,
-    refresh_keys,
     refusal_reason,
     resume_offer,
 )
 from softphone.sip.sdp import SessionDescription, parse_sdp
+from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.transaction import ServerTransaction, make_response
 from softphone.ua.call_effects import CallTimer, Purpose, SendAck
 from softphone.ua.call_state import CallPhase, Modify, ModifyTrigger, Trigger

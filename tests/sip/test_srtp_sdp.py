@@ -14,10 +14,10 @@ from softphone.sip.offer_answer import (
     hold_offer,
     keep_dtls_role,
     negotiate_answer,
-    refresh_keys,
     refusal_reason,
 )
 from softphone.sip.sdp import SessionDescription, parse_sdp
+from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.srtp_sdp import SUITES, CryptoAttribute, Fingerprint, SrtpConfig, parse_crypto, parse_fingerprint
 
 FINGERPRINT = Fingerprint("sha-256", ":".join(["AB"] * 32))
