@@ -13,8 +13,6 @@ import logging
 import threading
 from pathlib import Path
 
-import platformdirs
-
 from softphone.media.dtls import DtlsIdentity, load_or_create_identity, new_identity
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.srtp_sdp import Fingerprint, SrtpConfig
@@ -68,10 +66,6 @@ class DtlsIdentities:
         self.path = path
         self._identity = identity
         self._lock = threading.Lock()
-
-    @classmethod
-    def for_installation(cls) -> DtlsIdentities:
-        return cls(platformdirs.user_data_path("softphone", appauthor=False) / IDENTITY_NAME)
 
     @classmethod
     def beside(cls, database: Path | None) -> DtlsIdentities:
