@@ -25,6 +25,7 @@ from softphone.sip.offer_answer import AudioConfig, pcmu_codec
 from softphone.sip.srtp_sdp import SUITES
 from softphone.store import Store
 from softphone.ua import Call, CallEvent, IncomingCallEvent
+from tests.integration.test_cli import CliProcess
 from tests.integration.test_ua_calls import Phone, call_state, new_account, phones
 from tests.kamailio_server import Kamailio
 from tests.tshark import Capture, distinct_payload_bytes
@@ -345,3 +346,37 @@ def test_call_history_records_the_encryption(kamailio: Kamailio, tmp_path: Path)
             assert kept.encryption == "SRTP AES-GCM-256, keys by SDES over TLS"
 
     asyncio.run(main())
+
+
+def test_cli_flags_and_the_encryption_object_of_its_events(kamailio: Kamailio) -> None:
+    """softphone-cli --srtp mandatory --srtp-keys dtls: the call and quality events say how the media is protected."""
+    options = ("--srtp", "mandatory", "--srtp-keys", "dtls", "--srtp-suites", "AEAD_AES_128_GCM")
+    alice = CliProcess(kamailio, *options)
+    bob = CliProcess(kamailio, *options, "--auto-answer=0.1")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        confirmed = alice.wait_for(event="call", state="confirmed")
+
+        # The first reports may come while the handshake runs (pending); a verified one follows.
+        for _ in range(10):
+            quality = alice.wait_for(event="quality", call_id=confirmed["call_id"])
+            if (quality.get("encryption") or {}).get("verified"):
+                break
+            alice.events.remove(quality)
+        assert quality["encryption"] == {
+            "encrypted": True,
+            "suite": "AEAD_AES_128_GCM",
+            "key_exchange": "dtls",
+            "verified": True,
+            "pending": False,
+            "reason": "",
+        }
+        calls = [e for e in alice.events if e.get("event") == "call" and (e.get("encryption") or {}).get("verified")]
+        assert calls and calls[-1]["call_id"] == confirmed["call_id"]
+        alice.send("quit")
+        bob.wait_for(event="call", state="ended")
+    finally:
+        alice.close()
+        bob.close()
