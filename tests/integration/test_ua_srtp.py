@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from softphone.media.dtls import new_identity
 from softphone.media.engine import PIPELINE_RATE, ArraySink, ToneSource
 from softphone.media.rtp import RtpPacket
 from softphone.media.srtp import SrtpTransform
@@ -25,6 +26,7 @@ from softphone.sip.offer_answer import AudioConfig, pcmu_codec
 from softphone.sip.srtp_sdp import SUITES
 from softphone.store import Store
 from softphone.ua import Call, CallEvent, IncomingCallEvent
+from softphone.ua.call_security import DtlsIdentities
 from tests.integration.test_cli import CliProcess
 from tests.integration.test_ua_calls import Phone, call_state, new_account, phones
 from tests.kamailio_server import Kamailio
@@ -380,3 +382,27 @@ def test_cli_flags_and_the_encryption_object_of_its_events(kamailio: Kamailio) -
     finally:
         alice.close()
         bob.close()
+
+
+def test_dtls_certificate_that_does_not_match_the_sdp_fails_the_call(kamailio: Kamailio) -> None:
+    """Bob's SDP names one certificate and his media shows another (a man in the middle would): the call ends."""
+
+    async def scenario(alice: Phone, bob: Phone) -> None:
+        named, shown = new_identity(), new_identity()
+        bob.ua.call_manager.dtls = DtlsIdentities(identity=named)
+        bob.ua.call_manager.media.identity = lambda: shown
+        await alice.ua.call(bob.user)
+        ended = await alice.events.wait(call_state("ended"), timeout=20)
+        assert isinstance(ended, CallEvent)
+        assert ended.reason == (
+            "media encryption failed: the DTLS peer's certificate does not match the fingerprint in its SDP"
+        )
+        await bob.events.wait(call_state("ended"))
+
+    run_pair(
+        kamailio,
+        scenario,
+        srtp_account(kamailio, "dtls"),
+        srtp_account(kamailio, "dtls", auto_answer=0.1),
+        **pcmu_ua(media=ToneFactory()),
+    )
