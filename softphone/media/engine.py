@@ -97,7 +97,7 @@ from softphone.media.sources import (
     wav_sink,
     wav_source,
 )
-from softphone.media.srtp import DROP_REASONS, MediaProtection, ProtectionStatus, is_dtls
+from softphone.media.srtp import DROP_REASONS, MediaProtection, ProtectionStatus, check_crypto, is_dtls
 
 __all__ = [
     "PIPELINE_RATE",
@@ -429,6 +429,11 @@ class MediaSession:
             raise MediaError("the media is encrypted; a plain re-offer cannot turn that off")
         if crypto is not None and crypto.key_exchange == "dtls" and self._protection is None:
             raise MediaError("DTLS-SRTP cannot start on a session that began in plain RTP")
+        if crypto is not None:
+            try:
+                check_crypto(crypto)
+            except ValueError as exc:
+                raise MediaError(f"cannot protect the media: {exc}") from exc
 
         def apply() -> None:
             self._configure(negotiated, initial=False)

@@ -30,6 +30,7 @@ __all__ = [
     "MediaProtection",
     "SrtpError",
     "SrtpTransform",
+    "check_crypto",
     "is_dtls",
 ]
 
@@ -53,6 +54,21 @@ class SrtpError(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+def check_crypto(crypto: CryptoParameters) -> None:
+    """Raise ValueError when ``crypto`` cannot key a session (unknown suite, wrong key length, no DTLS peer)."""
+    if crypto.key_exchange == "sdes":
+        length = SUITE_KEY_LENGTHS.get(crypto.suite or "")
+        if length is None:
+            raise ValueError(f"unknown SRTP suite {crypto.suite!r}")
+        if len(crypto.local_key) != length or len(crypto.remote_key) != length:
+            raise ValueError(f"{crypto.suite} keys must be {length} bytes")
+    elif crypto.key_exchange == "dtls":
+        if crypto.dtls_role is None or crypto.remote_fingerprint is None:
+            raise ValueError("DTLS-SRTP needs a role and the peer's fingerprint")
+    else:
+        raise ValueError(f"unknown SRTP key exchange {crypto.key_exchange!r}")
 
 
 def is_dtls(data: bytes) -> bool:

@@ -142,6 +142,17 @@ def test_plain_update_cannot_turn_encryption_off(sessions: list[MediaSession]) -
     a, _, _, addr_b = pair(sessions, crypto_a, crypto_b)
     with pytest.raises(MediaError, match="encrypted"):
         a.session.update(negotiated(pcmu_codec(), addr_b, rtcp_mux=True))
+    short = dataclasses.replace(crypto_a, local_key=b"short")
+    with pytest.raises(MediaError, match="keys must be 30 bytes"):
+        a.session.update(negotiated(pcmu_codec(), addr_b, rtcp_mux=True), short)
+    with pytest.raises(MediaError, match="unknown SRTP suite"):
+        MediaSession(
+            even_socket(),
+            negotiated(pcmu_codec(), addr_b),
+            ToneSource(),
+            ArraySink(),
+            crypto=dataclasses.replace(crypto_a, suite="NULL"),
+        )
 
 
 @pytest.mark.parametrize("suites", [tuple(SUITES), ("AES_CM_128_HMAC_SHA1_80",), ("AEAD_AES_128_GCM",)])
