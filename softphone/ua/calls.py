@@ -81,7 +81,7 @@ class CallManager:
         self.media = CallMedia(
             lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye, self._encryption
         )
-        self.media.identity = self.dtls.get
+        self.media.identity = lambda: self.dtls.get()
 
     # --- configuration shared by the machines ------------------------------------------------
 
