@@ -7,9 +7,9 @@ Run from the repository root::
 
 1. Per packet: ``SrtpTransform`` (pylibsrtp) protecting and then checking one
    RTP packet of a 20 ms frame (PCMU: 160 octets, Opus at 48 kbit/s: 120),
-   per suite; the median of ``--rounds`` runs of 5,000 packets. A 10 s call
-   sends and receives 500 packets each way, so the figure times 1,000 is the
-   microseconds of crypto per 10 s of a call.
+   per suite, and the same through ``MediaProtection`` as the media thread
+   calls it; the median of ``--rounds`` runs of 5,000 packets. A 10 s call
+   sends and receives 500 packets each way: 500 such pairs.
 2. Per call: two ``softphone-cli`` processes calling each other directly on
    loopback (the way benchmarks/media.py measures CPU per call: Opus, the
    caller's WAV looped), once per protection: plain RTP, SDES with
@@ -38,7 +38,8 @@ import numpy as np
 from benchmarks.machine import machine_line
 from benchmarks.media import CpuResult, cpu_baresip, cpu_softphone
 from softphone.media.rtp import RtpPacket
-from softphone.media.srtp import SUITE_KEY_LENGTHS, SrtpTransform
+from softphone.media.srtp import SUITE_KEY_LENGTHS, MediaProtection, SrtpTransform
+from softphone.sip.srtp_sdp import MediaCrypto
 
 SUITES = ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM")
 PACKETS = 5000
@@ -56,6 +57,24 @@ def per_packet_us(suite: str, payload: int, rounds: int) -> float:
         start = time.perf_counter()
         for packet in packets:
             receiver.unprotect(sender.protect(packet))
+        results.append((time.perf_counter() - start) / PACKETS * 1e6)
+    return statistics.median(results)
+
+
+def engine_path_us(suite: str, payload: int, rounds: int) -> float:
+    """The same through :class:`MediaProtection`, as the media thread calls it (counters and checks included)."""
+    length = SUITE_KEY_LENGTHS[suite]
+    key_a, key_b = os.urandom(length), os.urandom(length)
+    results = []
+    for _ in range(rounds):
+        sender = MediaProtection(MediaCrypto("sdes", suite, (suite,), local_key=key_a, remote_key=key_b), None)
+        receiver = MediaProtection(MediaCrypto("sdes", suite, (suite,), local_key=key_b, remote_key=key_a), None)
+        packets = [RtpPacket(111, n, n * 960, 0x1234, payload=b"\x55" * payload).to_bytes() for n in range(PACKETS)]
+        start = time.perf_counter()
+        for packet in packets:
+            protected = sender.protect(packet)
+            assert protected is not None
+            receiver.unprotect(protected)
         results.append((time.perf_counter() - start) / PACKETS * 1e6)
     return statistics.median(results)
 
@@ -92,12 +111,12 @@ def main() -> None:
     settle = 2.0
     print(f"SRTP cost on {machine_line()}")
     print()
-    print(f"1. libsrtp per packet, protect + check (median of {rounds} x {PACKETS} packets)")
-    print(f"   {'suite':26} {'PCMU 172 B':>11} {'Opus 132 B':>11} {'per 10 s call':>14}")
+    print(f"1. Per packet, protect + check (median of {rounds} x {PACKETS} packets); per 10 s: 500 packets each way")
+    print(f"   {'suite':26} {'libsrtp PCMU':>12} {'libsrtp Opus':>12} {'engine Opus':>12} {'per 10 s call':>14}")
     for suite in SUITES:
         pcmu, opus = per_packet_us(suite, 160, rounds), per_packet_us(suite, 120, rounds)
-        # 500 packets each way per 10 s: 1,000 protects or checks, i.e. 500 of each pair.
-        print(f"   {suite:26} {pcmu:9.2f} µs {opus:9.2f} µs {opus * 500 / 1000:11.2f} ms")
+        engine = engine_path_us(suite, 120, rounds)
+        print(f"   {suite:26} {pcmu:9.2f} µs {opus:9.2f} µs {engine:9.2f} µs {engine * 500 / 1000:11.2f} ms")
     print()
     print(
         f"2. CPU seconds per 10 s of an established Opus call, per process (user+sys over {window:.0f} s,"
