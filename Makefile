@@ -10,11 +10,13 @@ BIN := $(VENV)/bin
 RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 \
 	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libfontconfig1 libdbus-1-3
-# Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive.
+# Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive
+# (tshark captures loopback to show no RTP payload in clear; baresip is the SRTP interop peer).
 TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
-	pulseaudio pulseaudio-utils libasound2-plugins
+	pulseaudio pulseaudio-utils libasound2-plugins \
+	tshark baresip
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test
 
@@ -38,6 +40,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.parse_bench
 	$(BIN)/python -m benchmarks.call_setup
 	$(BIN)/python -m benchmarks.media
+	$(BIN)/python -m benchmarks.srtp
 	$(BIN)/python -m benchmarks.presence_im
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui

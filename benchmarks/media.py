@@ -111,7 +111,7 @@ import tempfile
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -536,9 +536,11 @@ def measure_window(pids: list[int], settle: float, window: float) -> list[float]
     return [(e - s) / wall * 10.0 for s, e in zip(start, end, strict=True)]
 
 
-def cpu_softphone(wav: Path, workdir: Path, settle: float, window: float) -> CpuResult:
+def cpu_softphone(
+    wav: Path, workdir: Path, settle: float, window: float, extra: Sequence[str] = (), name: str = "softphone-cli"
+) -> CpuResult:
     callee_port, caller_port = free_port(), free_port()
-    base = [sys.executable, "-m", "softphone.cli", "--no-register", "--json", "--play", str(wav)]
+    base = [sys.executable, "-m", "softphone.cli", "--no-register", "--json", "--play", str(wav), *extra]
     commands = {
         "callee": [*base, "--account", "sip:bob@127.0.0.1", "--listen", f"{LOOPBACK}:{callee_port}", "--auto-answer"],
         "caller": [
@@ -579,7 +581,7 @@ def cpu_softphone(wav: Path, workdir: Path, settle: float, window: float) -> Cpu
         ]
         if min(received) == 0:
             raise BenchError("softphone-cli call confirmed but no RTP arrived")
-        return CpuResult("softphone-cli", figures, f"RTP packets received: caller {received[0]}, callee {received[1]}")
+        return CpuResult(name, figures, f"RTP packets received: caller {received[0]}, callee {received[1]}")
     finally:
         for proc in procs.values():
             with contextlib.suppress(OSError, ValueError):
@@ -599,7 +601,14 @@ def baresip_modules() -> Path | None:
 
 
 def baresip_config(
-    directory: Path, name: str, sip_port: int, wav: Path, modules: Path, ctrl_port: int | None, answer: bool
+    directory: Path,
+    name: str,
+    sip_port: int,
+    wav: Path,
+    modules: Path,
+    ctrl_port: int | None,
+    answer: bool,
+    mediaenc: str | None = None,
 ) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -628,8 +637,12 @@ def baresip_config(
     ]
     if ctrl_port is not None:
         lines += ["module_app ctrl_tcp.so", f"ctrl_tcp_listen {LOOPBACK}:{ctrl_port}"]
+    if mediaenc is not None:
+        lines.append("module srtp.so" if mediaenc.startswith("srtp") else "module dtls_srtp.so")
     (directory / "config").write_text("\n".join(lines) + "\n", encoding="utf-8")
     params = ";regint=0;answermode=auto" if answer else ";regint=0"
+    if mediaenc is not None:
+        params += f";mediaenc={mediaenc}"
     (directory / "accounts").write_text(f"<sip:{name}@{LOOPBACK}>{params}\n", encoding="utf-8")
 
 
@@ -658,7 +671,7 @@ def baresip_bitrates(log: Path) -> str:
     return found[-1].split("audio=", 1)[1].split()[0] if found else "?"
 
 
-def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float) -> CpuResult:
+def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float, mediaenc: str | None = None) -> CpuResult:
     exe = shutil.which("baresip")
     if exe is None:
         return CpuResult("baresip", None, "not installed (apt-get install -y baresip)")
@@ -672,8 +685,10 @@ def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float) -> CpuRe
         if len(first) > 1 and first[0] == "baresip":
             version = f"baresip {first[1].lstrip('v')}"
     callee_port, caller_port, ctrl_port = free_port(), free_port(), free_port()
-    baresip_config(workdir / "baresip-b", "b", callee_port, wav, modules, None, answer=True)
-    baresip_config(workdir / "baresip-a", "a", caller_port, wav, modules, ctrl_port, answer=False)
+    if mediaenc is not None:
+        version += f" {mediaenc}"
+    baresip_config(workdir / "baresip-b", "b", callee_port, wav, modules, None, answer=True, mediaenc=mediaenc)
+    baresip_config(workdir / "baresip-a", "a", caller_port, wav, modules, ctrl_port, answer=False, mediaenc=mediaenc)
     lifetime = str(int(settle + window + 40))  # -t: baresip leaves by itself after that many seconds
     procs: dict[str, subprocess.Popen[bytes]] = {}
     ctrl: socket.socket | None = None

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TextIO
 
 from softphone import __version__
+from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
 from softphone.store import Store, StoreError
 from softphone.ua import (
     Account,
@@ -77,6 +78,7 @@ without it the only or most recent call is meant):
   decline [CALL]           turn a ringing call down (603)
   hangup [CALL]            end a call (CANCEL, decline or BYE as the state requires)
   hold [CALL] / resume [CALL]
+  rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -124,6 +126,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registrar", metavar="URI", help="registrar (default: the account's domain)")
     parser.add_argument("--outbound-proxy", metavar="URI", help="send every request through this proxy")
     parser.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
+    parser.add_argument(
+        "--srtp",
+        choices=SRTP_POLICIES,
+        help="media encryption: off, optional (plain RTP if the peer has none) or mandatory"
+        " (default: mandatory with --transport tls, else optional)",
+    )
+    parser.add_argument(
+        "--srtp-keys",
+        choices=KEY_EXCHANGES,
+        default="any",
+        help="SRTP keys by SDES (a=crypto, only over TLS), DTLS-SRTP, or any (default)",
+    )
+    parser.add_argument(
+        "--srtp-suites",
+        metavar="LIST",
+        type=_suites,
+        default=DEFAULT_SUITES,
+        help=f"SRTP suites in order of preference, comma-separated (default: {','.join(DEFAULT_SUITES)})",
+    )
+    parser.add_argument(
+        "--srtp-clear-keys",
+        action="store_true",
+        help="put SDES keys into SDP even when the signalling is not TLS (anyone on the path can read them)",
+    )
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
@@ -222,6 +248,16 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, port
 
 
+def _suites(text: str) -> tuple[str, ...]:
+    suites = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in suites if name not in SUITES]
+    if unknown or not suites:
+        raise argparse.ArgumentTypeError(
+            f"unknown SRTP suite {unknown[0] if unknown else text!r}; known: {', '.join(SUITES)}"
+        )
+    return suites
+
+
 def make_account(args: argparse.Namespace) -> Account:
     if args.account is None:
         raise AccountError("--account is required")
@@ -247,6 +283,10 @@ def make_account(args: argparse.Namespace) -> Account:
         busy=args.busy,
         forwarding=_forwarding(args),
         direct_calls=None if args.direct_calls is None else args.direct_calls == "on",
+        srtp=args.srtp,
+        srtp_keys=args.srtp_keys,
+        srtp_suites=args.srtp_suites,
+        srtp_clear_keys=args.srtp_clear_keys,
     )
 
 
@@ -320,7 +360,8 @@ def describe(event: Event) -> str:
             else (f" ({event.reason})" if event.reason else "")
         )
         arrow = "to" if event.direction == "outgoing" else "from"
-        return f"call {event.call_id} {arrow} {event.remote_uri}: {event.state}{status}"
+        lock = f" [{event.encryption.describe()}]" if event.encryption is not None and event.state != "ended" else ""
+        return f"call {event.call_id} {arrow} {event.remote_uri}: {event.state}{status}{lock}"
     if isinstance(event, TransferEvent):
         code = f" {event.code}" if event.code is not None else ""
         return f"transfer of {event.call_id} to {event.target}: {event.state}{code}"
@@ -444,6 +485,10 @@ class Cli:
     async def _resume(self, args: list[str]) -> None:
         self._arity(args, 0, 1, "resume [CALL]")
         await self.ua.resume(args[0] if args else None)
+
+    async def _rekey(self, args: list[str]) -> None:
+        self._arity(args, 0, 1, "rekey [CALL]")
+        await self.ua.rekey(args[0] if args else None)
 
     async def _transfer(self, args: list[str]) -> None:
         self._arity(args, 2, 2, "transfer CALL URI")
@@ -624,6 +669,7 @@ class Cli:
         "hangup": _hangup,
         "hold": _hold,
         "resume": _resume,
+        "rekey": _rekey,
         "transfer": _transfer,
         "atransfer": _atransfer,
         "conference": _conference,

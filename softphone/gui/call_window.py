@@ -52,6 +52,7 @@ from softphone.store import Store
 from softphone.ua import (
     CallEvent,
     ConferenceEvent,
+    Encryption,
     MediaWarningEvent,
     QualityEvent,
     RecordingEvent,
@@ -235,6 +236,7 @@ class CallRow(QFrame):
         self.local_hold = False
         self.muted = False
         self.recording_path: str | None = None
+        self._locked: bool | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(f"Call with {self.remote_text}")
@@ -252,6 +254,19 @@ class CallRow(QFrame):
         header.addWidget(self.remote_label, 1)
         header.addWidget(self.state_label)
         header.addWidget(self.timer_label)
+
+        # Media encryption: a closed lock with the suite and key exchange, or an open one with the reason.
+        self.lock_icon = QLabel()
+        self.lock_icon.setAccessibleName("Encryption icon")
+        self.lock_icon.setFixedSize(16, 16)
+        self.security_label = plain_label()
+        self.security_label.setAccessibleName("Encryption")
+        self.security_label.setWordWrap(True)
+        security = QHBoxLayout()
+        security.addWidget(self.lock_icon)
+        security.addWidget(self.security_label, 1)
+        self.lock_icon.setVisible(False)
+        self.security_label.setVisible(False)
 
         mute_supported = MUTE_SUPPORTED
         self.mute_button = _tool("Mute", "Mute", "mute", "Mute the microphone (Ctrl+M)", checkable=True)
@@ -314,6 +329,7 @@ class CallRow(QFrame):
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addLayout(security)
         layout.addLayout(actions)
         layout.addWidget(self.dialpad)
         layout.addLayout(quality)
@@ -373,8 +389,26 @@ class CallRow(QFrame):
             text = "conference"
         self.state_label.setText(text)
         self.remote_label.setText(self.remote_text)
+        self.show_encryption(event.encryption)
         self._enable()
         self.tick()
+
+    @property
+    def encrypted(self) -> bool | None:
+        """True for a closed lock, False for an open one, None while nothing is known."""
+        return self._locked
+
+    def show_encryption(self, encryption: Encryption | None) -> None:
+        """Closed lock: ``SRTP AES-GCM-256, keys by DTLS, fingerprint verified``; open lock: why not."""
+        if encryption is None:
+            return
+        self._locked = encryption.encrypted
+        name = "lock" if encryption.encrypted else "lock-open"
+        self.lock_icon.setPixmap(icon(name).pixmap(16, 16))
+        self.lock_icon.setToolTip(plain_tooltip("Encrypted" if encryption.encrypted else "Not encrypted"))
+        self.security_label.setText(encryption.describe())
+        self.lock_icon.setVisible(True)
+        self.security_label.setVisible(True)
 
     def _enable(self) -> None:
         up = self.established
@@ -398,6 +432,8 @@ class CallRow(QFrame):
         self.timer_label.setText(text)
 
     def on_quality(self, event: QualityEvent) -> None:
+        if event.encryption is not None:
+            self.show_encryption(event.encryption)
         rtt = f"{event.rtt_ms:.0f} ms" if event.rtt_ms is not None else "–"
         self.quality_label.setText(
             f"MOS {event.mos:.1f} · loss {event.loss_percent:.1f} % · jitter {event.jitter_ms:.0f} ms · RTT {rtt}"

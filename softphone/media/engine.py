@@ -59,10 +59,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from softphone.media.codecs import codec_for
+from softphone.media.dtls import DtlsIdentity
 from softphone.media.dtmf import event_code
 from softphone.media.errors import MediaError
 from softphone.media.events import (
     DtmfReceived,
+    EncryptionFailed,
+    EncryptionReady,
     EventCallback,
     MediaEvent,
     MediaFailure,
@@ -70,7 +73,14 @@ from softphone.media.events import (
     QualityCallback,
     RemoteBye,
 )
-from softphone.media.parameters import Address, CodecDescription, MediaParameters, address_key, is_unspecified
+from softphone.media.parameters import (
+    Address,
+    CodecDescription,
+    CryptoParameters,
+    MediaParameters,
+    address_key,
+    is_unspecified,
+)
 from softphone.media.receive_stream import ReceiveStream
 from softphone.media.recorder import CallRecorder
 from softphone.media.rtcp import RTCP_MIN_TIME, is_rtcp
@@ -87,6 +97,7 @@ from softphone.media.sources import (
     wav_sink,
     wav_source,
 )
+from softphone.media.srtp import DROP_REASONS, MediaProtection, ProtectionStatus, check_crypto, is_dtls
 
 __all__ = [
     "PIPELINE_RATE",
@@ -95,6 +106,8 @@ __all__ = [
     "AudioSource",
     "CodecDescription",
     "DtmfReceived",
+    "EncryptionFailed",
+    "EncryptionReady",
     "MediaEvent",
     "MediaFailure",
     "MediaParameters",
@@ -127,6 +140,7 @@ _REFUSALS = (
     "rtcp_malformed",
     "rtcp_wrong_source",
     "other",
+    *DROP_REASONS,
 )
 
 
@@ -166,6 +180,8 @@ class SessionStats:
     quality_reports: int
     failures: int
     extra: dict[str, int] = field(default_factory=dict)
+    # None: plain RTP.
+    encryption: ProtectionStatus | None = None
 
 
 def _bind_rtp_socket(local: socket.socket | tuple[str, int], own_socket: bool) -> tuple[socket.socket, bool]:
@@ -210,8 +226,21 @@ class MediaSession:
         one_way_timeout: float = 3.0,
         seed: int | None = None,
         answered: bool = True,
+        crypto: CryptoParameters | None = None,
+        dtls_identity: DtlsIdentity | None = None,
+        dtls_timeout: float = 10.0,
     ) -> None:
         self._sock, self._owns_sock = _bind_rtp_socket(local, own_socket)
+        try:
+            self._protection = (
+                None
+                if crypto is None
+                else MediaProtection(crypto, dtls_identity, handshake_timeout=dtls_timeout)
+            )
+        except ValueError as exc:
+            if self._owns_sock:
+                self._sock.close()
+            raise MediaError(f"cannot protect the media: {exc}") from exc
         self._rtcp_sock: socket.socket | None = None
         self._on_quality = on_quality
         self._on_event = on_event
@@ -387,14 +416,41 @@ class MediaSession:
     def answered(self) -> bool:
         return self._receive.receiver.answered
 
-    def update(self, negotiated: MediaParameters) -> None:
-        """New negotiated parameters after a re-INVITE/UPDATE (address, codec, direction, ptime).
+    def update(self, negotiated: MediaParameters, crypto: CryptoParameters | None = None) -> None:
+        """New negotiated parameters after a re-INVITE/UPDATE (address, codec, direction, ptime, keys).
 
-        Raises :class:`MediaError` at once when the codec or ptime is unusable; the running stream is kept.
+        Raises :class:`MediaError` at once when the codec or ptime is unusable, or when ``crypto`` is
+        None on an encrypted session (protection is never dropped mid-call); the running stream is kept.
+        New SDES keys re-key from the next packet on.
         """
         send = negotiated.codec
         codec_for(send.name, send.clock_rate, send.channels, dict(send.fmtp)).frame_samples(int(negotiated.ptime or 20))
-        self._command(lambda: self._configure(negotiated, initial=False))
+        if crypto is None and self._protection is not None:
+            raise MediaError("the media is encrypted; a plain re-offer cannot turn that off")
+        if crypto is not None and crypto.key_exchange == "dtls" and self._protection is None:
+            raise MediaError("DTLS-SRTP cannot start on a session that began in plain RTP")
+        if crypto is not None:
+            try:
+                check_crypto(crypto)
+            except ValueError as exc:
+                raise MediaError(f"cannot protect the media: {exc}") from exc
+
+        def apply() -> None:
+            self._configure(negotiated, initial=False)
+            if crypto is None:
+                return
+            if self._protection is None:
+                self._protection = MediaProtection(crypto, None)
+            else:
+                self._protection.update(crypto)
+                self._send_dtls(self._protection.start(self._clock()))
+
+        self._command(apply)
+
+    @property
+    def encryption(self) -> ProtectionStatus | None:
+        with self._lock:
+            return None if self._protection is None else self._protection.status()
 
     def stats(self) -> SessionStats:
         with self._lock:
@@ -438,7 +494,10 @@ class MediaSession:
                     "jitter_late": jstats.late,
                     "jitter_lost": jstats.lost,
                     "fec_recoverable": jstats.fec_recoverable,
+                    "srtp_protected": 0 if self._protection is None else self._protection.protected,
+                    "srtp_unprotected": 0 if self._protection is None else self._protection.unprotected,
                 },
+                encryption=None if self._protection is None else self._protection.status(),
             )
 
     def _dropped(self) -> dict[str, int]:
@@ -456,6 +515,7 @@ class MediaSession:
             "rtcp_malformed": self._rtcp.malformed,
             "rtcp_wrong_source": self._rtcp.wrong_source,
             "other": self._dropped_other,
+            **(dict.fromkeys(DROP_REASONS, 0) if self._protection is None else self._protection.dropped),
         }
 
     # -- configuration (media thread, or before start) -------------------------
@@ -547,6 +607,8 @@ class MediaSession:
         now = self._clock()
         with self._lock:
             self._rtcp.start(now)
+            if self._protection is not None:
+                self._send_dtls(self._protection.start(now))
             self._next_quality = now + _QUALITY_PERIOD
             self._next_refusal_log = now
             self._update_one_way(restart=True)
@@ -611,6 +673,11 @@ class MediaSession:
             self._datagrams += 1
             now = self._clock()
             try:
+                if self._protection is not None or is_dtls(data):
+                    unprotected = self._unprotect(sock, data, addr, now)
+                    if unprotected is None:
+                        continue
+                    data = unprotected
                 if is_rtcp(data):
                     self._rtcp.handle(data, addr, now)
                 elif sock is self._rtcp_sock:
@@ -620,6 +687,49 @@ class MediaSession:
             except Exception:  # bad input from the network is never fatal
                 self._dropped_other += 1
 
+    def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
+        """RFC 7983: DTLS goes to the handshake, SRTP/SRTCP is checked and decrypted; None: nothing to pass on."""
+        protection = self._protection
+        if is_dtls(data):
+            if protection is None or protection.dtls is None or sock is not self._sock:
+                self._dropped_other += 1
+                return None
+            if not self._dtls_source(addr):
+                protection.dropped["dtls_wrong_source"] += 1
+                return None
+            out, event = protection.handle_dtls(data, now)
+            for datagram in out:
+                self._sendto(self._sock, datagram, addr)
+            if event is not None:
+                self._report(event)
+            return None
+        if protection is None:
+            return data
+        result = protection.unprotect(data)
+        return None if result is None else result[0]
+
+    def _dtls_source(self, addr: Address) -> bool:
+        """DTLS only from the peer's SDP address, or the source the RTP receiver latched onto."""
+        key = (addr[0], addr[1])
+        remote = self._receive.receiver.remote
+        if isinstance(remote, tuple) and key == remote[:2]:
+            return True
+        latched = self._receive.receiver.latched_addr
+        return isinstance(latched, tuple) and key == latched[:2]
+
+    def _send_dtls(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._sendto(self._sock, datagram, self._remote_rtp())
+
+    def _poll_protection(self, now: float) -> None:
+        protection = self._protection
+        if protection is None or protection.dtls is None:
+            return
+        out, event = protection.poll(now)
+        self._send_dtls(out)
+        if event is not None:
+            self._report(event)
+
     # -- the deadline step --------------------------------------------------------
 
     def _tick(self) -> None:
@@ -627,6 +737,7 @@ class MediaSession:
         while self._commands:
             self._commands.popleft()()
         now = self._clock()
+        self._poll_protection(now)
         sent = self._send.step(self.sending)
         played = self._receive.play(now, self.playing)
         if self._recorder is not None:
@@ -682,6 +793,11 @@ class MediaSession:
             return False
 
     def _send_rtp(self, data: bytes) -> bool:
+        if self._protection is not None:
+            protected = self._protection.protect(data)
+            if protected is None:
+                return False  # no keys yet (DTLS handshake): nothing leaves in clear
+            data = protected
         return self._sendto(self._sock, data, self._remote_rtp())
 
     def _rtcp_channel(self) -> socket.socket | None:
@@ -694,7 +810,14 @@ class MediaSession:
 
     def _send_rtcp(self, data: bytes) -> bool:
         sock = self._rtcp_channel()
-        return sock is not None and self._sendto(sock, data, self._remote_rtcp())
+        if sock is None:
+            return False
+        if self._protection is not None:
+            protected = self._protection.protect(data, rtcp=True)
+            if protected is None:
+                return False
+            data = protected
+        return self._sendto(sock, data, self._remote_rtcp())
 
     def _send_bye(self) -> None:
         if self._sock.fileno() >= 0:

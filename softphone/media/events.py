@@ -1,4 +1,4 @@
-"""What a media session reports besides quality: DTMF, one-way audio, the peer's RTCP BYE, failures."""
+"""What a media session reports besides quality: DTMF, one-way audio, the peer's RTCP BYE, encryption, failures."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from softphone.media.quality import QualitySnapshot
 
 __all__ = [
     "DtmfReceived",
+    "EncryptionFailed",
+    "EncryptionReady",
     "EventCallback",
     "MediaEvent",
     "MediaFailure",
@@ -44,7 +46,23 @@ class MediaFailure:
     message: str
 
 
-MediaEvent: TypeAlias = DtmfReceived | OneWayAudio | RemoteBye | MediaFailure
+@dataclass(frozen=True, slots=True)
+class EncryptionReady:
+    """SRTP keys are in place: ``verified`` when the peer proved the certificate its SDP named (DTLS)."""
+
+    key_exchange: str
+    suite: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionFailed:
+    """The media could not be protected (DTLS handshake timeout, fingerprint mismatch ...): the call must end."""
+
+    reason: str
+
+
+MediaEvent: TypeAlias = DtmfReceived | OneWayAudio | RemoteBye | MediaFailure | EncryptionReady | EncryptionFailed
 
 QualityCallback = Callable[[QualitySnapshot], None]
 EventCallback = Callable[[MediaEvent], None]

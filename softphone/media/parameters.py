@@ -9,9 +9,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Mapping
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
-__all__ = ["Address", "CodecDescription", "MediaParameters", "address_key", "is_unspecified"]
+__all__ = ["Address", "CodecDescription", "CryptoParameters", "MediaParameters", "address_key", "is_unspecified"]
 
 Address: TypeAlias = tuple[Any, ...]
 
@@ -25,6 +25,37 @@ class CodecDescription(Protocol):
     def channels(self) -> int: ...
     @property
     def fmtp(self) -> Mapping[str, str]: ...
+
+
+class FingerprintDescription(Protocol):
+    @property
+    def hash_function(self) -> str: ...
+    @property
+    def digest(self) -> bytes: ...
+
+
+class CryptoParameters(Protocol):
+    """How the stream is protected (``softphone.sip.srtp_sdp.MediaCrypto`` fits it).
+
+    ``sdes``: ``suite`` with ``local_key``/``remote_key`` (key||salt). ``dtls``:
+    ``dtls_role`` (``active`` is the client), the peer's ``remote_fingerprint``
+    and the ``suites`` the handshake may choose from.
+    """
+
+    @property
+    def key_exchange(self) -> str: ...
+    @property
+    def suite(self) -> str | None: ...
+    @property
+    def suites(self) -> tuple[str, ...]: ...
+    @property
+    def local_key(self) -> bytes: ...
+    @property
+    def remote_key(self) -> bytes: ...
+    @property
+    def dtls_role(self) -> Literal["active", "passive"] | None: ...
+    @property
+    def remote_fingerprint(self) -> FingerprintDescription | None: ...
 
 
 class MediaParameters(Protocol):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from softphone.sip.errors import SipParseError
 from softphone.sip.sdp import (
@@ -25,6 +26,14 @@ from softphone.sip.sdp import (
     SessionDescription,
     format_fmtp_params,
 )
+from softphone.sip.srtp_offer_answer import (
+    answer_security,
+    answered_crypto,
+    dtls_view,
+    keep_role,
+    offer_security,
+)
+from softphone.sip.srtp_sdp import DTLS_PROTOS, SAVP_PROTOS, MediaCrypto, SrtpConfig
 
 TELEPHONE_EVENT = "telephone-event"
 FIRST_DYNAMIC_PAYLOAD_TYPE = 96
@@ -116,6 +125,14 @@ class AudioConfig:
     maxptime: int | None = None
     rtcp_mux: bool = False
     protos: tuple[str, ...] = ("RTP/AVP",)
+    srtp: SrtpConfig = field(default_factory=SrtpConfig)
+
+    @property
+    def accepted_protos(self) -> tuple[str, ...]:
+        """The m= transport protocols we answer: the plain ones, and the SRTP ones unless SRTP is off."""
+        if not self.srtp.enabled:
+            return self.protos
+        return (*self.protos, *SAVP_PROTOS, *DTLS_PROTOS)
 
     def find_codec(self, rtpmap: RtpMap) -> Codec | None:
         for codec in self.codecs:
@@ -152,6 +169,9 @@ class NegotiatedMedia:
     direction: Direction
     on_hold: bool
     rtcp_mux: bool
+    crypto: MediaCrypto | None = None
+    # Why the stream is plain RTP, in words for the user (empty when it is encrypted).
+    plain_reason: str = ""
 
     @property
     def send(self) -> bool:
@@ -273,9 +293,17 @@ def create_offer(
             payload_type = _allocate(101 if rate == 8000 else None, used)
             formats.append(str(payload_type))
             attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
-    attributes.extend(_common_attributes(local, direction, local.rtcp_mux))
-    sd.media.append(MediaDescription("audio", port, None, local.protos[0], formats, attributes=attributes))
+    proto, security = offer_security(local.srtp, local.protos[0])
+    attributes.extend(security)
+    rtcp_mux = local.rtcp_mux or any(a.name == "fingerprint" for a in security)
+    attributes.extend(_common_attributes(local, direction, rtcp_mux))
+    sd.media.append(MediaDescription("audio", port, None, proto, formats, attributes=attributes))
     return sd
+
+
+def keep_dtls_role(sd: SessionDescription, media: NegotiatedMedia | None) -> SessionDescription:
+    """``sd`` with the DTLS role ``media`` agreed in its a=setup lines (see :func:`keep_role`)."""
+    return keep_role(sd, media.crypto if media is not None else None)
 
 
 def _common_attributes(local: AudioConfig, direction: Direction, rtcp_mux: bool) -> list[Attribute]:
@@ -351,13 +379,16 @@ def create_answer(
     session_version: int,
     direction: Direction = "sendrecv",
     username: str = "-",
+    dtls_role: Literal["active", "passive"] | None = None,
 ) -> tuple[SessionDescription, NegotiatedMedia | None]:
     """Answer ``offer`` (RFC 3264 6), accepting its first usable audio stream.
 
     ``direction`` is our preference (``sendonly`` while we hold the call); the
     answered direction is the part of it the offer allows. Every other m=
     line is declined with port 0. The second value is None when no audio
-    stream could be accepted (a UAS then usually answers 488 instead).
+    stream could be accepted (a UAS then usually answers 488 instead;
+    :func:`refusal_reason` says why). ``dtls_role`` is the DTLS role to keep
+    when a re-offer says actpass.
     """
     _check_port(port)
     preference = _check_direction(direction)
@@ -369,7 +400,7 @@ def create_answer(
     for media in offer.media:
         accepted = None
         if negotiated is None:
-            accepted = _answer_audio(offer, media, local, port, preference)
+            accepted = _answer_audio(offer, media, local, port, preference, dtls_role)
         if accepted is None:
             answer.media.append(_rejected(media))
         else:
@@ -379,9 +410,17 @@ def create_answer(
 
 
 def _answer_audio(
-    offer: SessionDescription, media: MediaDescription, local: AudioConfig, port: int, preference: Direction
+    offer: SessionDescription,
+    media: MediaDescription,
+    local: AudioConfig,
+    port: int,
+    preference: Direction,
+    dtls_role: Literal["active", "passive"] | None = None,
 ) -> tuple[MediaDescription, NegotiatedMedia] | None:
-    if media.media.casefold() != "audio" or media.port == 0 or media.proto not in local.protos:
+    if media.media.casefold() != "audio" or media.port == 0 or media.proto not in local.accepted_protos:
+        return None
+    security = answer_security(dtls_view(media, offer), local.srtp, dtls_role)
+    if isinstance(security, str):
         return None
     remote = offer.connection_for(media)
     if remote is None or remote.nettype.upper() != "IN" or remote.addrtype.upper() not in ("IP4", "IP6"):
@@ -396,7 +435,9 @@ def _answer_audio(
         offered = _intersect(offered, "sendonly")
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly, inactive inactive.
     answered = _intersect(reverse_direction(offered), preference)
-    rtcp_mux = media.rtcp_mux and local.rtcp_mux
+    crypto, security_attributes, plain_reason = security
+    # RFC 5764 5.1.2 and RFC 7983: DTLS-SRTP shares one port with RTP; we take rtcp-mux whenever it is offered then.
+    rtcp_mux = media.rtcp_mux and (local.rtcp_mux or (crypto is not None and crypto.key_exchange == "dtls"))
 
     formats: list[str] = []
     attributes: list[Attribute] = []
@@ -410,6 +451,7 @@ def _answer_audio(
         formats.append(str(payload_type))
         attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
         receive[payload_type] = Codec(TELEPHONE_EVENT, rate, 1, payload_type)
+    attributes.extend(security_attributes)
     attributes.extend(_common_attributes(local, answered, rtcp_mux))
     answer_media = MediaDescription("audio", port, None, media.proto, formats, attributes=attributes)
 
@@ -429,8 +471,26 @@ def _answer_audio(
         direction=answered,
         on_hold=held,
         rtcp_mux=rtcp_mux,
+        crypto=crypto,
+        plain_reason=plain_reason,
     )
     return answer_media, negotiated
+
+
+def refusal_reason(offer: SessionDescription, local: AudioConfig) -> str:
+    """Why :func:`create_answer` accepted no audio stream of ``offer``, in words for a user and a 488."""
+    for media in offer.media:
+        if media.media.casefold() != "audio" or media.port == 0:
+            continue
+        if media.proto in (*SAVP_PROTOS, *DTLS_PROTOS) or media.proto in local.accepted_protos:
+            security = answer_security(dtls_view(media, offer), local.srtp, None)
+            if isinstance(security, str):
+                return security
+        if media.proto not in local.accepted_protos:
+            return f"media transport {media.proto} not supported"
+        if not _match_offer(media, local).codecs:
+            return "no audio codec in common"
+    return "no usable audio stream"
 
 
 def _send_ptime(remote: MediaDescription, local: AudioConfig) -> int:
@@ -467,7 +527,7 @@ def negotiate_answer(
                 f"m= line {index}: answer transport {answered.proto!r} differs from the offer's {offered.proto!r}"
             )
     for index, (offered, answered) in enumerate(zip(offer.media, answer.media, strict=True), start=1):
-        if offered.media.casefold() == "audio" and offered.port != 0 and offered.proto in local.protos:
+        if offered.media.casefold() == "audio" and offered.port != 0 and offered.proto in local.accepted_protos:
             if answered.port == 0:
                 return None
             return _negotiate_audio(offer, offered, answer, answered, local, index)
@@ -529,6 +589,7 @@ def _negotiate_audio(
         ours_direction in ("sendrecv", "sendonly") and theirs in ("sendonly", "inactive")
     )
     rtcp_mux = offered.rtcp_mux and answered.rtcp_mux
+    crypto, plain_reason = answered_crypto(offered, dtls_view(answered, answer), local.srtp, where)
     send_codec = codecs[0]
     return NegotiatedMedia(
         remote_address=remote.address,
@@ -545,6 +606,8 @@ def _negotiate_audio(
         direction=direction,
         on_hold=on_hold,
         rtcp_mux=rtcp_mux,
+        crypto=crypto,
+        plain_reason=plain_reason,
     )
 
 

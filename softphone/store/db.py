@@ -178,6 +178,14 @@ MIGRATIONS: Sequence[Sequence[str]] = (
         )""",
         "ALTER TABLE watchers ADD COLUMN details INTEGER NOT NULL DEFAULT 0",
     ),
+    # 2 -> 3: taken by the account settings' own step; nothing here.
+    (),
+    # 3 -> 4: whether a call's media was encrypted (NULL: not known, as for calls before this step),
+    # and how, in the words the call window showed.
+    (
+        "ALTER TABLE calls ADD COLUMN encrypted INTEGER",
+        "ALTER TABLE calls ADD COLUMN encryption TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -52,6 +52,9 @@ class CallRecord:
     call_id: str | None = None
     quality: dict[str, Any] | None = None
     id: int | None = None
+    # Whether the media was encrypted (None: not known), and how ("SRTP AES-GCM-256, keys by DTLS ...").
+    encrypted: bool | None = None
+    encryption: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -135,6 +138,8 @@ def _record(row: sqlite3.Row) -> CallRecord:
         reason=row["reason"],
         call_id=row["call_id"],
         quality=None if row["quality"] is None else json.loads(row["quality"]),
+        encrypted=None if row["encrypted"] is None else bool(row["encrypted"]),
+        encryption=row["encryption"],
     )
 
 
@@ -163,7 +168,8 @@ class CallHistory:
         with self._db.transaction() as con:
             cursor = con.execute(
                 "INSERT INTO calls (account, direction, peer, peer_name, started, answered, ended, outcome,"
-                " sip_code, reason, call_id, quality) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " sip_code, reason, call_id, quality, encrypted, encryption)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     normalise_uri(record.account),
                     Direction(record.direction).value,
@@ -177,6 +183,8 @@ class CallHistory:
                     record.reason,
                     record.call_id,
                     quality,
+                    None if record.encrypted is None else int(record.encrypted),
+                    record.encryption,
                 ),
             )
         call_id = cursor.lastrowid

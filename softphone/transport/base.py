@@ -162,10 +162,21 @@ TransportEvent: TypeAlias = Received | BadRequest | TransportFailed
 _SECRET_RE = re.compile(rb"^((?:Proxy-)?Authorization[ \t]*:)[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.I | re.M)
 
 
+# RFC 4568 9.1: the key||salt of an SDES line (and of any further keys after ';').
+_SDES_KEY_RE = re.compile(rb"(inline:)([A-Za-z0-9+/=]+)")
+_CRYPTO_LINE_RE = re.compile(rb"^a=crypto:[^\r\n]*", re.M)
+
+
+def _hide_keys(line: re.Match[bytes]) -> bytes:
+    # Same length, so the Content-Length of a traced or exported message still holds.
+    return _SDES_KEY_RE.sub(lambda key: key.group(1) + b"*" * len(key.group(2)), line.group(0))
+
+
 def redacted(data: bytes) -> str:
-    """The message as text with Authorization and Proxy-Authorization values hidden."""
+    """The message as text with Authorization and Proxy-Authorization values and SDES keys (a=crypto) hidden."""
     head, sep, body = data.partition(b"\r\n\r\n")
     head = _SECRET_RE.sub(rb"\1 <redacted>", head)
+    body = _CRYPTO_LINE_RE.sub(_hide_keys, body)
     return (head + sep + body).decode("utf-8", "replace")
 
 

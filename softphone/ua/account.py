@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from softphone.sip.errors import SipParseError
+from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES, KeyExchange, SrtpPolicy
 from softphone.sip.uri import SipUri, parse_uri
 
 TransportName = Literal["udp", "tcp", "tls"]
@@ -44,6 +45,10 @@ class Account:
     messages and subscriptions may come straight from any address ("IP calls")
     instead of only through the account's own server; None means yes for an
     account without a server (LAN only) and no for one with a registrar or proxy.
+    ``srtp``: media encryption ``off``, ``optional`` or ``mandatory``; None
+    means mandatory on a TLS account and optional elsewhere. ``srtp_keys``:
+    SDES (keys in the SDP, only over TLS unless ``srtp_clear_keys``),
+    DTLS-SRTP or either; ``srtp_suites`` in order of preference.
     """
 
     aor: str
@@ -63,6 +68,10 @@ class Account:
     direct_calls: bool | None = None
     # SHA-256 fingerprints of server certificates the user chose to trust although they do not verify.
     tls_fingerprints: tuple[str, ...] = ()
+    srtp: SrtpPolicy | None = None
+    srtp_keys: KeyExchange = "any"
+    srtp_suites: tuple[str, ...] = DEFAULT_SUITES
+    srtp_clear_keys: bool = False
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
@@ -78,6 +87,21 @@ class Account:
             self.outbound_proxy = sip_address(self.outbound_proxy, "outbound proxy")
         if self.expires < 0:
             raise AccountError("the registration interval must not be negative")
+        if self.srtp is not None and self.srtp not in SRTP_POLICIES:
+            raise AccountError(f"srtp must be one of {', '.join(SRTP_POLICIES)}, not {self.srtp!r}")
+        if self.srtp_keys not in KEY_EXCHANGES:
+            raise AccountError(f"srtp keys must be one of {', '.join(KEY_EXCHANGES)}, not {self.srtp_keys!r}")
+        for suite in self.srtp_suites:
+            if suite not in SUITES:
+                raise AccountError(f"unknown SRTP suite {suite!r}; known: {', '.join(SUITES)}")
+
+    @property
+    def srtp_policy(self) -> SrtpPolicy:
+        """The media encryption policy in force: mandatory on TLS accounts and optional elsewhere, unless set."""
+        if self.srtp is not None:
+            return self.srtp
+        secure = self.transport == "tls" or self.uri.scheme == "sips"
+        return "mandatory" if secure else "optional"
 
     @property
     def has_server(self) -> bool:

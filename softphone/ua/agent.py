@@ -411,6 +411,10 @@ class UserAgent(SipEndpoint):
     async def resume(self, call_id: str | None = None) -> None:
         await self.call_manager.hold(self.find_call(call_id), False)
 
+    async def rekey(self, call_id: str | None = None) -> None:
+        """New SRTP keys for an encrypted call (a re-INVITE; RFC 4568 7.1.4)."""
+        await self.call_manager.rekey(self.find_call(call_id))
+
     def set_mute(self, call_id: str | None, muted: bool) -> None:
         """Mute or unmute our microphone in a call (RTP keeps flowing with silence)."""
         self.call_manager.media.set_mute(self.find_call(call_id), muted)

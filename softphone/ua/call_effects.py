@@ -15,6 +15,7 @@ from softphone.sip.auth import DigestClient
 from softphone.sip.dialog import Dialog
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import AudioConfig, NegotiatedMedia
+from softphone.sip.srtp_sdp import MediaCrypto
 from softphone.sip.transaction import ServerTransaction
 from softphone.sip.uri import SipUri, Uri
 from softphone.transport import Target
@@ -151,23 +152,26 @@ class StartMedia:
     """Start streaming ``media``.
 
     ``answered`` False for early media (no latching onto other sources yet); ``send`` False while
-    only the peer's early media is heard; ``hold`` while we hold the call.
+    only the peer's early media is heard; ``hold`` while we hold the call. ``crypto``: the SRTP
+    keys (SDES) or the DTLS role and the peer's fingerprint that offer/answer agreed; None for plain RTP.
     """
 
     media: NegotiatedMedia
     answered: bool
     hold: bool = False
     send: bool = True
+    crypto: MediaCrypto | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateMedia:
-    """What the latest offer/answer or hold change means for the running media."""
+    """What the latest offer/answer or hold change means for the running media (new keys included)."""
 
     media: NegotiatedMedia
     answered: bool
     hold: bool = False
     send: bool = True
+    crypto: MediaCrypto | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from softphone.ua.call_effects import (
     StopTimer,
     UpdateMedia,
 )
+from softphone.ua.call_security import encryption_of
 from softphone.ua.call_session import SessionChanges
 from softphone.ua.call_state import (
     MODIFY_TRANSITIONS,
@@ -62,7 +63,7 @@ from softphone.ua.call_state import (
 from softphone.ua.call_transfer import Transfers
 from softphone.ua.call_uac import UacInvite
 from softphone.ua.call_uas import UasInvite
-from softphone.ua.events import CallEvent, CallState, Direction, Event
+from softphone.ua.events import CallEvent, CallState, Direction, Encryption, Event
 from softphone.ua.session_timer import SessionTimer
 
 __all__ = ["CallMachine"]
@@ -130,6 +131,9 @@ class CallMachine:
         # The user hung up before the answer (for the call history: cancelled, not failed).
         self.cancelled = False
         self.media_started = False
+        # What the media reported of a DTLS handshake (for the association ``_dtls_key`` names).
+        self._dtls_status: Encryption | None = None
+        self._dtls_key: tuple[object, ...] | None = None
         self._sent: dict[int, tuple[Request, Purpose]] = {}
         self._effects: list[CallEffect] = []
         self.uac = UacInvite(self)
@@ -155,6 +159,13 @@ class CallMachine:
     def held(self) -> bool:
         return self.local_hold or self.remote_hold
 
+    @property
+    def encryption(self) -> Encryption | None:
+        """The media's protection as users see it; None before offer/answer agreed on media."""
+        if self._dtls_status is not None:
+            return self._dtls_status
+        return encryption_of(self.media, self.config.audio.srtp)
+
     def event(self) -> CallEvent:
         return CallEvent(
             self.id,
@@ -166,6 +177,7 @@ class CallMachine:
             self.reason,
             self.photo_url,
             self.asserted_identity,
+            self.encryption,
         )
 
     def owns(self, request: Request) -> bool:
@@ -237,6 +249,25 @@ class CallMachine:
             self.session.timer(timer)
         return self._flush()
 
+    def media_encrypted(self, key_exchange: str, suite: str, verified: bool) -> list[CallEffect]:
+        """The media's DTLS handshake is through: the peer showed the certificate its SDP named."""
+        if key_exchange == "dtls" and not self.ended:
+            self._dtls_status = Encryption(True, suite, "dtls", verified=verified)
+            self.emit(self.event())
+        return self._flush()
+
+    def media_encryption_failed(self, reason: str) -> list[CallEffect]:
+        """The media could not be protected (handshake timeout, wrong certificate): end the call, saying why."""
+        reason = f"media encryption failed: {reason}"
+        log.info("call %s: %s", self.id, reason)
+        if self.phase is CallPhase.CONFIRMED:
+            self.bye()
+            self.end(Trigger.HANGUP, None, reason)
+        elif not self.ended:
+            self.hangup(reason)
+            self.reason = reason
+        return self._flush()
+
     def remote_media_ended(self) -> list[CallEffect]:
         """The peer's RTP stream said goodbye (RTCP BYE): the media path is done; the call goes on."""
         log.info("call %s: the peer ended its RTP stream (RTCP BYE)", self.id)
@@ -271,6 +302,11 @@ class CallMachine:
 
     def hold(self, op: int, hold: bool = True) -> list[CallEffect]:
         self.session.change_hold(op, hold)
+        return self._flush()
+
+    def rekey(self, op: int) -> list[CallEffect]:
+        """Re-INVITE with new SRTP keys, nothing else changed."""
+        self.session.rekey(op)
         return self._flush()
 
     def send_info(self, op: int, body: bytes, content_type: str) -> list[CallEffect]:
@@ -450,11 +486,16 @@ class CallMachine:
         answered = self.answered
         # Before the answer we hear the callee's early media; our voice goes out only in early media we offer.
         send = answered or self.direction == "incoming"
+        crypto = media.crypto
+        key = None if crypto is None else (crypto.key_exchange, crypto.dtls_role, crypto.remote_fingerprint)
+        if key != self._dtls_key:
+            # A new DTLS association (or none): what the last one proved no longer holds.
+            self._dtls_key, self._dtls_status = key, None
         if self.media_started:
-            self._effects.append(UpdateMedia(media, answered, self.local_hold, send))
+            self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto))
         else:
             self.media_started = True
-            self._effects.append(StartMedia(media, answered, self.local_hold, send))
+            self._effects.append(StartMedia(media, answered, self.local_hold, send, crypto))
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:
         self.stop_timer(CallTimer.SESSION_REFRESH)

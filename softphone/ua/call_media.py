@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from softphone.media.conference import ConferenceMixer
+from softphone.media.dtls import DtlsIdentity
 from softphone.media.engine import (
     DtmfReceived,
+    EncryptionFailed,
+    EncryptionReady,
     MediaEvent,
     MediaFailure,
     MediaSession,
@@ -66,8 +69,14 @@ class CallMedia:
         emit: Callable[[Event], None],
         spawn: Callable[..., Any],
         on_remote_bye: Callable[[Call], None],
+        on_encryption: Callable[[Call, EncryptionReady | EncryptionFailed], None] | None = None,
     ) -> None:
         self.factory = factory
+        self._on_encryption = on_encryption
+        # This installation's DTLS certificate, for calls whose media is keyed by DTLS-SRTP.
+        self.identity: Callable[[], DtlsIdentity] | None = None
+        # How long a DTLS handshake may take before the call fails.
+        self.dtls_timeout = 10.0
         self._loop = loop
         self._emit = emit
         self._spawn = spawn
@@ -97,7 +106,7 @@ class CallMedia:
             return
         if wanted.media is not call.media_applied:
             try:
-                session.update(wanted.media)
+                session.update(wanted.media, wanted.crypto)
             except MediaError as exc:
                 self.warning(call, "media_failure", f"cannot apply the new media parameters: {exc}")
             call.media_applied = wanted.media
@@ -168,6 +177,7 @@ class CallMedia:
             # Runs on the loop: what comes after the call ended (a stopping session) is dropped.
             if not call.ended:
                 if isinstance(event, QualityEvent):
+                    event = dataclasses.replace(event, encryption=call.machine.encryption)
                     call.quality.add(event)
                 self._emit(event)
 
@@ -182,6 +192,10 @@ class CallMedia:
         def on_quality(snapshot: QualitySnapshot) -> None:
             from_thread(QualityEvent(call.id, **dataclasses.asdict(snapshot)))
 
+        def encryption(event: EncryptionReady | EncryptionFailed) -> None:
+            if self._on_encryption is not None and not call.ended:
+                self._on_encryption(call, event)
+
         def on_event(event: MediaEvent) -> None:
             if isinstance(event, DtmfReceived):
                 from_thread(DtmfEvent(call.id, event.digit, "rtp"))
@@ -195,6 +209,9 @@ class CallMedia:
             elif isinstance(event, RemoteBye):
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(self._on_remote_bye, call)
+            elif isinstance(event, EncryptionReady | EncryptionFailed):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(encryption, event)
 
         # Off the loop: opening an audio device can take a while.
         pending = loop.run_in_executor(None, factory, call.id, warn)
@@ -219,6 +236,10 @@ class CallMedia:
             return
         call.audio = audio
         try:
+            crypto = wanted.crypto
+            identity = (
+                self.identity() if crypto is not None and crypto.key_exchange == "dtls" and self.identity else None
+            )
             session = MediaSession(
                 sock,
                 wanted.media,
@@ -227,6 +248,9 @@ class CallMedia:
                 on_quality=on_quality,
                 on_event=on_event,
                 answered=wanted.answered,
+                crypto=crypto,
+                dtls_identity=identity,
+                dtls_timeout=self.dtls_timeout,
             )
             call.media_port.socket = None  # the session owns (and closes) the socket from now on
             if not wanted.send:
@@ -238,6 +262,9 @@ class CallMedia:
             self.warning(call, "media_failure", f"media did not start: {exc}")
             call.audio = None
             _close_audio(audio)
+            if wanted.crypto is not None and self._on_encryption is not None:
+                # An encrypted call without its protected media is not carried on in any other way.
+                self._on_encryption(call, EncryptionFailed(str(exc)))
             return
         call.media_session = session
         call.media_applied = wanted.media

@@ -9,11 +9,21 @@ from typing import TYPE_CHECKING
 from softphone.sip.dialog import Dialog
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
-from softphone.sip.offer_answer import hold_offer, negotiate_answer, next_offer, resume_offer
+from softphone.sip.offer_answer import (
+    NegotiatedMedia,
+    hold_offer,
+    keep_dtls_role,
+    negotiate_answer,
+    next_offer,
+    refusal_reason,
+    resume_offer,
+)
 from softphone.sip.sdp import SessionDescription, parse_sdp
+from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.transaction import ServerTransaction, make_response
 from softphone.ua.call_effects import CallTimer, Purpose, SendAck
 from softphone.ua.call_state import CallPhase, Modify, ModifyTrigger, Trigger
+from softphone.ua.call_uas import warning
 from softphone.ua.session_timer import uac_headers, uac_result, uas_decide
 
 if TYPE_CHECKING:
@@ -38,6 +48,7 @@ class _Change:
     hold: bool
     op: int | None
     refresh: bool = False
+    rekey: bool = False
     attempts: int = 0
 
 
@@ -68,6 +79,18 @@ class SessionChanges:
         self.change = _Change(hold, op)
         self._send()
 
+    def rekey(self, op: int) -> None:
+        """A re-INVITE with new SDES keys (RFC 4568 7.1.4), the session otherwise unchanged."""
+        m = self.m
+        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
+            m.complete(op, f"call {m.id} is not established")
+            return
+        if m.modify is not Modify.IDLE:
+            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+            return
+        self.change = _Change(m.local_hold, op, rekey=True)
+        self._send()
+
     def _early_update_possible(self) -> bool:
         m = self.m
         return m.phase in _EARLY and "UPDATE" in m.peer_allow and m.remote_sdp is not None
@@ -82,8 +105,13 @@ class SessionChanges:
         if change.refresh:
             # RFC 4028 10: a refresh by re-INVITE re-offers the session unchanged; by UPDATE it carries none.
             offer = None if use_update else next_offer(m.local_sdp, m.local_sdp)
+        elif change.rekey:
+            offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(m.local_sdp, m.config.audio.srtp), m.media))
         else:
+            # A new offer, new SDES keys (RFC 4568 7.1.4); DTLS keeps its association and role (RFC 8842 5.5).
             offer = hold_offer(m.local_sdp) if change.hold else resume_offer(m.local_sdp)
+            offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(offer, m.config.audio.srtp), m.media))
+
         interval = m.session_timer.interval if m.session_timer is not None else None
         headers = [("Supported", ", ".join(m.config.supported))]
         if not early:
@@ -150,6 +178,7 @@ class SessionChanges:
             try:
                 answer = parse_sdp(response.body)
                 media = negotiate_answer(offer, answer, m.config.audio)
+                downgrade(m.media, media)
             except SipParseError as exc:
                 m.complete(change.op, f"bad SDP answer to the re-INVITE: {exc}")
                 return
@@ -272,9 +301,18 @@ class SessionChanges:
             return None
         answer = self.answer_offer(offer)
         if answer is None:
-            self.m.reply(tx, 488)
+            why = self.refusal(offer)
+            self.m.reply(tx, 488, headers=[("Warning", warning(why))])
             return None
         return answer.to_bytes()
+
+    def refusal(self, offer: SessionDescription) -> str:
+        m = self.m
+        if m.media is not None and m.media.crypto is not None:
+            _, media = m.uas.answer_sdp(offer, session_id=1, version=1)
+            if media is not None and media.crypto is None:
+                return "encryption cannot be turned off during the call"
+        return refusal_reason(offer, m.config.audio)
 
     def answer_offer(self, offer: SessionDescription) -> SessionDescription | None:
         """Answer a new offer in the call (hold, resume, new address); None when nothing in it is usable."""
@@ -283,7 +321,8 @@ class SessionChanges:
         version = (previous.origin.sess_version + 1) if previous is not None else 1
         session_id = previous.origin.sess_id if previous is not None else m.rng.randrange(1, 2**31)
         answer, media = m.uas.answer_sdp(offer, session_id=session_id, version=version)
-        if media is None:
+        if media is None or (m.media is not None and m.media.crypto is not None and media.crypto is None):
+            # Never a quiet step down from SRTP to plain RTP in the middle of a call.
             return None
         if previous is not None:
             answer = next_offer(previous, answer)
@@ -312,6 +351,7 @@ class SessionChanges:
             try:
                 answer = parse_sdp(request.body)
                 media = negotiate_answer(m.local_sdp, answer, m.config.audio)
+                downgrade(m.media, media)
             except SipParseError as exc:
                 log.info("bad SDP answer in the ACK of %s: %s", m.id, exc)
                 return
@@ -324,3 +364,9 @@ class SessionChanges:
         self.offered_in_2xx = False
         self.m.go_modify(ModifyTrigger.ACK_TIMEOUT)
         self.m.end(Trigger.DIALOG_LOST, 408, "no ACK")
+
+
+def downgrade(current: NegotiatedMedia | None, new: NegotiatedMedia | None) -> None:
+    """Raise 488 when an answer would take an encrypted call back to plain RTP."""
+    if current is not None and current.crypto is not None and new is not None and new.crypto is None:
+        raise SipParseError("the answer drops the encryption of the call", 488)

@@ -283,7 +283,16 @@ class UacInvite:
         cancelling = m.phase is CallPhase.CANCELLING
         if not cancelling and self._try_again(response):
             return
-        m.end(Trigger.REJECTED, code, response.reason)
+        m.end(Trigger.REJECTED, code, self._reason(response))
+
+    def _reason(self, response: Response) -> str:
+        """The words for a refused call; a refusal of our encrypted offer says so (and the peer's Warning)."""
+        srtp = self.m.config.audio.srtp
+        if response.status_code not in (488, 606) or srtp.policy != "mandatory":
+            return response.reason
+        warning = warning_text(response)
+        detail = f": {warning}" if warning else ""
+        return f"the peer refused encrypted media ({response.status_code} {response.reason}){detail}"
 
     def _try_again(self, response: Response) -> bool:
         code = response.status_code
@@ -355,6 +364,15 @@ class UacInvite:
             and dialog_set.dialogs.get(dialog.remote_tag) is dialog
             and not dialog.terminated
         )
+
+
+def warning_text(response: Response) -> str:
+    """The text of the first Warning header (RFC 3261 20.43: ``code agent "text"``), clipped; empty without one."""
+    for value in response.headers.get_all("Warning"):
+        start, end = value.find('"'), value.rfind('"')
+        if 0 <= start < end:
+            return value[start + 1 : end][:120]
+    return ""
 
 
 def _stale(response: Response) -> bool:

@@ -11,7 +11,13 @@ from softphone.sip.dialog import Dialog
 from softphone.sip.errors import SipParseError
 from softphone.sip.headers import RAck
 from softphone.sip.message import Request, Response
-from softphone.sip.offer_answer import NegotiatedMedia, create_answer, create_offer, negotiate_answer
+from softphone.sip.offer_answer import (
+    NegotiatedMedia,
+    create_answer,
+    create_offer,
+    negotiate_answer,
+    refusal_reason,
+)
 from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.transaction import ServerTransaction, make_response
 from softphone.ua.call_effects import CallTimer
@@ -115,9 +121,17 @@ class UasInvite:
                 return self._refuse(tx, 400, f"Bad SDP - {str(exc)[:80]}")
             answer, media = self.answer_sdp(offer, session_id=m.rng.randrange(1, 2**31), version=1)
             if media is None:
-                return self._refuse(tx, 488)
+                return self.refuse_offer(tx, offer)
             m.remote_sdp, m.local_sdp, m.media = offer, answer, media
         return True
+
+    def refuse_offer(self, tx: ServerTransaction, offer: SessionDescription) -> bool:
+        """488 for an offer with nothing we can take, saying why in a Warning (RFC 3261 20.43)."""
+        why = refusal_reason(offer, self.m.config.audio)
+        response = make_response(tx.request, 488, headers=[("Warning", warning(why))])
+        self.m.respond(tx, response)
+        self.m.end(Trigger.REFUSED, 488, why)
+        return False
 
     def _refuse(
         self, tx: ServerTransaction, code: int, reason: str | None = None, headers: list[tuple[str, str]] | None = None
@@ -131,6 +145,7 @@ class UasInvite:
         self, offer: SessionDescription, *, session_id: int, version: int
     ) -> tuple[SessionDescription, NegotiatedMedia | None]:
         m = self.m
+        crypto = m.media.crypto if m.media is not None else None
         return create_answer(
             offer,
             m.config.audio,
@@ -139,6 +154,7 @@ class UasInvite:
             session_id=session_id,
             session_version=version,
             direction="sendonly" if m.local_hold else "sendrecv",
+            dtls_role=crypto.dtls_role if crypto is not None else None,
         )
 
     def _provisional(self, code: int, body: bytes = b"") -> None:
@@ -372,6 +388,12 @@ class UasInvite:
             m.end(Trigger.ACK_TIMEOUT, m.code, m.reason)
         elif m.phase is CallPhase.ACCEPTED:
             m.end(Trigger.ACK_TIMEOUT, 408, "no ACK")
+
+
+def warning(text: str) -> str:
+    """A Warning header value (RFC 3261 20.43: 399 is a miscellaneous warning) with ``text`` made safe to quote."""
+    safe = "".join(ch for ch in text if ch.isprintable() and ch not in '"\\')[:120]
+    return f'399 softphone "{safe}"'
 
 
 def record_routes(request: Request) -> list[tuple[str, str]]:

@@ -9,14 +9,16 @@ sessions, events and call-history records.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from softphone.media.events import EncryptionFailed, EncryptionReady
 from softphone.sip.addr import NameAddr
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
 from softphone.sip.errors import SipParseError
@@ -48,6 +50,7 @@ from softphone.ua.call_effects import (
 )
 from softphone.ua.call_machine import CallMachine
 from softphone.ua.call_media import CallMedia
+from softphone.ua.call_security import DtlsIdentities, secure_hop, srtp_config
 from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header, refer_notify, referred_headers
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, TransferEvent
@@ -75,7 +78,12 @@ class CallManager:
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
         # Calls put in the history when their end was announced (the end itself comes right after).
         self._recorded: set[str] = set()
-        self.media = CallMedia(lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye)
+        # This installation's DTLS certificate, beside its database; without a store, one for this process.
+        self.dtls = DtlsIdentities.beside(ua.store.path if ua.store is not None else None)
+        self.media = CallMedia(
+            lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye, self._encryption
+        )
+        self.media.identity = lambda: self.dtls.get()
 
     # --- configuration shared by the machines ------------------------------------------------
 
@@ -95,9 +103,21 @@ class CallManager:
         )
 
     def _machine(
-        self, account: Account, direction: str, call_id: str, remote: NameAddr, media_port: MediaPort
+        self,
+        account: Account,
+        direction: str,
+        call_id: str,
+        remote: NameAddr,
+        media_port: MediaPort,
+        *,
+        secure_signalling: bool,
     ) -> CallMachine:
         ua = self.ua
+        config = self.config()
+        policy = account.srtp_policy
+        fingerprint = self.dtls.fingerprint() if policy != "off" and account.srtp_keys != "sdes" else None
+        srtp = srtp_config(account, secure_signalling=secure_signalling, fingerprint=fingerprint)
+        config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, srtp=srtp))
         local = LocalParty(
             uri=account.uri,
             display_name=account.display_name,
@@ -112,7 +132,7 @@ class CallManager:
             direction="outgoing" if direction == "outgoing" else "incoming",
             local=local,
             remote=remote,
-            config=self.config(),
+            config=config,
             media_host=media_port.host,
             media_port=media_port.port,
             contact_for=lambda target: ua.contact_for(account, target),
@@ -166,7 +186,10 @@ class CallManager:
         if media_port is None:
             raise UserAgentError("no local media port: the system is out of resources")
         call_id = f"{secrets.token_hex(12)}@softphone"
-        machine = self._machine(account, "outgoing", call_id, NameAddr(uri=target_uri), media_port)
+        secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
+        machine = self._machine(
+            account, "outgoing", call_id, NameAddr(uri=target_uri), media_port, secure_signalling=secure
+        )
         call = Call(machine, account, media_port)
         self._add(call)
         self.run(call, call.machine.dial(targets, headers))
@@ -231,7 +254,12 @@ class CallManager:
             return None
         remote = request.from_
         machine = self._machine(
-            account, "incoming", request.call_id, NameAddr(uri=remote.uri, display_name=remote.display_name), media_port
+            account,
+            "incoming",
+            request.call_id,
+            NameAddr(uri=remote.uri, display_name=remote.display_name),
+            media_port,
+            secure_signalling=secure_hop(source.target),
         )
         call = Call(machine, account, media_port, peer_source=(source.remote_host, source.remote_port))
         forward = None
@@ -426,6 +454,12 @@ class CallManager:
         if done.error is not None:
             raise UserAgentError(done.error)
 
+    async def rekey(self, call: Call) -> None:
+        """New SRTP keys for the call by re-INVITE (SDES; a DTLS call keeps its association)."""
+        done = await self._command(call, call.machine.rekey)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
     async def send_dtmf(self, call: Call, digits: str) -> None:
         if not call.confirmed or call.dialog is None:
             raise UserAgentError(f"call {call.id} is not established")
@@ -581,6 +615,14 @@ class CallManager:
         if self._by_key.get(key) is call:
             del self._by_key[key]
 
+    def _encryption(self, call: Call, event: EncryptionReady | EncryptionFailed) -> None:
+        if call.ended:
+            return
+        if isinstance(event, EncryptionReady):
+            self.run(call, call.machine.media_encrypted(event.key_exchange, event.suite, event.verified))
+        else:
+            self.run(call, call.machine.media_encryption_failed(event.reason))
+
     def _remote_bye(self, call: Call) -> None:
         if not call.ended:
             self.run(call, call.machine.remote_media_ended())
@@ -642,11 +684,20 @@ class CallManager:
             reason=call.reason or None,
             call_id=call.sip_call_id,
             quality=call.quality.summary(),
+            **_encryption_record(call),
         )
         try:
             store.history.add_call(record)
         except StoreError as exc:
             log.warning("call %s not kept in the history: %s", call.id, exc)
+
+
+def _encryption_record(call: Call) -> dict[str, Any]:
+    """What the history keeps of an answered call's encryption (nothing for a call that never had media)."""
+    encryption = call.machine.encryption
+    if encryption is None or call.answered_at is None:
+        return {}
+    return {"encrypted": encryption.encrypted, "encryption": encryption.describe()}
 
 
 def call_outcome(call: Call) -> CallOutcome:

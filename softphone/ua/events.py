@@ -24,6 +24,54 @@ class _Event:
         return data
 
 
+# The words users see for each SRTP suite (RFC 4568 6.2, RFC 7714 12).
+SUITE_LABELS = {
+    "AEAD_AES_256_GCM": "AES-GCM-256",
+    "AEAD_AES_128_GCM": "AES-GCM-128",
+    "AES_CM_128_HMAC_SHA1_80": "AES-CM-128 HMAC-SHA1-80",
+    "AES_CM_128_HMAC_SHA1_32": "AES-CM-128 HMAC-SHA1-32",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Encryption:
+    """Whether a call's media is encrypted, with what, and how its keys were agreed.
+
+    ``suite`` is the RFC name (``AEAD_AES_256_GCM`` ...), ``key_exchange``
+    ``sdes`` or ``dtls``. ``verified``: for DTLS, the peer's certificate
+    matched the fingerprint in its SDP; for SDES, the keys crossed the
+    first hop only over TLS. ``encrypted`` False with ``reason`` saying why
+    not (or, while a DTLS handshake runs, ``pending`` True).
+    """
+
+    encrypted: bool
+    suite: str | None = None
+    key_exchange: Literal["sdes", "dtls"] | None = None
+    verified: bool = False
+    pending: bool = False
+    reason: str = ""
+
+    def describe(self) -> str:
+        """One line for people: ``SRTP AES-GCM-256, keys by DTLS, fingerprint verified``."""
+        if self.pending:
+            return "SRTP: DTLS handshake in progress"
+        if not self.encrypted:
+            return f"Not encrypted: {self.reason}" if self.reason else "Not encrypted"
+        words = f"SRTP {SUITE_LABELS.get(self.suite or '', self.suite or '')}".strip()
+        if self.key_exchange == "dtls":
+            check = "fingerprint verified" if self.verified else "fingerprint not verified"
+            return f"{words}, keys by DTLS, {check}"
+        check = "over TLS" if self.verified else "in clear SDP"
+        return f"{words}, keys by SDES {check}"
+
+
+def _without_empty_encryption(data: dict[str, Any]) -> dict[str, Any]:
+    """``encryption`` appears in JSON once there is something to say about it."""
+    if data.get("encryption", True) is None:
+        del data["encryption"]
+    return data
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationEvent(_Event):
     """``tls_problem`` (``untrusted``, ``name-mismatch``, ``expired`` …) and ``fingerprint`` (SHA-256 of the
@@ -56,6 +104,11 @@ class CallEvent(_Event):
     reason: str = ""
     photo_url: str | None = None
     asserted_identity: str | None = None
+    # None until offer/answer has agreed on the media.
+    encryption: Encryption | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _without_empty_encryption(_Event.to_json(self))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +155,10 @@ class QualityEvent(_Event):
     concealed_ms: float
     mos: float
     r_factor: float | None = None
+    encryption: Encryption | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return _without_empty_encryption(_Event.to_json(self))
 
 
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device"]

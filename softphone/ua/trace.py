@@ -3,8 +3,9 @@
 :class:`SipTrace` listens to the UA's transports while enabled and keeps the
 last messages (bounded) as :class:`TraceRecord` s: time, direction, the peer,
 the first line, Call-ID and CSeq, and the text with ``Authorization`` and
-``Proxy-Authorization`` values redacted. Listeners are called on the UA's loop
-thread. :func:`write_pcap` saves records as a pcap file (IPv4/IPv6 + UDP,
+``Proxy-Authorization`` values and the SDES keys of ``a=crypto`` lines
+redacted (keys as ``*``, so Content-Length still holds). Listeners are called
+on the UA's loop thread. :func:`write_pcap` saves records as a pcap file (IPv4/IPv6 + UDP,
 whatever transport carried them, so any SIP dissector reads them).
 """
 

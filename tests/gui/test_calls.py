@@ -333,3 +333,31 @@ def test_dial_pads_send_dtmf_during_a_call_and_history_calls_back(
     item = gui.window.history_list.item(0)
     gui.window.history_list.itemActivated.emit(item)
     bob.wait_incoming(mark)
+
+
+def test_optional_to_a_plain_only_peer_connects_with_the_open_lock(
+    qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, phones: list[object]
+) -> None:
+    gui = gui_phone(qtbot, kamailio, tmp_path, phones)  # a UDP account: SRTP optional
+    bob = peer(qtbot, kamailio, phones, srtp="off")
+    row = establish(qtbot, gui, bob)
+    gui.wait(lambda: row.encrypted is not None)
+    assert row.encrypted is False
+    assert row.lock_icon.isVisible() and not row.lock_icon.pixmap().isNull()
+    assert row.security_label.text() == "Not encrypted: the peer answered without encryption"
+    row.grab().save(str(tmp_path / "open-lock.png"))
+    qtbot.mouseClick(row.hangup_button, Qt.MouseButton.LeftButton)
+    gui.wait(lambda: not gui.window.call_window.rows)
+
+
+def test_encrypted_call_shows_the_lock_with_suite_and_key_exchange(
+    qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, phones: list[object]
+) -> None:
+    gui = gui_phone(qtbot, kamailio, tmp_path, phones)
+    bob = peer(qtbot, kamailio, phones)
+    row = establish(qtbot, gui, bob)
+    gui.wait(lambda: row.encrypted is True)
+    assert row.security_label.text() == "SRTP AES-GCM-256, keys by DTLS, fingerprint verified"
+    row.grab().save(str(tmp_path / "lock.png"))
+    qtbot.mouseClick(row.hangup_button, Qt.MouseButton.LeftButton)
+    gui.wait(lambda: not gui.window.call_window.rows)

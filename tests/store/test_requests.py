@@ -37,7 +37,7 @@ def test_version_1_database_migrates_with_its_data_kept(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     version_1_database(path)
     with Store(path) as store:
-        assert store.schema_version == db_module.SCHEMA_VERSION == 2
+        assert store.schema_version == db_module.SCHEMA_VERSION >= 2
         (old,) = store.messages.page(ME, BOB)
         assert old.text == "from before" and not old.from_stranger
         record = store.watchers.get(ME, BOB)

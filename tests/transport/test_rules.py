@@ -100,6 +100,15 @@ def test_redaction_of_credentials() -> None:
     assert text.endswith("\r\n\r\nAuthorization: body")
 
 
+def test_redaction_of_sdes_keys_keeps_the_length() -> None:
+    key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
+    body = f"v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^31\r\n"
+    data = f"INVITE sip:x SIP/2.0\r\nContent-Length: {len(body)}\r\n\r\n{body}".encode()
+    text = redacted(data)
+    assert key not in text and "inline:" + "*" * len(key) + "|2^31" in text
+    assert len(text) == len(data)
+
+
 def test_an_rport_the_client_wrote_is_replaced_by_the_source_port() -> None:
     """RFC 3581 4: rport is where the request came from; a value of the client's would aim our answers elsewhere."""
     req = options(("Via", f"SIP/2.0/UDP 192.0.2.1:5060;rport={'9' * 5000};branch=z9hG4bK-9"))

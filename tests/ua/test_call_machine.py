@@ -7,12 +7,15 @@ the parametrised test then checks the machine really took that row.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from softphone.sip.message import Request
+from softphone.sip.offer_answer import AudioConfig, pcmu_codec
+from softphone.sip.srtp_sdp import SUITES, Fingerprint, SrtpConfig
 from softphone.sip.transaction import LocalResponse, TimerSettings, make_response
 from softphone.sip.transaction_layer import TransactionLayer
 from softphone.ua.call_effects import (
@@ -36,7 +39,7 @@ from softphone.ua.call_state import (
     Trigger,
     table_markdown,
 )
-from softphone.ua.events import DtmfEvent, IncomingCallEvent, TransferEvent
+from softphone.ua.events import CallEvent, DtmfEvent, IncomingCallEvent, TransferEvent
 from tests.ua.call_harness import (
     TracedMachine,
     Uac,
@@ -988,3 +991,165 @@ def test_ringing_timers_answer_forward_and_give_up() -> None:
     effects = timeout.m.timer_fired(CallTimer.RING_TIMEOUT)
     assert codes(effects) == [480]
     ended_with(effects, 480, "no answer")
+
+
+# --- SRTP in offer/answer (no new rows: keys are material for the media effects) -------------------
+
+
+def srtp_audio(policy: str = "mandatory", keys: str = "sdes", *, tls: bool = True) -> AudioConfig:
+    fingerprint = Fingerprint("sha-256", ":".join(["AB"] * 32))
+    srtp = SrtpConfig(policy, keys, secure_signalling=tls, fingerprint=fingerprint)  # type: ignore[arg-type]
+    return AudioConfig(codecs=[pcmu_codec()], srtp=srtp)
+
+
+def crypto_sdp(
+    *lines: str, proto: str = "RTP/SAVP", port: int = 42000, direction: str = "sendrecv", version: int = 1
+) -> str:
+    return sdp(port=port, direction=direction, version=version).replace("RTP/AVP", proto) + "".join(
+        f"a={line}\r\n" for line in lines
+    )
+
+
+def answer_line(offer: bytes, tag: int = 1) -> str:
+    """The peer's a=crypto answer to the offered line ``tag``, with a key of its own."""
+    for line in offer.decode().split("\r\n"):
+        if line.startswith(f"a=crypto:{tag} "):
+            suite = line.split()[1]
+            return f"crypto:{tag} {suite} inline:" + base64.b64encode(b"k" * SUITES[suite].key_salt_length).decode()
+    raise AssertionError(f"no a=crypto:{tag} in {offer!r}")
+
+
+def test_sdes_offer_and_answer_give_the_media_its_keys() -> None:
+    uac = Uac(audio=srtp_audio())
+    assert b"RTP/SAVP" in uac.invite.body and uac.invite.body.count(b"a=crypto:") == len(SUITES)
+    effects = uac.respond(200, body=crypto_sdp(answer_line(uac.invite.body)))
+    [start] = of_type(effects, StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None
+    assert start.crypto.suite == "AEAD_AES_256_GCM" and start.crypto.remote_key == b"k" * 44
+    [event] = [e for e in events(effects) if isinstance(e, CallEvent)]
+    assert event.encryption is not None and event.encryption.encrypted and event.encryption.verified
+    assert event.encryption.describe() == "SRTP AES-GCM-256, keys by SDES over TLS"
+
+
+def test_mandatory_caller_ends_a_call_answered_in_plain() -> None:
+    uac = Uac(audio=srtp_audio())
+    effects = uac.respond(200, body=sdp())
+    assert acks(effects) and request(effects, "BYE")
+    ended_with(effects, 488)
+    assert "'RTP/SAVP'" in uac.m.reason
+    uac = Uac(audio=srtp_audio())
+    effects = uac.respond(200, body=sdp().replace("RTP/AVP", "RTP/SAVP"))
+    ended_with(effects, 488)
+    assert uac.m.reason == "m= line 1 of the answer: RTP/SAVP without keys"
+
+
+def test_refused_encrypted_offer_says_why() -> None:
+    uac = Uac(audio=srtp_audio())
+    effects = uac.respond(488, headers=[("Warning", '399 bob "encrypted media offered, and SRTP is off"')])
+    ended_with(effects, 488)
+    assert uac.m.reason == (
+        "the peer refused encrypted media (488 Not Acceptable Here): encrypted media offered, and SRTP is off"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        ("crypto:1 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", "no usable a=crypto line"),
+        ("crypto:garbage", "no usable a=crypto line"),
+        ("crypto:1 NO_SUCH_SUITE inline:" + base64.b64encode(b"x" * 30).decode(), "no SRTP suite in common"),
+    ],
+)
+def test_incoming_offer_with_bad_keys_is_refused_with_a_warning(line: str, why: str) -> None:
+    uas = Uas(offer=crypto_sdp(line), config={"audio": srtp_audio("optional")})
+    assert 488 in codes(uas.effects)
+    [refusal] = [r for r in responses(uas.effects) if r.status_code == 488]
+    assert why in refusal.headers["Warning"]
+    assert uas.m.phase is P.ENDED and why in uas.m.reason
+
+
+def test_incoming_plain_offer_under_mandatory_policy_is_refused() -> None:
+    uas = Uas(config={"audio": srtp_audio("mandatory", "any")})
+    [refusal] = [r for r in responses(uas.effects) if r.status_code == 488]
+    assert "SRTP is mandatory" in refusal.headers["Warning"]
+
+
+def test_incoming_sdes_offer_is_answered_with_our_key() -> None:
+    key = base64.b64encode(b"p" * 30).decode()
+    uas = Uas(offer=crypto_sdp(f"crypto:3 AES_CM_128_HMAC_SHA1_32 inline:{key}"), config={"audio": srtp_audio()})
+    effects = uas.answered()
+    [ok] = [r for r in responses(effects) if r.status_code == 200]
+    assert b"RTP/SAVP" in ok.body and b"a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:" in ok.body
+    [start] = of_type(uas.effects, StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None
+    assert start.crypto.remote_key == b"p" * 30 and len(start.crypto.local_key) == 30
+    assert [u.crypto for u in of_type(effects, UpdateMedia) if isinstance(u, UpdateMedia)] == [start.crypto]
+
+
+def confirmed_srtp_call() -> Uac:
+    uac = Uac(audio=srtp_audio())
+    uac.respond(200, body=crypto_sdp(answer_line(uac.invite.body)))
+    assert uac.m.phase is P.CONFIRMED
+    return uac
+
+
+def test_hold_re_offer_carries_new_keys() -> None:
+    uac = confirmed_srtp_call()
+    old = uac.m.media.crypto if uac.m.media else None
+    effects = uac.m.hold(1)
+    reinvite = request(effects, "INVITE")
+    assert b"a=sendonly" in reinvite.body and reinvite.body.count(b"a=crypto:") == len(SUITES)
+    assert answer_line(reinvite.body) and reinvite.body != uac.invite.body
+    answer = crypto_sdp(answer_line(reinvite.body).replace("kkkk", "jjjj"), direction="recvonly", version=2)
+    effects = uac.respond(200, body=answer, to=reinvite)
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.crypto is not None and old is not None
+    assert update.crypto.local_key != old.local_key
+
+
+def test_rekey_sends_a_re_invite_with_new_keys_only() -> None:
+    uac = confirmed_srtp_call()
+    effects = uac.m.rekey(5)
+    reinvite = request(effects, "INVITE")
+    assert b"a=sendrecv" in reinvite.body and b"o=- " in reinvite.body
+    assert uac.m.local_sdp is not None and reinvite.body != uac.m.local_sdp.to_bytes()
+    effects = uac.respond(200, body=crypto_sdp(answer_line(reinvite.body), version=2), to=reinvite)
+    assert of_type(effects, UpdateMedia) and Completed(5) in effects
+
+
+def test_their_re_offer_in_plain_cannot_drop_encryption() -> None:
+    uac = confirmed_srtp_call()
+    reinvite = uac.peer_request("INVITE", 10, body=sdp(version=2).replace("RTP/AVP", "RTP/SAVP"))
+    layer = TransactionLayer(TimerSettings())
+    effects = uac.m.receive_request(reinvite, layer.create_server(reinvite, 0.0, reliable=False, destination=None))
+    [refusal] = responses(effects)
+    assert refusal.status_code == 488 and "a=crypto" not in refusal.headers["Warning"]
+    plain = uac.peer_request("INVITE", 11, body=sdp(version=2))
+    effects = uac.m.receive_request(plain, layer.create_server(plain, 0.0, reliable=False, destination=None))
+    [refusal] = responses(effects)
+    assert refusal.status_code == 488
+    assert "turned off" in refusal.headers["Warning"] or "mandatory" in refusal.headers["Warning"]
+    assert uac.m.phase is P.CONFIRMED
+
+
+def test_dtls_call_is_pending_until_the_media_proves_the_fingerprint() -> None:
+    uac = Uac(audio=srtp_audio("mandatory", "dtls", tls=False))
+    assert b"UDP/TLS/RTP/SAVP" in uac.invite.body and b"a=setup:actpass" in uac.invite.body
+    answer = crypto_sdp(
+        "fingerprint:sha-256 " + ":".join(["CD"] * 32), "setup:active", "rtcp-mux", proto="UDP/TLS/RTP/SAVP"
+    )
+    effects = uac.respond(200, body=answer)
+    [start] = of_type(effects, StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None and start.crypto.dtls_role == "passive"
+    assert uac.m.encryption is not None and uac.m.encryption.pending
+    effects = uac.m.media_encrypted("dtls", "AEAD_AES_128_GCM", True)
+    [event] = events(effects)
+    assert isinstance(event, CallEvent) and event.encryption is not None
+    assert event.encryption.describe() == "SRTP AES-GCM-128, keys by DTLS, fingerprint verified"
+
+
+def test_failed_media_encryption_ends_the_call_saying_why() -> None:
+    uac = confirmed_srtp_call()
+    effects = uac.m.media_encryption_failed("the DTLS handshake did not finish within 10 s")
+    assert request(effects, "BYE")
+    ended_with(effects, None, "media encryption failed: the DTLS handshake did not finish within 10 s")
