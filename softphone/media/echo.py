@@ -118,7 +118,8 @@ class DelayEstimator:
         data = np.concatenate((carry, block)) if carry.size else block
         whole = data.size - data.size % _DECIMATION
         setattr(self, carry_name, data[whole:].copy())
-        return data[:whole].reshape(-1, _DECIMATION).mean(axis=1, dtype=np.float32)
+        low: Samples = data[:whole].reshape(-1, _DECIMATION).mean(axis=1, dtype=np.float32)
+        return low
 
     def _search(self) -> bool:
         far, mic = self._far, self._mic

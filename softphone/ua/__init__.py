@@ -53,7 +53,7 @@ from softphone.ua.events import (
     TransferEvent,
     WatcherEvent,
 )
-from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_media, wav_media
+from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.registration import RetryPolicy
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "MessageStatusEvent",
     "MwiEvent",
     "PresenceEvent",
+    "ProcessingConfig",
     "QualityEvent",
     "RecordingEvent",
     "RegistrationEvent",

@@ -98,6 +98,9 @@ class QualityEvent(_Event):
     concealed_ms: float
     mos: float
     r_factor: float | None = None
+    # While the echo canceller runs: its echo return loss enhancement (dB) and the echo's delay (ms).
+    erle_db: float | None = None
+    echo_delay_ms: float | None = None
 
 
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device"]
