@@ -254,20 +254,44 @@ class EchoCanceller:
         delay = self.delay.estimate
         if delay is None:
             return
-        offset = max(0, delay - self._lead)
-        if offset == self._offset:
+        # The filter's first partition should start a little before the echo's first tap.
+        if self._offset <= delay - self._lead // 2 <= self._offset + self._lead + self.block:
             return
-        # A delay near the start of the filter is left to the filter to follow (the rest of it spans
-        # the room's tail). Otherwise a filter that removes the echo keeps its delay: double talk can
-        # fool the delay search, but hardly the measured leak, which moves only in blocks the echo
-        # dominates, and rises slowly.
-        if self._offset <= delay <= self._offset + 2 * self._lead + self.block:
-            return
+        # Double talk can fool the delay search, hardly the leak: it moves only in blocks the echo
+        # dominates. A filter that removes the echo stays where it is.
         if self._converged and self._leak < 0.3:
             return
-        self._offset = offset
+        self._shift(max(0, delay - self._lead) - self._offset)
+
+    def _shift(self, samples: int) -> None:
+        """Move the filter ``samples`` later on the far end's timeline, keeping what it learnt.
+
+        Whole partitions move with it; the rest of the step is left to adaptation.
+        """
+        n, p = self.block, self._partitions
+        whole = int(math.floor(samples / n))
+        if whole == 0:
+            return
+        self._offset = max(0, self._offset + whole * n)
         self.delay_changes += 1
-        self._reset_filters()
+        for weights in (self._foreground, self._background):
+            moved = np.zeros_like(weights)
+            # weights[j] applies to the block p - 1 - j blocks back; later by `whole` blocks means
+            # that coefficient now belongs `whole` partitions nearer the newest block.
+            if 0 < whole < p:
+                moved[whole:] = weights[: p - whole]
+            elif -p < whole < 0:
+                moved[: p + whole] = weights[-whole:]
+            weights[:] = moved
+        # The far-end spectra of the older partitions, from the history at the new offset (the
+        # newest one is taken next by _filter, at the slot after these).
+        for j in range(p - 1):
+            x = self._history.read(2 * n, self._offset + (p - 1 - j) * n)
+            spectrum = np.fft.rfft(x).astype(np.complex64)
+            slot = (self._slot + 1 + j) % p
+            self._spectra[slot] = spectrum
+            self._spectra[slot + p] = spectrum
+        self._e_bg = self._e_fg = self._d_power
 
     # --- the adaptive filter ------------------------------------------------------------------------
 
@@ -349,7 +373,7 @@ class EchoCanceller:
             self._counted += 1
             if echo > _TINY:
                 ratio = min(1.0, residual / echo)
-                weight = 0.05 if ratio < self._leak else 0.01  # down fast, up slowly (near-end speech)
+                weight = 0.05 if ratio < self._leak else 0.02  # down fast, up slowly (near-end speech)
                 self._leak += weight * (ratio - self._leak)
         self._blocks += 1
         if self._blocks >= self._blocks_per_second:
@@ -359,6 +383,11 @@ class EchoCanceller:
                 self._erle_db = None
             self._blocks = self._counted = 0
             self._mic_energy = self._out_energy = 0.0
+
+    @property
+    def echo_share(self) -> float:
+        """How much of the last block the echo gate took for echo (0: none, 1: all of it)."""
+        return min(1.0, max(0.0, (1.0 - self._gain) / (1.0 - _GATE_FLOOR)))
 
     def stats(self) -> EchoStats:
         estimate = self.delay.estimate

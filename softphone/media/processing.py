@@ -113,6 +113,7 @@ class AudioProcessor:
         self.config = config
         self._canceller: EchoCanceller | None = None
         self._webrtc: Any = None
+        self._agc: Any = None
         self.unavailable: str | None = None
         self._level = 0.0
         self._pending_far: list[Samples] = []
@@ -122,13 +123,17 @@ class AudioProcessor:
                 self.unavailable = reason
                 log.warning("%s", reason)
             else:
-                self._webrtc = _webrtc().AudioProcessor(
-                    sample_rate=_RATE,
-                    noise_suppression=config.noise_suppression != "off",
-                    high_pass_filter=config.high_pass_filter,
-                    auto_gain_control=config.gain_control,
-                    ns_level=_WEBRTC_NS_LEVEL.get(config.noise_suppression, 1),
-                )
+                webrtc = _webrtc()
+                if config.noise_suppression != "off" or config.high_pass_filter:
+                    self._webrtc = webrtc.AudioProcessor(
+                        sample_rate=_RATE,
+                        noise_suppression=config.noise_suppression != "off",
+                        high_pass_filter=config.high_pass_filter,
+                        ns_level=_WEBRTC_NS_LEVEL.get(config.noise_suppression, 1),
+                    )
+                if config.gain_control:
+                    # Apart, so that it can be told what is speech: residual echo must not be raised.
+                    self._agc = webrtc.GainController(sample_rate=_RATE, max_gain_db=30.0)
 
     # --- the two streams (media thread) ------------------------------------------------------------
 
@@ -156,8 +161,16 @@ class AudioProcessor:
                         canceller.far(pending)
                 self._pending_far.clear()
             out = canceller.process(out)
-        if self._webrtc is not None and out.size % _FRAME_10MS == 0:
-            out = np.asarray(self._webrtc.process(np.ascontiguousarray(out, dtype=np.float32)), dtype=np.float32)
+        if out.size % _FRAME_10MS == 0:
+            speech = 1.0 if self._canceller is None else 1.0 - self._canceller.echo_share
+            if self._webrtc is not None:
+                out = np.asarray(self._webrtc.process(np.ascontiguousarray(out, dtype=np.float32)), dtype=np.float32)
+                if self.config.noise_suppression != "off":
+                    speech *= float(self._webrtc.speech_probability)
+            if self._agc is not None:
+                out = np.asarray(
+                    self._agc.process(np.ascontiguousarray(out, dtype=np.float32), speech), dtype=np.float32
+                )
         if out.size:
             self._level = math.sqrt(float(np.dot(out, out)) / out.size)
         return out

@@ -346,7 +346,6 @@ class SipEndpoint:
             return None
 
 
-
 def _preference(account: Account | None) -> tuple[str, ...]:
     order = ["UDP", "TCP", "TLS"]
     if account is not None:
@@ -354,5 +353,3 @@ def _preference(account: Account | None) -> tuple[str, ...]:
         order.remove(preferred)
         order.insert(0, preferred)
     return tuple(order)
-
-
