@@ -269,7 +269,7 @@ class EchoCanceller:
         Whole partitions move with it; the rest of the step is left to adaptation.
         """
         n, p = self.block, self._partitions
-        whole = int(math.floor(samples / n))
+        whole = samples // n
         if whole == 0:
             return
         self._offset = max(0, self._offset + whole * n)
