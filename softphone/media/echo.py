@@ -238,6 +238,19 @@ class EchoCanceller:
         """A frame as written to the speaker."""
         self._history.write(np.asarray(block, dtype=np.float32))
 
+    def slip(self, samples: int) -> None:
+        """The microphone now lags the far end ``samples`` more (fewer when negative) than before.
+
+        A ring that ran empty or overflowed moves one timeline against the other by exactly that
+        much; the filter moves with it, keeping the echo path it learnt.
+        """
+        if samples == 0:
+            return
+        self._offset = max(0, self._offset + samples)
+        if self.delay.estimate is not None:
+            self.delay.estimate = max(0, self.delay.estimate + samples)
+        self._refill()
+
     def process(self, mic: Samples) -> Samples:
         """A frame as read from the microphone, with the echo removed."""
         n = self.block
@@ -283,15 +296,19 @@ class EchoCanceller:
             elif -p < whole < 0:
                 moved[: p + whole] = weights[-whole:]
             weights[:] = moved
-        # The far-end spectra of the older partitions, from the history at the new offset (the
-        # newest one is taken next by _filter, at the slot after these).
+        self._refill()
+        self._e_bg = self._e_fg = self._d_power
+
+    def _refill(self) -> None:
+        """The far-end spectra of the older partitions, from the history at the current offset (the
+        newest one is taken next by _filter, at the slot after these)."""
+        n, p = self.block, self._partitions
         for j in range(p - 1):
             x = self._history.read(2 * n, self._offset + (p - 1 - j) * n)
             spectrum = np.fft.rfft(x).astype(np.complex64)
             slot = (self._slot + 1 + j) % p
             self._spectra[slot] = spectrum
             self._spectra[slot + p] = spectrum
-        self._e_bg = self._e_fg = self._d_power
 
     # --- the adaptive filter ------------------------------------------------------------------------
 

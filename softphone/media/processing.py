@@ -149,6 +149,11 @@ class AudioProcessor:
             return
         canceller.far(block)
 
+    def slip(self, samples: int) -> None:
+        """The microphone's timeline moved ``samples`` later against the speaker's (a ring ran empty or over)."""
+        if self._canceller is not None:
+            self._canceller.slip(samples)
+
     def process(self, mic: Samples) -> Samples:
         """A frame as read from the microphone, processed."""
         out = np.asarray(mic, dtype=np.float32)

@@ -160,11 +160,23 @@ class _CaptureSource:
         self._frames = 0
         self._failed = False
         stream.capture.clear()
+        self._slips = self._ring_slips()
+
+    def _ring_slips(self) -> int:
+        # Samples by which the microphone's timeline has moved later than the speaker's: zeros read
+        # from an empty capture ring or played from an empty playback ring push it later, samples
+        # dropped from a full ring pull it earlier.
+        capture, playback = self._stream.capture, self._stream.playback
+        return capture.missing_samples + playback.missing_samples - capture.dropped_samples - playback.dropped_samples
 
     def read(self, frames: int) -> npt.NDArray[np.float32]:
         out = np.zeros(frames, dtype=np.float32)
         self._stream.capture.read_into(out)
         if self._processor is not None:
+            slips = self._ring_slips()
+            if slips != self._slips:
+                self._processor.slip(slips - self._slips)
+                self._slips = slips
             out = self._processor.process(out)
         self._frames += frames
         if self._frames >= PIPELINE_RATE and not self._failed:
