@@ -25,6 +25,7 @@ from softphone.media.audio import (
 )
 from softphone.media.processing import AudioProcessor, ProcessingConfig
 from softphone.media.tones import ToneGenerator, ToneSpec
+from softphone.ua.media import _CaptureSource, _PlaybackSink
 
 __all__ = [
     "RING_SECONDS",
@@ -159,21 +160,26 @@ def echo_test(
     played: list[npt.NDArray[np.float32]] = []
     raw: list[npt.NDArray[np.float32]] = []
     cleaned: list[npt.NDArray[np.float32]] = []
+    inner = processor.process
+
+    def process(mic: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        raw.append(np.array(mic, dtype=np.float32))
+        return inner(mic)
+
+    processor.process = process  # type: ignore[method-assign]
+    # The same ends a call's media thread uses, so the canceller follows the rings as in a call.
+    source = _CaptureSource(stream, lambda message: None, processor)
+    sink = _PlaybackSink(stream, processor)
     try:
-        stream.capture.clear()
         deadline = time.monotonic()
         for i in range(frames):
             deadline += frame / SAMPLE_RATE
             wait = deadline - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
-            mic = np.zeros(frame, dtype=np.float32)
-            stream.capture.read_into(mic)
-            raw.append(mic)
-            cleaned.append(processor.process(mic))
+            cleaned.append(source.read(frame))
             block = signal[i * frame : (i + 1) * frame]
-            stream.playback.write(block)
-            processor.far(block)
+            sink.write(block)
             played.append(block)
     finally:
         stream.close()
