@@ -11,7 +11,8 @@ path; the far end is a media session on loopback sending espeak-ng speech; the n
 played into the microphone from 15.5 s on (double talk). Everything is measured on the recorded
 frames (tests/echo_path.py).
 
-1. Echo: ERLE in steady state (5-10 s) and after the move (the last 2 s before the near end),
+1. Echo: ERLE in steady state (5-10 s) and after the move (the last 2 s before the near end), the
+   median of 0.5 s windows,
    convergence to 20 dB after the start and after the move, WB-PESQ of the near end through the
    canceller during double talk against the near end alone; the same call without processing.
 2. Noise: the near end's speech with white noise, babble (three espeak-ng voices) and a fan-like
@@ -70,7 +71,7 @@ def echo_figures(pulse: PulseAudio) -> None:
         moved = run.convergence(run.move_at, run.near_start)
         figures = [s for _, s in run.stats if s.echo_delay_ms is not None]
         print(
-            f"   {label:22} {run.erle(5.0, 10.0):9.1f} dB {run.erle(run.near_start - 2.0, run.near_start):7.1f} dB"
+            f"   {label:22} {run.median_erle(5.0, 10.0):9.1f} dB {run.median_erle(run.near_start - 2.0, run.near_start):7.1f} dB"
             f" {_seconds(started):>6} {_seconds(moved):>10} {wb_pesq(near, run.near_segment()):10.2f}"
         )
         if figures:

@@ -234,6 +234,12 @@ class EchoRun:
         processed = np.concatenate([self.processed[w] for w in parts])
         return rms_db(raw) - rms_db(processed)
 
+    def median_erle(self, start: float, end: float) -> float:
+        """The median of the echo-only windows' ERLE: a moment's glitch of the echo path itself (a
+        loaded machine can make module-loopback skip) counts as one window, not as the whole."""
+        windows = self.erle_windows(start, end)
+        return float(np.median([e for _, e in windows])) if windows else float("nan")
+
     def convergence(self, start: float, end: float, target_db: float = 20.0) -> float | None:
         """Seconds from ``start`` until two echo-only windows in a row reach ``target_db`` of ERLE."""
         windows = self.erle_windows(start, end)

@@ -5,7 +5,7 @@ speech from a media session on loopback, the near end's speech played into the m
 Everything is measured on the recorded frames (``tests/echo_path.py``), never on timing. The
 bounds are below what was measured on a 2-core machine (in brackets), with room for a loaded one:
 
-- steady-state ERLE >= 25 dB [35 dB], convergence <= 6 s after the call starts [2.0 s] and after the
+- steady-state ERLE (the median of 0.5 s windows, 5-10 s) >= 25 dB [33-40 dB], convergence <= 6 s after the call starts [2.0 s] and after the
   delay moves [3.5 s];
 - near-end speech during double talk, WB-PESQ against the near end alone: >= 1.5 [1.9-2.4] and at
   least 0.4 above the same call without processing [1.2] (the goal, 3.5, is not reached: see
@@ -59,7 +59,7 @@ def test_the_canceller_removes_the_echo_and_keeps_the_near_end(
     run, near = _call(pulse, ECHO_ONLY)
     assert run.move_at is not None and run.near_start is not None
     windows = [(t, round(e, 1)) for t, e in run.erle_windows(0, NEAR_AT)]
-    steady = run.erle(5.0, MOVE_AT)
+    steady = run.median_erle(5.0, MOVE_AT)
     assert steady >= 25.0, f"steady-state ERLE {steady:.1f} dB; windows {windows}"
     started = run.convergence(0.0, MOVE_AT)
     assert started is not None and started <= 6.0, f"no convergence within 6 s of the start: {windows}"
