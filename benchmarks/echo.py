@@ -70,8 +70,9 @@ def echo_figures(pulse: PulseAudio) -> None:
         started = run.convergence(0.0, 10.0)
         moved = run.convergence(run.move_at, run.near_start)
         figures = [s for _, s in run.stats if s.echo_delay_ms is not None]
+        after = run.median_erle(run.near_start - 2.0, run.near_start)
         print(
-            f"   {label:22} {run.median_erle(5.0, 10.0):9.1f} dB {run.median_erle(run.near_start - 2.0, run.near_start):7.1f} dB"
+            f"   {label:22} {run.median_erle(5.0, 10.0):9.1f} dB {after:7.1f} dB"
             f" {_seconds(started):>6} {_seconds(moved):>10} {wb_pesq(near, run.near_segment()):10.2f}"
         )
         if figures:

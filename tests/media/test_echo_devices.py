@@ -5,8 +5,8 @@ speech from a media session on loopback, the near end's speech played into the m
 Everything is measured on the recorded frames (``tests/echo_path.py``), never on timing. The
 bounds are below what was measured on a 2-core machine (in brackets), with room for a loaded one:
 
-- steady-state ERLE (the median of 0.5 s windows, 5-10 s) >= 25 dB [33-40 dB], convergence <= 6 s after the call starts [2.0 s] and after the
-  delay moves [3.5 s];
+- steady-state ERLE (the median of 0.5 s windows, 5-10 s) >= 25 dB [33-40 dB], convergence <= 6 s
+  after the call starts [1-2 s] and after the delay moves [2-3.5 s];
 - near-end speech during double talk, WB-PESQ against the near end alone: >= 1.5 [1.9-2.4] and at
   least 0.4 above the same call without processing [1.2] (the goal, 3.5, is not reached: see
   docs/architecture.md);
