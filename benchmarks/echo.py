@@ -136,16 +136,15 @@ def noise_figures() -> None:
         print(f"   {name:10}" + "".join(f" {cell:>15}" for cell in cells))
 
 
-def cpu_figures() -> None:
-    seconds = 20.0
+def processing_cpu(seconds: float = 20.0) -> list[tuple[str, float]]:
+    """CPU seconds per 10 s of a call for the processing alone: (what, seconds), as the media thread runs it."""
     far = far_speech(seconds)
     delay = int(0.12 * RATE)
     echo = np.concatenate((np.zeros(delay, np.float32), far[:-delay])) * np.float32(0.3)
     near = np.resize(near_speech(), far.size) * np.float32(0.5)
     near[: far.size // 2] = 0.0
     mic = (echo + near).astype(np.float32)
-    print()
-    print(f"3. CPU seconds per 10 s of a call, processing alone ({seconds:.0f} s of 20 ms frames, echo and speech)")
+    rows = []
     for label, config in (
         ("echo canceller", ECHO_ONLY),
         ("noise suppression + high-pass + gain", ProcessingConfig(False, "moderate", True, True)),
@@ -157,8 +156,15 @@ def cpu_figures() -> None:
         for i in range(frames):
             processor.far(far[i * FRAME : (i + 1) * FRAME])
             processor.process(mic[i * FRAME : (i + 1) * FRAME])
-        used = time.process_time() - start
-        print(f"   {label:38} {used / seconds * 10:.3f} s")
+        rows.append((label, (time.process_time() - start) / seconds * 10))
+    return rows
+
+
+def cpu_figures() -> None:
+    print()
+    print("3. CPU seconds per 10 s of a call, processing alone (20 s of 20 ms frames, echo and speech)")
+    for label, used in processing_cpu():
+        print(f"   {label:38} {used:.3f} s")
 
 
 def main() -> int:
