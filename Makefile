@@ -15,7 +15,7 @@ RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-curs
 TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
-	pulseaudio pulseaudio-utils libasound2-plugins \
+	pulseaudio pulseaudio-utils libasound2-plugins espeak-ng \
 	tshark baresip
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test
@@ -41,6 +41,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.call_setup
 	$(BIN)/python -m benchmarks.media
 	$(BIN)/python -m benchmarks.srtp
+	$(BIN)/python -m benchmarks.echo
 	$(BIN)/python -m benchmarks.presence_im
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui

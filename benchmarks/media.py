@@ -773,6 +773,21 @@ def print_cpu(results: list[CpuResult], window: float) -> None:
         print(f"   {r.name:18} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
 
 
+def print_processing_cpu() -> None:
+    """What the microphone processing adds to a call on sound devices (the CLI runs above use WAV files)."""
+    from benchmarks.echo import processing_cpu
+    from tests.echo_path import SpeechMissing
+
+    try:
+        rows = processing_cpu()
+    except SpeechMissing as exc:
+        print(f"   microphone processing: not measured ({exc})")
+        return
+    print("   plus, on sound devices, the microphone processing per 10 s (benchmarks/echo.py):")
+    for label, used in rows:
+        print(f"     {label:38} {used:.3f} s")
+
+
 # ==========================================================================================
 # 3. WB-PESQ
 # ==========================================================================================
@@ -1127,6 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
                     ours = CpuResult("softphone-cli", None, f"not measured: {exc}")
                 results = [ours, cpu_baresip(wav48, workdir, 2.0, window)]
                 print_cpu(results, window)
+                print_processing_cpu()
                 sys.stdout.flush()
             if "pesq" in parts:
                 assert reference is not None

@@ -51,6 +51,7 @@ from softphone.ua import (
     MessageStatusEvent,
     MwiEvent,
     PresenceEvent,
+    ProcessingConfig,
     QualityEvent,
     RecordingEvent,
     RegistrationEvent,
@@ -222,6 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record", metavar="FILE.wav", help="record what the other side sends to this WAV file")
     parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
     parser.add_argument("--output-device", metavar="NAME", help="speaker (name or index; default: the system's)")
+    parser.add_argument(
+        "--aec", choices=("on", "off"), default="on", help="cancel the speaker's echo in the microphone (default on)"
+    )
+    parser.add_argument(
+        "--ns",
+        choices=("on", "off", "low", "high"),
+        default="on",
+        help="noise suppression: on (moderate, at most 12 dB), low (6 dB), high (18 dB) or off (default on)",
+    )
+    parser.add_argument(
+        "--agc", choices=("on", "off"), default="on", help="automatic gain control of the microphone (default on)"
+    )
+    parser.add_argument(
+        "--hpf", choices=("on", "off"), default="on", help="high-pass filter on the microphone (default on)"
+    )
     parser.add_argument("--json", action="store_true", help="print events as one JSON object per line")
     parser.add_argument(
         "--db",
@@ -307,7 +323,17 @@ def media_for(args: argparse.Namespace) -> MediaFactory:
         return silence_media()
     if args.play is not None or args.record is not None:
         return wav_media(args.play, args.record)
-    return device_media(_device(args.input_device), _device(args.output_device))
+    return device_media(_device(args.input_device), _device(args.output_device), processing_for(args))
+
+
+def processing_for(args: argparse.Namespace) -> ProcessingConfig:
+    """The microphone processing the options ask for (sound devices only)."""
+    return ProcessingConfig(
+        echo_cancellation=args.aec == "on",
+        noise_suppression="moderate" if args.ns == "on" else args.ns,
+        high_pass_filter=args.hpf == "on",
+        gain_control=args.agc == "on",
+    )
 
 
 def _device(name: str | None) -> str | int | None:
@@ -369,9 +395,12 @@ def describe(event: Event) -> str:
         return f"dtmf on {event.call_id}: {event.digit} ({event.method})"
     if isinstance(event, QualityEvent):
         rtt = f" rtt {event.rtt_ms:.0f} ms" if event.rtt_ms is not None else ""
+        echo = f", ERLE {event.erle_db:.1f} dB" if event.erle_db is not None else ""
+        if event.echo_delay_ms is not None:
+            echo += f", echo delay {event.echo_delay_ms:.0f} ms"
         return (
             f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
-            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
+            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}{echo}"
         )
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"

@@ -83,6 +83,7 @@ class Softphone:
         from softphone.gui.main_window import MainWindow
         from softphone.gui.passwords import keep_password
         from softphone.gui.ringer import Ringer
+        from softphone.gui.settings_audio import processing_from
         from softphone.gui.single_instance import SingleInstance, server_name
         from softphone.store import Store, default_settings_path, load_settings, save_settings
         from softphone.ua import UserAgent, device_media
@@ -126,7 +127,7 @@ class Softphone:
                 [dataclasses.replace(account) for account in accounts],
                 listen=sockets,
                 store=self.store,
-                media=device_media(audio.input_device, audio.output_device),
+                media=device_media(audio.input_device, audio.output_device, processing_from(audio)),
             )
         else:
             made = ua_factory([dataclasses.replace(account) for account in accounts], self.store)

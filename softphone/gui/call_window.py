@@ -285,7 +285,7 @@ class CallRow(QFrame):
         self.in_conference = False
         self.levels_pending = False
         self.level_polls = 0  # answers received, for tests and diagnostics
-        self.mic_meter = self._meter("Microphone level", "mic")
+        self.mic_meter = self._meter("Microphone level as sent", "after echo cancellation, noise suppression and gain")
         self.speaker_meter = self._meter("Speaker level", "spk")
         self.mute_button.clicked.connect(self.toggle_mute)
         self.hold_button.clicked.connect(self.toggle_hold)

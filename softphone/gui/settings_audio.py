@@ -30,16 +30,52 @@ from PySide6.QtWidgets import (
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Settings
-from softphone.ua import AudioDevice, DeviceSpec, LevelMeter, list_audio_devices, play_test_tone
+from softphone.store.settings import AudioSettings
+from softphone.ua import (
+    AudioDevice,
+    DeviceSpec,
+    EchoTestResult,
+    LevelMeter,
+    ProcessingConfig,
+    echo_test,
+    list_audio_devices,
+    play_test_tone,
+)
 
 log = logging.getLogger("softphone.gui.settings")
 
 ECHO_HELP = (
-    "Echo cancellation and noise suppression come from the sound system, which sees the real playback "
-    "and capture clocks: load its echo-cancel module (PulseAudio or PipeWire: "
-    "<code>pactl load-module module-echo-cancel aec_method=webrtc</code>) and choose the "
-    "echo-cancelled devices above, or leave them on the system default. A headset needs none of this."
+    "The phone cancels the speaker's echo in the microphone by itself, so that calls work without a "
+    "headset; <b>Test echo</b> plays a sound and tells how much of it came back, before and after. "
+    "Turn the rest off for a studio microphone. Optional: the sound system's own canceller "
+    "(<code>pactl load-module module-echo-cancel</code>) as the devices above."
 )
+NOISE_LEVELS = (("Low", "low"), ("Moderate", "moderate"), ("High", "high"))
+
+
+def processing_from(audio: AudioSettings) -> ProcessingConfig:
+    """The microphone processing of calls that the audio settings ask for."""
+    level = (
+        audio.noise_suppression_level if audio.noise_suppression_level in ("low", "moderate", "high") else "moderate"
+    )
+    return ProcessingConfig(
+        echo_cancellation=audio.echo_cancellation,
+        noise_suppression=level if audio.noise_suppression else "off",  # type: ignore[arg-type]
+        high_pass_filter=audio.high_pass_filter,
+        gain_control=audio.auto_gain_control,
+    )
+
+
+def describe_echo(result: EchoTestResult) -> str:
+    if not result.heard:
+        return f"No echo heard from {result.output} (a headset, or the speaker is off): nothing to cancel."
+    delay = f", {result.delay_ms:.0f} ms late" if result.delay_ms is not None else ""
+    return (
+        f"Echo heard from {result.output}: {result.before_db:.0f} dB before cancellation{delay}, "
+        f"{result.after_db:.0f} dB after."
+    )
+
+
 METER_INTERVAL_MS = 100
 
 
@@ -70,6 +106,23 @@ class AudioWorker:
     ) -> None:
         """Play the test tone on ``device``; ``on_done`` gets the name of the device it played on."""
         run_in_thread(self._relay, lambda: play_test_tone(device), on_done, on_error, name="softphone-audio-tone")
+
+    def echo_test(
+        self,
+        input_device: DeviceSpec,
+        output_device: DeviceSpec,
+        on_done: Callable[[EchoTestResult], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        """Play and listen for the echo (the meter's stream is closed first: one stream per device)."""
+        self._generation += 1
+
+        def work() -> EchoTestResult:
+            with self._lock:
+                self._close_locked()
+                return echo_test(input_device, output_device)
+
+        run_in_thread(self._relay, work, on_done, on_error, name="softphone-audio-echo")
 
     def open_meter(
         self, input_device: DeviceSpec, output_device: DeviceSpec, on_error: Callable[[BaseException], None]
@@ -117,7 +170,7 @@ class AudioWorker:
 
 
 class AudioPage(QWidget):
-    """Device choice, test tone, level meter and the echo-cancellation hint.
+    """Device choice, test tone, level meter, and the microphone processing with its echo test.
 
     The meter's stream is open while the dialog is shown (``start_meter()``, ``close_audio()``), whichever
     page is current.
@@ -170,18 +223,51 @@ class AudioPage(QWidget):
         self.audio_status.setWordWrap(True)
         self.audio_status.setAccessibleName("Audio status")
         layout.addWidget(self.audio_status)
-        echo = QGroupBox("Echo cancellation")
-        echo_layout = QVBoxLayout(echo)
-        self.echo_check = QCheckBox("Use the sound system's &echo cancellation")
+        audio = settings.audio
+        processing = QGroupBox("Audio processing")
+        processing_layout = QVBoxLayout(processing)
+        self.echo_check = QCheckBox("Cancel the speaker's &echo")
         self.echo_check.setAccessibleName("Echo cancellation")
-        self.echo_check.setChecked(settings.audio.echo_cancellation)
+        self.echo_check.setChecked(audio.echo_cancellation)
+        self.noise_check = QCheckBox("Suppress &noise")
+        self.noise_check.setAccessibleName("Noise suppression")
+        self.noise_check.setChecked(audio.noise_suppression)
+        self.noise_level = QComboBox()
+        self.noise_level.setAccessibleName("Noise suppression level")
+        for label, value in NOISE_LEVELS:
+            self.noise_level.addItem(label, value)
+        self.noise_level.setCurrentIndex(max(0, self.noise_level.findData(audio.noise_suppression_level)))
+        self.noise_level.setEnabled(audio.noise_suppression)
+        self.noise_check.toggled.connect(self.noise_level.setEnabled)
+        noise_row = QHBoxLayout()
+        noise_row.addWidget(self.noise_check)
+        noise_row.addWidget(self.noise_level)
+        noise_row.addStretch(1)
+        self.high_pass_check = QCheckBox("&High-pass filter (rumble, hum)")
+        self.high_pass_check.setAccessibleName("High-pass filter")
+        self.high_pass_check.setChecked(audio.high_pass_filter)
+        self.gain_check = QCheckBox("Automatic &gain control")
+        self.gain_check.setAccessibleName("Automatic gain control")
+        self.gain_check.setChecked(audio.auto_gain_control)
+        self.echo_button = QPushButton("Test e&cho")
+        self.echo_button.setAccessibleName("Test the echo cancellation")
+        self.echo_button.setToolTip("Play a sound on the speaker and measure what comes back into the microphone")
+        self.echo_button.setEnabled(False)
+        self.echo_button.clicked.connect(self.test_echo)
         explanation = QLabel(ECHO_HELP)
         explanation.setWordWrap(True)
         explanation.setTextFormat(Qt.TextFormat.RichText)
         explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        echo_layout.addWidget(self.echo_check)
-        echo_layout.addWidget(explanation)
-        layout.addWidget(echo)
+        echo_row = QHBoxLayout()
+        echo_row.addWidget(self.echo_check)
+        echo_row.addStretch(1)
+        echo_row.addWidget(self.echo_button)
+        processing_layout.addLayout(echo_row)
+        processing_layout.addLayout(noise_row)
+        processing_layout.addWidget(self.high_pass_check)
+        processing_layout.addWidget(self.gain_check)
+        processing_layout.addWidget(explanation)
+        layout.addWidget(processing)
         layout.addStretch(1)
 
         if enabled:
@@ -212,6 +298,7 @@ class AudioPage(QWidget):
                 f"{len(outputs)} speaker{'s' if len(outputs) != 1 else ''} found."
             )
         self.tone_button.setEnabled(bool(outputs))
+        self.echo_button.setEnabled(bool(outputs) and bool(inputs))
         self._reopen_meter()
 
     @staticmethod
@@ -283,6 +370,26 @@ class AudioPage(QWidget):
         self.tone_button.setEnabled(True)
         self.audio_status.setText(f"The test tone could not be played: {exc}")
 
+    # --- the echo test ------------------------------------------------------------------------
+
+    def test_echo(self) -> None:
+        self.echo_button.setEnabled(False)
+        self._meter_open = False
+        self.audio_status.setText("Testing the echo: a few seconds of noise on the speaker …")
+        self.audio.echo_test(
+            self.input_combo.currentData(), self.output_combo.currentData(), self._echo_tested, self._echo_failed
+        )
+
+    def _echo_tested(self, result: EchoTestResult) -> None:
+        self.echo_button.setEnabled(True)
+        self.audio_status.setText(describe_echo(result))
+        self._reopen_meter()
+
+    def _echo_failed(self, exc: BaseException) -> None:
+        self.echo_button.setEnabled(True)
+        self.audio_status.setText(f"The echo test could not run: {exc}")
+        self._reopen_meter()
+
     def collect_into(self, settings: Settings) -> None:
         audio = settings.audio
         if self.input_combo.isEnabled() or self.devices:
@@ -290,3 +397,7 @@ class AudioPage(QWidget):
             audio.output_device = self.output_combo.currentData()
             audio.ringing_device = self.ringing_combo.currentData()
         audio.echo_cancellation = self.echo_check.isChecked()
+        audio.noise_suppression = self.noise_check.isChecked()
+        audio.noise_suppression_level = str(self.noise_level.currentData())
+        audio.high_pass_filter = self.high_pass_check.isChecked()
+        audio.auto_gain_control = self.gain_check.isChecked()

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.settings_accounts import AccountsPage, ConnectionTester, UaFactory
-from softphone.gui.settings_audio import AudioPage
+from softphone.gui.settings_audio import AudioPage, processing_from
 from softphone.gui.settings_calls import CallsPage, CodecsPage, apply_to_ua, forwarding_for
 from softphone.gui.settings_general import GeneralPage
 from softphone.store import Settings, save_settings
@@ -151,8 +151,16 @@ class SettingsDialog(QDialog):
         settings = self.collect()
         typed, password_notes = self.accounts_page.store_passwords()
         problems: list[str] = []
-        before = (self.original.audio.input_device, self.original.audio.output_device)
-        devices_changed = before != (settings.audio.input_device, settings.audio.output_device)
+        before = (
+            self.original.audio.input_device,
+            self.original.audio.output_device,
+            processing_from(self.original.audio),
+        )
+        devices_changed = before != (
+            settings.audio.input_device,
+            settings.audio.output_device,
+            processing_from(settings.audio),
+        )
         for f in dataclasses.fields(Settings):
             setattr(self.original, f.name, copy.deepcopy(getattr(settings, f.name)))
         if self.settings_path is not None:
@@ -187,7 +195,9 @@ class SettingsDialog(QDialog):
         )
         if devices_changed:
             # The next call opens the chosen microphone and speaker; a call in progress keeps its devices.
-            media = device_media(snapshot.audio.input_device, snapshot.audio.output_device)
+            media = device_media(
+                snapshot.audio.input_device, snapshot.audio.output_device, processing_from(snapshot.audio)
+            )
             bridge.call(setattr, ua, "media", media)
         return list(dict.fromkeys(notes))
 

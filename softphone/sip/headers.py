@@ -185,8 +185,22 @@ class CSeq:
 
 # The methods this stack knows (RFC 3261 and its extensions).
 KNOWN_METHODS = frozenset(
-    {"ACK", "BYE", "CANCEL", "INFO", "INVITE", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH", "REFER",
-     "REGISTER", "SUBSCRIBE", "UPDATE"}
+    {
+        "ACK",
+        "BYE",
+        "CANCEL",
+        "INFO",
+        "INVITE",
+        "MESSAGE",
+        "NOTIFY",
+        "OPTIONS",
+        "PRACK",
+        "PUBLISH",
+        "REFER",
+        "REGISTER",
+        "SUBSCRIBE",
+        "UPDATE",
+    }
 )
 
 
@@ -463,8 +477,9 @@ def parse_rack(value: str) -> RAck:
     m = _RACK_RE.fullmatch(value)
     if m is None:
         raise SipParseError(f"malformed RAck: {clip(value)!r}")
-    return RAck(parse_uint(m.group(1), "RAck response-num", MAX_UINT32, 1), parse_uint(m.group(2), "RAck CSeq"),
-                m.group(3))
+    return RAck(
+        parse_uint(m.group(1), "RAck response-num", MAX_UINT32, 1), parse_uint(m.group(2), "RAck CSeq"), m.group(3)
+    )
 
 
 _RETRY_RE = re.compile(rf"([0-9]+)(?:{_LWS}\([^()]*\))?((?:{_PARAM})*){_LWS}")

@@ -48,9 +48,7 @@ _VERSION_RE = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _STATUS_RE = re.compile(r"[0-9]{3}")
 
 
-def _split_head(
-    head: str, max_fields: int = MAX_HEADER_FIELDS
-) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
+def _split_head(head: str, max_fields: int = MAX_HEADER_FIELDS) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
     """Start line, header lines, and the field values by lookup key; linear in the number of fields."""
     if "\r\n " in head or "\r\n\t" in head:
         # RFC 3261 7.3.1: a folded line continues the previous field value.
@@ -195,9 +193,7 @@ def _request_line(start: str) -> tuple[str, str, str, Uri]:
     parts = start.split(" ")
     # RFC 3261 25.1: Request-Line = Method SP Request-URI SP SIP-Version, single spaces.
     if len(parts) != 3:
-        raise SipParseError(
-            f"malformed Request-Line (needs 'METHOD URI SIP/2.0' with single spaces): {start[:120]!r}"
-        )
+        raise SipParseError(f"malformed Request-Line (needs 'METHOD URI SIP/2.0' with single spaces): {start[:120]!r}")
     method, uri_text, version = parts
     if method not in KNOWN_METHODS and TOKEN_RE.fullmatch(method) is None:
         raise SipParseError(f"malformed method in Request-Line: {method[:40]!r}")

@@ -100,6 +100,8 @@ def everyday_sip_uri(scheme: str, user: str | None, host: str, port: str | None,
             return None
         param_dict = found
     return SipUri(host=host, user=user, port=None if port is None else int(port), params=param_dict, scheme=scheme)
+
+
 _HOST_RE = re.compile(_HOST)
 _HOSTNAME_RE = re.compile(_HOSTNAME)
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")

@@ -96,6 +96,12 @@ class AudioSettings:
     output_device: str | None = None
     ringing_device: str | None = None
     echo_cancellation: bool = True
+    # The microphone processing of calls (softphone/media/processing.py): on for a laptop or a desk,
+    # off for a studio microphone. noise_suppression_level: "low", "moderate" or "high".
+    noise_suppression: bool = True
+    noise_suppression_level: str = "moderate"
+    high_pass_filter: bool = True
+    auto_gain_control: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

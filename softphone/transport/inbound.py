@@ -152,4 +152,3 @@ class InboundStreams:
             writer.close()
             return
         self._add_connection(transport, reader, writer, outbound=False)
-

@@ -30,7 +30,9 @@ from softphone.ua.devices import (
     AudioDeviceError,
     BufferPlayer,
     DeviceSpec,
+    EchoTestResult,
     LevelMeter,
+    echo_test,
     list_audio_devices,
     play_test_tone,
     start_ringtone,
@@ -59,7 +61,7 @@ from softphone.ua.events import (
     TransferEvent,
     WatcherEvent,
 )
-from softphone.ua.media import CallAudio, MediaFactory, device_media, silence_media, wav_media
+from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.registration import RetryPolicy
 from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
@@ -79,6 +81,7 @@ __all__ = [
     "DeviceSpec",
     "DialogStateEvent",
     "DtmfEvent",
+    "EchoTestResult",
     "Encryption",
     "ErrorEvent",
     "Event",
@@ -91,6 +94,7 @@ __all__ = [
     "MessageStatusEvent",
     "MwiEvent",
     "PresenceEvent",
+    "ProcessingConfig",
     "QualityEvent",
     "RecordingEvent",
     "RegistrationEvent",
@@ -105,6 +109,7 @@ __all__ = [
     "call_problem",
     "cannot",
     "device_media",
+    "echo_test",
     "forget_keyring_password",
     "keyring_problem",
     "list_audio_devices",

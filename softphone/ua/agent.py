@@ -501,6 +501,7 @@ class UserAgent(SipEndpoint):
         """Let ``handler`` take ``method`` requests before the UA's own handling (see :data:`RequestHandler`)."""
         self.router.add_handler(method, handler)
 
+
 def parse_address(text: str) -> NameAddr:
     """A display-name and URI as typed (``"Bob" <sip:bob@example.com>``)."""
     return parse_name_addr(text)

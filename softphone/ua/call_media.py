@@ -32,6 +32,7 @@ from softphone.media.engine import (
     SilenceSource,
 )
 from softphone.media.errors import MediaError
+from softphone.media.processing import ProcessingStats
 from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
 from softphone.ua.call import Call
@@ -190,7 +191,11 @@ class CallMedia:
             from_thread(ErrorEvent(f"call {call.id}: {message}"))
 
         def on_quality(snapshot: QualitySnapshot) -> None:
-            from_thread(QualityEvent(call.id, **dataclasses.asdict(snapshot)))
+            processing = self._processing(call)
+            event = QualityEvent(call.id, **dataclasses.asdict(snapshot))
+            if processing is not None:
+                event = dataclasses.replace(event, erle_db=processing.erle_db, echo_delay_ms=processing.echo_delay_ms)
+            from_thread(event)
 
         def encryption(event: EncryptionReady | EncryptionFailed) -> None:
             if self._on_encryption is not None and not call.ended:
@@ -286,6 +291,11 @@ class CallMedia:
         if call in self._conference_calls and self._conference_audio is not None:
             return self._conference_audio.levels()
         return call.audio.levels() if call.audio is not None else None
+
+    def _processing(self, call: Call) -> ProcessingStats | None:
+        """The microphone processing's figures of the audio the call uses (the conference's when mixed)."""
+        audio = self._conference_audio if call in self._conference_calls else call.audio
+        return None if audio is None else audio.processing()
 
     async def record(self, call: Call, path: str | Path) -> Path:
         if self.factory() is None or call.media is None or not call.confirmed:

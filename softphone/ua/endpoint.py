@@ -358,7 +358,6 @@ class SipEndpoint:
             return None
 
 
-
 def _preference(account: Account | None) -> tuple[str, ...]:
     order = ["UDP", "TCP", "TLS"]
     if account is not None:
@@ -366,5 +365,3 @@ def _preference(account: Account | None) -> tuple[str, ...]:
         order.remove(preferred)
         order.insert(0, preferred)
     return tuple(order)
-
-

@@ -156,6 +156,9 @@ class QualityEvent(_Event):
     mos: float
     r_factor: float | None = None
     encryption: Encryption | None = None
+    # While the echo canceller runs: its echo return loss enhancement (dB) and the echo's delay (ms).
+    erle_db: float | None = None
+    echo_delay_ms: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _without_empty_encryption(_Event.to_json(self))

@@ -18,9 +18,20 @@ import numpy.typing as npt
 
 from softphone.media.audio import AudioStream, DeviceSpec
 from softphone.media.errors import MediaError
+from softphone.media.processing import AudioProcessor, ProcessingConfig, ProcessingStats
 from softphone.media.sources import PIPELINE_RATE, AudioSink, AudioSource, NullSink, SilenceSource, wav_source
 from softphone.media.wav import WavSink
 from softphone.transport import TransportError
+
+__all__ = [
+    "CallAudio",
+    "MediaFactory",
+    "MediaPort",
+    "ProcessingConfig",
+    "device_media",
+    "silence_media",
+    "wav_media",
+]
 
 
 class MediaPort:
@@ -73,15 +84,24 @@ class CallAudio:
         sink: AudioSink,
         close: Callable[[], None] | None = None,
         levels: Callable[[], tuple[float, float]] | None = None,
+        processing: Callable[[], ProcessingStats | None] | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
         self._close = close
         self._levels = levels
+        self._processing = processing
 
     def levels(self) -> tuple[float, float] | None:
-        """Microphone and speaker RMS levels (0..1) for meters, when the audio is a sound device."""
+        """Microphone and speaker RMS levels (0..1) for meters, when the audio is a sound device.
+
+        With microphone processing the microphone level is the processed one: what the far end hears.
+        """
         return None if self._levels is None else self._levels()
+
+    def processing(self) -> ProcessingStats | None:
+        """The microphone processing's figures (echo return loss enhancement, echo delay), if it runs."""
+        return None if self._processing is None else self._processing()
 
     def close(self) -> None:
         if self._close is not None:
@@ -129,19 +149,35 @@ def wav_media(play: str | Path | None = None, record: str | Path | None = None) 
 class _CaptureSource:
     """Reads the microphone ring of an :class:`AudioStream`; what is missing is silence.
 
-    Also polls the stream's health about once a second (on the media thread) and reports trouble.
+    With a processor, each frame goes through it (on the media thread) before the encoder.
+    Also polls the stream's health about once a second and reports trouble.
     """
 
-    def __init__(self, stream: AudioStream, warn: Warn) -> None:
+    def __init__(self, stream: AudioStream, warn: Warn, processor: AudioProcessor | None = None) -> None:
         self._stream = stream
         self._warn = warn
+        self._processor = processor
         self._frames = 0
         self._failed = False
         stream.capture.clear()
+        self._slips = self._ring_slips()
+
+    def _ring_slips(self) -> int:
+        # Samples by which the microphone's timeline has moved later than the speaker's: zeros read
+        # from an empty capture ring or played from an empty playback ring push it later, samples
+        # dropped from a full ring pull it earlier.
+        capture, playback = self._stream.capture, self._stream.playback
+        return capture.missing_samples + playback.missing_samples - capture.dropped_samples - playback.dropped_samples
 
     def read(self, frames: int) -> npt.NDArray[np.float32]:
         out = np.zeros(frames, dtype=np.float32)
         self._stream.capture.read_into(out)
+        if self._processor is not None:
+            slips = self._ring_slips()
+            if slips != self._slips:
+                self._processor.slip(slips - self._slips)
+                self._slips = slips
+            out = self._processor.process(out)
         self._frames += frames
         if self._frames >= PIPELINE_RATE and not self._failed:
             self._frames = 0
@@ -154,18 +190,28 @@ class _CaptureSource:
 
 
 class _PlaybackSink:
-    def __init__(self, stream: AudioStream) -> None:
+    """Writes the speaker ring of an :class:`AudioStream`; with a processor, it hears the far end there too."""
+
+    def __init__(self, stream: AudioStream, processor: AudioProcessor | None = None) -> None:
         self._stream = stream
+        self._processor = processor
 
     def write(self, block: npt.NDArray[np.float32]) -> None:
         self._stream.playback.write(block)
+        if self._processor is not None:
+            self._processor.far(block)
 
 
-def device_media(input: DeviceSpec = None, output: DeviceSpec = None) -> MediaFactory:
+def device_media(
+    input: DeviceSpec = None, output: DeviceSpec = None, processing: ProcessingConfig | None = None
+) -> MediaFactory:
     """Microphone and speaker through sounddevice: one :class:`AudioStream` per call, closed at its end.
 
-    A device that cannot be opened is reported through ``warn`` and the call goes on with silence.
+    ``processing``: the microphone processing (default: all on; ``ProcessingConfig.off()`` for none).
+    A device that cannot be opened is reported through ``warn`` and the call goes on with silence;
+    processing that cannot be loaded is reported once and the call goes on without it.
     """
+    config = ProcessingConfig() if processing is None else processing
 
     def factory(call_id: str, warn: Warn) -> CallAudio:
         stream = AudioStream(input, output, on_device_change=warn)
@@ -175,11 +221,22 @@ def device_media(input: DeviceSpec = None, output: DeviceSpec = None) -> MediaFa
             stream.close()
             warn(f"audio device: {exc}")
             return CallAudio(SilenceSource(), NullSink())
+        processor = AudioProcessor(config) if config.enabled else None
+        if processor is not None and processor.unavailable is not None:
+            warn(processor.unavailable)
+        if processor is None:
+            return CallAudio(
+                _CaptureSource(stream, warn),
+                _PlaybackSink(stream),
+                stream.close,
+                lambda: (stream.input_level(), stream.output_level()),
+            )
         return CallAudio(
-            _CaptureSource(stream, warn),
-            _PlaybackSink(stream),
+            _CaptureSource(stream, warn, processor),
+            _PlaybackSink(stream, processor),
             stream.close,
-            lambda: (stream.input_level(), stream.output_level()),
+            lambda: (processor.level, stream.output_level()),
+            processor.stats,
         )
 
     return factory
