@@ -239,11 +239,18 @@ class CallRow(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccessibleName(f"Call with {self.remote_text}")
 
-        self.remote_label = plain_label(self.remote_text)
+        # The contact's (or the caller's) name, large; the address under it, small.
+        self.remote_label = plain_label(self.remote_name or self.call_event.remote_uri)
         font = self.remote_label.font()
         font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.25)
         self.remote_label.setFont(font)
         self.remote_label.setAccessibleName("Remote party")
+        self.address_label = plain_label(self.call_event.remote_uri)
+        self.address_label.setAccessibleName("Remote address")
+        self.address_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.address_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.address_label.setVisible(self.remote_name is not None)
         self.state_label = plain_label()
         self.state_label.setAccessibleName("Call state")
         self.timer_label = plain_label("0:00")
@@ -314,6 +321,7 @@ class CallRow(QFrame):
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.address_label)
         layout.addLayout(actions)
         layout.addWidget(self.dialpad)
         layout.addLayout(quality)
@@ -339,8 +347,14 @@ class CallRow(QFrame):
     # --- state --------------------------------------------------------------------------------
 
     @property
+    def remote_name(self) -> str | None:
+        """Who the call is with, by name: the contact's name for the address, else the name the call
+        gave (a caller's display name), else None."""
+        return self._contact_name() or self.call_event.remote_display_name or None
+
+    @property
     def remote_text(self) -> str:
-        name = self.call_event.remote_display_name or self._contact_name()
+        name = self.remote_name
         return f"{name} <{self.call_event.remote_uri}>" if name else self.call_event.remote_uri
 
     def _contact_name(self) -> str | None:
@@ -372,7 +386,11 @@ class CallRow(QFrame):
         if self.in_conference and event.state == "confirmed":
             text = "conference"
         self.state_label.setText(text)
-        self.remote_label.setText(self.remote_text)
+        self.remote_label.setText(self.remote_name or event.remote_uri)
+        self.address_label.setText(event.remote_uri)
+        self.address_label.setVisible(self.remote_name is not None)
+        if event.state == "ended":
+            self.stop_meters()
         self._enable()
         self.tick()
 
@@ -450,6 +468,12 @@ class CallRow(QFrame):
             db = 20.0 * math.log10(level) if level > 0 else METER_FLOOR_DB
             meter.setValue(round(100 * max(0.0, min(1.0, 1.0 - db / METER_FLOOR_DB))))
             meter.setVisible(True)
+
+    def stop_meters(self) -> None:
+        """The call ended: its meters go empty and away (the window stops asking for levels)."""
+        for meter in (self.mic_meter, self.speaker_meter):
+            meter.setValue(0)
+            meter.setVisible(False)
 
     def on_transfer(self, event: TransferEvent) -> None:
         code = f" ({event.code})" if event.code is not None else ""

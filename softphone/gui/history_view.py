@@ -17,6 +17,10 @@ from softphone.ua import call_problem, why
 
 log = logging.getLogger("softphone.gui")
 
+# Item data: UserRole is the peer's address, UserRole + 1 the outcome.
+RECORD_ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the store's id of the call (for Delete)
+PEER_NAME_ROLE = Qt.ItemDataRole.UserRole + 3  # the peer's name as the call had it
+
 # Outcomes whose reason the history shows: the call did not happen and the user may want to know why.
 WHY_OUTCOMES = frozenset({CallOutcome.FAILED, CallOutcome.BUSY, CallOutcome.DECLINED})
 
@@ -44,6 +48,8 @@ def history_item(record: CallRecord) -> QListWidgetItem:
     item = QListWidgetItem(text)
     item.setData(Qt.ItemDataRole.UserRole, record.peer)
     item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
+    item.setData(RECORD_ID_ROLE, record.id)
+    item.setData(PEER_NAME_ROLE, record.peer_name or "")
     item.setToolTip(plain_tooltip(f"{tip} Double-click to call back."))
     if record.outcome == CallOutcome.MISSED:
         item.setIcon(icon("hangup"))

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QPoint, QStringListModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCompleter,
     QHBoxLayout,
@@ -47,14 +47,17 @@ from softphone.gui.chat import ChatWindow
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
-from softphone.gui.history_view import completions, history_item
-from softphone.gui.icons import app_icon, badge_icon, icon
+from softphone.gui.history_view import PEER_NAME_ROLE, RECORD_ID_ROLE, completions, history_item
+from softphone.gui.i18n import translate
+from softphone.gui.icons import app_icon, badge_icon, icon, icons_dir
 from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
+from softphone.gui.notifications import Notifications
 from softphone.gui.passwords import PasswordAsker
 from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
 from softphone.gui.text import notification_text
+from softphone.gui.window_places import WindowPlaces
 from softphone.store import AccountSettings, Contact, Settings, Store, save_settings
 from softphone.ua import (
     Account,
@@ -70,6 +73,7 @@ from softphone.ua import (
 )
 
 if TYPE_CHECKING:
+    from softphone.gui.about import AboutDialog
     from softphone.gui.settings_dialog import SettingsDialog
     from softphone.gui.trace import TraceWindow
 
@@ -77,7 +81,17 @@ log = logging.getLogger("softphone.gui")
 
 HISTORY_LIMIT = 200
 SEEN_KEY = "history_seen"
-__all__ = ["AccountRow", "MainWindow"]
+__all__ = ["AccountRow", "MainWindow", "window_title"]
+
+
+def window_title(missed: int) -> str:
+    """The main window's title. It ends with the application's name, so Qt does not add that name again
+    (it appends the display name to every title that does not already end with it)."""
+    if missed:
+        return translate("MainWindow", "%n missed call(s) — Softphone", None, missed)
+    return "Softphone"
+
+
 class MainWindow(QMainWindow):
     """The application's main window. ``bridge`` must be started (or about to be) with the UA."""
 
@@ -95,6 +109,7 @@ class MainWindow(QMainWindow):
         recordings_dir: Path | None = None,
         ringer: Ringer | None = None,
         use_tray: bool = True,
+        desktop_notifications: bool = False,
         problems: Sequence[str] = (),
     ) -> None:
         super().__init__()
@@ -110,12 +125,22 @@ class MainWindow(QMainWindow):
         if accounts is None:
             accounts = list(bridge.ua.accounts) if bridge.ua is not None else []
         self.accounts = list(accounts)
-        self.incoming_calls = IncomingCalls(bridge, store, lambda: self.ringer, lambda: self.tray, self.show_error)
+        self.tray: QSystemTrayIcon | None = None
+        self.notifications = Notifications(
+            bridge,
+            self._tray_message,
+            enabled=desktop_notifications,
+            icon_path=str(icons_dir() / "softphone.svg"),
+            parent=self,
+        )
+        self.incoming_calls = IncomingCalls(bridge, store, lambda: self.ringer, self.notifications, self.show_error)
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
         self._settings_dialog: SettingsDialog | None = None
         self._trace_window: TraceWindow | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.places = WindowPlaces(self.settings, self._save_settings, self)
         # Passwords typed in a prompt and kept nowhere: needed again when the account is edited.
         self.session_passwords: dict[str, str] = {}
         self.passwords = PasswordAsker(
@@ -159,23 +184,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.call_window = CallWindow(bridge, store, self.recordings_dir)
-        self.tray: QSystemTrayIcon | None = None
         if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
             self._make_tray()
 
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit)
-        self.addAction(quit_action)
+        self._make_menus()
         QShortcut(QKeySequence("Ctrl+L"), self, self.focus_dial)
         QShortcut(QKeySequence("Ctrl+K"), self, self.toggle_dialpad)
-        tools = self.menuBar().addMenu("&Tools")
-        settings_action = tools.addAction("&Settings…")
-        settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
-        settings_action.triggered.connect(self.open_settings)
-        tools.addAction("SIP &trace").triggered.connect(self.open_trace)
-        for overflow in self.menuBar().findChildren(QToolButton):
-            overflow.setAccessibleName("More menus")  # the menu bar's extension button
+        self.places.watch(self, "main")
+        self.places.watch(self.call_window, "calls")
+        self.places.watch(self.chat_window, "chat")
 
         self._pending_dials: list[str] = []
         bridge.event.connect(self.on_event)
@@ -188,6 +205,52 @@ class MainWindow(QMainWindow):
         self._show_presence()
 
     # --- building -------------------------------------------------------------------------------
+
+    def _make_menus(self) -> None:
+        """File (Quit), Tools (Settings, SIP trace) and Help (Documentation, About), as other phones have."""
+        bar = self.menuBar()
+        file_menu = bar.addMenu(self.tr("&File"))
+        self.quit_action = QAction(self.tr("&Quit"), self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setToolTip(self.tr("Hang up, sign out and close the softphone"))
+        self.quit_action.triggered.connect(self.quit)
+        file_menu.addAction(self.quit_action)
+        self.addAction(self.quit_action)  # Ctrl+Q works with the menu bar hidden too
+        tools = bar.addMenu(self.tr("&Tools"))
+        self.settings_action = tools.addAction(self.tr("&Settings…"))
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.trace_action = tools.addAction(self.tr("SIP &trace"))
+        self.trace_action.triggered.connect(self.open_trace)
+        help_menu = bar.addMenu(self.tr("&Help"))
+        self.docs_action = help_menu.addAction(self.tr("&Documentation"))
+        self.docs_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.docs_action.triggered.connect(self.open_docs)
+        help_menu.addSeparator()
+        self.about_action = help_menu.addAction(self.tr("&About Softphone"))
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.open_about)
+        self.menus = {"file": file_menu, "tools": tools, "help": help_menu}
+        for overflow in bar.findChildren(QToolButton):
+            overflow.setAccessibleName(self.tr("More menus"))  # the menu bar's extension button
+
+    def open_about(self) -> AboutDialog:
+        from softphone.gui.about import AboutDialog
+
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self)
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        self.about_dialog.activateWindow()
+        return self.about_dialog
+
+    def open_docs(self) -> None:
+        from softphone.gui.about import open_docs
+
+        if not open_docs():
+            self.show_error(self.tr("The documentation could not be opened."))
 
     def _make_account_area(self) -> QVBoxLayout:
         box = QVBoxLayout()
@@ -266,10 +329,14 @@ class MainWindow(QMainWindow):
         self.chat_button.setAccessibleName(f"Chat, {count} unread" if count else "Chat")
 
     def _chat_notify(self, title: str, text: str) -> bool:
+        return self.notifications.notify(title, text)
+
+    def _tray_message(self, title: str, text: str, milliseconds: int) -> bool:
+        """Notifications where the desktop has no notification server: the tray's message, if there is a tray."""
         if self.tray is None:
             return False
         self.tray.showMessage(
-            notification_text(title), notification_text(text), QSystemTrayIcon.MessageIcon.Information, 8000
+            notification_text(title), notification_text(text), QSystemTrayIcon.MessageIcon.Information, milliseconds
         )
         return True
 
@@ -277,7 +344,61 @@ class MainWindow(QMainWindow):
         history = QListWidget()
         history.setAccessibleName("Call history")
         history.itemActivated.connect(self._call_item)
+        history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        history.customContextMenuRequested.connect(self._history_menu_at)
+        self.history_menu: QMenu | None = None
         return history
+
+    def history_menu_for(self, item: QListWidgetItem) -> QMenu:
+        """The History row's menu: call back, send a message, add to contacts, copy the address, delete."""
+        address = str(item.data(Qt.ItemDataRole.UserRole) or "")
+        record_id = item.data(RECORD_ID_ROLE)
+        menu = QMenu(self.history_list)
+        menu.setAccessibleName(self.tr("Call history entry"))
+        call = menu.addAction(icon("phone"), self.tr("&Call back"))
+        call.triggered.connect(lambda: self.dial(address))
+        message = menu.addAction(icon("chat"), self.tr("Send a &message"))
+        message.setEnabled(address.lower().startswith(("sip:", "sips:")))
+        message.triggered.connect(lambda: self.chat_window.open_conversation(address))
+        known = None
+        if self.store is not None:
+            try:
+                known = self.store.contacts.find_by_uri(address)
+            except Exception as exc:
+                log.info("contact lookup failed: %s", exc)
+        add = menu.addAction(self.tr("&Add to contacts…") if known is None else self.tr("In your contacts"))
+        add.setEnabled(known is None)
+        add.triggered.connect(lambda: self.add_history_contact(item))
+        copy_ = menu.addAction(self.tr("C&opy address"))
+        copy_.triggered.connect(lambda: QGuiApplication.clipboard().setText(address))
+        menu.addSeparator()
+        delete = menu.addAction(self.tr("&Delete from history"))
+        delete.setEnabled(isinstance(record_id, int))
+        delete.triggered.connect(lambda: self.delete_history(item))
+        self.history_menu = menu
+        return menu
+
+    def _history_menu_at(self, pos: QPoint) -> None:
+        item = self.history_list.itemAt(pos)
+        if item is not None:
+            self.history_menu_for(item).popup(self.history_list.viewport().mapToGlobal(pos))
+
+    def add_history_contact(self, item: QListWidgetItem) -> ContactDialog:
+        """The contact dialog, filled in with the History row's name and address."""
+        address = str(item.data(Qt.ItemDataRole.UserRole) or "")
+        name = str(item.data(PEER_NAME_ROLE) or "")
+        return self.buddy_list.add_contact(Contact(name or address_shown(address), uris=[address]))
+
+    def delete_history(self, item: QListWidgetItem) -> None:
+        record_id = item.data(RECORD_ID_ROLE)
+        if self.store is None or not isinstance(record_id, int):
+            return
+        try:
+            self.store.history.remove(record_id)
+        except Exception as exc:
+            self.show_error(cannot("delete the call from the history", str(exc)))
+            return
+        self.refresh_history()
 
     def _make_tray(self) -> None:
         tray = QSystemTrayIcon(app_icon(), self)
@@ -461,6 +582,7 @@ class MainWindow(QMainWindow):
         )
 
     def _core_started(self) -> None:
+        self.notifications.start()
         self._dial_pending()
 
     def _dial_pending(self) -> None:
@@ -519,8 +641,7 @@ class MainWindow(QMainWindow):
         count = self.missed_count()
         self.tabs.setTabText(self.history_index, f"History ({count})" if count else "History")
         self.tabs.setTabIcon(self.history_index, icon("hangup") if count else QIcon())
-        title = f"Softphone — {count} missed" if count else "Softphone"
-        self.setWindowTitle(title)
+        self.setWindowTitle(window_title(count))
         self._update_tray_state()
         self.missed_changed.emit(count)
 
@@ -666,6 +787,7 @@ class MainWindow(QMainWindow):
             self.hide()
             event.ignore()
             return
+        self.places.remember_all()
         self.incoming_calls.close_all()
         self.passwords.close_all()
         self.call_window.close()

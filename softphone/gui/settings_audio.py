@@ -1,7 +1,8 @@
-"""The settings dialog's Audio page: microphone, speaker and ringing device, a test tone and a level meter.
+"""The settings dialog's Audio page: microphone, speaker and ringing device, the ringtone, a test tone and a
+level meter.
 
 Devices come from the user agent's facade (:mod:`softphone.ua.devices`). Listing them, playing the
-test tone and opening or closing the meter's stream all happen on worker threads
+test tone or the ringtone and opening or closing the meter's stream all happen on worker threads
 (:func:`~softphone.gui.workers.run_in_thread`); the page only reads the meter's level, ten times a
 second, on the GUI thread.
 """
@@ -12,11 +13,13 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -27,10 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.ringer import tone_names, tone_path
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Settings
-from softphone.ua import AudioDevice, DeviceSpec, LevelMeter, list_audio_devices, play_test_tone
+from softphone.ua import (
+    AudioDevice,
+    BufferPlayer,
+    DeviceSpec,
+    LevelMeter,
+    list_audio_devices,
+    play_test_tone,
+    ringtone_samples,
+)
 
 log = logging.getLogger("softphone.gui.settings")
 
@@ -41,6 +53,8 @@ ECHO_HELP = (
     "echo-cancelled devices above, or leave them on the system default. A headset needs none of this."
 )
 METER_INTERVAL_MS = 100
+PREVIEW_SECONDS = 4.0
+CHOOSE_FILE = "choose-file"  # the ringtone combo's "A WAV file…" entry
 
 
 def _level_percent(level: float) -> int:
@@ -70,6 +84,32 @@ class AudioWorker:
     ) -> None:
         """Play the test tone on ``device``; ``on_done`` gets the name of the device it played on."""
         run_in_thread(self._relay, lambda: play_test_tone(device), on_done, on_error, name="softphone-audio-tone")
+
+    def check_tone(
+        self, path: str, on_done: Callable[[object], None], on_error: Callable[[BaseException], None]
+    ) -> None:
+        """Read the WAV file at ``path`` as a ringtone (it must be one the ringer can play)."""
+        run_in_thread(self._relay, lambda: ringtone_samples(path), on_done, on_error, name="softphone-audio-check")
+
+    def play_ringtone(
+        self,
+        tone: str | None,
+        device: DeviceSpec,
+        on_done: Callable[[object], None],
+        on_error: Callable[[BaseException], None],
+    ) -> None:
+        """Play the first seconds of a ringtone setting's tone once on ``device``."""
+
+        def work() -> None:
+            samples = ringtone_samples(tone_path(tone))
+            player = BufferPlayer(samples[: int(PREVIEW_SECONDS * 48000)], device, loop=False)
+            player.start()
+            try:
+                player.wait(PREVIEW_SECONDS + 2.0)
+            finally:
+                player.stop()
+
+        run_in_thread(self._relay, work, on_done, on_error, name="softphone-audio-tone")
 
     def open_meter(
         self, input_device: DeviceSpec, output_device: DeviceSpec, on_error: Callable[[BaseException], None]
@@ -165,6 +205,27 @@ class AudioPage(QWidget):
         speaker_label.setBuddy(self.output_combo)
         form.addRow(speaker_label, out_row)
         form.addRow("&Ringing on:", self.ringing_combo)
+        tone_row = QHBoxLayout()
+        self.ringtone_combo = QComboBox()
+        self.ringtone_combo.setAccessibleName("Ringtone")
+        for value, name in tone_names().items():
+            self.ringtone_combo.addItem(name, value)
+        if settings.audio.ringtone and self.ringtone_combo.findData(settings.audio.ringtone) < 0:
+            self._add_tone_file(settings.audio.ringtone)
+        self.ringtone_combo.addItem("A WAV file…", CHOOSE_FILE)
+        self.ringtone_combo.setCurrentIndex(max(0, self.ringtone_combo.findData(settings.audio.ringtone)))
+        self._tone_index = self.ringtone_combo.currentIndex()
+        self.ringtone_combo.activated.connect(self._tone_chosen)
+        self.ring_button = QPushButton("&Play")
+        self.ring_button.setAccessibleName("Play the ringtone")
+        self.ring_button.setToolTip("Play the chosen ringtone on the ringing device")
+        self.ring_button.clicked.connect(self.play_ringtone)
+        tone_row.addWidget(self.ringtone_combo, 1)
+        tone_row.addWidget(self.ring_button)
+        tone_label = QLabel("Ring&tone:")
+        tone_label.setBuddy(self.ringtone_combo)
+        form.addRow(tone_label, tone_row)
+        self.file_dialog: QFileDialog | None = None
         layout.addLayout(form)
         self.audio_status = plain_label("Looking for audio devices …")
         self.audio_status.setWordWrap(True)
@@ -283,8 +344,76 @@ class AudioPage(QWidget):
         self.tone_button.setEnabled(True)
         self.audio_status.setText(f"The test tone could not be played: {exc}")
 
+    # --- the ringtone -------------------------------------------------------------------------
+
+    def _add_tone_file(self, path: str) -> int:
+        """The ringtone combo's entry for a WAV file (added before "A WAV file…" if it is not there)."""
+        index = self.ringtone_combo.findData(path)
+        if index >= 0:
+            return index
+        at = self.ringtone_combo.findData(CHOOSE_FILE)
+        at = at if at >= 0 else self.ringtone_combo.count()
+        name = Path(path).name
+        self.ringtone_combo.insertItem(at, name, path)
+        self.ringtone_combo.setItemData(at, path, Qt.ItemDataRole.ToolTipRole)
+        return at
+
+    def _tone_chosen(self, index: int) -> None:
+        if self.ringtone_combo.itemData(index) == CHOOSE_FILE:
+            self.ringtone_combo.setCurrentIndex(self._tone_index)  # until a file is chosen
+            self.choose_tone_file()
+            return
+        self._tone_index = index
+
+    def choose_tone_file(self) -> QFileDialog:
+        """Ask for a WAV file (a non-blocking dialog); a file that plays becomes the ringtone."""
+        dialog = QFileDialog(self, "Choose a ringtone", str(Path.home()), "WAV files (*.wav);;All files (*)")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setAccessibleName("Choose a ringtone file")
+        dialog.fileSelected.connect(self.use_tone_file)
+        self.file_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def use_tone_file(self, path: str) -> None:
+        """Check ``path`` (on a worker thread) and, if it can ring, choose it."""
+        if not path:
+            return
+        self.audio_status.setText(f"Reading {Path(path).name} …")
+
+        def usable(_samples: object) -> None:
+            index = self._add_tone_file(path)
+            self.ringtone_combo.setCurrentIndex(index)
+            self._tone_index = index
+            self.audio_status.setText(f"Ringtone: {Path(path).name}.")
+
+        def unusable(exc: BaseException) -> None:
+            self.audio_status.setText(f"Cannot use {Path(path).name} as the ringtone: {exc}")
+
+        self.audio.check_tone(path, usable, unusable)
+
+    def ringtone(self) -> str | None:
+        value = self.ringtone_combo.currentData()
+        return str(value) if value and value != CHOOSE_FILE else None
+
+    def play_ringtone(self) -> None:
+        self.ring_button.setEnabled(False)
+        self.audio_status.setText("Playing the ringtone …")
+        device = self.ringing_combo.currentData() or self.output_combo.currentData()
+
+        def played(_result: object) -> None:
+            self.ring_button.setEnabled(True)
+            self.audio_status.setText("")
+
+        def failed(exc: BaseException) -> None:
+            self.ring_button.setEnabled(True)
+            self.audio_status.setText(f"The ringtone could not be played: {exc}")
+
+        self.audio.play_ringtone(self.ringtone(), device, played, failed)
+
     def collect_into(self, settings: Settings) -> None:
         audio = settings.audio
+        audio.ringtone = self.ringtone()
         if self.input_combo.isEnabled() or self.devices:
             audio.input_device = self.input_combo.currentData()
             audio.output_device = self.output_combo.currentData()

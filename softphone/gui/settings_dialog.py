@@ -154,6 +154,8 @@ class SettingsDialog(QDialog):
         before = (self.original.audio.input_device, self.original.audio.output_device)
         devices_changed = before != (settings.audio.input_device, settings.audio.output_device)
         for f in dataclasses.fields(Settings):
+            if f.name == "windows":
+                continue  # where the windows are moved on while the dialog was open
             setattr(self.original, f.name, copy.deepcopy(getattr(settings, f.name)))
         if self.settings_path is not None:
             try:
@@ -212,6 +214,7 @@ def show_settings(window: MainWindow) -> SettingsDialog:
 
     def applied(settings: Settings) -> None:
         window.ringer.device = settings.audio.ringing_device or settings.audio.output_device
+        window.ringer.tone = settings.audio.ringtone
 
     dialog.applied.connect(applied)
     dialog.accounts_applied.connect(window.apply_accounts)

@@ -621,5 +621,6 @@ def show_trace(window: MainWindow) -> TraceWindow:
         return existing
     trace = TraceWindow(window.bridge, window)
     window._trace_window = trace
+    window.places.watch(trace, "trace")
     trace.show()
     return trace

@@ -32,7 +32,9 @@ from softphone.ua.devices import (
     DeviceSpec,
     LevelMeter,
     list_audio_devices,
+    opus_version,
     play_test_tone,
+    ringtone_samples,
     start_ringtone,
 )
 from softphone.ua.errors import UserAgentError
@@ -107,6 +109,7 @@ __all__ = [
     "keyring_problem",
     "list_audio_devices",
     "message_problem",
+    "opus_version",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
@@ -115,6 +118,7 @@ __all__ = [
     "play_test_tone",
     "registration_problem",
     "remove_password_file",
+    "ringtone_samples",
     "silence_media",
     "sip_address",
     "start_ringtone",
