@@ -166,7 +166,8 @@ class Notifications(QObject):
             return
 
         async def clear() -> None:
-            await notifier.clear(identifier)
+            if identifier in await notifier.get_current_notifications():  # not clicked or closed meanwhile
+                await notifier.clear(identifier)
 
         self.bridge.run(clear, on_error=lambda exc: log.info("cannot withdraw a notification: %s", exc))
 

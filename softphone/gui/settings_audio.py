@@ -216,6 +216,7 @@ class AudioPage(QWidget):
         self.ringtone_combo.setCurrentIndex(max(0, self.ringtone_combo.findData(settings.audio.ringtone)))
         self._tone_index = self.ringtone_combo.currentIndex()
         self.ringtone_combo.activated.connect(self._tone_chosen)
+        self.ringtone_combo.currentIndexChanged.connect(self._tone_changed)
         self.ring_button = QPushButton("&Play")
         self.ring_button.setAccessibleName("Play the ringtone")
         self.ring_button.setToolTip("Play the chosen ringtone on the ringing device")
@@ -362,8 +363,10 @@ class AudioPage(QWidget):
         if self.ringtone_combo.itemData(index) == CHOOSE_FILE:
             self.ringtone_combo.setCurrentIndex(self._tone_index)  # until a file is chosen
             self.choose_tone_file()
-            return
-        self._tone_index = index
+
+    def _tone_changed(self, index: int) -> None:
+        if self.ringtone_combo.itemData(index) != CHOOSE_FILE:
+            self._tone_index = index
 
     def choose_tone_file(self) -> QFileDialog:
         """Ask for a WAV file (a non-blocking dialog); a file that plays becomes the ringtone."""
