@@ -85,7 +85,7 @@ class AboutDialog(QDialog):
         table = QVBoxLayout()
         table.setSpacing(2)
         for name, version in versions():
-            label = plain_label(f"{name} {version}")
+            label = plain_label(self.tr("{name} {version}").format(name=name, version=version))
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             label.setAccessibleName(name)
             self.version_labels[name] = label

@@ -260,11 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from softphone.gui.i18n import install_translators
     from softphone.gui.icons import app_icon
     from softphone.gui.single_instance import SingleInstance, send_to_running, server_name
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "softphone", *qt_args])
     assert isinstance(app, QApplication)
+    install_translators(app)  # the desktop's language (LANGUAGE, LC_ALL, LC_MESSAGES, LANG) when we have it
     app.setApplicationName("softphone")
     app.setApplicationDisplayName("Softphone")
     app.setApplicationVersion(__version__)

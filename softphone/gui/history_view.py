@@ -9,6 +9,7 @@ import time
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidgetItem
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import icon
 from softphone.gui.incoming import caller_number
 from softphone.gui.text import plain_tooltip
@@ -21,6 +22,17 @@ log = logging.getLogger("softphone.gui")
 RECORD_ID_ROLE = Qt.ItemDataRole.UserRole + 2  # the store's id of the call (for Delete)
 PEER_NAME_ROLE = Qt.ItemDataRole.UserRole + 3  # the peer's name as the call had it
 
+OUTCOME_WORDS = {
+    CallOutcome.ANSWERED: QT_TRANSLATE_NOOP("HistoryView", "answered"),
+    CallOutcome.MISSED: QT_TRANSLATE_NOOP("HistoryView", "missed"),
+    CallOutcome.DECLINED: QT_TRANSLATE_NOOP("HistoryView", "declined"),
+    CallOutcome.BUSY: QT_TRANSLATE_NOOP("HistoryView", "busy"),
+    CallOutcome.FAILED: QT_TRANSLATE_NOOP("HistoryView", "failed"),
+    CallOutcome.CANCELLED: QT_TRANSLATE_NOOP("HistoryView", "cancelled"),
+    CallOutcome.FORWARDED: QT_TRANSLATE_NOOP("HistoryView", "forwarded"),
+    CallOutcome.ANSWERED_ELSEWHERE: QT_TRANSLATE_NOOP("HistoryView", "answered-elsewhere"),
+}
+
 # Outcomes whose reason the history shows: the call did not happen and the user may want to know why.
 WHY_OUTCOMES = frozenset({CallOutcome.FAILED, CallOutcome.BUSY, CallOutcome.DECLINED})
 
@@ -31,16 +43,17 @@ def history_item(record: CallRecord) -> QListWidgetItem:
     when = time.strftime("%d %b %H:%M", time.localtime(record.started))
     arrow = "→" if record.direction == "out" else "←"
     outcome = str(record.outcome)
-    status = outcome
+    shown_outcome = translate("HistoryView", OUTCOME_WORDS.get(record.outcome, outcome))
+    status = shown_outcome
     tip = f"{record.peer}: {outcome}."
     if record.outcome in WHY_OUTCOMES and (record.sip_code is not None or record.reason):
         # Why the call did not happen stays here, not only in the call window's few seconds.
         words = why(record.sip_code, record.reason or "")
-        status = words if words.startswith(outcome) else f"{outcome} — {words}"
+        status = words if words.startswith(outcome) else f"{shown_outcome} — {words}"
         if record.direction == "out":
             tip = call_problem(record.peer, record.sip_code, record.reason or "")
     if record.outcome == CallOutcome.MISSED:
-        text = f"✗ Missed  {arrow} {who}  {when}"
+        text = "✗ " + translate("HistoryView", "Missed") + f"  {arrow} {who}  {when}"
     else:
         duration = record.duration
         length = f"  {int(duration) // 60}:{int(duration) % 60:02d}" if duration is not None else ""
@@ -50,7 +63,7 @@ def history_item(record: CallRecord) -> QListWidgetItem:
     item.setData(Qt.ItemDataRole.UserRole + 1, outcome)
     item.setData(RECORD_ID_ROLE, record.id)
     item.setData(PEER_NAME_ROLE, record.peer_name or "")
-    item.setToolTip(plain_tooltip(f"{tip} Double-click to call back."))
+    item.setToolTip(plain_tooltip(f"{tip} " + translate("HistoryView", "Double-click to call back.")))
     if record.outcome == CallOutcome.MISSED:
         item.setIcon(icon("hangup"))
         font = item.font()

@@ -7,7 +7,8 @@ sources into ``resources/translations/softphone_<lang>.ts``; ``pyside6-lrelease`
 compiles those into the ``.qm`` files the application loads (``make
 translations`` does both). Placeholders are ``str.format`` names
 (``"Calling {who} …"``) so a translation may move them; counts use Qt's
-plural forms (``translate(ctx, "%n missed call(s)", None, n)``; English resolves the ``(s)``).
+plural forms (``translate(ctx, "%n missed call(s)", "", n)``: lupdate wants the empty disambiguation; English
+resolves the ``(s)``).
 
 :func:`install_translators` picks the language the way the desktop says:
 ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` (``QLocale.system()``),
@@ -23,7 +24,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
-__all__ = ["install_translators", "remove_translators", "resources_dir", "translate", "translations_dir"]
+__all__ = [
+    "QT_TRANSLATE_NOOP",
+    "install_translators",
+    "remove_translators",
+    "resources_dir",
+    "translate",
+    "translations_dir",
+]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -52,6 +60,12 @@ def translate(context: str, text: str, disambiguation: str | None = None, n: int
     if n >= 0 and "(s)" in shown:
         shown = shown.replace("(s)", "" if n == 1 else "s")
     return shown
+
+
+def QT_TRANSLATE_NOOP(context: str, text: str) -> str:
+    """Marks ``text`` for ``pyside6-lupdate`` in ``context`` where it is defined (a table of words); it is
+    translated where it is shown, with :func:`translate` and the same context."""
+    return text
 
 
 def install_translators(app: QCoreApplication, locale: QLocale | None = None) -> list[QTranslator]:

@@ -88,7 +88,7 @@ def window_title(missed: int) -> str:
     """The main window's title. It ends with the application's name, so Qt does not add that name again
     (it appends the display name to every title that does not already end with it)."""
     if missed:
-        return translate("MainWindow", "%n missed call(s) — Softphone", None, missed)
+        return translate("MainWindow", "%n missed call(s) — Softphone", "", missed)
     return "Softphone"
 
 
@@ -147,9 +147,9 @@ class MainWindow(QMainWindow):
             self, self._account_entry, self._save_settings, self._use_password, self.show_error
         )
 
-        self.setWindowTitle("Softphone")
+        self.setWindowTitle(self.tr("Softphone"))
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("Softphone main window")
+        self.setAccessibleName(self.tr("Softphone main window"))
         self.resize(380, 600)
 
         central = QWidget()
@@ -161,25 +161,25 @@ class MainWindow(QMainWindow):
         self.presence_selector.edited.connect(self.apply_presence)
         layout.addWidget(self.presence_selector)
         layout.addLayout(self._make_dial_area())
-        self.dialpad = DialPad(self.dialpad_pressed, "Dial pad")
+        self.dialpad = DialPad(self.dialpad_pressed, self.tr("Dial pad"))
         self.dialpad.setVisible(False)
         layout.addWidget(self.dialpad)
         self.mwi_button = QPushButton(icon("voicemail"), "")
         self.mwi_button.setFlat(True)
-        self.mwi_button.setAccessibleName("Voice messages")
+        self.mwi_button.setAccessibleName(self.tr("Voice messages"))
         self.mwi_button.setVisible(False)
         self.mwi_button.clicked.connect(self.call_voicemail)
         layout.addWidget(self.mwi_button)
         self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Contacts and history")
+        self.tabs.setAccessibleName(self.tr("Contacts and history"))
         self.contacts_tab = self._make_contacts_tab()
-        self.tabs.addTab(self.contacts_tab, "Contacts")
+        self.tabs.addTab(self.contacts_tab, self.tr("Contacts"))
         self.history_list = self._make_history_tab()
-        self.history_index = self.tabs.addTab(self.history_list, "History")
+        self.history_index = self.tabs.addTab(self.history_list, self.tr("History"))
         self.tabs.currentChanged.connect(self._tab_changed)
         layout.addWidget(self.tabs, 1)
-        self.version_label = QLabel(f"Softphone {__version__}")
-        self.version_label.setAccessibleName("Version")
+        self.version_label = QLabel(self.tr("Softphone {version}").format(version=__version__))
+        self.version_label.setAccessibleName(self.tr("Version"))
         self.statusBar().addPermanentWidget(self.version_label)
         self.setCentralWidget(central)
 
@@ -263,8 +263,8 @@ class MainWindow(QMainWindow):
     def _make_dial_area(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.dial_field = QLineEdit()
-        self.dial_field.setPlaceholderText("Name, number or sip: address")
-        self.dial_field.setAccessibleName("Number or address to call")
+        self.dial_field.setPlaceholderText(self.tr("Name, number or sip: address"))
+        self.dial_field.setAccessibleName(self.tr("Number or address to call"))
         self.dial_field.setClearButtonEnabled(True)
         self.completion_model = QStringListModel(self)
         completer = QCompleter(self.completion_model, self)
@@ -273,16 +273,16 @@ class MainWindow(QMainWindow):
         self.dial_field.setCompleter(completer)
         self.dial_field.textEdited.connect(self.update_completions)
         self.dial_field.returnPressed.connect(self.dial_from_field)
-        self.call_button = QPushButton(icon("phone"), "&Call")
-        self.call_button.setAccessibleName("Call")
-        self.call_button.setToolTip("Call the number or address (Enter)")
+        self.call_button = QPushButton(icon("phone"), self.tr("&Call"))
+        self.call_button.setAccessibleName(self.tr("Call"))
+        self.call_button.setToolTip(self.tr("Call the number or address (Enter)"))
         self.call_button.clicked.connect(self.dial_from_field)
         self.pad_button = QToolButton()
         self.pad_button.setIcon(icon("dialpad"))
-        self.pad_button.setText("Pad")
+        self.pad_button.setText(self.tr("Pad"))
         self.pad_button.setCheckable(True)
-        self.pad_button.setAccessibleName("Show dial pad")
-        self.pad_button.setToolTip("Dial pad (Ctrl+K); digits are sent as DTMF during a call")
+        self.pad_button.setAccessibleName(self.tr("Show dial pad"))
+        self.pad_button.setToolTip(self.tr("Dial pad (Ctrl+K); digits are sent as DTMF during a call"))
         self.pad_button.clicked.connect(self.toggle_dialpad)
         row.addWidget(self.dial_field, 1)
         row.addWidget(self.pad_button)
@@ -309,10 +309,10 @@ class MainWindow(QMainWindow):
         )
         self.chat_button = QToolButton()
         self.chat_button.setIcon(icon("chat"))
-        self.chat_button.setText("Chat")
+        self.chat_button.setText(self.tr("Chat"))
         self.chat_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.chat_button.setAccessibleName("Chat")
-        self.chat_button.setToolTip("Open the chat window (Ctrl+M)")
+        self.chat_button.setAccessibleName(self.tr("Chat"))
+        self.chat_button.setToolTip(self.tr("Open the chat window (Ctrl+M)"))
         self.chat_button.clicked.connect(self.chat_window.show_window)
         self.chat_window.unread_changed.connect(self._chat_unread)
         self.tabs.setCornerWidget(self.chat_button, Qt.Corner.TopRightCorner)
@@ -325,8 +325,10 @@ class MainWindow(QMainWindow):
         return self.buddy_list.add_contact(Contact(user or uri, uris=[uri]))
 
     def _chat_unread(self, count: int) -> None:
-        self.chat_button.setText(f"Chat ({count})" if count else "Chat")
-        self.chat_button.setAccessibleName(f"Chat, {count} unread" if count else "Chat")
+        self.chat_button.setText(self.tr("Chat ({count})").format(count=count) if count else self.tr("Chat"))
+        self.chat_button.setAccessibleName(
+            self.tr("Chat, {count} unread").format(count=count) if count else self.tr("Chat")
+        )
 
     def _chat_notify(self, title: str, text: str) -> bool:
         return self.notifications.notify(title, text)
@@ -342,7 +344,7 @@ class MainWindow(QMainWindow):
 
     def _make_history_tab(self) -> QListWidget:
         history = QListWidget()
-        history.setAccessibleName("Call history")
+        history.setAccessibleName(self.tr("Call history"))
         history.itemActivated.connect(self._call_item)
         history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         history.customContextMenuRequested.connect(self._history_menu_at)
@@ -402,11 +404,11 @@ class MainWindow(QMainWindow):
 
     def _make_tray(self) -> None:
         tray = QSystemTrayIcon(app_icon(), self)
-        tray.setToolTip("Softphone")
+        tray.setToolTip(self.tr("Softphone"))
         menu = QMenu(self)
-        show = menu.addAction("Show / hide")
+        show = menu.addAction(self.tr("Show / hide"))
         show.triggered.connect(self.toggle_visible)
-        quit_ = menu.addAction("Quit")
+        quit_ = menu.addAction(self.tr("Quit"))
         quit_.triggered.connect(self.quit)
         tray.setContextMenu(menu)
         tray.activated.connect(self._tray_activated)
@@ -471,7 +473,9 @@ class MainWindow(QMainWindow):
         """Ask for ``aor``'s password (without blocking); the answer registers the account with it."""
         banner = self.accounts_area.banners.get(aor)
         text = problem or (banner.problem if banner is not None and banner.problem else "")
-        self.passwords.ask(aor, text or f"{address_shown(aor)} needs its password to register.")
+        self.passwords.ask(
+            aor, text or self.tr("{address} needs its password to register.").format(address=address_shown(aor))
+        )
 
     def _use_password(self, aor: str, password: str) -> None:
         self.session_passwords[aor] = password
@@ -522,7 +526,7 @@ class MainWindow(QMainWindow):
         note = self.presence_note.text().strip()
         ua = self.bridge.ua
         if ua is None or not hasattr(ua, "presence"):
-            self.statusBar().showMessage("Presence is not available in this version", 4000)
+            self.statusBar().showMessage(self.tr("Presence is not available in this version"), 4000)
             return
         basic, activity = PRESENCE_RPID.get(state, ("open", None))
         self.bridge.call(
@@ -573,9 +577,11 @@ class MainWindow(QMainWindow):
             # sockets: the call is made once both are there.
             self._pending_dials.append(target)
             if not self.accounts:
-                self.show_error(f"{address_shown(target)} will be called once an account is set up.")
+                self.show_error(
+                    self.tr("{address} will be called once an account is set up.").format(address=address_shown(target))
+                )
             return
-        self.statusBar().showMessage(f"Calling {address_shown(target)} …", 5000)
+        self.statusBar().showMessage(self.tr("Calling {address} …").format(address=address_shown(target)), 5000)
         self.bridge.run(
             lambda: ua.call(target),
             on_error=lambda exc: self.show_error(cannot(f"call {address_shown(target)}", str(exc))),
@@ -613,7 +619,7 @@ class MainWindow(QMainWindow):
         if self.voicemail_uri:
             self.dial(self.voicemail_uri)
         else:
-            self.statusBar().showMessage("The server did not say where the voicemail is", 4000)
+            self.statusBar().showMessage(self.tr("The server did not say where the voicemail is"), 4000)
 
     # --- lists --------------------------------------------------------------------------------------
 
@@ -639,7 +645,9 @@ class MainWindow(QMainWindow):
 
     def _update_missed(self) -> None:
         count = self.missed_count()
-        self.tabs.setTabText(self.history_index, f"History ({count})" if count else "History")
+        self.tabs.setTabText(
+            self.history_index, self.tr("History ({count})").format(count=count) if count else self.tr("History")
+        )
         self.tabs.setTabIcon(self.history_index, icon("hangup") if count else QIcon())
         self.setWindowTitle(window_title(count))
         self._update_tray_state()
@@ -715,24 +723,25 @@ class MainWindow(QMainWindow):
         if event.voicemail_uri:
             self.voicemail_uri = event.voicemail_uri
         waiting = event.waiting or event.new > 0
-        text = f"{event.new} new voice message{'s' if event.new != 1 else ''}"
+        new = event.new
+        text = translate("MainWindow", "%n new voice message(s)", "", new)
         if event.old:
-            text += f" ({event.old} old)"
-        self.mwi_button.setText(text if waiting else "No new voice messages")
-        self.mwi_button.setAccessibleName(f"Voice messages: {text}")
-        self.mwi_button.setToolTip("Click to call the voicemail" if self.voicemail_uri else "")
+            text += " " + self.tr("({count} old)").format(count=event.old)
+        self.mwi_button.setText(text if waiting else self.tr("No new voice messages"))
+        self.mwi_button.setAccessibleName(self.tr("Voice messages: {text}").format(text=text))
+        self.mwi_button.setToolTip(self.tr("Click to call the voicemail") if self.voicemail_uri else "")
         self.mwi_button.setVisible(True)
 
     def phone_state(self) -> tuple[str, str]:
         """The phone's overall state for the tray: (presence dot, words)."""
         states = [row.state for row in self.account_rows.values()]
         if not states:
-            return "offline", "no account"
+            return "offline", self.tr("no account")
         if any(state == "failed" for state in states):
-            return "busy", "registration failed"
+            return "busy", self.tr("registration failed")
         if all(state in ("registered", "lan") for state in states):
-            return "available", "ready"
-        return "away", "connecting"
+            return "available", self.tr("ready")
+        return "away", self.tr("connecting")
 
     def _update_tray_state(self) -> None:
         if self.tray is None:
@@ -740,7 +749,7 @@ class MainWindow(QMainWindow):
         dot, summary = self.phone_state()
         count = self.missed_count()
         self.tray.setIcon(badge_icon(app_icon(), count, state=dot))
-        missed = f", {count} missed call{'s' if count != 1 else ''}" if count else ""
+        missed = ", " + translate("MainWindow", "%n missed call(s)", "", count) if count else ""
         self.tray.setToolTip(notification_text(f"Softphone: {summary}{missed}"))
 
     # --- errors, window life ----------------------------------------------------------------------------

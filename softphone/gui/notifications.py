@@ -79,6 +79,8 @@ class Notifications(QObject):
         self._notifier: Any = None
         self._relay = GuiRelay(self)
         self._calls: dict[str, str] = {}  # call id -> the notification's identifier
+        self._sending: set[str] = set()  # calls whose notification is on its way
+        self._withdrawn: set[str] = set()  # ... and no longer wanted when it gets there
 
     # --- the desktop's answer -------------------------------------------------------------------
 
@@ -158,8 +160,15 @@ class Notifications(QObject):
         self._send(title, text, seconds)
         return True
 
+    def showing(self, call_id: str) -> bool:
+        """Whether the desktop shows a notification of this call (it took it and it was not withdrawn)."""
+        return call_id in self._calls
+
     def withdraw(self, call_id: str) -> None:
-        """The call stopped ringing: its notification goes away."""
+        """The call stopped ringing: its notification goes away (also one still on its way)."""
+        if call_id in self._sending:
+            self._withdrawn.add(call_id)
+            return
         identifier = self._calls.pop(call_id, None)
         notifier = self._notifier
         if identifier is None or notifier is None or self.bridge.loop is None:
@@ -183,14 +192,28 @@ class Notifications(QObject):
             return identifier
 
         def sent(identifier: str) -> None:
-            if call_id is not None:
-                self._calls[call_id] = identifier
+            if call_id is None:
+                return
+            self._sending.discard(call_id)
+            self._calls[call_id] = identifier
+            if call_id in self._withdrawn:
+                self._withdrawn.discard(call_id)
+                self.withdraw(call_id)
 
         def failed(exc: BaseException) -> None:
+            if call_id is not None:
+                self._sending.discard(call_id)
+                if call_id in self._withdrawn:
+                    self._withdrawn.discard(call_id)
+                    return  # decided meanwhile: nothing to show any more
             log.info("the desktop notification failed (%s); using the tray", exc)
             self.fallback(title, text, seconds * 1000)
 
+        if call_id is not None:
+            self._sending.add(call_id)
         if self.bridge.run(send, on_done=sent, on_error=failed) is None:
+            if call_id is not None:
+                self._sending.discard(call_id)
             self.fallback(title, text, seconds * 1000)
 
     def _to_gui(self, callback: Callable[[], None]) -> Callable[[], None]:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.ringer import tone_names, tone_path
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
@@ -46,11 +47,12 @@ from softphone.ua import (
 
 log = logging.getLogger("softphone.gui.settings")
 
-ECHO_HELP = (
+ECHO_HELP = QT_TRANSLATE_NOOP(
+    "AudioPage",
     "Echo cancellation and noise suppression come from the sound system, which sees the real playback "
     "and capture clocks: load its echo-cancel module (PulseAudio or PipeWire: "
     "<code>pactl load-module module-echo-cancel aec_method=webrtc</code>) and choose the "
-    "echo-cancelled devices above, or leave them on the system default. A headset needs none of this."
+    "echo-cancelled devices above, or leave them on the system default. A headset needs none of this.",
 )
 METER_INTERVAL_MS = 100
 PREVIEW_SECONDS = 4.0
@@ -177,67 +179,67 @@ class AudioPage(QWidget):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.input_combo = QComboBox()
-        self.input_combo.setAccessibleName("Microphone")
+        self.input_combo.setAccessibleName(self.tr("Microphone"))
         self.output_combo = QComboBox()
-        self.output_combo.setAccessibleName("Speaker")
+        self.output_combo.setAccessibleName(self.tr("Speaker"))
         self.ringing_combo = QComboBox()
-        self.ringing_combo.setAccessibleName("Ringing device")
+        self.ringing_combo.setAccessibleName(self.tr("Ringing device"))
         for combo in (self.input_combo, self.output_combo, self.ringing_combo):
-            combo.addItem("System default", None)
+            combo.addItem(self.tr("System default"), None)
             combo.setEnabled(False)
         self.input_combo.currentIndexChanged.connect(lambda _i: self._reopen_meter())
         out_row = QHBoxLayout()
         out_row.addWidget(self.output_combo, 1)
-        self.tone_button = QPushButton("&Test")
-        self.tone_button.setAccessibleName("Play a test tone on the speaker")
-        self.tone_button.setToolTip("Play a short chime on the chosen speaker")
+        self.tone_button = QPushButton(self.tr("&Test"))
+        self.tone_button.setAccessibleName(self.tr("Play a test tone on the speaker"))
+        self.tone_button.setToolTip(self.tr("Play a short chime on the chosen speaker"))
         self.tone_button.setEnabled(False)
         self.tone_button.clicked.connect(self.play_test_tone)
         out_row.addWidget(self.tone_button)
         self.meter = QProgressBar()
         self.meter.setRange(0, 100)
         self.meter.setTextVisible(False)
-        self.meter.setAccessibleName("Microphone level")
-        self.meter.setToolTip("What the chosen microphone hears now (-60 to 0 dBFS)")
-        form.addRow("&Microphone:", self.input_combo)
-        form.addRow("Level:", self.meter)
-        speaker_label = QLabel("&Speaker:")
+        self.meter.setAccessibleName(self.tr("Microphone level"))
+        self.meter.setToolTip(self.tr("What the chosen microphone hears now (-60 to 0 dBFS)"))
+        form.addRow(self.tr("&Microphone:"), self.input_combo)
+        form.addRow(self.tr("Level:"), self.meter)
+        speaker_label = QLabel(self.tr("&Speaker:"))
         speaker_label.setBuddy(self.output_combo)
         form.addRow(speaker_label, out_row)
-        form.addRow("&Ringing on:", self.ringing_combo)
+        form.addRow(self.tr("&Ringing on:"), self.ringing_combo)
         tone_row = QHBoxLayout()
         self.ringtone_combo = QComboBox()
-        self.ringtone_combo.setAccessibleName("Ringtone")
+        self.ringtone_combo.setAccessibleName(self.tr("Ringtone"))
         for value, name in tone_names().items():
             self.ringtone_combo.addItem(name, value)
         if settings.audio.ringtone and self.ringtone_combo.findData(settings.audio.ringtone) < 0:
             self._add_tone_file(settings.audio.ringtone)
-        self.ringtone_combo.addItem("A WAV file…", CHOOSE_FILE)
+        self.ringtone_combo.addItem(self.tr("A WAV file…"), CHOOSE_FILE)
         self.ringtone_combo.setCurrentIndex(max(0, self.ringtone_combo.findData(settings.audio.ringtone)))
         self._tone_index = self.ringtone_combo.currentIndex()
         self.ringtone_combo.activated.connect(self._tone_chosen)
         self.ringtone_combo.currentIndexChanged.connect(self._tone_changed)
-        self.ring_button = QPushButton("&Play")
-        self.ring_button.setAccessibleName("Play the ringtone")
-        self.ring_button.setToolTip("Play the chosen ringtone on the ringing device")
+        self.ring_button = QPushButton(self.tr("&Play"))
+        self.ring_button.setAccessibleName(self.tr("Play the ringtone"))
+        self.ring_button.setToolTip(self.tr("Play the chosen ringtone on the ringing device"))
         self.ring_button.clicked.connect(self.play_ringtone)
         tone_row.addWidget(self.ringtone_combo, 1)
         tone_row.addWidget(self.ring_button)
-        tone_label = QLabel("Ring&tone:")
+        tone_label = QLabel(self.tr("Ring&tone:"))
         tone_label.setBuddy(self.ringtone_combo)
         form.addRow(tone_label, tone_row)
         self.file_dialog: QFileDialog | None = None
         layout.addLayout(form)
-        self.audio_status = plain_label("Looking for audio devices …")
+        self.audio_status = plain_label(self.tr("Looking for audio devices …"))
         self.audio_status.setWordWrap(True)
-        self.audio_status.setAccessibleName("Audio status")
+        self.audio_status.setAccessibleName(self.tr("Audio status"))
         layout.addWidget(self.audio_status)
-        echo = QGroupBox("Echo cancellation")
+        echo = QGroupBox(self.tr("Echo cancellation"))
         echo_layout = QVBoxLayout(echo)
-        self.echo_check = QCheckBox("Use the sound system's &echo cancellation")
-        self.echo_check.setAccessibleName("Echo cancellation")
+        self.echo_check = QCheckBox(self.tr("Use the sound system's &echo cancellation"))
+        self.echo_check.setAccessibleName(self.tr("Echo cancellation"))
         self.echo_check.setChecked(settings.audio.echo_cancellation)
-        explanation = QLabel(ECHO_HELP)
+        explanation = QLabel(self.tr(ECHO_HELP))
         explanation.setWordWrap(True)
         explanation.setTextFormat(Qt.TextFormat.RichText)
         explanation.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -255,7 +257,7 @@ class AudioPage(QWidget):
 
     def _no_devices(self, exc: BaseException) -> None:
         self.devices = []
-        self.audio_status.setText(f"No audio devices: {exc}")
+        self.audio_status.setText(self.tr("No audio devices: {exc}").format(exc=exc))
         self._reopen_meter()
 
     def _devices_listed(self, devices: list[AudioDevice]) -> None:
@@ -267,11 +269,13 @@ class AudioPage(QWidget):
         self._fill(self.output_combo, outputs, audio.output_device)
         self._fill(self.ringing_combo, outputs, audio.ringing_device)
         if not inputs and not outputs:
-            self.audio_status.setText("No audio devices found: calls have no sound on this computer.")
+            self.audio_status.setText(self.tr("No audio devices found: calls have no sound on this computer."))
         else:
+            mics, speakers = len(inputs), len(outputs)
             self.audio_status.setText(
-                f"{len(inputs)} microphone{'s' if len(inputs) != 1 else ''}, "
-                f"{len(outputs)} speaker{'s' if len(outputs) != 1 else ''} found."
+                translate("AudioPage", "%n microphone(s)", "", mics)
+                + ", "
+                + translate("AudioPage", "%n speaker(s) found.", "", speakers)
             )
         self.tone_button.setEnabled(bool(outputs))
         self._reopen_meter()
@@ -280,11 +284,11 @@ class AudioPage(QWidget):
     def _fill(combo: QComboBox, names: Sequence[str], chosen: str | None) -> None:
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem("System default", None)
+        combo.addItem(translate("AudioPage", "System default"), None)
         for name in dict.fromkeys(names):
             combo.addItem(name, name)
         if chosen is not None and chosen not in names:
-            combo.addItem(f"{chosen} (not connected)", chosen)
+            combo.addItem(translate("AudioPage", "{chosen} (not connected)").format(chosen=chosen), chosen)
         index = combo.findData(chosen)
         combo.setCurrentIndex(max(index, 0))
         combo.setEnabled(bool(names))
@@ -310,13 +314,13 @@ class AudioPage(QWidget):
         self.meter_timer.start()
 
     def _meter_failed(self, exc: BaseException) -> None:
-        self.audio_status.setText(f"The microphone cannot be opened: {exc}")
+        self.audio_status.setText(self.tr("The microphone cannot be opened: {exc}").format(exc=exc))
 
     def _update_meter(self) -> None:
         level = self.audio.level()
         percent = _level_percent(level) if level is not None else 0
         self.meter.setValue(percent)
-        self.meter.setAccessibleDescription(f"{percent} percent")
+        self.meter.setAccessibleDescription(self.tr("{percent} percent").format(percent=percent))
 
     def close_audio(self) -> threading.Thread | None:
         """Close the meter's stream (on a worker thread); returns that thread (None: nothing was open)."""
@@ -331,19 +335,19 @@ class AudioPage(QWidget):
 
     def play_test_tone(self) -> None:
         if not self.devices or not any(d.max_output_channels > 0 for d in self.devices):
-            self.audio_status.setText("No speaker to play a test tone on.")
+            self.audio_status.setText(self.tr("No speaker to play a test tone on."))
             return
         self.tone_button.setEnabled(False)
-        self.audio_status.setText("Playing a test tone …")
+        self.audio_status.setText(self.tr("Playing a test tone …"))
         self.audio.play_tone(self.output_combo.currentData(), self._tone_played, self._tone_failed)
 
     def _tone_played(self, device: str) -> None:
         self.tone_button.setEnabled(True)
-        self.audio_status.setText(f"Test tone played on {device}.")
+        self.audio_status.setText(self.tr("Test tone played on {device}.").format(device=device))
 
     def _tone_failed(self, exc: BaseException) -> None:
         self.tone_button.setEnabled(True)
-        self.audio_status.setText(f"The test tone could not be played: {exc}")
+        self.audio_status.setText(self.tr("The test tone could not be played: {exc}").format(exc=exc))
 
     # --- the ringtone -------------------------------------------------------------------------
 
@@ -370,9 +374,9 @@ class AudioPage(QWidget):
 
     def choose_tone_file(self) -> QFileDialog:
         """Ask for a WAV file (a non-blocking dialog); a file that plays becomes the ringtone."""
-        dialog = QFileDialog(self, "Choose a ringtone", str(Path.home()), "WAV files (*.wav);;All files (*)")
+        dialog = QFileDialog(self, self.tr("Choose a ringtone"), str(Path.home()), "WAV files (*.wav);;All files (*)")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.setAccessibleName("Choose a ringtone file")
+        dialog.setAccessibleName(self.tr("Choose a ringtone file"))
         dialog.fileSelected.connect(self.use_tone_file)
         self.file_dialog = dialog
         dialog.open()
@@ -382,16 +386,18 @@ class AudioPage(QWidget):
         """Check ``path`` (on a worker thread) and, if it can ring, choose it."""
         if not path:
             return
-        self.audio_status.setText(f"Reading {Path(path).name} …")
+        self.audio_status.setText(self.tr("Reading {name} …").format(name=Path(path).name))
 
         def usable(_samples: object) -> None:
             index = self._add_tone_file(path)
             self.ringtone_combo.setCurrentIndex(index)
             self._tone_index = index
-            self.audio_status.setText(f"Ringtone: {Path(path).name}.")
+            self.audio_status.setText(self.tr("Ringtone: {name}.").format(name=Path(path).name))
 
         def unusable(exc: BaseException) -> None:
-            self.audio_status.setText(f"Cannot use {Path(path).name} as the ringtone: {exc}")
+            self.audio_status.setText(
+                self.tr("Cannot use {name} as the ringtone: {exc}").format(name=Path(path).name, exc=exc)
+            )
 
         self.audio.check_tone(path, usable, unusable)
 
@@ -401,7 +407,7 @@ class AudioPage(QWidget):
 
     def play_ringtone(self) -> None:
         self.ring_button.setEnabled(False)
-        self.audio_status.setText("Playing the ringtone …")
+        self.audio_status.setText(self.tr("Playing the ringtone …"))
         device = self.ringing_combo.currentData() or self.output_combo.currentData()
 
         def played(_result: object) -> None:
@@ -410,7 +416,7 @@ class AudioPage(QWidget):
 
         def failed(exc: BaseException) -> None:
             self.ring_button.setEnabled(True)
-            self.audio_status.setText(f"The ringtone could not be played: {exc}")
+            self.audio_status.setText(self.tr("The ringtone could not be played: {exc}").format(exc=exc))
 
         self.audio.play_ringtone(self.ringtone(), device, played, failed)
 

@@ -58,11 +58,13 @@ def test_an_incoming_call_is_answered_from_the_notification(
     assert gui.window.notifications.state == "desktop" and gui.window.notifications.buttons
     watchdog = Watchdog()
     bob.run(lambda: bob.ua.call(gui.account.aor))
-    gui.wait(lambda: len(server.notifications()) == 1)
+    gui.wait(lambda: len(server.notifications()) == 1 and len(gui.window.incoming) == 1)
+    call_id = next(iter(gui.window.incoming))
+    gui.wait(lambda: gui.window.notifications.showing(call_id))  # a user cannot click before it is shown
     (shown,) = server.notifications()
     assert shown.app_name == "Softphone"
     assert shown.summary == "Incoming call from Bob Builder"
-    assert shown.body == gui.window.incoming_calls.windows[next(iter(gui.window.incoming))].call_event.remote_uri
+    assert shown.body == gui.window.incoming[call_id].call_event.remote_uri
     assert shown.buttons == {"answer": "Answer", "decline": "Decline"}
     assert shown.hints.get("urgency") == 2  # critical: it stays until the call is decided
     server.press(shown.id, "answer")
@@ -78,7 +80,9 @@ def test_decline_on_the_notification_declines_and_a_decided_call_takes_its_notif
     phones.append(server)
     gui, bob = ring(qtbot, kamailio, tmp_path, phones)
     bob.run(lambda: bob.ua.call(gui.account.aor))
-    gui.wait(lambda: len(server.notifications()) == 1)
+    gui.wait(lambda: len(server.notifications()) == 1 and len(gui.window.incoming) == 1)
+    call_id = next(iter(gui.window.incoming))
+    gui.wait(lambda: gui.window.notifications.showing(call_id))
     server.press(server.notifications()[0].id, "decline")
     ended = bob.wait_state("ended")
     assert ended.code == 603
