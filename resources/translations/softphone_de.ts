@@ -1597,6 +1597,10 @@
             <translation>Nachricht senden</translation>
         </message>
         <message>
+            <source>You</source>
+            <translation>Sie</translation>
+        </message>
+        <message>
             <source>{problem}
 {when}</source>
             <translation>{problem}
@@ -1682,6 +1686,14 @@
         <message>
             <source>Double-click to call back.</source>
             <translation>Doppelklick ruft zurück.</translation>
+        </message>
+        <message>
+            <source>Outgoing</source>
+            <translation>Ausgehend</translation>
+        </message>
+        <message>
+            <source>Incoming</source>
+            <translation>Eingehend</translation>
         </message>
     </context>
     <context>
@@ -1965,6 +1977,10 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>Chat, {count} unread</source>
             <translation>Chat, {count} ungelesen</translation>
+        </message>
+        <message>
+            <source>No calls yet. Calls you make and take are listed here: double-click one to call back, or right-click it to write, add the caller to your contacts or delete it.</source>
+            <translation>Noch keine Anrufe. Ihre Anrufe erscheinen hier: Doppelklick ruft zurück, ein Rechtsklick bietet Schreiben, Zu Kontakten hinzufügen und Löschen an.</translation>
         </message>
         <message>
             <source>Call history</source>

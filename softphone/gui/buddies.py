@@ -239,6 +239,7 @@ class BuddyList(QWidget):
         button.setAccessibleName(name)
         button.setToolTip(tip)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setAutoRaise(True)  # a toolbar's flat buttons, framed when pointed at
         if icon_name is not None:
             button.setIcon(icon(icon_name))
         button.clicked.connect(lambda: slot())
@@ -274,6 +275,7 @@ class BuddyList(QWidget):
         self.vcard_button.setText(self.tr("vCard"))
         self.vcard_button.setAccessibleName(self.tr("Import or export vCard"))
         self.vcard_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.vcard_button.setAutoRaise(True)
         menu = QMenu(self.vcard_button)
         menu.addAction(self.tr("Import vCard…"), self.import_vcard)
         menu.addAction(self.tr("Export vCard…"), self.export_vcard)

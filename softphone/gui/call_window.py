@@ -48,6 +48,7 @@ from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
 from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.style import REFUSE, accent
 from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Store
 from softphone.ua import (
@@ -109,7 +110,7 @@ class QualityGraph(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.values: deque[float] = deque(maxlen=GRAPH_POINTS)
-        self.setMinimumSize(160, 48)
+        self.setMinimumSize(180, 56)
         self.setAccessibleName(self.tr("Call quality graph"))
         self.setToolTip(self.tr("MOS over the last minute (1 bad … 4.5 excellent)"))
 
@@ -285,6 +286,7 @@ class CallRow(QFrame):
             self.tr("Record"), self.tr("Record"), "record", self.tr("Record the call (Ctrl+R)"), checkable=True
         )
         self.hangup_button = _tool(self.tr("Hang up"), self.tr("Hang up"), "hangup", self.tr("Hang up (Ctrl+E)"))
+        accent(self.hangup_button, REFUSE, padding="2px 10px", radius=4)
         self.split_button = _tool(
             self.tr("Split"),
             self.tr("Split from the conference"),
@@ -661,6 +663,7 @@ class CallWindow(QWidget):
         self._rows_layout = QVBoxLayout(self._rows_box)
         self._rows_layout.addStretch(1)
         scroll = QScrollArea()
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._rows_box)
         layout = QVBoxLayout(self)
@@ -709,6 +712,7 @@ class CallWindow(QWidget):
     def _update_merge(self) -> None:
         established = self.established_calls()
         self.merge_button.setEnabled(len(established) >= 2 and not set(established) <= set(self.conference))
+        self.merge_button.setVisible(len(self.rows) >= 2)  # nothing to merge with one call: no button
         if established and not self._meter_timer.isActive():
             self._meter_timer.start()
         elif not established:

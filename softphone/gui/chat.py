@@ -196,7 +196,7 @@ class Conversation(QWidget):
 
     def _row_text(self, shown: ShownMessage) -> str:
         when = time.strftime("%H:%M", time.localtime(shown.time))
-        who = "You" if shown.outgoing else self.name
+        who = self.tr("You") if shown.outgoing else self.name
         head = f"{who} · {when}"
         if shown.outgoing:
             head += f" · {state_text(shown.state, shown.reason)}"
@@ -220,8 +220,6 @@ class Conversation(QWidget):
             else when
         )
         palette = self.messages.palette()
-        if shown.outgoing:
-            item.setBackground(palette.alternateBase())
         if shown.state == "failed":
             item.setForeground(palette.placeholderText())
 

@@ -17,8 +17,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from softphone.gui.buddy_model import avatar
 from softphone.gui.i18n import translate
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.style import ACCEPT, REFUSE, accent
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Contact
@@ -76,7 +78,7 @@ class IncomingCallWindow(QWidget):
         self.photo.setFixedSize(PHOTO_SIZE, PHOTO_SIZE)
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.photo.setAccessibleName(self.tr("Caller photo"))
-        self.photo.setPixmap(app_icon().pixmap(PHOTO_SIZE, PHOTO_SIZE))
+        self.photo.setPixmap(avatar(Contact(name or number), self.palette(), PHOTO_SIZE))
         self.name_label = plain_label(name or number)
         font = self.name_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
@@ -106,6 +108,9 @@ class IncomingCallWindow(QWidget):
         self.decline_button.setAccessibleName(self.tr("Decline"))
         self.decline_button.setToolTip(self.tr("Decline (Ctrl+D)"))
         self.busy_button = QPushButton(self.tr("&Busy"))
+        accent(self.answer_button, ACCEPT, padding="8px 18px")
+        accent(self.decline_button, REFUSE, padding="8px 18px")
+        self.busy_button.setMinimumHeight(self.answer_button.sizeHint().height())
         self.busy_button.setAccessibleName(self.tr("Busy"))
         self.busy_button.setToolTip(self.tr("Reply busy (Ctrl+B)"))
         self.answer_button.clicked.connect(self.answer)
@@ -128,8 +133,13 @@ class IncomingCallWindow(QWidget):
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.busy_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 18, 18, 14)
+        layout.setSpacing(14)
+        top.setSpacing(16)
+        buttons.setSpacing(8)
         layout.addLayout(top)
         layout.addLayout(buttons)
+        self.setMinimumWidth(380)
         self.answer_button.setDefault(True)
 
         self._relay = GuiRelay(self)

@@ -47,7 +47,14 @@ from softphone.gui.chat import ChatWindow
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
-from softphone.gui.history_view import PEER_NAME_ROLE, RECORD_ID_ROLE, completions, history_item
+from softphone.gui.history_view import (
+    PEER_NAME_ROLE,
+    RECORD_ID_ROLE,
+    HistoryDelegate,
+    completions,
+    contact_names,
+    history_item,
+)
 from softphone.gui.i18n import translate
 from softphone.gui.icons import app_icon, badge_icon, icon, icons_dir
 from softphone.gui.incoming import IncomingCallWindow
@@ -56,6 +63,7 @@ from softphone.gui.notifications import Notifications
 from softphone.gui.passwords import PasswordAsker
 from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
+from softphone.gui.style import ACCEPT, PlaceholderList, accent
 from softphone.gui.text import notification_text
 from softphone.gui.window_places import WindowPlaces
 from softphone.store import AccountSettings, Contact, Settings, Store, save_settings
@@ -277,6 +285,7 @@ class MainWindow(QMainWindow):
         self.call_button.setAccessibleName(self.tr("Call"))
         self.call_button.setToolTip(self.tr("Call the number or address (Enter)"))
         self.call_button.clicked.connect(self.dial_from_field)
+        accent(self.call_button, ACCEPT)
         self.pad_button = QToolButton()
         self.pad_button.setIcon(icon("dialpad"))
         self.pad_button.setText(self.tr("Pad"))
@@ -343,8 +352,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _make_history_tab(self) -> QListWidget:
-        history = QListWidget()
+        history = PlaceholderList(
+            self.tr(
+                "No calls yet. Calls you make and take are listed here: double-click one to call back, "
+                "or right-click it to write, add the caller to your contacts or delete it."
+            )
+        )
         history.setAccessibleName(self.tr("Call history"))
+        history.setItemDelegate(HistoryDelegate(history))
+        history.setUniformItemSizes(True)
         history.itemActivated.connect(self._call_item)
         history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         history.customContextMenuRequested.connect(self._history_menu_at)
@@ -631,8 +647,9 @@ class MainWindow(QMainWindow):
         if self.store is None:
             self._update_missed()
             return
+        names = contact_names(self.store)
         for record in self.store.history.list(limit=HISTORY_LIMIT):
-            self.history_list.addItem(history_item(record))
+            self.history_list.addItem(history_item(record, names))
         self._update_missed()
 
     # --- missed calls badge ----------------------------------------------------------------------------

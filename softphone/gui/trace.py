@@ -159,6 +159,10 @@ class LadderView(QWidget):
             if len(self.parties) == 1 and record.local_port:
                 self.local_label = self.tr("This phone") + f"\n{record.local_host}:{record.local_port}"
 
+    def empty_text(self) -> str:
+        """What the empty ladder says (drawn alone, centred: no party lines behind it)."""
+        return self.tr("Choose a dialog on the left; its messages appear here as they come.")
+
     def labels(self) -> list[str]:
         """What the arrows say, in order (for tests and screen readers)."""
         return [r.label for r in self.records]
@@ -254,6 +258,16 @@ class LadderView(QWidget):
         mid = palette.color(QPalette.ColorRole.Mid)
         painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Base))
         bottom = self.height()
+        if not self.records:
+            # Nothing to draw yet: only the hint, centred in the whole view, no lines under it.
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.PlaceholderText)))
+            painter.drawText(
+                QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.empty_text(),
+            )
+            painter.end()
+            return
         # Parties: a heading and a vertical line each.
         names = [self.local_label, *self.parties]
         painter.setFont(self.small)
@@ -266,15 +280,6 @@ class LadderView(QWidget):
             painter.drawLine(QPointF(x, HEADER_HEIGHT), QPointF(x, bottom))
         painter.setPen(QPen(mid))
         painter.drawLine(QPointF(0, HEADER_HEIGHT - 1), QPointF(self.width(), HEADER_HEIGHT - 1))
-        if not self.records:
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.PlaceholderText)))
-            painter.drawText(
-                QRectF(0, HEADER_HEIGHT, self.width(), ROW_HEIGHT * 2),
-                Qt.AlignmentFlag.AlignCenter,
-                self.tr("Choose a dialog on the left; its messages appear here as they come."),
-            )
-            painter.end()
-            return
         first = max(0, int((event.rect().top() - HEADER_HEIGHT) // ROW_HEIGHT) - 1)
         last = min(len(self.records), int((event.rect().bottom() - HEADER_HEIGHT) // ROW_HEIGHT) + 2)
         for row in range(first, last):

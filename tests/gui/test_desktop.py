@@ -300,3 +300,37 @@ def test_contact_name_for_history_rows(qtbot: QtBot, desk: Window) -> None:
     desk.window.refresh_history()
     actions = [a.text() for a in desk.window.history_menu_for(desk.window.history_list.item(0)).actions()]
     assert "In your contacts" in actions
+
+
+def test_an_empty_ladder_shows_its_hint_alone_without_party_lines(qtbot: QtBot) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    from softphone.gui.trace import LadderView
+
+    ladder = LadderView()
+    qtbot.addWidget(ladder)
+    ladder.resize(600, 300)
+    image = ladder.grab().toImage()
+    mid = ladder.palette().color(QPalette.ColorRole.Mid)
+    x = int(ladder.column_x(0))
+    line = sum(1 for y in range(image.height()) if QColor(image.pixel(x, y)) == mid)
+    assert line < 10, f"a party line is drawn behind the empty-state text ({line} pixels)"
+    assert ladder.empty_text().startswith("Choose a dialog")
+
+
+def test_history_rows_name_contacts_and_say_how_the_call_went(qtbot: QtBot, desk: Window) -> None:
+    from softphone.gui.history_view import DETAIL_ROLE, MISSED_ROLE, WHO_ROLE
+
+    window = desk.window
+    assert window.history_list.count() == 0 and "No calls yet" in window.history_list.placeholder
+    desk.store.contacts.add(Contact("Dora Explorer", uris=["sip:dora@127.0.0.1"]))
+    desk.store.history.add_call(
+        CallRecord(ALICE, Direction.OUT, "sip:dora@127.0.0.1", 1000.0, CallOutcome.ANSWERED, answered=1001, ended=1066)
+    )
+    desk.store.history.add_call(CallRecord(ALICE, Direction.IN, "sip:eve@127.0.0.1", 2000.0, CallOutcome.MISSED))
+    window.refresh_history()
+    missed, answered = window.history_list.item(0), window.history_list.item(1)
+    assert answered.data(WHO_ROLE) == "Dora Explorer"  # the contact's name, not the address
+    assert answered.data(DETAIL_ROLE) == "→ Outgoing · answered · 1:05"
+    assert missed.data(WHO_ROLE) == "eve@127.0.0.1" and missed.data(MISSED_ROLE) is True
+    assert not window.history_list.grab().isNull()
