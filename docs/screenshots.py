@@ -5,6 +5,7 @@ Run from the repository root::
     python docs/screenshots.py                 # writes docs/screenshots/*.png
     python docs/screenshots.py --out /tmp/shots
     python docs/screenshots.py --dark          # the desktop in dark mode: *-dark.png
+    python docs/screenshots.py --lang de       # in German: *-de.png
     python docs/screenshots.py --scale 2 --out /tmp/4k   # a 3840 × 2160 screen at 200 %
 
 Nothing is staged: the script starts its own X server (``Xvfb :N``), a
@@ -185,7 +186,9 @@ def dark_palette() -> Any:
     return palette
 
 
-def take_screenshots(out: Path, work: Path, pulse: Any = None, *, dark: bool = False) -> list[Path]:
+def take_screenshots(
+    out: Path, work: Path, pulse: Any = None, *, dark: bool = False, language: str | None = None
+) -> list[Path]:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -208,7 +211,13 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None, *, dark: bool = F
         # What a desktop in dark mode hands Qt (a platform theme's palette, as Breeze Dark or Adwaita-dark
         # do); the phone draws with whatever palette it is given.
         app.setPalette(dark_palette())
-    shots = Shooter(out, "-dark" if dark else "")
+    if language:
+        from PySide6.QtCore import QLocale
+
+        from softphone.gui.i18n import install_translators
+
+        install_translators(app, QLocale(language))
+    shots = Shooter(out, ("-dark" if dark else "") + (f"-{language}" if language else ""))
 
     def pulse_tone() -> subprocess.Popen[bytes] | None:
         """A few seconds of a tone into the virtual microphone (when PulseAudio runs)."""
@@ -404,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where the PNGs go")
     parser.add_argument("--no-pulse", action="store_true", help="don't start PulseAudio virtual devices")
     parser.add_argument("--dark", action="store_true", help="the desktop in dark mode (files end in -dark)")
+    parser.add_argument("--lang", metavar="LANG", help="the interface in this language (files end in -LANG)")
     parser.add_argument("--scale", type=float, default=1.0, help="QT_SCALE_FACTOR; 2 uses a 3840x2160 screen")
     args = parser.parse_args(argv)
     if args.scale != 1.0:
@@ -434,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"PulseAudio not started ({exc}); the audio settings will show no devices")
                     pulse = None
             print(f"Xvfb {display}; writing to {out}")
-            taken = take_screenshots(out, work, pulse, dark=args.dark)
+            taken = take_screenshots(out, work, pulse, dark=args.dark, language=args.lang)
             print(f"{len(taken)} screenshots")
         finally:
             if pulse is not None:

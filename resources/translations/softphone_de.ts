@@ -858,6 +858,10 @@
     <context>
         <name>BuddyModel</name>
         <message>
+            <source>Contacts</source>
+            <translation>Kontakte</translation>
+        </message>
+        <message>
             <source>Line free</source>
             <translation>Leitung frei</translation>
         </message>

@@ -40,7 +40,7 @@ FLUSH_MS = 75
 FLUSH_BATCH = 250
 """Contacts refreshed per turn of the event loop; the rest follow on the next turn."""
 AVATAR_SIZE = 32
-NO_GROUP = "Contacts"
+NO_GROUP = QT_TRANSLATE_NOOP("BuddyModel", "Contacts")  # the group of contacts in none (shown translated)
 
 CONTACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ADDRESS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -266,7 +266,8 @@ class BuddyModel(QObject):
         for group in names:
             members = groups[group]
             count = len(members)
-            header = QStandardItem(f"{group} ({count})")
+            shown = translate("BuddyModel", NO_GROUP) if group == NO_GROUP else group
+            header = QStandardItem(f"{shown} ({count})")
             filler = [QStandardItem(), QStandardItem()]
             for item in (header, *filler):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -278,7 +279,7 @@ class BuddyModel(QObject):
                     GROUP_ROLE: group,
                     Qt.ItemDataRole.AccessibleTextRole: translate(
                         "BuddyModel", "Group {group}, %n contact(s)", "", count
-                    ).format(group=group),
+                    ).format(group=shown),
                     Qt.ItemDataRole.FontRole: bold,
                 },
             )
