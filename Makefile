@@ -16,9 +16,9 @@ TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
 	pulseaudio pulseaudio-utils libasound2-plugins espeak-ng \
-	tshark baresip
+	tshark baresip dbus-daemon
 
-.PHONY: run test lint bench clean sysdeps-run sysdeps-test
+.PHONY: run test lint bench clean sysdeps-run sysdeps-test translations update-translations
 
 run: sysdeps-run $(VENV)/.installed
 	$(BIN)/softphone
@@ -46,6 +46,17 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui
 	$(BIN)/python -m benchmarks.attack
+
+# The GUI's translations: resources/translations/softphone_<lang>.ts (edited by translators) compiled to the
+# .qm files the application loads (committed, so an installed phone has them without this step).
+TS_FILES := $(wildcard resources/translations/softphone_*.ts)
+
+translations: $(VENV)/.installed
+	$(BIN)/pyside6-lrelease $(TS_FILES)
+
+# New or changed texts in softphone/gui into the .ts files (then translate, then make translations).
+update-translations: $(VENV)/.installed
+	$(BIN)/python resources/translations/update.py
 
 sysdeps-run:
 	@packaging/system-deps.sh $(RUN_PKGS)

@@ -4,6 +4,9 @@ Run from the repository root::
 
     python docs/screenshots.py                 # writes docs/screenshots/*.png
     python docs/screenshots.py --out /tmp/shots
+    python docs/screenshots.py --dark          # the desktop in dark mode: *-dark.png
+    python docs/screenshots.py --lang de       # in German: *-de.png
+    python docs/screenshots.py --scale 2 --out /tmp/4k   # a 3840 × 2160 screen at 200 %
 
 Nothing is staged: the script starts its own X server (``Xvfb :N``), a
 private Kamailio on loopback (``tests/kamailio_server.Kamailio``), PulseAudio
@@ -51,13 +54,13 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
+def start_xvfb(screen: str = "1280x800x24") -> tuple[subprocess.Popen[bytes], str]:
     for number in range(90, 200):
         if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
             continue
         display = f":{number}"
         proc = subprocess.Popen(
-            ["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            ["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
@@ -84,8 +87,9 @@ def stop_process(proc: subprocess.Popen[bytes] | None) -> None:
 class Shooter:
     """Waits with the Qt event loop running, and saves widgets as PNG files."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, out: Path, suffix: str = "") -> None:
         self.out = out
+        self.suffix = suffix
         self.taken: list[Path] = []
 
     def wait(self, condition: Callable[[], object], what: str, timeout: float = 30.0) -> None:
@@ -106,7 +110,7 @@ class Shooter:
     def shoot(self, widget: Any, name: str) -> Path:
         widget.repaint()
         self.settle()
-        path = self.out / f"{name}.png"
+        path = self.out / f"{name}{self.suffix}.png"
         if not widget.grab().save(str(path)):
             raise RuntimeError(f"cannot save {path}")
         self.taken.append(path)
@@ -147,7 +151,44 @@ class Peer:
         self.bridge.stop()
 
 
-def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
+def dark_palette() -> Any:
+    """A dark desktop palette, as a dark theme gives one to every Qt application."""
+    from PySide6.QtGui import QColor, QPalette
+
+    palette = QPalette()
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    colours = {
+        role.Window: "#2b2d31",
+        role.WindowText: "#e6e6e6",
+        role.Base: "#1e1f22",
+        role.AlternateBase: "#34363b",
+        role.ToolTipBase: "#34363b",
+        role.ToolTipText: "#e6e6e6",
+        role.PlaceholderText: "#8c8f96",
+        role.Text: "#e6e6e6",
+        role.Button: "#3a3c42",
+        role.ButtonText: "#e6e6e6",
+        role.BrightText: "#ff6b6b",
+        role.Light: "#4a4d54",
+        role.Midlight: "#404249",
+        role.Mid: "#5a5d65",
+        role.Dark: "#1a1b1e",
+        role.Shadow: "#000000",
+        role.Highlight: "#3d8fd6",
+        role.HighlightedText: "#ffffff",
+        role.Link: "#6cb4ff",
+        role.LinkVisited: "#b39ddb",
+    }
+    for name, colour in colours.items():
+        palette.setColor(name, QColor(colour))
+    for name in (role.Text, role.WindowText, role.ButtonText):
+        palette.setColor(group.Disabled, name, QColor("#7a7d84"))
+    return palette
+
+
+def take_screenshots(
+    out: Path, work: Path, pulse: Any = None, *, dark: bool = False, language: str | None = None
+) -> list[Path]:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
@@ -166,7 +207,17 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
     app.setApplicationName("softphone")
     app.setApplicationDisplayName("Softphone")
     app.setWindowIcon(app_icon())
-    shots = Shooter(out)
+    if dark:
+        # What a desktop in dark mode hands Qt (a platform theme's palette, as Breeze Dark or Adwaita-dark
+        # do); the phone draws with whatever palette it is given.
+        app.setPalette(dark_palette())
+    if language:
+        from PySide6.QtCore import QLocale
+
+        from softphone.gui.i18n import install_translators
+
+        install_translators(app, QLocale(language))
+    shots = Shooter(out, ("-dark" if dark else "") + (f"-{language}" if language else ""))
 
     def pulse_tone() -> subprocess.Popen[bytes] | None:
         """A few seconds of a tone into the virtual microphone (when PulseAudio runs)."""
@@ -232,6 +283,7 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
             db_path=db_path,
             instance_name=f"softphone-screenshots-{os.getpid()}",
             use_tray=False,
+            notifications=False,
             ring=False,
             run_wizard=False,
             ua_factory=make_ua,
@@ -312,6 +364,9 @@ def take_screenshots(out: Path, work: Path, pulse: Any = None) -> list[Path]:
         window.tabs.setCurrentIndex(window.history_index)
         shots.shoot(window, "main-window-history")
         window.tabs.setCurrentIndex(0)
+        about = window.open_about()
+        shots.shoot(about, "about")
+        about.close()
 
         # Settings: the main tabs.
         dialog = SettingsDialog(phone.settings, None, phone.bridge, window)
@@ -357,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="where the PNGs go")
     parser.add_argument("--no-pulse", action="store_true", help="don't start PulseAudio virtual devices")
+    parser.add_argument("--dark", action="store_true", help="the desktop in dark mode (files end in -dark)")
+    parser.add_argument("--lang", metavar="LANG", help="the interface in this language (files end in -LANG)")
+    parser.add_argument("--scale", type=float, default=1.0, help="QT_SCALE_FACTOR; 2 uses a 3840x2160 screen")
     args = parser.parse_args(argv)
+    if args.scale != 1.0:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     keyring.set_keyring(MemoryKeyring())
@@ -368,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
             os.environ[name] = str(work / name.lower())
         try:
-            xvfb, display = start_xvfb()
+            xvfb, display = start_xvfb("3840x2160x24" if args.scale >= 2 else "1280x800x24")
             os.environ["DISPLAY"] = display
             os.environ["QT_QPA_PLATFORM"] = "xcb"
             if not args.no_pulse:
@@ -384,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"PulseAudio not started ({exc}); the audio settings will show no devices")
                     pulse = None
             print(f"Xvfb {display}; writing to {out}")
-            taken = take_screenshots(out, work, pulse)
+            taken = take_screenshots(out, work, pulse, dark=args.dark, language=args.lang)
             print(f"{len(taken)} screenshots")
         finally:
             if pulse is not None:

@@ -17,15 +17,16 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import presence_icon
 from softphone.gui.text import plain_label
 from softphone.ua import Account, RegistrationEvent, address_shown, registration_problem, why
 
 REGISTRATION_TEXT = {
-    "registered": "registered",
-    "registering": "registering …",
-    "unregistered": "not registered",
-    "failed": "failed",
+    "registered": QT_TRANSLATE_NOOP("AccountRow", "registered"),
+    "registering": QT_TRANSLATE_NOOP("AccountRow", "registering …"),
+    "unregistered": QT_TRANSLATE_NOOP("AccountRow", "not registered"),
+    "failed": QT_TRANSLATE_NOOP("AccountRow", "failed"),
 }
 REGISTRATION_ICON = {
     "registered": "available",
@@ -33,9 +34,10 @@ REGISTRATION_ICON = {
     "unregistered": "offline",
     "failed": "busy",
 }
-NO_ACCOUNT_TEXT = (
+NO_ACCOUNT_TEXT = QT_TRANSLATE_NOOP(
+    "AccountsArea",
     "No account yet: set one up in Tools → Settings…. "
-    "A call asked for meanwhile (a sip: link) is made once there is one."
+    "A call asked for meanwhile (a sip: link) is made once there is one.",
 )
 
 
@@ -50,7 +52,7 @@ class AccountRow(QPushButton):
         self.reason = ""
         self.setFlat(True)
         self.setStyleSheet("text-align: left")
-        self.setToolTip("Click to register again")
+        self.setToolTip(self.tr("Click to register again"))
         self.clicked.connect(lambda: on_retry(self.aor))
         self.show_state("registering" if account.register else "lan")
 
@@ -59,15 +61,15 @@ class AccountRow(QPushButton):
         # The code first: what a provider's support asks for.
         self.reason = f"{code} {reason}".strip() if code is not None else reason
         if state == "lan":
-            text, dot = "LAN only (not registering)", "available"
+            text, dot = self.tr("LAN only (not registering)"), "available"
         else:
-            text = REGISTRATION_TEXT.get(state, state)
+            text = translate("AccountRow", REGISTRATION_TEXT.get(state, state))
             if state == "failed" and (code is not None or reason):
                 text = f"failed: {why(code, reason)}"
             dot = REGISTRATION_ICON.get(state, "offline")
         self.setIcon(presence_icon(dot))
-        self.setText(f"{self.aor} — {text}")
-        self.setAccessibleName(f"Account {self.aor}: {text}")
+        self.setText(self.tr("{aor} — {text}").format(aor=self.aor, text=text))
+        self.setAccessibleName(self.tr("Account {aor}: {text}").format(aor=self.aor, text=text))
 
 
 class AccountBanner(QFrame):
@@ -77,19 +79,21 @@ class AccountBanner(QFrame):
         super().__init__()
         self.aor = aor
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName(f"Problem with {address_shown(aor)}")
+        self.setAccessibleName(self.tr("Problem with {address}").format(address=address_shown(aor)))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         self.message = plain_label("")
         self.message.setWordWrap(True)
-        self.message.setAccessibleName(f"Registration problem of {address_shown(aor)}")
+        self.message.setAccessibleName(self.tr("Registration problem of {address}").format(address=address_shown(aor)))
         layout.addWidget(self.message)
         buttons = QHBoxLayout()
-        self.password_button = QPushButton("Enter &password…")
-        self.password_button.setAccessibleName(f"Enter the password of {address_shown(aor)}")
+        self.password_button = QPushButton(self.tr("Enter &password…"))
+        self.password_button.setAccessibleName(
+            self.tr("Enter the password of {address}").format(address=address_shown(aor))
+        )
         self.password_button.clicked.connect(lambda: on_password(self.aor))
-        self.retry_button = QPushButton("&Retry now")
-        self.retry_button.setAccessibleName(f"Register {address_shown(aor)} again now")
+        self.retry_button = QPushButton(self.tr("&Retry now"))
+        self.retry_button.setAccessibleName(self.tr("Register {address} again now").format(address=address_shown(aor)))
         self.retry_button.clicked.connect(lambda: on_retry(self.aor))
         buttons.addStretch(1)
         buttons.addWidget(self.password_button)
@@ -130,14 +134,14 @@ class AccountBanner(QFrame):
             return
         text = self.problem
         if self.retrying:
-            text += " Trying again now …"
+            text += " " + self.tr("Trying again now …")
         elif self.retry_at is not None:
             seconds = max(0, math.ceil(self.retry_at - time.monotonic()))
-            text += f" Retrying in {seconds} s."
+            text += " " + self.tr("Retrying in {seconds} s.").format(seconds=seconds)
         elif self.needs_password:
-            text += " Waiting for the password."
+            text += " " + self.tr("Waiting for the password.")
         else:
-            text += " Not retried by itself."
+            text += " " + self.tr("Not retried by itself.")
         self.message.setText(text)
         self.password_button.setVisible(self.needs_password)
         if self.retry_at is not None and not self._ticker.isActive():
@@ -163,9 +167,9 @@ class AccountsArea(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.rows: dict[str, AccountRow] = {}
         self.banners: dict[str, AccountBanner] = {}
-        self.no_account_label = QLabel(NO_ACCOUNT_TEXT)
+        self.no_account_label = QLabel(translate("AccountsArea", NO_ACCOUNT_TEXT))
         self.no_account_label.setWordWrap(True)
-        self.no_account_label.setAccessibleName("No account")
+        self.no_account_label.setAccessibleName(self.tr("No account"))
         self._layout.addWidget(self.no_account_label)
         self.set_accounts(accounts)
 

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--listen", metavar="HOST", help="local address for SIP over UDP and TCP (default: every IPv4 address)"
     )
     parser.add_argument("--no-tray", action="store_true", help="no system tray icon")
+    parser.add_argument("--no-notifications", action="store_true", help="no desktop notifications")
     parser.add_argument("--no-ring", action="store_true", help="don't play a ringtone")
     parser.add_argument("--debug", action="store_true", help="log to standard error")
     return parser
@@ -68,6 +69,7 @@ class Softphone:
         db_path: Path | None = None,
         instance_name: str | None = None,
         use_tray: bool = True,
+        notifications: bool = True,
         ring: bool = True,
         run_wizard: bool = True,
         ua_factory: Callable[..., object] | None = None,
@@ -138,7 +140,11 @@ class Softphone:
         from softphone.gui.settings_calls import apply_to_ua
 
         apply_to_ua(self.settings, ua, only_set=True)  # do-not-disturb, auto-answer, forwarding, codec order
-        self.ringer = Ringer(self.settings.audio.ringing_device or self.settings.audio.output_device, enabled=ring)
+        self.ringer = Ringer(
+            self.settings.audio.ringing_device or self.settings.audio.output_device,
+            enabled=ring,
+            tone=self.settings.audio.ringtone,
+        )
         self.bridge = UaBridge()
         self.window = MainWindow(
             self.bridge,
@@ -149,6 +155,7 @@ class Softphone:
             recordings_dir=self.recordings_dir,
             ringer=self.ringer,
             use_tray=use_tray,
+            desktop_notifications=notifications,
             problems=problems,
         )
         self.window.session_passwords.update(session_passwords)
@@ -254,11 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    from softphone.gui.i18n import install_translators
     from softphone.gui.icons import app_icon
     from softphone.gui.single_instance import SingleInstance, send_to_running, server_name
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "softphone", *qt_args])
     assert isinstance(app, QApplication)
+    install_translators(app)  # the desktop's language (LANGUAGE, LC_ALL, LC_MESSAGES, LANG) when we have it
     app.setApplicationName("softphone")
     app.setApplicationDisplayName("Softphone")
     app.setApplicationVersion(__version__)
@@ -278,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         db_path=Path(args.db) if args.db else None,
         instance_name=name,
         use_tray=not args.no_tray,
+        notifications=not args.no_notifications,
         ring=not args.no_ring,
         listen=args.listen,
         instance=instance,

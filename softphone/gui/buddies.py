@@ -52,6 +52,7 @@ from softphone.gui.buddy_model import (
     sip_uris,
 )
 from softphone.gui.contact_dialog import ContactDialog
+from softphone.gui.i18n import translate
 from softphone.gui.icons import icon
 from softphone.gui.text import PlainToolTips, plain_label
 from softphone.store import Contact, ImportResult, Store, StoreError, normalise_uri
@@ -76,14 +77,14 @@ class WatcherRow(QWidget):
         self.account = account
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.label = plain_label(uri if verified else f"{uri} (identity not verified)")
-        self.label.setAccessibleName(f"Presence request from {uri}")
+        self.label = plain_label(uri if verified else self.tr("{uri} (identity not verified)").format(uri=uri))
+        self.label.setAccessibleName(self.tr("Presence request from {uri}").format(uri=uri))
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.allow_button = QPushButton("Allow")
-        self.allow_button.setAccessibleName(f"Allow {uri} to see your presence")
+        self.allow_button = QPushButton(self.tr("Allow"))
+        self.allow_button.setAccessibleName(self.tr("Allow {uri} to see your presence").format(uri=uri))
         self.allow_button.clicked.connect(lambda: on_decide(uri, account, True))
-        self.block_button = QPushButton("Block")
-        self.block_button.setAccessibleName(f"Block {uri} from seeing your presence")
+        self.block_button = QPushButton(self.tr("Block"))
+        self.block_button.setAccessibleName(self.tr("Block {uri} from seeing your presence").format(uri=uri))
         self.block_button.clicked.connect(lambda: on_decide(uri, account, False))
         layout.addWidget(self.label, 1)
         layout.addWidget(self.allow_button)
@@ -98,11 +99,11 @@ class WatcherBar(QFrame):
         self.on_decide = on_decide
         self.rows: dict[tuple[str, str], WatcherRow] = {}
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName("Presence requests")
+        self.setAccessibleName(self.tr("Presence requests"))
         box = QVBoxLayout(self)
         self.title = plain_label()
         self.title.setWordWrap(True)
-        self.title.setAccessibleName("Presence requests")
+        self.title.setAccessibleName(self.tr("Presence requests"))
         box.addWidget(self.title)
         self.row_box = QVBoxLayout()
         box.addLayout(self.row_box)
@@ -130,7 +131,9 @@ class WatcherBar(QFrame):
     def _update(self) -> None:
         count = len(self.rows)
         self.title.setText(
-            "Someone wants to see your presence:" if count == 1 else f"{count} people want to see your presence:"
+            self.tr("Someone wants to see your presence:")
+            if count == 1
+            else self.tr("{count} people want to see your presence:").format(count=count)
         )
         self.setVisible(count > 0)
 
@@ -158,7 +161,7 @@ class BuddyList(QWidget):
         self.on_call = on_call
         self.on_chat = on_chat
         self.account_aors = [a.aor for a in accounts]
-        self.setAccessibleName("Buddy list")
+        self.setAccessibleName(self.tr("Buddy list"))
         self.buddy_model = BuddyModel((normalise_uri(a.aor) for a in accounts), self)
         self.proxy = self.buddy_model.proxy
         self._collapsed: set[str] = set()
@@ -176,14 +179,14 @@ class BuddyList(QWidget):
         self.watcher_bar = WatcherBar(self.decide_watcher)
         layout.addWidget(self.watcher_bar)
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search contacts")
-        self.search.setAccessibleName("Search contacts")
+        self.search.setPlaceholderText(self.tr("Search contacts"))
+        self.search.setAccessibleName(self.tr("Search contacts"))
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(self.apply_search)
         layout.addWidget(self.search)
         layout.addLayout(self._make_buttons())
         self.view = QTreeView()
-        self.view.setAccessibleName("Contacts")
+        self.view.setAccessibleName(self.tr("Contacts"))
         self.view.setModel(self.proxy)
         self.view.setUniformRowHeights(True)
         self.view.setIconSize(QSize(AVATAR_SIZE, AVATAR_SIZE))
@@ -208,7 +211,7 @@ class BuddyList(QWidget):
         self.view.header().setSectionResizeMode(NAME_COLUMN, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.view, 1)
         self.status = plain_label()
-        self.status.setAccessibleName("Contacts status")
+        self.status.setAccessibleName(self.tr("Contacts status"))
         self.status.setWordWrap(True)
         self.status.setVisible(False)
         layout.addWidget(self.status)
@@ -236,6 +239,7 @@ class BuddyList(QWidget):
         button.setAccessibleName(name)
         button.setToolTip(tip)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setAutoRaise(True)  # a toolbar's flat buttons, framed when pointed at
         if icon_name is not None:
             button.setIcon(icon(icon_name))
         button.clicked.connect(lambda: slot())
@@ -243,24 +247,38 @@ class BuddyList(QWidget):
 
     def _make_buttons(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.add_button = self._tool("Add", "Add contact", "Add a contact", self.add_contact)
-        self.edit_button = self._tool("Edit", "Edit contact", "Edit the selected contact", self.edit_selected)
+        self.add_button = self._tool(self.tr("Add"), self.tr("Add contact"), self.tr("Add a contact"), self.add_contact)
+        self.edit_button = self._tool(
+            self.tr("Edit"), self.tr("Edit contact"), self.tr("Edit the selected contact"), self.edit_selected
+        )
         self.remove_button = self._tool(
-            "Remove", "Remove contact", "Remove the selected contact (Delete)", self.remove_selected
+            self.tr("Remove"),
+            self.tr("Remove contact"),
+            self.tr("Remove the selected contact (Delete)"),
+            self.remove_selected,
         )
         self.chat_button = self._tool(
-            "Chat", "Chat with contact", "Write to the selected contact", self.chat_selected, "chat"
+            self.tr("Chat"),
+            self.tr("Chat with contact"),
+            self.tr("Write to the selected contact"),
+            self.chat_selected,
+            "chat",
         )
         self.call_button = self._tool(
-            "Call", "Call contact", "Call the selected contact (Enter, double-click)", self.call_selected, "phone"
+            self.tr("Call"),
+            self.tr("Call contact"),
+            self.tr("Call the selected contact (Enter, double-click)"),
+            self.call_selected,
+            "phone",
         )
         self.vcard_button = QToolButton()
-        self.vcard_button.setText("vCard")
-        self.vcard_button.setAccessibleName("Import or export vCard")
+        self.vcard_button.setText(self.tr("vCard"))
+        self.vcard_button.setAccessibleName(self.tr("Import or export vCard"))
         self.vcard_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.vcard_button.setAutoRaise(True)
         menu = QMenu(self.vcard_button)
-        menu.addAction("Import vCard…", self.import_vcard)
-        menu.addAction("Export vCard…", self.export_vcard)
+        menu.addAction(self.tr("Import vCard…"), self.import_vcard)
+        menu.addAction(self.tr("Export vCard…"), self.export_vcard)
         self.vcard_button.setMenu(menu)
         for button in (self.call_button, self.chat_button, self.add_button, self.edit_button, self.remove_button):
             row.addWidget(button)
@@ -284,7 +302,7 @@ class BuddyList(QWidget):
             try:
                 contacts = self.store.contacts.list()
             except StoreError as exc:
-                self._show_status(f"Cannot read the contacts: {exc}")
+                self._show_status(self.tr("Cannot read the contacts: {exc}").format(exc=exc))
         selected = self.selected_contact()
         self.buddy_model.set_contacts(contacts, self.palette(), self.font())
         self._restore_expansion()
@@ -384,7 +402,7 @@ class BuddyList(QWidget):
         ua = self.bridge.ua
         presence = getattr(ua, "presence", None)
         if presence is None:
-            self._show_status("Presence is not available")
+            self._show_status(self.tr("Presence is not available"))
             return
         row = self.watcher_bar.rows.get((normalise_uri(uri), account))
         if row is not None:
@@ -461,7 +479,7 @@ class BuddyList(QWidget):
     def chat_with(self, contact: Contact) -> None:
         uris = sip_uris(contact)
         if not uris:
-            self._show_status(f"{contact.name} has no SIP address to write to")
+            self._show_status(self.tr("{name} has no SIP address to write to").format(name=contact.name))
             return
         if self.on_chat is not None:
             self.on_chat(uris[0])
@@ -476,13 +494,17 @@ class BuddyList(QWidget):
             if contact is not None:
                 address = address_of(contact)
                 if address:
-                    menu.addAction(icon("phone"), f"Call {address}", lambda: self.on_call and self.on_call(address))
+                    menu.addAction(
+                        icon("phone"),
+                        self.tr("Call {address}").format(address=address),
+                        lambda: self.on_call and self.on_call(address),
+                    )
                 if sip_uris(contact):
-                    menu.addAction(icon("chat"), "Chat", lambda: self.chat_with(contact))
-                menu.addAction("Edit…", lambda: self.edit_contact(contact))
-                menu.addAction("Remove…", lambda: self.remove_contact(contact))
+                    menu.addAction(icon("chat"), self.tr("Chat"), lambda: self.chat_with(contact))
+                menu.addAction(self.tr("Edit…"), lambda: self.edit_contact(contact))
+                menu.addAction(self.tr("Remove…"), lambda: self.remove_contact(contact))
                 menu.addSeparator()
-        menu.addAction("Add contact…", self.add_contact)
+        menu.addAction(self.tr("Add contact…"), self.add_contact)
         menu.popup(self.view.viewport().mapToGlobal(pos))
 
     # --- add, edit, remove -----------------------------------------------------------------------------
@@ -515,12 +537,12 @@ class BuddyList(QWidget):
     def save_contact(self, old: Contact | None, new: Contact) -> Contact | None:
         """Store an added or edited contact and follow its presence flag (watch / unwatch)."""
         if self.store is None:
-            self._show_status("No contact store")
+            self._show_status(self.tr("No contact store"))
             return None
         try:
             saved = self.store.contacts.add(new) if old is None else self.store.contacts.update(new)
         except StoreError as exc:
-            self._show_status(f"Cannot save the contact: {exc}")
+            self._show_status(self.tr("Cannot save the contact: {exc}").format(exc=exc))
             return None
         before = set(sip_uris(old)) if old is not None and old.subscribe_presence else set()
         after = set(sip_uris(saved)) if saved.subscribe_presence else set()
@@ -528,7 +550,7 @@ class BuddyList(QWidget):
         self.reload()
         if saved.id is not None:
             self.select_contact(saved.id)
-        self._show_status(f"Saved {saved.name}")
+        self._show_status(self.tr("Saved {name}").format(name=saved.name))
         return saved
 
     def remove_selected(self) -> None:
@@ -540,15 +562,15 @@ class BuddyList(QWidget):
         """Ask, then remove the contact (and stop watching it)."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
-            "Remove contact",
-            f"Remove {contact.name} from your contacts?",
+            self.tr("Remove contact"),
+            self.tr("Remove {name} from your contacts?").format(name=contact.name),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             self,
         )
-        box.setAccessibleName("Remove contact")
+        box.setAccessibleName(self.tr("Remove contact"))
         box.setTextFormat(Qt.TextFormat.PlainText)
-        box.button(QMessageBox.StandardButton.Yes).setAccessibleName("Yes, remove")
-        box.button(QMessageBox.StandardButton.No).setAccessibleName("No, keep")
+        box.button(QMessageBox.StandardButton.Yes).setAccessibleName(self.tr("Yes, remove"))
+        box.button(QMessageBox.StandardButton.No).setAccessibleName(self.tr("No, keep"))
         box.setDefaultButton(QMessageBox.StandardButton.No)
 
         def done(result: int) -> None:
@@ -566,13 +588,13 @@ class BuddyList(QWidget):
         try:
             removed = self.store.contacts.remove(contact.id)
         except StoreError as exc:
-            self._show_status(f"Cannot remove the contact: {exc}")
+            self._show_status(self.tr("Cannot remove the contact: {exc}").format(exc=exc))
             return False
         if contact.subscribe_presence:
             self._follow(added=[], removed=sip_uris(contact))
         self.buddy_model.forget(contact)
         self.reload()
-        self._show_status(f"Removed {contact.name}")
+        self._show_status(self.tr("Removed {name}").format(name=contact.name))
         return removed
 
     def _follow(self, added: Sequence[str], removed: Sequence[str]) -> None:
@@ -602,16 +624,16 @@ class BuddyList(QWidget):
     # --- vCard ---------------------------------------------------------------------------------------
 
     def import_vcard(self) -> QFileDialog:
-        dialog = QFileDialog(self, "Import contacts", "", "vCard files (*.vcf *.vcard);;All files (*)")
-        dialog.setAccessibleName("Import contacts")
+        dialog = QFileDialog(self, self.tr("Import contacts"), "", "vCard files (*.vcf *.vcard);;All files (*)")
+        dialog.setAccessibleName(self.tr("Import contacts"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
         dialog.fileSelected.connect(self.import_vcard_file)
         return self._open_file_dialog(dialog)
 
     def export_vcard(self) -> QFileDialog:
-        dialog = QFileDialog(self, "Export contacts", "contacts.vcf", "vCard files (*.vcf);;All files (*)")
-        dialog.setAccessibleName("Export contacts")
+        dialog = QFileDialog(self, self.tr("Export contacts"), "contacts.vcf", "vCard files (*.vcf);;All files (*)")
+        dialog.setAccessibleName(self.tr("Export contacts"))
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setDefaultSuffix("vcf")
         dialog.fileSelected.connect(self.export_vcard_file)
@@ -633,14 +655,18 @@ class BuddyList(QWidget):
             data = Path(path).read_bytes()
             result = self.store.contacts.import_vcard(data)
         except (OSError, StoreError) as exc:
-            self._inform("Import contacts", f"Cannot import {path}: {exc}", QMessageBox.Icon.Warning)
+            self._inform(
+                self.tr("Import contacts"),
+                self.tr("Cannot import {path}: {exc}").format(path=path, exc=exc),
+                QMessageBox.Icon.Warning,
+            )
             return None
         self.reload()
         ua = self.bridge.ua
         presence = getattr(ua, "presence", None)
         if presence is not None and self.bridge.is_started:
             self.bridge.call(presence.load_buddies, on_error=lambda exc: log.info("load buddies: %s", exc))
-        self._inform("Import contacts", import_summary(result), QMessageBox.Icon.Information)
+        self._inform(self.tr("Import contacts"), import_summary(result), QMessageBox.Icon.Information)
         return result
 
     def export_vcard_file(self, path: str) -> int:
@@ -651,9 +677,14 @@ class BuddyList(QWidget):
             contacts = self.store.contacts.list()
             Path(path).write_text(self.store.contacts.export_vcard(contacts), encoding="utf-8")
         except (OSError, StoreError) as exc:
-            self._inform("Export contacts", f"Cannot export to {path}: {exc}", QMessageBox.Icon.Warning)
+            self._inform(
+                self.tr("Export contacts"),
+                self.tr("Cannot export to {path}: {exc}").format(path=path, exc=exc),
+                QMessageBox.Icon.Warning,
+            )
             return 0
-        self._show_status(f"Exported {len(contacts)} contact{'s' if len(contacts) != 1 else ''} to {path}")
+        n = len(contacts)  # a plain name: lupdate reads literals and names only
+        self._show_status(translate("BuddyList", "Exported %n contact(s) to {path}", "", n).format(path=path))
         return len(contacts)
 
     def _inform(self, title: str, text: str, kind: QMessageBox.Icon) -> None:
@@ -661,7 +692,7 @@ class BuddyList(QWidget):
         box = QMessageBox(kind, title, text, QMessageBox.StandardButton.Ok, self)
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.setAccessibleName(title)
-        box.button(QMessageBox.StandardButton.Ok).setAccessibleName("OK")
+        box.button(QMessageBox.StandardButton.Ok).setAccessibleName(self.tr("OK"))
         if self.message_box is not None:
             self.message_box.close()
         self.message_box = box
@@ -675,12 +706,17 @@ class BuddyList(QWidget):
 
 def import_summary(result: ImportResult) -> str:
     """``ImportResult`` in words: counts, then the first skipped cards with their reasons."""
-    parts = [f"{result.added} added", f"{result.updated} updated", f"{result.unchanged} unchanged"]
+    parts = [
+        translate("BuddyList", "{count} added").format(count=result.added),
+        translate("BuddyList", "{count} updated").format(count=result.updated),
+        translate("BuddyList", "{count} unchanged").format(count=result.unchanged),
+    ]
     if result.skipped:
-        parts.append(f"{len(result.skipped)} skipped")
-    text = f"{result.total} card{'s' if result.total != 1 else ''} read: " + ", ".join(parts) + "."
+        parts.append(translate("BuddyList", "{count} skipped").format(count=len(result.skipped)))
+    n = result.total
+    text = translate("BuddyList", "%n card(s) read:", "", n) + " " + ", ".join(parts) + "."
     for number, reason in result.skipped[:5]:
-        text += f"\nCard {number}: {reason}"
+        text += "\n" + translate("BuddyList", "Card {number}: {reason}").format(number=number, reason=reason)
     if len(result.skipped) > 5:
-        text += f"\n… and {len(result.skipped) - 5} more skipped"
+        text += "\n" + translate("BuddyList", "… and {count} more skipped").format(count=len(result.skipped) - 5)
     return text

@@ -20,9 +20,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtCore import (
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPalette, QPixmap, QStandardItem, QStandardItemModel
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import icon, presence_icon
 from softphone.store import Contact, normalise_uri
 from softphone.ua import DialogStateEvent, PresenceEvent, SubscriptionEvent
@@ -32,7 +40,7 @@ FLUSH_MS = 75
 FLUSH_BATCH = 250
 """Contacts refreshed per turn of the event loop; the rest follow on the next turn."""
 AVATAR_SIZE = 32
-NO_GROUP = "Contacts"
+NO_GROUP = QT_TRANSLATE_NOOP("BuddyModel", "Contacts")  # the group of contacts in none (shown translated)
 
 CONTACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ADDRESS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -46,7 +54,12 @@ BUSY_ACTIVITIES = frozenset({"busy", "meeting", "performance", "presentation", "
 AVAILABLE_ACTIVITIES = frozenset({"unknown", "working", "other"})
 ON_THE_PHONE = "on-the-phone"
 
-LAMP_TEXT = {"idle": "Line free", "ringing": "Ringing", "busy": "On a call", "unknown": "Line unknown"}
+LAMP_TEXT = {
+    "idle": QT_TRANSLATE_NOOP("BuddyModel", "Line free"),
+    "ringing": QT_TRANSLATE_NOOP("BuddyModel", "Ringing"),
+    "busy": QT_TRANSLATE_NOOP("BuddyModel", "On a call"),
+    "unknown": QT_TRANSLATE_NOOP("BuddyModel", "Line unknown"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +79,17 @@ def presence_view(basic: str, activity: str | None = None, note: str | None = No
     """
     act = (activity or "").strip().lower() or None
     if basic == "closed":
-        state, name, label = "offline", "presence-offline", "Offline"
+        state, name, label = "offline", "presence-offline", translate("BuddyModel", "Offline")
     elif basic != "open":
-        state, name, label = "unknown", "presence-offline", "Unknown"
+        state, name, label = "unknown", "presence-offline", translate("BuddyModel", "Unknown")
     elif act == ON_THE_PHONE:
-        state, name, label = "on-the-phone", "presence-onphone", "On the phone"
+        state, name, label = "on-the-phone", "presence-onphone", translate("BuddyModel", "On the phone")
     elif act in BUSY_ACTIVITIES:
-        state, name, label = "busy", "presence-busy", "Busy"
+        state, name, label = "busy", "presence-busy", translate("BuddyModel", "Busy")
     elif act is None or act in AVAILABLE_ACTIVITIES:
-        state, name, label = "available", "presence-available", "Available"
+        state, name, label = "available", "presence-available", translate("BuddyModel", "Available")
     else:
-        state, name, label = "away", "presence-away", "Away"
+        state, name, label = "away", "presence-away", translate("BuddyModel", "Away")
     text = label
     if act is not None and act not in (ON_THE_PHONE, state, "unknown", "other") and basic == "open":
         text += f" ({act.replace('-', ' ')})"
@@ -245,14 +258,16 @@ class BuddyModel(QObject):
                 for uri in contact.uris:
                     self._uri_contacts.setdefault(normalise_uri(uri), set()).add(contact.id)
         model = QStandardItemModel(0, 3, self)
-        model.setHorizontalHeaderLabels(["Name", "Presence", "Line"])
+        model.setHorizontalHeaderLabels([self.tr("Name"), self.tr("Presence"), self.tr("Line")])
         avatars: dict[int, QIcon] = {}
         bold = QFont(font)
         bold.setBold(True)
         names = sorted(groups, key=lambda g: (g == NO_GROUP, g.casefold()))
         for group in names:
             members = groups[group]
-            header = QStandardItem(f"{group} ({len(members)})")
+            count = len(members)
+            shown = translate("BuddyModel", NO_GROUP) if group == NO_GROUP else group
+            header = QStandardItem(f"{shown} ({count})")
             filler = [QStandardItem(), QStandardItem()]
             for item in (header, *filler):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -262,7 +277,9 @@ class BuddyModel(QObject):
                 {
                     Qt.ItemDataRole.DisplayRole: header.text(),
                     GROUP_ROLE: group,
-                    Qt.ItemDataRole.AccessibleTextRole: f"Group {group}, {len(members)} contacts",
+                    Qt.ItemDataRole.AccessibleTextRole: translate(
+                        "BuddyModel", "Group {group}, %n contact(s)", "", count
+                    ).format(group=shown),
                     Qt.ItemDataRole.FontRole: bold,
                 },
             )
@@ -317,14 +334,14 @@ class BuddyModel(QObject):
                 continue
             state, reason = sub
             if state == "pending":
-                return PresenceView("unknown", "presence-offline", "Waiting for authorisation")
+                return PresenceView("unknown", "presence-offline", self.tr("Waiting for authorisation"))
             if state == "terminated" and reason in ("rejected", "noresource", "invariant"):
-                words = {"rejected": "Presence refused", "noresource": "Unknown address"}
-                return PresenceView("unknown", "presence-offline", words.get(reason, "Presence unavailable"))
+                words = {"rejected": self.tr("Presence refused"), "noresource": self.tr("Unknown address")}
+                return PresenceView("unknown", "presence-offline", words.get(reason, self.tr("Presence unavailable")))
         if best is not None:
             return best
         if contact.subscribe_presence and sip_uris(contact):
-            return PresenceView("unknown", "presence-offline", "Unknown")
+            return PresenceView("unknown", "presence-offline", self.tr("Unknown"))
         return None
 
     def _contact_lamp(self, contact: Contact) -> str | None:
@@ -364,8 +381,8 @@ class BuddyModel(QObject):
         view = self._contact_presence(contact)
         lamp = self._contact_lamp(contact) or ""
         state = view.state if view is not None else ""
-        presence_text = view.text if view is not None else "Presence not shown"
-        lamp_text = LAMP_TEXT.get(lamp, lamp)
+        presence_text = view.text if view is not None else self.tr("Presence not shown")
+        lamp_text = translate("BuddyModel", LAMP_TEXT[lamp]) if lamp in LAMP_TEXT else lamp
         spoken = f"{contact.name}, {presence_text}" + (f", {lamp_text}" if lamp_text else "")
         model = self.model
         changed = False
@@ -378,7 +395,9 @@ class BuddyModel(QObject):
                         Qt.ItemDataRole.DisplayRole: presence_text,
                         Qt.ItemDataRole.DecorationRole: _presence_icon(view.icon) if view is not None else QIcon(),
                         Qt.ItemDataRole.ToolTipRole: presence_text,
-                        Qt.ItemDataRole.AccessibleTextRole: f"Presence of {contact.name}: {presence_text}",
+                        Qt.ItemDataRole.AccessibleTextRole: self.tr("Presence of {name}: {presence}").format(
+                            name=contact.name, presence=presence_text
+                        ),
                         STATE_ROLE: state,
                         **common,
                     },
@@ -390,7 +409,9 @@ class BuddyModel(QObject):
                     {
                         Qt.ItemDataRole.DisplayRole: lamp_text,
                         Qt.ItemDataRole.DecorationRole: icon(f"lamp-{lamp}") if lamp else QIcon(),
-                        Qt.ItemDataRole.AccessibleTextRole: f"Line of {contact.name}: {lamp_text or 'not watched'}",
+                        Qt.ItemDataRole.AccessibleTextRole: self.tr("Line of {name}: {line}").format(
+                            name=contact.name, line=lamp_text or self.tr("not watched")
+                        ),
                         STATE_ROLE: lamp,
                         **common,
                     },

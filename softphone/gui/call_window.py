@@ -46,7 +46,9 @@ from PySide6.QtWidgets import (
 from softphone.gui.bridge import UaBridge
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.style import REFUSE, accent
 from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Store
 from softphone.ua import (
@@ -67,12 +69,12 @@ MUTE_SUPPORTED = hasattr(UserAgent, "set_mute")
 GRAPH_POINTS = 60
 MOS_MIN, MOS_MAX = 1.0, 5.0  # the scale; the E-model's best is 4.5, drawn below the top edge
 STATE_TEXT = {
-    "calling": "calling …",
-    "ringing": "ringing …",
-    "early": "ringing (early media) …",
-    "confirmed": "connected",
-    "held": "on hold",
-    "ended": "ended",
+    "calling": QT_TRANSLATE_NOOP("CallRow", "calling …"),
+    "ringing": QT_TRANSLATE_NOOP("CallRow", "ringing …"),
+    "early": QT_TRANSLATE_NOOP("CallRow", "ringing (early media) …"),
+    "confirmed": QT_TRANSLATE_NOOP("CallRow", "connected"),
+    "held": QT_TRANSLATE_NOOP("CallRow", "on hold"),
+    "ended": QT_TRANSLATE_NOOP("CallRow", "ended"),
 }
 METER_POLL_MS = 100  # audio levels are asked for through the bridge this often
 METER_FLOOR_DB = -60.0  # an empty meter; full scale is 0 dBFS
@@ -109,13 +111,13 @@ class QualityGraph(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.values: deque[float] = deque(maxlen=GRAPH_POINTS)
-        self.setMinimumSize(160, 48)
-        self.setAccessibleName("Call quality graph")
-        self.setToolTip("MOS over the last minute (1 bad … 4.5 excellent)")
+        self.setMinimumSize(180, 56)
+        self.setAccessibleName(self.tr("Call quality graph"))
+        self.setToolTip(self.tr("MOS over the last minute (1 bad … 4.5 excellent)"))
 
     def add(self, mos: float) -> None:
         self.values.append(max(MOS_MIN, min(MOS_MAX, mos)))
-        self.setAccessibleDescription(f"MOS {mos:.1f}")
+        self.setAccessibleDescription(self.tr("MOS {mos:.1f}").format(mos=mos))
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -158,17 +160,17 @@ class TransferDialog(QDialog):
 
     def __init__(self, remote: str, store: Store | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Transfer {remote}")
-        self.setAccessibleName("Blind transfer")
+        self.setWindowTitle(self.tr("Transfer {remote}").format(remote=remote))
+        self.setAccessibleName(self.tr("Blind transfer"))
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.target = QLineEdit()
-        self.target.setPlaceholderText("sip:carol@example.com or a number")
-        self.target.setAccessibleName("Transfer target")
-        form.addRow("&To:", self.target)
+        self.target.setPlaceholderText(self.tr("sip:carol@example.com or a number"))
+        self.target.setAccessibleName(self.tr("Transfer target"))
+        form.addRow(self.tr("&To:"), self.target)
         layout.addLayout(form)
         self.contacts = QListWidget()
-        self.contacts.setAccessibleName("Contacts to transfer to")
+        self.contacts.setAccessibleName(self.tr("Contacts to transfer to"))
         if store is not None:
             names: list[str] = []
             for contact in store.contacts.list():
@@ -183,9 +185,9 @@ class TransferDialog(QDialog):
         layout.addWidget(self.contacts)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("&Transfer")
-        ok.setAccessibleName("Transfer now")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel transfer")
+        ok.setText(self.tr("&Transfer"))
+        ok.setAccessibleName(self.tr("Transfer now"))
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName(self.tr("Cancel transfer"))
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
@@ -200,20 +202,20 @@ class AttendedTransferDialog(QDialog):
 
     def __init__(self, remote: str, others: list[tuple[str, str]], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Connect {remote} with …")
-        self.setAccessibleName("Attended transfer")
+        self.setWindowTitle(self.tr("Connect {remote} with …").format(remote=remote))
+        self.setAccessibleName(self.tr("Attended transfer"))
         layout = QVBoxLayout(self)
         self.other = QComboBox()
-        self.other.setAccessibleName("Call to connect with")
+        self.other.setAccessibleName(self.tr("Call to connect with"))
         for call_id, text in others:
             self.other.addItem(text, call_id)
-        layout.addWidget(QLabel("Connect with the call:"))
+        layout.addWidget(QLabel(self.tr("Connect with the call:")))
         layout.addWidget(self.other)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        ok.setText("&Connect")
-        ok.setAccessibleName("Connect the calls")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel attended transfer")
+        ok.setText(self.tr("&Connect"))
+        ok.setAccessibleName(self.tr("Connect the calls"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName(self.tr("Cancel attended transfer"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -239,17 +241,24 @@ class CallRow(QFrame):
         self._locked: bool | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setAccessibleName(f"Call with {self.remote_text}")
+        self.setAccessibleName(self.tr("Call with {remote_text}").format(remote_text=self.remote_text))
 
-        self.remote_label = plain_label(self.remote_text)
+        # The contact's (or the caller's) name, large; the address under it, small.
+        self.remote_label = plain_label(self.remote_name or self.call_event.remote_uri)
         font = self.remote_label.font()
         font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.25)
         self.remote_label.setFont(font)
-        self.remote_label.setAccessibleName("Remote party")
+        self.remote_label.setAccessibleName(self.tr("Remote party"))
+        self.address_label = plain_label(self.call_event.remote_uri)
+        self.address_label.setAccessibleName(self.tr("Remote address"))
+        self.address_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.address_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.address_label.setVisible(self.remote_name is not None)
         self.state_label = plain_label()
-        self.state_label.setAccessibleName("Call state")
-        self.timer_label = plain_label("0:00")
-        self.timer_label.setAccessibleName("Call duration")
+        self.state_label.setAccessibleName(self.tr("Call state"))
+        self.timer_label = plain_label(self.tr("0:00"))
+        self.timer_label.setAccessibleName(self.tr("Call duration"))
         header = QHBoxLayout()
         header.addWidget(self.remote_label, 1)
         header.addWidget(self.state_label)
@@ -269,24 +278,45 @@ class CallRow(QFrame):
         self.security_label.setVisible(False)
 
         mute_supported = MUTE_SUPPORTED
-        self.mute_button = _tool("Mute", "Mute", "mute", "Mute the microphone (Ctrl+M)", checkable=True)
-        self.mute_button.setEnabled(mute_supported)
-        self.hold_button = _tool("Hold", "Hold", "hold", "Hold / resume (Ctrl+H)", checkable=True)
-        self.dtmf_button = _tool("Keypad", "DTMF keypad", "dialpad", "DTMF keypad (Ctrl+K)", checkable=True)
-        self.transfer_button = _tool("Transfer", "Blind transfer", "transfer", "Blind transfer (Ctrl+T)")
-        self.attended_button = _tool(
-            "Connect", "Attended transfer", "transfer", "Attended transfer to another call (Ctrl+Shift+T)"
+        self.mute_button = _tool(
+            self.tr("Mute"), self.tr("Mute"), "mute", self.tr("Mute the microphone (Ctrl+M)"), checkable=True
         )
-        self.record_button = _tool("Record", "Record", "record", "Record the call (Ctrl+R)", checkable=True)
-        self.hangup_button = _tool("Hang up", "Hang up", "hangup", "Hang up (Ctrl+E)")
-        self.split_button = _tool("Split", "Split from the conference", "phone", "Take this call out of the conference")
+        self.mute_button.setEnabled(mute_supported)
+        self.hold_button = _tool(
+            self.tr("Hold"), self.tr("Hold"), "hold", self.tr("Hold / resume (Ctrl+H)"), checkable=True
+        )
+        self.dtmf_button = _tool(
+            self.tr("Keypad"), self.tr("DTMF keypad"), "dialpad", self.tr("DTMF keypad (Ctrl+K)"), checkable=True
+        )
+        self.transfer_button = _tool(
+            self.tr("Transfer"), self.tr("Blind transfer"), "transfer", self.tr("Blind transfer (Ctrl+T)")
+        )
+        self.attended_button = _tool(
+            self.tr("Connect"),
+            self.tr("Attended transfer"),
+            "transfer",
+            self.tr("Attended transfer to another call (Ctrl+Shift+T)"),
+        )
+        self.record_button = _tool(
+            self.tr("Record"), self.tr("Record"), "record", self.tr("Record the call (Ctrl+R)"), checkable=True
+        )
+        self.hangup_button = _tool(self.tr("Hang up"), self.tr("Hang up"), "hangup", self.tr("Hang up (Ctrl+E)"))
+        accent(self.hangup_button, REFUSE, padding="2px 10px", radius=4)
+        self.split_button = _tool(
+            self.tr("Split"),
+            self.tr("Split from the conference"),
+            "phone",
+            self.tr("Take this call out of the conference"),
+        )
         self.split_button.setVisible(False)
         self.split_button.clicked.connect(self.split)
         self.in_conference = False
         self.levels_pending = False
         self.level_polls = 0  # answers received, for tests and diagnostics
-        self.mic_meter = self._meter("Microphone level as sent", "after echo cancellation, noise suppression and gain")
-        self.speaker_meter = self._meter("Speaker level", "spk")
+        self.mic_meter = self._meter(
+            self.tr("Microphone level as sent"), self.tr("after echo cancellation, noise suppression and gain")
+        )
+        self.speaker_meter = self._meter(self.tr("Speaker level"), "spk")
         self.mute_button.clicked.connect(self.toggle_mute)
         self.hold_button.clicked.connect(self.toggle_hold)
         self.dtmf_button.clicked.connect(self.toggle_dialpad)
@@ -310,18 +340,18 @@ class CallRow(QFrame):
         actions.addWidget(self.mic_meter)
         actions.addWidget(self.speaker_meter)
 
-        self.dialpad = DialPad(self.send_dtmf, "DTMF keypad")
+        self.dialpad = DialPad(self.send_dtmf, self.tr("DTMF keypad"))
         self.dialpad.setVisible(False)
 
-        self.quality_label = plain_label("Quality: waiting for media …")
-        self.quality_label.setAccessibleName("Call quality")
+        self.quality_label = plain_label(self.tr("Quality: waiting for media …"))
+        self.quality_label.setAccessibleName(self.tr("Call quality"))
         self.graph = QualityGraph()
         self.warning_label = plain_label()
-        self.warning_label.setAccessibleName("Media warning")
+        self.warning_label.setAccessibleName(self.tr("Media warning"))
         self.warning_label.setWordWrap(True)
         self.warning_label.setVisible(False)
         self.transfer_label = plain_label()
-        self.transfer_label.setAccessibleName("Transfer status")
+        self.transfer_label.setAccessibleName(self.tr("Transfer status"))
         self.transfer_label.setVisible(False)
         quality = QHBoxLayout()
         quality.addWidget(self.quality_label, 1)
@@ -329,6 +359,7 @@ class CallRow(QFrame):
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.address_label)
         layout.addLayout(security)
         layout.addLayout(actions)
         layout.addWidget(self.dialpad)
@@ -355,8 +386,14 @@ class CallRow(QFrame):
     # --- state --------------------------------------------------------------------------------
 
     @property
+    def remote_name(self) -> str | None:
+        """Who the call is with, by name: the contact's name for the address, else the name the call
+        gave (a caller's display name), else None."""
+        return self._contact_name() or self.call_event.remote_display_name or None
+
+    @property
     def remote_text(self) -> str:
-        name = self.call_event.remote_display_name or self._contact_name()
+        name = self.remote_name
         return f"{name} <{self.call_event.remote_uri}>" if name else self.call_event.remote_uri
 
     def _contact_name(self) -> str | None:
@@ -380,16 +417,20 @@ class CallRow(QFrame):
         self.call_event = event
         if event.state in ("confirmed", "held") and self.answered_at is None:
             self.answered_at = time.monotonic()
-        text = STATE_TEXT.get(event.state, event.state)
+        text = translate("CallRow", STATE_TEXT[event.state]) if event.state in STATE_TEXT else event.state
         if event.state == "held" and not self.local_hold:
-            text = "held by the other party"
+            text = self.tr("held by the other party")
         if event.state == "ended" and (event.code or event.reason):
-            text = f"ended: {why(event.code, event.reason)}"
+            text = self.tr("ended: {why}").format(why=why(event.code, event.reason))
         if self.in_conference and event.state == "confirmed":
-            text = "conference"
+            text = self.tr("conference")
         self.state_label.setText(text)
-        self.remote_label.setText(self.remote_text)
+        self.remote_label.setText(self.remote_name or event.remote_uri)
+        self.address_label.setText(event.remote_uri)
+        self.address_label.setVisible(self.remote_name is not None)
         self.show_encryption(event.encryption)
+        if event.state == "ended":
+            self.stop_meters()
         self._enable()
         self.tick()
 
@@ -420,8 +461,8 @@ class CallRow(QFrame):
         self.split_button.setVisible(self.in_conference)
         self.split_button.setEnabled(up and self.in_conference)
         self.hold_button.setChecked(self.local_hold)
-        self.hold_button.setText("Resume" if self.local_hold else "Hold")
-        self.hold_button.setAccessibleName("Resume" if self.local_hold else "Hold")
+        self.hold_button.setText(self.tr("Resume") if self.local_hold else self.tr("Hold"))
+        self.hold_button.setAccessibleName(self.tr("Resume") if self.local_hold else self.tr("Hold"))
 
     def tick(self) -> None:
         if self.answered_at is None:
@@ -436,7 +477,9 @@ class CallRow(QFrame):
             self.show_encryption(event.encryption)
         rtt = f"{event.rtt_ms:.0f} ms" if event.rtt_ms is not None else "–"
         self.quality_label.setText(
-            f"MOS {event.mos:.1f} · loss {event.loss_percent:.1f} % · jitter {event.jitter_ms:.0f} ms · RTT {rtt}"
+            self.tr("MOS {mos:.1f} · loss {loss_percent:.1f} % · jitter {jitter_ms:.0f} ms · RTT {rtt}").format(
+                mos=event.mos, loss_percent=event.loss_percent, jitter_ms=event.jitter_ms, rtt=rtt
+            )
         )
         self.graph.add(event.mos)
 
@@ -445,7 +488,7 @@ class CallRow(QFrame):
             self.warning_label.setVisible(False)
             self.warning_label.setText("")
             return
-        prefix = "⚠ One-way audio: " if event.warning == "one_way_audio" else "⚠ "
+        prefix = "⚠ " + self.tr("One-way audio:") + " " if event.warning == "one_way_audio" else "⚠ "
         self.warning_label.setText(prefix + event.message)
         self.warning_label.setVisible(True)
 
@@ -453,16 +496,16 @@ class CallRow(QFrame):
         if event.active:
             self.recording_path = event.path
             self.record_button.setChecked(True)
-            self.record_button.setText("Stop rec.")
-            self.record_button.setAccessibleName("Stop recording")
+            self.record_button.setText(self.tr("Stop rec."))
+            self.record_button.setAccessibleName(self.tr("Stop recording"))
         else:
             self.recording_path = None
             self.record_button.setChecked(False)
-            self.record_button.setText("Record")
-            self.record_button.setAccessibleName("Record")
-            note = f"Recording saved: {event.path} ({event.seconds:.0f} s)"
+            self.record_button.setText(self.tr("Record"))
+            self.record_button.setAccessibleName(self.tr("Record"))
+            note = self.tr("Recording saved: {path} ({seconds:.0f} s)").format(path=event.path, seconds=event.seconds)
             if event.error:
-                note += f" — incomplete: {event.error}"
+                note += " — " + self.tr("incomplete: {error}").format(error=event.error)
             self.transfer_label.setText(note)
             self.transfer_label.setVisible(True)
 
@@ -487,9 +530,17 @@ class CallRow(QFrame):
             meter.setValue(round(100 * max(0.0, min(1.0, 1.0 - db / METER_FLOOR_DB))))
             meter.setVisible(True)
 
+    def stop_meters(self) -> None:
+        """The call ended: its meters go empty and away (the window stops asking for levels)."""
+        for meter in (self.mic_meter, self.speaker_meter):
+            meter.setValue(0)
+            meter.setVisible(False)
+
     def on_transfer(self, event: TransferEvent) -> None:
         code = f" ({event.code})" if event.code is not None else ""
-        self.transfer_label.setText(f"Transfer to {event.target}: {event.state}{code}")
+        self.transfer_label.setText(
+            self.tr("Transfer to {target}: {state}{code}").format(target=event.target, state=event.state, code=code)
+        )
         self.transfer_label.setVisible(True)
 
     # --- actions (every one goes through the bridge and returns at once) ----------------------
@@ -509,8 +560,8 @@ class CallRow(QFrame):
         def done(_: object) -> None:
             self.muted = muted
             self.mute_button.setChecked(muted)
-            self.mute_button.setText("Unmute" if muted else "Mute")
-            self.mute_button.setAccessibleName("Unmute" if muted else "Mute")
+            self.mute_button.setText(self.tr("Unmute") if muted else self.tr("Mute"))
+            self.mute_button.setAccessibleName(self.tr("Unmute") if muted else self.tr("Mute"))
 
         ua = self.window_.bridge.ua
         if ua is None or not hasattr(ua, "set_mute"):
@@ -565,7 +616,7 @@ class CallRow(QFrame):
         except ValueError as exc:
             self.window_.show_error(str(exc))
             return
-        self.transfer_label.setText(f"Transferring to {target} …")
+        self.transfer_label.setText(self.tr("Transferring to {target} …").format(target=target))
         self.transfer_label.setVisible(True)
         self.bridge.run(lambda: ua.transfer(self.call_id, target), on_error=self._fail("transfer the call"))
 
@@ -582,7 +633,7 @@ class CallRow(QFrame):
         ua = self.bridge.ua
         if ua is None or other_call_id is None:
             return
-        self.transfer_label.setText("Connecting the calls …")
+        self.transfer_label.setText(self.tr("Connecting the calls …"))
         self.transfer_label.setVisible(True)
         self.bridge.run(
             lambda: ua.attended_transfer(self.call_id, other_call_id), on_error=self._fail("transfer the call")
@@ -610,7 +661,7 @@ class CallRow(QFrame):
         ua = self.bridge.ua
         if ua is None or self.call_event.state == "ended":
             return
-        self.state_label.setText("hanging up …")
+        self.state_label.setText(self.tr("hanging up …"))
         self.bridge.run(lambda: ua.hangup(self.call_id), on_error=self._fail("hang up"))
 
 
@@ -625,18 +676,20 @@ class CallWindow(QWidget):
         self.store = store
         self.recordings_dir = recordings_dir
         self.rows: dict[str, CallRow] = {}
-        self.setWindowTitle("Calls — Softphone")
+        self.setWindowTitle(self.tr("Calls — Softphone"))
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("Calls")
+        self.setAccessibleName(self.tr("Calls"))
         self.resize(560, 320)
         self.error_label = plain_label()
-        self.error_label.setAccessibleName("Call error")
+        self.error_label.setAccessibleName(self.tr("Call error"))
         self.error_label.setWordWrap(True)
         self.error_label.setVisible(False)
         self.conference: list[str] = []
-        self.merge_button = QPushButton("&Merge calls")
-        self.merge_button.setAccessibleName("Merge calls into a conference")
-        self.merge_button.setToolTip(f"Merge the established calls into a conference ({MERGE_SHORTCUT})")
+        self.merge_button = QPushButton(self.tr("&Merge calls"))
+        self.merge_button.setAccessibleName(self.tr("Merge calls into a conference"))
+        self.merge_button.setToolTip(
+            self.tr("Merge the established calls into a conference ({keys})").format(keys=MERGE_SHORTCUT)
+        )
         self.merge_button.setEnabled(False)
         self.merge_button.clicked.connect(self.merge)
         self.merge_shortcut = QShortcut(QKeySequence(MERGE_SHORTCUT), self)
@@ -648,6 +701,7 @@ class CallWindow(QWidget):
         self._rows_layout = QVBoxLayout(self._rows_box)
         self._rows_layout.addStretch(1)
         scroll = QScrollArea()
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidgetResizable(True)
         scroll.setWidget(self._rows_box)
         layout = QVBoxLayout(self)
@@ -696,6 +750,7 @@ class CallWindow(QWidget):
     def _update_merge(self) -> None:
         established = self.established_calls()
         self.merge_button.setEnabled(len(established) >= 2 and not set(established) <= set(self.conference))
+        self.merge_button.setVisible(len(self.rows) >= 2)  # nothing to merge with one call: no button
         if established and not self._meter_timer.isActive():
             self._meter_timer.start()
         elif not established:
@@ -743,7 +798,9 @@ class CallWindow(QWidget):
         try:
             self.recordings_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            self.show_error(f"Cannot create {self.recordings_dir}: {exc.strerror or exc}")
+            self.show_error(
+                self.tr("Cannot create {folder}: {error}").format(folder=self.recordings_dir, error=exc.strerror or exc)
+            )
         return self.recordings_dir / f"call-{stamp}-{call_id}.wav"
 
     def show_error(self, message: str) -> None:

@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 from softphone.gui.bridge import UaBridge
 from softphone.gui.chat_requests import AddContact, RequestsPanel
 from softphone.gui.chat_rows import MessageDelegate, ShownMessage
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import icon
 from softphone.gui.text import plain_label, plain_tooltip
 from softphone.store import Message, Store, StoreError, normalise_uri
@@ -73,10 +74,10 @@ STATE_ROLE = Qt.ItemDataRole.UserRole + 2
 REASON_ROLE = Qt.ItemDataRole.UserRole + 3
 
 STATE_WORDS = {
-    "queued": "⏳ Queued",
-    "sending": "… Sending",
-    "sent": "✓ Sent",
-    "failed": "✗ Failed",
+    "queued": QT_TRANSLATE_NOOP("ChatWindow", "⏳ Queued"),
+    "sending": QT_TRANSLATE_NOOP("ChatWindow", "… Sending"),
+    "sent": QT_TRANSLATE_NOOP("ChatWindow", "✓ Sent"),
+    "failed": QT_TRANSLATE_NOOP("ChatWindow", "✗ Failed"),
     "received": "",
 }
 _STATE_RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 2}
@@ -85,6 +86,7 @@ _STATE_RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 2}
 def state_text(state: str, reason: str | None = None) -> str:
     """The words for a delivery state: ``✓ Sent``, ``✗ Failed: 404 Not Found`` …"""
     words = STATE_WORDS.get(state, state)
+    words = translate("ChatWindow", words) if words else words
     if state == "failed" and reason:
         words += f": {reason}"
     return words
@@ -135,19 +137,19 @@ class Conversation(QWidget):
         self.peer_typing = False
         self._composing_sent = 0.0
         self._composing = False
-        self.setAccessibleName(f"Conversation with {name}")
+        self.setAccessibleName(self.tr("Conversation with {name}").format(name=name))
 
         header = QHBoxLayout()
         self.title = plain_label(name)
         bold = self.title.font()
         bold.setBold(True)
         self.title.setFont(bold)
-        self.title.setAccessibleName(f"Conversation with {name}")
+        self.title.setAccessibleName(self.tr("Conversation with {name}").format(name=name))
         self.address = plain_label(peer)
-        self.address.setAccessibleName("Address")
+        self.address.setAccessibleName(self.tr("Address"))
         self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.call_button = QPushButton(icon("phone"), "Call")
-        self.call_button.setAccessibleName(f"Call {name}")
+        self.call_button = QPushButton(icon("phone"), self.tr("Call"))
+        self.call_button.setAccessibleName(self.tr("Call {name}").format(name=name))
         self.call_button.setToolTip(plain_tooltip(f"Call {peer}"))
         self.call_button.clicked.connect(lambda: self.chat.call(self.uri))
         header.addWidget(self.title)
@@ -155,7 +157,7 @@ class Conversation(QWidget):
         header.addWidget(self.call_button)
 
         self.messages = QListWidget()
-        self.messages.setAccessibleName(f"Messages with {name}")
+        self.messages.setAccessibleName(self.tr("Messages with {name}").format(name=name))
         self.messages.setWordWrap(True)
         self.messages.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.messages.setResizeMode(QListView.ResizeMode.Adjust)
@@ -168,17 +170,17 @@ class Conversation(QWidget):
         self.messages.verticalScrollBar().valueChanged.connect(self._scrolled)
 
         self.composing_label = plain_label("")
-        self.composing_label.setAccessibleName("Typing")
+        self.composing_label.setAccessibleName(self.tr("Typing"))
         self.composing_label.setVisible(False)
 
         self.input = MessageInput()
-        self.input.setAccessibleName(f"Message to {name}")
-        self.input.setPlaceholderText("Write a message (Enter sends, Shift+Enter for a new line)")
+        self.input.setAccessibleName(self.tr("Message to {name}").format(name=name))
+        self.input.setPlaceholderText(self.tr("Write a message (Enter sends, Shift+Enter for a new line)"))
         self.input.setFixedHeight(70)
         self.input.send_requested.connect(self.send)
         self.input.textChanged.connect(self._typing)
-        self.send_button = QPushButton("Send")
-        self.send_button.setAccessibleName("Send message")
+        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button.setAccessibleName(self.tr("Send message"))
         self.send_button.clicked.connect(self.send)
         bottom = QHBoxLayout()
         bottom.addWidget(self.input, 1)
@@ -194,7 +196,7 @@ class Conversation(QWidget):
 
     def _row_text(self, shown: ShownMessage) -> str:
         when = time.strftime("%H:%M", time.localtime(shown.time))
-        who = "You" if shown.outgoing else self.name
+        who = self.tr("You") if shown.outgoing else self.name
         head = f"{who} · {when}"
         if shown.outgoing:
             head += f" · {state_text(shown.state, shown.reason)}"
@@ -212,10 +214,12 @@ class Conversation(QWidget):
         item.setData(REASON_ROLE, shown.reason)
         item.setData(Qt.ItemDataRole.UserRole, shown)
         when = time.strftime("%A %d %B %Y, %H:%M:%S", time.localtime(shown.time))
-        item.setToolTip(f"{failure_sentence(self.uri, shown.reason)}\n{when}" if shown.state == "failed" else when)
+        item.setToolTip(
+            self.tr("{problem}\n{when}").format(problem=failure_sentence(self.uri, shown.reason), when=when)
+            if shown.state == "failed"
+            else when
+        )
         palette = self.messages.palette()
-        if shown.outgoing:
-            item.setBackground(palette.alternateBase())
         if shown.state == "failed":
             item.setForeground(palette.placeholderText())
 
@@ -337,8 +341,10 @@ class Conversation(QWidget):
 
     def show_peer_typing(self, active: bool) -> None:
         self.peer_typing = active
-        self.composing_label.setText(f"{self.name} is typing…" if active else "")
-        self.composing_label.setAccessibleName(f"{self.name} is typing" if active else "Typing")
+        self.composing_label.setText(self.tr("{name} is typing…").format(name=self.name) if active else "")
+        self.composing_label.setAccessibleName(
+            self.tr("{name} is typing").format(name=self.name) if active else self.tr("Typing")
+        )
         self.composing_label.setVisible(active)
 
 
@@ -377,29 +383,29 @@ class ChatWindow(QWidget):
         self.conversations: dict[str, Conversation] = {}
         self.unread: dict[str, int] = {}
         self._early: dict[int, MessageStatusEvent] = {}
-        self.setWindowTitle("Chat")
-        self.setAccessibleName("Chat window")
+        self.setWindowTitle(self.tr("Chat"))
+        self.setAccessibleName(self.tr("Chat window"))
         self.resize(520, 560)
 
         top = QHBoxLayout()
         self.address = QLineEdit()
-        self.address.setPlaceholderText("Write to: name, number or sip: address")
-        self.address.setAccessibleName("Address to write to")
+        self.address.setPlaceholderText(self.tr("Write to: name, number or sip: address"))
+        self.address.setAccessibleName(self.tr("Address to write to"))
         self.address.returnPressed.connect(self.start_from_field)
-        self.start_button = QPushButton(icon("chat"), "New chat")
-        self.start_button.setAccessibleName("Start a conversation")
+        self.start_button = QPushButton(icon("chat"), self.tr("New chat"))
+        self.start_button.setAccessibleName(self.tr("Start a conversation"))
         self.start_button.clicked.connect(self.start_from_field)
         top.addWidget(self.address, 1)
         top.addWidget(self.start_button)
         self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Conversations")
+        self.tabs.setAccessibleName(self.tr("Conversations"))
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
         self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(lambda _i: self._current_changed())
         self.status = plain_label()
-        self.status.setAccessibleName("Chat status")
+        self.status.setAccessibleName(self.tr("Chat status"))
         self.status.setWordWrap(True)
         self.status.setVisible(False)
         self.requests = RequestsPanel(self, on_add_contact)
@@ -454,7 +460,7 @@ class ChatWindow(QWidget):
             self.tabs.setTabToolTip(index, plain_tooltip(key))
             close = self.tabs.tabBar().tabButton(index, QTabBar.ButtonPosition.RightSide)
             if close is not None:
-                close.setAccessibleName(f"Close the conversation with {name}")
+                close.setAccessibleName(self.tr("Close the conversation with {name}").format(name=name))
             self._update_tab(conversation)
             conversation.load_older()
         if activate:
@@ -471,7 +477,7 @@ class ChatWindow(QWidget):
         if "<" in text and text.endswith(">"):
             text = text[text.rindex("<") + 1 : -1]
         if not text or " " in text:
-            self.show_status("Write an address: a name, a number or sip:user@host")
+            self.show_status(self.tr("Write an address: a name, a number or sip:user@host"))
             return
         self.address.clear()
         self.open_conversation(text)
@@ -556,7 +562,9 @@ class ChatWindow(QWidget):
             label += " ✎"
         self.tabs.setTabText(index, label)
         self.tabs.setTabIcon(index, icon("chat") if count else QIcon())
-        spoken = f"Conversation with {conversation.name}" + (f", {count} unread" if count else "")
+        spoken = self.tr("Conversation with {name}").format(name=conversation.name)
+        if count:
+            spoken += ", " + self.tr("{count} unread").format(count=count)
         self.tabs.tabBar().setAccessibleTabName(index, spoken)
         self.setWindowTitle(self._title())
 
@@ -564,8 +572,8 @@ class ChatWindow(QWidget):
         total = self.total_unread()
         current = self.tabs.currentWidget()
         name = current.name if isinstance(current, Conversation) else ""
-        title = f"Chat — {name}" if name else "Chat"
-        return f"{title} ({total} unread)" if total else title
+        title = self.tr("Chat — {name}").format(name=name) if name else self.tr("Chat")
+        return self.tr("{title} ({count} unread)").format(title=title, count=total) if total else title
 
     def _current_changed(self) -> None:
         current = self.tabs.currentWidget()
@@ -691,7 +699,9 @@ class ChatWindow(QWidget):
             self._update_tab(conversation)
             self.unread_changed.emit(self.total_unread())
         if not self.isVisible() or self.isMinimized():
-            shown = self.notify is not None and self.notify(f"Message from {conversation.name}", event.text[:200])
+            shown = self.notify is not None and self.notify(
+                self.tr("Message from {name}").format(name=conversation.name), event.text[:200]
+            )
             if not shown:
                 self.show()  # no desktop notification: the window itself says a message came
 
@@ -700,7 +710,8 @@ class ChatWindow(QWidget):
         self.requests.on_message(event)
         if not self.isVisible() or self.isMinimized():
             shown = self.notify is not None and self.notify(
-                "Message request", f"from {event.sender} (not a verified contact)"
+                self.tr("Message request"),
+                self.tr("from {sender} (not a verified contact)").format(sender=event.sender),
             )
             if not shown:
                 self.show()

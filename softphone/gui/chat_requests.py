@@ -69,29 +69,29 @@ class RequestsPanel(QFrame):
         self.on_add_contact = on_add_contact
         self.requests: dict[str, Request] = {}
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName("Message requests")
+        self.setAccessibleName(self.tr("Message requests"))
         self.title = plain_label()
-        self.title.setAccessibleName("Message requests")
+        self.title.setAccessibleName(self.tr("Message requests"))
         self.title.setWordWrap(True)
         self.senders = QListWidget()
-        self.senders.setAccessibleName("Senders of message requests")
+        self.senders.setAccessibleName(self.tr("Senders of message requests"))
         self.senders.setMaximumHeight(90)
         self.senders.currentItemChanged.connect(lambda item, _old: self._selected(item))
         self.messages = QListWidget()
-        self.messages.setAccessibleName("Messages of the selected request")
+        self.messages.setAccessibleName(self.tr("Messages of the selected request"))
         self.messages.setWordWrap(True)
         self.messages.setMaximumHeight(160)
         self.messages.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.messages.setItemDelegate(MessageDelegate(self.messages))
-        self.accept_button = QPushButton("Accept")
-        self.accept_button.setAccessibleName("Accept the message request")
+        self.accept_button = QPushButton(self.tr("Accept"))
+        self.accept_button.setAccessibleName(self.tr("Accept the message request"))
         self.accept_button.clicked.connect(self.accept_selected)
-        self.add_button = QPushButton("Add contact…")
-        self.add_button.setAccessibleName("Add the sender as a contact")
+        self.add_button = QPushButton(self.tr("Add contact…"))
+        self.add_button.setAccessibleName(self.tr("Add the sender as a contact"))
         self.add_button.clicked.connect(self.add_selected)
         self.add_button.setVisible(on_add_contact is not None)
-        self.delete_button = QPushButton("Delete")
-        self.delete_button.setAccessibleName("Delete the message request")
+        self.delete_button = QPushButton(self.tr("Delete"))
+        self.delete_button.setAccessibleName(self.tr("Delete the message request"))
         self.delete_button.clicked.connect(self.delete_selected)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -143,10 +143,13 @@ class RequestsPanel(QFrame):
         self.senders.blockSignals(True)
         self.senders.clear()
         for request in sorted(self.requests.values(), key=lambda r: -r.time):
-            count = f"{request.count} new · " if request.count else ""
-            item = QListWidgetItem(f"{request.peer} — not a verified contact · {count}{_preview(request.last)}")
+            count = self.tr("{count} new").format(count=request.count) + " · " if request.count else ""
+            text = self.tr("{peer} — not a verified contact").format(peer=request.peer)
+            item = QListWidgetItem(f"{text} · {count}{_preview(request.last)}")
             item.setData(Qt.ItemDataRole.UserRole, request.peer)
-            item.setData(Qt.ItemDataRole.AccessibleTextRole, f"Message request from {request.peer}")
+            item.setData(
+                Qt.ItemDataRole.AccessibleTextRole, self.tr("Message request from {peer}").format(peer=request.peer)
+            )
             self.senders.addItem(item)
             if request.peer == selected:
                 self.senders.setCurrentItem(item)
@@ -158,8 +161,10 @@ class RequestsPanel(QFrame):
     def _update(self) -> None:
         count = len(self.requests)
         self.title.setText(
-            f"Message requests ({count}): from senders who are not verified contacts. "
-            "Nothing is shown in your conversations until you accept."
+            self.tr(
+                "Message requests ({count}): from senders who are not verified contacts. "
+                "Nothing is shown in your conversations until you accept."
+            ).format(count=count)
         )
         self.setVisible(count > 0)
         has = self.selected_peer() is not None

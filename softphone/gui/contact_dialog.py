@@ -50,7 +50,7 @@ class ContactDialog(QDialog):
     def __init__(self, contact: Contact | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.original = contact
-        self.setWindowTitle("Edit contact" if contact is not None else "Add contact")
+        self.setWindowTitle(self.tr("Edit contact") if contact is not None else self.tr("Add contact"))
         self.setAccessibleName(self.windowTitle())
         base = contact if contact is not None else Contact("")
         self._photo: bytes | None = base.photo
@@ -58,39 +58,39 @@ class ContactDialog(QDialog):
         self.file_dialog: QFileDialog | None = None
 
         self.name = QLineEdit(base.name)
-        self.name.setAccessibleName("Name")
+        self.name.setAccessibleName(self.tr("Name"))
         self.uris = QPlainTextEdit("\n".join(base.uris))
-        self.uris.setAccessibleName("SIP addresses, one per line")
-        self.uris.setPlaceholderText("sip:alice@example.com")
+        self.uris.setAccessibleName(self.tr("SIP addresses, one per line"))
+        self.uris.setPlaceholderText(self.tr("sip:alice@example.com"))
         self.uris.setTabChangesFocus(True)
         self.uris.setFixedHeight(60)
         self.phones = QPlainTextEdit("\n".join(base.phones))
-        self.phones.setAccessibleName("Phone numbers, one per line")
+        self.phones.setAccessibleName(self.tr("Phone numbers, one per line"))
         self.phones.setTabChangesFocus(True)
         self.phones.setFixedHeight(60)
         self.groups = QLineEdit(", ".join(base.groups))
-        self.groups.setAccessibleName("Groups, separated by commas")
-        self.groups.setPlaceholderText("Friends, Work")
+        self.groups.setAccessibleName(self.tr("Groups, separated by commas"))
+        self.groups.setPlaceholderText(self.tr("Friends, Work"))
         self.notes = QPlainTextEdit(base.notes)
-        self.notes.setAccessibleName("Notes")
+        self.notes.setAccessibleName(self.tr("Notes"))
         self.notes.setTabChangesFocus(True)
         self.notes.setFixedHeight(60)
-        self.presence = QCheckBox("Show presence and busy lamp")
-        self.presence.setAccessibleName("Show presence and busy lamp")
+        self.presence = QCheckBox(self.tr("Show presence and busy lamp"))
+        self.presence.setAccessibleName(self.tr("Show presence and busy lamp"))
         self.presence.setChecked(base.subscribe_presence if contact is not None else True)
 
         self.photo_preview = QLabel()
         self.photo_preview.setFixedSize(48, 48)
-        self.photo_preview.setAccessibleName("Photo")
+        self.photo_preview.setAccessibleName(self.tr("Photo"))
         self.photo_path = QLineEdit()
-        self.photo_path.setAccessibleName("Photo file")
-        self.photo_path.setPlaceholderText("image file (PNG, JPEG)")
+        self.photo_path.setAccessibleName(self.tr("Photo file"))
+        self.photo_path.setPlaceholderText(self.tr("image file (PNG, JPEG)"))
         self.photo_path.editingFinished.connect(lambda: self.load_photo(self.photo_path.text()))
-        choose = QPushButton("Choose…")
-        choose.setAccessibleName("Choose a photo file")
+        choose = QPushButton(self.tr("Choose…"))
+        choose.setAccessibleName(self.tr("Choose a photo file"))
         choose.clicked.connect(self.choose_photo)
-        clear = QPushButton("No photo")
-        clear.setAccessibleName("Remove the photo")
+        clear = QPushButton(self.tr("No photo"))
+        clear.setAccessibleName(self.tr("Remove the photo"))
         clear.clicked.connect(self.clear_photo)
         photo_row = QHBoxLayout()
         photo_row.addWidget(self.photo_preview)
@@ -99,17 +99,17 @@ class ContactDialog(QDialog):
         photo_row.addWidget(clear)
 
         self.problem = plain_label()
-        self.problem.setAccessibleName("Problem")
+        self.problem.setAccessibleName(self.tr("Problem"))
         self.problem.setWordWrap(True)
         self.problem.setVisible(False)
 
         form = QFormLayout()
-        form.addRow("&Name:", self.name)
-        form.addRow("SIP &addresses:", self.uris)
-        form.addRow("&Numbers:", self.phones)
-        form.addRow("&Groups:", self.groups)
-        form.addRow("N&otes:", self.notes)
-        form.addRow("Photo:", photo_row)
+        form.addRow(self.tr("&Name:"), self.name)
+        form.addRow(self.tr("SIP &addresses:"), self.uris)
+        form.addRow(self.tr("&Numbers:"), self.phones)
+        form.addRow(self.tr("&Groups:"), self.groups)
+        form.addRow(self.tr("N&otes:"), self.notes)
+        form.addRow(self.tr("Photo:"), photo_row)
         form.addRow("", self.presence)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         for button in self.buttons.buttons():
@@ -123,9 +123,9 @@ class ContactDialog(QDialog):
         self._show_photo()
 
     def choose_photo(self) -> None:
-        dialog = QFileDialog(self, "Choose a photo", "", "Images (*.png *.jpg *.jpeg *.gif);;All files (*)")
+        dialog = QFileDialog(self, self.tr("Choose a photo"), "", "Images (*.png *.jpg *.jpeg *.gif);;All files (*)")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
-        dialog.setAccessibleName("Choose a photo")
+        dialog.setAccessibleName(self.tr("Choose a photo"))
         dialog.fileSelected.connect(self.load_photo)
         self.file_dialog = dialog
         dialog.open()
@@ -140,11 +140,11 @@ class ContactDialog(QDialog):
         try:
             data = file.read_bytes()
         except OSError as exc:
-            self._show_problem(f"Cannot read the photo: {exc.strerror or exc}")
+            self._show_problem(self.tr("Cannot read the photo: {error}").format(error=exc.strerror or exc))
             return False
         pixmap = QPixmap()
         if len(data) > MAX_PHOTO_BYTES or not pixmap.loadFromData(data):
-            self._show_problem("The photo is not an image this program can read (or larger than 2 MB)")
+            self._show_problem(self.tr("The photo is not an image this program can read (or larger than 2 MB)"))
             return False
         self._photo = data
         self._photo_type = PHOTO_TYPES.get(file.suffix.lower(), "image/png")
@@ -185,10 +185,10 @@ class ContactDialog(QDialog):
     def validate(self) -> str | None:
         contact = self.contact()
         if not (contact.name or contact.uris or contact.phones):
-            return "Give a name, a SIP address or a number"
+            return self.tr("Give a name, a SIP address or a number")
         for uri in contact.uris:
             if ":" not in uri or uri.endswith(":") or " " in uri:
-                return f"{uri!r} is not an address (write sip:user@host or user@host)"
+                return self.tr("{uri} is not an address (write sip:user@host or user@host)").format(uri=repr(uri))
         return None
 
     def accept(self) -> None:

@@ -24,7 +24,7 @@ class DialPad(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         for i, key in enumerate(DTMF_KEYS):
             button = QPushButton(key)
-            button.setAccessibleName(f"Key {key}")
+            button.setAccessibleName(self.tr("Key {key}").format(key=key))
             button.setMinimumWidth(36)
             button.clicked.connect(lambda _=False, k=key: self._on_digit(k))
             grid.addWidget(button, i // 3, i % 3)

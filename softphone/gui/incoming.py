@@ -17,7 +17,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from softphone.gui.buddy_model import avatar
+from softphone.gui.i18n import translate
 from softphone.gui.icons import app_icon, icon
+from softphone.gui.style import ACCEPT, REFUSE, accent
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import Contact
@@ -67,42 +70,49 @@ class IncomingCallWindow(QWidget):
         self.decided = False
         name = event.remote_display_name or (contact.name if contact is not None else None)
         number = caller_number(event.remote_uri)
-        self.setWindowTitle(f"Incoming call from {name or number}")
+        self.setWindowTitle(self.tr("Incoming call from {who}").format(who=name or number))
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("Incoming call")
+        self.setAccessibleName(self.tr("Incoming call"))
 
         self.photo = QLabel()
         self.photo.setFixedSize(PHOTO_SIZE, PHOTO_SIZE)
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.photo.setAccessibleName("Caller photo")
-        self.photo.setPixmap(app_icon().pixmap(PHOTO_SIZE, PHOTO_SIZE))
+        self.photo.setAccessibleName(self.tr("Caller photo"))
+        self.photo.setPixmap(avatar(Contact(name or number), self.palette(), PHOTO_SIZE))
         self.name_label = plain_label(name or number)
         font = self.name_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.4)
         font.setBold(True)
         self.name_label.setFont(font)
-        self.name_label.setAccessibleName("Caller name")
+        self.name_label.setAccessibleName(self.tr("Caller name"))
         self.number_label = plain_label(event.remote_uri)
         self.number_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.number_label.setAccessibleName("Caller address")
-        identity = plain_label(f"Identity: {event.asserted_identity}" if event.asserted_identity else "")
-        identity.setAccessibleName("Asserted identity")
+        self.number_label.setAccessibleName(self.tr("Caller address"))
+        identity = plain_label(
+            self.tr("Identity: {asserted_identity}").format(asserted_identity=event.asserted_identity)
+            if event.asserted_identity
+            else ""
+        )
+        identity.setAccessibleName(self.tr("Asserted identity"))
         identity.setVisible(bool(event.asserted_identity))
-        self.status = plain_label("is calling you")
-        self.status.setAccessibleName("Call status")
+        self.status = plain_label(self.tr("is calling you"))
+        self.status.setAccessibleName(self.tr("Call status"))
         self.waiting_label = QLabel()
-        self.waiting_label.setAccessibleName("Calls waiting")
+        self.waiting_label.setAccessibleName(self.tr("Calls waiting"))
         self.waiting_label.setVisible(False)
 
-        self.answer_button = QPushButton(icon("phone"), "&Answer")
-        self.answer_button.setAccessibleName("Answer")
-        self.answer_button.setToolTip("Answer (Ctrl+Return)")
-        self.decline_button = QPushButton(icon("hangup"), "&Decline")
-        self.decline_button.setAccessibleName("Decline")
-        self.decline_button.setToolTip("Decline (Ctrl+D)")
-        self.busy_button = QPushButton("&Busy")
-        self.busy_button.setAccessibleName("Busy")
-        self.busy_button.setToolTip("Reply busy (Ctrl+B)")
+        self.answer_button = QPushButton(icon("phone"), self.tr("&Answer"))
+        self.answer_button.setAccessibleName(self.tr("Answer"))
+        self.answer_button.setToolTip(self.tr("Answer (Ctrl+Return)"))
+        self.decline_button = QPushButton(icon("hangup"), self.tr("&Decline"))
+        self.decline_button.setAccessibleName(self.tr("Decline"))
+        self.decline_button.setToolTip(self.tr("Decline (Ctrl+D)"))
+        self.busy_button = QPushButton(self.tr("&Busy"))
+        accent(self.answer_button, ACCEPT, padding="8px 18px")
+        accent(self.decline_button, REFUSE, padding="8px 18px")
+        self.busy_button.setMinimumHeight(self.answer_button.sizeHint().height())
+        self.busy_button.setAccessibleName(self.tr("Busy"))
+        self.busy_button.setToolTip(self.tr("Reply busy (Ctrl+B)"))
         self.answer_button.clicked.connect(self.answer)
         self.decline_button.clicked.connect(self.decline)
         self.busy_button.clicked.connect(self.busy)
@@ -123,8 +133,13 @@ class IncomingCallWindow(QWidget):
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.busy_button)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 18, 18, 14)
+        layout.setSpacing(14)
+        top.setSpacing(16)
+        buttons.setSpacing(8)
         layout.addLayout(top)
         layout.addLayout(buttons)
+        self.setMinimumWidth(380)
         self.answer_button.setDefault(True)
 
         self._relay = GuiRelay(self)
@@ -177,21 +192,23 @@ class IncomingCallWindow(QWidget):
 
     def set_waiting(self, count: int) -> None:
         """How many more calls ring behind this one."""
-        self.waiting_label.setText(f"{count} more call{'s' if count != 1 else ''} waiting" if count else "")
+        self.waiting_label.setText(
+            translate("IncomingCallWindow", "%n more call(s) waiting", "", count) if count else ""
+        )
         self.waiting_label.setVisible(count > 0)
 
     def answer(self) -> None:
         if self.decided:
             return
         self.decided = True
-        self.status.setText("answering …")
+        self.status.setText(self.tr("answering …"))
         self._on_answer(self.call_id)
 
     def decline(self) -> None:
-        self._decline(603, "declining …")
+        self._decline(603, self.tr("declining …"))
 
     def busy(self) -> None:
-        self._decline(486, "replying busy …")
+        self._decline(486, self.tr("replying busy …"))
 
     def _decline(self, code: int, text: str) -> None:
         if self.decided:

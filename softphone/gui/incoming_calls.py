@@ -1,8 +1,10 @@
 """The calls that ring: one incoming-call window at a time, the others waiting their turn in order.
 
 A flood of calls never opens more than one window; the window says how many
-more are waiting. The ringer runs while a call is on screen; answering and
-declining go to the UA through the bridge.
+more are waiting. The ringer runs while a call is on screen, and a desktop
+notification (with Answer and Decline where the desktop has buttons, else the
+tray's message) says who calls; answering and declining go to the UA through
+the bridge.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QSystemTrayIcon
-
 from softphone.gui.bridge import UaBridge
+from softphone.gui.i18n import translate
 from softphone.gui.incoming import IncomingCallWindow, caller_number
+from softphone.gui.notifications import Notifications
 from softphone.gui.ringer import Ringer
-from softphone.gui.text import notification_text
 from softphone.store import Store
 from softphone.ua import CallEvent, IncomingCallEvent, cannot
 
@@ -25,7 +26,7 @@ log = logging.getLogger("softphone.gui")
 
 
 class IncomingCalls:
-    """``ringer()`` and ``tray()`` are the ringer and the tray icon now (None without one);
+    """``ringer()`` is the ringer now, ``notifications`` the desktop's notifications;
     ``show_error`` reports a failed command."""
 
     def __init__(
@@ -33,13 +34,13 @@ class IncomingCalls:
         bridge: UaBridge,
         store: Store | None,
         ringer: Callable[[], Ringer],
-        tray: Callable[[], QSystemTrayIcon | None],
+        notifications: Notifications,
         show_error: Callable[[str], None],
     ) -> None:
         self.bridge = bridge
         self.store = store
         self._ringer = ringer
-        self._tray = tray
+        self.notifications = notifications
         self._show_error = show_error
         self.windows: dict[str, IncomingCallWindow] = {}
         self.waiting: dict[str, IncomingCallEvent] = {}
@@ -64,16 +65,35 @@ class IncomingCalls:
         window.raise_()
         window.activateWindow()
         self._ringer().start()
-        tray = self._tray()
-        if tray is not None:
-            name = event.remote_display_name or (contact.name if contact is not None else None)
-            who = name or caller_number(event.remote_uri)
-            tray.showMessage(
-                notification_text(f"Incoming call from {who}"),
-                notification_text(f"{event.remote_uri}\nClick to answer."),
-                QSystemTrayIcon.MessageIcon.Information,
-                30000,
-            )
+        name = event.remote_display_name or (contact.name if contact is not None else None)
+        who = name or caller_number(event.remote_uri)
+        call_id = event.call_id
+        title = translate("IncomingCalls", "Incoming call from {who}").format(who=who)
+        if self.notifications.desktop:
+            text = event.remote_uri
+        else:
+            text = translate("IncomingCalls", "{address}\nClick to answer.").format(address=event.remote_uri)
+        self.notifications.incoming_call(
+            call_id,
+            title,
+            text,
+            on_answer=lambda: self._decide(call_id, IncomingCallWindow.answer),
+            on_decline=lambda: self._decide(call_id, IncomingCallWindow.decline),
+            on_clicked=lambda: self._raise(call_id),
+        )
+
+    def _decide(self, call_id: str, action: Callable[[IncomingCallWindow], None]) -> None:
+        """Answer or Decline on the notification: as if clicked in the call's window."""
+        window = self.windows.get(call_id)
+        if window is not None:
+            action(window)
+
+    def _raise(self, call_id: str) -> None:
+        window = self.windows.get(call_id)
+        if window is not None:
+            window.show()
+            window.raise_()
+            window.activateWindow()
 
     def on_call(self, event: CallEvent) -> None:
         """A call changed: one that is no longer ringing leaves the screen or the queue."""
@@ -83,14 +103,13 @@ class IncomingCalls:
                 self._show_waiting_count()
             if window is not None:
                 self.close(event.call_id)
-        tray = self._tray()
         if event.state == "ended" and event.direction == "incoming" and window is not None and not window.decided:
-            if tray is not None:
-                name = event.remote_display_name or caller_number(event.remote_uri)
-                tray.showMessage("Missed call", notification_text(name), QSystemTrayIcon.MessageIcon.Information, 8000)
+            name = event.remote_display_name or caller_number(event.remote_uri)
+            self.notifications.notify(translate("IncomingCalls", "Missed call"), name)
 
     def close(self, call_id: str) -> None:
         window = self.windows.pop(call_id, None)
+        self.notifications.withdraw(call_id)
         if window is not None:
             window.close()
             window.deleteLater()

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QStringListModel, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QPoint, QStringListModel, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCompleter,
     QHBoxLayout,
@@ -47,14 +47,25 @@ from softphone.gui.chat import ChatWindow
 from softphone.gui.contact_dialog import ContactDialog
 from softphone.gui.dial_pad import DialPad
 from softphone.gui.dialing import dial_target
-from softphone.gui.history_view import completions, history_item
-from softphone.gui.icons import app_icon, badge_icon, icon
+from softphone.gui.history_view import (
+    PEER_NAME_ROLE,
+    RECORD_ID_ROLE,
+    HistoryDelegate,
+    completions,
+    contact_names,
+    history_item,
+)
+from softphone.gui.i18n import translate
+from softphone.gui.icons import app_icon, badge_icon, icon, icons_dir
 from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
+from softphone.gui.notifications import Notifications
 from softphone.gui.passwords import PasswordAsker
 from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
+from softphone.gui.style import ACCEPT, PlaceholderList, accent
 from softphone.gui.text import notification_text
+from softphone.gui.window_places import WindowPlaces
 from softphone.store import AccountSettings, Contact, Settings, Store, save_settings
 from softphone.ua import (
     Account,
@@ -70,6 +81,7 @@ from softphone.ua import (
 )
 
 if TYPE_CHECKING:
+    from softphone.gui.about import AboutDialog
     from softphone.gui.settings_dialog import SettingsDialog
     from softphone.gui.trace import TraceWindow
 
@@ -77,7 +89,17 @@ log = logging.getLogger("softphone.gui")
 
 HISTORY_LIMIT = 200
 SEEN_KEY = "history_seen"
-__all__ = ["AccountRow", "MainWindow"]
+__all__ = ["AccountRow", "MainWindow", "window_title"]
+
+
+def window_title(missed: int) -> str:
+    """The main window's title. It ends with the application's name, so Qt does not add that name again
+    (it appends the display name to every title that does not already end with it)."""
+    if missed:
+        return translate("MainWindow", "%n missed call(s) — Softphone", "", missed)
+    return "Softphone"
+
+
 class MainWindow(QMainWindow):
     """The application's main window. ``bridge`` must be started (or about to be) with the UA."""
 
@@ -95,6 +117,7 @@ class MainWindow(QMainWindow):
         recordings_dir: Path | None = None,
         ringer: Ringer | None = None,
         use_tray: bool = True,
+        desktop_notifications: bool = False,
         problems: Sequence[str] = (),
     ) -> None:
         super().__init__()
@@ -110,21 +133,31 @@ class MainWindow(QMainWindow):
         if accounts is None:
             accounts = list(bridge.ua.accounts) if bridge.ua is not None else []
         self.accounts = list(accounts)
-        self.incoming_calls = IncomingCalls(bridge, store, lambda: self.ringer, lambda: self.tray, self.show_error)
+        self.tray: QSystemTrayIcon | None = None
+        self.notifications = Notifications(
+            bridge,
+            self._tray_message,
+            enabled=desktop_notifications,
+            icon_path=str(icons_dir() / "softphone.svg"),
+            parent=self,
+        )
+        self.incoming_calls = IncomingCalls(bridge, store, lambda: self.ringer, self.notifications, self.show_error)
         self.voicemail_uri: str | None = None
         self.mwi_count = 0
         self.quitting = False
         self._settings_dialog: SettingsDialog | None = None
         self._trace_window: TraceWindow | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.places = WindowPlaces(self.settings, self._save_settings, self)
         # Passwords typed in a prompt and kept nowhere: needed again when the account is edited.
         self.session_passwords: dict[str, str] = {}
         self.passwords = PasswordAsker(
             self, self._account_entry, self._save_settings, self._use_password, self.show_error
         )
 
-        self.setWindowTitle("Softphone")
+        self.setWindowTitle(self.tr("Softphone"))
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("Softphone main window")
+        self.setAccessibleName(self.tr("Softphone main window"))
         self.resize(380, 600)
 
         central = QWidget()
@@ -136,46 +169,38 @@ class MainWindow(QMainWindow):
         self.presence_selector.edited.connect(self.apply_presence)
         layout.addWidget(self.presence_selector)
         layout.addLayout(self._make_dial_area())
-        self.dialpad = DialPad(self.dialpad_pressed, "Dial pad")
+        self.dialpad = DialPad(self.dialpad_pressed, self.tr("Dial pad"))
         self.dialpad.setVisible(False)
         layout.addWidget(self.dialpad)
         self.mwi_button = QPushButton(icon("voicemail"), "")
         self.mwi_button.setFlat(True)
-        self.mwi_button.setAccessibleName("Voice messages")
+        self.mwi_button.setAccessibleName(self.tr("Voice messages"))
         self.mwi_button.setVisible(False)
         self.mwi_button.clicked.connect(self.call_voicemail)
         layout.addWidget(self.mwi_button)
         self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Contacts and history")
+        self.tabs.setAccessibleName(self.tr("Contacts and history"))
         self.contacts_tab = self._make_contacts_tab()
-        self.tabs.addTab(self.contacts_tab, "Contacts")
+        self.tabs.addTab(self.contacts_tab, self.tr("Contacts"))
         self.history_list = self._make_history_tab()
-        self.history_index = self.tabs.addTab(self.history_list, "History")
+        self.history_index = self.tabs.addTab(self.history_list, self.tr("History"))
         self.tabs.currentChanged.connect(self._tab_changed)
         layout.addWidget(self.tabs, 1)
-        self.version_label = QLabel(f"Softphone {__version__}")
-        self.version_label.setAccessibleName("Version")
+        self.version_label = QLabel(self.tr("Softphone {version}").format(version=__version__))
+        self.version_label.setAccessibleName(self.tr("Version"))
         self.statusBar().addPermanentWidget(self.version_label)
         self.setCentralWidget(central)
 
         self.call_window = CallWindow(bridge, store, self.recordings_dir)
-        self.tray: QSystemTrayIcon | None = None
         if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
             self._make_tray()
 
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.quit)
-        self.addAction(quit_action)
+        self._make_menus()
         QShortcut(QKeySequence("Ctrl+L"), self, self.focus_dial)
         QShortcut(QKeySequence("Ctrl+K"), self, self.toggle_dialpad)
-        tools = self.menuBar().addMenu("&Tools")
-        settings_action = tools.addAction("&Settings…")
-        settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
-        settings_action.triggered.connect(self.open_settings)
-        tools.addAction("SIP &trace").triggered.connect(self.open_trace)
-        for overflow in self.menuBar().findChildren(QToolButton):
-            overflow.setAccessibleName("More menus")  # the menu bar's extension button
+        self.places.watch(self, "main")
+        self.places.watch(self.call_window, "calls")
+        self.places.watch(self.chat_window, "chat")
 
         self._pending_dials: list[str] = []
         bridge.event.connect(self.on_event)
@@ -189,6 +214,52 @@ class MainWindow(QMainWindow):
 
     # --- building -------------------------------------------------------------------------------
 
+    def _make_menus(self) -> None:
+        """File (Quit), Tools (Settings, SIP trace) and Help (Documentation, About), as other phones have."""
+        bar = self.menuBar()
+        file_menu = bar.addMenu(self.tr("&File"))
+        self.quit_action = QAction(self.tr("&Quit"), self)
+        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setToolTip(self.tr("Hang up, sign out and close the softphone"))
+        self.quit_action.triggered.connect(self.quit)
+        file_menu.addAction(self.quit_action)
+        self.addAction(self.quit_action)  # Ctrl+Q works with the menu bar hidden too
+        tools = bar.addMenu(self.tr("&Tools"))
+        self.settings_action = tools.addAction(self.tr("&Settings…"))
+        self.settings_action.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.open_settings)
+        self.trace_action = tools.addAction(self.tr("SIP &trace"))
+        self.trace_action.triggered.connect(self.open_trace)
+        help_menu = bar.addMenu(self.tr("&Help"))
+        self.docs_action = help_menu.addAction(self.tr("&Documentation"))
+        self.docs_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.docs_action.triggered.connect(self.open_docs)
+        help_menu.addSeparator()
+        self.about_action = help_menu.addAction(self.tr("&About Softphone"))
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.open_about)
+        self.menus = {"file": file_menu, "tools": tools, "help": help_menu}
+        for overflow in bar.findChildren(QToolButton):
+            overflow.setAccessibleName(self.tr("More menus"))  # the menu bar's extension button
+
+    def open_about(self) -> AboutDialog:
+        from softphone.gui.about import AboutDialog
+
+        if self.about_dialog is None:
+            self.about_dialog = AboutDialog(self)
+        self.about_dialog.show()
+        self.about_dialog.raise_()
+        self.about_dialog.activateWindow()
+        return self.about_dialog
+
+    def open_docs(self) -> None:
+        from softphone.gui.about import open_docs
+
+        if not open_docs():
+            self.show_error(self.tr("The documentation could not be opened."))
+
     def _make_account_area(self) -> QVBoxLayout:
         box = QVBoxLayout()
         self.accounts_area = AccountsArea(self.accounts, self.retry_registration, self.ask_password)
@@ -200,8 +271,8 @@ class MainWindow(QMainWindow):
     def _make_dial_area(self) -> QHBoxLayout:
         row = QHBoxLayout()
         self.dial_field = QLineEdit()
-        self.dial_field.setPlaceholderText("Name, number or sip: address")
-        self.dial_field.setAccessibleName("Number or address to call")
+        self.dial_field.setPlaceholderText(self.tr("Name, number or sip: address"))
+        self.dial_field.setAccessibleName(self.tr("Number or address to call"))
         self.dial_field.setClearButtonEnabled(True)
         self.completion_model = QStringListModel(self)
         completer = QCompleter(self.completion_model, self)
@@ -210,16 +281,17 @@ class MainWindow(QMainWindow):
         self.dial_field.setCompleter(completer)
         self.dial_field.textEdited.connect(self.update_completions)
         self.dial_field.returnPressed.connect(self.dial_from_field)
-        self.call_button = QPushButton(icon("phone"), "&Call")
-        self.call_button.setAccessibleName("Call")
-        self.call_button.setToolTip("Call the number or address (Enter)")
+        self.call_button = QPushButton(icon("phone"), self.tr("&Call"))
+        self.call_button.setAccessibleName(self.tr("Call"))
+        self.call_button.setToolTip(self.tr("Call the number or address (Enter)"))
         self.call_button.clicked.connect(self.dial_from_field)
+        accent(self.call_button, ACCEPT)
         self.pad_button = QToolButton()
         self.pad_button.setIcon(icon("dialpad"))
-        self.pad_button.setText("Pad")
+        self.pad_button.setText(self.tr("Pad"))
         self.pad_button.setCheckable(True)
-        self.pad_button.setAccessibleName("Show dial pad")
-        self.pad_button.setToolTip("Dial pad (Ctrl+K); digits are sent as DTMF during a call")
+        self.pad_button.setAccessibleName(self.tr("Show dial pad"))
+        self.pad_button.setToolTip(self.tr("Dial pad (Ctrl+K); digits are sent as DTMF during a call"))
         self.pad_button.clicked.connect(self.toggle_dialpad)
         row.addWidget(self.dial_field, 1)
         row.addWidget(self.pad_button)
@@ -246,10 +318,10 @@ class MainWindow(QMainWindow):
         )
         self.chat_button = QToolButton()
         self.chat_button.setIcon(icon("chat"))
-        self.chat_button.setText("Chat")
+        self.chat_button.setText(self.tr("Chat"))
         self.chat_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.chat_button.setAccessibleName("Chat")
-        self.chat_button.setToolTip("Open the chat window (Ctrl+M)")
+        self.chat_button.setAccessibleName(self.tr("Chat"))
+        self.chat_button.setToolTip(self.tr("Open the chat window (Ctrl+M)"))
         self.chat_button.clicked.connect(self.chat_window.show_window)
         self.chat_window.unread_changed.connect(self._chat_unread)
         self.tabs.setCornerWidget(self.chat_button, Qt.Corner.TopRightCorner)
@@ -262,30 +334,97 @@ class MainWindow(QMainWindow):
         return self.buddy_list.add_contact(Contact(user or uri, uris=[uri]))
 
     def _chat_unread(self, count: int) -> None:
-        self.chat_button.setText(f"Chat ({count})" if count else "Chat")
-        self.chat_button.setAccessibleName(f"Chat, {count} unread" if count else "Chat")
+        self.chat_button.setText(self.tr("Chat ({count})").format(count=count) if count else self.tr("Chat"))
+        self.chat_button.setAccessibleName(
+            self.tr("Chat, {count} unread").format(count=count) if count else self.tr("Chat")
+        )
 
     def _chat_notify(self, title: str, text: str) -> bool:
+        return self.notifications.notify(title, text)
+
+    def _tray_message(self, title: str, text: str, milliseconds: int) -> bool:
+        """Notifications where the desktop has no notification server: the tray's message, if there is a tray."""
         if self.tray is None:
             return False
         self.tray.showMessage(
-            notification_text(title), notification_text(text), QSystemTrayIcon.MessageIcon.Information, 8000
+            notification_text(title), notification_text(text), QSystemTrayIcon.MessageIcon.Information, milliseconds
         )
         return True
 
     def _make_history_tab(self) -> QListWidget:
-        history = QListWidget()
-        history.setAccessibleName("Call history")
+        history = PlaceholderList(
+            self.tr(
+                "No calls yet. Calls you make and take are listed here: double-click one to call back, "
+                "or right-click it to write, add the caller to your contacts or delete it."
+            )
+        )
+        history.setAccessibleName(self.tr("Call history"))
+        history.setItemDelegate(HistoryDelegate(history))
+        history.setUniformItemSizes(True)
         history.itemActivated.connect(self._call_item)
+        history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        history.customContextMenuRequested.connect(self._history_menu_at)
+        self.history_menu: QMenu | None = None
         return history
+
+    def history_menu_for(self, item: QListWidgetItem) -> QMenu:
+        """The History row's menu: call back, send a message, add to contacts, copy the address, delete."""
+        address = str(item.data(Qt.ItemDataRole.UserRole) or "")
+        record_id = item.data(RECORD_ID_ROLE)
+        menu = QMenu(self.history_list)
+        menu.setAccessibleName(self.tr("Call history entry"))
+        call = menu.addAction(icon("phone"), self.tr("&Call back"))
+        call.triggered.connect(lambda: self.dial(address))
+        message = menu.addAction(icon("chat"), self.tr("Send a &message"))
+        message.setEnabled(address.lower().startswith(("sip:", "sips:")))
+        message.triggered.connect(lambda: self.chat_window.open_conversation(address))
+        known = None
+        if self.store is not None:
+            try:
+                known = self.store.contacts.find_by_uri(address)
+            except Exception as exc:
+                log.info("contact lookup failed: %s", exc)
+        add = menu.addAction(self.tr("&Add to contacts…") if known is None else self.tr("In your contacts"))
+        add.setEnabled(known is None)
+        add.triggered.connect(lambda: self.add_history_contact(item))
+        copy_ = menu.addAction(self.tr("C&opy address"))
+        copy_.triggered.connect(lambda: QGuiApplication.clipboard().setText(address))
+        menu.addSeparator()
+        delete = menu.addAction(self.tr("&Delete from history"))
+        delete.setEnabled(isinstance(record_id, int))
+        delete.triggered.connect(lambda: self.delete_history(item))
+        self.history_menu = menu
+        return menu
+
+    def _history_menu_at(self, pos: QPoint) -> None:
+        item = self.history_list.itemAt(pos)
+        if item is not None:
+            self.history_menu_for(item).popup(self.history_list.viewport().mapToGlobal(pos))
+
+    def add_history_contact(self, item: QListWidgetItem) -> ContactDialog:
+        """The contact dialog, filled in with the History row's name and address."""
+        address = str(item.data(Qt.ItemDataRole.UserRole) or "")
+        name = str(item.data(PEER_NAME_ROLE) or "")
+        return self.buddy_list.add_contact(Contact(name or address_shown(address), uris=[address]))
+
+    def delete_history(self, item: QListWidgetItem) -> None:
+        record_id = item.data(RECORD_ID_ROLE)
+        if self.store is None or not isinstance(record_id, int):
+            return
+        try:
+            self.store.history.remove(record_id)
+        except Exception as exc:
+            self.show_error(cannot("delete the call from the history", str(exc)))
+            return
+        self.refresh_history()
 
     def _make_tray(self) -> None:
         tray = QSystemTrayIcon(app_icon(), self)
-        tray.setToolTip("Softphone")
+        tray.setToolTip(self.tr("Softphone"))
         menu = QMenu(self)
-        show = menu.addAction("Show / hide")
+        show = menu.addAction(self.tr("Show / hide"))
         show.triggered.connect(self.toggle_visible)
-        quit_ = menu.addAction("Quit")
+        quit_ = menu.addAction(self.tr("Quit"))
         quit_.triggered.connect(self.quit)
         tray.setContextMenu(menu)
         tray.activated.connect(self._tray_activated)
@@ -350,7 +489,9 @@ class MainWindow(QMainWindow):
         """Ask for ``aor``'s password (without blocking); the answer registers the account with it."""
         banner = self.accounts_area.banners.get(aor)
         text = problem or (banner.problem if banner is not None and banner.problem else "")
-        self.passwords.ask(aor, text or f"{address_shown(aor)} needs its password to register.")
+        self.passwords.ask(
+            aor, text or self.tr("{address} needs its password to register.").format(address=address_shown(aor))
+        )
 
     def _use_password(self, aor: str, password: str) -> None:
         self.session_passwords[aor] = password
@@ -401,7 +542,7 @@ class MainWindow(QMainWindow):
         note = self.presence_note.text().strip()
         ua = self.bridge.ua
         if ua is None or not hasattr(ua, "presence"):
-            self.statusBar().showMessage("Presence is not available in this version", 4000)
+            self.statusBar().showMessage(self.tr("Presence is not available in this version"), 4000)
             return
         basic, activity = PRESENCE_RPID.get(state, ("open", None))
         self.bridge.call(
@@ -452,15 +593,18 @@ class MainWindow(QMainWindow):
             # sockets: the call is made once both are there.
             self._pending_dials.append(target)
             if not self.accounts:
-                self.show_error(f"{address_shown(target)} will be called once an account is set up.")
+                self.show_error(
+                    self.tr("{address} will be called once an account is set up.").format(address=address_shown(target))
+                )
             return
-        self.statusBar().showMessage(f"Calling {address_shown(target)} …", 5000)
+        self.statusBar().showMessage(self.tr("Calling {address} …").format(address=address_shown(target)), 5000)
         self.bridge.run(
             lambda: ua.call(target),
             on_error=lambda exc: self.show_error(cannot(f"call {address_shown(target)}", str(exc))),
         )
 
     def _core_started(self) -> None:
+        self.notifications.start()
         self._dial_pending()
 
     def _dial_pending(self) -> None:
@@ -491,7 +635,7 @@ class MainWindow(QMainWindow):
         if self.voicemail_uri:
             self.dial(self.voicemail_uri)
         else:
-            self.statusBar().showMessage("The server did not say where the voicemail is", 4000)
+            self.statusBar().showMessage(self.tr("The server did not say where the voicemail is"), 4000)
 
     # --- lists --------------------------------------------------------------------------------------
 
@@ -503,8 +647,9 @@ class MainWindow(QMainWindow):
         if self.store is None:
             self._update_missed()
             return
+        names = contact_names(self.store)
         for record in self.store.history.list(limit=HISTORY_LIMIT):
-            self.history_list.addItem(history_item(record))
+            self.history_list.addItem(history_item(record, names))
         self._update_missed()
 
     # --- missed calls badge ----------------------------------------------------------------------------
@@ -517,10 +662,11 @@ class MainWindow(QMainWindow):
 
     def _update_missed(self) -> None:
         count = self.missed_count()
-        self.tabs.setTabText(self.history_index, f"History ({count})" if count else "History")
+        self.tabs.setTabText(
+            self.history_index, self.tr("History ({count})").format(count=count) if count else self.tr("History")
+        )
         self.tabs.setTabIcon(self.history_index, icon("hangup") if count else QIcon())
-        title = f"Softphone — {count} missed" if count else "Softphone"
-        self.setWindowTitle(title)
+        self.setWindowTitle(window_title(count))
         self._update_tray_state()
         self.missed_changed.emit(count)
 
@@ -594,24 +740,25 @@ class MainWindow(QMainWindow):
         if event.voicemail_uri:
             self.voicemail_uri = event.voicemail_uri
         waiting = event.waiting or event.new > 0
-        text = f"{event.new} new voice message{'s' if event.new != 1 else ''}"
+        new = event.new
+        text = translate("MainWindow", "%n new voice message(s)", "", new)
         if event.old:
-            text += f" ({event.old} old)"
-        self.mwi_button.setText(text if waiting else "No new voice messages")
-        self.mwi_button.setAccessibleName(f"Voice messages: {text}")
-        self.mwi_button.setToolTip("Click to call the voicemail" if self.voicemail_uri else "")
+            text += " " + self.tr("({count} old)").format(count=event.old)
+        self.mwi_button.setText(text if waiting else self.tr("No new voice messages"))
+        self.mwi_button.setAccessibleName(self.tr("Voice messages: {text}").format(text=text))
+        self.mwi_button.setToolTip(self.tr("Click to call the voicemail") if self.voicemail_uri else "")
         self.mwi_button.setVisible(True)
 
     def phone_state(self) -> tuple[str, str]:
         """The phone's overall state for the tray: (presence dot, words)."""
         states = [row.state for row in self.account_rows.values()]
         if not states:
-            return "offline", "no account"
+            return "offline", self.tr("no account")
         if any(state == "failed" for state in states):
-            return "busy", "registration failed"
+            return "busy", self.tr("registration failed")
         if all(state in ("registered", "lan") for state in states):
-            return "available", "ready"
-        return "away", "connecting"
+            return "available", self.tr("ready")
+        return "away", self.tr("connecting")
 
     def _update_tray_state(self) -> None:
         if self.tray is None:
@@ -619,7 +766,7 @@ class MainWindow(QMainWindow):
         dot, summary = self.phone_state()
         count = self.missed_count()
         self.tray.setIcon(badge_icon(app_icon(), count, state=dot))
-        missed = f", {count} missed call{'s' if count != 1 else ''}" if count else ""
+        missed = ", " + translate("MainWindow", "%n missed call(s)", "", count) if count else ""
         self.tray.setToolTip(notification_text(f"Softphone: {summary}{missed}"))
 
     # --- errors, window life ----------------------------------------------------------------------------
@@ -666,6 +813,7 @@ class MainWindow(QMainWindow):
             self.hide()
             event.ignore()
             return
+        self.places.remember_all()
         self.incoming_calls.close_all()
         self.passwords.close_all()
         self.call_window.close()

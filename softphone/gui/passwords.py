@@ -120,25 +120,25 @@ class StorageChoice(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(QLabel("Keep the password:"))
+        layout.addWidget(QLabel(self.tr("Keep the password:")))
         self.keyring_problem = keyring_problem(KEYRING_SERVICE)
-        keyring_text = "in the system &keyring"
+        keyring_text = self.tr("in the system &keyring")
         if self.keyring_problem is not None:
-            keyring_text += f" (not available: {self.keyring_problem})"
+            keyring_text += " " + self.tr("(not available: {problem})").format(problem=self.keyring_problem)
         self.keyring = QRadioButton(keyring_text)
-        self.keyring.setAccessibleName("Keep the password in the system keyring")
+        self.keyring.setAccessibleName(self.tr("Keep the password in the system keyring"))
         self.keyring.setEnabled(self.keyring_problem is None)
-        self.file = QRadioButton("in a &file only you can read")
-        self.file.setAccessibleName("Keep the password in a file only you can read")
-        self.session = QRadioButton("&nowhere: ask for it each time the softphone starts")
-        self.session.setAccessibleName("Do not keep the password")
+        self.file = QRadioButton(self.tr("in a &file only you can read"))
+        self.file.setAccessibleName(self.tr("Keep the password in a file only you can read"))
+        self.session = QRadioButton(self.tr("&nowhere: ask for it each time the softphone starts"))
+        self.session.setAccessibleName(self.tr("Do not keep the password"))
         group = QButtonGroup(self)
         for button in (self.keyring, self.file, self.session):
             group.addButton(button)
             layout.addWidget(button)
         self.warning = plain_label("")
         self.warning.setWordWrap(True)
-        self.warning.setAccessibleName("Warning about the password file")
+        self.warning.setAccessibleName(self.tr("Warning about the password file"))
         layout.addWidget(self.warning)
         self.aor = aor
         if current is None or (current == "keyring" and self.keyring_problem is not None):
@@ -164,9 +164,11 @@ class StorageChoice(QWidget):
         if shown:
             where = default_password_path(self.aor) if self.aor else default_password_path("sip:you@example.com").parent
             self.warning.setText(
-                f"⚠ The password is saved unencrypted in {where}. Only your user account can open that file, "
-                "but anyone who can read your files (an administrator, a backup, someone at your unlocked "
-                "computer) can read the password too."
+                self.tr(
+                    "⚠ The password is saved unencrypted in {where}. Only your user account can open that file, "
+                    "but anyone who can read your files (an administrator, a backup, someone at your unlocked "
+                    "computer) can read the password too."
+                ).format(where=where)
             )
         self.warning.setVisible(shown)
 
@@ -180,28 +182,28 @@ class PasswordPrompt(QDialog):
         super().__init__(parent)
         self.aor = aor
         who = address_shown(aor)
-        self.setWindowTitle(f"Password for {who}")
-        self.setAccessibleName(f"Password for {who}")
+        self.setWindowTitle(self.tr("Password for {who}").format(who=who))
+        self.setAccessibleName(self.tr("Password for {who}").format(who=who))
         self.setModal(False)
         layout = QVBoxLayout(self)
         self.problem = plain_label(problem)
         self.problem.setWordWrap(True)
-        self.problem.setAccessibleName("Problem")
+        self.problem.setAccessibleName(self.tr("Problem"))
         layout.addWidget(self.problem)
-        intro = plain_label(f"Enter the password of {who} to register:")
+        intro = plain_label(self.tr("Enter the password of {who} to register:").format(who=who))
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setAccessibleName("Password")
+        self.password.setAccessibleName(self.tr("Password"))
         layout.addWidget(self.password)
         self.storage = StorageChoice(aor, storage)
         layout.addWidget(self.storage)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("&Register")
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName("Register with this password")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("&Later")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Later")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Register"))
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName(self.tr("Register with this password"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText(self.tr("&Later"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName(self.tr("Later"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

@@ -8,9 +8,15 @@ from typing import Literal
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLineEdit, QListView, QWidget
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import presence_icon
 
-PRESENCE_CHOICES = (("available", "Available"), ("away", "Away"), ("busy", "Busy"), ("offline", "Offline"))
+PRESENCE_CHOICES = (
+    ("available", QT_TRANSLATE_NOOP("PresenceSelector", "Available")),
+    ("away", QT_TRANSLATE_NOOP("PresenceSelector", "Away")),
+    ("busy", QT_TRANSLATE_NOOP("PresenceSelector", "Busy")),
+    ("offline", QT_TRANSLATE_NOOP("PresenceSelector", "Offline")),
+)
 # The selector's states as PIDF basic status and RFC 4480 activity.
 PRESENCE_RPID: dict[str, tuple[Literal["open", "closed"], str | None]] = {
     "available": ("open", None),
@@ -19,7 +25,7 @@ PRESENCE_RPID: dict[str, tuple[Literal["open", "closed"], str | None]] = {
     "offline": ("closed", None),
 }
 UNREGISTERED = "unregistered"
-UNREGISTERED_TEXT = "Offline (not registered)"
+UNREGISTERED_TEXT = QT_TRANSLATE_NOOP("PresenceSelector", "Offline (not registered)")
 
 
 class PresenceSelector(QWidget):
@@ -32,17 +38,17 @@ class PresenceSelector(QWidget):
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         self.combo = QComboBox()
-        self.combo.setAccessibleName("My presence")
+        self.combo.setAccessibleName(self.tr("My presence"))
         for state, text in PRESENCE_CHOICES:
-            self.combo.addItem(presence_icon(state), text, state)
-        self.combo.addItem(presence_icon("offline"), UNREGISTERED_TEXT, UNREGISTERED)
+            self.combo.addItem(presence_icon(state), translate("PresenceSelector", text), state)
+        self.combo.addItem(presence_icon("offline"), translate("PresenceSelector", UNREGISTERED_TEXT), UNREGISTERED)
         self.unregistered_index = self.combo.count() - 1
         view = self.combo.view()
         if isinstance(view, QListView):
             view.setRowHidden(self.unregistered_index, True)  # shown, never chosen
         self.note = QLineEdit(note)
-        self.note.setPlaceholderText("Note (what you are doing)")
-        self.note.setAccessibleName("Presence note")
+        self.note.setPlaceholderText(self.tr("Note (what you are doing)"))
+        self.note.setAccessibleName(self.tr("Presence note"))
         self.combo.activated.connect(lambda _i: self.edited.emit())
         self.note.editingFinished.connect(self.edited.emit)
         row.addWidget(self.combo)
@@ -64,9 +70,13 @@ class PresenceSelector(QWidget):
         if online:
             self.combo.setCurrentIndex(max(self.combo.findData(self.choice), 0))
             self.combo.setToolTip("")
-            self.combo.setAccessibleName("My presence")
+            self.combo.setAccessibleName(self.tr("My presence"))
             return
         self.combo.setCurrentIndex(self.unregistered_index)
-        chosen = dict(PRESENCE_CHOICES).get(self.choice, self.choice)
-        self.combo.setToolTip(f"Others see you offline until an account is registered; then: {chosen}")
-        self.combo.setAccessibleName(f"My presence: {UNREGISTERED_TEXT}")
+        chosen = translate("PresenceSelector", dict(PRESENCE_CHOICES).get(self.choice, self.choice))
+        self.combo.setToolTip(
+            self.tr("Others see you offline until an account is registered; then: {chosen}").format(chosen=chosen)
+        )
+        self.combo.setAccessibleName(
+            self.tr("My presence: {state}").format(state=translate("PresenceSelector", UNREGISTERED_TEXT))
+        )

@@ -150,56 +150,57 @@ class AccountEditor(QDialog):
     ) -> None:
         super().__init__(parent)
         self.tester = tester
-        self.setWindowTitle("Edit account" if entry is not None else "Add account")
-        self.setAccessibleName("Account editor")
+        self.setWindowTitle(self.tr("Edit account") if entry is not None else self.tr("Add account"))
+        self.setAccessibleName(self.tr("Account editor"))
         self.setMinimumWidth(480)
         entry = entry or AccountSettings(aor="")
         self.original = entry
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.aor = QLineEdit(entry.aor)
-        self.aor.setPlaceholderText("alice@example.com")
-        self.aor.setAccessibleName("Address of record")
+        self.aor.setPlaceholderText(self.tr("alice@example.com"))
+        self.aor.setAccessibleName(self.tr("Address of record"))
         self.display_name = QLineEdit(entry.display_name or "")
-        self.display_name.setAccessibleName("Display name")
+        self.display_name.setAccessibleName(self.tr("Display name"))
         self.auth_user = QLineEdit(entry.auth_user or "")
-        self.auth_user.setPlaceholderText("optional: the user part of the address")
-        self.auth_user.setAccessibleName("Authentication user")
+        self.auth_user.setPlaceholderText(self.tr("optional: the user part of the address"))
+        self.auth_user.setAccessibleName(self.tr("Authentication user"))
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         kept = stored_in(entry) if entry.aor else None
         self.password.setPlaceholderText(
-            {"keyring": "unchanged (kept in the system keyring)", "file": "unchanged (kept in its file)"}.get(
-                kept or "", "unchanged" if has_password else ""
-            )
+            {
+                "keyring": self.tr("unchanged (kept in the system keyring)"),
+                "file": self.tr("unchanged (kept in its file)"),
+            }.get(kept or "", self.tr("unchanged") if has_password else "")
         )
-        self.password.setAccessibleName("Password")
+        self.password.setAccessibleName(self.tr("Password"))
         self.registrar = QLineEdit(entry.registrar or "")
-        self.registrar.setPlaceholderText("optional: the address's domain; host, host:port or sip: URI")
-        self.registrar.setAccessibleName("Registrar")
+        self.registrar.setPlaceholderText(self.tr("optional: the address's domain; host, host:port or sip: URI"))
+        self.registrar.setAccessibleName(self.tr("Registrar"))
         self.proxy = QLineEdit(entry.outbound_proxy or "")
-        self.proxy.setPlaceholderText("optional: host, host:port or sip: URI")
-        self.proxy.setAccessibleName("Outbound proxy")
+        self.proxy.setPlaceholderText(self.tr("optional: host, host:port or sip: URI"))
+        self.proxy.setAccessibleName(self.tr("Outbound proxy"))
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
-        self.transport.setAccessibleName("Transport")
-        self.register = QCheckBox("&Register with the server")
+        self.transport.setAccessibleName(self.tr("Transport"))
+        self.register = QCheckBox(self.tr("&Register with the server"))
         self.register.setChecked(entry.register)
-        self.register.setAccessibleName("Register with the server")
-        self.register.setToolTip("Off: no server, calls and messages go straight to other phones on the LAN")
-        form.addRow("&Address:", self.aor)
-        form.addRow("&Display name:", self.display_name)
-        form.addRow("A&uth user:", self.auth_user)
-        form.addRow("&Password:", self.password)
-        form.addRow("Re&gistrar:", self.registrar)
-        form.addRow("&Outbound proxy:", self.proxy)
-        form.addRow("&Transport:", self.transport)
+        self.register.setAccessibleName(self.tr("Register with the server"))
+        self.register.setToolTip(self.tr("Off: no server, calls and messages go straight to other phones on the LAN"))
+        form.addRow(self.tr("&Address:"), self.aor)
+        form.addRow(self.tr("&Display name:"), self.display_name)
+        form.addRow(self.tr("A&uth user:"), self.auth_user)
+        form.addRow(self.tr("&Password:"), self.password)
+        form.addRow(self.tr("Re&gistrar:"), self.registrar)
+        form.addRow(self.tr("&Outbound proxy:"), self.proxy)
+        form.addRow(self.tr("&Transport:"), self.transport)
         form.addRow("", self.register)
-        self.enabled = QCheckBox("&Use this account")
+        self.enabled = QCheckBox(self.tr("&Use this account"))
         self.enabled.setChecked(entry.enabled)
-        self.enabled.setAccessibleName("Use this account")
-        self.enabled.setToolTip("Off: the account is kept in the settings but does not register, call or chat")
+        self.enabled.setAccessibleName(self.tr("Use this account"))
+        self.enabled.setToolTip(self.tr("Off: the account is kept in the settings but does not register, call or chat"))
         form.addRow("", self.enabled)
         layout.addLayout(form)
         self.storage = StorageChoice(entry.aor, kept)
@@ -207,13 +208,13 @@ class AccountEditor(QDialog):
         layout.addWidget(self.storage)
 
         test_row = QHBoxLayout()
-        self.test_button = QPushButton("Test &connection")
-        self.test_button.setAccessibleName("Test connection")
-        self.test_button.setToolTip("Register once with these settings and say what the server answered")
+        self.test_button = QPushButton(self.tr("Test &connection"))
+        self.test_button.setAccessibleName(self.tr("Test connection"))
+        self.test_button.setToolTip(self.tr("Register once with these settings and say what the server answered"))
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = plain_label("")
         self.test_result.setWordWrap(True)
-        self.test_result.setAccessibleName("Connection test result")
+        self.test_result.setAccessibleName(self.tr("Connection test result"))
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
@@ -221,11 +222,11 @@ class AccountEditor(QDialog):
 
         self.problem = plain_label("")
         self.problem.setWordWrap(True)
-        self.problem.setAccessibleName("Problem")
+        self.problem.setAccessibleName(self.tr("Problem"))
         layout.addWidget(self.problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName("OK")
-        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName("Cancel")
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setAccessibleName(self.tr("OK"))
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setAccessibleName(self.tr("Cancel"))
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -275,15 +276,15 @@ class AccountEditor(QDialog):
             return
         self.testing = True
         self.test_button.setEnabled(False)
-        self.test_result.setText("testing …")
-        self.test_result.setAccessibleName("Connection test result: testing")
+        self.test_result.setText(self.tr("testing …"))
+        self.test_result.setAccessibleName(self.tr("Connection test result: testing"))
         self.tester.start(account, self._tested)
 
     def _tested(self, text: str) -> None:
         self.testing = False
         self.test_button.setEnabled(True)
         self.test_result.setText(text)
-        self.test_result.setAccessibleName(f"Connection test result: {text}")
+        self.test_result.setAccessibleName(self.tr("Connection test result: {text}").format(text=text))
 
     def accept(self) -> None:
         try:
@@ -310,27 +311,29 @@ class AccountsPage(QWidget):
         self.pending_storage: dict[str, Storage] = {}
         layout = QVBoxLayout(self)
         self.account_list = QListWidget()
-        self.account_list.setAccessibleName("Accounts")
+        self.account_list.setAccessibleName(self.tr("Accounts"))
         self.account_list.itemActivated.connect(lambda _item: self.edit_account())
         layout.addWidget(self.account_list, 1)
         row = QHBoxLayout()
-        self.add_button = QPushButton("&Add…")
-        self.add_button.setAccessibleName("Add account")
+        self.add_button = QPushButton(self.tr("&Add…"))
+        self.add_button.setAccessibleName(self.tr("Add account"))
         self.add_button.clicked.connect(lambda: self.edit_account(new=True))
-        self.edit_button = QPushButton("&Edit…")
-        self.edit_button.setAccessibleName("Edit account")
+        self.edit_button = QPushButton(self.tr("&Edit…"))
+        self.edit_button.setAccessibleName(self.tr("Edit account"))
         self.edit_button.clicked.connect(lambda: self.edit_account())
-        self.remove_button = QPushButton("&Remove")
-        self.remove_button.setAccessibleName("Remove account")
+        self.remove_button = QPushButton(self.tr("&Remove"))
+        self.remove_button.setAccessibleName(self.tr("Remove account"))
         self.remove_button.clicked.connect(self.remove_account)
         for button in (self.add_button, self.edit_button, self.remove_button):
             row.addWidget(button)
         row.addStretch(1)
         layout.addLayout(row)
         note = QLabel(
-            "Passwords are kept where you choose for each account (the system keyring, a file only you can "
-            "read, or nowhere: asked for when needed), never in the settings file. "
-            "Account changes take effect as soon as they are applied; calls in progress go on."
+            self.tr(
+                "Passwords are kept where you choose for each account (the system keyring, a file only you can "
+                "read, or nowhere: asked for when needed), never in the settings file. "
+                "Account changes take effect as soon as they are applied; calls in progress go on."
+            )
         )
         note.setWordWrap(True)
         layout.addWidget(note)
@@ -341,9 +344,9 @@ class AccountsPage(QWidget):
         self.account_list.clear()
         for entry in self.settings.accounts:
             server = (entry.registrar or entry.aor.split("@")[-1]).split(";", 1)[0].removeprefix("sip:")
-            how = f"registers at {server}" if entry.register else "LAN only"
+            how = self.tr("registers at {server}").format(server=server) if entry.register else self.tr("LAN only")
             name = f"{entry.display_name} " if entry.display_name else ""
-            disabled = "" if entry.enabled else " (disabled)"
+            disabled = "" if entry.enabled else " " + self.tr("(disabled)")
             item = QListWidgetItem(f"{name}<{entry.aor}> — {how}, {entry.transport.upper()}{disabled}")
             item.setData(Qt.ItemDataRole.UserRole, entry.aor)
             self.account_list.addItem(item)

@@ -26,15 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP
 from softphone.store import ForwardingRule, Settings
 from softphone.ua import Forwarding, UserAgent
 
 CODEC_TEXT = {
-    "opus": "Opus — wideband, robust to loss",
-    "PCMU": "G.711 µ-law (PCMU) — narrowband, everywhere",
-    "PCMA": "G.711 A-law (PCMA) — narrowband, everywhere",
+    "opus": QT_TRANSLATE_NOOP("CodecsPage", "Opus — wideband, robust to loss"),
+    "PCMU": QT_TRANSLATE_NOOP("CodecsPage", "G.711 µ-law (PCMU) — narrowband, everywhere"),
+    "PCMA": QT_TRANSLATE_NOOP("CodecsPage", "G.711 A-law (PCMA) — narrowband, everywhere"),
 }
-FORWARD_KINDS = (("always", "Always"), ("busy", "When busy"), ("no_answer", "When not answered"))
+FORWARD_KINDS = (
+    ("always", QT_TRANSLATE_NOOP("CallsPage", "Always")),
+    ("busy", QT_TRANSLATE_NOOP("CallsPage", "When busy")),
+    ("no_answer", QT_TRANSLATE_NOOP("CallsPage", "When not answered")),
+)
 
 
 def forwarding_for(settings: Settings, aor: str) -> tuple[Forwarding | None, str | None]:
@@ -94,31 +99,31 @@ class CodecsPage(QWidget):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Offered in this order (the first one the other phone has is used):"))
+        layout.addWidget(QLabel(self.tr("Offered in this order (the first one the other phone has is used):")))
         row = QHBoxLayout()
         self.codec_list = QListWidget()
-        self.codec_list.setAccessibleName("Codec order")
+        self.codec_list.setAccessibleName(self.tr("Codec order"))
         known = [c for c in settings.codecs if c in CODEC_TEXT]
         known += [c for c in CODEC_TEXT if c not in known]
         for name in known:
-            item = QListWidgetItem(CODEC_TEXT[name])
+            item = QListWidgetItem(self.tr(CODEC_TEXT[name]))
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.codec_list.addItem(item)
         self.codec_list.setCurrentRow(0)
         row.addWidget(self.codec_list, 1)
         buttons = QVBoxLayout()
-        self.codec_up = QPushButton("&Up")
-        self.codec_up.setAccessibleName("Move codec up")
+        self.codec_up = QPushButton(self.tr("&Up"))
+        self.codec_up.setAccessibleName(self.tr("Move codec up"))
         self.codec_up.clicked.connect(lambda: self.move_codec(-1))
-        self.codec_down = QPushButton("&Down")
-        self.codec_down.setAccessibleName("Move codec down")
+        self.codec_down = QPushButton(self.tr("&Down"))
+        self.codec_down.setAccessibleName(self.tr("Move codec down"))
         self.codec_down.clicked.connect(lambda: self.move_codec(1))
         buttons.addWidget(self.codec_up)
         buttons.addWidget(self.codec_down)
         buttons.addStretch(1)
         row.addLayout(buttons)
         layout.addLayout(row)
-        info = QLabel("Telephone events (DTMF, RFC 4733) are always offered with each codec.")
+        info = QLabel(self.tr("Telephone events (DTMF, RFC 4733) are always offered with each codec."))
         info.setWordWrap(True)
         layout.addWidget(info)
 
@@ -147,39 +152,40 @@ class CallsPage(QWidget):
         super().__init__(parent)
         self.settings = settings
         layout = QVBoxLayout(self)
-        answer = QGroupBox("Answering")
+        answer = QGroupBox(self.tr("Answering"))
         grid = QGridLayout(answer)
-        self.auto_answer = QCheckBox("&Answer calls automatically after")
-        self.auto_answer.setAccessibleName("Auto-answer")
+        self.auto_answer = QCheckBox(self.tr("&Answer calls automatically after"))
+        self.auto_answer.setAccessibleName(self.tr("Auto-answer"))
         self.auto_answer.setChecked(settings.auto_answer is not None)
         self.auto_answer_delay = QDoubleSpinBox()
         self.auto_answer_delay.setRange(0.0, 60.0)
         self.auto_answer_delay.setDecimals(1)
         self.auto_answer_delay.setSingleStep(0.5)
-        self.auto_answer_delay.setSuffix(" s")
+        self.auto_answer_delay.setSuffix(self.tr(" s"))
         self.auto_answer_delay.setValue(settings.auto_answer or 0.0)
-        self.auto_answer_delay.setAccessibleName("Auto-answer delay in seconds")
+        self.auto_answer_delay.setAccessibleName(self.tr("Auto-answer delay in seconds"))
         self.auto_answer.toggled.connect(self.auto_answer_delay.setEnabled)
         self.auto_answer_delay.setEnabled(self.auto_answer.isChecked())
-        self.dnd = QCheckBox("Do &not disturb: callers hear busy (or are forwarded when busy)")
-        self.dnd.setAccessibleName("Do not disturb")
+        self.dnd = QCheckBox(self.tr("Do &not disturb: callers hear busy (or are forwarded when busy)"))
+        self.dnd.setAccessibleName(self.tr("Do not disturb"))
         self.dnd.setChecked(settings.do_not_disturb)
         grid.addWidget(self.auto_answer, 0, 0)
         grid.addWidget(self.auto_answer_delay, 0, 1)
         grid.addWidget(self.dnd, 1, 0, 1, 2)
         layout.addWidget(answer)
 
-        forward = QGroupBox("Forwarding")
+        forward = QGroupBox(self.tr("Forwarding"))
         fgrid = QGridLayout(forward)
         self.forward_checks: dict[str, QCheckBox] = {}
         self.forward_targets: dict[str, QLineEdit] = {}
         rules = {kind: self._rule(kind) for kind, _text in FORWARD_KINDS}
         for row, (kind, text) in enumerate(FORWARD_KINDS):
+            text = self.tr(text)
             check = QCheckBox(text)
-            check.setAccessibleName(f"Forward {text.lower()}")
+            check.setAccessibleName(self.tr("Forward {lower}").format(lower=text.lower()))
             target = QLineEdit()
-            target.setPlaceholderText("sip:voicemail@example.com or a number")
-            target.setAccessibleName(f"Forward {text.lower()} to")
+            target.setPlaceholderText(self.tr("sip:voicemail@example.com or a number"))
+            target.setAccessibleName(self.tr("Forward {lower} to").format(lower=text.lower()))
             rule = rules[kind]
             if rule is not None:
                 check.setChecked(rule.enabled)
@@ -193,15 +199,15 @@ class CallsPage(QWidget):
         late = rules["no_answer"]
         self.no_answer_delay = QSpinBox()
         self.no_answer_delay.setRange(1, 300)
-        self.no_answer_delay.setSuffix(" s")
+        self.no_answer_delay.setSuffix(self.tr(" s"))
         self.no_answer_delay.setValue(int(late.no_answer) if late is not None and late.no_answer else 20)
-        self.no_answer_delay.setAccessibleName("Forward when not answered after, seconds")
+        self.no_answer_delay.setAccessibleName(self.tr("Forward when not answered after, seconds"))
         self.no_answer_delay.setEnabled(self.forward_checks["no_answer"].isChecked())
         self.forward_checks["no_answer"].toggled.connect(self.no_answer_delay.setEnabled)
-        fgrid.addWidget(QLabel("after"), len(FORWARD_KINDS), 0, Qt.AlignmentFlag.AlignRight)
+        fgrid.addWidget(QLabel(self.tr("after")), len(FORWARD_KINDS), 0, Qt.AlignmentFlag.AlignRight)
         fgrid.addWidget(self.no_answer_delay, len(FORWARD_KINDS), 1, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(forward)
-        hint = QLabel("Forwarded callers are redirected (302) to the target; their phone calls it.")
+        hint = QLabel(self.tr("Forwarded callers are redirected (302) to the target; their phone calls it."))
         hint.setWordWrap(True)
         layout.addWidget(hint)
         layout.addStretch(1)

@@ -71,8 +71,8 @@ class SettingsDialog(QDialog):
         audio: bool = True,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Settings")
-        self.setAccessibleName("Settings")
+        self.setWindowTitle(self.tr("Settings"))
+        self.setAccessibleName(self.tr("Settings"))
         self.original = settings
         self.settings = copy.deepcopy(settings)
         self.settings_path = settings_path
@@ -88,16 +88,16 @@ class SettingsDialog(QDialog):
         self.calls_page = CallsPage(self.settings)
         self.general_page = GeneralPage(settings_path)
         self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Settings sections")
-        self.tabs.addTab(self.accounts_page, "Accounts")
-        self.tabs.addTab(self.audio_page, "Audio")
-        self.tabs.addTab(self.codecs_page, "Codecs")
-        self.tabs.addTab(self.calls_page, "Calls")
-        self.tabs.addTab(self.general_page, "General")
+        self.tabs.setAccessibleName(self.tr("Settings sections"))
+        self.tabs.addTab(self.accounts_page, self.tr("Accounts"))
+        self.tabs.addTab(self.audio_page, self.tr("Audio"))
+        self.tabs.addTab(self.codecs_page, self.tr("Codecs"))
+        self.tabs.addTab(self.calls_page, self.tr("Calls"))
+        self.tabs.addTab(self.general_page, self.tr("General"))
         layout.addWidget(self.tabs, 1)
         self.status = QLabel("")
         self.status.setWordWrap(True)
-        self.status.setAccessibleName("Settings status")
+        self.status.setAccessibleName(self.tr("Settings status"))
         layout.addWidget(self.status)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok
@@ -162,16 +162,18 @@ class SettingsDialog(QDialog):
             processing_from(settings.audio),
         )
         for f in dataclasses.fields(Settings):
+            if f.name == "windows":
+                continue  # where the windows are moved on while the dialog was open
             setattr(self.original, f.name, copy.deepcopy(getattr(settings, f.name)))
         if self.settings_path is not None:
             try:
                 save_settings(self.original, self.settings_path)
             except OSError as exc:
-                problems.append(f"The settings could not be saved: {exc}")
+                problems.append(self.tr("The settings could not be saved: {error}").format(error=exc))
         problems += self.general_page.apply()
         self.notes = self._apply_to_running_ua(settings, devices_changed)
         text = " ".join(problems + password_notes + [n[0].upper() + n[1:] + "." for n in self.notes])
-        self.status.setText(text or "Saved.")
+        self.status.setText(text or self.tr("Saved."))
         self.applied.emit(self.original)
         self.accounts_applied.emit(typed)
         return not problems
@@ -222,6 +224,7 @@ def show_settings(window: MainWindow) -> SettingsDialog:
 
     def applied(settings: Settings) -> None:
         window.ringer.device = settings.audio.ringing_device or settings.audio.output_device
+        window.ringer.tone = settings.audio.ringtone
 
     dialog.applied.connect(applied)
     dialog.accounts_applied.connect(window.apply_accounts)

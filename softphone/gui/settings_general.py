@@ -62,18 +62,18 @@ class GeneralPage(QWidget):
     def __init__(self, settings_path: Path | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        self.autostart = QCheckBox("&Start the softphone when I log in")
-        self.autostart.setAccessibleName("Start at login")
+        self.autostart = QCheckBox(self.tr("&Start the softphone when I log in"))
+        self.autostart.setAccessibleName(self.tr("Start at login"))
         self.autostart.setChecked(autostart_enabled())
         layout.addWidget(self.autostart)
         path = autostart_path()
         shown = f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
-        where = QLabel(f"Adds {shown} (the desktop's autostart folder).")
+        where = QLabel(self.tr("Adds {shown} (the desktop's autostart folder).").format(shown=shown))
         where.setWordWrap(True)
         where.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(where)
         if settings_path is not None:
-            saved = QLabel(f"Settings file: {settings_path}")
+            saved = QLabel(self.tr("Settings file: {settings_path}").format(settings_path=settings_path))
             saved.setWordWrap(True)
             saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(saved)
@@ -84,5 +84,5 @@ class GeneralPage(QWidget):
         try:
             set_autostart(self.autostart.isChecked())
         except OSError as exc:
-            return [f"Start at login could not be changed: {exc}"]
+            return [self.tr("Start at login could not be changed: {error}").format(error=exc)]
         return []

@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import app_icon
 from softphone.gui.text import plain_label, plain_tooltip
 from softphone.gui.workers import GuiRelay
@@ -77,11 +78,11 @@ MARGIN = 16
 # Hues per kind; lightness is picked against the palette's base colour so both themes read well.
 KIND_HUES = {"request": 215, "provisional": 40, "success": 130, "redirect": 280, "error": 0}
 KIND_NAMES = {
-    "request": "request",
-    "provisional": "provisional response",
-    "success": "success response",
-    "redirect": "redirection",
-    "error": "error response",
+    "request": QT_TRANSLATE_NOOP("TraceWindow", "request"),
+    "provisional": QT_TRANSLATE_NOOP("TraceWindow", "provisional response"),
+    "success": QT_TRANSLATE_NOOP("TraceWindow", "success response"),
+    "redirect": QT_TRANSLATE_NOOP("TraceWindow", "redirection"),
+    "error": QT_TRANSLATE_NOOP("TraceWindow", "error response"),
 }
 
 
@@ -124,9 +125,9 @@ class LadderView(QWidget):
         super().__init__(parent)
         self.records: list[TraceRecord] = []
         self.parties: list[str] = []
-        self.local_label = "This phone"
+        self.local_label = self.tr("This phone")
         self.current = -1
-        self.setAccessibleName("Ladder diagram")
+        self.setAccessibleName(self.tr("Ladder diagram"))
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAutoFillBackground(True)
         self.setBackgroundRole(QPalette.ColorRole.Base)
@@ -156,7 +157,11 @@ class LadderView(QWidget):
         if party not in self.parties:
             self.parties.append(party)
             if len(self.parties) == 1 and record.local_port:
-                self.local_label = f"This phone\n{record.local_host}:{record.local_port}"
+                self.local_label = self.tr("This phone") + f"\n{record.local_host}:{record.local_port}"
+
+    def empty_text(self) -> str:
+        """What the empty ladder says (drawn alone, centred: no party lines behind it)."""
+        return self.tr("Choose a dialog on the left; its messages appear here as they come.")
 
     def labels(self) -> list[str]:
         """What the arrows say, in order (for tests and screen readers)."""
@@ -166,8 +171,11 @@ class LadderView(QWidget):
         self.setMinimumSize(self.sizeHint())
         self.updateGeometry()
         self.update()
+        count = len(self.records)
         self.setAccessibleDescription(
-            f"{len(self.records)} messages between this phone and {', '.join(self.parties) or 'nobody yet'}"
+            translate("LadderView", "%n message(s) between this phone and {parties}", "", count).format(
+                parties=", ".join(self.parties) or self.tr("nobody yet")
+            )
         )
 
     def sizeHint(self) -> QSize:
@@ -205,7 +213,11 @@ class LadderView(QWidget):
         self.current = row
         self.update()
         record = self.records[row]
-        self.setAccessibleDescription(f"{record.direction} {record.label} ({party_of(record)}), {clock(record.time)}")
+        self.setAccessibleDescription(
+            self.tr("{direction} {label} ({party}), {time}").format(
+                direction=record.direction, label=record.label, party=party_of(record), time=clock(record.time)
+            )
+        )
         self.selected.emit(record)
         parent = self.parentWidget()
         area = parent.parentWidget() if parent is not None else None
@@ -246,6 +258,16 @@ class LadderView(QWidget):
         mid = palette.color(QPalette.ColorRole.Mid)
         painter.fillRect(event.rect(), palette.color(QPalette.ColorRole.Base))
         bottom = self.height()
+        if not self.records:
+            # Nothing to draw yet: only the hint, centred in the whole view, no lines under it.
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.PlaceholderText)))
+            painter.drawText(
+                QRectF(self.rect()).adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.empty_text(),
+            )
+            painter.end()
+            return
         # Parties: a heading and a vertical line each.
         names = [self.local_label, *self.parties]
         painter.setFont(self.small)
@@ -258,15 +280,6 @@ class LadderView(QWidget):
             painter.drawLine(QPointF(x, HEADER_HEIGHT), QPointF(x, bottom))
         painter.setPen(QPen(mid))
         painter.drawLine(QPointF(0, HEADER_HEIGHT - 1), QPointF(self.width(), HEADER_HEIGHT - 1))
-        if not self.records:
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.PlaceholderText)))
-            painter.drawText(
-                QRectF(0, HEADER_HEIGHT, self.width(), ROW_HEIGHT * 2),
-                Qt.AlignmentFlag.AlignCenter,
-                "Choose a dialog on the left; its messages appear here as they come.",
-            )
-            painter.end()
-            return
         first = max(0, int((event.rect().top() - HEADER_HEIGHT) // ROW_HEIGHT) - 1)
         last = min(len(self.records), int((event.rect().bottom() - HEADER_HEIGHT) // ROW_HEIGHT) + 2)
         for row in range(first, last):
@@ -327,9 +340,9 @@ class TraceWindow(QWidget):
     def __init__(self, bridge: UaBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.bridge = bridge
-        self.setWindowTitle("SIP trace")
+        self.setWindowTitle(self.tr("SIP trace"))
         self.setWindowIcon(app_icon())
-        self.setAccessibleName("SIP trace")
+        self.setAccessibleName(self.tr("SIP trace"))
         self.resize(1000, 620)
         self.records: list[TraceRecord] = []
         self.dialogs: dict[str, QTreeWidgetItem] = {}
@@ -348,13 +361,15 @@ class TraceWindow(QWidget):
         self._refresh.timeout.connect(self._flush)
 
         layout = QVBoxLayout(self)
-        self.state_label = plain_label("The trace starts when this window opens.")
-        self.state_label.setAccessibleName("Trace state")
+        self.state_label = plain_label(self.tr("The trace starts when this window opens."))
+        self.state_label.setAccessibleName(self.tr("Trace state"))
         layout.addWidget(self.state_label)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         self.dialog_list = QTreeWidget()
-        self.dialog_list.setAccessibleName("Dialogs")
-        self.dialog_list.setHeaderLabels(["Time", "First request", "Msgs", "Call-ID"])
+        self.dialog_list.setAccessibleName(self.tr("Dialogs"))
+        self.dialog_list.setHeaderLabels(
+            [self.tr("Time"), self.tr("First request"), self.tr("Msgs"), self.tr("Call-ID")]
+        )
         self.dialog_list.setRootIsDecorated(False)
         self.dialog_list.setUniformRowHeights(True)
         self.dialog_list.currentItemChanged.connect(lambda item, _prev: self._choose(item))
@@ -369,12 +384,12 @@ class TraceWindow(QWidget):
         self.ladder_area = QScrollArea()
         self.ladder_area.setWidget(self.ladder)
         self.ladder_area.setWidgetResizable(True)
-        self.ladder_area.setAccessibleName("Ladder diagram, scrollable")
+        self.ladder_area.setAccessibleName(self.tr("Ladder diagram, scrollable"))
         right.addWidget(self.ladder_area)
         self.message_text = QPlainTextEdit()
         self.message_text.setReadOnly(True)
-        self.message_text.setAccessibleName("Message text")
-        self.message_text.setPlaceholderText("Click an arrow to see the whole message.")
+        self.message_text.setAccessibleName(self.tr("Message text"))
+        self.message_text.setPlaceholderText(self.tr("Click an arrow to see the whole message."))
         self.message_text.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.message_text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         right.addWidget(self.message_text)
@@ -384,15 +399,15 @@ class TraceWindow(QWidget):
         layout.addWidget(splitter, 1)
 
         buttons = QHBoxLayout()
-        self.export_button = QPushButton("&Export pcap…")
-        self.export_button.setAccessibleName("Export the selected dialog as pcap")
-        self.export_button.setToolTip("Save the selected dialog's messages as a pcap file (Wireshark, sngrep)")
+        self.export_button = QPushButton(self.tr("&Export pcap…"))
+        self.export_button.setAccessibleName(self.tr("Export the selected dialog as pcap"))
+        self.export_button.setToolTip(self.tr("Save the selected dialog's messages as a pcap file (Wireshark, sngrep)"))
         self.export_button.clicked.connect(lambda: self.export_dialog(all_records=False))
-        self.export_all_button = QPushButton("Export &all…")
-        self.export_all_button.setAccessibleName("Export every traced message as pcap")
+        self.export_all_button = QPushButton(self.tr("Export &all…"))
+        self.export_all_button.setAccessibleName(self.tr("Export every traced message as pcap"))
         self.export_all_button.clicked.connect(lambda: self.export_dialog(all_records=True))
-        self.clear_button = QPushButton("&Clear")
-        self.clear_button.setAccessibleName("Clear the trace")
+        self.clear_button = QPushButton(self.tr("&Clear"))
+        self.clear_button.setAccessibleName(self.tr("Clear the trace"))
         self.clear_button.clicked.connect(self.clear)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.export_all_button)
@@ -419,7 +434,7 @@ class TraceWindow(QWidget):
         ua = self.bridge.ua
         if self.attached or ua is None or self.bridge.loop is None:
             if ua is None:
-                self.state_label.setText("The phone core is not running: nothing to trace.")
+                self.state_label.setText(self.tr("The phone core is not running: nothing to trace."))
             return
         self.attached = True
         self._loading = True
@@ -434,7 +449,7 @@ class TraceWindow(QWidget):
             return list(trace.records)
 
         self.bridge.call(enable, on_done=self._loaded, on_error=self._failed)
-        self.state_label.setText("Tracing: every SIP message this phone sends or receives is shown.")
+        self.state_label.setText(self.tr("Tracing: every SIP message this phone sends or receives is shown."))
 
     def detach(self) -> None:
         ua = self.bridge.ua
@@ -452,12 +467,12 @@ class TraceWindow(QWidget):
 
         if self.bridge.loop is not None:
             self.bridge.call(disable)
-        self.state_label.setText("The trace is off while this window is closed.")
+        self.state_label.setText(self.tr("The trace is off while this window is closed."))
 
     def _failed(self, exc: BaseException) -> None:
         self._loading = False
         self.attached = False
-        self.state_label.setText(f"The trace could not be started: {exc}")
+        self.state_label.setText(self.tr("The trace could not be started: {exc}").format(exc=exc))
 
     def _loaded(self, records: object) -> None:
         self._loading = False
@@ -557,7 +572,7 @@ class TraceWindow(QWidget):
             arrow = "→" if record.direction == "sent" else "←"
             head = (
                 f"{clock(record.time)}  {record.direction} {arrow} {record.transport} "
-                f"{party_of(record)}  ({KIND_NAMES[message_kind(record)]})\n\n"
+                f"{party_of(record)}  ({self.tr(KIND_NAMES[message_kind(record)])})\n\n"
             )
             self.message_text.setPlainText(head + record.text.replace("\r\n", "\n"))
         else:
@@ -591,24 +606,26 @@ class TraceWindow(QWidget):
     def export_pcap(self, path: str | Path, all_records: bool = False) -> int:
         """Write the selected dialog's records (or all) to ``path``; returns how many."""
         count = write_pcap(path, self.records_for_export(all_records))
-        self.state_label.setText(f"Saved {count} message{'s' if count != 1 else ''} to {path}.")
+        self.state_label.setText(
+            translate("TraceWindow", "Saved %n message(s) to {path}.", "", count).format(path=path)
+        )
         return count
 
     def export_dialog(self, all_records: bool = False) -> None:
         if not self.records_for_export(all_records):
-            self.state_label.setText("Nothing to export yet.")
+            self.state_label.setText(self.tr("Nothing to export yet."))
             return
         name = "sip-trace.pcap" if all_records else f"sip-{(self.current_call_id or 'dialog')[:16]}.pcap"
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
         path, _filter = QFileDialog.getSaveFileName(
-            self, "Export pcap", str(Path.home() / name), "pcap files (*.pcap);;All files (*)"
+            self, self.tr("Export pcap"), str(Path.home() / name), "pcap files (*.pcap);;All files (*)"
         )
         if not path:
             return
         try:
             self.export_pcap(path, all_records)
         except OSError as exc:
-            self.state_label.setText(f"Cannot save {path}: {exc}")
+            self.state_label.setText(self.tr("Cannot save {path}: {exc}").format(path=path, exc=exc))
 
 
 def show_trace(window: MainWindow) -> TraceWindow:
@@ -621,5 +638,6 @@ def show_trace(window: MainWindow) -> TraceWindow:
         return existing
     trace = TraceWindow(window.bridge, window)
     window._trace_window = trace
+    window.places.watch(trace, "trace")
     trace.show()
     return trace

@@ -102,6 +102,8 @@ class AudioSettings:
     noise_suppression_level: str = "moderate"
     high_pass_filter: bool = True
     auto_gain_control: bool = True
+    # The ringtone: None for the built-in ring, a bundled tone's name (resources/sounds/<name>.wav) or a WAV file.
+    ringtone: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -114,6 +116,8 @@ class Settings:
     do_not_disturb: bool = False
     forwarding: list[ForwardingRule] = field(default_factory=list)
     presence_note: str = ""
+    # Where each window was last (Qt's saveGeometry(), base64), by window: "main", "calls", "chat", "trace".
+    windows: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -34,7 +34,9 @@ from softphone.ua.devices import (
     LevelMeter,
     echo_test,
     list_audio_devices,
+    opus_version,
     play_test_tone,
+    ringtone_samples,
     start_ringtone,
 )
 from softphone.ua.errors import UserAgentError
@@ -114,6 +116,7 @@ __all__ = [
     "keyring_problem",
     "list_audio_devices",
     "message_problem",
+    "opus_version",
     "password_from_env",
     "password_from_file",
     "password_from_keyring",
@@ -122,6 +125,7 @@ __all__ = [
     "play_test_tone",
     "registration_problem",
     "remove_password_file",
+    "ringtone_samples",
     "silence_media",
     "sip_address",
     "start_ringtone",

@@ -1,4 +1,5 @@
-"""Sound devices for a user interface: the list, a test tone, a microphone level meter and the ringtone.
+"""Sound devices for a user interface: the list, a test tone, a microphone level meter, the ringtone
+(the built-in cadence or a WAV file) and the Opus library's version for an About box.
 
 Thin wrappers over :mod:`softphone.media.audio` and :mod:`softphone.media.tones`, so that a client of
 the facade needs nothing from the media engine itself. Whatever opens a device here can take a while
@@ -7,9 +8,11 @@ or fail (with :class:`AudioDeviceError`): a GUI calls it off its own thread.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -23,8 +26,12 @@ from softphone.media.audio import (
     DeviceSpec,
     list_devices,
 )
+from softphone.media.codecs import _OpusLib
+from softphone.media.errors import MediaError
 from softphone.media.processing import AudioProcessor, ProcessingConfig
+from softphone.media.resample import resample
 from softphone.media.tones import ToneGenerator, ToneSpec
+from softphone.media.wav import WavError, WavSource
 from softphone.ua.media import _CaptureSource, _PlaybackSink
 
 __all__ = [
@@ -38,8 +45,10 @@ __all__ = [
     "chime_samples",
     "echo_test",
     "list_audio_devices",
+    "opus_version",
     "play_test_tone",
     "ring_samples",
+    "ringtone_samples",
     "start_ringtone",
 ]
 
@@ -80,11 +89,47 @@ def ring_samples(seconds: float = RING_SECONDS) -> npt.NDArray[np.float32]:
     return ToneGenerator(spec, SAMPLE_RATE).read_float(int(seconds * SAMPLE_RATE))
 
 
-def start_ringtone(device: DeviceSpec = None) -> BufferPlayer:
-    """Start the ring cadence, repeated, on ``device``; ``stop()`` the player to end it."""
-    player = BufferPlayer(ring_samples(), device, loop=True, samplerate=SAMPLE_RATE)
+MAX_RINGTONE_SECONDS = 60.0
+
+
+def ringtone_samples(path: str | Path | None = None) -> npt.NDArray[np.float32]:
+    """The ringtone as mono float32 at 48 kHz: the built-in cadence, or the 16-bit PCM WAV file at ``path``
+    (mixed to mono, resampled, at most a minute). Raises :class:`AudioDeviceError` for a file that
+    cannot be used, saying why."""
+    if path is None:
+        return ring_samples()
+    try:
+        source = WavSource(path)
+    except WavError as exc:
+        raise AudioDeviceError(str(exc)) from exc
+    if source.frames == 0:
+        raise AudioDeviceError(f"{path}: the file has no sound in it")
+    samples = source.read(min(source.frames, int(MAX_RINGTONE_SECONDS * source.samplerate)))
+    if source.samplerate != SAMPLE_RATE:
+        try:
+            samples = resample(samples, source.samplerate, SAMPLE_RATE).astype(np.float32)
+        except (MediaError, ValueError) as exc:
+            raise AudioDeviceError(f"{path}: cannot use its sample rate {source.samplerate} Hz: {exc}") from exc
+    return samples
+
+
+def start_ringtone(device: DeviceSpec = None, tone: str | Path | None = None) -> BufferPlayer:
+    """Start the ringtone (``tone``: a WAV file; None: the built-in cadence), repeated, on ``device``;
+    ``stop()`` the player to end it."""
+    player = BufferPlayer(ringtone_samples(tone), device, loop=True, samplerate=SAMPLE_RATE)
     player.start()
     return player
+
+
+def opus_version() -> str | None:
+    """The Opus library's own version (``libopus 1.3.1``), or None when it cannot be loaded."""
+    try:
+        info = importlib.import_module("opuslib.api.info")
+        _OpusLib.module()
+        raw = info.get_version_string()
+    except Exception:  # MediaError, or the bare Exception opuslib raises when libopus is missing
+        return None
+    return raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
 
 
 class LevelMeter:

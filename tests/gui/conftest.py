@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Desktop notifications go to a private bus only where a test starts one, never to the desktop's.
+os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
 
 THREAD_PREFIXES = ("softphone-core", "softphone-ringer")
 

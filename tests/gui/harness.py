@@ -100,7 +100,15 @@ class Peer:
 class GuiPhone:
     """The main window (and its call and incoming-call windows) over a UA registered on the server."""
 
-    def __init__(self, qtbot: QtBot, account: Account, tmp_path: Path, *, ua: UserAgent | None = None) -> None:
+    def __init__(
+        self,
+        qtbot: QtBot,
+        account: Account,
+        tmp_path: Path,
+        *,
+        ua: UserAgent | None = None,
+        desktop_notifications: bool = False,
+    ) -> None:
         self.qtbot = qtbot
         self.account = account
         self.store = Store(tmp_path / f"gui-{secrets.token_hex(3)}.db")
@@ -116,6 +124,7 @@ class GuiPhone:
             settings_path=tmp_path / "settings.json",
             recordings_dir=tmp_path / "recordings",
             use_tray=False,
+            desktop_notifications=desktop_notifications,
         )
         self.bridge.start(self.ua)
         self.window.show()

@@ -60,9 +60,7 @@ def phone(qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, memory_keyring: Memo
 
 
 def registration(events: list[object], aor: str, state: str, after: int = 0) -> bool:
-    return any(
-        isinstance(e, RegistrationEvent) and e.account == aor and e.state == state for e in events[after:]
-    )
+    return any(isinstance(e, RegistrationEvent) and e.account == aor and e.state == state for e in events[after:])
 
 
 def edit(dialog: SettingsDialog, aor: str) -> AccountEditor:
