@@ -468,8 +468,32 @@
     <context>
         <name>AudioPage</name>
         <message>
-            <source>Echo cancellation and noise suppression come from the sound system, which sees the real playback and capture clocks: load its echo-cancel module (PulseAudio or PipeWire: &lt;code&gt;pactl load-module module-echo-cancel aec_method=webrtc&lt;/code&gt;) and choose the echo-cancelled devices above, or leave them on the system default. A headset needs none of this.</source>
-            <translation>Echounterdrückung und Rauschminderung kommen vom Soundsystem, das die tatsächlichen Wiedergabe- und Aufnahmetakte kennt: Laden Sie dessen Echo-Modul (PulseAudio oder PipeWire: &lt;code&gt;pactl load-module module-echo-cancel aec_method=webrtc&lt;/code&gt;) und wählen Sie oben die echobereinigten Geräte oder lassen Sie die Systemvorgabe. Mit einem Headset ist nichts davon nötig.</translation>
+            <source>The phone cancels the speaker's echo in the microphone by itself, so that calls work without a headset; &lt;b&gt;Test echo&lt;/b&gt; plays a sound and tells how much of it came back, before and after. Turn the rest off for a studio microphone. Optional: the sound system's own canceller (&lt;code&gt;pactl load-module module-echo-cancel&lt;/code&gt;) as the devices above.</source>
+            <translation>Das Telefon entfernt das Echo des Lautsprechers im Mikrofon selbst, damit Anrufe ohne Headset gelingen; &lt;b&gt;Echo testen&lt;/b&gt; spielt einen Ton und sagt, wie viel davon zurückkam, vorher und nachher. Für ein Studiomikrofon schalten Sie den Rest aus. Wahlweise: die eigene Echounterdrückung des Soundsystems (&lt;code&gt;pactl load-module module-echo-cancel&lt;/code&gt;) als Geräte oben.</translation>
+        </message>
+        <message>
+            <source>Low</source>
+            <translation>Gering</translation>
+        </message>
+        <message>
+            <source>Moderate</source>
+            <translation>Mittel</translation>
+        </message>
+        <message>
+            <source>High</source>
+            <translation>Stark</translation>
+        </message>
+        <message>
+            <source>No echo heard from {output} (a headset, or the speaker is off): nothing to cancel.</source>
+            <translation>Kein Echo von {output} gehört (ein Headset, oder der Lautsprecher ist aus): nichts zu entfernen.</translation>
+        </message>
+        <message>
+            <source>Echo heard from {output}: {before:.0f} dB before cancellation, {delay:.0f} ms late, {after:.0f} dB after.</source>
+            <translation>Echo von {output} gehört: {before:.0f} dB vor der Unterdrückung, {delay:.0f} ms verzögert, {after:.0f} dB danach.</translation>
+        </message>
+        <message>
+            <source>Echo heard from {output}: {before:.0f} dB before cancellation, {after:.0f} dB after.</source>
+            <translation>Echo von {output} gehört: {before:.0f} dB vor der Unterdrückung, {after:.0f} dB danach.</translation>
         </message>
         <message>
             <source>Microphone</source>
@@ -556,12 +580,64 @@
             <translation>Audiostatus</translation>
         </message>
         <message>
+            <source>Audio processing</source>
+            <translation>Audioverarbeitung</translation>
+        </message>
+        <message>
+            <source>Cancel the speaker's &amp;echo</source>
+            <translation>&amp;Echo des Lautsprechers entfernen</translation>
+        </message>
+        <message>
             <source>Echo cancellation</source>
             <translation>Echounterdrückung</translation>
         </message>
         <message>
-            <source>Use the sound system's &amp;echo cancellation</source>
-            <translation>&amp;Echounterdrückung des Soundsystems verwenden</translation>
+            <source>Suppress &amp;noise</source>
+            <translation>&amp;Rauschen unterdrücken</translation>
+        </message>
+        <message>
+            <source>Noise suppression</source>
+            <translation>Rauschunterdrückung</translation>
+        </message>
+        <message>
+            <source>Noise suppression level</source>
+            <translation>Stärke der Rauschunterdrückung</translation>
+        </message>
+        <message>
+            <source>&amp;High-pass filter (rumble, hum)</source>
+            <translation>&amp;Hochpassfilter (Rumpeln, Brummen)</translation>
+        </message>
+        <message>
+            <source>High-pass filter</source>
+            <translation>Hochpassfilter</translation>
+        </message>
+        <message>
+            <source>Automatic &amp;gain control</source>
+            <translation>Automatische &amp;Pegelanpassung</translation>
+        </message>
+        <message>
+            <source>Automatic gain control</source>
+            <translation>Automatische Pegelanpassung</translation>
+        </message>
+        <message>
+            <source>Test e&amp;cho</source>
+            <translation>E&amp;cho testen</translation>
+        </message>
+        <message>
+            <source>Test the echo cancellation</source>
+            <translation>Die Echounterdrückung testen</translation>
+        </message>
+        <message>
+            <source>Play a sound on the speaker and measure what comes back into the microphone</source>
+            <translation>Einen Ton auf dem Lautsprecher spielen und messen, was davon im Mikrofon ankommt</translation>
+        </message>
+        <message>
+            <source>Testing the echo: a few seconds of noise on the speaker …</source>
+            <translation>Echotest: einige Sekunden Rauschen auf dem Lautsprecher …</translation>
+        </message>
+        <message>
+            <source>The echo test could not run: {exc}</source>
+            <translation>Der Echotest konnte nicht laufen: {exc}</translation>
         </message>
         <message>
             <source>No audio devices: {exc}</source>
@@ -1004,6 +1080,14 @@
             <translation>Gesprächsdauer</translation>
         </message>
         <message>
+            <source>Encryption icon</source>
+            <translation>Verschlüsselungssymbol</translation>
+        </message>
+        <message>
+            <source>Encryption</source>
+            <translation>Verschlüsselung</translation>
+        </message>
+        <message>
             <source>Mute</source>
             <translation>Stumm</translation>
         </message>
@@ -1084,8 +1168,12 @@
             <translation>Dieses Gespräch aus der Konferenz nehmen</translation>
         </message>
         <message>
-            <source>Microphone level</source>
-            <translation>Mikrofonpegel</translation>
+            <source>Microphone level as sent</source>
+            <translation>Mikrofonpegel wie gesendet</translation>
+        </message>
+        <message>
+            <source>after echo cancellation, noise suppression and gain</source>
+            <translation>nach Echo- und Rauschunterdrückung und Pegelanpassung</translation>
         </message>
         <message>
             <source>Speaker level</source>
@@ -1118,6 +1206,14 @@
         <message>
             <source>conference</source>
             <translation>Konferenz</translation>
+        </message>
+        <message>
+            <source>Encrypted</source>
+            <translation>Verschlüsselt</translation>
+        </message>
+        <message>
+            <source>Not encrypted</source>
+            <translation>Nicht verschlüsselt</translation>
         </message>
         <message>
             <source>Resume</source>
@@ -1609,6 +1705,10 @@
 {when}</source>
             <translation>{problem}
 {when}</translation>
+        </message>
+        <message>
+            <source>Cannot load the history: {exc}</source>
+            <translation>Der Verlauf kann nicht geladen werden: {exc}</translation>
         </message>
         <message>
             <source>{name} is typing…</source>

@@ -266,10 +266,10 @@ class CallRow(QFrame):
 
         # Media encryption: a closed lock with the suite and key exchange, or an open one with the reason.
         self.lock_icon = QLabel()
-        self.lock_icon.setAccessibleName("Encryption icon")
+        self.lock_icon.setAccessibleName(self.tr("Encryption icon"))
         self.lock_icon.setFixedSize(16, 16)
         self.security_label = plain_label()
-        self.security_label.setAccessibleName("Encryption")
+        self.security_label.setAccessibleName(self.tr("Encryption"))
         self.security_label.setWordWrap(True)
         security = QHBoxLayout()
         security.addWidget(self.lock_icon)
@@ -446,7 +446,9 @@ class CallRow(QFrame):
         self._locked = encryption.encrypted
         name = "lock" if encryption.encrypted else "lock-open"
         self.lock_icon.setPixmap(icon(name).pixmap(16, 16))
-        self.lock_icon.setToolTip(plain_tooltip("Encrypted" if encryption.encrypted else "Not encrypted"))
+        self.lock_icon.setToolTip(
+            plain_tooltip(self.tr("Encrypted") if encryption.encrypted else self.tr("Not encrypted"))
+        )
         self.security_label.setText(encryption.describe())
         self.lock_icon.setVisible(True)
         self.security_label.setVisible(True)

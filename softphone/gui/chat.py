@@ -310,7 +310,7 @@ class Conversation(QWidget):
     def _page_failed(self, exc: BaseException) -> None:
         self.loading = False
         self.loaded = True
-        self.chat.show_status(f"Cannot load the history: {exc}")
+        self.chat.show_status(self.tr("Cannot load the history: {exc}").format(exc=exc))
 
     def _scrolled(self, value: int) -> None:
         if self.loaded and value <= self.messages.verticalScrollBar().minimum():
