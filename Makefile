@@ -74,10 +74,11 @@ dist/.built: $(DIST_SOURCES) | sysdeps-dist $(VENV)/.installed-dist
 	touch $@
 
 # The real install of the .deb in the tests needs its Depends on this machine: they are installed first,
-# as `make test` installs what its tests need.
+# as `make test` installs what its tests need. Then the bundle's size and start-up next to a venv's.
 test-dist: dist sysdeps-test-dist
 	@packaging/system-deps.sh $$(dpkg-deb -f $(DEB) Depends | tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g')
 	$(BIN)/python -m pytest tests/packaging
+	$(BIN)/python benchmarks/bundle.py --quick
 
 sysdeps-dist:
 	@packaging/system-deps.sh $(DIST_PKGS)
