@@ -7,7 +7,8 @@ set -euo pipefail
 dir=${1:?usage: strip-debug-info.sh DIR}
 find "$dir" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 |
     while IFS= read -r -d '' file; do
-        if readelf -S "$file" 2>/dev/null | grep -q '\.debug_info'; then
+        sections=$(readelf -S "$file" 2>/dev/null || true)
+        if [[ $sections == *.debug_info* ]]; then
             strip --strip-debug "$file"
         fi
     done
