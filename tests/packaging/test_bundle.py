@@ -121,6 +121,33 @@ def test_versions_with_no_virtual_environment(artefacts: Artefacts, home: Path) 
         assert out.stdout.strip() == f"{name} {__version__}"
 
 
+def test_desktop_files_from_the_bundle(artefacts: Artefacts, home: Path, tmp_path: Path) -> None:
+    """For a bundle unpacked by hand: its own desktop entry, pointing at its executable."""
+    data = tmp_path / "data"
+    env = clean_env(home, XDG_DATA_HOME=str(data))
+    out = subprocess.run(
+        [str(artefacts.gui), "--install-desktop-files"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    entry = (data / "applications" / "softphone.desktop").read_text(encoding="utf-8").splitlines()
+    assert f"Exec={artefacts.gui} %u" in entry
+    assert (data / "icons/hicolor/scalable/apps/softphone.svg").is_file()
+    out = subprocess.run(
+        [str(artefacts.gui), "--uninstall-desktop-files"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0 and not (data / "applications" / "softphone.desktop").exists()
+
+
 def test_gui_opens_its_main_window_on_x11(
     artefacts: Artefacts, xvfb: str, home: Path, tmp_path: Path, output: Path
 ) -> None:
