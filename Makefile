@@ -28,7 +28,7 @@ test: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check softphone tests benchmarks
+	$(BIN)/ruff check softphone tests benchmarks packaging
 	$(BIN)/mypy --strict softphone
 
 # Benchmarks only: speech for PESQ, baresip to compare CPU with, a virtual display for the GUI.
@@ -58,6 +58,49 @@ translations: $(VENV)/.installed
 update-translations: $(VENV)/.installed
 	$(BIN)/python resources/translations/update.py
 
+# Packages (see README, "Install"): `make dist` builds into dist/ a wheel and an sdist, the PyInstaller
+# one-folder bundle of `softphone` and `softphone-cli` (dist/bundle/softphone, and as a tarball) and a .deb
+# of that bundle; `make test-dist` tests them (tests/packaging). The build needs binutils (PyInstaller
+# reads binaries with it), dpkg-dev (dpkg-shlibdeps computes the .deb's Depends) and, installed, every
+# library the bundle carries: the run-time packages plus Qt's Wayland client libraries.
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' softphone/__init__.py)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB := dist/softphone_$(VERSION)_$(DEB_ARCH).deb
+DIST_PKGS := $(RUN_PKGS) binutils dpkg-dev libwayland-client0 libwayland-cursor0 libwayland-egl1
+# The package tests: an X server and screenshots, desktop-file and AppStream validators, xdg-mime,
+# debootstrap for a clean Debian root, and a Secret Service (gnome-keyring on a private D-Bus) for the
+# bundle's keyring; plus what `make test` installs (Kamailio, PulseAudio).
+TEST_DIST_PKGS := $(TEST_PKGS) xvfb imagemagick xdg-utils desktop-file-utils appstream debootstrap \
+	dbus gnome-keyring libsecret-tools
+DIST_SOURCES := pyproject.toml README.md $(shell find softphone resources packaging -type f ! -name '*.pyc' 2>/dev/null)
+
+.PHONY: dist test-dist sysdeps-dist sysdeps-test-dist
+
+dist: dist/.built
+
+dist/.built: $(DIST_SOURCES) | sysdeps-dist $(VENV)/.installed-dist
+	rm -rf dist build/pyinstaller build/deb
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist/bundle --workpath build/pyinstaller \
+		packaging/softphone.spec
+	packaging/strip-debug-info.sh dist/bundle/softphone
+	tar -C dist/bundle -czf dist/softphone-$(VERSION)-linux-$(shell uname -m).tar.gz softphone
+	$(BIN)/python packaging/deb/build_deb.py --bundle dist/bundle/softphone --out dist
+	touch $@
+
+# The real install of the .deb in the tests needs its Depends on this machine: they are installed first,
+# as `make test` installs what its tests need. Then the bundle's size and start-up next to a venv's.
+test-dist: dist sysdeps-test-dist
+	@packaging/system-deps.sh $$(dpkg-deb -f $(DEB) Depends | tr ',' '\n' | sed 's/|.*//; s/(.*//; s/ //g')
+	$(BIN)/python -m pytest tests/packaging
+	$(BIN)/python benchmarks/bundle.py --quick
+
+sysdeps-dist:
+	@packaging/system-deps.sh $(DIST_PKGS)
+
+sysdeps-test-dist:
+	@packaging/system-deps.sh $(TEST_DIST_PKGS)
+
 sysdeps-run:
 	@packaging/system-deps.sh $(RUN_PKGS)
 
@@ -76,5 +119,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-dist: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,dist]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis dist build

@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-notifications", action="store_true", help="no desktop notifications")
     parser.add_argument("--no-ring", action="store_true", help="don't play a ringtone")
     parser.add_argument("--debug", action="store_true", help="log to standard error")
+    desktop = parser.add_mutually_exclusive_group()
+    desktop.add_argument(
+        "--install-desktop-files",
+        action="store_true",
+        help="put the softphone in this user's applications menu, as a handler of sip:, sips:, tel: and callto: "
+        "links (files under $XDG_DATA_HOME, for a pipx install), then exit",
+    )
+    desktop.add_argument(
+        "--uninstall-desktop-files", action="store_true", help="remove what --install-desktop-files wrote, then exit"
+    )
     return parser
 
 
@@ -248,6 +258,11 @@ def _report_for_benchmarks(app: object, window: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the application; ``argv`` are the arguments after the program name."""
+    args, qt_args = build_parser().parse_known_args(list(argv) if argv is not None else sys.argv[1:])
+    if args.install_desktop_files or args.uninstall_desktop_files:
+        from softphone import desktop_files
+
+        return desktop_files.main(remove=args.uninstall_desktop_files)
     if _no_display():
         print(
             "softphone: no display found (DISPLAY and WAYLAND_DISPLAY are unset). "
@@ -255,7 +270,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    args, qt_args = build_parser().parse_known_args(list(argv) if argv is not None else sys.argv[1:])
     if args.debug:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 

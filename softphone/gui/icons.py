@@ -1,4 +1,5 @@
-"""The application's SVG icons (``resources/icons``), loaded once as ``QIcon``.
+"""The application's SVG icons (``resources/icons``; installed: ``softphone/resources/icons``), loaded once as
+``QIcon``.
 
 SVG scales to any device-pixel ratio, so the icons are sharp on high-DPI
 screens. An icon file that is missing gives an empty icon, never an error.
@@ -6,22 +7,14 @@ screens. An icon file that is missing gives an empty icon, never an error.
 
 from __future__ import annotations
 
-import os
 from functools import cache
-from pathlib import Path
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 
+from softphone.desktop_files import icons_dir
+
 PRESENCE_STATES = ("available", "away", "busy", "offline")
-
-
-def icons_dir() -> Path:
-    """``resources/icons`` of the source tree (or ``$SOFTPHONE_RESOURCES/icons``)."""
-    override = os.environ.get("SOFTPHONE_RESOURCES")
-    if override:
-        return Path(override) / "icons"
-    return Path(__file__).resolve().parent.parent.parent / "resources" / "icons"
 
 
 @cache
