@@ -59,6 +59,7 @@ from softphone.ua.trace import SipTrace
 log = logging.getLogger("softphone.ua")
 
 EVENT_QUEUE_SIZE = 1000
+UNREGISTER_WAIT = 4.0  # ua.stop(): the longest wait for the un-REGISTERs
 
 Subscriber = Callable[[Event], None]
 _T = TypeVar("_T")
@@ -174,13 +175,18 @@ class UserAgent(SipEndpoint):
         if not self._started:
             return
         await self.call_manager.hangup_all()
-        for closer in reversed(self._closers):
-            try:
-                await closer()
-            except Exception:
-                log.exception("closing a service failed")
+        # The services say goodbye side by side, each within its own bound.
+        for result in await asyncio.gather(*(closer() for closer in self._closers), return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("closing a service failed", exc_info=result)
         await self.subscriptions.close()
-        await asyncio.gather(*(r.stop() for r in self._registrations.values()), return_exceptions=True)
+        # A registrar that died meanwhile would hold each un-REGISTER for Timer F (32 s).
+        unregistering = [asyncio.ensure_future(r.stop()) for r in self._registrations.values()]
+        if unregistering:
+            _, late = await asyncio.wait(unregistering, timeout=UNREGISTER_WAIT)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*unregistering, return_exceptions=True)
         # Give BYEs a moment to be answered.
         deadline = self.stack.now() + 2.0
         while self.stack.now() < deadline:
@@ -484,7 +490,8 @@ class UserAgent(SipEndpoint):
     # --- hooks for services ----------------------------------------------------------
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
-        """Run ``closer`` at :meth:`stop`, before subscriptions end and accounts unregister (last added first)."""
+        """Run ``closer`` at :meth:`stop`, alongside the other services', before subscriptions end and accounts
+        unregister; it bounds its own time."""
         self._closers.append(closer)
 
     # --- the services' dialogs, for routing ---

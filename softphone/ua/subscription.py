@@ -226,13 +226,16 @@ class Subscriptions:
         if not live:
             self._finish(sub, "terminated", "unsubscribed")
             return
-        for dialog in live:
-            with contextlib.suppress(Exception):
-                await self._in_dialog_subscribe(sub, dialog, 0)
-        if sub.state != "terminated":
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(sub.ended.wait(), timeout)
+        # The whole goodbye is bounded: a notifier's Contact that takes long to connect to (or never
+        # answers) must not hold up the caller, often ua.stop().
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._say_goodbye(sub, live), timeout)
         self._finish(sub, "terminated", sub.reason or "unsubscribed")
+
+    async def _say_goodbye(self, sub: Subscription, live: list[Dialog]) -> None:
+        await asyncio.gather(*(self._in_dialog_subscribe(sub, dialog, 0) for dialog in live), return_exceptions=True)
+        if sub.state != "terminated":
+            await sub.ended.wait()
 
     def _headers(self, sub: Subscription, expires: int) -> list[tuple[str, str]]:
         return [
