@@ -67,6 +67,9 @@ def test_one_folder_with_both_programs_and_what_they_load(artefacts: Artefacts) 
     assert list(internal(artefacts).glob("keyring-*.dist-info/entry_points.txt")), "keyring's backends list"
     assert (internal(artefacts) / "softphone" / "resources" / "icons" / "softphone.svg").is_file()
     assert (internal(artefacts) / "softphone" / "resources" / "desktop" / "softphone.desktop").is_file()
+    resources = internal(artefacts) / "softphone" / "resources"
+    assert (resources / "translations" / "softphone_de.qm").is_file(), "the German translation"
+    assert sorted(p.stem for p in (resources / "sounds").glob("*.wav")), "the ringtones"
     left_out = [p.name for p in qt.rglob("*") if p.name.startswith(("libqeglfs", "libqvnc", "libqgtk3"))]
     assert not left_out, f"plugins the spec leaves out are there: {left_out}"
     assert not list(internal(artefacts).glob("libgtk-3*")), "GTK came along with its Qt theme"
@@ -167,6 +170,8 @@ def test_gui_opens_its_main_window_on_x11(
 
 # --- softphone-cli from the bundle, on the network and on sound devices ----------------------------
 
+SRTP = ("--srtp", "mandatory", "--srtp-keys", "dtls")
+
 
 class BundledCli:
     """``softphone-cli --json`` from the bundle, registered at the test Kamailio; events read on a thread."""
@@ -248,6 +253,16 @@ class BundledCli:
             f"{packets} RTP packets received",
             timeout,
         )
+
+    def wait_encrypted(self, timeout: float = 30.0) -> dict[str, object]:
+        """The encryption of the first quality event that reports the media encrypted."""
+        event = self.wait(
+            lambda e: e.get("event") == "quality" and bool((e.get("encryption") or {}).get("encrypted")),
+            "a quality event with encrypted media",
+            timeout,
+        )
+        encryption: dict[str, object] = event["encryption"]
+        return encryption
 
     def log(self) -> str:
         return self.stderr_path.read_text(errors="replace")[-3000:]
@@ -340,7 +355,9 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
 ) -> None:
     """Alice plays a 440 Hz tone from a WAV file and records what she hears; Bob answers on the sound
     devices (PortAudio on PulseAudio's virtual devices), whose microphone hears 1000 Hz. Bob's speaker
-    must play 440 Hz and Alice's recording hold 1000 Hz: Opus both ways, numpy, PortAudio, all bundled."""
+    must play 440 Hz and Alice's recording hold 1000 Hz: Opus both ways, numpy, PortAudio, all bundled.
+    Both insist on DTLS-SRTP (pyOpenSSL, libsrtp) and Bob's microphone goes through the echo canceller
+    and WebRTC's noise suppression (pywebrtc-audio): the bundle carries them too."""
     home = tmp_path / "home"
     home.mkdir()
     alice_user, alice_password = new_user(kamailio)
@@ -368,6 +385,7 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
         "SOFTPHONE_PW",
         "--auto-answer=0",
         "--trace",
+        *SRTP,
     )
     alice = BundledCli(
         artefacts.cli,
@@ -381,6 +399,7 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
         str(played),
         "--record",
         str(heard),
+        *SRTP,
     )
     try:
         alice.wait_for(event="registration", state="registered")
@@ -390,6 +409,7 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
         bob.wait_for(event="call", state="confirmed")
         bob.wait_quality(packets=150)
         alice.wait_quality(packets=150)
+        encrypted = [alice.wait_encrypted(), bob.wait_encrypted()]
         bob_loaded, alice_loaded = mapped_files(bob.proc.pid), mapped_files(alice.proc.pid)
         on_speaker = speaker.latest(RATE)
         alice.send("hangup")
@@ -401,9 +421,14 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
         pulse.end(mic)
     assert (alice_status, bob_status) == (0, 0), f"{alice.log()}\n{bob.log()}"
 
+    for encryption in encrypted:
+        assert encryption["key_exchange"] == "dtls" and encryption["verified"], encryption
     lib = internal(artefacts)
     for library in ("libportaudio.so.2", "libopus.so.0"):
         assert str(lib / library) in bob_loaded, f"Bob did not load the bundle's {library}"
+    for module in ("pywebrtc_audio/_webrtc_audio", "pylibsrtp/_binding"):
+        loaded = [path for path in bob_loaded if module in path]
+        assert loaded and all(path.startswith(str(lib)) for path in loaded), f"Bob's {module}: {loaded}"
     assert str(lib / "libopus.so.0") in alice_loaded, "Alice did not load the bundle's libopus"
 
     codec = answered_codec(bob.stderr_path.read_text(errors="replace"))
