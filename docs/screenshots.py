@@ -191,7 +191,7 @@ def take_screenshots(
 ) -> list[Path]:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QScrollArea
 
     from softphone.gui.accounts import AccountWizard
     from softphone.gui.app import Softphone
@@ -342,7 +342,11 @@ def take_screenshots(
         shots.wait(lambda: call_window.isVisible() and call_window.rows, "the call window")
         call_row = next(iter(call_window.rows.values()))
         shots.wait(lambda: len(call_row.graph.values) >= 6, "six seconds of call quality", 40)
-        call_window.resize(560, call_window.sizeHint().height())
+        # As tall as its one row needs: the scroll area's own size hint does not follow the rows.
+        call_window.resize(560, 320)
+        QApplication.processEvents()
+        spare = call_window.findChild(QScrollArea).viewport().height() - call_row.parentWidget().sizeHint().height()
+        call_window.resize(560, 320 - max(0, spare))
         shots.shoot(call_window, "call-window")
         phone.bridge.run(lambda: phone.ua.hangup(None))
         shots.wait(

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone import __version__
+from softphone.desktop_files import icons_dir
 from softphone.gui.account_status import AccountRow, AccountsArea
 from softphone.gui.accounts import AccountChanges, account_changes, apply_account_changes
 from softphone.gui.bridge import UaBridge
@@ -56,7 +57,7 @@ from softphone.gui.history_view import (
     history_item,
 )
 from softphone.gui.i18n import translate
-from softphone.gui.icons import app_icon, badge_icon, icon, icons_dir
+from softphone.gui.icons import app_icon, badge_icon, icon
 from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
 from softphone.gui.notifications import Notifications
