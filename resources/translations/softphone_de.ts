@@ -86,6 +86,34 @@
     <context>
         <name>AccountEditor</name>
         <message>
+            <source>Default: required over TLS, else when the other phone can</source>
+            <translation>Standard: über TLS Pflicht, sonst wenn das andere Telefon es kann</translation>
+        </message>
+        <message>
+            <source>When the other phone can (else plain)</source>
+            <translation>Wenn das andere Telefon es kann (sonst unverschlüsselt)</translation>
+        </message>
+        <message>
+            <source>Required (calls without it fail)</source>
+            <translation>Pflicht (Anrufe ohne scheitern)</translation>
+        </message>
+        <message>
+            <source>Off</source>
+            <translation>Aus</translation>
+        </message>
+        <message>
+            <source>DTLS or SDES</source>
+            <translation>DTLS oder SDES</translation>
+        </message>
+        <message>
+            <source>DTLS-SRTP (fingerprint in the SDP)</source>
+            <translation>DTLS-SRTP (Fingerabdruck im SDP)</translation>
+        </message>
+        <message>
+            <source>SDES (keys in the SDP, over TLS only)</source>
+            <translation>SDES (Schlüssel im SDP, nur über TLS)</translation>
+        </message>
+        <message>
             <source>Edit account</source>
             <translation>Konto bearbeiten</translation>
         </message>
@@ -192,6 +220,26 @@
         <message>
             <source>&amp;Transport:</source>
             <translation>&amp;Transport:</translation>
+        </message>
+        <message>
+            <source>Media encryption</source>
+            <translation>Medienverschlüsselung</translation>
+        </message>
+        <message>
+            <source>SRTP for the call's audio; the call window shows a lock when it is on</source>
+            <translation>SRTP für den Ton des Anrufs; das Anruffenster zeigt ein Schloss, wenn es aktiv ist</translation>
+        </message>
+        <message>
+            <source>Encryption keys</source>
+            <translation>Schlüssel der Verschlüsselung</translation>
+        </message>
+        <message>
+            <source>&amp;Encryption:</source>
+            <translation>Verschl&amp;üsselung:</translation>
+        </message>
+        <message>
+            <source>&amp;Keys by:</source>
+            <translation>&amp;Schlüssel über:</translation>
         </message>
         <message>
             <source>&amp;Use this account</source>

@@ -104,6 +104,8 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         register=entry.register if register is None else register,
         direct_calls=entry.direct_calls,
         tls_fingerprints=tuple(entry.tls_fingerprints),
+        srtp=entry.srtp,  # type: ignore[arg-type]  # Account checks the words
+        srtp_keys=entry.srtp_keys,  # type: ignore[arg-type]
     )
 
 
@@ -121,6 +123,8 @@ _ACCOUNT_FIELDS = (
     "register",
     "direct_calls",
     "tls_fingerprints",
+    "srtp",
+    "srtp_keys",
 )
 
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.accounts import account_from_settings
+from softphone.gui.i18n import QT_TRANSLATE_NOOP
 from softphone.gui.passwords import Storage, StorageChoice, keep_password, load_password, stored_in
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
@@ -137,6 +138,19 @@ class ConnectionTester:
             thread.join(timeout)
 
 
+SRTP_CHOICES = (
+    (QT_TRANSLATE_NOOP("AccountEditor", "Default: required over TLS, else when the other phone can"), None),
+    (QT_TRANSLATE_NOOP("AccountEditor", "When the other phone can (else plain)"), "optional"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "Required (calls without it fail)"), "mandatory"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "Off"), "off"),
+)
+SRTP_KEY_CHOICES = (
+    (QT_TRANSLATE_NOOP("AccountEditor", "DTLS or SDES"), "any"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "DTLS-SRTP (fingerprint in the SDP)"), "dtls"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "SDES (keys in the SDP, over TLS only)"), "sdes"),
+)
+
+
 class AccountEditor(QDialog):
     """Add or edit one account; the password is kept where the user chose when the settings are applied."""
 
@@ -196,6 +210,21 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("Re&gistrar:"), self.registrar)
         form.addRow(self.tr("&Outbound proxy:"), self.proxy)
         form.addRow(self.tr("&Transport:"), self.transport)
+        self.srtp = QComboBox()
+        self.srtp.setAccessibleName(self.tr("Media encryption"))
+        self.srtp.setToolTip(self.tr("SRTP for the call's audio; the call window shows a lock when it is on"))
+        for label, value in SRTP_CHOICES:
+            self.srtp.addItem(self.tr(label), value)
+        self.srtp.setCurrentIndex(max(0, self.srtp.findData(entry.srtp)))
+        self.srtp_keys = QComboBox()
+        self.srtp_keys.setAccessibleName(self.tr("Encryption keys"))
+        for label, value in SRTP_KEY_CHOICES:
+            self.srtp_keys.addItem(self.tr(label), value)
+        self.srtp_keys.setCurrentIndex(max(0, self.srtp_keys.findData(entry.srtp_keys)))
+        self.srtp.currentIndexChanged.connect(lambda _i: self.srtp_keys.setEnabled(self.srtp.currentData() != "off"))
+        self.srtp_keys.setEnabled(entry.srtp != "off")
+        form.addRow(self.tr("&Encryption:"), self.srtp)
+        form.addRow(self.tr("&Keys by:"), self.srtp_keys)
         form.addRow("", self.register)
         self.enabled = QCheckBox(self.tr("&Use this account"))
         self.enabled.setChecked(entry.enabled)
@@ -257,6 +286,8 @@ class AccountEditor(QDialog):
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
             enabled=self.enabled.isChecked(),
+            srtp=self.srtp.currentData(),
+            srtp_keys=str(self.srtp_keys.currentData()),
             extra=dict(self.original.extra),
         )
         password = self.password.text()

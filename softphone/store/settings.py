@@ -85,6 +85,10 @@ class AccountSettings:
     tls_fingerprints: list[str] = field(default_factory=list)
     # Where the password is kept when the user chose a file over the keyring (mode 0600).
     password_file: str | None = None
+    # Media encryption: "off", "optional" or "mandatory" (None: mandatory over TLS, else optional), and the
+    # key exchanges taken: "sdes", "dtls" or "any".
+    srtp: str | None = None
+    srtp_keys: str = "any"
     extra: dict[str, Any] = field(default_factory=dict)
 
 

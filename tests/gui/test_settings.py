@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -11,13 +12,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from softphone.gui.accounts import account_changes, account_from_settings
 from softphone.gui.bridge import UaBridge
 from softphone.gui.settings_accounts import AccountEditor
 from softphone.gui.settings_calls import apply_to_ua, forwarding_for
 from softphone.gui.settings_dialog import SettingsDialog
 from softphone.gui.settings_general import autostart_path
 from softphone.store import AccountSettings, ForwardingRule, Settings, load_settings
-from softphone.ua import Account, UserAgent
+from softphone.ua import Account, AccountError, UserAgent
 from tests.gui.harness import WAIT_MS, Watchdog, new_account, unnamed_controls
 from tests.kamailio_server import Kamailio
 from tests.keyring_memory import MemoryKeyring
@@ -376,3 +378,38 @@ def test_main_window_opens_settings_and_the_trace_from_its_tools_menu(
         window.close()
         bridge.stop()
         store.close()
+
+
+def test_media_encryption_is_chosen_per_account_and_reaches_the_user_agent(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    path = tmp_path / "settings.json"
+    settings = Settings(accounts=[AccountSettings("sip:alice@127.0.0.1", transport="tls")])
+    dialog = make_dialog(qtbot, settings, path)
+    dialog.show()
+    dialog.accounts_page.account_list.setCurrentRow(0)
+    editor = dialog.accounts_page.edit_account()
+    assert editor is not None
+    # An account saved before there was a choice shows the default, which follows the transport.
+    assert editor.srtp.currentData() is None and editor.srtp_keys.currentData() == "any"
+    editor.srtp.setCurrentIndex(editor.srtp.findData("mandatory"))
+    editor.srtp_keys.setCurrentIndex(editor.srtp_keys.findData("dtls"))
+    click_ok(qtbot, editor)
+    dialog.accept()
+    saved = json.loads(path.read_text())["accounts"][0]
+    assert (saved["srtp"], saved["srtp_keys"]) == ("mandatory", "dtls")
+    entry = load_settings(path).accounts[0]
+    account = account_from_settings(entry, "pw")
+    assert (account.srtp_policy, account.srtp_keys) == ("mandatory", "dtls")
+    # A change of encryption is a change of the account: the running UA gets the new one.
+    before = account_from_settings(dataclasses.replace(entry, srtp=None, srtp_keys="any"), "pw")
+    changes = account_changes([entry], [before], {entry.aor: "pw"})
+    assert [(old, new.srtp) for old, new in changes.replaced] == [("sip:alice@127.0.0.1", "mandatory")]
+    # Off greys out the choice of keys; a word the phone does not know is refused in words.
+    editor = dialog.accounts_page.edit_account()
+    assert editor is not None
+    editor.srtp.setCurrentIndex(editor.srtp.findData("off"))
+    assert not editor.srtp_keys.isEnabled()
+    editor.reject()
+    with pytest.raises(AccountError, match="srtp must be one of"):
+        account_from_settings(dataclasses.replace(entry, srtp="always"), "pw")
