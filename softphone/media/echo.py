@@ -46,6 +46,9 @@ Samples = npt.NDArray[np.float32]
 _DECIMATION = 6  # 48 kHz -> 8 kHz for the delay search
 _ACTIVE_POWER = 10 ** (-55 / 10)  # a far-end block quieter than -55 dBFS carries no usable echo
 _TINY = 1e-10
+# A microphone this much louder than the far end holds the near end's voice, not an echo: the far end's
+# faint copy of that voice (our own words coming back from the other side) must not set the delay.
+_NEAR_DOMINANT = 10 ** (20 / 10)
 # The echo gate acts while the residual is less than this many times the residual echo predicted,
 # and lowers the gain at most to the floor (-20 dB): deeper gating chops near-end word onsets.
 _GATE_RATIO = 3.0
@@ -124,7 +127,9 @@ class DelayEstimator:
     def _search(self) -> bool:
         far, mic = self._far, self._mic
         window = mic[-self._window :]
-        if float(np.dot(far, far)) / far.size < _ACTIVE_POWER or float(np.dot(window, window)) < _TINY:
+        far_power = float(np.dot(far, far)) / far.size
+        mic_power = float(np.dot(window, window)) / window.size
+        if far_power < _ACTIVE_POWER or mic_power < _TINY or mic_power > far_power * _NEAR_DOMINANT:
             return False
         # mic[n] ~ far[n - lag]: correlate the last window of the microphone against the far end before it.
         spectrum_far = np.fft.rfft(far, self._nfft)

@@ -173,9 +173,14 @@ class AudioProcessor:
                 if self.config.noise_suppression != "off":
                     speech *= float(self._webrtc.speech_probability)
             if self._agc is not None:
+                before = out
                 out = np.asarray(
                     self._agc.process(np.ascontiguousarray(out, dtype=np.float32), speech), dtype=np.float32
                 )
+                share = 0.0 if self._canceller is None else self._canceller.echo_share
+                if share > 0.0:
+                    # The gain learnt on the near end's voice must not raise what is left of the echo.
+                    out = (out * np.float32(1.0 - share) + before * np.float32(share)).astype(np.float32)
         if out.size:
             self._level = math.sqrt(float(np.dot(out, out)) / out.size)
         return out
