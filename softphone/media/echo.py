@@ -64,6 +64,35 @@ class EchoStats:
     converged: bool  # the foreground filter removes echo
 
 
+class _Sliding:
+    """The newest ``size`` samples of a stream, as one contiguous array, without a copy per write.
+
+    Samples are appended into spare room after them; only when it runs out are the newest ``size``
+    moved back to the start (once every ``spare`` samples, not once per frame as ``np.roll`` would).
+    """
+
+    def __init__(self, size: int, spare: int) -> None:
+        self.size = size
+        self._data = np.zeros(size + max(spare, 1), dtype=np.float32)
+        self._end = size
+
+    def write(self, block: Samples) -> None:
+        n = block.size
+        if n >= self.size:
+            self._data[: self.size] = block[-self.size :]
+            self._end = self.size
+            return
+        if self._end + n > self._data.size:
+            self._data[: self.size - n] = self._data[self._end - self.size + n : self._end]
+            self._end = self.size - n
+        self._data[self._end : self._end + n] = block
+        self._end += n
+
+    def view(self) -> Samples:
+        """The newest ``size`` samples, oldest first (valid until the next write)."""
+        return self._data[self._end - self.size : self._end]
+
+
 class DelayEstimator:
     """Delay of the far end's echo in the microphone, in samples at ``rate``, by GCC-PHAT on 8 kHz signals.
 
@@ -87,8 +116,9 @@ class DelayEstimator:
         self._period = int(period_s * self._low_rate)
         self._beta = beta
         size = self._window + self._max_lag
-        self._far = np.zeros(size, dtype=np.float32)
-        self._mic = np.zeros(size, dtype=np.float32)
+        self._far = _Sliding(size, 8 * size)
+        self._mic = _Sliding(size, 8 * size)
+        self._size = size
         self._fill = 0
         self._since = 0
         self._carry_far = np.zeros(0, dtype=np.float32)
@@ -105,13 +135,11 @@ class DelayEstimator:
         n = far_low.size
         if n == 0:
             return False
-        self._far = np.roll(self._far, -n)
-        self._far[-n:] = far_low
-        self._mic = np.roll(self._mic, -n)
-        self._mic[-n:] = mic_low
-        self._fill = min(self._fill + n, self._far.size)
+        self._far.write(far_low)
+        self._mic.write(mic_low)
+        self._fill = min(self._fill + n, self._size)
         self._since += n
-        if self._since < self._period or self._fill < self._far.size:
+        if self._since < self._period or self._fill < self._size:
             return False
         self._since = 0
         return self._search()
@@ -121,11 +149,12 @@ class DelayEstimator:
         data = np.concatenate((carry, block)) if carry.size else block
         whole = data.size - data.size % _DECIMATION
         setattr(self, carry_name, data[whole:].copy())
-        low: Samples = data[:whole].reshape(-1, _DECIMATION).mean(axis=1, dtype=np.float32)
+        low: Samples = data[:whole].reshape(-1, _DECIMATION).sum(axis=1, dtype=np.float32)
+        low *= np.float32(1.0 / _DECIMATION)
         return low
 
     def _search(self) -> bool:
-        far, mic = self._far, self._mic
+        far, mic = self._far.view(), self._mic.view()
         window = mic[-self._window :]
         far_power = float(np.dot(far, far)) / far.size
         mic_power = float(np.dot(window, window)) / window.size
@@ -161,25 +190,24 @@ class _History:
     """The far end as written, readable at a delay (samples) behind the newest sample."""
 
     def __init__(self, size: int) -> None:
-        self._buffer = np.zeros(size, dtype=np.float32)
+        self._buffer = _Sliding(size, 4 * size)
         self._written = 0
 
     def write(self, block: Samples) -> None:
-        n = block.size
-        self._buffer = np.roll(self._buffer, -n)
-        self._buffer[-n:] = block
-        self._written += n
+        self._buffer.write(block)
+        self._written += block.size
 
     def read(self, length: int, delay: int) -> Samples:
         """``length`` samples ending ``delay`` samples before the newest one."""
-        end = self._buffer.size - delay
+        buffer = self._buffer.view()
+        end = buffer.size - delay
         start = end - length
         if start < 0:
             out = np.zeros(length, dtype=np.float32)
             if end > 0:
-                out[length - end :] = self._buffer[:end]
+                out[length - end :] = buffer[:end]
             return out
-        return self._buffer[start:end]
+        return buffer[start:end].copy()
 
 
 class EchoCanceller:
@@ -222,6 +250,7 @@ class EchoCanceller:
         self._erle_db: float | None = None
         self._blocks = 0
         self._gain = 1.0
+        self._ramp = np.linspace(0.0, 1.0, block, dtype=np.float32)
         self.delay_changes = 0
 
     def _reset_filters(self) -> None:
@@ -231,6 +260,7 @@ class EchoCanceller:
         self._background = np.zeros((p, k), dtype=np.complex64)
         self._foreground = np.zeros((p, k), dtype=np.complex64)
         self._far_power = np.zeros(k, dtype=np.float32)
+        self._both = np.zeros((2, k), dtype=np.complex64)
         self._constraint = 0
         self._e_fg = self._e_bg = self._d_power = 1e-6
         self._leak = 1.0  # residual echo over echo estimate, measured
@@ -328,7 +358,9 @@ class EchoCanceller:
         view = self._spectra[slot + 1 : slot + 1 + p]
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         self._far_power = 0.7 * self._far_power + 0.3 * power
-        both = np.stack(((view * self._foreground).sum(axis=0), (view * self._background).sum(axis=0)))
+        both = self._both
+        np.sum(view * self._foreground, axis=0, out=both[0])
+        np.sum(view * self._background, axis=0, out=both[1])
         estimates = np.fft.irfft(both, 2 * n)[:, n:].astype(np.float32)
         y_fg, y_bg = estimates[0], estimates[1]
         e_fg = d - y_fg
@@ -384,8 +416,12 @@ class EchoCanceller:
         self._gain = gain
         if gain == 1.0 and previous == 1.0:
             return e
-        ramp = np.linspace(previous, gain, e.size, dtype=np.float32)
-        return (e * ramp).astype(np.float32)
+        if self._ramp.size != e.size:
+            self._ramp = np.linspace(0.0, 1.0, e.size, dtype=np.float32)
+        ramp = self._ramp * np.float32(gain - previous)
+        ramp += np.float32(previous)
+        ramp *= e
+        return ramp
 
     def _account(self, mic: float, out: float, echo: float, residual: float, far_active: bool) -> None:
         # Blocks the echo dominates: what the filter predicts makes up most of the microphone.
