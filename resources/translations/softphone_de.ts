@@ -86,12 +86,12 @@
     <context>
         <name>AccountEditor</name>
         <message>
-            <source>Default: required over TLS, else when the other phone can</source>
-            <translation>Standard: über TLS Pflicht, sonst wenn das andere Telefon es kann</translation>
+            <source>Automatic (required over TLS)</source>
+            <translation>Automatisch (über TLS Pflicht)</translation>
         </message>
         <message>
-            <source>When the other phone can (else plain)</source>
-            <translation>Wenn das andere Telefon es kann (sonst unverschlüsselt)</translation>
+            <source>When possible (else plain)</source>
+            <translation>Wenn möglich (sonst unverschlüsselt)</translation>
         </message>
         <message>
             <source>Required (calls without it fail)</source>

@@ -139,8 +139,8 @@ class ConnectionTester:
 
 
 SRTP_CHOICES = (
-    (QT_TRANSLATE_NOOP("AccountEditor", "Default: required over TLS, else when the other phone can"), None),
-    (QT_TRANSLATE_NOOP("AccountEditor", "When the other phone can (else plain)"), "optional"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "Automatic (required over TLS)"), None),
+    (QT_TRANSLATE_NOOP("AccountEditor", "When possible (else plain)"), "optional"),
     (QT_TRANSLATE_NOOP("AccountEditor", "Required (calls without it fail)"), "mandatory"),
     (QT_TRANSLATE_NOOP("AccountEditor", "Off"), "off"),
 )
