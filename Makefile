@@ -16,7 +16,7 @@ TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
 	pulseaudio pulseaudio-utils libasound2-plugins espeak-ng \
-	tshark baresip dbus-daemon
+	tshark baresip linphone-cli dbus-daemon
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test translations update-translations
 
