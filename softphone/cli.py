@@ -246,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config-dir", metavar="DIR", help="settings directory (accepted; nothing is stored yet)")
     parser.add_argument("--ca-file", metavar="F", help="CA certificates (PEM) to verify TLS servers with")
+    parser.add_argument(
+        "--tls-cert",
+        metavar="F",
+        help="client certificate (PEM, with its key unless --tls-key) for the account's servers",
+    )
+    parser.add_argument("--tls-key", metavar="F", help="the client certificate's private key (PEM)")
     parser.add_argument("--trace", action="store_true", help="log every SIP message to standard error")
     return parser
 
@@ -303,6 +309,8 @@ def make_account(args: argparse.Namespace) -> Account:
         srtp_keys=args.srtp_keys,
         srtp_suites=args.srtp_suites,
         srtp_clear_keys=args.srtp_clear_keys,
+        tls_certificate=args.tls_cert,
+        tls_key=args.tls_key,
     )
 
 

@@ -242,6 +242,22 @@
             <translation>&amp;Schlüssel über:</translation>
         </message>
         <message>
+            <source>optional: a PEM file with the certificate and its key</source>
+            <translation>optional: eine PEM-Datei mit dem Zertifikat und seinem Schlüssel</translation>
+        </message>
+        <message>
+            <source>Client certificate</source>
+            <translation>Client-Zertifikat</translation>
+        </message>
+        <message>
+            <source>Offered to the account's servers over TLS when they ask for one</source>
+            <translation>Wird den Servern des Kontos über TLS vorgelegt, wenn sie danach fragen</translation>
+        </message>
+        <message>
+            <source>C&amp;lient certificate:</source>
+            <translation>C&amp;lient-Zertifikat:</translation>
+        </message>
+        <message>
             <source>&amp;Use this account</source>
             <translation>Dieses Konto &amp;verwenden</translation>
         </message>

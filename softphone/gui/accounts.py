@@ -106,6 +106,8 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         tls_fingerprints=tuple(entry.tls_fingerprints),
         srtp=entry.srtp,  # type: ignore[arg-type]  # Account checks the words
         srtp_keys=entry.srtp_keys,  # type: ignore[arg-type]
+        tls_certificate=entry.tls_certificate,
+        tls_key=entry.tls_key,
     )
 
 
@@ -125,6 +127,8 @@ _ACCOUNT_FIELDS = (
     "tls_fingerprints",
     "srtp",
     "srtp_keys",
+    "tls_certificate",
+    "tls_key",
 )
 
 

@@ -225,6 +225,11 @@ class AccountEditor(QDialog):
         self.srtp_keys.setEnabled(entry.srtp != "off")
         form.addRow(self.tr("&Encryption:"), self.srtp)
         form.addRow(self.tr("&Keys by:"), self.srtp_keys)
+        self.client_certificate = QLineEdit(entry.tls_certificate or "")
+        self.client_certificate.setPlaceholderText(self.tr("optional: a PEM file with the certificate and its key"))
+        self.client_certificate.setAccessibleName(self.tr("Client certificate"))
+        self.client_certificate.setToolTip(self.tr("Offered to the account's servers over TLS when they ask for one"))
+        form.addRow(self.tr("C&lient certificate:"), self.client_certificate)
         form.addRow("", self.register)
         self.enabled = QCheckBox(self.tr("&Use this account"))
         self.enabled.setChecked(entry.enabled)
@@ -288,6 +293,7 @@ class AccountEditor(QDialog):
             enabled=self.enabled.isChecked(),
             srtp=self.srtp.currentData(),
             srtp_keys=str(self.srtp_keys.currentData()),
+            tls_certificate=self.client_certificate.text().strip() or None,
             extra=dict(self.original.extra),
         )
         password = self.password.text()

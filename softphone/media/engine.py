@@ -233,9 +233,7 @@ class MediaSession:
         self._sock, self._owns_sock = _bind_rtp_socket(local, own_socket)
         try:
             self._protection = (
-                None
-                if crypto is None
-                else MediaProtection(crypto, dtls_identity, handshake_timeout=dtls_timeout)
+                None if crypto is None else MediaProtection(crypto, dtls_identity, handshake_timeout=dtls_timeout)
             )
         except ValueError as exc:
             if self._owns_sock:

@@ -89,6 +89,9 @@ class AccountSettings:
     # key exchanges taken: "sdes", "dtls" or "any".
     srtp: str | None = None
     srtp_keys: str = "any"
+    # A client certificate for TLS to the account's servers (PEM with its key, or the key apart).
+    tls_certificate: str | None = None
+    tls_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

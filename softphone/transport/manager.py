@@ -103,7 +103,8 @@ class TransportManager(InboundStreams):
         self.on_error = on_error
         self.events: asyncio.Queue[TransportEvent] = asyncio.Queue()
         self._tls = tls or TlsSettings()
-        self._client_context: ssl.SSLContext | None = None
+        # One client context per certificate offered (the UA-wide one, or an account's for its server).
+        self._client_contexts: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
         self._connect_timeout = connect_timeout
         self._pong_timeout = pong_timeout
         self._udp_size_limit = udp_size_limit
@@ -116,6 +117,7 @@ class TransportManager(InboundStreams):
         self._bound: list[tuple[str, socket.AddressFamily, tuple[str, int]]] = []
         self._connections: dict[int, StreamConnection] = {}
         self._by_peer: dict[tuple[str, str, int], StreamConnection] = {}
+        self._tls_endings: dict[tuple[str, str, int], str] = {}
         self._connecting: dict[tuple[str, str, int], asyncio.Task[StreamConnection]] = {}
         self._keepalives: dict[tuple[str, str, int], asyncio.Task[None]] = {}
         # Inbound connections being set up (TLS handshakes), with the address group of their peer.
@@ -369,6 +371,10 @@ class TransportManager(InboundStreams):
                 return endpoint
         raise TransportError(f"no UDP socket for {family.name} to send to {target}", target)
 
+    def tls_ending(self, target: Target) -> str | None:
+        """Why the server last ended a TLS connection to ``target`` with an alert, in words (None: it did not)."""
+        return self._tls_endings.get(target.key)
+
     async def connect(self, target: Target) -> None:
         """Open a connection to a TCP/TLS target now (or find the open one); nothing for UDP.
 
@@ -411,12 +417,16 @@ class TransportManager(InboundStreams):
                 f"cannot connect to {target}: {self.limits.max_connections} connections are open, the limit", target
             )
         context = None
+        name = target.server_name or target.host
         if target.transport == "TLS":
-            if self._client_context is None:
-                self._client_context = self._tls.client_context()
-            context = self._client_context
+            identity = self._tls.identity_for(name)
+            context = self._client_contexts.get(identity)
+            if context is None:
+                context = self._client_contexts[identity] = self._tls.client_context(name)
         try:
-            reader, writer = await open_connection(target, context, self._connect_timeout, self._tls.unverified_context)
+            reader, writer = await open_connection(
+                target, context, self._connect_timeout, lambda: self._tls.unverified_context(name)
+            )
         except TlsError as exc:
             if exc.fingerprint is None or exc.fingerprint not in self._tls.pinned:
                 raise
@@ -424,6 +434,7 @@ class TransportManager(InboundStreams):
         if self._closed:
             writer.close()
             raise TransportError("the transport manager is closed", target)
+        self._tls_endings.pop(target.key, None)
         connection = self._add_connection(target.transport, reader, writer, outbound=True)
         log.debug("opened %s", connection)
         return connection
@@ -433,7 +444,8 @@ class TransportManager(InboundStreams):
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A server whose certificate the user trusts by its fingerprint: the connection is taken only when
         the certificate it presents on this very connection is that one."""
-        reader, writer = await open_connection(target, self._tls.unverified_context(), self._connect_timeout)
+        name = target.server_name or target.host
+        reader, writer = await open_connection(target, self._tls.unverified_context(name), self._connect_timeout)
         ssl_object = writer.get_extra_info("ssl_object")
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if not der or certificate_fingerprint(der) not in self._tls.pinned:
@@ -479,8 +491,14 @@ class TransportManager(InboundStreams):
                 self._limit_log.note(f"closed {connection.transport} connections: {closed_by}", peer)
         elif error is not None:
             log.info("%s lost: %s", connection, error)
+            if isinstance(error, ssl.SSLError):
+                self._tls_endings[connection.key] = tls_ending(error)
         else:
             log.debug("%s closed", connection)
+            if connection.transport == "TLS" and connection.outbound and connection.received == 0:
+                # A server that demands a client certificate (or refuses ours) ends TLS 1.3 right after the
+                # handshake; asyncio passes its alert on as a plain end of stream.
+                self._tls_endings[connection.key] = _CLOSED_AT_ONCE
         if connection.key in self._keepalives:
             # RFC 5626 4.4.1: the flow is gone; the UA registers again.
             reason = f": {error}" if error is not None else ""
@@ -670,3 +688,28 @@ def _route_source(target: Target) -> str:
         except OSError as exc:
             raise TransportError(f"no route to {target}: {exc.strerror or exc}", target) from exc
         return normalize_host(probe.getsockname()[0])
+
+
+_CLOSED_AT_ONCE = (
+    "the server closed the TLS connection before it answered anything: it may require a client certificate "
+    "(or not accept the one set for this account)"
+)
+
+# TLS alerts a server ends a connection with, for the words the user reads (RFC 8446 6.2).
+_TLS_ALERTS = (
+    ("CERTIFICATE_REQUIRED", "the server requires a client certificate, and none was set for this account"),
+    ("UNKNOWN_CA", "the server does not trust the client certificate's issuer"),
+    ("BAD_CERTIFICATE", "the server refused the client certificate"),
+    ("CERTIFICATE_UNKNOWN", "the server refused the client certificate"),
+    ("CERTIFICATE_EXPIRED", "the server refused the client certificate: it has expired"),
+    ("ACCESS_DENIED", "the server refused the client certificate (access denied)"),
+)
+
+
+def tls_ending(error: ssl.SSLError) -> str:
+    """A TLS alert from the server as a sentence for the user."""
+    text = f"{error.reason or ''} {error}".upper()
+    for alert, words in _TLS_ALERTS:
+        if alert in text:
+            return words
+    return f"the server ended the TLS connection ({error.reason or error})"

@@ -68,6 +68,7 @@ class StreamConnection:
         loop = asyncio.get_running_loop()
         self._clock = loop.time
         self.last_activity = loop.time()
+        self.received = 0  # octets read from the peer
         self._message_started: float | None = None
         self.task = loop.create_task(self._read_loop(), name=f"sip-{transport}-{self.id}")
 
@@ -133,6 +134,7 @@ class StreamConnection:
                     break
                 if not data:
                     break
+                self.received += len(data)
                 now = self.last_activity = self._clock()
                 try:
                     items = self._parser.feed(data)

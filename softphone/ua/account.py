@@ -14,6 +14,8 @@ from typing import Literal
 from softphone.sip.errors import SipParseError
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES, KeyExchange, SrtpPolicy
 from softphone.sip.uri import SipUri, parse_uri
+from softphone.transport.errors import TransportError
+from softphone.transport.tls import TlsSettings
 
 TransportName = Literal["udp", "tcp", "tls"]
 TRANSPORT_NAMES: tuple[TransportName, ...] = ("udp", "tcp", "tls")
@@ -72,6 +74,9 @@ class Account:
     srtp_keys: KeyExchange = "any"
     srtp_suites: tuple[str, ...] = DEFAULT_SUITES
     srtp_clear_keys: bool = False
+    # A client certificate for TLS to this account's servers (PEM, with its key unless tls_key names it).
+    tls_certificate: str | None = None
+    tls_key: str | None = None
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
@@ -94,6 +99,19 @@ class Account:
         for suite in self.srtp_suites:
             if suite not in SUITES:
                 raise AccountError(f"unknown SRTP suite {suite!r}; known: {', '.join(SUITES)}")
+        if self.tls_certificate is not None:
+            try:
+                TlsSettings().add_identity((), self.tls_certificate, self.tls_key)
+            except TransportError as exc:
+                raise AccountError(str(exc)) from None
+
+    @property
+    def server_names(self) -> tuple[str, ...]:
+        """The names of this account's servers as TLS knows them (RFC 5922): its domain, registrar and proxy."""
+        names = [self.domain, self.registrar_uri.host]
+        if self.outbound_proxy_uri is not None:
+            names.append(self.outbound_proxy_uri.host)
+        return tuple(dict.fromkeys(name.lower().strip("[]").rstrip(".") for name in names))
 
     @property
     def srtp_policy(self) -> SrtpPolicy:

@@ -117,9 +117,9 @@ class UserAgent(SipEndpoint):
         if tls is None:
             cafile = next((a.ca_file for a in accounts if a.ca_file), None)
             tls = TlsSettings(cafile=cafile)
-        for account in accounts:
-            tls.pinned.update(account.tls_fingerprints)
         self.tls = tls
+        for account in accounts:
+            self._trust_settings(account)
         self.audio = audio if audio is not None else AudioConfig()
         self.retry = retry if retry is not None else RetryPolicy()
         self.busy = busy
@@ -285,8 +285,17 @@ class UserAgent(SipEndpoint):
         self._account_added.append(added)
         self._account_removed.append(removed)
 
-    def _admit(self, account: Account) -> None:
+    def _trust_settings(self, account: Account) -> None:
+        """The account's pinned server certificates and its client certificate go to the TLS settings."""
         self.tls.pinned.update(account.tls_fingerprints)
+        if account.tls_certificate is not None:
+            try:
+                self.tls.add_identity(account.server_names, account.tls_certificate, account.tls_key)
+            except TransportError as exc:  # checked when the account was made; the file went away since
+                log.warning("account %s: %s", account.aor, exc)
+
+    def _admit(self, account: Account) -> None:
+        self._trust_settings(account)
         if not self._started:
             return  # start() and register() take it up with the others
         for added in self._account_added:

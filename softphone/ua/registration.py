@@ -251,7 +251,7 @@ class Registration:
                     self.target = target
                     self.tls_error = None
                 return outcome
-            last = Outcome(False, 503, f"no answer from {target}")
+            last = Outcome(False, 503, self.stack.transport.tls_ending(target) or f"no answer from {target}")
         return tls_failure or last
 
     async def _register_at(self, target: Target, expires: int) -> Outcome | None:

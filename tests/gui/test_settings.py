@@ -21,7 +21,7 @@ from softphone.gui.settings_general import autostart_path
 from softphone.store import AccountSettings, ForwardingRule, Settings, load_settings
 from softphone.ua import Account, AccountError, UserAgent
 from tests.gui.harness import WAIT_MS, Watchdog, new_account, unnamed_controls
-from tests.kamailio_server import Kamailio
+from tests.kamailio_server import Kamailio, make_self_signed_certificate
 from tests.keyring_memory import MemoryKeyring
 from tests.pulse_server import PulseAudio, from_s16le, tone
 from tests.ua import make_ua
@@ -413,3 +413,28 @@ def test_media_encryption_is_chosen_per_account_and_reaches_the_user_agent(
     editor.reject()
     with pytest.raises(AccountError, match="srtp must be one of"):
         account_from_settings(dataclasses.replace(entry, srtp="always"), "pw")
+
+
+def test_a_client_certificate_is_set_per_account_and_a_missing_file_is_refused(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    certificate, key = tmp_path / "alice.pem", tmp_path / "alice-key.pem"
+    make_self_signed_certificate(certificate, key)
+    certificate.write_text(certificate.read_text() + key.read_text())  # one PEM file with both
+    path = tmp_path / "settings.json"
+    settings = Settings(accounts=[AccountSettings("sip:alice@127.0.0.1", transport="tls")])
+    dialog = make_dialog(qtbot, settings, path)
+    dialog.show()
+    dialog.accounts_page.account_list.setCurrentRow(0)
+    editor = dialog.accounts_page.edit_account()
+    assert editor is not None
+    editor.client_certificate.setText(str(tmp_path / "missing.pem"))
+    click_ok(qtbot, editor)
+    assert editor.isVisible() and "does not exist" in editor.problem.text()
+    editor.client_certificate.setText(str(certificate))
+    click_ok(qtbot, editor)
+    assert not editor.isVisible()
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.tls_certificate == str(certificate)
+    assert account_from_settings(entry, "pw").server_names == ("127.0.0.1",)
