@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.events import EncryptionFailed, EncryptionReady
-from softphone.sip.addr import NameAddr
+from softphone.sip.addr import NameAddr, parse_name_addr_list
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
@@ -114,6 +114,7 @@ class CallManager:
     ) -> CallMachine:
         ua = self.ua
         config = self.config()
+        sips = direction == "outgoing" and isinstance(remote.uri, SipUri) and remote.uri.scheme == "sips"
         policy = account.srtp_policy
         fingerprint = self.dtls.fingerprint() if policy != "off" and account.srtp_keys != "sdes" else None
         srtp = srtp_config(account, secure_signalling=secure_signalling, fingerprint=fingerprint)
@@ -135,7 +136,7 @@ class CallManager:
             config=config,
             media_host=media_port.host,
             media_port=media_port.port,
-            contact_for=lambda target: ua.contact_for(account, target),
+            contact_for=lambda target: ua.contact_for(account, target, secure=sips),
         )
 
     # --- looking calls up -------------------------------------------------------------------
@@ -242,7 +243,7 @@ class CallManager:
     def _ring(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> Call | None:
         ua = self.ua
         try:
-            contact = ua.contact_for(account, source.target)
+            contact = ua.contact_for(account, source.target, secure=_sips(request))
         except TransportError as exc:
             log.info("cannot take a call: %s", exc)
             ua.stack.reply(tx, 500)
@@ -351,7 +352,7 @@ class CallManager:
             ua.stack.reply(tx, 400, "Missing or unusable Refer-To")
             return
         try:
-            contact = ua.contact_for(account, source.target)
+            contact = ua.contact_for(account, source.target, secure=_sips(request))
             dialog = Dialog.from_uas(request, new_tag(), contact)
         except (TransportError, SipParseError) as exc:
             log.info("cannot take a REFER from %s: %s", source, exc)
@@ -722,3 +723,16 @@ def call_outcome(call: Call) -> CallOutcome:
 def _local(request: Request, code: int, reason: str) -> LocalResponse:
     response = make_response(request, code, reason)
     return LocalResponse(code, reason, response.headers)
+
+
+def _sips(request: Request) -> bool:
+    """RFC 3261 12.1.1: the dialog's Contact is sips: when the request's URI is, or its top Record-Route
+    (its Contact, when it has no Record-Route)."""
+    if isinstance(request.uri, SipUri) and request.uri.scheme == "sips":
+        return True
+    routes = request.headers.get_all("Record-Route")
+    try:
+        first = parse_name_addr_list(routes[0] if routes else (request.headers.get("Contact") or ""))[:1]
+    except SipParseError:
+        return False
+    return bool(first) and isinstance(first[0].uri, SipUri) and first[0].uri.scheme == "sips"

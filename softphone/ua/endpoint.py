@@ -153,8 +153,9 @@ class SipEndpoint:
             return str(uri)
         return None
 
-    def contact_for(self, account: Account, target: Target) -> NameAddr:
-        """Our Contact for requests of ``account`` sent to ``target``."""
+    def contact_for(self, account: Account, target: Target, *, secure: bool = False) -> NameAddr:
+        """Our Contact for requests of ``account`` sent to ``target``; a ``sips:`` one when the account's
+        address is one or ``secure`` (RFC 3261 8.1.1.8, 12.1.1: the request's URI was ``sips:``)."""
         transport = target.transport
         try:
             host, port = self.stack.transport.local_address_for(target)
@@ -163,19 +164,24 @@ class SipEndpoint:
                 raise
             # No TLS listener: the server reaches us over the connection we opened (it aliases the Contact).
             host, port = self.stack.transport.local_address_for(Target("TCP", target.host, target.port))
+        scheme = "sips" if account.uri.scheme == "sips" or secure else "sip"
         params: dict[str, str | None] = {}
-        if transport != "UDP":
+        # RFC 5630 3.2: a sips: URI says TLS by itself; transport=tls is deprecated.
+        if transport != "UDP" and not (scheme == "sips" and transport == "TLS"):
             params["transport"] = transport.lower()
-        scheme = "sips" if account.uri.scheme == "sips" else "sip"
         return NameAddr(uri=SipUri(scheme=scheme, user=account.user, host=host, port=port, params=params))
 
     def media_host_for(self, target: Target) -> str:
         """The address our SDP offers for media when signalling goes to ``target``."""
         if self.media_host is not None:
             return self.media_host
-        return self.stack.transport.local_address_for(
-            target if target.transport != "TLS" else Target("TCP", target.host, target.port)
-        )[0]
+        try:
+            return self.stack.transport.local_address_for(target)[0]
+        except TransportError:
+            if target.transport != "TLS":
+                raise
+            # No TLS listener: the address of the TCP one (the same host either way).
+            return self.stack.transport.local_address_for(Target("TCP", target.host, target.port))[0]
 
     @staticmethod
     def first_hop(account: Account, uri: Uri) -> SipUri:
@@ -283,7 +289,8 @@ class SipEndpoint:
                 ("CSeq", f"{cseq} {method}"),
             ]
             if contact:
-                fields.append(("Contact", str(self.contact_for(account, target))))
+                sips = isinstance(uri, SipUri) and uri.scheme == "sips"
+                fields.append(("Contact", str(self.contact_for(account, target, secure=sips))))
             if self.user_agent:
                 fields.append(("User-Agent", self.user_agent))
             fields += headers

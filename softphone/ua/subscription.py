@@ -35,7 +35,7 @@ from softphone.sip.dialog import Dialog, error_response, new_tag
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
 from softphone.sip.transaction import ServerTransaction, make_response
-from softphone.sip.uri import Uri
+from softphone.sip.uri import SipUri, Uri
 from softphone.transport import LimitLog, Source
 from softphone.ua.account import Account
 from softphone.ua.limits import REFUSAL_LOG_INTERVAL
@@ -531,7 +531,9 @@ class Subscriptions:
             return
         expires = min(expires, MAX_EXPIRES)
         to_tag = new_tag()
-        contact = self._ua.contact_for(account, source.target)
+        contact = self._ua.contact_for(
+            account, source.target, secure=isinstance(request.uri, SipUri) and request.uri.scheme == "sips"
+        )
         try:
             dialog = Dialog.from_uas(request, to_tag, contact)
         except SipParseError as exc:
