@@ -250,6 +250,7 @@ class EchoCanceller:
         self._erle_db: float | None = None
         self._blocks = 0
         self._gain = 1.0
+        self._far_active = False
         self._ramp = np.linspace(0.0, 1.0, block, dtype=np.float32)
         self.delay_changes = 0
 
@@ -398,7 +399,7 @@ class EchoCanceller:
         echo = float(np.dot(y_fg, y_fg))
         residual = float(np.dot(e_fg, e_fg))
         newest = x[n:]
-        far_active = float(np.dot(newest, newest)) / n > _ACTIVE_POWER
+        far_active = self._far_active = float(np.dot(newest, newest)) / n > _ACTIVE_POWER
         out = self._gate(e_fg, echo, residual)
         self._account(energy, float(np.dot(out, out)), echo, residual, far_active)
         return out
@@ -441,6 +442,11 @@ class EchoCanceller:
                 self._erle_db = None
             self._blocks = self._counted = 0
             self._mic_energy = self._out_energy = 0.0
+
+    @property
+    def unsure(self) -> bool:
+        """The far end is playing and the filter has not learnt the echo yet: the block may be all echo."""
+        return self._far_active and not self._converged
 
     @property
     def echo_share(self) -> float:

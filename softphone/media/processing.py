@@ -167,7 +167,10 @@ class AudioProcessor:
                 self._pending_far.clear()
             out = canceller.process(out)
         if out.size % _FRAME_10MS == 0:
-            speech = 1.0 if self._canceller is None else 1.0 - self._canceller.echo_share
+            canceller = self._canceller
+            # Until the canceller knows the echo, what the far end plays may be all the microphone hears.
+            share = 0.0 if canceller is None else (1.0 if canceller.unsure else canceller.echo_share)
+            speech = 1.0 - share
             if self._webrtc is not None:
                 out = np.asarray(self._webrtc.process(np.ascontiguousarray(out, dtype=np.float32)), dtype=np.float32)
                 if self.config.noise_suppression != "off":
@@ -177,7 +180,6 @@ class AudioProcessor:
                 out = np.asarray(
                     self._agc.process(np.ascontiguousarray(out, dtype=np.float32), speech), dtype=np.float32
                 )
-                share = 0.0 if self._canceller is None else self._canceller.echo_share
                 if share > 0.0:
                     # The gain learnt on the near end's voice must not raise what is left of the echo.
                     out = (out * np.float32(1.0 - share) + before * np.float32(share)).astype(np.float32)

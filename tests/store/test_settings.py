@@ -58,7 +58,7 @@ def test_unknown_keys_are_preserved(tmp_path: Path) -> None:
                 "version": 1,
                 "theme": "dark",
                 "audio": {"input_device": "Mic", "future_agc": {"level": 3}},
-                "accounts": [{"aor": "sip:a@example.com", "srtp": "sdes"}],
+                "accounts": [{"aor": "sip:a@example.com", "zrtp": "sas"}],
             }
         ),
         encoding="utf-8",
@@ -67,13 +67,13 @@ def test_unknown_keys_are_preserved(tmp_path: Path) -> None:
     assert settings.audio.input_device == "Mic"
     assert settings.extra == {"theme": "dark"}
     assert settings.audio.extra == {"future_agc": {"level": 3}}
-    assert settings.accounts[0].extra == {"srtp": "sdes"}
+    assert settings.accounts[0].extra == {"zrtp": "sas"}
     settings.do_not_disturb = True
     save_settings(settings, path)
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["theme"] == "dark"
     assert data["audio"]["future_agc"] == {"level": 3}
-    assert data["accounts"][0]["srtp"] == "sdes"
+    assert data["accounts"][0]["zrtp"] == "sas"
     assert data["do_not_disturb"] is True
 
 
