@@ -104,6 +104,7 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         register=entry.register if register is None else register,
         direct_calls=entry.direct_calls,
         tls_fingerprints=tuple(entry.tls_fingerprints),
+        stun_server=entry.stun_server,
     )
 
 
@@ -121,6 +122,7 @@ _ACCOUNT_FIELDS = (
     "register",
     "direct_calls",
     "tls_fingerprints",
+    "stun_server",
 )
 
 
