@@ -47,6 +47,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui
 	$(BIN)/python -m benchmarks.attack
+	$(BIN)/python -m benchmarks.nat_setup
 
 # The GUI's translations: resources/translations/softphone_<lang>.ts (edited by translators) compiled to the
 # .qm files the application loads (committed, so an installed phone has them without this step).
