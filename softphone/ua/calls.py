@@ -85,7 +85,8 @@ class CallManager:
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
         # Calls put in the history when their end was announced (the end itself comes right after).
         self._recorded: set[str] = set()
-        self._learning: set[asyncio.Task[None]] = set()
+        # Incoming INVITEs whose media address the STUN server is being asked for, by their transaction.
+        self._learning: dict[ServerTransaction, asyncio.Task[None]] = {}
         # This installation's DTLS certificate, beside its database; without a store, one for this process.
         self.dtls = DtlsIdentities.beside(ua.store.path if ua.store is not None else None)
         self.media = CallMedia(
@@ -260,8 +261,8 @@ class CallManager:
             return
         if account.stun_server is not None:
             task = ua.stack.spawn(self._ring_behind_nat(request, tx, source, account), name="stun")
-            self._learning.add(task)
-            task.add_done_callback(self._learning.discard)
+            self._learning[tx] = task
+            task.add_done_callback(lambda _: self._learning.pop(tx, None))
             return
         self._ring(request, tx, source, account)
 
@@ -391,6 +392,11 @@ class CallManager:
         call = next((c for c in self._calls.values() if c.machine.uas.tx is invite_tx), None)
         if call is None:
             stack.reply(tx, 200)
+            learning = self._learning.pop(invite_tx, None) if isinstance(invite_tx, ServerTransaction) else None
+            if learning is not None:
+                # Cancelled while its media address was being learned: it never rang (RFC 3261 9.2).
+                learning.cancel()
+                stack.reply(invite_tx, 487)
             return
         self.run(call, call.machine.receive_cancel(tx))
 

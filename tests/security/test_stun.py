@@ -7,10 +7,10 @@ import asyncio
 import socket
 
 from softphone.stun import StunMessage, StunParseError
-from softphone.ua import Account
+from softphone.ua import Account, IncomingCallEvent
 from softphone.ua.limits import Limits
 from tests.security.attacker import OFFER, UdpAttacker, descriptors, request, until
-from tests.ua import make_ua
+from tests.ua import Recorder, make_ua
 
 
 def test_an_invite_flood_cannot_make_the_phone_ask_stun_without_bound() -> None:
@@ -57,6 +57,44 @@ def test_an_invite_flood_cannot_make_the_phone_ask_stun_without_bound() -> None:
             assert 1 <= most_at_once <= limits.max_ringing
             assert 1 <= len(lookups) <= 40
             await until(lambda: descriptors() <= baseline + 2, what="the flood's media ports to be closed")
+        finally:
+            attacker.close()
+            await alice.stop()
+            silent.close()
+
+    asyncio.run(main())
+
+
+def test_a_call_cancelled_while_its_media_address_is_learned_never_rings() -> None:
+    """RFC 3261 9.2: CANCEL before we rang gets 200, the INVITE 487; the lookup stops and its port is closed."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+
+    async def main() -> None:
+        alice = make_ua(
+            Account("sip:alice@127.0.0.1", register=False, stun_server=f"127.0.0.1:{silent.getsockname()[1]}")
+        )
+        events = Recorder(alice)
+        await alice.start()
+        attacker = UdpAttacker()
+        baseline = descriptors()
+        try:
+            target = ("127.0.0.1", alice.stack.transport.local_address("UDP")[1])
+            uri = f"sip:alice@127.0.0.1:{target[1]}"
+            invite = request(
+                "INVITE", uri, source=attacker.address, body=OFFER.format(host=attacker.address[0], port=4000)
+            )
+            attacker.send(invite, target)
+            await until(lambda: len(alice.call_manager._learning) == 1, what="alice to ask the STUN server")
+            head = invite.split(b"\r\n\r\n")[0].decode().split("\r\n")
+            cancel = [line for line in head if not line.startswith(("Content-", "Contact"))]
+            cancel[0] = cancel[0].replace("INVITE", "CANCEL", 1)
+            cancel = [line.replace("1 INVITE", "1 CANCEL") if line.startswith("CSeq") else line for line in cancel]
+            attacker.send(("\r\n".join([*cancel, "Content-Length: 0"]) + "\r\n\r\n").encode(), target)
+            await until(lambda: {r.status_code for r in attacker.drain()} >= {200, 487}, what="200 to CANCEL, 487")
+            assert not alice.call_manager._learning and not alice.calls
+            assert not [e for e in events.events if isinstance(e, IncomingCallEvent)]
+            await until(lambda: descriptors() <= baseline, what="alice's media port to be closed")
         finally:
             attacker.close()
             await alice.stop()
