@@ -7,6 +7,7 @@ of theirs that got played would show in the spectrum of what was played.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -298,3 +299,32 @@ def test_with_srtp_only_authenticated_rtp_is_latched(cleanup: list[MediaSession 
     assert b.session.stats().latched_address == a.session.local_address
     assert band_ratio(b.sink.samples(), STRANGER_HZ, 1000.0) < 1e-3
     assert wait_until(lambda: a.heard(600.0), 5.0)
+
+
+def test_an_ssrc_declared_in_the_sdp_is_the_only_one_latched(
+    cleanup: list[MediaSession | Sprayer | socket.socket],
+) -> None:
+    """RFC 5576: the peer's SDP names its SSRC; a stranger's steady plain stream with another never latches."""
+    sock_a, sock_b, unused = even_socket(), even_socket(), even_socket()
+    cleanup.append(unused)
+    a = make_peer(sock_a, address(sock_b), 1000.0, cleanup)
+    declared = a.session._send.rtp.ssrc
+    sink = ArraySink()
+    b_session = MediaSession(
+        sock_b,
+        dataclasses.replace(negotiated(pcmu_codec(), address(unused)), remote_ssrc=declared),
+        ToneSource(600.0),
+        sink,
+        rtcp_min_interval=0.5,
+    )
+    cleanup.append(b_session)
+    b = Peer(b_session, sink)
+    stranger = Sprayer(b.session.local_address[:2], ssrc=declared ^ 1)  # type: ignore[arg-type]
+    cleanup.append(stranger)
+    b.session.start()
+    assert wait_until(lambda: b.dropped("unknown_ssrc") >= 3 * LATCH_MIN_SEQUENTIAL, 5.0), b.session.stats().dropped
+    assert b.session.stats().latched_address is None
+    a.session.start()
+    assert wait_until(lambda: b.heard(1000.0), 5.0)
+    assert b.session.stats().latched_address == a.session.local_address
+    assert band_ratio(b.sink.samples(), STRANGER_HZ, 1000.0) < 1e-3
