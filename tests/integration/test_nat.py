@@ -2,9 +2,9 @@
 
 Every call is between two softphone-cli processes registered at the lab's Kamailio on the public
 segment; each plays a tone of its own and records what it hears, and both recordings are checked by
-FFT. Media is SRTP with SDES keys, so what gets latched is RTP that authenticates. (DTLS-SRTP needs
-the peer's handshake to come from its SDP address or a latched one; across two NATs that filter by
-address and port that is ICE's work, not this one's.)
+FFT. Media is SRTP, with SDES keys unless a test says otherwise, so what gets latched is RTP that
+authenticates. (DTLS-SRTP takes the peer's handshake only from its SDP address or a latched one, so a
+peer without STUN behind a NAT waits for ICE.)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, STUN_PORT, NatKind, NatL
 from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
 
 SRTP = ("--srtp", "mandatory", "--srtp-keys", "sdes", "--srtp-clear-keys")
+DTLS = ("--srtp", "mandatory", "--srtp-keys", "dtls")
 STUN = f"{PUBLIC}:{STUN_PORT}"
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
@@ -48,14 +49,16 @@ def make_lab() -> Iterator[Callable[..., NatLab]]:
 class Phone:
     """A softphone-cli in one of the lab's namespaces, playing ``tone`` Hz and recording what it hears."""
 
-    def __init__(self, lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str) -> None:
+    def __init__(
+        self, lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str, srtp: tuple[str, ...] = SRTP
+    ) -> None:
         self.tone = tone
         self.recording = tmp / f"{namespace}-heard.wav"
         played = write_tone(tmp / f"{namespace}-{int(tone)}.wav", tone)
         assert lab.kamailio is not None
         self.cli = CliProcess(
             lab.kamailio,
-            "--play", str(played), "--record", str(self.recording), "--trace", *SRTP, *extra,
+            "--play", str(played), "--record", str(self.recording), "--trace", *srtp, *extra,
             audio=(),
             prefix=lab.command(namespace, []),
             listen=f"{HOSTS[namespace]}:0",
@@ -133,11 +136,17 @@ def test_nat_test_tells_endpoint_independent_from_symmetric(make_lab: Callable[.
     assert public["mapping"] == "no_nat" and public["filtering"] == "no_nat", public
 
 
-def test_call_between_two_nats_with_stun_learned_addresses(make_lab: Callable[..., NatLab], tmp_path: Path) -> None:
-    """Each phone behind its own endpoint-independent NAT names its NAT's mapping in the SDP: audio both ways."""
+@pytest.mark.parametrize("srtp", [SRTP, DTLS], ids=["sdes", "dtls"])
+def test_call_between_two_nats_with_stun_learned_addresses(
+    make_lab: Callable[..., NatLab], tmp_path: Path, srtp: tuple[str, ...]
+) -> None:
+    """Each phone behind its own endpoint-independent NAT names its NAT's mapping in the SDP: audio both ways.
+
+    With DTLS-SRTP the passive side waits for the active side's handshake, which its NAT would drop: the
+    first keep-alive, sent as the media starts, opens that NAT towards the peer."""
     lab = make_lab("eim", "eim")
-    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN)
-    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, srtp=srtp)
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1", srtp=srtp)
     try:
         call_both_ways(alice, bob)
     finally:
