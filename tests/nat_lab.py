@@ -50,7 +50,7 @@ LAN_GATEWAY = {"A": "198.51.100.1", "B": "192.0.2.1"}
 STUN_PORT = 3478
 REPO = Path(__file__).resolve().parent.parent
 _MASQUERADE = {"eim": "masquerade", "symmetric": "masquerade random,fully-random"}
-_READY_TIMEOUT = 10.0
+_READY_TIMEOUT = 30.0  # a bound on start-up, not a measurement: generous for a loaded machine
 
 
 def missing_tools() -> list[str]:

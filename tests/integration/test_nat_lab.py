@@ -12,13 +12,14 @@ from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, NatLab
 
 ECHO = (
     "import socket, sys\n"
-    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('{host}', 9999)); s.settimeout(5)\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('{host}', 9999)); s.settimeout(15)\n"
+    "print('bound', flush=True)\n"
     "data, addr = s.recvfrom(100); s.sendto(addr[0].encode(), addr); print(addr[0])\n"
 )
 SEND = (
     "import socket\n"
-    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)\n"
-    "for _ in range(50):\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.5)\n"
+    "for _ in range(20):\n"
     "    s.sendto(b'x', ('{host}', 9999))\n"
     "    try:\n        print(s.recvfrom(100)[0].decode()); break\n"
     "    except TimeoutError:\n        pass\n"
@@ -36,9 +37,10 @@ def test_lab_translates_isolates_and_cleans_up() -> None:
             assert result.returncode != 0 and "unreachable" in result.stderr, (namespace, result)
         # A datagram from LAN A reaches the public host from the NAT's address.
         echo = lab.popen("pub", [sys.executable, "-c", ECHO.format(host=PUBLIC)], stdout=-1, stderr=-1)
+        assert echo.stdout is not None and echo.stdout.readline().strip() == "bound"
         sent = lab.python("lanA", SEND.format(host=PUBLIC))
         out, err = echo.communicate(timeout=10)
-        assert out.strip() == NAT_PUBLIC["A"], (out, err, sent)
+        assert out.strip() == NAT_PUBLIC["A"], (out, err, sent)  # the first line was read above
         assert sent.stdout.strip() == NAT_PUBLIC["A"]
         # LAN B's private address is not reachable from the public side.
         result = lab.run("pub", ["ip", "route", "get", LAN_HOST["B"]])
