@@ -61,7 +61,6 @@ def missing_tools() -> list[str]:
 
 def _setup_script(nat_a: NatKind, nat_b: NatKind) -> str:
     lines = [
-        "set -e",
         "mkdir -p /run/netns",
         "mount -t tmpfs none /run/netns",
         "ip link set lo up",
@@ -120,7 +119,18 @@ class NatLab:
         if missing:
             raise RuntimeError(f"the NAT lab needs: apt-get install -y {' '.join(missing)}")
         self.holder = subprocess.Popen(
-            ["unshare", "-n", "-m", "--propagation", "private", "bash", "-c", _setup_script(self.nat_a, self.nat_b)],
+            # -e: stop at the first failure; -x: each command on stderr, so the error says which one failed.
+            [
+                "unshare",
+                "-n",
+                "-m",
+                "--propagation",
+                "private",
+                "bash",
+                "-ex",
+                "-c",
+                _setup_script(self.nat_a, self.nat_b),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -129,8 +139,9 @@ class NatLab:
         assert self.holder.stdout is not None
         line = self.holder.stdout.readline()
         if line.strip() != "READY":
+            errors = self._holder_errors()
             self.stop()
-            raise RuntimeError(f"the NAT lab could not be built: {self._holder_errors()}")
+            raise RuntimeError(f"the NAT lab could not be built: {errors}")
         return self
 
     def _holder_errors(self) -> str:

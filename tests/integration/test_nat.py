@@ -63,6 +63,7 @@ class Phone:
             prefix=lab.command(namespace, []),
             listen=f"{HOSTS[namespace]}:0",
         )  # fmt: skip
+        lab.processes.append(self.cli.proc)  # ended by the lab's stop() should the test fail before close()
         self.cli.wait_for(event="registration", state="registered")
 
     def sdp_addresses(self) -> list[str]:
