@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from softphone.media.sources import Samples, ToneSource
-from softphone.ua import Account, CallEvent, Event, UserAgent
+from softphone.ua import Account, CallEvent, Event, RegistrationEvent, UserAgent
 from softphone.ua.media import CallAudio, MediaFactory, Warn
 
 
@@ -69,6 +69,12 @@ async def run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     try:
         await ua.register()
+        while True:
+            event = await asyncio.wait_for(events.get(), 15)
+            if isinstance(event, RegistrationEvent) and event.state in ("registered", "failed"):
+                if event.state == "failed":
+                    raise RuntimeError(f"registration failed: {event}")
+                break
         emit({"ready": True})
         if args.role == "callee":
             await callee(ua, sinks, loop)
