@@ -11,12 +11,13 @@ RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-curs
 	libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-randr0 libxcb-render-util0 \
 	libxcb-image0 libxcb-xinerama0 libfontconfig1 libdbus-1-3
 # Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive
-# (tshark captures loopback to show no RTP payload in clear; baresip is the SRTP interop peer).
+# (tshark captures loopback to show no RTP payload in clear; baresip is the SRTP interop peer;
+# nftables makes the NATs of the NAT lab, tests/nat_lab.py, and coturn is its STUN server).
 TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
 	pulseaudio pulseaudio-utils libasound2-plugins espeak-ng \
-	tshark baresip linphone-cli dbus-daemon
+	tshark baresip linphone-cli dbus-daemon nftables coturn
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test translations update-translations
 
@@ -46,6 +47,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.store_bench
 	$(BIN)/python -m benchmarks.gui
 	$(BIN)/python -m benchmarks.attack
+	$(BIN)/python -m benchmarks.nat_setup
 
 # The GUI's translations: resources/translations/softphone_<lang>.ts (edited by translators) compiled to the
 # .qm files the application loads (committed, so an installed phone has them without this step).

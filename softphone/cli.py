@@ -69,6 +69,7 @@ from softphone.ua import (
 )
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.limits import Limits
+from softphone.ua.nat import nat_test_main
 from softphone.ua.presence import parse_status
 
 COMMANDS = """\
@@ -126,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument("--password-file", metavar="F", help="read the password from the first line of this file")
     parser.add_argument("--registrar", metavar="URI", help="registrar (default: the account's domain)")
     parser.add_argument("--outbound-proxy", metavar="URI", help="send every request through this proxy")
+    parser.add_argument(
+        "--stun", metavar="HOST[:PORT]", help="STUN server: behind a NAT the SDP names the media's public address"
+    )
+    parser.add_argument(
+        "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
+    )
     parser.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
     parser.add_argument(
         "--srtp",
@@ -311,6 +318,7 @@ def make_account(args: argparse.Namespace) -> Account:
         srtp_clear_keys=args.srtp_clear_keys,
         tls_certificate=args.tls_cert,
         tls_key=args.tls_key,
+        stun_server=args.stun,
     )
 
 
@@ -817,6 +825,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     if args.trace:
         logging.getLogger("softphone.sip.trace").setLevel(logging.DEBUG)
+    if args.nat_test:
+        if args.stun is None:
+            parser.error("--nat-test needs --stun HOST[:PORT]")
+        return asyncio.run(nat_test_main(args.stun, parse_listen(args.listen)[0], sys.stdout, as_json=args.json))
     if args.account is None:
         parser.error("--account is required")
     try:

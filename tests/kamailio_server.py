@@ -502,7 +502,7 @@ class Kamailio:
             self._write_tls()
             tried: set[int] = set()
             for attempt in range(3):
-                self._udp_port, self._tls_port = _pick_ports(self.host, self._ipv6, tried)
+                self._udp_port, self._tls_port = self._choose_ports(tried)
                 tried |= {self._udp_port, self._tls_port}
                 self._write_config()
                 try:
@@ -548,6 +548,10 @@ class Kamailio:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
+
+    def _choose_ports(self, tried: set[int]) -> tuple[int, int]:
+        """The UDP/TCP port and the TLS port for the next start attempt."""
+        return _pick_ports(self.host, self._ipv6, tried)
 
     def __enter__(self) -> Kamailio:
         return self.start()

@@ -178,6 +178,14 @@
             <translation>Ausgehender Proxy</translation>
         </message>
         <message>
+            <source>optional: host or host:port; behind a NAT it tells the public address</source>
+            <translation>optional: Host oder Host:Port; hinter einem NAT nennt er die öffentliche Adresse</translation>
+        </message>
+        <message>
+            <source>STUN server</source>
+            <translation>STUN-Server</translation>
+        </message>
+        <message>
             <source>Transport</source>
             <translation>Transport</translation>
         </message>
@@ -216,6 +224,10 @@
         <message>
             <source>&amp;Outbound proxy:</source>
             <translation>Ausgehender &amp;Proxy:</translation>
+        </message>
+        <message>
+            <source>&amp;STUN server:</source>
+            <translation>&amp;STUN-Server:</translation>
         </message>
         <message>
             <source>&amp;Transport:</source>

@@ -108,6 +108,7 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         srtp_keys=entry.srtp_keys,  # type: ignore[arg-type]
         tls_certificate=entry.tls_certificate,
         tls_key=entry.tls_key,
+        stun_server=entry.stun_server,
     )
 
 
@@ -129,6 +130,7 @@ _ACCOUNT_FIELDS = (
     "srtp_keys",
     "tls_certificate",
     "tls_key",
+    "stun_server",
 )
 
 

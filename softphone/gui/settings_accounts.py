@@ -195,6 +195,9 @@ class AccountEditor(QDialog):
         self.proxy = QLineEdit(entry.outbound_proxy or "")
         self.proxy.setPlaceholderText(self.tr("optional: host, host:port or sip: URI"))
         self.proxy.setAccessibleName(self.tr("Outbound proxy"))
+        self.stun = QLineEdit(entry.stun_server or "")
+        self.stun.setPlaceholderText(self.tr("optional: host or host:port; behind a NAT it tells the public address"))
+        self.stun.setAccessibleName(self.tr("STUN server"))
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
@@ -209,6 +212,7 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("&Password:"), self.password)
         form.addRow(self.tr("Re&gistrar:"), self.registrar)
         form.addRow(self.tr("&Outbound proxy:"), self.proxy)
+        form.addRow(self.tr("&STUN server:"), self.stun)
         form.addRow(self.tr("&Transport:"), self.transport)
         self.srtp = QComboBox()
         self.srtp.setAccessibleName(self.tr("Media encryption"))
@@ -288,6 +292,7 @@ class AccountEditor(QDialog):
             auth_user=self.auth_user.text().strip() or None,
             registrar=self.registrar.text().strip() or None,
             outbound_proxy=self.proxy.text().strip() or None,
+            stun_server=self.stun.text().strip() or None,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
             enabled=self.enabled.isChecked(),
@@ -301,7 +306,11 @@ class AccountEditor(QDialog):
             password = load_password(self.original) or ""
         account = account_from_settings(entry, password, register=True)
         entry = dataclasses.replace(
-            entry, aor=account.aor, registrar=account.registrar, outbound_proxy=account.outbound_proxy
+            entry,
+            aor=account.aor,
+            registrar=account.registrar,
+            outbound_proxy=account.outbound_proxy,
+            stun_server=account.stun_server,
         )
         return entry, account
 

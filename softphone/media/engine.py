@@ -73,6 +73,7 @@ from softphone.media.events import (
     QualityCallback,
     RemoteBye,
 )
+from softphone.media.keepalive import MediaKeepalive
 from softphone.media.parameters import (
     Address,
     CodecDescription,
@@ -98,6 +99,7 @@ from softphone.media.sources import (
     wav_source,
 )
 from softphone.media.srtp import DROP_REASONS, MediaProtection, ProtectionStatus, check_crypto, is_dtls
+from softphone.stun.message import is_stun
 
 __all__ = [
     "PIPELINE_RATE",
@@ -229,6 +231,7 @@ class MediaSession:
         crypto: CryptoParameters | None = None,
         dtls_identity: DtlsIdentity | None = None,
         dtls_timeout: float = 10.0,
+        keepalive: float | None = None,
     ) -> None:
         self._sock, self._owns_sock = _bind_rtp_socket(local, own_socket)
         try:
@@ -266,6 +269,8 @@ class MediaSession:
         self._recorder: CallRecorder | None = None
         self._direction_override: str | None = None
         self._params = negotiated
+        self._keepalive = MediaKeepalive(keepalive, clock())
+        self._stun_received = 0
 
         cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._send = SendStream(source, self._send_rtp, rng)
@@ -494,6 +499,8 @@ class MediaSession:
                     "fec_recoverable": jstats.fec_recoverable,
                     "srtp_protected": 0 if self._protection is None else self._protection.protected,
                     "srtp_unprotected": 0 if self._protection is None else self._protection.unprotected,
+                    "stun_received": self._stun_received,
+                    "keepalives_sent": self._keepalive.sent,
                 },
                 encryption=None if self._protection is None else self._protection.status(),
             )
@@ -671,6 +678,10 @@ class MediaSession:
             self._datagrams += 1
             now = self._clock()
             try:
+                if is_stun(data):
+                    # RFC 7983: STUN on the media port; nothing here asks for an answer before ICE.
+                    self._stun_received += 1
+                    continue
                 if self._protection is not None or is_dtls(data):
                     unprotected = self._unprotect(sock, data, addr, now)
                     if unprotected is None:
@@ -742,6 +753,9 @@ class MediaSession:
             self._recorder.push(sent, played)
         self._receive.poll_one_way(now)
         self._rtcp.poll(now)
+        keepalive = self._keepalive.poll(now)
+        if keepalive is not None:
+            self._sendto(self._sock, keepalive, self._remote_rtp())
         if now >= self._next_quality:
             self._next_quality += _QUALITY_PERIOD
             if self._next_quality <= now:
@@ -796,6 +810,7 @@ class MediaSession:
             if protected is None:
                 return False  # no keys yet (DTLS handshake): nothing leaves in clear
             data = protected
+        self._keepalive.note_sent(self._clock())
         return self._sendto(self._sock, data, self._remote_rtp())
 
     def _rtcp_channel(self) -> socket.socket | None:

@@ -106,6 +106,8 @@ class ReceiveStream:
         self._event_pts.update(pt for pt, d in params.receive_codecs.items() if d.name.lower() == "telephone-event")
         self._dtmf_receivers = {pt: self._dtmf_receivers.get(pt) or DtmfReceiver(pt) for pt in self._event_pts}
         self.receiver.payload_types = payload_types
+        # RFC 5576: a declared SSRC is the only one a source may be latched with.
+        self.receiver.expected_ssrc = params.remote_ssrc
         self._receive_descs = audio_pts
         if old is None or self._decoders_stale(old, params):
             self._decoders = {}

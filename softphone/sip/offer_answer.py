@@ -172,6 +172,8 @@ class NegotiatedMedia:
     crypto: MediaCrypto | None = None
     # Why the stream is plain RTP, in words for the user (empty when it is encrypted).
     plain_reason: str = ""
+    # The one SSRC the peer's SDP declares for the stream (RFC 5576 4.1), if it declares exactly one.
+    remote_ssrc: int | None = None
 
     @property
     def send(self) -> bool:
@@ -473,6 +475,7 @@ def _answer_audio(
         rtcp_mux=rtcp_mux,
         crypto=crypto,
         plain_reason=plain_reason,
+        remote_ssrc=_remote_ssrc(media),
     )
     return answer_media, negotiated
 
@@ -608,7 +611,18 @@ def _negotiate_audio(
         rtcp_mux=rtcp_mux,
         crypto=crypto,
         plain_reason=plain_reason,
+        remote_ssrc=_remote_ssrc(answered),
     )
+
+
+def _remote_ssrc(media: MediaDescription) -> int | None:
+    ssrcs: set[int] = set()
+    for attribute in media.attributes:
+        if attribute.name.lower() == "ssrc" and attribute.value:
+            token = attribute.value.split(None, 1)[0]
+            if token.isdigit() and len(token) <= 10 and int(token) < 2**32:
+                ssrcs.add(int(token))
+    return ssrcs.pop() if len(ssrcs) == 1 else None
 
 
 def _same_format(first: RtpMap, second: RtpMap) -> bool:

@@ -74,6 +74,8 @@ class AccountSettings:
     auth_user: str | None = None
     registrar: str | None = None
     outbound_proxy: str | None = None
+    # HOST[:PORT] of a STUN server; behind a NAT the SDP names the media's public address.
+    stun_server: str | None = None
     transport: str = "udp"
     register: bool = True
     expires: int = 600

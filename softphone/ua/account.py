@@ -15,6 +15,7 @@ from softphone.sip.errors import SipParseError
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES, KeyExchange, SrtpPolicy
 from softphone.sip.uri import SipUri, parse_uri
 from softphone.transport.errors import TransportError
+from softphone.transport.stun import StunError, parse_server
 from softphone.transport.tls import TlsSettings
 
 TransportName = Literal["udp", "tcp", "tls"]
@@ -77,6 +78,8 @@ class Account:
     # A client certificate for TLS to this account's servers (PEM, with its key unless tls_key names it).
     tls_certificate: str | None = None
     tls_key: str | None = None
+    # HOST[:PORT] of a STUN server (RFC 8489): the SDP names the media port's public address behind a NAT.
+    stun_server: str | None = None
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
@@ -90,6 +93,8 @@ class Account:
             self.registrar = sip_address(self.registrar, "registrar")
         if self.outbound_proxy is not None:
             self.outbound_proxy = sip_address(self.outbound_proxy, "outbound proxy")
+        if self.stun_server is not None:
+            self.stun_server = _stun_server(self.stun_server)
         if self.expires < 0:
             raise AccountError("the registration interval must not be negative")
         if self.srtp is not None and self.srtp not in SRTP_POLICIES:
@@ -200,6 +205,17 @@ def sip_address(text: str, what: str = "address") -> str:
         value = f"sip:{value}"
     _sip_uri(value, what, typed=text)
     return value
+
+
+def _stun_server(text: str) -> str | None:
+    """A STUN server as typed, checked; an empty one is none."""
+    if not text.strip():
+        return None
+    try:
+        parse_server(text)
+    except StunError as exc:
+        raise AccountError(str(exc)) from exc
+    return text.strip()
 
 
 def _bare_ipv6(text: str) -> bool:

@@ -38,6 +38,8 @@ class Call:
     media_port: MediaPort
     # Where their INVITE came from (an incoming call): its peer may send from there.
     peer_source: tuple[str, int] | None = None
+    # The SDP names the NAT's address of the media port (learned by STUN): keep that mapping open.
+    reflexive: bool = False
     timers: dict[CallTimer, asyncio.TimerHandle] = field(default_factory=dict)
     # The media session streaming ``media`` (None without a media factory) and its audio.
     media_session: MediaSession | None = None

@@ -32,6 +32,7 @@ from softphone.media.engine import (
     SilenceSource,
 )
 from softphone.media.errors import MediaError
+from softphone.media.keepalive import DEFAULT_INTERVAL
 from softphone.media.processing import ProcessingStats
 from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
@@ -78,6 +79,8 @@ class CallMedia:
         self.identity: Callable[[], DtlsIdentity] | None = None
         # How long a DTLS handshake may take before the call fails.
         self.dtls_timeout = 10.0
+        # RFC 6263: how long a media port behind a NAT may stay quiet before a keep-alive goes out.
+        self.keepalive_interval = DEFAULT_INTERVAL
         self._loop = loop
         self._emit = emit
         self._spawn = spawn
@@ -256,6 +259,7 @@ class CallMedia:
                 crypto=crypto,
                 dtls_identity=identity,
                 dtls_timeout=self.dtls_timeout,
+                keepalive=self.keepalive_interval if call.reflexive else None,
             )
             call.media_port.socket = None  # the session owns (and closes) the socket from now on
             if not wanted.send:

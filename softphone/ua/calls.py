@@ -23,7 +23,13 @@ from softphone.sip.addr import NameAddr, parse_name_addr_list
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
-from softphone.sip.transaction import LocalResponse, ServerInviteTransaction, ServerTransaction, make_response
+from softphone.sip.transaction import (
+    LocalResponse,
+    ServerInviteTransaction,
+    ServerTransaction,
+    State,
+    make_response,
+)
 from softphone.sip.uri import SipUri
 from softphone.store import CallOutcome, CallRecord, StoreError
 from softphone.store.messages import Direction
@@ -55,6 +61,7 @@ from softphone.ua.call_transfer import DTMF_DIGITS, DTMF_RELAY, escape_header, r
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, TransferEvent
 from softphone.ua.media import MediaPort
+from softphone.ua.nat import MediaAddress, media_address
 from softphone.ua.trust import Address, dialog_addresses, from_addresses
 
 if TYPE_CHECKING:
@@ -78,6 +85,8 @@ class CallManager:
         self._waiting: dict[int, tuple[Call, asyncio.Future[Completed]]] = {}
         # Calls put in the history when their end was announced (the end itself comes right after).
         self._recorded: set[str] = set()
+        # Incoming INVITEs whose media address the STUN server is being asked for, by their transaction.
+        self._learning: dict[ServerTransaction, asyncio.Task[None]] = {}
         # This installation's DTLS certificate, beside its database; without a store, one for this process.
         self.dtls = DtlsIdentities.beside(ua.store.path if ua.store is not None else None)
         self.media = CallMedia(
@@ -111,6 +120,7 @@ class CallManager:
         media_port: MediaPort,
         *,
         secure_signalling: bool,
+        address: MediaAddress | None = None,
     ) -> CallMachine:
         ua = self.ua
         config = self.config()
@@ -118,7 +128,9 @@ class CallManager:
         policy = account.srtp_policy
         fingerprint = self.dtls.fingerprint() if policy != "off" and account.srtp_keys != "sdes" else None
         srtp = srtp_config(account, secure_signalling=secure_signalling, fingerprint=fingerprint)
-        config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, srtp=srtp))
+        # Behind a NAT only the RTP port's mapping is known: offer RTCP on it too (RFC 5761).
+        mux = config.audio.rtcp_mux or (address is not None and address.reflexive)
+        config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, srtp=srtp, rtcp_mux=mux))
         local = LocalParty(
             uri=account.uri,
             display_name=account.display_name,
@@ -134,8 +146,8 @@ class CallManager:
             local=local,
             remote=remote,
             config=config,
-            media_host=media_port.host,
-            media_port=media_port.port,
+            media_host=media_port.host if address is None else address.host,
+            media_port=media_port.port if address is None else address.port,
             contact_for=lambda target: ua.contact_for(account, target, secure=sips),
         )
 
@@ -186,13 +198,22 @@ class CallManager:
         media_port = self._media_port(targets[0])
         if media_port is None:
             raise UserAgentError("no local media port: the system is out of resources")
+        address = await media_address(account.stun_server, media_port)
         call_id = f"{secrets.token_hex(12)}@softphone"
         secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
         machine = self._machine(
-            account, "outgoing", call_id, NameAddr(uri=target_uri), media_port, secure_signalling=secure
+            account,
+            "outgoing",
+            call_id,
+            NameAddr(uri=target_uri),
+            media_port,
+            secure_signalling=secure,
+            address=address,
         )
-        call = Call(machine, account, media_port)
+        call = Call(machine, account, media_port, reflexive=address.reflexive)
         self._add(call)
+        if address.warning is not None:
+            self.media.warning(call, "stun", address.warning)
         self.run(call, call.machine.dial(targets, headers))
         return call
 
@@ -229,7 +250,8 @@ class CallManager:
             stack.reply(tx, 486, "Too Many Calls")
             return
         ringing = [call for call in calls if call.ringing]
-        if len(ringing) >= limits.max_ringing or (
+        # Incoming calls still asking the STUN server for their media address count as ringing.
+        if len(ringing) + len(self._learning) >= limits.max_ringing or (
             sum(1 for call in ringing if call.peer_source and call.peer_source[0] == source.remote_host)
             >= limits.max_ringing_per_source
         ):
@@ -238,17 +260,48 @@ class CallManager:
         if request.replaces is not None:
             self._replaces(request, tx, source, account)
             return
+        if account.stun_server is not None:
+            task = ua.stack.spawn(self._ring_behind_nat(request, tx, source, account), name="stun")
+            self._learning[tx] = task
+            task.add_done_callback(lambda _: self._learning.pop(tx, None))
+            return
         self._ring(request, tx, source, account)
 
-    def _ring(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> Call | None:
+    async def _ring_behind_nat(self, request: Request, tx: ServerTransaction, source: Source, account: Account) -> None:
+        """Learn the media port's public address before the SDP answer can name it, then ring."""
+        media_port = self._media_port(source.target)
+        if media_port is None:
+            self.ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
+            return
+        try:
+            address = await media_address(account.stun_server, media_port)
+        except BaseException:
+            media_port.close()
+            raise
+        if tx.state is State.TERMINATED:
+            media_port.close()
+            return
+        self._ring(request, tx, source, account, media_port, address)
+
+    def _ring(
+        self,
+        request: Request,
+        tx: ServerTransaction,
+        source: Source,
+        account: Account,
+        media_port: MediaPort | None = None,
+        address: MediaAddress | None = None,
+    ) -> Call | None:
         ua = self.ua
         try:
             contact = ua.contact_for(account, source.target, secure=_sips(request))
         except TransportError as exc:
             log.info("cannot take a call: %s", exc)
             ua.stack.reply(tx, 500)
+            if media_port is not None:
+                media_port.close()
             return None
-        media_port = self._media_port(source.target)
+        media_port = media_port or self._media_port(source.target)
         if media_port is None:
             # Out of sockets: the caller may try again once resources free up.
             ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
@@ -261,8 +314,15 @@ class CallManager:
             NameAddr(uri=remote.uri, display_name=remote.display_name),
             media_port,
             secure_signalling=secure_hop(source.target),
+            address=address,
         )
-        call = Call(machine, account, media_port, peer_source=(source.remote_host, source.remote_port))
+        call = Call(
+            machine,
+            account,
+            media_port,
+            peer_source=(source.remote_host, source.remote_port),
+            reflexive=address is not None and address.reflexive,
+        )
         forward = None
         forwarding = account.forwarding
         if forwarding is not None and forwarding.no_answer is not None:
@@ -271,6 +331,8 @@ class CallManager:
             except UserAgentError as exc:
                 log.info("forwarding of %s ignored: %s", account.aor, exc)
         self._add(call)
+        if address is not None and address.warning is not None:
+            self.media.warning(call, "stun", address.warning)
         self.run(
             call,
             machine.incoming(
@@ -331,6 +393,11 @@ class CallManager:
         call = next((c for c in self._calls.values() if c.machine.uas.tx is invite_tx), None)
         if call is None:
             stack.reply(tx, 200)
+            learning = self._learning.pop(invite_tx, None) if isinstance(invite_tx, ServerTransaction) else None
+            if learning is not None:
+                # Cancelled while its media address was being learned: it never rang (RFC 3261 9.2).
+                learning.cancel()
+                stack.reply(invite_tx, 487)
             return
         self.run(call, call.machine.receive_cancel(tx))
 

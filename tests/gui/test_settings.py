@@ -438,3 +438,26 @@ def test_a_client_certificate_is_set_per_account_and_a_missing_file_is_refused(
     entry = load_settings(path).accounts[0]
     assert entry.tls_certificate == str(certificate)
     assert account_from_settings(entry, "pw").server_names == ("127.0.0.1",)
+
+
+def test_the_stun_server_is_saved_checked_and_reaches_the_account(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    from softphone.gui.accounts import account_from_settings
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    assert editor.stun.accessibleName() == "STUN server"
+    editor.stun.setText("stun.example.com:99999")
+    click_ok(qtbot, editor)
+    assert editor.isVisible() and "port" in editor.problem.text()
+    editor.stun.setText(" 203.0.113.1:3478 ")
+    click_ok(qtbot, editor)
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.stun_server == "203.0.113.1:3478"
+    assert account_from_settings(entry, "").stun_server == "203.0.113.1:3478"
+    assert load_settings(path).accounts[0] == AccountSettings("sip:alice@127.0.0.1", stun_server="203.0.113.1:3478")

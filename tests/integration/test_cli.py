@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,15 @@ from tests.kamailio_server import Kamailio
 class CliProcess:
     """A softphone-cli process registered as a fresh user; ``audio`` are its media options."""
 
-    def __init__(self, server: Kamailio, *extra: str, audio: tuple[str, ...] = ("--no-audio",)) -> None:
+    def __init__(
+        self,
+        server: Kamailio,
+        *extra: str,
+        audio: tuple[str, ...] = ("--no-audio",),
+        prefix: Sequence[str] = (),
+        listen: str = "127.0.0.1:0",
+    ) -> None:
+        """``prefix`` runs the process under another command (a network namespace of tests/nat_lab.py)."""
         self.user = "u" + secrets.token_hex(4)
         password = secrets.token_hex(6)
         server.add_user(self.user, password)
@@ -29,6 +38,7 @@ class CliProcess:
         self.db = Path(tempfile.mkdtemp(prefix="softphone-cli-")) / "softphone.db"
         self.proc = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-m",
                 "softphone.cli",
@@ -39,7 +49,7 @@ class CliProcess:
                 "--registrar",
                 server.proxy_uri(),
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 *audio,
                 "--json",
                 "--db",
@@ -53,8 +63,15 @@ class CliProcess:
             env=env,
         )
         self.events: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line)
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

@@ -7,6 +7,7 @@ of theirs that got played would show in the spectrum of what was played.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -22,7 +23,7 @@ import pytest
 from softphone.media.codecs import codec_for
 from softphone.media.engine import PIPELINE_RATE, ArraySink, MediaEvent, MediaSession, RemoteBye, ToneSource
 from softphone.media.rtcp import Bye, ReceiverReport, build_compound
-from softphone.media.rtp import RtpSender
+from softphone.media.rtp import LATCH_MIN_SEQUENTIAL, RtpSender
 from softphone.sip.offer_answer import pcmu_codec
 from tests.media.test_engine import LOOPBACK, even_socket, hears, negotiated, rms, wait_until
 
@@ -266,4 +267,64 @@ def test_a_flood_is_counted_never_played_and_logged_once(
     assert not any(isinstance(e, RemoteBye) for e in b.events)
     assert stats.failures == 0 and stats.latched_address == a.session.local_address
     assert wait_until(lambda: b.heard(1000.0), 3.0)
+    assert band_ratio(b.sink.samples(), STRANGER_HZ, 1000.0) < 1e-3
+
+
+def test_with_srtp_only_authenticated_rtp_is_latched(cleanup: list[MediaSession | Sprayer | socket.socket]) -> None:
+    """RFC 4961 latching behind a NAT takes SRTP that authenticates, never a stranger's plain in-sequence stream.
+
+    The stranger starts first and sends a steady stream of the negotiated payload type, which
+    would win the latch in plain RTP; with SDES keys its packets fail authentication and never count.
+    """
+    from tests.media.test_srtp import sdes_pair
+
+    crypto_a, crypto_b = sdes_pair("AES_CM_128_HMAC_SHA1_80")
+    sock_a, sock_b, unused = even_socket(), even_socket(), even_socket()
+    cleanup.append(unused)
+    b = make_peer(sock_b, address(unused), 600.0, cleanup, crypto=crypto_b)
+    stranger = Sprayer(b.session.local_address[:2])  # type: ignore[arg-type]
+    cleanup.append(stranger)
+    b.session.start()
+    assert wait_until(lambda: stranger.sent >= 3 * LATCH_MIN_SEQUENTIAL, 5.0)
+
+    def refused() -> int:
+        dropped = b.session.stats().dropped
+        return dropped["srtp_auth"] + dropped["srtp_plain"]
+
+    assert wait_until(lambda: refused() >= 3 * LATCH_MIN_SEQUENTIAL, 5.0), b.session.stats().dropped
+    assert b.session.stats().latched_address is None
+    a = make_peer(sock_a, address(sock_b), 1000.0, cleanup, crypto=crypto_a)
+    a.session.start()
+    assert wait_until(lambda: b.heard(1000.0), 5.0)
+    assert b.session.stats().latched_address == a.session.local_address
+    assert band_ratio(b.sink.samples(), STRANGER_HZ, 1000.0) < 1e-3
+    assert wait_until(lambda: a.heard(600.0), 5.0)
+
+
+def test_an_ssrc_declared_in_the_sdp_is_the_only_one_latched(
+    cleanup: list[MediaSession | Sprayer | socket.socket],
+) -> None:
+    """RFC 5576: the peer's SDP names its SSRC; a stranger's steady plain stream with another never latches."""
+    sock_a, sock_b, unused = even_socket(), even_socket(), even_socket()
+    cleanup.append(unused)
+    a = make_peer(sock_a, address(sock_b), 1000.0, cleanup)
+    declared = a.session._send.rtp.ssrc
+    sink = ArraySink()
+    b_session = MediaSession(
+        sock_b,
+        dataclasses.replace(negotiated(pcmu_codec(), address(unused)), remote_ssrc=declared),
+        ToneSource(600.0),
+        sink,
+        rtcp_min_interval=0.5,
+    )
+    cleanup.append(b_session)
+    b = Peer(b_session, sink)
+    stranger = Sprayer(b.session.local_address[:2], ssrc=declared ^ 1)  # type: ignore[arg-type]
+    cleanup.append(stranger)
+    b.session.start()
+    assert wait_until(lambda: b.dropped("unknown_ssrc") >= 3 * LATCH_MIN_SEQUENTIAL, 5.0), b.session.stats().dropped
+    assert b.session.stats().latched_address is None
+    a.session.start()
+    assert wait_until(lambda: b.heard(1000.0), 5.0)
+    assert b.session.stats().latched_address == a.session.local_address
     assert band_ratio(b.sink.samples(), STRANGER_HZ, 1000.0) < 1e-3

@@ -685,3 +685,19 @@ def test_checking_any_parsable_answer_raises_only_488(data: bytes) -> None:
         negotiate_answer(our_offer(), answer, AudioConfig())
     except SipParseError as error:
         assert error.status_code == 488
+
+
+def test_the_peers_declared_ssrc_is_kept_when_it_is_one() -> None:
+    """RFC 5576 4.1: one SSRC declared (with several attributes) is the stream's; two, or garbage, are none."""
+    from softphone.sip.offer_answer import _remote_ssrc
+    from softphone.sip.sdp import Attribute, MediaDescription
+
+    def media(*values: str) -> MediaDescription:
+        return MediaDescription(
+            "audio", 4000, None, "RTP/AVP", ["0"], attributes=[Attribute("ssrc", v) for v in values]
+        )
+
+    assert _remote_ssrc(media("3735928559 cname:x", "3735928559 msid:a b")) == 3735928559
+    assert _remote_ssrc(media("1 cname:x", "2 cname:y")) is None
+    assert _remote_ssrc(media("99999999999 cname:x", "-1", "x", "")) is None
+    assert _remote_ssrc(media()) is None

@@ -253,3 +253,11 @@ def test_accounts_are_added_replaced_and_removed_while_calls_go_on(kamailio: Kam
             await phone.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_stun_server_is_checked_when_the_account_is_made() -> None:
+    assert Account("sip:a@example.com", stun_server="stun.example.com").stun_server == "stun.example.com"
+    assert Account("sip:a@example.com", stun_server="  ").stun_server is None
+    for bad in ("stun.example.com:0", "[2001:db8::1", "a b"):
+        with pytest.raises(AccountError, match="STUN server"):
+            Account("sip:a@example.com", stun_server=bad)

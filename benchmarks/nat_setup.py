@@ -1,0 +1,127 @@
+"""Time from `call` to audio flowing across the NAT lab, on the host path and the STUN (srflx) path.
+
+Run from the repository root, as root (it builds tests/nat_lab.py's namespaces; Debian packages
+``nftables``, ``coturn``, ``kamailio`` and ``kamailio-sqlite-modules``)::
+
+    python benchmarks/nat_setup.py             # 10 calls per path
+    python benchmarks/nat_setup.py --quick     # 3 calls per path
+
+Per path, two phones (benchmarks/nat_phone.py, one UserAgent each, SRTP with SDES keys) register at
+the lab's Kamailio; the caller places one call after the other, each hung up once both sides heard
+the other's tone. The paths:
+
+``host``
+    both phones on the public segment, no NAT, no STUN: the SDP names their own addresses.
+``srflx``
+    each phone behind its own endpoint-independent NAT with coturn as STUN server: each call first asks
+    the STUN server for the media port's mapping, the SDP names it, and the NATs open as both send.
+``latched``
+    the caller behind a symmetric NAT with no STUN, the callee public: the callee's RTP to the caller's
+    private SDP address is lost until it latches onto the caller's SRTP (RFC 4961).
+
+Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
+processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
+(the callee's tone) and at the callee (the caller's tone) — jitter buffer included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.nat_lab import LAN_HOST, PUBLIC, STUN_PORT, NatLab  # noqa: E402
+
+STUN = f"{PUBLIC}:{STUN_PORT}"
+PATHS = {
+    # name: (NAT A, NAT B, caller namespace, callee namespace, STUN for the caller, STUN for the callee)
+    "host": ("eim", "eim", "pub", "pub", None, None),
+    "srflx": ("eim", "eim", "lanA", "lanB", STUN, STUN),
+    "latched": ("symmetric", "eim", "lanA", "pub", None, None),
+}
+HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
+
+
+class Phone:
+    def __init__(self, lab: NatLab, namespace: str, role: str, stun: str | None) -> None:
+        assert lab.kamailio is not None
+        self.user = "b" + secrets.token_hex(4)
+        password = secrets.token_hex(6)
+        lab.kamailio.add_user(self.user, password)
+        argv = [
+            sys.executable, "-m", "benchmarks.nat_phone", "--role", role,
+            "--account", lab.kamailio.aor(self.user), "--password", password,
+            "--registrar", lab.kamailio.proxy_uri(), "--listen", HOSTS[namespace],
+            "--tone", "440" if role == "caller" else "1000",
+        ]  # fmt: skip
+        if stun is not None:
+            argv += ["--stun", stun]
+        self.proc = lab.popen(namespace, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.read()  # ready
+
+    def read(self) -> dict[str, float]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a phone ended early (exit status {self.proc.wait(timeout=10)})")
+        parsed: dict[str, float] = json.loads(line)
+        return parsed
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+
+def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
+    nat_a, nat_b, caller_ns, callee_ns, caller_stun, callee_stun = PATHS[name]
+    rows = []
+    with NatLab(nat_a, nat_b) as lab:
+        lab.start_stun()
+        lab.start_kamailio()
+        assert lab.kamailio is not None
+        callee = Phone(lab, callee_ns, "callee", callee_stun)
+        caller = Phone(lab, caller_ns, "caller", caller_stun)
+        for _ in range(calls):
+            caller.send(f"call {lab.kamailio.aor(callee.user)}")
+            times = caller.read()
+            heard_by_callee = callee.read()["heard"]
+            start = times["placed"]
+            rows.append(
+                (
+                    1000 * (times["confirmed"] - start),
+                    1000 * (times["heard"] - start),
+                    1000 * (heard_by_callee - start),
+                )
+            )
+        for phone in (caller, callee):
+            phone.send("")
+            phone.proc.wait(timeout=20)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="3 calls per path")
+    args = parser.parse_args()
+    calls = 3 if args.quick else args.calls
+    print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
+    print(f"{'path':<8} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
+    for name in PATHS:
+        rows = measure(name, calls)
+        cells = []
+        for column in zip(*rows, strict=True):
+            cells.append(f"{statistics.median(column):7.0f} [{min(column):4.0f}-{max(column):4.0f}]")
+        print(f"{name:<8} " + " ".join(f"{cell:>22}" for cell in cells))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,302 @@
+"""A NAT lab: network namespaces, veth pairs and nftables NATs, sealed off from the real network.
+
+One ``unshare -n -m --propagation private`` process (the *holder*) owns a
+network namespace with nothing but loopback and a private mount namespace
+in which ``/run/netns`` is a fresh tmpfs. In it the lab creates named
+namespaces; nothing in them has a link to the machine's own network::
+
+    pub   203.0.113.1 and .2 on a bridge: Kamailio, coturn (two IPs: RFC 5780), public hosts
+    natA  203.0.113.10 | 198.51.100.1    masquerade (endpoint-independent) or random,fully-random
+    lanA  198.51.100.2                    default route via natA
+    natB  203.0.113.20 | 192.0.2.1        likewise
+    lanB  192.0.2.2
+
+Each NAT drops unsolicited packets from the public side in its input hook, as home routers do. Without
+that, a peer's packet arriving before our first one leaves a conntrack entry that takes our mapping's
+port, and masquerade gives our outgoing flow another: two phones punching towards each other's
+STUN-learned addresses would each lose the race half the time.
+
+Programs run in a namespace with :meth:`NatLab.command` (a prefix of
+``nsenter`` into the holder's namespaces and ``ip netns exec``; both exec,
+so the PID Popen gives is the program's). The lab keeps every process it
+starts and ends each by PID at :meth:`NatLab.stop`, then ends the holder,
+whose end frees every namespace. When the lab cannot be built it raises
+with the command that failed and its output; it never skips.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from tests.kamailio_server import Kamailio, sip_options_ping
+
+NatKind = Literal["eim", "symmetric"]
+
+PUBLIC = "203.0.113.1"
+PUBLIC_ALT = "203.0.113.2"
+NAT_PUBLIC = {"A": "203.0.113.10", "B": "203.0.113.20"}
+LAN_HOST = {"A": "198.51.100.2", "B": "192.0.2.2"}
+LAN_GATEWAY = {"A": "198.51.100.1", "B": "192.0.2.1"}
+STUN_PORT = 3478
+REPO = Path(__file__).resolve().parent.parent
+_MASQUERADE = {"eim": "masquerade", "symmetric": "masquerade random,fully-random"}
+_READY_TIMEOUT = 30.0  # a bound on start-up, not a measurement: generous for a loaded machine
+
+
+def missing_tools() -> list[str]:
+    wanted = {"unshare": "util-linux", "nsenter": "util-linux", "ip": "iproute2", "nft": "nftables"}
+    wanted |= {"turnserver": "coturn", "kamailio": "kamailio"}
+    return sorted({pkg for tool, pkg in wanted.items() if shutil.which(tool) is None})
+
+
+def _setup_script(nat_a: NatKind, nat_b: NatKind) -> str:
+    lines = [
+        "mkdir -p /run/netns",
+        "mount -t tmpfs none /run/netns",
+        "ip link set lo up",
+        "for n in pub natA lanA natB lanB; do ip netns add $n; ip -n $n link set lo up;"
+        " ip netns exec $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done",
+        "ip -n pub link add br0 type bridge",
+        f"ip -n pub addr add {PUBLIC}/24 dev br0",
+        f"ip -n pub addr add {PUBLIC_ALT}/24 dev br0",
+        "ip -n pub link set br0 up",
+    ]
+    for side, kind in (("A", nat_a), ("B", nat_b)):
+        s = side.lower()
+        nat, lan = f"nat{side}", f"lan{side}"
+        lines += [
+            f"ip link add {s}-pub netns {nat} type veth peer name pub-{s} netns pub",
+            f"ip -n pub link set pub-{s} master br0 up",
+            f"ip -n {nat} addr add {NAT_PUBLIC[side]}/24 dev {s}-pub",
+            f"ip -n {nat} link set {s}-pub up",
+            f"ip link add {s}-lan netns {nat} type veth peer name lan-{s} netns {lan}",
+            f"ip -n {nat} addr add {LAN_GATEWAY[side]}/24 dev {s}-lan",
+            f"ip -n {nat} link set {s}-lan up",
+            f"ip -n {lan} addr add {LAN_HOST[side]}/24 dev lan-{s}",
+            f"ip -n {lan} link set lan-{s} up",
+            f"ip -n {lan} route add default via {LAN_GATEWAY[side]}",
+            f"ip netns exec {nat} sysctl -qw net.ipv4.ip_forward=1",
+            f"ip netns exec {nat} nft add table ip nat",
+            f"ip netns exec {nat} nft 'add chain ip nat post {{ type nat hook postrouting priority 100 ; }}'",
+            f"ip netns exec {nat} nft add rule ip nat post oifname {s}-pub {_MASQUERADE[kind]}",
+            # Like a home router: drop what nobody asked for from the public side, before conntrack confirms it.
+            f"ip netns exec {nat} nft add table ip fw",
+            f"ip netns exec {nat} nft 'add chain ip fw input {{ type filter hook input priority 0 ; }}'",
+            f"ip netns exec {nat} nft add rule ip fw input iifname {s}-pub ct state new drop",
+        ]
+    # Ready, then hold the namespaces until the test closes our stdin.
+    lines += ["echo READY", "read -r _ || true"]
+    return "\n".join(lines) + "\n"
+
+
+class NatLab:
+    """The lab; :meth:`start` builds it (about 0.3 s), :meth:`stop` tears every part of it down."""
+
+    def __init__(self, nat_a: NatKind = "eim", nat_b: NatKind = "eim") -> None:
+        self.nat_a = nat_a
+        self.nat_b = nat_b
+        self.holder: subprocess.Popen[str] | None = None
+        self.processes: list[subprocess.Popen[bytes] | subprocess.Popen[str]] = []
+        self.workdir = Path(tempfile.mkdtemp(prefix="nat-lab-"))
+        self.kamailio: Kamailio | None = None
+
+    # --- building and tearing down ---------------------------------------------------------
+
+    def start(self) -> NatLab:
+        if os.geteuid() != 0:
+            raise RuntimeError("the NAT lab needs root (network namespaces, nftables)")
+        missing = missing_tools()
+        if missing:
+            raise RuntimeError(f"the NAT lab needs: apt-get install -y {' '.join(missing)}")
+        self.holder = subprocess.Popen(
+            # -e: stop at the first failure; -x: each command on stderr, so the error says which one failed.
+            [
+                "unshare",
+                "-n",
+                "-m",
+                "--propagation",
+                "private",
+                "bash",
+                "-ex",
+                "-c",
+                _setup_script(self.nat_a, self.nat_b),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.holder.stdout is not None
+        line = self.holder.stdout.readline()
+        if line.strip() != "READY":
+            errors = self._holder_errors()
+            self.stop()
+            raise RuntimeError(f"the NAT lab could not be built: {errors}")
+        return self
+
+    def _holder_errors(self) -> str:
+        holder = self.holder
+        if holder is None or holder.stderr is None:
+            return "no holder process"
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            holder.wait(timeout=5)
+        return holder.stderr.read() if holder.poll() is not None else "(holder still running)"
+
+    def stop(self) -> None:
+        """End every process the lab started (by PID), then the holder: the namespaces go with it."""
+        if self.kamailio is not None:
+            self.kamailio.stop()
+            self.kamailio = None
+        for proc in reversed(self.processes):
+            _end(proc)
+        self.processes.clear()
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            if holder.stdin is not None:
+                with contextlib.suppress(OSError):
+                    holder.stdin.close()
+            _end(holder)
+            for stream in (holder.stdout, holder.stderr):
+                if stream is not None:
+                    stream.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> NatLab:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- running things in it --------------------------------------------------------------
+
+    def command(self, namespace: str, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in ``namespace`` (pub, natA, lanA, natB, lanB) of this lab."""
+        holder = self.holder
+        if holder is None or holder.poll() is not None:
+            raise RuntimeError("the NAT lab is not running")
+        return [
+            "nsenter",
+            "-t",
+            str(holder.pid),
+            "-n",
+            "-m",
+            f"--wd={REPO}",
+            "--",
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            *argv,
+        ]
+
+    def run(self, namespace: str, argv: Sequence[str], timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(namespace, argv), capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False
+        )
+
+    def popen(self, namespace: str, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[str]:
+        proc: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
+            self.command(namespace, argv), cwd=REPO, text=True, **kwargs
+        )
+        self.processes.append(proc)
+        return proc
+
+    def python(self, namespace: str, code: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+        return self.run(namespace, [sys.executable, "-c", code], timeout)
+
+    # --- the servers on the public segment -------------------------------------------------
+
+    def start_stun(self) -> tuple[str, int]:
+        """coturn on 203.0.113.1 and .2 (two addresses: RFC 5780 tests), STUN only; its primary address."""
+        log = self.workdir / "turnserver.log"
+        proc = self.popen(
+            "pub",
+            [
+                "turnserver", "-n", "--stun-only", "--no-tls", "--no-dtls", "--no-tcp", "--no-cli",
+                f"--listening-ip={PUBLIC}", f"--listening-ip={PUBLIC_ALT}", f"--listening-port={STUN_PORT}",
+                f"--alt-listening-port={STUN_PORT + 1}", f"--pidfile={self.workdir / 'turnserver.pid'}",
+                "--log-file=stdout", "--simple-log", "--no-stdout-log",
+            ],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        probe = (
+            "import asyncio, socket, sys\n"
+            "from softphone.transport.stun import binding, StunError, Retransmission\n"
+            "async def main():\n"
+            "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('203.0.113.1', 0))\n"
+            f"    await binding(s, ('{PUBLIC}', {STUN_PORT}), retransmission=Retransmission(0.1, 2, 2))\n"
+            "try:\n    asyncio.run(main())\nexcept StunError:\n    sys.exit(1)\n"
+        )
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"coturn exited ({proc.returncode}) while starting:\n{log.read_text()[-2000:]}")
+            if self.python("pub", probe).returncode == 0:
+                return PUBLIC, STUN_PORT
+        raise RuntimeError(f"coturn did not answer within {_READY_TIMEOUT:.0f} s:\n{log.read_text()[-2000:]}")
+
+    def start_kamailio(self) -> Kamailio:
+        """The test Kamailio listening on the public address 203.0.113.1:5060."""
+        server = LabKamailio(self)
+        server.start()
+        self.kamailio = server
+        return server
+
+
+class LabKamailio(Kamailio):
+    """tests/kamailio_server.py's Kamailio, run in the lab's public namespace on fixed ports (the namespace is new:
+    every port is free) and probed from inside it."""
+
+    host = PUBLIC
+    domain = PUBLIC
+
+    def __init__(self, lab: NatLab) -> None:
+        wrapper = lab.workdir / "kamailio-in-pub"
+        wrapper.write_text("#!/bin/sh\nexec " + " ".join(lab.command("pub", ["kamailio"])) + ' "$@"\n')
+        wrapper.chmod(0o755)
+        super().__init__(ipv6=False, binary=str(wrapper))
+        self.lab = lab
+
+    def _choose_ports(self, tried: set[int]) -> tuple[int, int]:
+        return 5060, 5061
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        probe = (
+            "import sys\nfrom tests.kamailio_server import sip_options_ping\n"
+            f"sys.exit(0 if sip_options_ping('{self.host}', {self.udp_port}, timeout=0.2) else 1)\n"
+        )
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"Kamailio exited with status {self._proc.returncode}:\n{self.log_tail()}")
+            if self.lab.python("pub", probe).returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"Kamailio did not answer in the lab within {_READY_TIMEOUT:.0f} s:\n{self.log_tail()}")
+
+
+def _end(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout=5)
+
+
+__all__ = ["LAN_HOST", "NAT_PUBLIC", "PUBLIC", "PUBLIC_ALT", "LabKamailio", "NatLab", "sip_options_ping"]
