@@ -304,7 +304,7 @@ class _FFmpegG722:
         except self._av.FFmpegError as exc:
             raise MediaError(f"G.722 decode failed: {exc}") from exc
         if not frames:
-            return np.zeros(0, dtype=np.int16)
+            raise MediaError(f"G.722 decoder gave no audio for {len(payload)} octets")
         pcm: Pcm = np.concatenate([np.asarray(f.to_ndarray(), dtype=np.int16).reshape(-1) for f in frames])
         return pcm
 

@@ -497,13 +497,13 @@ def test_lossy_path_keeps_the_call_going_with_fec_and_concealment(
 
 
 def test_unusable_codec_is_rejected_up_front() -> None:
-    g722 = Codec("G722", 8000, 1, 9)
+    gsm = Codec("GSM", 8000, 1, 3)
     with pytest.raises(MediaError):
-        MediaSession((LOOPBACK, 0), negotiated(g722, (LOOPBACK, 9)), SilenceSource(), ArraySink())
+        MediaSession((LOOPBACK, 0), negotiated(gsm, (LOOPBACK, 9)), SilenceSource(), ArraySink())
     session = MediaSession((LOOPBACK, 0), negotiated(pcmu_codec(), (LOOPBACK, 9)), SilenceSource(), ArraySink())
     try:
         with pytest.raises(MediaError):
-            session.update(negotiated(g722, (LOOPBACK, 9)))
+            session.update(negotiated(gsm, (LOOPBACK, 9)))
     finally:
         session.stop()
 
