@@ -36,7 +36,7 @@ own deadline clock, so nothing here is faster than real time.
    ``AudioStream`` uses by default, so it is what a call uses; 240 (5 ms) shows
    what a smaller device block would give.
 
-2. CPU seconds per 10 s of an Opus call, per process
+2. CPU seconds per 10 s of a call, per process
    Two ``softphone-cli`` processes (``python -m softphone.cli``) call each
    other directly (``--no-register``; the caller's ``--registrar`` is the
    callee, which answers by itself with ``--auto-answer``), each sending the
@@ -54,7 +54,8 @@ own deadline clock, so nothing here is faster than real time.
    ``opus_complexity``, ``opus_stereo no``), the same WAV as source
    (``aufile``) and an ``aubridge`` player with no peer as sink (received audio
    is still decoded, into nowhere); the callee answers by itself
-   (``answermode=auto``) and the caller dials over ``ctrl_tcp``.
+   (``answermode=auto``) and the caller dials over ``ctrl_tcp``. Two more
+   softphone-cli rows: the same call on G.722 and on G.711 µ-law (``--codecs``).
 
 3. WB-PESQ of speech through the whole path, against the codec alone
    Speech: ``benchmarks/speech/text.txt`` read by ``espeak-ng`` (generated at
@@ -83,7 +84,9 @@ own deadline clock, so nothing here is faster than real time.
    punishes), and the sender's late ticks (a clock that was held up, e.g. by
    other load on the machine). Last, the codec alone, clean, in two other
    configurations a peer can ask for (wideband only; 48 kbit/s), to show what
-   bounds the score.
+   bounds the score. All of this for the three codecs of the default offer:
+   Opus, G.722 and G.711 µ-law (G.722 and G.711 resampled to and from their
+   16 and 8 kHz as the engine does; no FEC, so lost packets are concealed).
 
 The load average is printed at the start and the end: the latency and PESQ
 parts are real-time measurements, and other processes competing for the CPU
@@ -112,7 +115,7 @@ import threading
 import time
 import wave
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -136,7 +139,7 @@ from softphone.media.engine import (
 )
 from softphone.media.resample import resample
 from softphone.media.wav import WavSource
-from softphone.sip.offer_answer import Codec, NegotiatedMedia, opus_codec, pcmu_codec
+from softphone.sip.offer_answer import Codec, NegotiatedMedia, g722_codec, opus_codec, pcmu_codec
 from softphone.ua.media import MediaPort, _CaptureSource, _PlaybackSink
 from tests.media_relay import LossyRelay
 
@@ -756,21 +759,29 @@ def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float, mediaenc
             stop_process(proc)
 
 
+# softphone-cli's calls: the default offer (Opus), and the others chosen with --codecs.
+CPU_CODECS: tuple[tuple[str, str | None], ...] = (
+    ("softphone-cli", None),
+    ("softphone-cli G.722", "g722"),
+    ("softphone-cli G.711", "pcmu"),
+)
+
+
 def print_cpu(results: list[CpuResult], window: float) -> None:
     print()
     print(
-        "2. CPU seconds per 10 s of an established Opus call, per process"
+        "2. CPU seconds per 10 s of an established call (Opus unless named), per process"
         f" (user+sys from /proc/PID/stat over {window:.0f} s, two processes calling each other on loopback)"
     )
-    print(f"   {'client':18} {'caller':>7} {'callee':>7} {'mean':>7}")
+    print(f"   {'client':20} {'caller':>7} {'callee':>7} {'mean':>7}")
     for r in results:
         if r.per_10s is None:
-            print(f"   {r.name:18} not measured: {r.note.removeprefix('not measured: ')}")
+            print(f"   {r.name:20} not measured: {r.note.removeprefix('not measured: ')}")
             if r.name.startswith("baresip"):
-                print(f"   {'':18} reference for baresip: {BARESIP_REFERENCE}")
+                print(f"   {'':20} reference for baresip: {BARESIP_REFERENCE}")
             continue
         caller, callee = r.per_10s
-        print(f"   {r.name:18} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
+        print(f"   {r.name:20} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
 
 
 def print_processing_cpu() -> None:
@@ -867,8 +878,7 @@ class PathRun:
     stats: dict[str, float]
 
 
-def whole_path(reference: Samples, loss: float, seed: int) -> PathRun:
-    codec = opus_codec()
+def whole_path(reference: Samples, loss: float, seed: int, codec: Codec) -> PathRun:
     port_a, port_b = MediaPort(LOOPBACK), MediaPort(LOOPBACK)
     # RTCP of both sides goes here and is never read: no loss feedback reaches the encoder.
     rtcp_sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -942,29 +952,33 @@ def whole_path(reference: Samples, loss: float, seed: int) -> PathRun:
     )
 
 
-def codec_alone(reference: Samples, lost: set[int], fmtp: dict[str, str] | None = None) -> Samples:
-    """Opus encode/decode of the same frames, with the same packets lost (FEC from the next one, else PLC).
+def codec_alone(reference: Samples, lost: set[int], codec: Codec) -> Samples:
+    """Encode/decode of the same frames, with the same packets lost (FEC from the next one where the codec has
+    it, else concealment), at the codec's own rate with the engine's resampling on either side.
 
-    ``fmtp``: the peer's Opus parameters (default: what softphone offers), as the engine would get them.
+    ``codec``: as offer/answer gives it, its fmtp the peer's parameters (for Opus, what softphone offers).
     """
-    fmtp = dict(opus_codec().fmtp) if fmtp is None else fmtp
-    encoder = codec_for("opus", 48000, 2, fmtp)
-    decoder = codec_for("opus", 48000, 2, fmtp)
+    encoder = codec_for(codec.name, codec.clock_rate, codec.channels, dict(codec.fmtp))
+    decoder = codec_for(codec.name, codec.clock_rate, codec.channels, dict(codec.fmtp))
+    rate = encoder.sample_rate
+    frame = rate * PTIME_MS // 1000
     # Silence after the speech, as the sending session goes on sending: it flushes the codec's delay
     # (without it the last 6.5 ms of speech never come out, and PESQ punishes a cut-off end hard).
     padded = np.concatenate((reference, np.zeros(10 * FRAME, dtype=np.float32)))
-    frames = padded.reshape(-1, FRAME)
-    payloads = [encoder.encode(to_int16(frame)) for frame in frames]
+    pcm = padded if rate == PIPELINE_RATE else resample(padded, PIPELINE_RATE, rate)
+    frames = pcm[: pcm.size // frame * frame].reshape(-1, frame)
+    payloads = [encoder.encode(to_int16(f)) for f in frames]
     out: list[Samples] = []
     for i, payload in enumerate(payloads):
         if i not in lost:
-            pcm = decoder.decode(payload)
+            decoded = decoder.decode(payload)
         elif i + 1 < len(payloads) and i + 1 not in lost:
-            pcm = decoder.decode_fec(payloads[i + 1], FRAME)
+            decoded = decoder.decode_fec(payloads[i + 1], frame)
         else:
-            pcm = decoder.conceal(FRAME)
-        out.append(to_float(pcm))
-    return np.concatenate(out)
+            decoded = decoder.conceal(frame)
+        out.append(to_float(decoded))
+    joined = np.concatenate(out)
+    return joined if rate == PIPELINE_RATE else resample(joined, rate, PIPELINE_RATE)
 
 
 def best_lag(reference: npt.NDArray[Any], degraded: npt.NDArray[Any], max_lag: int) -> int:
@@ -1024,6 +1038,7 @@ def wb_pesq(reference48: Samples, output48: Samples) -> Score:
 
 @dataclass
 class PesqRow:
+    codec: str
     loss: float
     sent: int
     lost: int
@@ -1032,21 +1047,31 @@ class PesqRow:
     stats: dict[str, float]
 
 
-# Codec alone, clean, in other configurations a peer can ask for (RFC 7587 fmtp), for comparison.
+# Opus alone, clean, in other configurations a peer can ask for (RFC 7587 fmtp), for comparison.
 CODEC_VARIANTS = (
     ("32 kbit/s, maxplaybackrate=16000 (wideband only)", {"useinbandfec": "1", "maxplaybackrate": "16000"}),
     ("32 kbit/s (maxaveragebitrate=32000)", {"useinbandfec": "1", "maxaveragebitrate": "32000"}),
+)
+# The codecs of the default offer, each through the whole path; the same relay seed per loss for all.
+PESQ_CODECS: tuple[tuple[str, Callable[[], Codec]], ...] = (
+    (f"Opus {DEFAULT_OPUS_BITRATE // 1000} kbit/s, FEC", opus_codec),
+    ("G.722", g722_codec),
+    ("G.711 µ-law", pcmu_codec),
 )
 
 
 def measure_pesq(reference: Samples, seed: int) -> tuple[list[PesqRow], list[tuple[str, float]]]:
     rows: list[PesqRow] = []
-    for loss in LOSSES:
-        run = whole_path(reference, loss, seed + round(loss * 1000))
-        whole = wb_pesq(reference, run.output)
-        alone = wb_pesq(reference, codec_alone(reference, run.lost))
-        rows.append(PesqRow(loss, run.sent, len(run.lost), whole, alone, run.stats))
-    variants = [(name, wb_pesq(reference, codec_alone(reference, set(), fmtp)).pesq) for name, fmtp in CODEC_VARIANTS]
+    for label, make in PESQ_CODECS:
+        for loss in LOSSES:
+            run = whole_path(reference, loss, seed + round(loss * 1000), make())
+            whole = wb_pesq(reference, run.output)
+            alone = wb_pesq(reference, codec_alone(reference, run.lost, make()))
+            rows.append(PesqRow(label, loss, run.sent, len(run.lost), whole, alone, run.stats))
+    variants = [
+        (name, wb_pesq(reference, codec_alone(reference, set(), replace(opus_codec(), fmtp=fmtp))).pesq)
+        for name, fmtp in CODEC_VARIANTS
+    ]
     return rows, variants
 
 
@@ -1054,37 +1079,37 @@ def print_pesq(rows: list[PesqRow], variants: list[tuple[str, float]], seconds: 
     print()
     low, high = RELAY_DELAY_MS
     print(
-        f"3. WB-PESQ, {seconds:.1f} s of espeak-ng speech, Opus {DEFAULT_OPUS_BITRATE // 1000} kbit/s"
-        f" with FEC, {PTIME_MS} ms;"
+        f"3. WB-PESQ, {seconds:.1f} s of espeak-ng speech, {PTIME_MS} ms;"
         f" relay delay {low:.0f}-{high:.0f} ms (30 ms spread), seeded loss"
     )
     print(
-        f"   {'loss':>5} {'lost/sent':>10} {'whole path':>10} {'codec alone':>11} {'gap':>6}"
+        f"   {'codec':22} {'loss':>5} {'lost/sent':>10} {'whole path':>10} {'codec alone':>11} {'gap':>6}"
         f"  {'target':24} {'verdict':8}"
     )
     for row in rows:
         gap = row.alone.pesq - row.whole.pesq
+        opus = row.codec.startswith("Opus")
         if row.loss == 0:
-            ok = abs(gap) <= TARGET_CLEAN_GAP and row.whole.pesq >= TARGET_CLEAN_PESQ
-            target = f"|gap|<={TARGET_CLEAN_GAP}, whole>={TARGET_CLEAN_PESQ}"
+            ok = abs(gap) <= TARGET_CLEAN_GAP and (row.whole.pesq >= TARGET_CLEAN_PESQ or not opus)
+            target = f"|gap|<={TARGET_CLEAN_GAP}" + (f", whole>={TARGET_CLEAN_PESQ}" if opus else "")
         else:
             ok = gap <= TARGET_LOSS_GAP
             target = f"gap<={TARGET_LOSS_GAP}"
         print(
-            f"   {row.loss * 100:4.0f}% {row.lost:4d}/{row.sent:<5d} {row.whole.pesq:10.2f} {row.alone.pesq:11.2f}"
-            f" {gap:6.2f}  {target:24} {'met' if ok else 'NOT met':8}"
+            f"   {row.codec:22} {row.loss * 100:4.0f}% {row.lost:4d}/{row.sent:<5d} {row.whole.pesq:10.2f}"
+            f" {row.alone.pesq:11.2f} {gap:6.2f}  {target:24} {'met' if ok else 'NOT met':8}"
         )
     print("   whole path, receiving session: frames decoded / FEC / concealed / late; jitter buffer delay at the end;")
     print("   delay of the output against the input (overall; spread of the per-second delays); sender late ticks")
     for row in rows:
         s = row.stats
         print(
-            f"   {row.loss * 100:4.0f}%  {s['frames_decoded']:.0f} / {s['fec']:.0f} / {s['concealed']:.0f}"
-            f" / {s['late']:.0f};"
+            f"   {row.codec:22} {row.loss * 100:4.0f}%  {s['frames_decoded']:.0f} / {s['fec']:.0f}"
+            f" / {s['concealed']:.0f} / {s['late']:.0f};"
             f" {s['jb_ms']:.0f} ms; {row.whole.delay_ms:.0f} ms (spread {row.whole.warp_ms:.0f} ms);"
             f" {s['sender_late_ticks']:.0f}"
         )
-    print("   codec alone, clean, other settings:")
+    print("   Opus alone, clean, other settings:")
     for name, score in variants:
         print(f"     {name:52} {score:5.2f}")
 
@@ -1136,11 +1161,14 @@ def main(argv: list[str] | None = None) -> int:
                 assert reference is not None
                 wav48 = workdir / "speech48k.wav"
                 write_wav48(reference, wav48)
-                try:
-                    ours = cpu_softphone(wav48, workdir, 2.0, window)
-                except BenchError as exc:
-                    ours = CpuResult("softphone-cli", None, f"not measured: {exc}")
-                results = [ours, cpu_baresip(wav48, workdir, 2.0, window)]
+                results: list[CpuResult] = []
+                for name, codecs in CPU_CODECS:
+                    extra = [] if codecs is None else ["--codecs", codecs]
+                    try:
+                        results.append(cpu_softphone(wav48, workdir, 2.0, window, extra, name))
+                    except BenchError as exc:
+                        results.append(CpuResult(name, None, f"not measured: {exc}"))
+                results.append(cpu_baresip(wav48, workdir, 2.0, window))
                 print_cpu(results, window)
                 print_processing_cpu()
                 sys.stdout.flush()

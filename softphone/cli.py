@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TextIO
 
 from softphone import __version__
+from softphone.sip.offer_answer import AudioConfig, Codec, codecs_named
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
 from softphone.store import Store, StoreError
 from softphone.ua import (
@@ -224,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--forward-after", type=float, default=20.0, metavar="SECONDS", help="ringing time before no-answer forwarding"
     )
     parser.add_argument(
+        "--codecs",
+        metavar="LIST",
+        type=_codecs,
+        default=None,
+        help="audio codecs in order of preference, comma-separated (default: opus,g722,pcmu,pcma)",
+    )
+    parser.add_argument(
         "--no-audio", action="store_true", help="no audio devices: send silence, play nothing (RTP still flows)"
     )
     parser.add_argument("--play", metavar="FILE.wav", help="send this 16-bit WAV file (looped), not the microphone")
@@ -285,6 +293,13 @@ def _suites(text: str) -> tuple[str, ...]:
             f"unknown SRTP suite {unknown[0] if unknown else text!r}; known: {', '.join(SUITES)}"
         )
     return suites
+
+
+def _codecs(text: str) -> list[Codec]:
+    try:
+        return codecs_named(text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def make_account(args: argparse.Namespace) -> Account:
@@ -780,6 +795,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         [account],
         listen=[("UDP", host, port), ("TCP", host, port)],
         media=media_for(args),
+        audio=None if args.codecs is None else AudioConfig(codecs=args.codecs),
         store=store,
         rel100=args.rel100,
         early_media=args.early_media,

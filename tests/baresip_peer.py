@@ -3,7 +3,9 @@
 Driven the way benchmarks/media.py drives it: ``aufile`` plays a WAV as the
 microphone, ``sndfile`` writes what it hears to WAV files, ``ctrl_tcp``
 takes ``dial``/``hangup`` and reports call events. Media encryption is the
-account's ``mediaenc`` (``srtp-mand`` for SDES, ``dtls_srtp`` for DTLS-SRTP).
+account's ``mediaenc`` (``srtp-mand`` for SDES, ``dtls_srtp`` for DTLS-SRTP);
+its one audio codec is ``codec`` as baresip names it (``PCMU``; ``G722/16000/1``, the g722
+module, whose 16 kHz audio rides an 8 kHz RTP clock).
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ def _udp_bound(port: int) -> bool:
 class Baresip:
     """One baresip process; ``mediaenc`` is its account's media encryption (None: plain RTP)."""
 
-    def __init__(self, wav: Path, *, mediaenc: str | None, answer: bool = True, name: str = "b") -> None:
+    def __init__(
+        self, wav: Path, *, mediaenc: str | None, answer: bool = True, name: str = "b", codec: str = "PCMU"
+    ) -> None:
         exe = shutil.which("baresip")
-        needed = ("g711", "aufile", "sndfile", "ctrl_tcp", "menu", "account", "srtp", "dtls_srtp")
+        needed = ("g711", "g722", "aufile", "sndfile", "ctrl_tcp", "menu", "account", "srtp", "dtls_srtp")
         if exe is None or not all((MODULES / f"{m}.so").exists() for m in needed):
             raise AssertionError("baresip and its modules are missing: apt-get install baresip")
         self.name = name
@@ -75,6 +79,7 @@ class Baresip:
             f"snd_path {self.records}",
             f"module_path {MODULES}",
             "module g711.so",
+            "module g722.so",
             "module aufile.so",
             "module sndfile.so",
             "module srtp.so",
@@ -85,7 +90,7 @@ class Baresip:
             f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
         ]
         (self.dir / "config").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        params = ";regint=0;audio_codecs=PCMU"
+        params = f";regint=0;audio_codecs={codec}"
         if answer:
             params += ";answermode=auto"
         if mediaenc:

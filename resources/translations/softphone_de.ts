@@ -1575,6 +1575,10 @@
             <translation>Opus — Breitband, robust bei Verlusten</translation>
         </message>
         <message>
+            <source>G.722 — wideband (HD voice), widely supported</source>
+            <translation>G.722 — Breitband (HD-Sprache), weit verbreitet</translation>
+        </message>
+        <message>
             <source>G.711 µ-law (PCMU) — narrowband, everywhere</source>
             <translation>G.711 µ-law (PCMU) — Schmalband, überall</translation>
         </message>

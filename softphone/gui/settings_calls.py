@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from softphone.gui.i18n import QT_TRANSLATE_NOOP
-from softphone.store import ForwardingRule, Settings
+from softphone.store import ForwardingRule, Settings, with_default_codecs
 from softphone.ua import Forwarding, UserAgent
 
 CODEC_TEXT = {
     "opus": QT_TRANSLATE_NOOP("CodecsPage", "Opus — wideband, robust to loss"),
+    "G722": QT_TRANSLATE_NOOP("CodecsPage", "G.722 — wideband (HD voice), widely supported"),
     "PCMU": QT_TRANSLATE_NOOP("CodecsPage", "G.711 µ-law (PCMU) — narrowband, everywhere"),
     "PCMA": QT_TRANSLATE_NOOP("CodecsPage", "G.711 A-law (PCMA) — narrowband, everywhere"),
 }
@@ -81,7 +82,7 @@ def apply_to_ua(settings: Settings, ua: UserAgent, *, only_set: bool = False) ->
             account.forwarding = forwarding
         if note:
             notes.append(note)
-    order = [name.lower() for name in settings.codecs]
+    order = [name.lower() for name in with_default_codecs(settings.codecs)]
 
     def rank(codec: Any) -> int:
         name = str(getattr(codec, "name", "")).lower()
@@ -103,7 +104,7 @@ class CodecsPage(QWidget):
         row = QHBoxLayout()
         self.codec_list = QListWidget()
         self.codec_list.setAccessibleName(self.tr("Codec order"))
-        known = [c for c in settings.codecs if c in CODEC_TEXT]
+        known = [c for c in with_default_codecs(settings.codecs) if c in CODEC_TEXT]
         known += [c for c in CODEC_TEXT if c not in known]
         for name in known:
             item = QListWidgetItem(self.tr(CODEC_TEXT[name]))

@@ -1,20 +1,23 @@
-"""Audio codecs for RTP: G.711 µ-law/A-law (PCMU/PCMA) and Opus (RFC 7587).
+"""Audio codecs for RTP: G.711 µ-law/A-law (PCMU/PCMA), G.722 and Opus (RFC 7587).
 
 Every codec takes and gives mono int16 PCM at its ``sample_rate`` and turns
 one frame into one RTP payload. G.711 works through numpy lookup tables built
-once at import; Opus goes through libopus (opuslib), wrapped by a small typed
-layer so the rest of the media engine never sees the untyped library.
+once at import; G.722 goes through FFmpeg's codec in PyAV, Opus through libopus
+(opuslib), each wrapped by a small typed layer loaded on first use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from softphone.media.errors import MediaError
+
+if TYPE_CHECKING:
+    import av
 
 Pcm = npt.NDArray[np.int16]
 
@@ -24,7 +27,9 @@ __all__ = [
     "ULAW_DECODE_TABLE",
     "ULAW_ENCODE_TABLE",
     "Codec",
+    "FrameRepeatCodec",
     "G711Codec",
+    "G722Codec",
     "OpusCodec",
     "PcmaCodec",
     "PcmuCodec",
@@ -153,8 +158,8 @@ class Codec(Protocol):
     def reset(self) -> None: ...
 
 
-class G711Codec:
-    """G.711 at 8 kHz, with frame-repeat concealment.
+class FrameRepeatCodec:
+    """A sample-based codec with frame-repeat concealment (G.711, G.722).
 
     Concealment repeats the last good frame while a gain ramps linearly from 1
     to 0 over ``FADE_MS`` of concealed audio (per sample, so no steps), then
@@ -168,9 +173,9 @@ class G711Codec:
     channels: int = 1
     supports_fec: bool = False
 
-    def __init__(self) -> None:
-        self.clock_rate = 8000
-        self.sample_rate = 8000
+    def __init__(self, clock_rate: int, sample_rate: int) -> None:
+        self.clock_rate = clock_rate
+        self.sample_rate = sample_rate
         self._last: Pcm = np.zeros(0, dtype=np.int16)
         self._concealed = 0  # samples concealed since the last good frame
 
@@ -208,12 +213,19 @@ class G711Codec:
         return np.rint(source * gain).astype(np.int16)
 
     def decode_fec(self, next_payload: bytes, frame_samples: int) -> Pcm:
-        """G.711 carries no redundancy: the same as :meth:`conceal`."""
+        """No redundancy in the payload: the same as :meth:`conceal`."""
         return self.conceal(frame_samples)
 
     def reset(self) -> None:
         self._last = np.zeros(0, dtype=np.int16)
         self._concealed = 0
+
+
+class G711Codec(FrameRepeatCodec):
+    """G.711 at 8 kHz, with frame-repeat concealment."""
+
+    def __init__(self) -> None:
+        super().__init__(8000, 8000)
 
 
 class PcmuCodec(G711Codec):
@@ -240,6 +252,97 @@ class PcmaCodec(G711Codec):
 
     def _decode(self, payload: bytes) -> Pcm:
         return alaw_decode(payload)
+
+
+# --------------------------------------------------------------------------
+# G.722
+# --------------------------------------------------------------------------
+
+
+class _FFmpegG722:
+    """Typed façade over FFmpeg's g722 encoder and decoder, through PyAV (loaded on first use)."""
+
+    def __init__(self) -> None:
+        try:
+            import av
+        except ImportError as exc:
+            raise MediaError(f"G.722 unavailable (PyAV not loadable): {exc}") from exc
+        self._av = av
+        self._encoder: av.AudioCodecContext | None = None
+        self._decoder = self._context("r")
+        self._decoder.open()
+
+    def _context(self, mode: Literal["r", "w"]) -> av.AudioCodecContext:
+        try:
+            context = self._av.CodecContext.create("g722", mode)
+        except self._av.FFmpegError as exc:
+            raise MediaError(f"G.722 unavailable in this FFmpeg: {exc}") from exc
+        assert isinstance(context, self._av.AudioCodecContext)
+        context.sample_rate = G722Codec.SAMPLE_RATE
+        context.layout = "mono"
+        return context
+
+    def encode(self, pcm: Pcm) -> bytes:
+        encoder = self._encoder
+        if encoder is None or encoder.frame_size != pcm.size:
+            # FFmpeg takes frames of frame_size samples only; a new ptime gets a new encoder.
+            encoder = self._context("w")
+            encoder.format = "s16"
+            encoder.options = {"frame_size": str(pcm.size)}
+            encoder.open()
+            self._encoder = encoder
+        frame = self._av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm).reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = G722Codec.SAMPLE_RATE
+        try:
+            return b"".join(bytes(packet) for packet in encoder.encode(frame))
+        except self._av.FFmpegError as exc:
+            raise MediaError(f"G.722 encode failed: {exc}") from exc
+
+    def decode(self, payload: bytes) -> Pcm:
+        try:
+            frames = self._decoder.decode(self._av.Packet(payload))
+        except self._av.FFmpegError as exc:
+            raise MediaError(f"G.722 decode failed: {exc}") from exc
+        if not frames:
+            raise MediaError(f"G.722 decoder gave no audio for {len(payload)} octets")
+        pcm: Pcm = np.concatenate([np.asarray(f.to_ndarray(), dtype=np.int16).reshape(-1) for f in frames])
+        return pcm
+
+    def reset(self) -> None:
+        self._encoder = None
+        self._decoder = self._context("r")
+        self._decoder.open()
+
+
+class G722Codec(FrameRepeatCodec):
+    """G.722 at 64 kbit/s, RTP payload type 9: 16 kHz audio on an 8 kHz RTP clock (RFC 3551 4.5.2).
+
+    Each octet carries one sample pair (6 bits of the lower sub-band, 2 of the
+    upper), so every payload decodes; a packet's length gives its duration.
+    """
+
+    SAMPLE_RATE: ClassVar[int] = 16000
+    name = "G722"
+    static_payload_type: ClassVar[int | None] = 9
+
+    def __init__(self) -> None:
+        # RFC 3551 4.5.2: the RTP clock is 8000 Hz although the sampling rate is 16000 Hz.
+        super().__init__(8000, self.SAMPLE_RATE)
+        self._ffmpeg = _FFmpegG722()
+
+    def _encode(self, pcm: Pcm) -> bytes:
+        if pcm.size == 0 or pcm.size % 2:
+            raise MediaError(f"G722: a frame holds whole sample pairs, got {pcm.size} samples")
+        return self._ffmpeg.encode(pcm)
+
+    def _decode(self, payload: bytes) -> Pcm:
+        if not payload:
+            raise MediaError("G722: empty payload (use conceal() for a lost packet)")
+        return self._ffmpeg.decode(payload)
+
+    def reset(self) -> None:
+        super().reset()
+        self._ffmpeg.reset()
 
 
 # --------------------------------------------------------------------------
@@ -448,13 +551,17 @@ def _fmtp_int(fmtp: Mapping[str, str], key: str) -> int | None:
 
 
 def codec_for(name: str, clock_rate: int, channels: int, fmtp: Mapping[str, str] | None = None) -> Codec:
-    """A codec for an SDP ``a=rtpmap`` entry (``opus/48000/2``, ``PCMU/8000``, ``PCMA/8000``) and its fmtp."""
+    """A codec for an SDP ``a=rtpmap`` entry (``opus/48000/2``, ``G722/8000``, ``PCMU/8000`` ...) and its fmtp."""
     params = {k.lower(): v for k, v in (fmtp or {}).items()}
     key = name.lower()
     if key in ("pcmu", "pcma"):
         if clock_rate != 8000 or channels != 1:
             raise MediaError(f"{name}/{clock_rate}/{channels}: G.711 is 8000 Hz mono (RFC 3551 4.5.14)")
         return PcmuCodec() if key == "pcmu" else PcmaCodec()
+    if key == "g722":
+        if clock_rate != 8000 or channels != 1:
+            raise MediaError(f"{name}/{clock_rate}/{channels}: RFC 3551 4.5.2 gives G.722 an 8000 Hz RTP clock, mono")
+        return G722Codec()
     if key == "opus":
         if clock_rate != 48000 or channels not in (1, 2):
             raise MediaError(f"opus/{clock_rate}/{channels}: RFC 7587 7 requires opus/48000/2")

@@ -17,7 +17,10 @@ concealment is G.113 Appendix I (Ie 0, Bpl 25.1).  Opus has no G.113 entry:
 its narrowband-scale Ie is taken as 0 (Opus at VoIP bit rates is at least as
 clear as G.711, and the narrowband R scale cannot credit wideband), and its
 Bpl as 25.1 as for G.711 with concealment, a conservative choice since Opus
-adds in-band FEC (RFC 6716) on top of its concealment.
+adds in-band FEC (RFC 6716) on top of its concealment.  G.722 at 64 kbit/s
+is rated on the wideband scale only (G.113 Appendix IV, G.107.1); on this
+narrowband scale it gets G.711's values, with the same frame-repeat
+concealment.
 """
 
 from __future__ import annotations
@@ -59,6 +62,8 @@ CODEC_IMPAIRMENTS: dict[str, CodecImpairment] = {
     "G711": CodecImpairment(ie=0.0, bpl=25.1),
     # No G.113 entry; see the module documentation for the choice.
     "OPUS": CodecImpairment(ie=0.0, bpl=25.1),
+    # Wideband, so only on G.107.1's scale; here as G.711 (see the module documentation).
+    "G722": CodecImpairment(ie=0.0, bpl=25.1),
 }
 
 

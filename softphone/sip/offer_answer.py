@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -46,7 +47,7 @@ class Codec:
     """An RTP audio format: encoding name, clock rate, channels, payload type and fmtp parameters.
 
     In an :class:`AudioConfig` the payload type is the static number (PCMU 0,
-    PCMA 8) or the preferred dynamic one; in a :class:`NegotiatedMedia` it is
+    PCMA 8, G722 9) or the preferred dynamic one; in a :class:`NegotiatedMedia` it is
     the number the peer gave it, and ``fmtp`` holds the peer's parameters.
     """
 
@@ -96,6 +97,11 @@ def opus_codec(
     return Codec("opus", 48000, 2, payload_type, fmtp)
 
 
+def g722_codec() -> Codec:
+    # RFC 3551 4.5.2: G722/8000 although the audio is sampled at 16 kHz.
+    return Codec("G722", 8000, 1, 9)
+
+
 def pcmu_codec() -> Codec:
     return Codec("PCMU", 8000, 1, 0)
 
@@ -105,7 +111,29 @@ def pcma_codec() -> Codec:
 
 
 def default_codecs() -> list[Codec]:
-    return [opus_codec(), pcmu_codec(), pcma_codec()]
+    return [opus_codec(), g722_codec(), pcmu_codec(), pcma_codec()]
+
+
+_AUDIO_CODECS: dict[str, Callable[[], Codec]] = {
+    "opus": opus_codec,
+    "g722": g722_codec,
+    "pcmu": pcmu_codec,
+    "pcma": pcma_codec,
+}
+
+
+def codecs_named(names: Iterable[str]) -> list[Codec]:
+    """Our codecs by encoding name (``opus``, ``G722``, ``PCMU``, ``PCMA``; any case), in the order given."""
+    codecs: list[Codec] = []
+    for name in names:
+        make = _AUDIO_CODECS.get(name.strip().lower())
+        if make is None:
+            raise ValueError(f"unknown codec {name.strip()!r}; known: opus, G722, PCMU, PCMA")
+        if all(c.name.lower() != name.strip().lower() for c in codecs):
+            codecs.append(make())
+    if not codecs:
+        raise ValueError("no codec named")
+    return codecs
 
 
 @dataclass
@@ -113,7 +141,7 @@ class AudioConfig:
     """What we can do for audio, in order of preference.
 
     ``telephone_event`` adds RFC 4733 telephone-event at each clock rate of
-    the codecs (so telephone-event/48000 goes with opus, /8000 with G.711),
+    the codecs (so telephone-event/48000 goes with opus, /8000 with G.722 and G.711),
     announcing ``dtmf_events``. ``ptime`` is the packetization we ask to
     receive.
     """

@@ -26,6 +26,7 @@ from softphone.store.settings import (
     default_settings_path,
     load_settings,
     save_settings,
+    with_default_codecs,
 )
 from softphone.store.uris import normalise_uri, phone_digits
 from softphone.store.watchers import Authorization, WatcherDecision, Watchers
@@ -66,4 +67,5 @@ __all__ = [
     "parse_vcards",
     "phone_digits",
     "save_settings",
+    "with_default_codecs",
 ]

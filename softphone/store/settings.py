@@ -35,6 +35,7 @@ import platformdirs
 from softphone.store.db import APP_NAME
 
 __all__ = [
+    "DEFAULT_CODECS",
     "AccountSettings",
     "AudioSettings",
     "ForwardingRule",
@@ -43,12 +44,28 @@ __all__ = [
     "default_settings_path",
     "load_settings",
     "save_settings",
+    "with_default_codecs",
 ]
 
 log = logging.getLogger(__name__)
 
 SETTINGS_NAME = "settings.json"
 FORMAT_VERSION = 1
+# Wideband first (Opus, then G.722), G.711 last: the one every peer has.
+DEFAULT_CODECS = ("opus", "G722", "PCMU", "PCMA", "telephone-event")
+
+
+def with_default_codecs(saved: list[str]) -> list[str]:
+    """``saved`` with each default codec it does not name (one added since it was saved) just after the
+    codec before it in :data:`DEFAULT_CODECS` (first when none of those is there)."""
+    order = list(saved)
+    for index, name in enumerate(DEFAULT_CODECS):
+        lowered = [n.lower() for n in order]
+        if name.lower() in lowered:
+            continue
+        before = [lowered.index(d.lower()) for d in DEFAULT_CODECS[:index] if d.lower() in lowered]
+        order.insert(max(before) + 1 if before else 0, name)
+    return order
 
 
 @dataclass
@@ -120,7 +137,7 @@ class AudioSettings:
 class Settings:
     accounts: list[AccountSettings] = field(default_factory=list)
     audio: AudioSettings = field(default_factory=AudioSettings)
-    codecs: list[str] = field(default_factory=lambda: ["opus", "PCMU", "PCMA", "telephone-event"])
+    codecs: list[str] = field(default_factory=lambda: list(DEFAULT_CODECS))
     auto_answer: float | None = None
     do_not_disturb: bool = False
     forwarding: list[ForwardingRule] = field(default_factory=list)

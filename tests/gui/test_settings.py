@@ -224,16 +224,17 @@ def test_call_settings_are_saved_and_reach_the_running_ua(
         dialog.calls_page.forward_checks["no_answer"].setChecked(True)
         dialog.calls_page.forward_targets["no_answer"].setText("sip:voicemail@127.0.0.1")
         dialog.calls_page.no_answer_delay.setValue(15)
-        dialog.codecs_page.codec_list.setCurrentRow(2)  # PCMA to the top
-        qtbot.mouseClick(dialog.codecs_page.codec_up, Qt.MouseButton.LeftButton)
-        qtbot.mouseClick(dialog.codecs_page.codec_up, Qt.MouseButton.LeftButton)
-        assert dialog.codecs_page.codec_order() == ["PCMA", "opus", "PCMU"]
+        assert dialog.codecs_page.codec_order() == ["opus", "G722", "PCMU", "PCMA"]
+        dialog.codecs_page.codec_list.setCurrentRow(3)  # PCMA to the top
+        for _ in range(3):
+            qtbot.mouseClick(dialog.codecs_page.codec_up, Qt.MouseButton.LeftButton)
+        assert dialog.codecs_page.codec_order() == ["PCMA", "opus", "G722", "PCMU"]
         dialog.settings.audio.input_device = "headset"  # as if picked in the Audio tab (no devices here)
         assert ua.media is None
         dialog.apply()
         saved = load_settings(path)
         assert saved.do_not_disturb and saved.auto_answer == 2.5
-        assert saved.codecs == ["PCMA", "opus", "PCMU", "telephone-event"]
+        assert saved.codecs == ["PCMA", "opus", "G722", "PCMU", "telephone-event"]
         rules = {(r.busy, r.no_answer, r.target) for r in saved.forwarding}
         assert rules == {(True, None, "sip:voicemail@127.0.0.1"), (False, 15.0, "sip:voicemail@127.0.0.1")}
         qtbot.waitUntil(lambda: ua.busy, timeout=WAIT_MS)
@@ -246,7 +247,7 @@ def test_call_settings_are_saved_and_reach_the_running_ua(
             True,
             15.0,
         )
-        assert [c.name.lower() for c in ua.audio.codecs] == ["pcma", "opus", "pcmu"]
+        assert [c.name.lower() for c in ua.audio.codecs] == ["pcma", "opus", "g722", "pcmu"]
         qtbot.waitUntil(lambda: ua.media is not None, timeout=WAIT_MS)  # the next call opens the chosen devices
         dialog.close()
     finally:
@@ -271,6 +272,9 @@ def test_forwarding_rules_merge_into_what_the_ua_can_do() -> None:
     ua = make_ua(Account("sip:me@127.0.0.1", register=False))
     assert apply_to_ua(Settings(do_not_disturb=True, codecs=["PCMU", "opus"]), ua) == []
     assert ua.busy and [c.name for c in ua.audio.codecs][:2] == ["PCMU", "opus"]
+    # Saved before G.722 came: it joins after Opus, ahead of the G.711 the user put after it.
+    apply_to_ua(Settings(codecs=["opus", "PCMA", "PCMU", "telephone-event"]), ua)
+    assert [c.name for c in ua.audio.codecs] == ["opus", "G722", "PCMA", "PCMU"]
 
 
 def test_audio_tab_without_sound_devices_is_guarded(

@@ -31,13 +31,18 @@ from softphone.media.errors import MediaError
 from softphone.media.quality import QualitySnapshot
 from softphone.media.rtcp import ReceiverReport, ReportBlock, build_compound
 from softphone.media.rtp import RtpPacket
-from softphone.sip.offer_answer import Codec, NegotiatedMedia, opus_codec, pcma_codec, pcmu_codec
+from softphone.sip.offer_answer import Codec, NegotiatedMedia, g722_codec, opus_codec, pcma_codec, pcmu_codec
 from tests.media_relay import LossyRelay
 
 LOOPBACK = "127.0.0.1"
 TE_PT = 101
 
-CODECS: dict[str, Callable[[], Codec]] = {"opus": opus_codec, "PCMU": pcmu_codec, "PCMA": pcma_codec}
+CODECS: dict[str, Callable[[], Codec]] = {
+    "opus": opus_codec,
+    "G722": g722_codec,
+    "PCMU": pcmu_codec,
+    "PCMA": pcma_codec,
+}
 
 
 def even_socket() -> socket.socket:
@@ -201,7 +206,7 @@ def hears(side: Side, frequency: float, seconds: float = 0.4) -> bool:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("codec_name", ["opus", "PCMU", "PCMA"])
+@pytest.mark.parametrize("codec_name", ["opus", "G722", "PCMU", "PCMA"])
 def test_two_sessions_exchange_tones_dtmf_and_quality(
     codec_name: str, pairs: list[tuple[Side, Side, LossyRelay | None]]
 ) -> None:
@@ -492,13 +497,13 @@ def test_lossy_path_keeps_the_call_going_with_fec_and_concealment(
 
 
 def test_unusable_codec_is_rejected_up_front() -> None:
-    g722 = Codec("G722", 8000, 1, 9)
+    gsm = Codec("GSM", 8000, 1, 3)
     with pytest.raises(MediaError):
-        MediaSession((LOOPBACK, 0), negotiated(g722, (LOOPBACK, 9)), SilenceSource(), ArraySink())
+        MediaSession((LOOPBACK, 0), negotiated(gsm, (LOOPBACK, 9)), SilenceSource(), ArraySink())
     session = MediaSession((LOOPBACK, 0), negotiated(pcmu_codec(), (LOOPBACK, 9)), SilenceSource(), ArraySink())
     try:
         with pytest.raises(MediaError):
-            session.update(negotiated(g722, (LOOPBACK, 9)))
+            session.update(negotiated(gsm, (LOOPBACK, 9)))
     finally:
         session.stop()
 

@@ -441,3 +441,66 @@ def test_call_with_opus_between_bundled_clients_on_sound_devices(
     second = samples[-2 * rate : -rate]  # a second well inside the call
     assert rms(second) > 0.05, f"Alice's recording is silent (RMS {rms(second):.4f})"
     assert abs(dominant_hz(second, rate) - 1000) < 15, "Alice did not hear Bob's 1000 Hz microphone"
+
+
+def test_call_with_g722_between_bundled_clients(artefacts: Artefacts, kamailio: Kamailio, tmp_path: Path) -> None:
+    """Two bundled softphone-cli with ``--codecs g722`` play 6 and 5 kHz from WAV files and record each
+    other: tones above G.711's band, so the call is G.722 both ways, through the FFmpeg in the bundle."""
+    home = tmp_path / "home"
+    home.mkdir()
+    alice_user, alice_password = new_user(kamailio)
+    bob_user, bob_password = new_user(kamailio)
+    heard = {"alice": tmp_path / "alice-heard.wav", "bob": tmp_path / "bob-heard.wav"}
+    common = ("--password-env", "SOFTPHONE_PW", "--codecs", "g722", "--trace")
+    bob = BundledCli(
+        artefacts.cli,
+        kamailio,
+        bob_user,
+        clean_env(home, SOFTPHONE_PW=bob_password),
+        tmp_path,
+        *common,
+        "--auto-answer=0",
+        "--play",
+        str(write_wav(tmp_path / "five.wav", tone(5000, 2.0))),
+        "--record",
+        str(heard["bob"]),
+    )
+    alice = BundledCli(
+        artefacts.cli,
+        kamailio,
+        alice_user,
+        clean_env(home, SOFTPHONE_PW=alice_password),
+        tmp_path,
+        *common,
+        "--play",
+        str(write_wav(tmp_path / "six.wav", tone(6000, 2.0))),
+        "--record",
+        str(heard["alice"]),
+    )
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob_user}")
+        alice.wait_for(event="call", state="confirmed")
+        bob.wait_for(event="call", state="confirmed")
+        bob.wait_quality(packets=150)
+        alice.wait_quality(packets=150)
+        loaded = [mapped_files(bob.proc.pid), mapped_files(alice.proc.pid)]
+        alice.send("hangup")
+        alice.wait_for(event="call", state="ended")
+        bob.wait_for(event="call", state="ended")
+    finally:
+        alice_status, bob_status = alice.quit(), bob.quit()
+    assert (alice_status, bob_status) == (0, 0), f"{alice.log()}\n{bob.log()}"
+
+    lib = internal(artefacts)
+    for files in loaded:
+        codec_libraries = [path for path in files if "libavcodec" in path]
+        assert codec_libraries and all(path.startswith(str(lib)) for path in codec_libraries), codec_libraries
+    assert answered_codec(bob.stderr_path.read_text(errors="replace")) == "G722/8000"
+    for who, frequency in (("alice", 5000), ("bob", 6000)):
+        samples, rate = read_wav(heard[who])
+        assert len(samples) > 2 * rate, f"{who} recorded {len(samples) / rate:.1f} s"
+        second = samples[-2 * rate : -rate]
+        assert rms(second) > 0.05, f"{who}'s recording is silent (RMS {rms(second):.4f})"
+        assert abs(dominant_hz(second, rate) - frequency) < 15, f"{who} did not hear {frequency} Hz"

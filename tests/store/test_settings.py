@@ -16,7 +16,9 @@ from softphone.store import (
     default_settings_path,
     load_settings,
     save_settings,
+    with_default_codecs,
 )
+from softphone.store.settings import DEFAULT_CODECS
 
 
 def test_missing_file_gives_defaults(tmp_path: Path) -> None:
@@ -155,3 +157,17 @@ def test_an_account_names_its_password_file_never_the_password(
     settings = Settings(accounts=[AccountSettings("sip:alice@example.com", password_file=str(path))])
     save_settings(settings, tmp_path / "s.json")
     assert load_settings(tmp_path / "s.json").accounts[0].password_file == str(path)
+
+
+def test_codecs_added_since_the_settings_were_saved_take_their_default_place() -> None:
+    assert Settings().codecs == list(DEFAULT_CODECS) == ["opus", "G722", "PCMU", "PCMA", "telephone-event"]
+    assert with_default_codecs(["opus", "PCMU", "PCMA", "telephone-event"]) == list(DEFAULT_CODECS)
+    assert with_default_codecs(["PCMA", "opus", "PCMU"]) == ["PCMA", "opus", "G722", "PCMU", "telephone-event"]
+    assert with_default_codecs(["PCMU", "PCMA"]) == ["opus", "G722", "PCMU", "PCMA", "telephone-event"]
+    assert with_default_codecs(["g722", "OPUS", "pcmu", "pcma", "telephone-event"]) == [
+        "g722",
+        "OPUS",
+        "pcmu",
+        "pcma",
+        "telephone-event",
+    ]

@@ -331,7 +331,7 @@ def incoming() -> CallMachine:
 
 @scenario((P.IDLE, T.REFUSED))
 def refused() -> CallMachine:
-    uas = Uas(offer=sdp(codecs="9", version=1).replace("a=rtpmap:0 PCMU/8000\r\n", ""))
+    uas = Uas(offer=sdp(codecs="3", version=1).replace("a=rtpmap:0 PCMU/8000\r\n", ""))  # GSM only
     assert codes(uas.effects) == [488] and events(uas.effects) == []
     ended_with(uas.effects, 488)
     # A UAS that insists on 100rel refuses a caller without it (RFC 3262 3).

@@ -109,7 +109,7 @@ def run(coroutine: object) -> None:
         ({"method": "OPTIONS", "uri": "mailto:alice@example.com"}, 416, None),
         ({"method": "OPTIONS", "extra": "Require: sec-agree, foo\r\n"}, 420, "Unsupported"),
         ({"method": "INVITE", "extra": "Content-Type: text/plain\r\n", "body": "hi"}, 415, "Accept"),
-        ({"method": "INVITE", "extra": "Content-Type: application/sdp\r\n", "body": offer("9", "")}, 488, None),
+        ({"method": "INVITE", "extra": "Content-Type: application/sdp\r\n", "body": offer("3", "")}, 488, None),
         ({"method": "BYE", "to_tag": "nosuchtag"}, 481, None),
         ({"method": "INFO", "to_tag": "nosuchtag"}, 481, None),
         ({"method": "OPTIONS", "version": "SIP/3.0"}, 505, None),

@@ -143,7 +143,11 @@ def test_cli_arguments() -> None:
     assert args.auto_answer == 0.0 and args.json and args.no_audio
     assert cli.parse_listen(args.listen) == ("::1", 5070)
     args = cli.build_parser().parse_args(["--account", "sip:a@example.com", "--auto-answer=2.5"])
-    assert args.auto_answer == 2.5
+    assert args.auto_answer == 2.5 and args.codecs is None
+    args = cli.build_parser().parse_args(["--account", "sip:a@example.com", "--codecs", "g722, PCMU,g722"])
+    assert [(c.name, c.clock_rate, c.payload_type) for c in args.codecs] == [("G722", 8000, 9), ("PCMU", 8000, 0)]
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--account", "sip:a@example.com", "--codecs", "g729"])
     with pytest.raises(ValueError):
         cli.parse_listen("nohost")
     args = cli.build_parser().parse_args(
