@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from tests.ua.test_media_wiring import write_tone
+
 OUR_PORT = 5080
 THEIR_PORT = 5077
 OUR_TONE = 1000.0
@@ -45,17 +47,6 @@ audio_rtp_port=17000
 ipv6=0
 [sound]
 """
-
-
-def write_tone(path: Path, frequency: float, rate: int, seconds: float) -> Path:
-    t = np.arange(int(rate * seconds)) / rate
-    samples = (0.5 * np.sin(2 * np.pi * frequency * t) * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
-    return path
 
 
 def heard(path: Path) -> dict[str, float]:
@@ -121,8 +112,8 @@ def main(keys: str, caller: str, work: Path) -> dict[str, Any]:
     (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
     config = work / "linphonerc"
     config.write_text(LINPHONE_CONFIG.format(port=THEIR_PORT, encryption="srtp" if keys == "sdes" else "dtls"))
-    ours = write_tone(work / "ours.wav", OUR_TONE, 48000, 2.0)
-    theirs = write_tone(work / "theirs.wav", THEIR_TONE, 8000, 60.0)
+    ours = write_tone(work / "ours.wav", OUR_TONE, seconds=2.0, rate=48000)
+    theirs = write_tone(work / "theirs.wav", THEIR_TONE, seconds=60.0, rate=8000)
     our_recording, their_recording = work / "softphone-heard.wav", work / "linphone-heard.wav"
     srtp = ["--srtp", "mandatory", "--srtp-keys", keys]
     if keys == "sdes":

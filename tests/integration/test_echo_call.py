@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 
 from softphone.media.processing import ProcessingConfig
-from softphone.ua import IncomingCallEvent, RegistrationEvent, device_media
+from softphone.ua import device_media
 from tests.echo_path import EchoPath, Samples, SpeechMissing, far_speech, near_speech, rms_db
-from tests.integration.test_ua_calls import call_state, new_account
+from tests.integration.test_ua_calls import call_state, new_account, registered_and_connected
 from tests.kamailio_server import Kamailio
 from tests.pulse_server import RATE, MonitorRecording, PulseAudio
 from tests.ua import Recorder, make_ua
@@ -83,15 +83,7 @@ def echo_call(kamailio: Kamailio, pulse: PulseAudio, processing: ProcessingConfi
         at_alice = MonitorRecording(pulse, "speaker.monitor")
         at_bob = MonitorRecording(pulse, "speaker2.monitor")
         try:
-            for ua, events in ((alice, a_events), (bob, b_events)):
-                await ua.start()
-                await ua.register()
-                await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
-            call = await alice.call(bob_account.user)
-            await a_events.wait(call_state("confirmed", call.id))
-            incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
-            assert isinstance(incoming, IncomingCallEvent)
-            await b_events.wait(call_state("confirmed", incoming.call_id))
+            call, _ = await registered_and_connected(alice, a_events, bob, b_events, bob_account.user)
             window = int(MEASURED_SECONDS * RATE)
             for talker, feed, voice, own, other in (
                 ("alice", "micfeed", alice_voice, at_alice, at_bob),

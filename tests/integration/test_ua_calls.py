@@ -44,6 +44,22 @@ def call_state(value: str, call_id: str | None = None) -> Callable[[object], boo
     return lambda e: isinstance(e, CallEvent) and e.state == value and (call_id is None or e.call_id == call_id)
 
 
+async def registered_and_connected(
+    alice: UserAgent, a_events: Recorder, bob: UserAgent, b_events: Recorder, callee: str
+) -> tuple[Call, IncomingCallEvent]:
+    """Start and register both, then alice calls ``callee`` (bob, who answers by himself): both confirmed."""
+    for ua, events in ((alice, a_events), (bob, b_events)):
+        await ua.start()
+        await ua.register()
+        await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
+    call = await alice.call(callee)
+    incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
+    assert isinstance(incoming, IncomingCallEvent)
+    await a_events.wait(call_state("confirmed", call.id))
+    await b_events.wait(call_state("confirmed", incoming.call_id))
+    return call, incoming
+
+
 def direction(call: Call) -> str | None:
     return call.media.direction if call.media is not None else None
 

@@ -34,15 +34,13 @@ import pytest
 from softphone.sip.offer_answer import AudioConfig, Codec, pcma_codec, pcmu_codec
 from softphone.ua import (
     Event,
-    IncomingCallEvent,
     MediaWarningEvent,
     QualityEvent,
-    RegistrationEvent,
     device_media,
     wav_media,
 )
 from softphone.ua.media import MediaFactory
-from tests.integration.test_ua_calls import call_state, new_account
+from tests.integration.test_ua_calls import call_state, new_account, registered_and_connected
 from tests.kamailio_server import Kamailio
 from tests.pulse_server import RATE, MonitorRecording, PulseAudio, tone
 from tests.ua import Recorder, make_ua
@@ -271,16 +269,7 @@ def test_call_with_a_tone_each_way(
         bob = make_ua(bob_account, media=sound.media(BOB), **variant.audio())
         a_events, b_events = Recorder(alice), Recorder(bob)
         try:
-            for ua in (alice, bob):
-                await ua.start()
-                await ua.register()
-            for events in (a_events, b_events):
-                await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
-            call = await alice.call(bob_account.user)
-            await a_events.wait(call_state("confirmed", call.id))
-            incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
-            assert isinstance(incoming, IncomingCallEvent)
-            await b_events.wait(call_state("confirmed", incoming.call_id))
+            call, incoming = await registered_and_connected(alice, a_events, bob, b_events, bob_account.user)
             for negotiated in (call.media, bob.find_call(incoming.call_id).media):
                 assert negotiated is not None and negotiated.codec.name == variant.codec_name, negotiated
 

@@ -9,9 +9,9 @@ import numpy as np
 
 from softphone.media.engine import PIPELINE_RATE
 from softphone.sip.offer_answer import AudioConfig, g722_codec, pcma_codec, pcmu_codec
-from softphone.ua import DtmfEvent, IncomingCallEvent, RegistrationEvent, wav_media
+from softphone.ua import DtmfEvent, wav_media
 from tests.integration.test_cli import CliProcess
-from tests.integration.test_ua_calls import call_state, new_account
+from tests.integration.test_ua_calls import call_state, new_account, registered_and_connected
 from tests.integration.test_ua_srtp import ToneFactory, until
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
@@ -28,15 +28,7 @@ def test_tone_through_kamailio_with_pcmu_on_one_side(kamailio: Kamailio, tmp_pat
         bob = make_ua(bob_account, media=wav_media(record=recording), audio=AudioConfig(codecs=[pcmu_codec()]))
         a_events, b_events = Recorder(alice), Recorder(bob)
         try:
-            for ua, events in ((alice, a_events), (bob, b_events)):
-                await ua.start()
-                await ua.register()
-                await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
-            call = await alice.call(bob_account.user)
-            await a_events.wait(call_state("confirmed"))
-            incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
-            assert isinstance(incoming, IncomingCallEvent)
-            await b_events.wait(call_state("confirmed"))
+            call, incoming = await registered_and_connected(alice, a_events, bob, b_events, bob_account.user)
             assert call.media is not None and call.media.codec.name == "PCMU"
             b_quality = await quality_events(b_events, incoming.call_id, 2)
             a_quality = await quality_events(a_events, call.id, 2)
@@ -71,15 +63,7 @@ def test_g722_call_through_kamailio_carries_wideband_tones_both_ways(kamailio: K
         )
         a_events, b_events = Recorder(alice), Recorder(bob)
         try:
-            for ua, events in ((alice, a_events), (bob, b_events)):
-                await ua.start()
-                await ua.register()
-                await events.wait(lambda e: isinstance(e, RegistrationEvent) and e.state == "registered")
-            call = await alice.call(bob_account.user)
-            incoming = await b_events.wait(lambda e: isinstance(e, IncomingCallEvent))
-            assert isinstance(incoming, IncomingCallEvent)
-            await a_events.wait(call_state("confirmed"))
-            await b_events.wait(call_state("confirmed"))
+            call, incoming = await registered_and_connected(alice, a_events, bob, b_events, bob_account.user)
             bob_call = bob.find_call(incoming.call_id)
             for media in (call.media, bob_call.media):
                 assert media is not None
