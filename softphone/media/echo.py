@@ -261,6 +261,7 @@ class EchoCanceller:
         self._background = np.zeros((p, k), dtype=np.complex64)
         self._foreground = np.zeros((p, k), dtype=np.complex64)
         self._far_power = np.zeros(k, dtype=np.float32)
+        self._quiet = 0  # blocks since the far end last played
         self._both = np.zeros((2, k), dtype=np.complex64)
         self._constraint = 0
         self._e_fg = self._e_bg = self._d_power = 1e-6
@@ -367,16 +368,21 @@ class EchoCanceller:
         e_fg = d - y_fg
         e_bg = d - y_bg
 
-        # Background: normalised block LMS, the gradient constrained one partition per block.
-        self._window[n:] = e_bg
-        error = np.fft.rfft(self._window).astype(np.complex64)
-        norm = self._step / (p * self._far_power + 1e-6 * n)
-        self._background += np.conj(view) * (error * norm.astype(np.float32))
-        c = self._constraint
-        taps = np.fft.irfft(self._background[c], 2 * n)
-        taps[n:] = 0.0
-        self._background[c] = np.fft.rfft(taps).astype(np.complex64)
-        self._constraint = (c + 1) % p
+        # Background: normalised block LMS, the gradient constrained one partition per block. With the far
+        # end silent for the whole filter length there is no echo to learn from: the update is skipped.
+        newest = x[n:]
+        far_active = self._far_active = float(np.dot(newest, newest)) / n > _ACTIVE_POWER
+        self._quiet = 0 if far_active else self._quiet + 1
+        if self._quiet <= p:
+            self._window[n:] = e_bg
+            error = np.fft.rfft(self._window).astype(np.complex64)
+            norm = self._step / (p * self._far_power + 1e-6 * n)
+            self._background += np.conj(view) * (error * norm.astype(np.float32))
+            c = self._constraint
+            taps = np.fft.irfft(self._background[c], 2 * n)
+            taps[n:] = 0.0
+            self._background[c] = np.fft.rfft(taps).astype(np.complex64)
+            self._constraint = (c + 1) % p
 
         # Two paths: copy the background when it does better, take it back when it diverged.
         energy = float(np.dot(d, d)) + _TINY
@@ -398,8 +404,6 @@ class EchoCanceller:
 
         echo = float(np.dot(y_fg, y_fg))
         residual = float(np.dot(e_fg, e_fg))
-        newest = x[n:]
-        far_active = self._far_active = float(np.dot(newest, newest)) / n > _ACTIVE_POWER
         out = self._gate(e_fg, echo, residual)
         self._account(energy, float(np.dot(out, out)), echo, residual, far_active)
         return out
