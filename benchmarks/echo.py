@@ -136,9 +136,14 @@ def noise_figures() -> None:
         print(f"   {name:10}" + "".join(f" {cell:>15}" for cell in cells))
 
 
-def processing_cpu(seconds: float = 20.0) -> list[tuple[str, float]]:
-    """CPU seconds per 10 s of a call for the processing alone: (what, seconds), as the media thread runs it."""
+def processing_cpu(seconds: float = 20.0, *, turns: bool = False) -> list[tuple[str, float]]:
+    """CPU seconds per 10 s of a call for the processing alone: (what, seconds), as the media thread runs it.
+
+    ``turns``: the far end talks in 3 s turns with 3 s of silence between them, as in a conversation;
+    otherwise it talks all the time (the most the canceller can cost)."""
     far = far_speech(seconds)
+    if turns:
+        far = far * (np.arange(far.size) // (3 * RATE) % 2 == 0).astype(np.float32)
     delay = int(0.12 * RATE)
     echo = np.concatenate((np.zeros(delay, np.float32), far[:-delay])) * np.float32(0.3)
     near = np.resize(near_speech(), far.size) * np.float32(0.5)
@@ -163,8 +168,9 @@ def processing_cpu(seconds: float = 20.0) -> list[tuple[str, float]]:
 def cpu_figures() -> None:
     print()
     print("3. CPU seconds per 10 s of a call, processing alone (20 s of 20 ms frames, echo and speech)")
-    for label, used in processing_cpu():
-        print(f"   {label:38} {used:.3f} s")
+    print(f"   {'':38} {'far end all along':>17} {'far end in turns':>17}")
+    for (label, used), (_, in_turns) in zip(processing_cpu(), processing_cpu(turns=True), strict=True):
+        print(f"   {label:38} {used:15.3f} s {in_turns:15.3f} s")
 
 
 def main() -> int:
