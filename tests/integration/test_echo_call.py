@@ -38,15 +38,26 @@ ECHO_TAIL = 0.6  # the echo of a turn's last words is still on its way back when
 
 @dataclass
 class Turn:
-    """One side's turn: its voice at the other's speaker and its echo at its own, in dBFS."""
+    """One side's turn: its voice at the other's speaker and its echo at its own, in dBFS, over the
+    measured seconds; ``return_db`` is the median over 0.5 s windows of the echo against the voice (a
+    moment's skip of module-loopback on a loaded machine is one window, not the whole)."""
 
     talker: str
-    heard_db: float
-    echo_db: float
+    heard: Samples
+    echo: Samples
+
+    @property
+    def heard_db(self) -> float:
+        return rms_db(self.heard)
 
     @property
     def return_db(self) -> float:
-        return self.echo_db - self.heard_db
+        window = RATE // 2
+        ratios = [
+            rms_db(self.echo[i : i + window]) - rms_db(self.heard[i : i + window])
+            for i in range(0, min(self.heard.size, self.echo.size) - window + 1, window)
+        ]
+        return float(np.median(ratios)) if ratios else 0.0
 
 
 def voices() -> tuple[Samples, Samples]:
@@ -90,7 +101,7 @@ def echo_call(kamailio: Kamailio, pulse: PulseAudio, processing: ProcessingConfi
                 ("bob", "micfeed2", bob_voice, at_bob, at_alice),
             ):
                 await talk(pulse, feed, voice)
-                turns.append(Turn(talker, rms_db(other.latest(window)), rms_db(own.latest(window))))
+                turns.append(Turn(talker, other.latest(window), own.latest(window)))
             await alice.hangup(call.id)
             await a_events.wait(call_state("ended", call.id))
         finally:
