@@ -247,13 +247,18 @@ class NatLab:
                 f"--listening-ip={TURN_HOST}", f"--relay-ip={TURN_HOST}", f"--listening-port={STUN_PORT}",
                 "--min-port=49152", "--max-port=49652", "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}",
                 f"--realm={TURN_REALM}", f"--pidfile={self.workdir / 'turnserver-relay.pid'}",
-                "--log-file=stdout", "--simple-log", "--no-stdout-log",
+                "--log-file=stdout", "--simple-log", "--no-stdout-log", "--verbose",
             ],
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         self._wait_for_stun(proc, log, TURN_HOST)
         return TURN_HOST, STUN_PORT
+
+    def turn_log(self) -> str:
+        """What the relaying coturn logged (``--verbose``: each session's allocation, permissions, refreshes)."""
+        path = self.workdir / "turnserver-relay.log"
+        return path.read_text() if path.exists() else ""
 
     def _wait_for_stun(self, proc: subprocess.Popen[str], log: Path, host: str) -> None:
         probe = (

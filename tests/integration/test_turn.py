@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,8 +45,9 @@ _STRANGER = """
 import socket, struct, sys, time
 import numpy as np
 from softphone.media.codecs import ulaw_encode
-host, port, tone = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+host, port, tone, source = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((source, 0))
 sent = 0
 for i in range(150):
     t = (np.arange(160) + 160 * i) / 8000
@@ -63,24 +65,29 @@ def tone_level(samples: np.ndarray, rate: int, frequency: float) -> float:
     return float(spectrum[np.abs(freqs - frequency) < 15.0].max())
 
 
+@pytest.mark.parametrize("bob_relays", [False, True], ids=["one-relay", "two-relays"])
 def test_call_between_two_symmetric_nats_through_a_relay(
-    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bob_relays: bool
 ) -> None:
-    """Alice has TURN, Bob only STUN; both behind symmetric NATs. Alice's SDP names the relay, Bob's his NAT's IP
-    (the port is wrong for anyone but the STUN server; the permission is by IP and Bob latches nothing: his
-    packets to the relay open his NAT for its answers). During the call strangers send plain RTP with a loud
-    tone to the relayed port, one from Bob's NAT address (the relay lets it in: same IP) and one from the public
-    segment (no permission): neither is played, the first refused by SRTP authentication."""
+    """Alice has TURN; Bob has STUN and, in the second run, TURN too; both behind symmetric NATs. Alice's SDP
+    names her relay; Bob's his NAT's IP (the port is wrong for anyone but the STUN server, but the permission is
+    by IP: Alice latches onto his packets through the relay) or his own relay. During the call strangers send
+    plain RTP with a loud tone to Alice's relayed port: one from Bob's NAT address, one from the relay's own
+    address. The one whose address has a permission (Bob's NAT, or the relay when Bob relays too) gets through
+    the relay and is refused by SRTP authentication; the other the relay drops. Neither is heard. Hanging up
+    deletes each allocation (coturn logs a refresh to lifetime 0)."""
     lab = make_lab("symmetric", "symmetric")
     lab.start_turn()
     alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn_options(monkeypatch))
-    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    bob_turn = turn_options(monkeypatch) if bob_relays else ()
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *bob_turn, "--auto-answer=0.1")
     strangers: list[subprocess.Popen[str]] = []
 
     def strangers_send() -> None:
         port = sdp_audio_port(alice)
-        argv = [sys.executable, "-c", _STRANGER, TURN_HOST, str(port), str(STRANGER_TONE)]
-        strangers.extend(lab.popen(ns, argv, stdout=subprocess.PIPE) for ns in ("natB", "pub"))
+        for namespace, source in (("natB", NAT_PUBLIC["B"]), ("pub", TURN_HOST)):
+            argv = [sys.executable, "-c", _STRANGER, TURN_HOST, str(port), str(STRANGER_TONE), source]
+            strangers.append(lab.popen(namespace, argv, stdout=subprocess.PIPE))
 
     try:
         call_both_ways(alice, bob, during=strangers_send)
@@ -91,11 +98,18 @@ def test_call_between_two_symmetric_nats_through_a_relay(
         out, _ = stranger.communicate(timeout=15)
         assert stranger.returncode == 0 and out.strip() == "150", out
     assert alice.sdp_addresses() == [TURN_HOST]
-    assert bob.sdp_addresses() == [NAT_PUBLIC["B"]]
+    assert bob.sdp_addresses() == [TURN_HOST if bob_relays else NAT_PUBLIC["B"]]
     assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
     samples, rate = read_wav(alice.recording)
     heard, stranger = tone_level(samples, rate, 1000.0), tone_level(samples, rate, STRANGER_TONE)
     assert stranger < heard / 100, f"the stranger's tone at {stranger:.1f} against Bob's {heard:.1f}"
+    relays = 2 if bob_relays else 1
+    deadline = time.monotonic() + 10.0  # a bound on coturn writing its log, not a measurement
+    while lab.turn_log().count("lifetime=0") < relays and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = lab.turn_log()
+    assert log.count(f"username=<{TURN_USER}>, lifetime=600") == relays, log[-3000:]
+    assert log.count("lifetime=0") == relays, log[-3000:]
 
 
 @pytest.mark.parametrize(
