@@ -100,7 +100,7 @@ class Account:
         if self.stun_server is not None:
             self.stun_server = _stun_server(self.stun_server)
         if self.turn_server is not None:
-            self.turn_server = _stun_server(self.turn_server)
+            self.turn_server = _stun_server(self.turn_server.strip().removeprefix("turn:"), "TURN")
         if self.turn_server is not None and not (self.turn_user and self.turn_password is not None):
             raise AccountError(f"the TURN server {self.turn_server} needs a user name and a password")
         if self.expires < 0:
@@ -215,14 +215,14 @@ def sip_address(text: str, what: str = "address") -> str:
     return value
 
 
-def _stun_server(text: str) -> str | None:
-    """A STUN server as typed, checked; an empty one is none."""
+def _stun_server(text: str, kind: str = "STUN") -> str | None:
+    """A STUN (or TURN) server as typed, checked; an empty one is none."""
     if not text.strip():
         return None
     try:
         parse_server(text)
     except StunError as exc:
-        raise AccountError(str(exc)) from exc
+        raise AccountError(str(exc).replace("STUN", kind, 1)) from exc
     return text.strip()
 
 
