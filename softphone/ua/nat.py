@@ -75,7 +75,7 @@ async def _relay(account: Account, port: MediaPort) -> tuple[MediaAddress | None
         client.server = f"TURN server {server[0]}:{server[1]}"
         allocated = await allocate(sock, server, client)
     except (StunError, TurnError) as exc:
-        message = f"{exc}; the call goes out without a relay"
+        message = f"{str(exc).replace('STUN server', 'TURN server', 1)}; the call goes out without a relay"
         log.warning("%s", message)
         return None, message
     port.socket = RelayedSocket(sock, server, client)
