@@ -89,6 +89,7 @@ class RelayedSocket(socket.socket):
         self._clock = clock
         self._lock = threading.Lock()
         self._inbox: list[tuple[bytes, Address]] = []
+        self._asked: set[Address] = set()
 
     @property
     def relayed(self) -> Address | None:
@@ -117,7 +118,8 @@ class RelayedSocket(socket.socket):
         peer = (str(peer[0]), int(peer[1]))
         with self._lock:
             self._poll()
-            if not self.client.permitted(peer):
+            if peer not in self._asked:
+                self._asked.add(peer)
                 self._apply(self.client.permit(peer, self._clock()))
             wrapped = self.client.wrap(bytes(data), peer)
         super().sendto(wrapped, self.server)
