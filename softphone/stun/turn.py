@@ -117,7 +117,7 @@ class TurnClient:
     """One allocation; ``server`` only names the server in messages. See the module documentation."""
 
     username: str
-    password: str
+    password: str = field(repr=False)
     server: str = "TURN server"
     lifetime: int = DEFAULT_LIFETIME
     setup: Retransmission = SETUP

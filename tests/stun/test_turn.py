@@ -86,6 +86,7 @@ def test_a_wrong_password_is_a_401_after_credentials_and_says_so() -> None:
     assert "refused the credentials of user 'alice'" in str(failure.error)
     assert "wrong user name or password" in str(failure.error)
     assert client.state is TurnState.FAILED and client.next_deadline is None
+    assert "wrong" not in repr(client)  # the password stays out of logs
 
 
 def test_a_stale_nonce_is_retried_with_the_new_one_a_bounded_number_of_times() -> None:
