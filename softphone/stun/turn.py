@@ -130,7 +130,7 @@ class TurnClient:
     ignored: int = 0
     _realm: str | None = None
     _nonce: str | None = None
-    _key: bytes | None = None
+    _key: bytes | None = field(default=None, repr=False)
     _pending: dict[bytes, _Request] = field(default_factory=dict)
     _refresh_at: float = math.inf
     _permissions: dict[str, float] = field(default_factory=dict)
