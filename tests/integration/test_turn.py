@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from tests.integration.test_nat import STUN, Phone, call_both_ways
-from tests.nat_lab import LAN_HOST, NAT_PUBLIC, STUN_PORT, TURN_HOST, TURN_PASSWORD, TURN_USER, NatLab
+from tests.nat_lab import NAT_PUBLIC, STUN_PORT, TURN_HOST, TURN_PASSWORD, TURN_USER, NatLab
 from tests.ua.test_media_wiring import read_wav
 
 TURN = f"{TURN_HOST}:{STUN_PORT}"
@@ -142,6 +142,5 @@ def test_without_a_relay_the_call_goes_out_with_stun_and_a_warning(
         bob.close()
     warnings = [e for e in alice.cli.events if e.get("event") == "media_warning"]
     assert [w["kind"] for w in warnings] == ["turn"], warnings
-    assert words in str(warnings[0]["message"]) and "without a relay" in str(warnings[0]["message"])
-    assert alice.sdp_addresses() == [NAT_PUBLIC["A"]]
-    assert LAN_HOST["A"] not in alice.sdp_addresses()
+    assert words in str(warnings[0]["message"]) and "without a relay" in str(warnings[0]["message"]), warnings
+    assert alice.sdp_addresses() == [NAT_PUBLIC["A"]], "".join(alice.cli.stderr)[-3000:]
