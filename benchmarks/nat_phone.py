@@ -57,6 +57,9 @@ async def run(args: argparse.Namespace) -> None:
         args.password,
         registrar=args.registrar,
         stun_server=args.stun,
+        turn_server=args.turn,
+        turn_user=args.turn_user,
+        turn_password=args.turn_password,
         auto_answer=0.0 if args.role == "callee" else None,
         srtp="mandatory",
         srtp_keys="sdes",
@@ -133,6 +136,9 @@ def main() -> None:
     parser.add_argument("--registrar", required=True)
     parser.add_argument("--listen", required=True)
     parser.add_argument("--stun")
+    parser.add_argument("--turn")
+    parser.add_argument("--turn-user")
+    parser.add_argument("--turn-password")
     parser.add_argument("--role", choices=("caller", "callee"), required=True)
     parser.add_argument("--tone", type=float, default=1000.0)
     asyncio.run(run(parser.parse_args()))

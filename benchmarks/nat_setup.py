@@ -1,4 +1,4 @@
-"""Time from `call` to audio flowing across the NAT lab, on the host path and the STUN (srflx) path.
+"""Time from `call` to audio flowing across the NAT lab: host, STUN (srflx), latched and TURN (relay) paths.
 
 Run from the repository root, as root (it builds tests/nat_lab.py's namespaces; Debian packages
 ``nftables``, ``coturn``, ``kamailio`` and ``kamailio-sqlite-modules``)::
@@ -18,6 +18,10 @@ the other's tone. The paths:
 ``latched``
     the caller behind a symmetric NAT with no STUN, the callee public: the callee's RTP to the caller's
     private SDP address is lost until it latches onto the caller's SRTP (RFC 4961).
+``relay``
+    both phones behind symmetric NATs, where STUN alone gets no audio through; the caller allocates a
+    relay on coturn (TURN, long-term credentials: the 401 round trip, then the Allocate) for each call and
+    its SDP names the relayed address; the callee has STUN. Media goes through the relay both ways.
 
 Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
 processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
@@ -37,20 +41,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.nat_lab import LAN_HOST, PUBLIC, STUN_PORT, NatLab  # noqa: E402
+from tests.nat_lab import LAN_HOST, PUBLIC, STUN_PORT, TURN_HOST, TURN_PASSWORD, TURN_USER, NatLab  # noqa: E402
 
 STUN = f"{PUBLIC}:{STUN_PORT}"
-PATHS = {
-    # name: (NAT A, NAT B, caller namespace, callee namespace, STUN for the caller, STUN for the callee)
-    "host": ("eim", "eim", "pub", "pub", None, None),
-    "srflx": ("eim", "eim", "lanA", "lanB", STUN, STUN),
-    "latched": ("symmetric", "eim", "lanA", "pub", None, None),
+TURN = ["--turn", f"{TURN_HOST}:{STUN_PORT}", "--turn-user", TURN_USER, "--turn-password", TURN_PASSWORD]
+PATHS: dict[str, tuple[str, str, str, str, list[str], list[str]]] = {
+    # name: (NAT A, NAT B, caller namespace, callee namespace, the caller's options, the callee's)
+    "host": ("eim", "eim", "pub", "pub", [], []),
+    "srflx": ("eim", "eim", "lanA", "lanB", ["--stun", STUN], ["--stun", STUN]),
+    "latched": ("symmetric", "eim", "lanA", "pub", [], []),
+    "relay": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN]),
 }
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
 
 class Phone:
-    def __init__(self, lab: NatLab, namespace: str, role: str, stun: str | None) -> None:
+    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str]) -> None:
         assert lab.kamailio is not None
         self.user = "b" + secrets.token_hex(4)
         password = secrets.token_hex(6)
@@ -60,9 +66,8 @@ class Phone:
             "--account", lab.kamailio.aor(self.user), "--password", password,
             "--registrar", lab.kamailio.proxy_uri(), "--listen", HOSTS[namespace],
             "--tone", "440" if role == "caller" else "1000",
+            *options,
         ]  # fmt: skip
-        if stun is not None:
-            argv += ["--stun", stun]
         self.proc = lab.popen(namespace, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.read()  # ready
 
@@ -81,14 +86,16 @@ class Phone:
 
 
 def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
-    nat_a, nat_b, caller_ns, callee_ns, caller_stun, callee_stun = PATHS[name]
+    nat_a, nat_b, caller_ns, callee_ns, caller_options, callee_options = PATHS[name]
     rows = []
     with NatLab(nat_a, nat_b) as lab:
         lab.start_stun()
+        if name == "relay":
+            lab.start_turn()
         lab.start_kamailio()
         assert lab.kamailio is not None
-        callee = Phone(lab, callee_ns, "callee", callee_stun)
-        caller = Phone(lab, caller_ns, "caller", caller_stun)
+        callee = Phone(lab, callee_ns, "callee", callee_options)
+        caller = Phone(lab, caller_ns, "caller", caller_options)
         for _ in range(calls):
             caller.send(f"call {lab.kamailio.aor(callee.user)}")
             times = caller.read()

@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--stun", metavar="HOST[:PORT]", help="STUN server: behind a NAT the SDP names the media's public address"
     )
     parser.add_argument(
+        "--turn", metavar="HOST[:PORT]", help="TURN server: calls relay their media through it (no ICE: relay only)"
+    )
+    parser.add_argument("--turn-user", metavar="NAME", help="user name at the TURN server")
+    parser.add_argument(
+        "--turn-password-env", metavar="VAR", help="read the TURN server's password from this environment variable"
+    )
+    parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
     parser.add_argument("--transport", choices=("udp", "tcp", "tls"), default="udp")
@@ -334,6 +341,9 @@ def make_account(args: argparse.Namespace) -> Account:
         tls_certificate=args.tls_cert,
         tls_key=args.tls_key,
         stun_server=args.stun,
+        turn_server=args.turn,
+        turn_user=args.turn_user,
+        turn_password=None if args.turn_password_env is None else password_from_env(args.turn_password_env),
     )
 
 

@@ -5,7 +5,8 @@ network namespace with nothing but loopback and a private mount namespace
 in which ``/run/netns`` is a fresh tmpfs. In it the lab creates named
 namespaces; nothing in them has a link to the machine's own network::
 
-    pub   203.0.113.1 and .2 on a bridge: Kamailio, coturn (two IPs: RFC 5780), public hosts
+    pub   203.0.113.1 and .2 on a bridge: Kamailio, coturn (two IPs: RFC 5780), public hosts;
+          203.0.113.3 for a second coturn that relays (TURN, long-term credentials)
     natA  203.0.113.10 | 198.51.100.1    masquerade (endpoint-independent) or random,fully-random
     lanA  198.51.100.2                    default route via natA
     natB  203.0.113.20 | 192.0.2.1        likewise
@@ -44,6 +45,8 @@ NatKind = Literal["eim", "symmetric"]
 
 PUBLIC = "203.0.113.1"
 PUBLIC_ALT = "203.0.113.2"
+TURN_HOST = "203.0.113.3"
+TURN_USER, TURN_PASSWORD, TURN_REALM = "alice", "turn-secret", "lab.invalid"
 NAT_PUBLIC = {"A": "203.0.113.10", "B": "203.0.113.20"}
 LAN_HOST = {"A": "198.51.100.2", "B": "192.0.2.2"}
 LAN_GATEWAY = {"A": "198.51.100.1", "B": "192.0.2.1"}
@@ -69,6 +72,7 @@ def _setup_script(nat_a: NatKind, nat_b: NatKind) -> str:
         "ip -n pub link add br0 type bridge",
         f"ip -n pub addr add {PUBLIC}/24 dev br0",
         f"ip -n pub addr add {PUBLIC_ALT}/24 dev br0",
+        f"ip -n pub addr add {TURN_HOST}/24 dev br0",
         "ip -n pub link set br0 up",
     ]
     for side, kind in (("A", nat_a), ("B", nat_b)):
@@ -230,12 +234,39 @@ class NatLab:
             stdout=log.open("w"),
             stderr=subprocess.STDOUT,
         )  # fmt: skip
+        self._wait_for_stun(proc, log, PUBLIC)
+        return PUBLIC, STUN_PORT
+
+    def start_turn(self) -> tuple[str, int]:
+        """coturn on 203.0.113.3 relaying UDP (RFC 8656) for TURN_USER with TURN_PASSWORD; its address."""
+        log = self.workdir / "turnserver-relay.log"
+        proc = self.popen(
+            "pub",
+            [
+                "turnserver", "-n", "--no-tls", "--no-dtls", "--no-tcp", "--no-tcp-relay", "--no-cli",
+                f"--listening-ip={TURN_HOST}", f"--relay-ip={TURN_HOST}", f"--listening-port={STUN_PORT}",
+                "--min-port=49152", "--max-port=49652", "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}",
+                f"--realm={TURN_REALM}", f"--pidfile={self.workdir / 'turnserver-relay.pid'}",
+                "--log-file=stdout", "--simple-log", "--no-stdout-log", "--verbose",
+            ],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._wait_for_stun(proc, log, TURN_HOST)
+        return TURN_HOST, STUN_PORT
+
+    def turn_log(self) -> str:
+        """What the relaying coturn logged (``--verbose``: each session's allocation, permissions, refreshes)."""
+        path = self.workdir / "turnserver-relay.log"
+        return path.read_text() if path.exists() else ""
+
+    def _wait_for_stun(self, proc: subprocess.Popen[str], log: Path, host: str) -> None:
         probe = (
             "import asyncio, socket, sys\n"
             "from softphone.transport.stun import binding, StunError, Retransmission\n"
             "async def main():\n"
-            "    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('203.0.113.1', 0))\n"
-            f"    await binding(s, ('{PUBLIC}', {STUN_PORT}), retransmission=Retransmission(0.1, 2, 2))\n"
+            f"    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('{PUBLIC}', 0))\n"
+            f"    await binding(s, ('{host}', {STUN_PORT}), retransmission=Retransmission(0.1, 2, 2))\n"
             "try:\n    asyncio.run(main())\nexcept StunError:\n    sys.exit(1)\n"
         )
         deadline = time.monotonic() + _READY_TIMEOUT
@@ -243,7 +274,7 @@ class NatLab:
             if proc.poll() is not None:
                 raise RuntimeError(f"coturn exited ({proc.returncode}) while starting:\n{log.read_text()[-2000:]}")
             if self.python("pub", probe).returncode == 0:
-                return PUBLIC, STUN_PORT
+                return
         raise RuntimeError(f"coturn did not answer within {_READY_TIMEOUT:.0f} s:\n{log.read_text()[-2000:]}")
 
     def start_kamailio(self) -> Kamailio:
@@ -299,4 +330,16 @@ def _end(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
             proc.wait(timeout=5)
 
 
-__all__ = ["LAN_HOST", "NAT_PUBLIC", "PUBLIC", "PUBLIC_ALT", "LabKamailio", "NatLab", "sip_options_ping"]
+__all__ = [
+    "LAN_HOST",
+    "NAT_PUBLIC",
+    "PUBLIC",
+    "PUBLIC_ALT",
+    "TURN_HOST",
+    "TURN_PASSWORD",
+    "TURN_REALM",
+    "TURN_USER",
+    "LabKamailio",
+    "NatLab",
+    "sip_options_ping",
+]

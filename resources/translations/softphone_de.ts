@@ -186,6 +186,22 @@
             <translation>STUN-Server</translation>
         </message>
         <message>
+            <source>optional: host or host:port; calls relay their audio through it</source>
+            <translation>optional: Host oder Host:Port; Anrufe leiten ihr Audio darüber</translation>
+        </message>
+        <message>
+            <source>TURN server</source>
+            <translation>TURN-Server</translation>
+        </message>
+        <message>
+            <source>TURN user</source>
+            <translation>TURN-Benutzer</translation>
+        </message>
+        <message>
+            <source>TURN password</source>
+            <translation>TURN-Passwort</translation>
+        </message>
+        <message>
             <source>Transport</source>
             <translation>Transport</translation>
         </message>
@@ -228,6 +244,18 @@
         <message>
             <source>&amp;STUN server:</source>
             <translation>&amp;STUN-Server:</translation>
+        </message>
+        <message>
+            <source>TUR&amp;N server:</source>
+            <translation>TUR&amp;N-Server:</translation>
+        </message>
+        <message>
+            <source>TURN user:</source>
+            <translation>TURN-Benutzer:</translation>
+        </message>
+        <message>
+            <source>TURN password:</source>
+            <translation>TURN-Passwort:</translation>
         </message>
         <message>
             <source>&amp;Transport:</source>

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from softphone.gui.passwords import KEYRING_SERVICE, Storage, StorageChoice, load_password
+from softphone.gui.passwords import KEYRING_SERVICE, Storage, StorageChoice, load_password, load_turn_password
 from softphone.gui.text import plain_label
 from softphone.store import AccountSettings, Settings
 from softphone.ua import (
@@ -89,8 +89,19 @@ def transport_name(text: str) -> TransportName:
     raise AccountError(f"the transport must be one of {', '.join(TRANSPORT_NAMES)}, not {text!r}")
 
 
-def account_from_settings(entry: AccountSettings, password: str, *, register: bool | None = None) -> Account:
-    """The UA's account for a settings entry; raises :class:`AccountError` when the entry is unusable."""
+def account_from_settings(
+    entry: AccountSettings, password: str, *, register: bool | None = None, turn_password: str | None = None
+) -> Account:
+    """The UA's account for a settings entry; raises :class:`AccountError` when the entry is unusable.
+
+    ``turn_password``: one typed just now, else the keyring's. Without a user name and password the TURN
+    server is left out (and a warning logged): the account still works, without a relay."""
+    turn_server = entry.turn_server
+    if turn_server is not None:
+        turn_password = turn_password if turn_password is not None else load_turn_password(entry)
+        if not entry.turn_user or turn_password is None:
+            log.warning("TURN server %s of %s left out: no user name or password", turn_server, entry.aor)
+            turn_server = None
     return Account(
         entry.aor,
         password,
@@ -109,6 +120,9 @@ def account_from_settings(entry: AccountSettings, password: str, *, register: bo
         tls_certificate=entry.tls_certificate,
         tls_key=entry.tls_key,
         stun_server=entry.stun_server,
+        turn_server=turn_server,
+        turn_user=entry.turn_user if turn_server is not None else None,
+        turn_password=turn_password if turn_server is not None else None,
     )
 
 
@@ -131,6 +145,9 @@ _ACCOUNT_FIELDS = (
     "tls_certificate",
     "tls_key",
     "stun_server",
+    "turn_server",
+    "turn_user",
+    "turn_password",
 )
 
 

@@ -47,6 +47,7 @@ from softphone.ua import (
 log = logging.getLogger("softphone.gui.passwords")
 
 KEYRING_SERVICE = "softphone"
+TURN_KEYRING_SERVICE = "softphone-turn"
 Storage = Literal["keyring", "file", "session"]
 STORAGES: tuple[Storage, ...] = ("keyring", "file", "session")
 
@@ -61,6 +62,23 @@ def load_password(entry: AccountSettings) -> str | None:
             return password_from_file(entry.password_file)
         except AccountError as exc:
             log.warning("%s", exc)
+    return None
+
+
+def load_turn_password(entry: AccountSettings) -> str | None:
+    """The password for ``entry``'s TURN server: it is kept in the keyring only."""
+    return password_from_keyring(entry.aor, TURN_KEYRING_SERVICE) if entry.turn_server else None
+
+
+def keep_turn_password(entry: AccountSettings, password: str) -> str | None:
+    """Keep the TURN password in the keyring; what the user should know when it cannot be kept, else None."""
+    try:
+        password_to_keyring(entry.aor, password, TURN_KEYRING_SERVICE)
+    except AccountError as exc:
+        return cannot(
+            f"keep the TURN password of {address_shown(entry.aor)} in the system keyring",
+            f"{exc}; calls go without the relay until it can be kept",
+        )
     return None
 
 

@@ -38,7 +38,15 @@ from PySide6.QtWidgets import (
 
 from softphone.gui.accounts import account_from_settings
 from softphone.gui.i18n import QT_TRANSLATE_NOOP
-from softphone.gui.passwords import Storage, StorageChoice, keep_password, load_password, stored_in
+from softphone.gui.passwords import (
+    Storage,
+    StorageChoice,
+    keep_password,
+    keep_turn_password,
+    load_password,
+    load_turn_password,
+    stored_in,
+)
 from softphone.gui.text import plain_label
 from softphone.gui.workers import GuiRelay, run_in_thread
 from softphone.store import AccountSettings, Settings
@@ -198,6 +206,16 @@ class AccountEditor(QDialog):
         self.stun = QLineEdit(entry.stun_server or "")
         self.stun.setPlaceholderText(self.tr("optional: host or host:port; behind a NAT it tells the public address"))
         self.stun.setAccessibleName(self.tr("STUN server"))
+        self.turn = QLineEdit(entry.turn_server or "")
+        self.turn.setPlaceholderText(self.tr("optional: host or host:port; calls relay their audio through it"))
+        self.turn.setAccessibleName(self.tr("TURN server"))
+        self.turn_user = QLineEdit(entry.turn_user or "")
+        self.turn_user.setAccessibleName(self.tr("TURN user"))
+        self.turn_password = QLineEdit()
+        self.turn_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.turn_password.setAccessibleName(self.tr("TURN password"))
+        if entry.turn_server:
+            self.turn_password.setPlaceholderText(self.tr("unchanged (kept in the system keyring)"))
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
@@ -213,6 +231,9 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("Re&gistrar:"), self.registrar)
         form.addRow(self.tr("&Outbound proxy:"), self.proxy)
         form.addRow(self.tr("&STUN server:"), self.stun)
+        form.addRow(self.tr("TUR&N server:"), self.turn)
+        form.addRow(self.tr("TURN user:"), self.turn_user)
+        form.addRow(self.tr("TURN password:"), self.turn_password)
         form.addRow(self.tr("&Transport:"), self.transport)
         self.srtp = QComboBox()
         self.srtp.setAccessibleName(self.tr("Media encryption"))
@@ -270,6 +291,7 @@ class AccountEditor(QDialog):
         layout.addWidget(buttons)
         self.result_settings: AccountSettings | None = None
         self.result_password: str | None = None
+        self.result_turn_password: str | None = None
         self.result_storage: Storage = self.storage.storage()
         self.initial_storage = kept
         self.testing = False
@@ -293,6 +315,8 @@ class AccountEditor(QDialog):
             registrar=self.registrar.text().strip() or None,
             outbound_proxy=self.proxy.text().strip() or None,
             stun_server=self.stun.text().strip() or None,
+            turn_server=self.turn.text().strip() or None,
+            turn_user=self.turn_user.text().strip() or None,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
             enabled=self.enabled.isChecked(),
@@ -304,13 +328,19 @@ class AccountEditor(QDialog):
         password = self.password.text()
         if not password and self.original.aor:
             password = load_password(self.original) or ""
-        account = account_from_settings(entry, password, register=True)
+        if entry.turn_server and not entry.turn_user:
+            raise AccountError(f"the TURN server {entry.turn_server} needs a user name")
+        turn_password = self.turn_password.text() or None
+        if entry.turn_server and turn_password is None and load_turn_password(entry) is None:
+            raise AccountError(f"the TURN server {entry.turn_server} needs a password")
+        account = account_from_settings(entry, password, register=True, turn_password=turn_password)
         entry = dataclasses.replace(
             entry,
             aor=account.aor,
             registrar=account.registrar,
             outbound_proxy=account.outbound_proxy,
             stun_server=account.stun_server,
+            turn_server=account.turn_server,
         )
         return entry, account
 
@@ -340,6 +370,7 @@ class AccountEditor(QDialog):
             return
         self.result_settings = entry
         self.result_password = self.password.text() or None
+        self.result_turn_password = self.turn_password.text() or None
         self.result_storage = self.storage.storage()
         super().accept()
 
@@ -352,6 +383,7 @@ class AccountsPage(QWidget):
         self.settings = settings
         self.tester = tester
         self.pending_passwords: dict[str, str] = {}
+        self.pending_turn_passwords: dict[str, str] = {}
         # Where each pending password goes; an account whose choice changed without a new password
         # has its kept password moved.
         self.pending_storage: dict[str, Storage] = {}
@@ -429,6 +461,8 @@ class AccountsPage(QWidget):
             if old.aor != entry.aor and old.aor in self.pending_passwords:
                 self.pending_passwords[entry.aor] = self.pending_passwords.pop(old.aor)
             self.settings.accounts[index] = entry
+        if editor.result_turn_password:
+            self.pending_turn_passwords[entry.aor] = editor.result_turn_password
         if editor.result_password:
             self.pending_passwords[entry.aor] = editor.result_password
         elif index is not None and (
@@ -465,6 +499,12 @@ class AccountsPage(QWidget):
             if note is not None:
                 notes.append(note)
             typed[aor] = password
+        for aor, password in self.pending_turn_passwords.items():
+            if aor in entries:
+                note = keep_turn_password(entries[aor], password)
+                if note is not None:
+                    notes.append(note)
+        self.pending_turn_passwords.clear()
         self.pending_passwords.clear()
         self.pending_storage.clear()
         return typed, notes

@@ -93,6 +93,9 @@ class AccountSettings:
     outbound_proxy: str | None = None
     # HOST[:PORT] of a STUN server; behind a NAT the SDP names the media's public address.
     stun_server: str | None = None
+    # HOST[:PORT] of a TURN server and the user name there (its password is in the keyring): calls relay media.
+    turn_server: str | None = None
+    turn_user: str | None = None
     transport: str = "udp"
     register: bool = True
     expires: int = 600

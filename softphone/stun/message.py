@@ -63,6 +63,12 @@ class Class(enum.IntEnum):
 
 class Method(enum.IntEnum):
     BINDING = 0x001
+    ALLOCATE = 0x003  # RFC 8656 18
+    REFRESH = 0x004
+    SEND = 0x006
+    DATA = 0x007
+    CREATE_PERMISSION = 0x008
+    CHANNEL_BIND = 0x009
 
 
 class Attr(enum.IntEnum):
@@ -72,9 +78,19 @@ class Attr(enum.IntEnum):
     MESSAGE_INTEGRITY = 0x0008
     ERROR_CODE = 0x0009
     UNKNOWN_ATTRIBUTES = 0x000A
+    CHANNEL_NUMBER = 0x000C  # RFC 8656 18
+    LIFETIME = 0x000D
+    XOR_PEER_ADDRESS = 0x0012
+    DATA = 0x0013
     REALM = 0x0014
     NONCE = 0x0015
+    XOR_RELAYED_ADDRESS = 0x0016
+    REQUESTED_ADDRESS_FAMILY = 0x0017
+    EVEN_PORT = 0x0018
+    REQUESTED_TRANSPORT = 0x0019
+    DONT_FRAGMENT = 0x001A
     XOR_MAPPED_ADDRESS = 0x0020
+    RESERVATION_TOKEN = 0x0022
     PADDING = 0x0026  # RFC 5780 7.6
     RESPONSE_PORT = 0x0027  # RFC 5780 7.5
     SOFTWARE = 0x8022
@@ -205,6 +221,32 @@ def _decode_port(value: bytes) -> int:
     return int.from_bytes(value[:2], "big")
 
 
+def _decode_u32(name: str) -> Callable[[bytes, bytes], object]:
+    def decode(value: bytes, _xor: bytes) -> int:
+        if len(value) != 4:
+            raise StunParseError(f"{name} is not 4 bytes")
+        return int.from_bytes(value, "big")
+
+    return decode
+
+
+def _decode_channel(value: bytes) -> int:
+    # RFC 8656 14.1: a channel number in 0x4000-0x4FFF, then two reserved zero bytes.
+    if len(value) != 4:
+        raise StunParseError("CHANNEL-NUMBER is not 4 bytes")
+    number = int.from_bytes(value[:2], "big")
+    if not 0x4000 <= number <= 0x4FFF:
+        raise StunParseError(f"channel number 0x{number:04x} outside 0x4000-0x4FFF")
+    return number
+
+
+def _decode_transport(value: bytes) -> int:
+    # RFC 8656 14.7: the IP protocol number, then three reserved bytes.
+    if len(value) != 4:
+        raise StunParseError("REQUESTED-TRANSPORT is not 4 bytes")
+    return value[0]
+
+
 Decoder = Callable[[bytes, bytes], object]
 
 _DECODERS: dict[int, Decoder] = {
@@ -222,13 +264,20 @@ _DECODERS: dict[int, Decoder] = {
     Attr.UNKNOWN_ATTRIBUTES: lambda v, _x: _decode_unknown(v),
     Attr.RESPONSE_PORT: lambda v, _x: _decode_port(v),
     Attr.PADDING: lambda v, _x: v,
+    Attr.XOR_PEER_ADDRESS: _decode_address,
+    Attr.XOR_RELAYED_ADDRESS: _decode_address,
+    Attr.LIFETIME: _decode_u32("LIFETIME"),
+    Attr.CHANNEL_NUMBER: lambda v, _x: _decode_channel(v),
+    Attr.REQUESTED_TRANSPORT: lambda v, _x: _decode_transport(v),
+    Attr.DATA: lambda v, _x: v,
 }
+_XOR_ADDRESSES = (Attr.XOR_MAPPED_ADDRESS, Attr.XOR_PEER_ADDRESS, Attr.XOR_RELAYED_ADDRESS)
 
 
 def _encode_value(attr: int, value: object, xor: bytes) -> bytes:
     if isinstance(value, bytes):
         return value
-    if attr == Attr.XOR_MAPPED_ADDRESS and isinstance(value, tuple):
+    if attr in _XOR_ADDRESSES and isinstance(value, tuple):
         return _encode_address(value, xor)
     if attr in (Attr.MAPPED_ADDRESS, Attr.ALTERNATE_SERVER, Attr.RESPONSE_ORIGIN, Attr.OTHER_ADDRESS):
         if isinstance(value, tuple):
@@ -243,6 +292,12 @@ def _encode_value(attr: int, value: object, xor: bytes) -> bytes:
         return b"".join(int(t).to_bytes(2, "big") for t in value)
     if attr == Attr.RESPONSE_PORT and isinstance(value, int):
         return value.to_bytes(2, "big") + b"\0\0"
+    if attr == Attr.LIFETIME and isinstance(value, int) and 0 <= value <= 0xFFFFFFFF:
+        return value.to_bytes(4, "big")
+    if attr == Attr.CHANNEL_NUMBER and isinstance(value, int) and 0x4000 <= value <= 0x4FFF:
+        return value.to_bytes(2, "big") + b"\0\0"
+    if attr == Attr.REQUESTED_TRANSPORT and isinstance(value, int) and 0 <= value <= 0xFF:
+        return bytes([value, 0, 0, 0])
     raise StunParseError(f"cannot encode {value!r} as attribute 0x{attr:04x}")
 
 
@@ -417,6 +472,19 @@ class StunMessage:
     def reflexive_address(self) -> Address | None:
         """XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS (RFC 8489 14.1: kept for old servers)."""
         return self.xor_mapped_address or self.mapped_address
+
+    @property
+    def relayed_address(self) -> Address | None:
+        return self._address(Attr.XOR_RELAYED_ADDRESS)
+
+    @property
+    def peer_address(self) -> Address | None:
+        return self._address(Attr.XOR_PEER_ADDRESS)
+
+    @property
+    def lifetime(self) -> int | None:
+        value = self.values.get(Attr.LIFETIME)
+        return value if isinstance(value, int) else None
 
     @property
     def other_address(self) -> Address | None:

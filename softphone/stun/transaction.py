@@ -88,12 +88,14 @@ class BindingTransaction:
 
     ``request`` is the message to send (a Binding request unless the caller
     builds another method); ``key`` signs it with MESSAGE-INTEGRITY and then
-    every answer must carry a MESSAGE-INTEGRITY that checks with it.
+    every answer must carry a MESSAGE-INTEGRITY that checks with it, unless
+    ``unsigned_errors`` lets error responses through without one.
     """
 
     request: StunMessage = field(default_factory=lambda: StunMessage(Method.BINDING, Class.REQUEST))
     retransmission: Retransmission = field(default_factory=Retransmission)
     key: bytes | None = None
+    unsigned_errors: bool = False
     state: State = State.WAITING
     requests_sent: int = 0
     next_deadline: float | None = None
@@ -155,7 +157,8 @@ class BindingTransaction:
     def receive_message(self, message: StunMessage, now: float) -> list[Effect]:
         if self.done or not self.matches(message):
             return []
-        if self.key is not None and not message.check_integrity(self.key):
+        signed_needed = not (self.unsigned_errors and message.cls is Class.ERROR)
+        if self.key is not None and signed_needed and not message.check_integrity(self.key):
             return []  # RFC 8489 9.1.4: an answer that fails integrity is dropped, the wait goes on
         self.next_deadline = None
         if message.cls is Class.ERROR:

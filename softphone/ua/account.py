@@ -80,6 +80,10 @@ class Account:
     tls_key: str | None = None
     # HOST[:PORT] of a STUN server (RFC 8489): the SDP names the media port's public address behind a NAT.
     stun_server: str | None = None
+    # HOST[:PORT] of a TURN server (RFC 8656) and its long-term credentials: calls relay their media through it.
+    turn_server: str | None = None
+    turn_user: str | None = None
+    turn_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
@@ -95,6 +99,10 @@ class Account:
             self.outbound_proxy = sip_address(self.outbound_proxy, "outbound proxy")
         if self.stun_server is not None:
             self.stun_server = _stun_server(self.stun_server)
+        if self.turn_server is not None:
+            self.turn_server = _stun_server(self.turn_server.strip().removeprefix("turn:"), "TURN")
+        if self.turn_server is not None and not (self.turn_user and self.turn_password is not None):
+            raise AccountError(f"the TURN server {self.turn_server} needs a user name and a password")
         if self.expires < 0:
             raise AccountError("the registration interval must not be negative")
         if self.srtp is not None and self.srtp not in SRTP_POLICIES:
@@ -207,14 +215,14 @@ def sip_address(text: str, what: str = "address") -> str:
     return value
 
 
-def _stun_server(text: str) -> str | None:
-    """A STUN server as typed, checked; an empty one is none."""
+def _stun_server(text: str, kind: str = "STUN") -> str | None:
+    """A STUN (or TURN) server as typed, checked; an empty one is none."""
     if not text.strip():
         return None
     try:
         parse_server(text)
     except StunError as exc:
-        raise AccountError(str(exc)) from exc
+        raise AccountError(str(exc).replace("STUN", kind, 1)) from exc
     return text.strip()
 
 

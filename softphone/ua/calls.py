@@ -198,7 +198,7 @@ class CallManager:
         media_port = self._media_port(targets[0])
         if media_port is None:
             raise UserAgentError("no local media port: the system is out of resources")
-        address = await media_address(account.stun_server, media_port)
+        address = await media_address(account, media_port)
         call_id = f"{secrets.token_hex(12)}@softphone"
         secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
         machine = self._machine(
@@ -213,7 +213,7 @@ class CallManager:
         call = Call(machine, account, media_port, reflexive=address.reflexive)
         self._add(call)
         if address.warning is not None:
-            self.media.warning(call, "stun", address.warning)
+            self.media.warning(call, address.warning_kind, address.warning)
         self.run(call, call.machine.dial(targets, headers))
         return call
 
@@ -260,7 +260,7 @@ class CallManager:
         if request.replaces is not None:
             self._replaces(request, tx, source, account)
             return
-        if account.stun_server is not None:
+        if account.stun_server is not None or account.turn_server is not None:
             task = ua.stack.spawn(self._ring_behind_nat(request, tx, source, account), name="stun")
             self._learning[tx] = task
             task.add_done_callback(lambda _: self._learning.pop(tx, None))
@@ -274,7 +274,7 @@ class CallManager:
             self.ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
             return
         try:
-            address = await media_address(account.stun_server, media_port)
+            address = await media_address(account, media_port)
         except BaseException:
             media_port.close()
             raise
@@ -332,7 +332,7 @@ class CallManager:
                 log.info("forwarding of %s ignored: %s", account.aor, exc)
         self._add(call)
         if address is not None and address.warning is not None:
-            self.media.warning(call, "stun", address.warning)
+            self.media.warning(call, address.warning_kind, address.warning)
         self.run(
             call,
             machine.incoming(

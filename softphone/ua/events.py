@@ -164,7 +164,7 @@ class QualityEvent(_Event):
         return _without_empty_encryption(_Event.to_json(self))
 
 
-MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun"]
+MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn"]
 
 
 @dataclass(frozen=True, slots=True)

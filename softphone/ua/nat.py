@@ -1,4 +1,4 @@
-"""The public address of a call's media port, learned from the account's STUN server (RFC 8489).
+"""The address a call's SDP names for its media: a TURN relay (RFC 8656), the STUN-learned public one, or local.
 
 :func:`media_address` runs one Binding transaction from the media port's own
 socket, so the answer is the mapping the call's RTP will use. When the
@@ -6,6 +6,14 @@ mapped address differs from the local one the account is behind a NAT and
 the SDP names the mapped address. A server that does not answer costs at
 most :data:`~softphone.transport.stun.QUICK`'s 1.75 s; the call then goes
 out with its host address and a warning says why.
+
+With a TURN server on the account, :func:`media_address` first allocates a
+relay from the same socket and, once it has one, swaps the port's socket for
+a :class:`~softphone.transport.turn.RelayedSocket`: the SDP names the relayed
+address and every media packet goes through the relay. There is no ICE: a
+call with TURN is relay-only. A TURN server that refuses (a wrong password)
+or does not answer costs at most 3.5 s and a warning; the call then goes on
+without a relay, with STUN if the account has it.
 """
 
 from __future__ import annotations
@@ -16,7 +24,11 @@ import socket
 from dataclasses import asdict, dataclass
 from typing import TextIO
 
+from softphone.stun.turn import TurnClient, TurnError
 from softphone.transport.stun import QUICK, StunError, nat_test, reflexive_address, resolve_server
+from softphone.transport.turn import RelayedSocket, allocate
+from softphone.ua.account import Account
+from softphone.ua.events import MediaWarningKind
 from softphone.ua.media import MediaPort
 
 __all__ = ["MediaAddress", "media_address", "nat_test_main"]
@@ -26,16 +38,53 @@ log = logging.getLogger("softphone.ua")
 
 @dataclass(frozen=True, slots=True)
 class MediaAddress:
-    """What the SDP names: ``host``/``port``; ``reflexive`` True when STUN put a NAT's address there."""
+    """What the SDP names: ``host``/``port``; ``reflexive`` True when STUN or TURN put a public address there
+    (``relayed`` for a TURN relay's); ``warning`` says what did not work."""
 
     host: str
     port: int
     reflexive: bool = False
     warning: str | None = None
+    relayed: bool = False
+    warning_kind: MediaWarningKind = "stun"
 
 
-async def media_address(stun_server: str | None, port: MediaPort) -> MediaAddress:
-    """The address our SDP should give for ``port``: the STUN-learned one behind a NAT, else the host one."""
+async def media_address(account: Account, port: MediaPort) -> MediaAddress:
+    """The address our SDP should give for ``port``: a TURN relay's, else the STUN-learned one, else the host one."""
+    warning = None
+    if account.turn_server is not None:
+        relayed, warning = await _relay(account, port)
+        if relayed is not None:
+            return relayed
+    address = await _reflexive(account.stun_server, port)
+    if warning is None:
+        return address
+    both = warning if address.warning is None else f"{warning}; {address.warning}"
+    return MediaAddress(address.host, address.port, address.reflexive, both, warning_kind="turn")
+
+
+async def _relay(account: Account, port: MediaPort) -> tuple[MediaAddress | None, str | None]:
+    sock = port.socket
+    assert account.turn_server is not None and account.turn_user is not None and account.turn_password is not None
+    if sock is None:
+        return None, None
+    family = socket.AF_INET6 if ":" in port.host else socket.AF_INET
+    client = TurnClient(account.turn_user, account.turn_password)
+    try:
+        server = await resolve_server(account.turn_server, family)
+        client.server = f"TURN server {server[0]}:{server[1]}"
+        allocated = await allocate(sock, server, client)
+    except (StunError, TurnError) as exc:
+        message = f"{str(exc).replace('STUN server', 'TURN server', 1)}; the call goes out without a relay"
+        log.warning("%s", message)
+        return None, message
+    port.socket = RelayedSocket(sock, server, client)
+    host, relayed_port = allocated.relayed
+    log.info("media port %s:%d relayed at %s:%d by %s", port.host, port.port, host, relayed_port, client.server)
+    return MediaAddress(host, relayed_port, reflexive=True, relayed=True), None
+
+
+async def _reflexive(stun_server: str | None, port: MediaPort) -> MediaAddress:
     host = MediaAddress(port.host, port.port)
     sock = port.socket
     if stun_server is None or sock is None:

@@ -465,3 +465,36 @@ def test_the_stun_server_is_saved_checked_and_reaches_the_account(
     assert entry.stun_server == "203.0.113.1:3478"
     assert account_from_settings(entry, "").stun_server == "203.0.113.1:3478"
     assert load_settings(path).accounts[0] == AccountSettings("sip:alice@127.0.0.1", stun_server="203.0.113.1:3478")
+
+
+def test_the_turn_server_user_and_password_are_kept_and_reach_the_account(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    """The TURN server and user go into the settings, the password into the keyring, never the settings file."""
+    from softphone.gui.accounts import account_from_settings
+    from softphone.gui.passwords import TURN_KEYRING_SERVICE
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    assert editor.turn.accessibleName() == "TURN server"
+    editor.turn.setText("203.0.113.3")
+    click_ok(qtbot, editor)
+    assert editor.isVisible() and "needs a user name" in editor.problem.text()
+    editor.turn_user.setText("alice")
+    click_ok(qtbot, editor)
+    assert editor.isVisible() and "needs a password" in editor.problem.text()
+    editor.turn_password.setText("relay secret")
+    click_ok(qtbot, editor)
+    assert not editor.isVisible()
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert (entry.turn_server, entry.turn_user) == ("203.0.113.3", "alice")
+    assert "relay secret" not in path.read_text()
+    assert memory_keyring.get_password(TURN_KEYRING_SERVICE, "sip:alice@127.0.0.1") == "relay secret"
+    account = account_from_settings(entry, "")
+    assert (account.turn_server, account.turn_user, account.turn_password) == ("203.0.113.3", "alice", "relay secret")
+    memory_keyring.delete_password(TURN_KEYRING_SERVICE, "sip:alice@127.0.0.1")
+    assert account_from_settings(entry, "").turn_server is None  # no password: the account works without a relay

@@ -13,37 +13,19 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.integration.test_cli import CliProcess
-from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, STUN_PORT, NatKind, NatLab
+from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, STUN_PORT, NatLab
 from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
 
 SRTP = ("--srtp", "mandatory", "--srtp-keys", "sdes", "--srtp-clear-keys")
 DTLS = ("--srtp", "mandatory", "--srtp-keys", "dtls")
 STUN = f"{PUBLIC}:{STUN_PORT}"
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
-
-
-@pytest.fixture
-def make_lab() -> Iterator[Callable[..., NatLab]]:
-    labs: list[NatLab] = []
-
-    def make(nat_a: NatKind = "eim", nat_b: NatKind = "eim", *, stun: bool = True) -> NatLab:
-        lab = NatLab(nat_a, nat_b)
-        labs.append(lab)
-        lab.start()
-        if stun:
-            lab.start_stun()
-        lab.start_kamailio()
-        return lab
-
-    yield make
-    for lab in labs:
-        lab.stop()
 
 
 class Phone:
@@ -87,14 +69,19 @@ class Phone:
         self.cli.close()
 
 
-def call_both_ways(caller: Phone, callee: Phone) -> tuple[dict[str, object], float]:
+def call_both_ways(
+    caller: Phone, callee: Phone, during: Callable[[], None] | None = None
+) -> tuple[dict[str, object], float]:
     """Caller calls callee (who answers itself); both hear each other's tone. The caller's first call event and
-    the time from `call` to the caller receiving 50 packets (a second of audio)."""
+    the time from `call` to the caller receiving 50 packets (a second of audio). ``during`` runs once the call
+    is confirmed on both sides."""
     started = time.monotonic()
     caller.cli.send(f"call {callee.cli.user}")
     first = caller.cli.wait_for(event="call")
     confirmed = caller.cli.wait_for(event="call", state="confirmed", timeout=15)
     answered = callee.cli.wait_for(event="call", state="confirmed", timeout=15)
+    if during is not None:
+        during()
     caller.wait_received(str(confirmed["call_id"]), 50)
     elapsed = time.monotonic() - started
     callee.wait_received(str(answered["call_id"]), 50)

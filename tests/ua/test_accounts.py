@@ -261,3 +261,13 @@ def test_a_stun_server_is_checked_when_the_account_is_made() -> None:
     for bad in ("stun.example.com:0", "[2001:db8::1", "a b"):
         with pytest.raises(AccountError, match="STUN server"):
             Account("sip:a@example.com", stun_server=bad)
+
+
+def test_a_turn_server_is_checked_and_needs_a_user_and_password() -> None:
+    account = Account("sip:a@example.com", turn_server="turn.example.com:3478", turn_user="a", turn_password="pw")
+    assert account.turn_server == "turn.example.com:3478" and "pw" not in repr(account)
+    with pytest.raises(AccountError, match="needs a user name and a password"):
+        Account("sip:a@example.com", turn_server="turn.example.com")
+    with pytest.raises(AccountError, match=r"TURN server 'turn\.example\.com:0': bad port"):
+        Account("sip:a@example.com", turn_server="turn.example.com:0", turn_user="a", turn_password="pw")
+    assert Account("sip:a@x.org", turn_server="turn:t.x.org", turn_user="a", turn_password="").turn_server == "t.x.org"

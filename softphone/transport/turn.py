@@ -1,0 +1,149 @@
+"""TURN over a media socket: allocate a relay with asyncio, then relay through it from any thread.
+
+:func:`allocate` drives a :class:`~softphone.stun.turn.TurnClient` from the
+call's own media socket until the relay is ours (or a :class:`TurnError` says
+why not, within two :data:`~softphone.stun.turn.SETUP` schedules: 3.5 s).
+:class:`RelayedSocket` then takes that socket over: to whoever uses it — the
+media session's thread — it is a UDP socket whose ``sendto`` goes out
+through the relay and whose ``recvfrom`` gives what peers sent through it,
+unwrapped, with the peer's address. Datagrams from anywhere but the TURN
+server are dropped: with a relay, media arrives only by the relay, where the
+server lets in only peers we have given a permission (RFC 8656 9). Sending
+to a peer asks for its permission first; the allocation, permissions and
+channels are refreshed as ``sendto`` and ``recvfrom`` are called (every
+20 ms in a call), and :meth:`RelayedSocket.close` deletes the allocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from softphone.stun.message import Address
+from softphone.stun.transaction import Send
+from softphone.stun.turn import Allocated, Effect, Failed, Received, TurnClient, TurnError
+
+__all__ = ["RelayedSocket", "TurnError", "allocate"]
+
+log = logging.getLogger("softphone.transport.turn")
+
+_MAX_DATAGRAM = 2048
+_DRAIN_LIMIT = 64
+
+
+async def allocate(sock: socket.socket, server: Address, client: TurnClient) -> Allocated:
+    """Run ``client``'s allocation from ``sock`` to ``server``; answers only from ``server`` count."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    effects = client.start(loop.time())
+    while True:
+        for effect in effects:
+            if isinstance(effect, Send):
+                try:
+                    await loop.sock_sendto(sock, effect.data, server)
+                except OSError as exc:
+                    log.debug("TURN request to %s:%d not sent: %s", *server, exc)
+            elif isinstance(effect, Allocated):
+                return effect
+            elif isinstance(effect, Failed) and effect.fatal:
+                raise effect.error
+        deadline = client.next_deadline
+        if deadline is None:
+            raise TurnError(f"{client.server}: the allocation stopped without an answer")
+        try:
+            data, addr = await asyncio.wait_for(
+                loop.sock_recvfrom(sock, _MAX_DATAGRAM), max(0.0, deadline - loop.time())
+            )
+        except TimeoutError:
+            effects = client.on_timer(loop.time())
+            continue
+        except OSError:
+            # ICMP unreachable from an earlier send: wait on until the schedule gives up.
+            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+            effects = client.on_timer(loop.time())
+            continue
+        effects = client.receive(data, loop.time()) if (addr[0], addr[1]) == server else []
+        effects += client.on_timer(loop.time())
+
+
+class RelayedSocket(socket.socket):
+    """A UDP socket whose traffic goes through a TURN allocation; see the module documentation."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        server: Address,
+        client: TurnClient,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.setblocking(False)
+        self.server = server
+        self.client = client
+        self.dropped = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._inbox: list[tuple[bytes, Address]] = []
+        self._asked: set[Address] = set()
+
+    @property
+    def relayed(self) -> Address | None:
+        return self.client.relayed
+
+    def _apply(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                try:
+                    super().sendto(effect.data, self.server)
+                except OSError as exc:
+                    log.debug("to TURN server %s:%d: %s", *self.server, exc)
+            elif isinstance(effect, Received):
+                self._inbox.append((effect.data, effect.peer))
+            elif isinstance(effect, Failed):
+                log.warning("%s", effect.error)
+
+    def _poll(self) -> None:
+        now = self._clock()
+        deadline = self.client.next_deadline
+        if deadline is not None and now >= deadline:
+            self._apply(self.client.on_timer(now))
+
+    def sendto(self, data: Any, flags_or_address: Any, address: Any = None) -> int:
+        peer = flags_or_address if address is None else address
+        peer = (str(peer[0]), int(peer[1]))
+        with self._lock:
+            self._poll()
+            if peer not in self._asked:
+                self._asked.add(peer)
+                self._apply(self.client.permit(peer, self._clock()))
+            wrapped = self.client.wrap(bytes(data), peer)
+        super().sendto(wrapped, self.server)
+        return len(data)
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        """The next datagram a peer sent through the relay; BlockingIOError when there is none yet."""
+        with self._lock:
+            self._poll()
+            for _ in range(_DRAIN_LIMIT):
+                if self._inbox:
+                    return self._inbox.pop(0)
+                data, addr = super().recvfrom(_MAX_DATAGRAM, flags)
+                if (addr[0], addr[1]) != self.server:
+                    self.dropped += 1
+                    continue
+                self._apply(self.client.receive(data, self._clock()))
+            if self._inbox:
+                return self._inbox.pop(0)
+        raise BlockingIOError("nothing from the relay yet")
+
+    def close(self) -> None:
+        """Delete the allocation (one Refresh with LIFETIME 0, not waited for), then close."""
+        with self._lock:
+            if self.fileno() >= 0:
+                self._apply(self.client.close(self._clock()))
+        super().close()
