@@ -132,18 +132,11 @@ async def binding(
                 )
         deadline = tx.next_deadline
         assert deadline is not None
-        try:
-            data, addr = await asyncio.wait_for(
-                loop.sock_recvfrom(sock, _MAX_DATAGRAM), max(0.0, deadline - loop.time())
-            )
-        except TimeoutError:
+        received = await datagram_before(sock, deadline)
+        if received is None:
             effects = tx.on_timer(loop.time())
             continue
-        except OSError:
-            # ICMP unreachable from an earlier send: wait on until the schedule gives up.
-            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
-            effects = tx.on_timer(loop.time())
-            continue
+        data, addr = received
         effects = tx.receive(data, loop.time()) if (addr[0], addr[1]) in sources else []
         effects += tx.on_timer(loop.time())
 
@@ -256,3 +249,17 @@ async def _answered(
     except StunError:
         return False
     return True
+
+
+async def datagram_before(sock: socket.socket, deadline: float) -> tuple[bytes, tuple[str, int]] | None:
+    """The next datagram on ``sock`` before ``deadline`` (loop time), or None when there is none by then."""
+    loop = asyncio.get_running_loop()
+    try:
+        data, addr = await asyncio.wait_for(loop.sock_recvfrom(sock, _MAX_DATAGRAM), max(0.0, deadline - loop.time()))
+    except TimeoutError:
+        return None
+    except OSError:
+        # ICMP unreachable from an earlier send: wait on until the schedule gives up.
+        await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
+        return None
+    return data, (addr[0], addr[1])

@@ -27,6 +27,7 @@ from typing import Any
 from softphone.stun.message import Address
 from softphone.stun.transaction import Send
 from softphone.stun.turn import Allocated, Effect, Failed, Received, TurnClient, TurnError
+from softphone.transport.stun import datagram_before
 
 __all__ = ["RelayedSocket", "TurnError", "allocate"]
 
@@ -55,19 +56,12 @@ async def allocate(sock: socket.socket, server: Address, client: TurnClient) -> 
         deadline = client.next_deadline
         if deadline is None:
             raise TurnError(f"{client.server}: the allocation stopped without an answer")
-        try:
-            data, addr = await asyncio.wait_for(
-                loop.sock_recvfrom(sock, _MAX_DATAGRAM), max(0.0, deadline - loop.time())
-            )
-        except TimeoutError:
+        received = await datagram_before(sock, deadline)
+        if received is None:
             effects = client.on_timer(loop.time())
             continue
-        except OSError:
-            # ICMP unreachable from an earlier send: wait on until the schedule gives up.
-            await asyncio.sleep(min(0.05, max(0.0, deadline - loop.time())))
-            effects = client.on_timer(loop.time())
-            continue
-        effects = client.receive(data, loop.time()) if (addr[0], addr[1]) == server else []
+        data, addr = received
+        effects = client.receive(data, loop.time()) if addr == server else []
         effects += client.on_timer(loop.time())
 
 
