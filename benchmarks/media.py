@@ -141,6 +141,8 @@ from softphone.media.resample import resample
 from softphone.media.wav import WavSource
 from softphone.sip.offer_answer import Codec, NegotiatedMedia, g722_codec, opus_codec, pcmu_codec
 from softphone.ua.media import MediaPort, _CaptureSource, _PlaybackSink
+from tests.baresip_peer import free_port, udp_bound
+from tests.echo_path import ArraySource
 from tests.media_relay import LossyRelay
 
 Samples = npt.NDArray[np.float32]
@@ -452,31 +454,6 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    """A loopback port free for both UDP and TCP at the moment."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((LOOPBACK, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((LOOPBACK, port))
-                except OSError:
-                    continue
-        return port
-    raise BenchError("no free loopback port")
-
-
-def udp_bound(port: int) -> bool:
-    """Whether some process has a UDP socket bound to ``port`` (read from /proc/net/udp)."""
-    try:
-        with open("/proc/net/udp", encoding="ascii") as table:
-            next(table)
-            return any(line.split()[1].endswith(f":{port:04X}") for line in table)
-    except (OSError, StopIteration, IndexError):
-        return False
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -839,25 +816,6 @@ def write_wav48(samples: Samples, path: Path) -> None:
         out.setsampwidth(2)
         out.setframerate(PIPELINE_RATE)
         out.writeframes(pcm.tobytes())
-
-
-class ArraySource:
-    """Hands out a float32 array frame by frame, then silence."""
-
-    def __init__(self, samples: Samples) -> None:
-        self._samples = samples
-        self._pos = 0
-
-    def read(self, frames: int) -> Samples:
-        out = np.zeros(frames, dtype=np.float32)
-        chunk = self._samples[self._pos : self._pos + frames]
-        out[: chunk.size] = chunk
-        self._pos += frames
-        return out
-
-    @property
-    def done(self) -> bool:
-        return self._pos >= self._samples.size
 
 
 def to_int16(block: Samples) -> npt.NDArray[np.int16]:

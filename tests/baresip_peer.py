@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Baresip", "free_port"]
+__all__ = ["Baresip", "free_port", "udp_bound"]
 
 LOOPBACK = "127.0.0.1"
 MODULES = Path("/usr/lib/baresip/modules")
@@ -42,10 +42,18 @@ def free_port() -> int:
     raise RuntimeError("no free loopback port")
 
 
-def _udp_bound(port: int) -> bool:
-    with open("/proc/net/udp", encoding="ascii") as table:
-        next(table)
-        return any(line.split()[1].endswith(f":{port:04X}") for line in table)
+def udp_bound(port: int, *, ipv6: bool = False) -> bool:
+    """Whether some process in this network namespace has a UDP socket bound to ``port`` (IPv4, or also IPv6:
+    a program listening on ``[::]`` takes IPv4 there too)."""
+    for name in ("/proc/net/udp", "/proc/net/udp6") if ipv6 else ("/proc/net/udp",):
+        try:
+            with open(name, encoding="ascii") as table:
+                next(table)
+                if any(line.split()[1].endswith(f":{port:04X}") for line in table):
+                    return True
+        except (OSError, StopIteration, IndexError):
+            continue
+    return False
 
 
 class Baresip:
@@ -102,7 +110,7 @@ class Baresip:
                 [exe, "-f", str(self.dir), "-t", "120"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + 10.0
-        while not _udp_bound(self.sip_port):
+        while not udp_bound(self.sip_port):
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise AssertionError(f"baresip did not start: {self.log()}")
             time.sleep(0.05)

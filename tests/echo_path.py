@@ -192,6 +192,10 @@ class ArraySource:
         self._pos += frames
         return out
 
+    @property
+    def done(self) -> bool:
+        return self._pos >= self._samples.size
+
 
 @dataclass
 class EchoRun:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tests.baresip_peer import udp_bound
 from tests.ua.test_media_wiring import write_tone
 
 OUR_PORT = 5080
@@ -64,15 +65,6 @@ def heard(path: Path) -> dict[str, float]:
         "hz": float(np.fft.rfftfreq(second.size, 1 / rate)[int(np.argmax(spectrum))]),
         "rms": float(np.sqrt(np.mean(second**2))),
     }
-
-
-def udp_bound(port: int) -> bool:
-    for table in ("/proc/net/udp", "/proc/net/udp6"):
-        with open(table, encoding="ascii") as lines:
-            next(lines)
-            if any(line.split()[1].endswith(f":{port:04X}") for line in lines):
-                return True
-    return False
 
 
 def wait(condition: Any, what: str, timeout: float = STEP_TIMEOUT) -> None:
@@ -182,7 +174,7 @@ def main(keys: str, caller: str, work: Path) -> dict[str, Any]:
 
     try:
         wait(lambda: udp_bound(OUR_PORT), "softphone-cli listening")
-        wait(lambda: udp_bound(THEIR_PORT), "linphonec listening")
+        wait(lambda: udp_bound(THEIR_PORT, ipv6=True), "linphonec listening")
         for command in ("soundcard use files", f"play {theirs}", f"record {their_recording}"):
             tell_linphone(command)
         if caller == "softphone":
