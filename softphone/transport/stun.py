@@ -74,8 +74,9 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
-async def resolve_server(text: str, family: int = socket.AF_INET) -> Address:
-    """The server's address for ``family``: an IP literal as it is, a name through the resolver."""
+async def resolve_server(text: str, family: int = socket.AF_INET, *, kind: str = "STUN") -> Address:
+    """The server's address for ``family``: an IP literal as it is, a name through the resolver; errors name it
+    a ``kind`` server (STUN or TURN)."""
     host, port = parse_server(text)
     try:
         ipaddress.ip_address(host)
@@ -86,9 +87,9 @@ async def resolve_server(text: str, family: int = socket.AF_INET) -> Address:
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, family=family, type=socket.SOCK_DGRAM), 5.0)
     except (OSError, TimeoutError) as exc:
-        raise StunError(f"cannot resolve STUN server {host}: {exc}") from exc
+        raise StunError(f"cannot resolve {kind} server {host}: {exc}") from exc
     if not infos:
-        raise StunError(f"STUN server {host} has no address")
+        raise StunError(f"{kind} server {host} has no address")
     sockaddr = infos[0][4]
     return str(sockaddr[0]), int(sockaddr[1])
 

@@ -71,11 +71,11 @@ async def _relay(account: Account, port: MediaPort) -> tuple[MediaAddress | None
     family = socket.AF_INET6 if ":" in port.host else socket.AF_INET
     client = TurnClient(account.turn_user, account.turn_password)
     try:
-        server = await resolve_server(account.turn_server, family)
+        server = await resolve_server(account.turn_server, family, kind="TURN")
         client.server = f"TURN server {server[0]}:{server[1]}"
         allocated = await allocate(sock, server, client)
     except (StunError, TurnError) as exc:
-        message = f"{str(exc).replace('STUN server', 'TURN server', 1)}; the call goes out without a relay"
+        message = f"{exc}; the call goes out without a relay"
         log.warning("%s", message)
         return None, message
     port.socket = RelayedSocket(sock, server, client)
