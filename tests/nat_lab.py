@@ -1,9 +1,7 @@
 """A NAT lab: network namespaces, veth pairs and nftables NATs, sealed off from the real network.
 
-One ``unshare -n -m --propagation private`` process (the *holder*) owns a
-network namespace with nothing but loopback and a private mount namespace
-in which ``/run/netns`` is a fresh tmpfs. In it the lab creates named
-namespaces; nothing in them has a link to the machine's own network::
+It is a :class:`~tests.netns_lab.NamespaceLab` (one holder process, nothing linked to the
+machine's network) with these namespaces::
 
     pub   203.0.113.1 and .2 on a bridge: Kamailio, coturn (two IPs: RFC 5780), public hosts;
           203.0.113.3 for a second coturn that relays (TURN, long-term credentials)
@@ -17,29 +15,19 @@ that, a peer's packet arriving before our first one leaves a conntrack entry tha
 port, and masquerade gives our outgoing flow another: two phones punching towards each other's
 STUN-learned addresses would each lose the race half the time.
 
-Programs run in a namespace with :meth:`NatLab.command` (a prefix of
-``nsenter`` into the holder's namespaces and ``ip netns exec``; both exec,
-so the PID Popen gives is the program's). The lab keeps every process it
-starts and ends each by PID at :meth:`NatLab.stop`, then ends the holder,
-whose end frees every namespace. When the lab cannot be built it raises
-with the command that failed and its output; it never skips.
+When the lab cannot be built it raises with the command that failed and its output; it never skips.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from tests.kamailio_server import Kamailio, sip_options_ping
+from tests.netns_lab import NamespaceLab
 
 NatKind = Literal["eim", "symmetric"]
 
@@ -51,7 +39,6 @@ NAT_PUBLIC = {"A": "203.0.113.10", "B": "203.0.113.20"}
 LAN_HOST = {"A": "198.51.100.2", "B": "192.0.2.2"}
 LAN_GATEWAY = {"A": "198.51.100.1", "B": "192.0.2.1"}
 STUN_PORT = 3478
-REPO = Path(__file__).resolve().parent.parent
 _MASQUERADE = {"eim": "masquerade", "symmetric": "masquerade random,fully-random"}
 _READY_TIMEOUT = 30.0  # a bound on start-up, not a measurement: generous for a loaded machine
 
@@ -103,120 +90,32 @@ def _setup_script(nat_a: NatKind, nat_b: NatKind) -> str:
     return "\n".join(lines) + "\n"
 
 
-class NatLab:
-    """The lab; :meth:`start` builds it (about 0.3 s), :meth:`stop` tears every part of it down."""
+class NatLab(NamespaceLab):
+    """The NAT lab; :meth:`start` builds it (about 0.3 s), :meth:`stop` tears every part of it down."""
+
+    name = "NAT lab"
 
     def __init__(self, nat_a: NatKind = "eim", nat_b: NatKind = "eim") -> None:
+        super().__init__()
         self.nat_a = nat_a
         self.nat_b = nat_b
-        self.holder: subprocess.Popen[str] | None = None
-        self.processes: list[subprocess.Popen[bytes] | subprocess.Popen[str]] = []
-        self.workdir = Path(tempfile.mkdtemp(prefix="nat-lab-"))
         self.kamailio: Kamailio | None = None
 
-    # --- building and tearing down ---------------------------------------------------------
+    def setup_script(self) -> str:
+        return _setup_script(self.nat_a, self.nat_b)
 
-    def start(self) -> NatLab:
-        if os.geteuid() != 0:
-            raise RuntimeError("the NAT lab needs root (network namespaces, nftables)")
-        missing = missing_tools()
-        if missing:
-            raise RuntimeError(f"the NAT lab needs: apt-get install -y {' '.join(missing)}")
-        self.holder = subprocess.Popen(
-            # -e: stop at the first failure; -x: each command on stderr, so the error says which one failed.
-            [
-                "unshare",
-                "-n",
-                "-m",
-                "--propagation",
-                "private",
-                "bash",
-                "-ex",
-                "-c",
-                _setup_script(self.nat_a, self.nat_b),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.holder.stdout is not None
-        line = self.holder.stdout.readline()
-        if line.strip() != "READY":
-            errors = self._holder_errors()
-            self.stop()
-            raise RuntimeError(f"the NAT lab could not be built: {errors}")
-        return self
-
-    def _holder_errors(self) -> str:
-        holder = self.holder
-        if holder is None or holder.stderr is None:
-            return "no holder process"
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            holder.wait(timeout=5)
-        return holder.stderr.read() if holder.poll() is not None else "(holder still running)"
+    def missing(self) -> list[str]:
+        return missing_tools()
 
     def stop(self) -> None:
-        """End every process the lab started (by PID), then the holder: the namespaces go with it."""
         if self.kamailio is not None:
             self.kamailio.stop()
             self.kamailio = None
-        for proc in reversed(self.processes):
-            _end(proc)
-        self.processes.clear()
-        holder, self.holder = self.holder, None
-        if holder is not None:
-            if holder.stdin is not None:
-                with contextlib.suppress(OSError):
-                    holder.stdin.close()
-            _end(holder)
-            for stream in (holder.stdout, holder.stderr):
-                if stream is not None:
-                    stream.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        super().stop()
 
     def __enter__(self) -> NatLab:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # --- running things in it --------------------------------------------------------------
-
-    def command(self, namespace: str, argv: Sequence[str]) -> list[str]:
-        """``argv`` run in ``namespace`` (pub, natA, lanA, natB, lanB) of this lab."""
-        holder = self.holder
-        if holder is None or holder.poll() is not None:
-            raise RuntimeError("the NAT lab is not running")
-        return [
-            "nsenter",
-            "-t",
-            str(holder.pid),
-            "-n",
-            "-m",
-            f"--wd={REPO}",
-            "--",
-            "ip",
-            "netns",
-            "exec",
-            namespace,
-            *argv,
-        ]
-
-    def run(self, namespace: str, argv: Sequence[str], timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(namespace, argv), capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False
-        )
-
-    def popen(self, namespace: str, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[str]:
-        proc: subprocess.Popen[str] = subprocess.Popen(  # type: ignore[call-overload]
-            self.command(namespace, argv), cwd=REPO, text=True, **kwargs
-        )
-        self.processes.append(proc)
-        return proc
-
-    def python(self, namespace: str, code: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-        return self.run(namespace, [sys.executable, "-c", code], timeout)
+        self.start()
+        return self
 
     # --- the servers on the public segment -------------------------------------------------
 
@@ -316,18 +215,6 @@ class LabKamailio(Kamailio):
                 return
             time.sleep(0.05)
         raise RuntimeError(f"Kamailio did not answer in the lab within {_READY_TIMEOUT:.0f} s:\n{self.log_tail()}")
-
-
-def _end(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=5)
 
 
 __all__ = [
