@@ -1,0 +1,174 @@
+"""Where a call's video comes from: a test pattern that carries its frame counter, or a video file.
+
+Frames are YUV 4:2:0 (``yuv420p``) PyAV frames of the size the session
+asked for. The test pattern draws its frame number as a block code into the
+top rows of the picture (:func:`read_counter` reads it back from a decoded
+picture), so a receiver can tell which frames came, in which order, and
+compare each with the source frame :func:`pattern_planes` makes again.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from softphone.media.errors import MediaError
+
+__all__ = [
+    "COUNTER_BITS",
+    "FileSource",
+    "PatternSource",
+    "VideoSource",
+    "open_source",
+    "pattern_planes",
+    "read_counter",
+]
+
+COUNTER_BITS = 16
+# The counter, then its complement: a block that decodes wrong is caught instead of read as another number.
+_CODE_BLOCKS = 2 * COUNTER_BITS
+_BLOCK_ROWS = 2
+_BLACK, _WHITE = 16, 235
+
+Planes = npt.NDArray[np.uint8]
+
+
+class VideoSource(Protocol):
+    """Gives the frame to send at each tick; ``None`` sends nothing this tick."""
+
+    width: int
+    height: int
+
+    def next_frame(self, index: int) -> av.VideoFrame | None: ...
+
+    def close(self) -> None: ...
+
+
+def _block_size(width: int, height: int) -> tuple[int, int]:
+    per_row = _CODE_BLOCKS // _BLOCK_ROWS
+    block_w = width // per_row
+    block_h = max(8, (height // 15) & ~1)
+    if block_w < 4 or block_h * _BLOCK_ROWS > height // 2:
+        raise MediaError(f"a test pattern of {width}x{height} is too small for its frame counter")
+    return block_w, block_h
+
+
+def pattern_planes(index: int, width: int, height: int) -> Planes:
+    """The test pattern's frame ``index`` as one yuv420p array (height * 3 / 2 rows of ``width``)."""
+    if width % 2 or height % 2 or width <= 0 or height <= 0:
+        raise MediaError(f"video size {width}x{height} must be positive and even")
+    block_w, block_h = _block_size(width, height)
+    x = np.arange(width, dtype=np.int32)[None, :]
+    y = np.arange(height, dtype=np.int32)[:, None]
+    # A ramp scrolling right, with a square crossing it: the encoder has motion to code.
+    luma = ((x * 2 + y + 3 * index) % 200 + 28).astype(np.uint8)
+    side = height // 4
+    left = (index * 4) % max(1, width - side)
+    top = height // 2
+    luma[top : top + side, left : left + side] = 220
+    code = index % (1 << COUNTER_BITS)
+    bits = [(code >> (COUNTER_BITS - 1 - i)) & 1 for i in range(COUNTER_BITS)]
+    bits += [1 - bit for bit in bits]
+    per_row = _CODE_BLOCKS // _BLOCK_ROWS
+    for n, bit in enumerate(bits):
+        row, col = divmod(n, per_row)
+        luma[row * block_h : (row + 1) * block_h, col * block_w : (col + 1) * block_w] = _WHITE if bit else _BLACK
+    chroma_w, chroma_h = width // 2, height // 2
+    cx = np.arange(chroma_w, dtype=np.int32)[None, :]
+    cy = np.arange(chroma_h, dtype=np.int32)[:, None]
+    u = np.broadcast_to((64 + cx * 128 // chroma_w).astype(np.uint8), (chroma_h, chroma_w))
+    v = np.broadcast_to((64 + cy * 128 // chroma_h).astype(np.uint8), (chroma_h, chroma_w))
+    # yuv420p as PyAV lays it out in one array: Y, then U and V each as height/4 rows of ``width``.
+    return np.concatenate([luma, u.reshape(-1, width), v.reshape(-1, width)])
+
+
+def read_counter(luma: Planes) -> int | None:
+    """The frame counter in a decoded picture's Y plane, or None when its blocks do not read as one."""
+    height, width = luma.shape
+    try:
+        block_w, block_h = _block_size(width, height)
+    except MediaError:
+        return None
+    per_row = _CODE_BLOCKS // _BLOCK_ROWS
+    bits = []
+    for n in range(_CODE_BLOCKS):
+        row, col = divmod(n, per_row)
+        # The middle of the block: the edges blur in coding.
+        cell = luma[
+            row * block_h + block_h // 4 : (row + 1) * block_h - block_h // 4,
+            col * block_w + block_w // 4 : (col + 1) * block_w - block_w // 4,
+        ]
+        bits.append(1 if float(cell.mean()) > (_BLACK + _WHITE) / 2 else 0)
+    value, check = bits[:COUNTER_BITS], bits[COUNTER_BITS:]
+    if any(a == b for a, b in zip(value, check, strict=True)):
+        return None
+    return int("".join(map(str, value)), 2)
+
+
+class PatternSource:
+    """The test pattern at ``width`` x ``height``; frame ``index`` carries counter ``index``."""
+
+    def __init__(self, width: int = 320, height: int = 240) -> None:
+        pattern_planes(0, width, height)  # checks the size
+        self.width = width
+        self.height = height
+
+    def next_frame(self, index: int) -> av.VideoFrame:
+        return av.VideoFrame.from_ndarray(pattern_planes(index, self.width, self.height), format="yuv420p")
+
+    def close(self) -> None:
+        pass
+
+
+class FileSource:
+    """A video file decoded with PyAV, scaled to ``width`` x ``height`` and played in a loop."""
+
+    def __init__(self, path: str | Path, width: int = 320, height: int = 240) -> None:
+        self.path = Path(path)
+        self.width = width
+        self.height = height
+        self._lock = threading.Lock()
+        try:
+            self._container = av.open(str(self.path))
+        except (av.FFmpegError, OSError) as exc:
+            raise MediaError(f"cannot open video file {self.path}: {exc}") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise MediaError(f"{self.path} has no video stream")
+        self._frames = self._decode()
+
+    def _decode(self) -> object:
+        self._container.seek(0)
+        return self._container.decode(video=0)
+
+    def next_frame(self, index: int) -> av.VideoFrame | None:
+        with self._lock:
+            for _ in range(2):  # the end of the file: start again once
+                try:
+                    frame = next(self._frames)  # type: ignore[call-overload]
+                except StopIteration:
+                    self._frames = self._decode()
+                    continue
+                except av.FFmpegError as exc:
+                    raise MediaError(f"cannot decode {self.path}: {exc}") from exc
+                scaled: av.VideoFrame = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+                scaled.pts = None
+                return scaled
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._container.close()
+
+
+def open_source(spec: str, width: int = 320, height: int = 240) -> VideoSource:
+    """``pattern`` for the test pattern, anything else is a video file's path."""
+    if spec == "pattern":
+        return PatternSource(width, height)
+    return FileSource(spec, width, height)
+

@@ -1,0 +1,262 @@
+"""Offer/answer (RFC 3264) of a video stream next to the audio one.
+
+The audio stream is negotiated by :mod:`softphone.sip.offer_answer`, which
+declines every other m= line with port 0; this module adds the video m= line
+to our offers (:func:`offer_video`), accepts the first video line of an offer
+in our answer (:func:`answer_video`), and reads what both sides agreed from
+our SDP and the peer's (:func:`negotiated_video`), whichever side offered.
+Video goes as plain RTP only: it is offered and accepted when the audio is
+plain RTP too (no SRTP policy), so a protected call never carries clear video.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from softphone.sip.offer_answer import (
+    FIRST_DYNAMIC_PAYLOAD_TYPE,
+    LAST_DYNAMIC_PAYLOAD_TYPE,
+    Codec,
+    reverse_direction,
+)
+from softphone.sip.sdp import Attribute, Direction, MediaDescription, SessionDescription
+
+__all__ = [
+    "VIDEO_CLOCK_RATE",
+    "NegotiatedVideo",
+    "VideoConfig",
+    "answer_video",
+    "negotiated_video",
+    "offer_video",
+    "vp8_codec",
+    "without_video",
+]
+
+# RFC 7741 6.1: VP8 uses a 90 kHz RTP clock.
+VIDEO_CLOCK_RATE = 90000
+# RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication and full intra request.
+DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir")
+_VIDEO_PROTOS = ("RTP/AVP", "RTP/AVPF")
+
+
+def vp8_codec(payload_type: int = 96) -> Codec:
+    return Codec("VP8", VIDEO_CLOCK_RATE, 1, payload_type)
+
+
+@dataclass
+class VideoConfig:
+    """What we can do for video. ``send`` False (no camera, no source): the stream is recvonly."""
+
+    codecs: list[Codec] = field(default_factory=lambda: [vp8_codec()])
+    feedback: tuple[str, ...] = DEFAULT_FEEDBACK
+    rtcp_mux: bool = True
+    send: bool = True
+
+    def find_codec(self, encoding: str, clock_rate: int) -> Codec | None:
+        for codec in self.codecs:
+            if codec.name.casefold() == encoding.casefold() and codec.clock_rate == clock_rate:
+                return codec
+        return None
+
+
+@dataclass(frozen=True)
+class NegotiatedVideo:
+    """The agreed video stream, from our point of view.
+
+    ``payload_type`` is what we send ``codec`` with (the peer's number);
+    ``receive_codecs`` maps the payload types we may receive. ``feedback``
+    holds the RTCP feedback the peer said it understands (``nack``,
+    ``nack pli``, ``ccm fir``).
+    """
+
+    remote_address: str
+    remote_port: int
+    remote_rtcp_port: int
+    rtcp_mux: bool
+    codec: Codec
+    payload_type: int
+    receive_codecs: dict[int, Codec]
+    feedback: frozenset[str]
+    direction: Direction
+
+    @property
+    def send(self) -> bool:
+        return self.direction in ("sendrecv", "sendonly")
+
+    @property
+    def receive(self) -> bool:
+        return self.direction in ("sendrecv", "recvonly")
+
+
+def _used_payload_types(sd: SessionDescription) -> set[int]:
+    used: set[int] = set()
+    for media in sd.media:
+        used.update(media.payload_types)
+    return used
+
+
+def _video_media(
+    config: VideoConfig, port: int, direction: Direction, payload_types: list[int], proto: str = "RTP/AVP"
+) -> MediaDescription:
+    attributes: list[Attribute] = []
+    for payload_type, codec in zip(payload_types, config.codecs, strict=True):
+        attributes.append(Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"))
+        attributes.extend(Attribute("rtcp-fb", f"{payload_type} {fb}") for fb in config.feedback)
+    if config.rtcp_mux:
+        attributes.append(Attribute("rtcp-mux"))
+    attributes.append(Attribute(direction))
+    return MediaDescription("video", port, None, proto, [str(pt) for pt in payload_types], attributes=attributes)
+
+
+def _our_direction(config: VideoConfig, wanted: Direction = "sendrecv") -> Direction:
+    # Without a source we only receive (the stream stays, as recvonly).
+    if config.send:
+        return wanted
+    return "recvonly" if wanted in ("sendrecv", "recvonly") else "inactive"
+
+
+def offer_video(sd: SessionDescription, config: VideoConfig, port: int) -> SessionDescription:
+    """``sd`` (our audio offer) with a video m= line at ``port`` after its other lines."""
+    if not 0 < port <= 65535:
+        raise ValueError(f"video port {port} is out of range 1-65535")
+    if not config.codecs:
+        raise ValueError("no video codecs configured")
+    result = copy.deepcopy(sd)
+    used = _used_payload_types(result)
+    payload_types: list[int] = []
+    for codec in config.codecs:
+        candidates = [codec.payload_type] if codec.payload_type is not None else []
+        candidates += list(range(FIRST_DYNAMIC_PAYLOAD_TYPE, LAST_DYNAMIC_PAYLOAD_TYPE + 1))
+        free = next((pt for pt in candidates if pt not in used and pt not in payload_types), None)
+        if free is None:
+            raise ValueError("no dynamic RTP payload type left for video")
+        payload_types.append(free)
+    direction = _our_direction(config, result.media[0].direction(result) if result.media else "sendrecv")
+    result.media.append(_video_media(config, port, direction, payload_types))
+    return result
+
+
+def _first_video(sd: SessionDescription) -> int | None:
+    for index, media in enumerate(sd.media):
+        if media.media.casefold() == "video" and media.port != 0:
+            return index
+    return None
+
+
+def answer_video(
+    offer: SessionDescription,
+    answer: SessionDescription,
+    config: VideoConfig | None,
+    port: int,
+    preference: Direction = "sendrecv",
+) -> SessionDescription:
+    """``answer`` (our audio answer, other lines declined) accepting the offer's first video line.
+
+    Nothing changes when ``config`` is None (an audio-only user: the line stays declined with port 0,
+    RFC 3264 6), when the audio stream was declined, or when no offered video codec is ours.
+    """
+    index = _first_video(offer)
+    if config is None or index is None or index >= len(answer.media) or port == 0:
+        return answer
+    if not any(m.port != 0 for m in answer.media if m.media.casefold() == "audio"):
+        return answer
+    offered = offer.media[index]
+    remote = offer.connection_for(offered)
+    if offered.proto not in _VIDEO_PROTOS or remote is None or remote.nettype.upper() != "IN":
+        return answer
+    matched: list[int] = []
+    codecs: list[Codec] = []
+    for payload_type in offered.payload_types:
+        rtpmap = offered.rtpmap_for(payload_type)
+        ours = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate)
+        if ours is not None and all(c is not ours for c in codecs):
+            matched.append(payload_type)
+            codecs.append(ours)
+    if not matched:
+        return answer
+    # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly.
+    direction = _intersect(reverse_direction(offered.direction(offer)), _our_direction(config, preference))
+    own = VideoConfig(codecs=codecs, feedback=config.feedback, rtcp_mux=config.rtcp_mux and offered.rtcp_mux)
+    result = copy.deepcopy(answer)
+    result.media[index] = _video_media(own, port, direction, matched, offered.proto)
+    return result
+
+
+def without_video(sd: SessionDescription) -> SessionDescription:
+    """``sd`` with its video streams declined (port 0), e.g. to drop video by re-offer (RFC 3264 8.2)."""
+    result = copy.deepcopy(sd)
+    for index, media in enumerate(result.media):
+        if media.media.casefold() == "video" and media.port != 0:
+            result.media[index] = MediaDescription(media.media, 0, None, media.proto, list(media.formats))
+    return result
+
+
+def _intersect(first: Direction, second: Direction) -> Direction:
+    send = first in ("sendrecv", "sendonly") and second in ("sendrecv", "sendonly")
+    receive = first in ("sendrecv", "recvonly") and second in ("sendrecv", "recvonly")
+    if send and receive:
+        return "sendrecv"
+    return "sendonly" if send else "recvonly" if receive else "inactive"
+
+
+def _feedback(media: MediaDescription, payload_type: int) -> frozenset[str]:
+    found: set[str] = set()
+    for attribute in media.get_attributes("rtcp-fb"):
+        parts = attribute.value.split(None, 1) if attribute.value else []
+        if len(parts) == 2 and parts[0] in ("*", str(payload_type)):
+            found.add(" ".join(parts[1].lower().split()))
+    return frozenset(found)
+
+
+def negotiated_video(
+    local: SessionDescription | None, remote: SessionDescription | None, config: VideoConfig | None
+) -> NegotiatedVideo | None:
+    """The video stream our SDP and the peer's agree on (offer and answer in either role); None without one."""
+    if local is None or remote is None or config is None:
+        return None
+    index = _first_video(local)
+    if index is None or index >= len(remote.media):
+        return None
+    ours, theirs = local.media[index], remote.media[index]
+    if theirs.media.casefold() != "video" or theirs.port == 0 or theirs.proto != ours.proto:
+        return None
+    connection = remote.connection_for(theirs)
+    if connection is None or connection.nettype.upper() != "IN" or connection.addrtype.upper() not in ("IP4", "IP6"):
+        return None
+    send: tuple[int, Codec] | None = None
+    receive: dict[int, Codec] = {}
+    for payload_type in theirs.payload_types:
+        rtpmap = theirs.rtpmap_for(payload_type)
+        codec = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate)
+        if codec is None or rtpmap is None:
+            continue
+        agreed = Codec(codec.name, codec.clock_rate, 1, payload_type)
+        if send is None:
+            send = payload_type, agreed
+        receive[payload_type] = agreed
+    for payload_type in ours.payload_types:
+        rtpmap = ours.rtpmap_for(payload_type)
+        if rtpmap is not None and send is not None and rtpmap.encoding.casefold() == send[1].name.casefold():
+            receive.setdefault(payload_type, Codec(send[1].name, send[1].clock_rate, 1, payload_type))
+    if send is None:
+        return None
+    rtcp_mux = ours.rtcp_mux and theirs.rtcp_mux
+    rtcp = theirs.rtcp
+    # RFC 3550 11: without a=rtcp, RTCP goes to the next port up.
+    rtcp_port = theirs.port if rtcp_mux else rtcp.port if rtcp is not None else theirs.port + 1
+    direction = _intersect(ours.direction(local), reverse_direction(theirs.direction(remote)))
+    if connection.is_unspecified:
+        direction = _intersect(direction, "recvonly")
+    return NegotiatedVideo(
+        remote_address=connection.address,
+        remote_port=theirs.port,
+        remote_rtcp_port=rtcp_port,
+        rtcp_mux=rtcp_mux,
+        codec=send[1],
+        payload_type=send[0],
+        receive_codecs=receive,
+        feedback=_feedback(theirs, send[0]),
+        direction=direction,
+    )
+

@@ -1,0 +1,182 @@
+"""RFC 3264 offer/answer of a video m= line next to the audio one."""
+
+from __future__ import annotations
+
+from softphone.sip.offer_answer import AudioConfig, create_answer, create_offer, hold_offer, negotiate_answer
+from softphone.sip.sdp import SessionDescription, parse_sdp
+from softphone.sip.video_offer_answer import (
+    VideoConfig,
+    answer_video,
+    negotiated_video,
+    offer_video,
+    without_video,
+)
+
+
+def wire(sd: SessionDescription) -> SessionDescription:
+    return parse_sdp(sd.to_bytes())
+
+
+def our_offer(video: VideoConfig | None = None, port: int = 30002) -> SessionDescription:
+    audio = create_offer(AudioConfig(), address="192.0.2.1", port=30000, session_id=1, session_version=1)
+    return wire(offer_video(audio, video or VideoConfig(), port))
+
+
+def their_answer(
+    offer: SessionDescription, video: VideoConfig | None, port: int = 40002, direction: str = "sendrecv"
+) -> SessionDescription:
+    answer, media = create_answer(
+        offer, AudioConfig(), address="192.0.2.2", port=40000, session_id=2, session_version=1
+    )
+    assert media is not None
+    return wire(answer_video(offer, answer, video, port, direction))  # type: ignore[arg-type]
+
+
+def test_offer_has_video_line_after_audio_with_feedback_and_mux() -> None:
+    offer = our_offer()
+    assert [m.media for m in offer.media] == ["audio", "video"]
+    video = offer.media[1]
+    assert video.port == 30002 and video.proto == "RTP/AVP"
+    payload_type = video.payload_types[0]
+    assert str(video.rtpmap_for(payload_type)) == "VP8/90000"
+    fb = {a.value for a in video.get_attributes("rtcp-fb")}
+    assert fb == {f"{payload_type} nack", f"{payload_type} nack pli", f"{payload_type} ccm fir"}
+    assert video.rtcp_mux and video.direction(offer) == "sendrecv"
+    # The audio line's payload types are left alone and not reused.
+    assert payload_type not in offer.media[0].payload_types
+
+
+def test_answer_accepts_video_and_both_sides_agree() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].port == 40002
+    assert negotiate_answer(offer, answer, AudioConfig()) is not None
+    ours = negotiated_video(offer, answer, VideoConfig())
+    theirs = negotiated_video(answer, offer, VideoConfig())
+    assert ours is not None and theirs is not None
+    assert (ours.remote_address, ours.remote_port, ours.rtcp_mux) == ("192.0.2.2", 40002, True)
+    assert (theirs.remote_address, theirs.remote_port) == ("192.0.2.1", 30002)
+    assert ours.payload_type == theirs.payload_type == offer.media[1].payload_types[0]
+    assert ours.codec.name == "VP8" and ours.direction == theirs.direction == "sendrecv"
+    assert ours.feedback == {"nack", "nack pli", "ccm fir"}
+    assert ours.remote_rtcp_port == 40002
+
+
+def test_audio_only_user_declines_video_with_port_zero() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, None)
+    assert [m.media for m in answer.media] == ["audio", "video"]
+    assert answer.media[0].port == 40000 and answer.media[1].port == 0
+    assert negotiate_answer(offer, answer, AudioConfig()) is not None  # the audio call goes on
+    assert negotiated_video(offer, answer, VideoConfig()) is None
+
+
+def test_declined_video_keeps_formats_so_the_answer_is_valid() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, None)
+    assert answer.media[1].formats == offer.media[1].formats
+
+
+def test_no_common_video_codec_is_declined() -> None:
+    offer = wire(
+        parse_sdp(
+            "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+            "m=audio 5000 RTP/AVP 0\r\nm=video 5002 RTP/AVP 97\r\na=rtpmap:97 H265/90000\r\n"
+        )
+    )
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].port == 0
+
+
+def test_video_offer_without_audio_we_can_take_stays_declined() -> None:
+    offer = parse_sdp(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 18\r\nm=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+    )
+    answer, media = create_answer(offer, AudioConfig(), address="192.0.2.2", port=40000, session_id=2, session_version=1)
+    assert media is None
+    assert answer_video(offer, answer, VideoConfig(), 40002).media[1].port == 0
+
+
+def test_peer_declines_our_video() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, None)
+    assert negotiated_video(offer, answer, VideoConfig()) is None
+
+
+def test_camera_off_offers_recvonly_and_peer_answers_sendonly() -> None:
+    offer = our_offer(VideoConfig(send=False))
+    assert offer.media[1].direction(offer) == "recvonly"
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].direction(answer) == "sendonly"
+    ours = negotiated_video(offer, answer, VideoConfig(send=False))
+    assert ours is not None and ours.direction == "recvonly" and not ours.send and ours.receive
+
+
+def test_answerer_without_camera_answers_recvonly() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, VideoConfig(send=False))
+    assert answer.media[1].direction(answer) == "recvonly"
+    ours = negotiated_video(offer, answer, VideoConfig())
+    assert ours is not None and ours.direction == "sendonly"
+
+
+def test_hold_re_offer_holds_video_too() -> None:
+    offer = hold_offer(our_offer())
+    assert [m.direction(offer) for m in offer.media] == ["sendonly", "sendonly"]
+
+
+def test_dropping_video_by_re_offer_declines_it() -> None:
+    offer = without_video(our_offer())
+    assert offer.media[1].port == 0 and offer.media[0].port == 30000
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].port == 0
+    assert negotiated_video(offer, answer, VideoConfig()) is None
+
+
+def test_no_rtcp_mux_sends_rtcp_to_next_port() -> None:
+    offer = our_offer()
+    answer = their_answer(offer, VideoConfig(rtcp_mux=False))
+    assert not answer.media[1].rtcp_mux
+    ours = negotiated_video(offer, answer, VideoConfig())
+    assert ours is not None and not ours.rtcp_mux and ours.remote_rtcp_port == 40003
+
+
+def test_peer_payload_type_is_used_for_sending() -> None:
+    offer = parse_sdp(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\n"
+        "m=video 5002 RTP/AVPF 120 100\r\na=rtpmap:120 H264/90000\r\na=rtpmap:100 vp8/90000\r\n"
+        "a=rtcp-fb:* nack\r\na=rtcp-fb:100 nack pli\r\n"
+    )
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].proto == "RTP/AVPF" and answer.media[1].payload_types == [100]
+    assert not answer.media[1].rtcp_mux
+    video = negotiated_video(answer, offer, VideoConfig())
+    assert video is not None and video.payload_type == 100 and video.feedback == {"nack", "nack pli"}
+    assert video.remote_rtcp_port == 5003
+
+
+def test_unknown_transport_or_garbage_lines_are_declined_not_fatal() -> None:
+    offer = parse_sdp(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\n"
+        "m=video 5002 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96\r\na=rtcp-fb\r\n"
+    )
+    assert their_answer(offer, VideoConfig()).media[1].port == 0
+    garbage = parse_sdp(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\nm=video 5002 RTP/AVP 96 97\r\na=rtpmap:96 VP8\r\na=rtcp-fb:96\r\na=rtcp-fb\r\n"
+    )
+    assert their_answer(garbage, VideoConfig()).media[1].port == 0
+
+
+def test_only_the_first_video_line_is_taken() -> None:
+    offer = parse_sdp(
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+        "m=audio 5000 RTP/AVP 0\r\n"
+        "m=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+        "m=video 5004 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
+    )
+    answer = their_answer(offer, VideoConfig())
+    assert [m.port for m in answer.media] == [40000, 40002, 0]
