@@ -133,6 +133,7 @@ class FileSource:
         self.width = width
         self.height = height
         self._lock = threading.Lock()
+        self._closed = False
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, OSError) as exc:
@@ -163,7 +164,9 @@ class FileSource:
 
     def close(self) -> None:
         with self._lock:
-            self._container.close()
+            if not self._closed:
+                self._closed = True
+                self._container.close()
 
 
 def open_source(spec: str, width: int = 320, height: int = 240) -> VideoSource:
@@ -171,4 +174,3 @@ def open_source(spec: str, width: int = 320, height: int = 240) -> VideoSource:
     if spec == "pattern":
         return PatternSource(width, height)
     return FileSource(spec, width, height)
-

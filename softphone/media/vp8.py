@@ -29,6 +29,7 @@ MAX_FRAME_SIZE = 2_000_000
 MAX_PENDING_PACKETS = 2000
 _SEQ_MOD = 1 << 16
 _TS_MOD = 1 << 32
+_MAX_GAP = 64
 
 
 class Vp8Error(ValueError):
@@ -181,6 +182,7 @@ class FrameAssembler:
         self._pending: dict[int, _Pending] = {}
         self._packets = 0
         self._highest: int | None = None
+        self._missing: list[int] = []
         # The extended sequence number the next frame must start at; None before the first frame.
         self._next_seq: int | None = None
         self.need_keyframe = True
@@ -199,8 +201,21 @@ class FrameAssembler:
         if delta >= _SEQ_MOD // 2:
             delta -= _SEQ_MOD
         extended = self._highest + delta
+        if delta > 1:
+            # A gap: the packets in it may still come, or be asked for again (RFC 4585 generic NACK).
+            self._missing.extend(s & 0xFFFF for s in range(max(self._highest + 1, extended - _MAX_GAP), extended))
+            del self._missing[:-_MAX_GAP]
         self._highest = max(self._highest, extended)
         return extended
+
+    @property
+    def has_missing(self) -> bool:
+        return bool(self._missing)
+
+    def take_missing(self) -> list[int]:
+        """The sequence numbers of packets found missing since the last call (gaps of at most 64)."""
+        missing, self._missing = self._missing, []
+        return missing
 
     def push(self, sequence: int, timestamp: int, marker: bool, payload: bytes, now: float) -> bool:
         """Take one packet; False (and a counter moves) when it is malformed, late or a duplicate."""
@@ -262,11 +277,8 @@ class FrameAssembler:
                 if frame is not None:
                     frames.append(frame)
                 continue
-            # Something before ``head`` (or inside it) is missing: wait, up to max_delay, for a later frame.
-            later_complete = any(p.complete_span() is not None for p in ordered[1:])
-            if now - head.first_arrival < self.max_delay and not (
-                later_complete and now - head.first_arrival >= self.max_delay / 2
-            ):
+            # Something before ``head`` (or inside it) is missing: wait up to max_delay for it (a NACK's resend).
+            if now - head.first_arrival < self.max_delay:
                 break
             self.losses += 1
             self.need_keyframe = True
@@ -288,4 +300,6 @@ class FrameAssembler:
         if keyframe:
             self.need_keyframe = False
         self.frames_out += 1
-        return AssembledFrame(data, pending.timestamp, keyframe, pending.parts[span[0]].picture_id, pending.first_arrival)
+        return AssembledFrame(
+            data, pending.timestamp, keyframe, pending.parts[span[0]].picture_id, pending.first_arrival
+        )

@@ -259,4 +259,3 @@ def negotiated_video(
         feedback=_feedback(theirs, send[0]),
         direction=direction,
     )
-

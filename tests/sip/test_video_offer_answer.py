@@ -93,7 +93,9 @@ def test_video_offer_without_audio_we_can_take_stays_declined() -> None:
         "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
         "m=audio 5000 RTP/AVP 18\r\nm=video 5002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\n"
     )
-    answer, media = create_answer(offer, AudioConfig(), address="192.0.2.2", port=40000, session_id=2, session_version=1)
+    answer, media = create_answer(
+        offer, AudioConfig(), address="192.0.2.2", port=40000, session_id=2, session_version=1
+    )
     assert media is None
     assert answer_video(offer, answer, VideoConfig(), 40002).media[1].port == 0
 

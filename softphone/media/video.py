@@ -1,0 +1,548 @@
+"""One call's video stream on a thread of its own: source → VP8 → RTP out, RTP in → frames → VP8 decoder → sinks.
+
+The thread ticks at the frame rate (next deadline = previous + 1/fps) and
+waits on its socket between ticks. Each tick encodes the source's next frame
+(when the stream sends), cuts it into RTP packets (RFC 7741) and keeps them
+a moment for retransmission on a NACK; then it takes the frames the frame
+jitter buffer has ready, decodes them, writes them to the recorder and hands
+them to ``on_frame``. A loss the jitter buffer cannot wait out makes it drop
+frames until a key frame; the session asks for one with PLI (or FIR), and
+answers the peer's PLI/FIR with a key frame. RTCP goes out about once a
+second (SR or RR with a reception report, our CNAME, and the feedback due).
+Garbage from the network moves a counter and is dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import av
+
+from softphone.media.errors import MediaError
+from softphone.media.parameters import Address, CodecDescription
+from softphone.media.rtcp import (
+    Bye,
+    ReceiverReport,
+    RtcpPacket,
+    SenderReport,
+    build_compound,
+    cname_packet,
+    is_rtcp,
+    parse_compound,
+)
+from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
+from softphone.media.rtp import RtpReceiver, RtpSender
+from softphone.media.video_codec import VideoRecorder, Vp8Decoder, Vp8Encoder
+from softphone.media.video_sources import VideoSource
+from softphone.media.vp8 import FrameAssembler, Vp8Packetizer
+
+__all__ = ["VideoParameters", "VideoQuality", "VideoSession"]
+
+log = logging.getLogger("softphone.media")
+
+CLOCK_RATE = 90000
+_MAX_DATAGRAM = 2048
+_DRAIN_LIMIT = 256
+_RTCP_INTERVAL = 1.0
+_QUALITY_PERIOD = 1.0
+# At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
+_KEYFRAME_SPACING = 0.5
+# Packets kept for retransmission, and how many of them a NACK may make us send again per second.
+_HISTORY = 512
+_RETRANSMIT_BUDGET = 200
+
+
+class VideoParameters(Protocol):
+    """The agreed video stream from our point of view (``softphone.sip.video_offer_answer.NegotiatedVideo`` fits)."""
+
+    @property
+    def remote_address(self) -> str: ...
+    @property
+    def remote_port(self) -> int: ...
+    @property
+    def remote_rtcp_port(self) -> int: ...
+    @property
+    def rtcp_mux(self) -> bool: ...
+    @property
+    def codec(self) -> CodecDescription: ...
+    @property
+    def payload_type(self) -> int: ...
+    @property
+    def receive_codecs(self) -> Mapping[int, CodecDescription]: ...
+    @property
+    def feedback(self) -> frozenset[str]: ...
+    @property
+    def direction(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VideoQuality:
+    """The video figures of the last second (``fps``, bitrates) and of the call so far (counts)."""
+
+    codec: str
+    width: int
+    height: int
+    fps: float
+    bitrate_kbps: float
+    send_bitrate_kbps: float
+    frames_decoded: int
+    frames_sent: int
+    freezes: int
+    loss_percent: float
+    keyframes_requested: int
+    keyframes_sent: int
+    nacks_sent: int
+    retransmitted: int
+    packets_dropped: int
+
+
+class VideoSession:
+    """One call's video; see the module documentation.
+
+    ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        params: VideoParameters,
+        source: VideoSource | None,
+        *,
+        fps: int = 15,
+        bitrate: int = 300_000,
+        recorder: VideoRecorder | None = None,
+        on_frame: Callable[[av.VideoFrame], None] | None = None,
+        on_quality: Callable[[VideoQuality], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        jitter_delay: float = 0.2,
+    ) -> None:
+        if params.codec.name.casefold() != "vp8":
+            raise MediaError(f"video codec {params.codec.name} is not supported (VP8 is)")
+        if not 1 <= fps <= 60:
+            raise MediaError(f"frame rate {fps} is out of range 1-60")
+        self._sock = sock
+        self._sock.setblocking(False)
+        self._rtcp_sock: socket.socket | None = None
+        self._params = params
+        self._source = source
+        self._fps = fps
+        self._bitrate = bitrate
+        self._recorder = recorder
+        self._on_frame = on_frame
+        self._on_quality = on_quality
+        self._clock = clock
+        self._wallclock = wallclock
+        rng = random.Random()
+        self.local_address: Address = tuple(sock.getsockname())
+        self._cname = f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
+        self._sender = RtpSender(params.payload_type, CLOCK_RATE, rng=rng)
+        self._packetizer = Vp8Packetizer(picture_id=rng.getrandbits(15))
+        self._encoder: Vp8Encoder | None = None
+        self._decoder = Vp8Decoder()
+        self._assembler = FrameAssembler(jitter_delay)
+        self._receiver = self._make_receiver(params)
+        self._history: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._lock = threading.RLock()
+        self._commands: collections.deque[Callable[[], None]] = collections.deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._index = 0
+        self._force_keyframe = True
+        self._last_forced = -1e9
+        self._last_request = -1e9
+        self._fir_sequence = 0
+        self._pending_feedback: list[RtcpPacket] = []
+        self._budget = float(_RETRANSMIT_BUDGET)
+        self._budget_at = 0.0
+        # Figures for VideoQuality.
+        self.width = self.height = 0
+        self.frames_decoded = self.frames_sent = self.freezes = 0
+        self.keyframes_requested = self.keyframes_sent = self.nacks_sent = self.retransmitted = 0
+        self.rtcp_malformed = self.dropped_other = 0
+        self._window_frames = 0
+        self._window_bytes_in = 0
+        self._window_bytes_out = 0
+        self._last_frame_at: float | None = None
+        self._mean_interval = 1.0 / fps
+        self._frozen = False
+
+    def _make_receiver(self, params: VideoParameters) -> RtpReceiver:
+        payload_types = {pt: codec.clock_rate for pt, codec in params.receive_codecs.items()}
+        # One packet is enough to latch: losing the first packet of the first key frame costs a PLI round trip.
+        return RtpReceiver(payload_types, remote=(params.remote_address, params.remote_port), min_sequential=1)
+
+    # -- public API (any thread) ----------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                raise MediaError("video session already started")
+            self._setup_rtcp_socket()
+            self._thread = threading.Thread(target=self._run, name=f"video-{self.local_address[1]}", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Send RTCP BYE, stop and join the thread, close the sockets, the recorder and the source."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("video thread %s did not stop within %.1f s", thread.name, timeout)
+        with self._lock:
+            self._sock.close()
+            if self._rtcp_sock is not None:
+                self._rtcp_sock.close()
+            if self._recorder is not None:
+                self._recorder.close()
+            if self._source is not None:
+                self._source.close()
+            if self._encoder is not None:
+                self._encoder.close()
+            self._decoder.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def recorder(self) -> VideoRecorder | None:
+        return self._recorder
+
+    def update(self, params: VideoParameters) -> None:
+        """What a new offer/answer agreed (another address, direction or payload type)."""
+
+        def apply() -> None:
+            moved = (params.remote_address, params.remote_port) != (
+                self._params.remote_address,
+                self._params.remote_port,
+            )
+            self._params = params
+            self._sender.payload_type = params.payload_type
+            self._receiver.payload_types = {pt: c.clock_rate for pt, c in params.receive_codecs.items()}
+            if moved:
+                self._receiver.remote = (params.remote_address, params.remote_port)
+                self._receiver.reset_latch()
+            self._setup_rtcp_socket()
+
+        self._command(apply)
+
+    def request_keyframe(self) -> None:
+        self._command(lambda: setattr(self, "_force_keyframe", True))
+
+    def _command(self, action: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None:
+                action()
+            else:
+                self._commands.append(action)
+
+    @property
+    def sending(self) -> bool:
+        return self._source is not None and self._params.direction in ("sendrecv", "sendonly")
+
+    # -- the thread ------------------------------------------------------------------------------
+
+    def _setup_rtcp_socket(self) -> None:
+        """Without rtcp-mux, RTCP comes to the port above ours (RFC 3550 11)."""
+        if self._params.rtcp_mux or self._rtcp_sock is not None:
+            return
+        host, port = self.local_address[0], self.local_address[1]
+        rtcp = socket.socket(self._sock.family, socket.SOCK_DGRAM)
+        try:
+            rtcp.bind((host, port + 1))
+        except OSError as exc:
+            rtcp.close()
+            log.warning("no RTCP port for video at %s:%d: %s", host, port + 1, exc)
+            return
+        rtcp.setblocking(False)
+        self._rtcp_sock = rtcp
+
+    def _run(self) -> None:
+        period = 1.0 / self._fps
+        now = self._clock()
+        deadline = now
+        next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.0)
+        next_quality = now + _QUALITY_PERIOD
+        failures = 0
+        while not self._stop.is_set():
+            now = self._clock()
+            if now < deadline:
+                self._wait_and_receive(deadline - now)
+                continue
+            try:
+                with self._lock:
+                    while self._commands:
+                        self._commands.popleft()()
+                    self._tick(now)
+                    if now >= next_rtcp:
+                        self._send_rtcp(now)
+                        next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.5)
+                    if now >= next_quality:
+                        self._report_quality(now - next_quality + _QUALITY_PERIOD)
+                        next_quality = now + _QUALITY_PERIOD
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.exception("video session %s: %s", self.local_address, exc)
+                if failures >= 50:
+                    break
+            deadline += period
+            if now - deadline > 10 * period:
+                deadline = now + period  # a long stall: start again rather than burst
+        try:
+            with self._lock:
+                self._send_bye()
+        except OSError:
+            pass
+
+    def _wait_and_receive(self, timeout: float) -> None:
+        socks = [self._sock] if self._rtcp_sock is None else [self._sock, self._rtcp_sock]
+        try:
+            readable, _, _ = select.select(socks, [], [], max(0.0, timeout))
+        except (OSError, ValueError):
+            time.sleep(max(0.0, timeout))
+            return
+        for sock in readable:
+            with self._lock:
+                self._drain(sock)
+
+    def _drain(self, sock: socket.socket) -> None:
+        for _ in range(_DRAIN_LIMIT):
+            try:
+                data, addr = sock.recvfrom(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue
+            now = self._clock()
+            try:
+                if is_rtcp(data) or sock is self._rtcp_sock:
+                    self._handle_rtcp(data, addr, now)
+                else:
+                    self._handle_rtp(data, addr, now)
+            except Exception:  # bad input from the network is never fatal
+                self.dropped_other += 1
+
+    def _handle_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        packet = self._receiver.receive(data, addr, now)
+        if packet is None or self._params.direction not in ("sendrecv", "recvonly"):
+            return
+        if self._assembler.push(packet.sequence, packet.timestamp, packet.marker, packet.payload, now):
+            self._window_bytes_in += len(data)
+        if self._assembler.has_missing:
+            self._request_feedback(now)  # RFC 4585 3.5.2: a NACK goes out at once, not at the next tick
+
+    def _from_peer(self, addr: Address) -> bool:
+        latched = self._receiver.latched_addr
+        if latched is not None and isinstance(latched, tuple) and addr[:1] == latched[:1]:
+            return True
+        return bool(addr[0] == self._params.remote_address)
+
+    def _handle_rtcp(self, data: bytes, addr: Address, now: float) -> None:
+        if not self._from_peer(addr):
+            self.rtcp_malformed += 1
+            return
+        try:
+            packets = parse_compound(data, require_report_first=False)
+        except MediaError:
+            self.rtcp_malformed += 1
+            return
+        latched = self._receiver.latched_ssrc
+        for packet in packets:
+            if isinstance(packet, SenderReport) and packet.ssrc == latched:
+                self._receiver.note_sender_report(packet.ntp_timestamp, now)
+        feedback = read_feedback(packets, self._sender.ssrc)
+        self.rtcp_malformed += feedback.malformed
+        if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
+            self._force_keyframe = True
+        if feedback.lost:
+            self._retransmit(feedback.lost, now)
+
+    def _retransmit(self, lost: list[int], now: float) -> None:
+        # RFC 4585 6.2.1 leaves what to resend to the sender: ours are the packets as first sent, at a bounded rate.
+        self._budget = min(float(_RETRANSMIT_BUDGET), self._budget + (now - self._budget_at) * _RETRANSMIT_BUDGET)
+        self._budget_at = now
+        for seq in lost:
+            data = self._history.get(seq)
+            if data is None or self._budget < 1:
+                continue
+            self._budget -= 1
+            self._send_rtp(data)
+            self.retransmitted += 1
+
+    # -- one tick: send a frame, play what came ------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        if self.sending:
+            self._send_frame(now)
+        for frame in self._assembler.pop(now):
+            if self._recorder is not None:
+                self._recorder.write(frame.data, frame.timestamp)
+            for picture in self._decoder.decode(frame.data):
+                self._played(picture, now)
+        self._request_feedback(now)
+
+    def _send_frame(self, now: float) -> None:
+        source = self._source
+        assert source is not None
+        picture = source.next_frame(self._index)
+        timestamp = self._sender.timestamp + self._index * CLOCK_RATE // self._fps
+        self._index += 1
+        if picture is None:
+            return
+        if self._encoder is None:
+            self._encoder = Vp8Encoder(source.width, source.height, self._fps, self._bitrate)
+        keyframe = self._force_keyframe
+        if keyframe:
+            self._force_keyframe = False
+            self._last_forced = now
+            self.keyframes_sent += 1
+        for encoded in self._encoder.encode(picture, keyframe):
+            payloads = self._packetizer.packetize(encoded)
+            for n, payload in enumerate(payloads):
+                seq = self._sender.sequence
+                data = self._sender.packetize_at(payload, timestamp, marker=n == len(payloads) - 1)
+                self._history[seq] = data
+                if len(self._history) > _HISTORY:
+                    self._history.popitem(last=False)
+                self._send_rtp(data)
+                self._window_bytes_out += len(data)
+            self.frames_sent += 1
+
+    def _played(self, picture: av.VideoFrame, now: float) -> None:
+        self.frames_decoded += 1
+        self._window_frames += 1
+        self.width, self.height = picture.width, picture.height
+        if self._last_frame_at is not None:
+            interval = now - self._last_frame_at
+            # A freeze: a gap between pictures of three mean frame times and at least 150 ms more than one.
+            frozen = interval > max(3 * self._mean_interval, self._mean_interval + 0.15)
+            if frozen and not self._frozen:
+                self.freezes += 1
+            self._frozen = frozen
+            self._mean_interval += (min(interval, 1.0) - self._mean_interval) / 16
+        self._last_frame_at = now
+        if self._on_frame is not None:
+            try:
+                self._on_frame(picture)
+            except Exception:
+                log.exception("video frame callback raised")
+
+    def _request_feedback(self, now: float) -> None:
+        media_ssrc = self._receiver.latched_ssrc
+        if media_ssrc is None:
+            return
+        feedback = self._params.feedback
+        missing = self._assembler.take_missing()
+        if missing and "nack" in feedback:
+            self._pending_feedback.append(nack(self._sender.ssrc, media_ssrc, missing))
+            self.nacks_sent += 1
+        if self._assembler.need_keyframe and now - self._last_request >= _KEYFRAME_SPACING:
+            if "nack pli" in feedback:
+                self._pending_feedback.append(pli(self._sender.ssrc, media_ssrc))
+            elif "ccm fir" in feedback:
+                self._fir_sequence += 1
+                self._pending_feedback.append(fir(self._sender.ssrc, media_ssrc, self._fir_sequence))
+            else:
+                return
+            self._last_request = now
+            self.keyframes_requested += 1
+        if self._pending_feedback:
+            # RFC 4585 3.5.2: feedback goes out early, in a compound packet with a report.
+            self._send_rtcp(now)
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _remote_rtp(self) -> Address:
+        latched = self._receiver.latched_addr
+        if isinstance(latched, tuple):
+            return latched  # RFC 4961: symmetric RTP
+        return (self._params.remote_address, self._params.remote_port)
+
+    def _remote_rtcp(self) -> Address:
+        if self._params.rtcp_mux:
+            return self._remote_rtp()
+        return (self._params.remote_address, self._params.remote_rtcp_port)
+
+    def _send_rtp(self, data: bytes) -> None:
+        try:
+            self._sock.sendto(data, self._remote_rtp())
+        except OSError:
+            self.dropped_other += 1
+
+    def _report(self, now: float) -> RtcpPacket:
+        block = self._receiver.report_block(now)
+        blocks = (block,) if block is not None else ()
+        if self.frames_sent:
+            return self._sender.sender_report(self._wallclock(), reports=blocks)
+        return ReceiverReport(self._sender.ssrc, blocks)
+
+    def _send_rtcp(self, now: float) -> None:
+        packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback]
+        self._pending_feedback.clear()
+        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
+        try:
+            sock.sendto(build_compound(packets), self._remote_rtcp())
+        except (OSError, MediaError):
+            self.dropped_other += 1
+
+    def _send_bye(self) -> None:
+        if self._sock.fileno() < 0:
+            return
+        packets = [self._report(self._clock()), cname_packet(self._sender.ssrc, self._cname), Bye((self._sender.ssrc,))]
+        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
+        sock.sendto(build_compound(packets), self._remote_rtcp())
+
+    # -- quality ---------------------------------------------------------------------------------
+
+    def quality(self, window: float = _QUALITY_PERIOD) -> VideoQuality:
+        stats = self._receiver.stats
+        expected = self._receiver.retired_expected + (max(0, stats.expected) if stats is not None else 0)
+        lost = self._receiver.retired_lost + (stats.cumulative_lost if stats is not None else 0)
+        dropped = (
+            self._receiver.dropped_malformed
+            + self._receiver.dropped_unknown_pt
+            + self._receiver.dropped_wrong_source
+            + self._receiver.dropped_unknown_ssrc
+            + self._assembler.packets_malformed
+            + self.rtcp_malformed
+            + self.dropped_other
+        )
+        return VideoQuality(
+            codec=self._params.codec.name,
+            width=self.width,
+            height=self.height,
+            fps=round(self._window_frames / window, 1),
+            bitrate_kbps=round(self._window_bytes_in * 8 / window / 1000, 1),
+            send_bitrate_kbps=round(self._window_bytes_out * 8 / window / 1000, 1),
+            frames_decoded=self.frames_decoded,
+            frames_sent=self.frames_sent,
+            freezes=self.freezes,
+            loss_percent=round(100 * max(0, lost) / expected, 2) if expected > 0 else 0.0,
+            keyframes_requested=self.keyframes_requested,
+            keyframes_sent=self.keyframes_sent,
+            nacks_sent=self.nacks_sent,
+            retransmitted=self.retransmitted,
+            packets_dropped=dropped,
+        )
+
+    def _report_quality(self, window: float) -> None:
+        snapshot = self.quality(max(window, 1e-3))
+        self._window_frames = self._window_bytes_in = self._window_bytes_out = 0
+        if self._on_quality is not None:
+            try:
+                self._on_quality(snapshot)
+            except Exception:
+                log.exception("video quality callback raised")

@@ -1,0 +1,185 @@
+"""Two video sessions on loopback: pattern → VP8 → RTP → frames → decoder, directly and through a lossy relay."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import av
+import pytest
+
+from softphone.media.video import VideoQuality, VideoSession
+from softphone.media.video_codec import VideoRecorder
+from softphone.media.video_sources import PatternSource
+from softphone.sip.offer_answer import Codec
+from softphone.sip.video_offer_answer import NegotiatedVideo, vp8_codec
+from tests.media_relay import LossyRelay
+from tests.video_check import PSNR_THRESHOLD_DB, Received, check_picture, read_recording
+
+
+def bound() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def params(port: int, direction: str = "sendrecv", feedback: frozenset[str] | None = None) -> NegotiatedVideo:
+    codec = vp8_codec(96)
+    return NegotiatedVideo(
+        remote_address="127.0.0.1",
+        remote_port=port,
+        remote_rtcp_port=port,
+        rtcp_mux=True,
+        codec=codec,
+        payload_type=96,
+        receive_codecs={96: Codec("VP8", 90000, 1, 96)},
+        feedback=frozenset({"nack", "nack pli", "ccm fir"}) if feedback is None else feedback,
+        direction=direction,  # type: ignore[arg-type]
+    )
+
+
+@dataclass
+class Watch:
+    received: Received = field(default_factory=lambda: Received([], [], 0))
+    qualities: list[VideoQuality] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def frame(self, picture: av.VideoFrame) -> None:
+        with self.lock:
+            check_picture(picture, self.received)
+
+    def quality(self, q: VideoQuality) -> None:
+        with self.lock:
+            self.qualities.append(q)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Callable[..., tuple[VideoSession, VideoSession, Watch]]]:
+    sessions: list[VideoSession] = []
+
+    def make(
+        a_sock: socket.socket, b_sock: socket.socket, a_peer: int, b_peer: int, **kwargs: object
+    ) -> tuple[VideoSession, VideoSession, Watch]:
+        watch = Watch()
+        a = VideoSession(a_sock, params(a_peer), PatternSource(320, 240), fps=15)
+        b = VideoSession(
+            b_sock,
+            params(b_peer, **kwargs),  # type: ignore[arg-type]
+            None,
+            fps=15,
+            recorder=VideoRecorder(tmp_path / "b.mkv"),
+            on_frame=watch.frame,
+            on_quality=watch.quality,
+        )
+        sessions.extend([a, b])
+        a.start()
+        b.start()
+        return a, b, watch
+
+    yield make
+    for session in sessions:
+        session.stop()
+
+
+def test_pattern_arrives_in_order_and_recording_matches(
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]], tmp_path: Path
+) -> None:
+    a_sock, b_sock = bound(), bound()
+    a, b, watch = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1])
+    wait_for(lambda: len(watch.received.counters) >= 45)
+    wait_for(lambda: any(q.frames_decoded > 0 for q in watch.qualities))
+    b.stop()
+    a.stop()
+    got = watch.received
+    assert got.in_order and got.unreadable == 0
+    assert got.missing == 0  # loopback loses nothing
+    assert min(got.psnrs) >= PSNR_THRESHOLD_DB
+    q = watch.qualities[-1]
+    assert (q.codec, q.width, q.height) == ("VP8", 320, 240) and q.bitrate_kbps > 0
+    recorded = read_recording(tmp_path / "b.mkv")
+    assert recorded.counters[: len(got.counters)] == got.counters[: len(recorded.counters)]
+    assert len(recorded.counters) >= 45 and min(recorded.psnrs) >= PSNR_THRESHOLD_DB
+
+
+def test_five_percent_loss_recovers_with_nack_and_pli(
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]],
+) -> None:
+    a_sock, b_sock = bound(), bound()
+    relay = LossyRelay(
+        a_sock.getsockname(), b_sock.getsockname(), loss=0.05, duplicate=0.01, reorder=0.02, delay_ms=(5, 20), seed=7
+    )
+    try:
+        a, b, watch = pair(a_sock, b_sock, relay.address_a[1], relay.address_b[1])
+        wait_for(lambda: len(watch.received.counters) >= 120, timeout=60)
+        b.stop()
+        a.stop()
+    finally:
+        relay.close()
+    got = watch.received
+    assert got.in_order and got.unreadable == 0
+    # Every frame that is shown is right: a frame whose reference was lost is never decoded.
+    assert min(got.psnrs) >= PSNR_THRESHOLD_DB
+    sent = got.counters[-1] - got.counters[0] + 1
+    figures = (b.nacks_sent, a.retransmitted, b.keyframes_requested, b._assembler.losses)
+    assert got.missing <= sent * 0.25, f"{got.missing} of {sent} frames lost; nack/resent/pli/losses {figures}"
+    assert b.nacks_sent > 0 and a.retransmitted > 0
+
+
+def test_loss_without_nack_asks_for_a_keyframe(pair: Callable[..., tuple[VideoSession, VideoSession, Watch]]) -> None:
+    a_sock, b_sock = bound(), bound()
+    relay = LossyRelay(
+        a_sock.getsockname(), b_sock.getsockname(), loss=0.05, duplicate=0, reorder=0, delay_ms=(1, 2), seed=3
+    )
+    try:
+        a, b, watch = pair(a_sock, b_sock, relay.address_a[1], relay.address_b[1], feedback=frozenset({"nack pli"}))
+        wait_for(lambda: b.keyframes_requested > 0 and len(watch.received.counters) >= 60, timeout=60)
+        wait_for(lambda: a.keyframes_sent > 1)
+    finally:
+        relay.close()
+    assert watch.received.in_order and min(watch.received.psnrs) >= PSNR_THRESHOLD_DB
+
+
+def test_garbage_is_counted_and_the_video_goes_on(
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]],
+) -> None:
+    a_sock, b_sock = bound(), bound()
+    _, b, watch = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1])
+    wait_for(lambda: len(watch.received.counters) >= 10)
+    attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        target = b_sock.getsockname()
+        valid = bytes((0x80, 96)) + b"\x00" * 10
+        for n in range(300):  # random junk, RTP headers with junk payloads, and junk RTCP from the latched host
+            attacker.sendto(os.urandom(n % 90), target)
+            attacker.sendto(valid[:2] + os.urandom(10) + os.urandom(n % 7), target)
+            attacker.sendto(bytes((0x81, 206, 0, 2)) + os.urandom(8), target)
+    finally:
+        attacker.close()
+    before = len(watch.received.counters)
+    wait_for(lambda: len(watch.received.counters) >= before + 30)
+    assert b.quality().packets_dropped > 0
+    assert watch.received.in_order and min(watch.received.psnrs) >= PSNR_THRESHOLD_DB
+
+
+def test_recvonly_session_sends_no_video(pair: Callable[..., tuple[VideoSession, VideoSession, Watch]]) -> None:
+    a_sock, b_sock = bound(), bound()
+    a, _, _ = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1])
+    a.update(replace(params(b_sock.getsockname()[1]), direction="recvonly"))
+    time.sleep(0.3)
+    frames = a.frames_sent
+    time.sleep(0.5)
+    assert a.frames_sent == frames
