@@ -27,6 +27,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from softphone import __version__
@@ -60,6 +61,7 @@ from softphone.ua import (
     TransferEvent,
     UserAgent,
     UserAgentError,
+    VideoQualityEvent,
     WatcherEvent,
     device_media,
     password_from_env,
@@ -68,6 +70,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
+from softphone.ua.call_video import VideoSettings
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.limits import Limits
 from softphone.ua.nat import nat_test_main
@@ -243,6 +246,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--play", metavar="FILE.wav", help="send this 16-bit WAV file (looped), not the microphone")
     parser.add_argument("--record", metavar="FILE.wav", help="record what the other side sends to this WAV file")
+    parser.add_argument(
+        "--video",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="offer and accept a VP8 video stream next to the audio (--no-video, the default: audio only)",
+    )
+    parser.add_argument(
+        "--video-source",
+        metavar="pattern|FILE",
+        default="pattern",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter) or a video file, looped",
+    )
+    parser.add_argument(
+        "--record-video", metavar="FILE.mkv", help="write the video the other side sends to this Matroska file"
+    )
     parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
     parser.add_argument("--output-device", metavar="NAME", help="speaker (name or index; default: the system's)")
     parser.add_argument(
@@ -367,6 +385,23 @@ def media_for(args: argparse.Namespace) -> MediaFactory:
     return device_media(_device(args.input_device), _device(args.output_device), processing_for(args))
 
 
+def video_for(args: argparse.Namespace) -> VideoSettings | None:
+    """The video of calls the options ask for (None: audio only)."""
+    if not args.video:
+        if args.record_video is not None:
+            raise AccountError("--record-video needs --video")
+        return None
+    if args.srtp != "off":
+        # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
+        raise AccountError("--video needs --srtp off (video is not encrypted yet)")
+    if args.video_source != "pattern" and not Path(args.video_source).is_file():
+        raise AccountError(f"--video-source: no such file {args.video_source!r}")
+    record = None if args.record_video is None else Path(args.record_video)
+    if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
+        raise AccountError("--record-video writes a Matroska file: give it a name ending in .mkv")
+    return VideoSettings(source=args.video_source, record=record)
+
+
 def processing_for(args: argparse.Namespace) -> ProcessingConfig:
     """The microphone processing the options ask for (sound devices only)."""
     return ProcessingConfig(
@@ -442,6 +477,12 @@ def describe(event: Event) -> str:
         return (
             f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
             f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}{echo}"
+        )
+    if isinstance(event, VideoQualityEvent):
+        return (
+            f"video of {event.call_id}: {event.codec} {event.width}x{event.height} {event.fps:.0f} fps,"
+            f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
+            f" loss {event.loss_percent:.1f} %"
         )
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
@@ -805,6 +846,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         [account],
         listen=[("UDP", host, port), ("TCP", host, port)],
         media=media_for(args),
+        video=video_for(args),
         audio=None if args.codecs is None else AudioConfig(codecs=args.codecs),
         store=store,
         rel100=args.rel100,

@@ -61,6 +61,7 @@ from softphone.ua.events import (
     RegistrationEvent,
     SubscriptionEvent,
     TransferEvent,
+    VideoQualityEvent,
     WatcherEvent,
 )
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
@@ -106,6 +107,7 @@ __all__ = [
     "TransportName",
     "UserAgent",
     "UserAgentError",
+    "VideoQualityEvent",
     "WatcherEvent",
     "address_shown",
     "call_problem",

@@ -37,6 +37,7 @@ from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
 from softphone.ua.call_effects import Rel100
+from softphone.ua.call_video import VideoSettings
 from softphone.ua.calls import CallManager
 from softphone.ua.capabilities import ALLOW
 from softphone.ua.dialog_state import DialogStateService
@@ -102,6 +103,7 @@ class UserAgent(SipEndpoint):
         min_se: int = DEFAULT_MIN_SE,
         keepalive: float | None = 30.0,
         media: MediaFactory | None = None,
+        video: VideoSettings | None = None,
         store: Store | None = None,
         rel100: Rel100 = "supported",
         early_media: bool = False,
@@ -127,6 +129,8 @@ class UserAgent(SipEndpoint):
         self.min_se = min_se
         self.keepalive = keepalive
         self.media = media
+        # Video calls (None: audio only, video offers are answered with the video stream declined).
+        self.video = video
         self.rel100: Rel100 = rel100
         self.early_media = early_media
         self.limits = limits if limits is not None else Limits()

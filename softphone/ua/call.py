@@ -22,6 +22,8 @@ from softphone.ua.session_timer import SessionTimer
 if TYPE_CHECKING:
     from softphone.media.engine import MediaSession
     from softphone.media.recorder import CallRecorder
+    from softphone.media.video import VideoSession
+    from softphone.sip.video_offer_answer import NegotiatedVideo
 
 
 @dataclass(eq=False)
@@ -49,6 +51,10 @@ class Call:
     # A recording asked for before the media session started; attached when it does.
     pending_recorder: CallRecorder | None = None
     muted: bool = False
+    # The even UDP port reserved for video (None: this call offers and accepts no video) and its session.
+    video_port: MediaPort | None = None
+    video_session: VideoSession | None = None
+    video_applied: NegotiatedVideo | None = None
     # For the call history: when it began and was answered (wall clock), and its quality over time.
     started_at: float = field(default_factory=time.time)
     answered_at: float | None = None

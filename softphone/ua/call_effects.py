@@ -18,6 +18,7 @@ from softphone.sip.offer_answer import AudioConfig, NegotiatedMedia
 from softphone.sip.srtp_sdp import MediaCrypto
 from softphone.sip.transaction import ServerTransaction
 from softphone.sip.uri import SipUri, Uri
+from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig
 from softphone.transport import Target
 from softphone.ua.events import Event
 
@@ -74,6 +75,8 @@ class CallConfig:
     """
 
     audio: AudioConfig = field(default_factory=AudioConfig)
+    # Video next to the audio (None: audio only; offered video streams are declined with port 0).
+    video: VideoConfig | None = None
     session_expires: int | None = 1800
     min_se: int = 90
     rel100: Rel100 = "supported"
@@ -161,6 +164,8 @@ class StartMedia:
     hold: bool = False
     send: bool = True
     crypto: MediaCrypto | None = None
+    # The video stream offer/answer agreed next to the audio (None: none).
+    video: NegotiatedVideo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +177,7 @@ class UpdateMedia:
     hold: bool = False
     send: bool = True
     crypto: MediaCrypto | None = None
+    video: NegotiatedVideo | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
 from softphone.sip.transaction import ServerTransaction, make_response
+from softphone.sip.video_offer_answer import answer_video, negotiated_video, offer_video
 from softphone.transport import Target
 from softphone.ua.call_effects import (
     CallConfig,
@@ -98,6 +99,7 @@ class CallMachine:
         media_port: int,
         contact_for: Callable[[Target], NameAddr],
         rng: random.Random | None = None,
+        video_port: int = 0,
     ) -> None:
         self.id = id
         self.call_id = call_id
@@ -108,6 +110,8 @@ class CallMachine:
         self.config = config
         self.media_host = media_host
         self.media_port = media_port
+        # Our video RTP port (0: no video, whatever the configuration says).
+        self.video_port = video_port
         self.contact_for = contact_for
         self.rng = rng if rng is not None else random.Random()
         self.phase = CallPhase.IDLE
@@ -491,11 +495,23 @@ class CallMachine:
         if key != self._dtls_key:
             # A new DTLS association (or none): what the last one proved no longer holds.
             self._dtls_key, self._dtls_status = key, None
+        video = negotiated_video(self.local_sdp, self.remote_sdp, self.config.video) if self.video_port else None
         if self.media_started:
-            self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto))
+            self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto, video))
         else:
             self.media_started = True
-            self._effects.append(StartMedia(media, answered, self.local_hold, send, crypto))
+            self._effects.append(StartMedia(media, answered, self.local_hold, send, crypto, video))
+
+    def with_video(self, offer: SessionDescription) -> SessionDescription:
+        """Our new offer with the video m= line added, when this call may have video."""
+        if self.config.video is None or not self.video_port:
+            return offer
+        return offer_video(offer, self.config.video, self.video_port)
+
+    def answer_with_video(self, offer: SessionDescription, answer: SessionDescription) -> SessionDescription:
+        """Our answer accepting the offer's video stream, when this call may have video (else it stays declined)."""
+        config = self.config.video if self.video_port else None
+        return answer_video(offer, answer, config, self.video_port, "sendonly" if self.local_hold else "sendrecv")
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:
         self.stop_timer(CallTimer.SESSION_REFRESH)

@@ -38,6 +38,7 @@ from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
 from softphone.ua.call import Call
 from softphone.ua.call_effects import StartMedia, UpdateMedia
+from softphone.ua.call_video import CallVideo, VideoSettings
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     ConferenceEvent,
@@ -72,8 +73,11 @@ class CallMedia:
         spawn: Callable[..., Any],
         on_remote_bye: Callable[[Call], None],
         on_encryption: Callable[[Call, EncryptionReady | EncryptionFailed], None] | None = None,
+        video: Callable[[], VideoSettings | None] | None = None,
     ) -> None:
         self.factory = factory
+        # The calls' video sessions, beside their audio.
+        self.video = CallVideo(video or (lambda: None), loop, emit)
         self._on_encryption = on_encryption
         # This installation's DTLS certificate, for calls whose media is keyed by DTLS-SRTP.
         self.identity: Callable[[], DtlsIdentity] | None = None
@@ -102,6 +106,7 @@ class CallMedia:
         self._wanted[id(call)] = wanted
         if self.factory() is None or call.ended:
             return
+        self.video.apply(call, wanted.video, answered=wanted.answered, hold=wanted.hold)
         session = call.media_session
         if session is None:
             if not call.media_tried:
@@ -133,6 +138,10 @@ class CallMedia:
         self._receive_only.discard(id(call))
         if call in self._conference_calls:
             self._leave_conference(call, ended=True)
+        video = self.video.stop(call)
+        if video is not None:
+            self._stops.add(video)
+            video.add_done_callback(self._stopped)
         session, audio, pending = call.media_session, call.audio, call.pending_recorder
         call.media_session = None
         call.audio = None

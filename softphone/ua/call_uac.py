@@ -65,12 +65,14 @@ class UacInvite:
         m = self.m
         self.targets = list(targets)
         self.extra_headers = list(headers)
-        m.local_sdp = create_offer(
-            m.config.audio,
-            address=m.media_host,
-            port=m.media_port,
-            session_id=m.rng.randrange(1, 2**31),
-            session_version=1,
+        m.local_sdp = m.with_video(
+            create_offer(
+                m.config.audio,
+                address=m.media_host,
+                port=m.media_port,
+                session_id=m.rng.randrange(1, 2**31),
+                session_version=1,
+            )
         )
         m.advance(Trigger.DIAL)
         self._send(self.targets[0])

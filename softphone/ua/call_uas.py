@@ -146,7 +146,7 @@ class UasInvite:
     ) -> tuple[SessionDescription, NegotiatedMedia | None]:
         m = self.m
         crypto = m.media.crypto if m.media is not None else None
-        return create_answer(
+        answer, media = create_answer(
             offer,
             m.config.audio,
             address=m.media_host,
@@ -156,6 +156,7 @@ class UasInvite:
             direction="sendonly" if m.local_hold else "sendrecv",
             dtls_role=crypto.dtls_role if crypto is not None else None,
         )
+        return (m.answer_with_video(offer, answer) if media is not None else answer), media
 
     def _provisional(self, code: int, body: bytes = b"") -> None:
         m = self.m
@@ -201,12 +202,14 @@ class UasInvite:
         assert tx is not None and invite is not None and dialog is not None
         if m.local_sdp is None:
             # An INVITE without an offer: we offer in the 200, the answer comes in the ACK (RFC 3264 4).
-            m.local_sdp = create_offer(
-                m.config.audio,
-                address=m.media_host,
-                port=m.media_port,
-                session_id=m.rng.randrange(1, 2**31),
-                session_version=1,
+            m.local_sdp = m.with_video(
+                create_offer(
+                    m.config.audio,
+                    address=m.media_host,
+                    port=m.media_port,
+                    session_id=m.rng.randrange(1, 2**31),
+                    session_version=1,
+                )
             )
             self.offered_in_response = True
         response = make_response(

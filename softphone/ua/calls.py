@@ -90,7 +90,13 @@ class CallManager:
         # This installation's DTLS certificate, beside its database; without a store, one for this process.
         self.dtls = DtlsIdentities.beside(ua.store.path if ua.store is not None else None)
         self.media = CallMedia(
-            lambda: ua.media, lambda: ua.stack.loop, ua.emit, ua.stack.spawn, self._remote_bye, self._encryption
+            lambda: ua.media,
+            lambda: ua.stack.loop,
+            ua.emit,
+            ua.stack.spawn,
+            self._remote_bye,
+            self._encryption,
+            video=lambda: ua.video,
         )
         self.media.identity = lambda: self.dtls.get()
 
@@ -101,6 +107,7 @@ class CallManager:
         timers = ua.stack.timers
         return CallConfig(
             audio=ua.audio,
+            video=ua.video.sdp() if ua.video is not None and ua.media is not None else None,
             session_expires=ua.session_expires,
             min_se=ua.min_se,
             rel100=ua.rel100,
@@ -121,6 +128,7 @@ class CallManager:
         *,
         secure_signalling: bool,
         address: MediaAddress | None = None,
+        video_port: MediaPort | None = None,
     ) -> CallMachine:
         ua = self.ua
         config = self.config()
@@ -149,7 +157,20 @@ class CallManager:
             media_host=media_port.host if address is None else address.host,
             media_port=media_port.port if address is None else address.port,
             contact_for=lambda target: ua.contact_for(account, target, secure=sips),
+            video_port=video_port.port if video_port is not None else 0,
         )
+
+    def _video_port(self, account: Account, media_port: MediaPort, address: MediaAddress | None) -> MediaPort | None:
+        """A port for the call's video: when video is on, the media is plain RTP and no NAT mapping is in the SDP."""
+        if self.ua.video is None or self.ua.media is None or account.srtp_policy != "off":
+            return None
+        if address is not None and (address.reflexive or address.host != media_port.host):
+            return None
+        try:
+            return MediaPort(media_port.host)
+        except (TransportError, OSError) as exc:
+            log.warning("no video port: %s", exc)
+            return None
 
     # --- looking calls up -------------------------------------------------------------------
 
@@ -201,6 +222,7 @@ class CallManager:
         address = await media_address(account, media_port)
         call_id = f"{secrets.token_hex(12)}@softphone"
         secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
+        video_port = self._video_port(account, media_port, address)
         machine = self._machine(
             account,
             "outgoing",
@@ -209,8 +231,9 @@ class CallManager:
             media_port,
             secure_signalling=secure,
             address=address,
+            video_port=video_port,
         )
-        call = Call(machine, account, media_port, reflexive=address.reflexive)
+        call = Call(machine, account, media_port, reflexive=address.reflexive, video_port=video_port)
         self._add(call)
         if address.warning is not None:
             self.media.warning(call, address.warning_kind, address.warning)
@@ -307,6 +330,7 @@ class CallManager:
             ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
             return None
         remote = request.from_
+        video_port = self._video_port(account, media_port, address)
         machine = self._machine(
             account,
             "incoming",
@@ -315,6 +339,7 @@ class CallManager:
             media_port,
             secure_signalling=secure_hop(source.target),
             address=address,
+            video_port=video_port,
         )
         call = Call(
             machine,
@@ -322,6 +347,7 @@ class CallManager:
             media_port,
             peer_source=(source.remote_host, source.remote_port),
             reflexive=address is not None and address.reflexive,
+            video_port=video_port,
         )
         forward = None
         forwarding = account.forwarding
@@ -605,6 +631,8 @@ class CallManager:
         elif isinstance(effect, StopMedia):
             self.media.stop(call)
             call.media_port.close()
+            if call.video_port is not None:
+                call.video_port.close()
         elif isinstance(effect, StartTimer):
             old = call.timers.pop(effect.timer, None)
             if old is not None:

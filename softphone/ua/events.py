@@ -164,6 +164,29 @@ class QualityEvent(_Event):
         return _without_empty_encryption(_Event.to_json(self))
 
 
+@dataclass(frozen=True, slots=True)
+class VideoQualityEvent(_Event):
+    """Once a second per call with video: what is received (size, frame rate, bitrate, loss) and sent."""
+
+    kind: ClassVar[str] = "video_quality"
+    call_id: str
+    codec: str
+    width: int
+    height: int
+    fps: float
+    bitrate_kbps: float
+    send_bitrate_kbps: float
+    frames_decoded: int
+    frames_sent: int
+    freezes: int
+    loss_percent: float
+    keyframes_requested: int
+    keyframes_sent: int
+    nacks_sent: int
+    retransmitted: int
+    packets_dropped: int
+
+
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn"]
 
 
@@ -363,6 +386,7 @@ Event: TypeAlias = (
     | TransferEvent
     | DtmfEvent
     | QualityEvent
+    | VideoQualityEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent

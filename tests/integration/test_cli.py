@@ -84,9 +84,10 @@ class CliProcess:
         self.proc.stdin.write(line + "\n")
         self.proc.stdin.flush()
 
-    def wait_for(self, timeout: float = 10.0, **fields: Any) -> dict[str, Any]:
+    def wait_for(self, timeout: float = 10.0, after: int = 0, **fields: Any) -> dict[str, Any]:
+        """The first event with ``fields`` among those from index ``after`` on, waiting for it if need be."""
         deadline = time.monotonic() + timeout
-        for event in self.events:
+        for event in self.events[after:]:
             if all(event.get(k) == v for k, v in fields.items()):
                 return event
         while True:

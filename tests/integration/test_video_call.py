@@ -1,0 +1,77 @@
+"""Video calls between two softphone-cli processes through the real Kamailio: VP8 with a frame-counting pattern."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from tests.integration.test_cli import CliProcess
+from tests.kamailio_server import Kamailio
+from tests.video_check import PSNR_THRESHOLD_DB, read_recording
+
+# Seconds of video: enough for key frames, RTCP and several quality events; small enough for a shared machine.
+FRAMES = 75
+
+
+def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="softphone-video-"))
+    bob_file, alice_file = folder / "bob.mkv", folder / "alice.mkv"
+    alice = CliProcess(
+        kamailio, "--video", "--srtp", "off", "--video-source", "pattern", "--record-video", str(alice_file)
+    )
+    bob = CliProcess(kamailio, "--video", "--srtp", "off", "--record-video", str(bob_file), "--auto-answer=0.2")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        call = alice.wait_for(event="call", state="confirmed", timeout=20)
+        bob_call = bob.wait_for(event="call", state="confirmed", timeout=20)
+        seen = bob.wait_for(event="video_quality", timeout=60, call_id=bob_call["call_id"])
+        while seen["frames_decoded"] < FRAMES:
+            seen = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(seen) + 1)
+        assert (seen["codec"], seen["width"], seen["height"]) == ("VP8", 320, 240)
+        assert seen["fps"] > 0 and seen["bitrate_kbps"] > 0
+        theirs = alice.wait_for(event="video_quality", timeout=10, call_id=call["call_id"])
+        assert theirs["frames_sent"] > 0
+        alice.send(f"hangup {call['call_id']}")
+        alice.wait_for(event="call", state="ended")
+        bob.wait_for(event="call", state="ended")
+        alice.send("quit")
+        bob.send("quit")
+        assert alice.close() == 0 and bob.close() == 0
+        received = read_recording(bob_file)
+        assert received.unreadable == 0 and received.in_order
+        assert len(received.counters) >= FRAMES
+        sent = received.counters[-1] - received.counters[0] + 1
+        # Loopback loses nothing; a frame or two may fall behind when the machine is busy.
+        assert received.missing <= sent * 0.05, f"{received.missing} of {sent} frames missing"
+        assert min(received.psnrs) >= PSNR_THRESHOLD_DB
+        # Both ways: bob sends the pattern too (his default source).
+        back = read_recording(alice_file)
+        assert back.in_order and len(back.counters) > 0 and min(back.psnrs) >= PSNR_THRESHOLD_DB
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_audio_only_user_answers_a_video_offer_with_audio(kamailio: Kamailio) -> None:
+    alice = CliProcess(kamailio, "--video", "--srtp", "off")
+    bob = CliProcess(kamailio, "--auto-answer=0.2")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        call = alice.wait_for(event="call", state="confirmed", timeout=20)
+        quality = alice.wait_for(event="quality", timeout=10)
+        for _ in range(3):  # three seconds of audio figures: the audio call runs
+            quality = alice.wait_for(event="quality", timeout=10, after=alice.events.index(quality) + 1)
+        assert quality["packets_received"] > 0
+        assert not any(e["event"] == "video_quality" for e in alice.events + bob.events)
+        alice.send(f"hangup {call['call_id']}")
+        alice.wait_for(event="call", state="ended")
+        alice.send("quit")
+        bob.send("quit")
+        assert alice.close() == 0 and bob.close() == 0
+    finally:
+        alice.close()
+        bob.close()
