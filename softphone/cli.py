@@ -85,6 +85,7 @@ without it the only or most recent call is meant):
   hangup [CALL]            end a call (CANCEL, decline or BYE as the state requires)
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
+  video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -601,6 +602,12 @@ class Cli:
         self._arity(args, 0, 1, "rekey [CALL]")
         await self.ua.rekey(args[0] if args else None)
 
+    async def _video(self, args: list[str]) -> None:
+        self._arity(args, 1, 2, "video on|off [CALL]")
+        if args[0] not in ("on", "off"):
+            raise UserAgentError("usage: video on|off [CALL]")
+        await self.ua.set_video(args[1] if len(args) > 1 else None, args[0] == "on")
+
     async def _transfer(self, args: list[str]) -> None:
         self._arity(args, 2, 2, "transfer CALL URI")
         await self.ua.transfer(args[0], args[1])
@@ -781,6 +788,7 @@ class Cli:
         "hold": _hold,
         "resume": _resume,
         "rekey": _rekey,
+        "video": _video,
         "transfer": _transfer,
         "atransfer": _atransfer,
         "conference": _conference,

@@ -89,13 +89,6 @@ class NegotiatedVideo:
         return self.direction in ("sendrecv", "recvonly")
 
 
-def _used_payload_types(sd: SessionDescription) -> set[int]:
-    used: set[int] = set()
-    for media in sd.media:
-        used.update(media.payload_types)
-    return used
-
-
 def _video_media(
     config: VideoConfig, port: int, direction: Direction, payload_types: list[int], proto: str = "RTP/AVP"
 ) -> MediaDescription:
@@ -117,13 +110,18 @@ def _our_direction(config: VideoConfig, wanted: Direction = "sendrecv") -> Direc
 
 
 def offer_video(sd: SessionDescription, config: VideoConfig, port: int) -> SessionDescription:
-    """``sd`` (our audio offer) with a video m= line at ``port`` after its other lines."""
+    """``sd`` (our audio offer) with a video m= line at ``port``; unchanged when it has an active one.
+
+    RFC 3264 8.1: the new line takes the place of a declined (port 0) video line, else it goes after the others.
+    """
+    if _first_video(sd) is not None:
+        return sd
     if not 0 < port <= 65535:
         raise ValueError(f"video port {port} is out of range 1-65535")
     if not config.codecs:
         raise ValueError("no video codecs configured")
     result = copy.deepcopy(sd)
-    used = _used_payload_types(result)
+    used = {pt for media in result.media if media.media.casefold() != "video" for pt in media.payload_types}
     payload_types: list[int] = []
     for codec in config.codecs:
         candidates = [codec.payload_type] if codec.payload_type is not None else []
@@ -133,7 +131,12 @@ def offer_video(sd: SessionDescription, config: VideoConfig, port: int) -> Sessi
             raise ValueError("no dynamic RTP payload type left for video")
         payload_types.append(free)
     direction = _our_direction(config, result.media[0].direction(result) if result.media else "sendrecv")
-    result.media.append(_video_media(config, port, direction, payload_types))
+    video = _video_media(config, port, direction, payload_types)
+    declined = [i for i, m in enumerate(result.media) if m.media.casefold() == "video" and m.port == 0]
+    if declined:
+        result.media[declined[0]] = video
+    else:
+        result.media.append(video)
     return result
 
 

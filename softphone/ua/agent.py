@@ -434,6 +434,10 @@ class UserAgent(SipEndpoint):
         """New SRTP keys for an encrypted call (a re-INVITE; RFC 4568 7.1.4)."""
         await self.call_manager.rekey(self.find_call(call_id))
 
+    async def set_video(self, call_id: str | None, on: bool) -> None:
+        """Add video to an established call, or drop it, by re-INVITE (the audio goes on either way)."""
+        await self.call_manager.set_video(self.find_call(call_id), on)
+
     def set_mute(self, call_id: str | None, muted: bool) -> None:
         """Mute or unmute our microphone in a call (RTP keeps flowing with silence)."""
         self.call_manager.media.set_mute(self.find_call(call_id), muted)

@@ -308,6 +308,14 @@ class CallMachine:
         self.session.change_hold(op, hold)
         return self._flush()
 
+    def set_video(self, op: int, on: bool) -> list[CallEffect]:
+        """Add video to the call, or drop it, by re-INVITE."""
+        if on and (self.config.video is None or not self.video_port):
+            self.complete(op, f"call {self.id} cannot have video (video is off, or the call is encrypted)")
+        else:
+            self.session.change_video(op, on)
+        return self._flush()
+
     def rekey(self, op: int) -> list[CallEffect]:
         """Re-INVITE with new SRTP keys, nothing else changed."""
         self.session.rekey(op)

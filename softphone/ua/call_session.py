@@ -21,6 +21,7 @@ from softphone.sip.offer_answer import (
 from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.transaction import ServerTransaction, make_response
+from softphone.sip.video_offer_answer import without_video
 from softphone.ua.call_effects import CallTimer, Purpose, SendAck
 from softphone.ua.call_state import CallPhase, Modify, ModifyTrigger, Trigger
 from softphone.ua.call_uas import warning
@@ -50,6 +51,8 @@ class _Change:
     refresh: bool = False
     rekey: bool = False
     attempts: int = 0
+    # Adding (True) or dropping (False) the video stream.
+    video: bool | None = None
 
 
 class SessionChanges:
@@ -91,6 +94,18 @@ class SessionChanges:
         self.change = _Change(m.local_hold, op, rekey=True)
         self._send()
 
+    def change_video(self, op: int, on: bool) -> None:
+        """A re-INVITE that adds a video stream to the call or declines it (port 0, RFC 3264 8.2)."""
+        m = self.m
+        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
+            m.complete(op, f"call {m.id} is not established")
+            return
+        if m.modify is not Modify.IDLE:
+            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+            return
+        self.change = _Change(m.local_hold, op, video=on)
+        self._send()
+
     def _early_update_possible(self) -> bool:
         m = self.m
         return m.phase in _EARLY and "UPDATE" in m.peer_allow and m.remote_sdp is not None
@@ -105,6 +120,9 @@ class SessionChanges:
         if change.refresh:
             # RFC 4028 10: a refresh by re-INVITE re-offers the session unchanged; by UPDATE it carries none.
             offer = None if use_update else next_offer(m.local_sdp, m.local_sdp)
+        elif change.video is not None:
+            offer = m.with_video(m.local_sdp) if change.video else without_video(m.local_sdp)
+            offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
         elif change.rekey:
             offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(m.local_sdp, m.config.audio.srtp), m.media))
         else:

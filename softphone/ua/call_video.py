@@ -84,9 +84,11 @@ class CallVideo:
                 call.video_applied = video
             return
         settings = self.settings()
-        sock = call.video_port.socket if call.video_port is not None else None
-        if settings is None or sock is None or not answered or call.ended:
+        port = call.video_port.socket if call.video_port is not None else None
+        if settings is None or port is None or not answered or call.ended:
             return
+        # The session gets its own descriptor of the call's port: video dropped and added again reuses the port.
+        sock = port.dup()
         # PyAV (FFmpeg) is loaded with the first video call, not when the phone starts.
         from softphone.media.video import VideoSession
         from softphone.media.video_codec import VideoRecorder
@@ -122,8 +124,6 @@ class CallVideo:
                 on_frame=(lambda picture: on_frame(call.id, picture)) if on_frame is not None else None,
                 on_quality=on_quality,
             )
-            assert call.video_port is not None
-            call.video_port.socket = None  # the session owns (and closes) the socket from now on
             session.start()
         except Exception as exc:
             log.warning("call %s: video did not start: %s", call.id, exc)
@@ -131,6 +131,7 @@ class CallVideo:
             for closing in (source, recorder):
                 if closing is not None:
                     closing.close()
+            sock.close()
             return
         call.video_session = session
         call.video_applied = video

@@ -548,6 +548,16 @@ class CallManager:
         if done.error is not None:
             raise UserAgentError(done.error)
 
+    async def set_video(self, call: Call, on: bool) -> None:
+        """Add a video stream to the call, or drop it, by re-INVITE."""
+
+        def change(op: int) -> list[CallEffect]:
+            return call.machine.set_video(op, on)
+
+        done = await self._command(call, change)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
     async def rekey(self, call: Call) -> None:
         """New SRTP keys for the call by re-INVITE (SDES; a DTLS call keeps its association)."""
         done = await self._command(call, call.machine.rekey)

@@ -75,3 +75,49 @@ def test_audio_only_user_answers_a_video_offer_with_audio(kamailio: Kamailio) ->
     finally:
         alice.close()
         bob.close()
+
+
+def test_video_dropped_and_added_again_by_re_invite(kamailio: Kamailio) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="softphone-video-"))
+    alice = CliProcess(kamailio, "--video", "--srtp", "off")
+    bob = CliProcess(
+        kamailio, "--video", "--srtp", "off", "--record-video", str(folder / "bob.mkv"), "--auto-answer=0.2"
+    )
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        call = alice.wait_for(event="call", state="confirmed", timeout=20)
+        seen = bob.wait_for(event="video_quality", timeout=30)
+        while seen["frames_decoded"] < 15:
+            seen = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(seen) + 1)
+
+        alice.send(f"video off {call['call_id']}")
+        # The audio goes on: three more seconds of audio figures, and after the first no video figures.
+        mark = bob.wait_for(event="quality", timeout=10, after=len(bob.events))
+        mark = bob.wait_for(event="quality", timeout=10, after=bob.events.index(mark) + 1)
+        quiet_from = bob.events.index(mark) + 1
+        for _ in range(3):
+            mark = bob.wait_for(event="quality", timeout=10, after=bob.events.index(mark) + 1)
+        assert mark["packets_received"] > 0
+        assert not any(e["event"] == "video_quality" for e in bob.events[quiet_from:])
+
+        alice.send(f"video on {call['call_id']}")
+        again = bob.wait_for(event="video_quality", timeout=30, after=quiet_from)
+        while again["frames_decoded"] < 15:
+            again = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(again) + 1)
+        alice.send("video sideways")
+        refused = alice.wait_for(event="error", timeout=10, after=len(alice.events))
+        assert "video on|off" in refused["message"]
+        alice.send(f"hangup {call['call_id']}")
+        bob.wait_for(event="call", state="ended")
+        alice.send("quit")
+        bob.send("quit")
+        assert alice.close() == 0 and bob.close() == 0
+        first, second = read_recording(folder / "bob.mkv"), read_recording(folder / f"bob-{mark['call_id']}.mkv")
+        for received in (first, second):
+            assert received.in_order and len(received.counters) >= 15
+            assert min(received.psnrs) >= PSNR_THRESHOLD_DB
+    finally:
+        alice.close()
+        bob.close()

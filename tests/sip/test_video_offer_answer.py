@@ -182,3 +182,13 @@ def test_only_the_first_video_line_is_taken() -> None:
     )
     answer = their_answer(offer, VideoConfig())
     assert [m.port for m in answer.media] == [40000, 40002, 0]
+
+
+def test_re_adding_video_takes_the_declined_slot() -> None:
+    dropped = without_video(our_offer())
+    again = wire(offer_video(dropped, VideoConfig(), 30004))
+    assert [(m.media, m.port) for m in again.media] == [("audio", 30000), ("video", 30004)]
+    assert offer_video(again, VideoConfig(), 30006) is again  # one active video line is enough
+    answer = their_answer(again, VideoConfig())
+    video = negotiated_video(again, answer, VideoConfig())
+    assert video is not None and video.remote_port == 40002

@@ -72,6 +72,7 @@ class TracedMachine(CallMachine):
 def new_machine(direction: str, **config: object) -> TracedMachine:
     options: dict[str, object] = {"allow": ALLOW, "t1": 0.5, "t2": 4.0}
     options.update(config)
+    video_port = options.pop("video_port", 0)
     local = LocalParty(
         uri=parse_uri("sip:alice@example.com"),  # type: ignore[arg-type]
         display_name="Alice",
@@ -90,6 +91,7 @@ def new_machine(direction: str, **config: object) -> TracedMachine:
         media_port=40000,
         contact_for=lambda target: OUR_CONTACT,
         rng=random.Random(7),
+        video_port=video_port,  # type: ignore[arg-type]
     )
 
 

@@ -1,0 +1,87 @@
+"""A call machine with video: the video m= line in offers and answers, the video in StartMedia/UpdateMedia."""
+
+from __future__ import annotations
+
+from softphone.sip.sdp import parse_sdp
+from softphone.sip.video_offer_answer import VideoConfig
+from softphone.ua.call_effects import Completed, StartMedia, UpdateMedia
+from tests.ua.call_harness import Uac, Uas, acks, of_type, request, sdp
+
+VIDEO = "m=video 42002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=rtcp-mux\r\na=sendrecv\r\n"
+
+
+def answer_with_video(offer: bytes, port: int = 42002) -> str:
+    video = parse_sdp(offer).media[1]
+    payload_type = video.payload_types[0]
+    return sdp() + VIDEO.replace("42002", str(port)).replace("96", str(payload_type))
+
+
+def test_outgoing_call_offers_video_and_starts_it_with_the_answer() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    offer = parse_sdp(uac.invite.body)
+    assert [(m.media, m.port) for m in offer.media] == [("audio", 40000), ("video", 40002)]
+    effects = uac.respond(200, body=answer_with_video(uac.invite.body))
+    [start] = of_type(effects, StartMedia)
+    assert isinstance(start, StartMedia) and start.video is not None
+    assert (start.video.remote_address, start.video.remote_port, start.video.direction) == (
+        "192.0.2.20",
+        42002,
+        "sendrecv",
+    )
+    assert start.video.feedback == {"nack pli"}
+
+
+def test_no_video_port_means_no_video_line_whatever_the_configuration() -> None:
+    uac = Uac(video=VideoConfig(), video_port=0)
+    assert b"m=video" not in uac.invite.body
+
+
+def test_peer_declining_video_keeps_the_audio_call() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    effects = uac.respond(200, body=sdp() + "m=video 0 RTP/AVP 96\r\n")
+    [start] = of_type(effects, StartMedia)
+    assert isinstance(start, StartMedia) and start.video is None and start.media.remote_port == 42000
+    assert acks(effects)
+
+
+def test_incoming_video_offer_is_answered_with_video_only_when_we_have_it() -> None:
+    offer = sdp() + VIDEO
+    with_video = Uas(offer=offer, config={"video": VideoConfig(), "video_port": 40002})
+    without = Uas(offer=offer)
+    for uas, port in ((with_video, 40002), (without, 0)):
+        effects = uas.m.answer()
+        [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+        answer = parse_sdp(ok.body)
+        assert [(m.media, m.port) for m in answer.media] == [("audio", 40000), ("video", port)]
+        starts = of_type(effects, StartMedia) + of_type(effects, UpdateMedia)
+        assert starts and all(
+            (s.video is not None) == (port != 0) for s in starts if isinstance(s, StartMedia | UpdateMedia)
+        )
+
+
+def test_video_off_and_on_by_re_invite() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    uac.respond(200, body=answer_with_video(uac.invite.body))
+    effects = uac.m.set_video(1, False)
+    reinvite = request(effects, "INVITE")
+    offer = parse_sdp(reinvite.body)
+    assert [(m.media, m.port) for m in offer.media] == [("audio", 40000), ("video", 0)]
+    effects = uac.respond(200, body=sdp(version=2) + "m=video 0 RTP/AVP 96\r\n", to=reinvite)
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.video is None
+    effects = uac.m.set_video(2, True)
+    reinvite = request(effects, "INVITE")
+    offer = parse_sdp(reinvite.body)
+    assert [(m.media, m.port) for m in offer.media] == [("audio", 40000), ("video", 40002)]
+    effects = uac.respond(200, body=answer_with_video(reinvite.body).replace("o=- 7 1", "o=- 7 3"), to=reinvite)
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.video is not None
+
+
+def test_video_on_without_a_video_port_is_refused() -> None:
+    uac = Uac()
+    uac.respond(200, body=sdp())
+    effects = uac.m.set_video(1, True)
+    assert not [e for e in effects if hasattr(e, "request")]
+    [done] = of_type(effects, Completed)
+    assert isinstance(done, Completed) and done.error is not None and "cannot have video" in done.error
