@@ -36,9 +36,13 @@ def fir(sender_ssrc: int, media_ssrc: int, sequence: int) -> GenericRtcpPacket:
 
 
 def nack_fci(sequences: Iterable[int]) -> list[tuple[int, int]]:
-    """RFC 4585 6.2.1: (PID, BLP) pairs covering ``sequences`` (16-bit numbers, in any order)."""
+    """RFC 4585 6.2.1: (PID, BLP) pairs covering ``sequences`` (16-bit numbers, the first one the oldest)."""
+    unique = list(dict.fromkeys(s & 0xFFFF for s in sequences))
+    if not unique:
+        return []
+    base = unique[0]
     pairs: list[tuple[int, int]] = []
-    for seq in sorted(set(s & 0xFFFF for s in sequences)):
+    for seq in sorted(unique, key=lambda s: (s - base) & 0xFFFF):
         if pairs:
             pid, blp = pairs[-1]
             offset = (seq - pid) & 0xFFFF
