@@ -85,6 +85,8 @@ class Vp8Decoder:
         self.errors = 0
 
     def decode(self, data: bytes) -> list[av.VideoFrame]:
+        if not data:
+            return []  # an empty packet would put FFmpeg's decoder into draining for good
         try:
             return [f for f in self.context.decode(av.Packet(data)) if isinstance(f, av.VideoFrame)]
         except av.FFmpegError:
