@@ -42,6 +42,7 @@ bench: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m benchmarks.call_setup
 	$(BIN)/python -m benchmarks.media
 	$(BIN)/python -m benchmarks.g722_choice
+	$(BIN)/python -m benchmarks.video
 	$(BIN)/python -m benchmarks.srtp
 	$(BIN)/python -m benchmarks.echo
 	$(BIN)/python -m benchmarks.presence_im

@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import av
+from av.video.codeccontext import VideoCodecContext
 
 from softphone.media.errors import MediaError
 from softphone.media.vp8 import is_keyframe
@@ -40,7 +41,7 @@ class Vp8Encoder:
             context = av.CodecContext.create("libvpx", "w")
         except av.FFmpegError as exc:
             raise MediaError(f"no VP8 encoder in this FFmpeg: {exc}") from exc
-        assert isinstance(context, av.VideoCodecContext)
+        assert isinstance(context, VideoCodecContext)
         context.width, context.height = width, height
         context.pix_fmt = "yuv420p"
         context.time_base = fractions.Fraction(1, fps)

@@ -1,0 +1,117 @@
+"""Video: CPU of a VP8 stream and what arrives under packet loss (the phone's own sessions, in one process).
+
+Run from the repository root::
+
+    .venv/bin/python -m benchmarks.video
+
+Two ``VideoSession`` objects on loopback, one sending the frame-counting test
+pattern, the other receiving it (decoding every frame). Printed:
+
+- the CPU seconds (``time.process_time``: this process, both sessions, pattern
+  drawing included, no checking of the pictures) per 10 s of video at 320x240@15 (300 kbit/s) and
+  640x480@30 (1 Mbit/s);
+- through the seeded lossy relay of the tests (``tests/media_relay.py``, 5-20 ms
+  delay) at 0, 1, 5 and 10 % loss: the frames shown out of those sent, the
+  freezes, and the lowest and median PSNR of the shown frames against the
+  source frame their counter names.
+
+Not here yet: the comparison with baresip's CPU, glass-to-glass latency and H.264.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+
+if __package__ in (None, ""):
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import av
+
+from benchmarks.machine import machine_line
+from softphone.media.video import VideoSession
+from softphone.media.video_sources import PatternSource
+from softphone.sip.offer_answer import Codec
+from softphone.sip.video_offer_answer import NegotiatedVideo, vp8_codec
+from tests.media_relay import LossyRelay
+from tests.video_check import Received, check_picture
+
+SECONDS = 10.0
+
+
+def _bound() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _params(port: int, direction: str) -> NegotiatedVideo:
+    return NegotiatedVideo(
+        remote_address="127.0.0.1",
+        remote_port=port,
+        remote_rtcp_port=port,
+        rtcp_mux=True,
+        codec=vp8_codec(96),
+        payload_type=96,
+        receive_codecs={96: Codec("VP8", 90000, 1, 96)},
+        feedback=frozenset({"nack", "nack pli", "ccm fir"}),
+        direction=direction,  # type: ignore[arg-type]
+    )
+
+
+def run(
+    width: int, height: int, fps: int, bitrate: int, loss: float | None, check: bool = True
+) -> tuple[float, int, int, Received]:
+    """CPU seconds, frames sent, freezes and what was received (when ``check``), for SECONDS of video."""
+    a_sock, b_sock = _bound(), _bound()
+    relay = None
+    a_peer, b_peer = b_sock.getsockname()[1], a_sock.getsockname()[1]
+    if loss is not None:
+        relay = LossyRelay(
+            a_sock.getsockname(), b_sock.getsockname(), loss=loss, duplicate=0, reorder=0, delay_ms=(5, 20), seed=1
+        )
+        a_peer, b_peer = relay.address_a[1], relay.address_b[1]
+    received = Received([], [], 0)
+    lock = threading.Lock()
+
+    def frame(picture: av.VideoFrame) -> None:
+        with lock:
+            check_picture(picture, received)
+
+    sender = VideoSession(a_sock, _params(a_peer, "sendonly"), PatternSource(width, height), fps=fps, bitrate=bitrate)
+    receiver = VideoSession(b_sock, _params(b_peer, "recvonly"), None, fps=fps, on_frame=frame if check else None)
+    start = time.process_time()
+    sender.start()
+    receiver.start()
+    time.sleep(SECONDS)
+    sender.stop()
+    receiver.stop()
+    cpu = time.process_time() - start
+    if relay is not None:
+        relay.close()
+    return cpu, sender.frames_sent, receiver.freezes, received
+
+
+def main() -> None:
+    print(machine_line())
+    for width, height, fps, bitrate in ((320, 240, 15, 300_000), (640, 480, 30, 1_000_000)):
+        cpu, sent, _, _ = run(width, height, fps, bitrate, None, check=False)
+        print(
+            f"VP8 {width}x{height}@{fps}, {bitrate // 1000} kbit/s: {cpu:.2f} CPU s per {SECONDS:.0f} s"
+            f" (send + receive, {sent} frames)"
+        )
+    for loss in (0.0, 0.01, 0.05, 0.10):
+        _, sent, freezes, received = run(320, 240, 15, 300_000, loss)
+        psnrs = received.psnrs or [0.0]
+        print(
+            f"320x240@15 at {loss:.0%} loss: {len(received.counters)} of {sent} frames shown, {freezes} freezes,"
+            f" in order {received.in_order}, PSNR min {min(psnrs):.1f} dB, median {statistics.median(psnrs):.1f} dB"
+        )
+
+
+if __name__ == "__main__":
+    main()
