@@ -25,6 +25,7 @@ __all__ = ["Baresip", "free_port", "udp_bound"]
 
 LOOPBACK = "127.0.0.1"
 MODULES = Path("/usr/lib/baresip/modules")
+VIDEO_MODULES = ("vp8", "fakevideo", "snapshot")
 
 
 def free_port() -> int:
@@ -60,10 +61,20 @@ class Baresip:
     """One baresip process; ``mediaenc`` is its account's media encryption (None: plain RTP)."""
 
     def __init__(
-        self, wav: Path, *, mediaenc: str | None, answer: bool = True, name: str = "b", codec: str = "PCMU"
+        self,
+        wav: Path,
+        *,
+        mediaenc: str | None,
+        answer: bool = True,
+        name: str = "b",
+        codec: str = "PCMU",
+        video: bool = False,
     ) -> None:
+        """``video``: VP8 too, ``fakevideo`` as camera and display, ``snapshot`` to save a received picture."""
         exe = shutil.which("baresip")
         needed = ("g711", "g722", "aufile", "sndfile", "ctrl_tcp", "menu", "account", "srtp", "dtls_srtp")
+        if video:
+            needed += VIDEO_MODULES
         if exe is None or not all((MODULES / f"{m}.so").exists() for m in needed):
             raise AssertionError("baresip and its modules are missing: apt-get install baresip")
         self.name = name
@@ -97,8 +108,17 @@ class Baresip:
             "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
         ]
+        if video:
+            lines += [f"module {m}.so" for m in VIDEO_MODULES]
+            lines += [
+                "video_source fakevideo,nil",
+                "video_display fakevideo,nil",
+                "video_size 320x240",
+                "video_bitrate 300000",
+                "video_fps 15",
+            ]
         (self.dir / "config").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        params = f";regint=0;audio_codecs={codec}"
+        params = f";regint=0;audio_codecs={codec}" + (";video_codecs=VP8" if video else "")
         if answer:
             params += ";answermode=auto"
         if mediaenc:
