@@ -26,7 +26,8 @@ Content-Length stays right because the message is serialised by the
 message model (``bytes(message)``). Responses find their way back because
 the UAs answer to the Via ``received``/``rport`` of the ALG's socket
 (RFC 3581). Datagrams that are not SIP (keep-alives) or do not parse are
-forwarded unchanged. One audio stream at a time; loopback only; the
+forwarded unchanged. One audio stream at a time (and with ``video``, one
+video stream with rtcp-mux through that relay); loopback only; the
 forwarding thread stops on :meth:`SipAlg.close`.
 """
 
@@ -79,11 +80,13 @@ class SipAlg:
         rtp: LossyRelay,
         rtcp: LossyRelay | None = None,
         host: str = "127.0.0.1",
+        video: LossyRelay | None = None,
     ) -> None:
         self.peer_a = peer_a
         self.peer_b = peer_b
         self.rtp = rtp
         self.rtcp = rtcp
+        self.video = video
         self.log = AlgLog()
         self._lock = threading.Lock()
         self._sock_a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -97,6 +100,7 @@ class SipAlg:
             raise
         # Media endpoints of each side as their SDP gave them: (RTP, RTCP).
         self._media: dict[str, tuple[Address, Address] | None] = {"A": None, "B": None}
+        self._video: dict[str, Address | None] = {"A": None, "B": None}
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sip-alg", daemon=True)
         self._thread.start()
@@ -206,6 +210,11 @@ class SipAlg:
         rtcp_side = None if self.rtcp is None else (self.rtcp.address_b if origin == "A" else self.rtcp.address_a)
         for media in sdp.media:
             connection = _connection_for(sdp, media)
+            if media.media == "video" and self.video is not None and media.port != 0 and connection is not None:
+                # Video with rtcp-mux: one relay for RTP and RTCP, the port on the m= line (same host).
+                self._video[origin] = (connection.address, media.port)
+                media.port = int((self.video.address_b if origin == "A" else self.video.address_a)[1])
+                continue
             if media.media != "audio" or media.port == 0 or connection is None or connection.is_unspecified:
                 continue  # disabled, or on hold the RFC 2543 way: nothing to relay
             rtcp = media.rtcp
@@ -225,6 +234,8 @@ class SipAlg:
                 media.attributes.append(Attribute("rtcp", str(rtcp_side[1])))
         a, b = self._media["A"], self._media["B"]
         self.rtp.set_endpoints(None if a is None else a[0], None if b is None else b[0])
+        if self.video is not None:
+            self.video.set_endpoints(self._video["A"], self._video["B"])
         if self.rtcp is not None:
             self.rtcp.set_endpoints(None if a is None else a[1], None if b is None else b[1])
         with self._lock:
