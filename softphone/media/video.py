@@ -1,8 +1,10 @@
-"""One call's video stream on a thread of its own: source → VP8 → RTP out, RTP in → frames → VP8 decoder → sinks.
+"""One call's video stream on a thread of its own: source → encoder → RTP out, RTP in → frames → decoder → sinks.
+
+The codec is VP8 (RFC 7741) or H.264 (RFC 6184, packetization-mode 1, or 0 when the peer asks for it).
 
 The thread ticks at the frame rate (next deadline = previous + 1/fps) and
 waits on its socket between ticks. Each tick encodes the source's next frame
-(when the stream sends), cuts it into RTP packets (RFC 7741) and keeps them
+(when the stream sends), cuts it into RTP packets and keeps them
 a moment for retransmission on a NACK; then it takes the frames the frame
 jitter buffer has ready, decodes them, writes them to the recorder and hands
 them to ``on_frame``. A loss the jitter buffer cannot wait out makes it drop
@@ -41,9 +43,11 @@ from softphone.media.rtcp import (
 )
 from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
 from softphone.media.rtp import RtpReceiver, RtpSender
-from softphone.media.video_codec import VideoRecorder, Vp8Decoder, Vp8Encoder
+from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
+from softphone.media.video_codec import CODECS, VideoDecoder, VideoEncoder, VideoRecorder
 from softphone.media.video_sources import VideoSource
-from softphone.media.vp8 import FrameAssembler, Vp8Packetizer
+from softphone.media.frame_buffer import FrameAssembler
+from softphone.media.vp8 import Vp8Format, Vp8Packetizer
 
 __all__ = ["VideoParameters", "VideoQuality", "VideoSession"]
 
@@ -59,6 +63,20 @@ _KEYFRAME_SPACING = 0.5
 # Packets kept for retransmission, and how many of them a NACK may make us send again per second.
 _HISTORY = 512
 _RETRANSMIT_BUDGET = 200
+# H.264 packetization-mode 0: the largest NAL unit the encoder may make (a packet with headers under 1,500).
+_MAX_SINGLE_NAL = 1200
+
+
+def _sprop(fmtp: Mapping[str, str]) -> bytes:
+    """The peer's SPS and PPS from sprop-parameter-sets (RFC 6184 8.1), to prime our decoder; bad ones are skipped."""
+    value = fmtp.get("sprop-parameter-sets")
+    if not value:
+        return b""
+    try:
+        return sprop_parameter_sets(value)
+    except H264Error as exc:
+        log.info("ignored sprop-parameter-sets: %s", exc)
+        return b""
 
 
 class VideoParameters(Protocol):
@@ -127,8 +145,9 @@ class VideoSession:
         wallclock: Callable[[], float] = time.time,
         jitter_delay: float = 0.2,
     ) -> None:
-        if params.codec.name.casefold() != "vp8":
-            raise MediaError(f"video codec {params.codec.name} is not supported (VP8 is)")
+        codec = params.codec.name.upper()
+        if codec not in CODECS:
+            raise MediaError(f"video codec {params.codec.name} is not supported (VP8 and H264 are)")
         if not 1 <= fps <= 60:
             raise MediaError(f"frame rate {fps} is out of range 1-60")
         self._sock = sock
@@ -147,10 +166,19 @@ class VideoSession:
         self.local_address: Address = tuple(sock.getsockname())
         self._cname = f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._sender = RtpSender(params.payload_type, CLOCK_RATE, rng=rng)
-        self._packetizer = Vp8Packetizer(picture_id=rng.getrandbits(15))
-        self._encoder: Vp8Encoder | None = None
-        self._decoder = Vp8Decoder()
-        self._assembler = FrameAssembler(jitter_delay)
+        self._codec = codec
+        self._packetizer: Vp8Packetizer | H264Packetizer
+        payload_format: Vp8Format | H264Format
+        fmtp = dict(params.codec.fmtp)
+        # RFC 6184 6.2: without packetization-mode (or 0) every NAL unit goes in a packet of its own.
+        self._single_nal = codec == "H264" and fmtp.get("packetization-mode", "0") == "0"
+        if codec == "VP8":
+            self._packetizer, payload_format = Vp8Packetizer(picture_id=rng.getrandbits(15)), Vp8Format()
+        else:
+            self._packetizer, payload_format = H264Packetizer(), H264Format()
+        self._encoder: VideoEncoder | None = None
+        self._decoder = VideoDecoder(codec, _sprop(fmtp) if codec == "H264" else b"")
+        self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
         self._history: collections.OrderedDict[int, bytes] = collections.OrderedDict()
         self._lock = threading.RLock()
@@ -388,10 +416,10 @@ class VideoSession:
         if self.sending:
             self._send_frame(now)
         for frame in self._assembler.pop(now):
-            if self._recorder is not None:
-                self._recorder.write(frame.data, frame.timestamp)
             for picture in self._decoder.decode(frame.data):
                 self._played(picture, now)
+            if self._recorder is not None:
+                self._recorder.write(frame.data, frame.timestamp, frame.keyframe, (self.width, self.height))
         self._request_feedback(now)
 
     def _send_frame(self, now: float) -> None:
@@ -403,7 +431,10 @@ class VideoSession:
         if picture is None:
             return
         if self._encoder is None:
-            self._encoder = Vp8Encoder(source.width, source.height, self._fps, self._bitrate)
+            max_nal = _MAX_SINGLE_NAL if self._single_nal else None
+            self._encoder = VideoEncoder(
+                self._codec, source.width, source.height, self._fps, self._bitrate, max_nal=max_nal
+            )
         keyframe = self._force_keyframe
         if keyframe:
             self._force_keyframe = False

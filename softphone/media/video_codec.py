@@ -1,6 +1,7 @@
-"""VP8 encoding and decoding through PyAV (FFmpeg's libvpx and vp8), and recording received video to Matroska.
+"""Video encoding and decoding through PyAV (VP8: libvpx and FFmpeg's vp8; H.264: libx264 and FFmpeg's h264),
+and recording received video to Matroska.
 
-The recorder does not encode again: it writes the VP8 frames exactly as they
+The recorder does not encode again: it writes the frames exactly as they
 arrived (only whole, decodable ones), so a check of the file sees what the
 decoder saw.
 """
@@ -15,32 +16,45 @@ import av
 from av.video.codeccontext import VideoCodecContext
 
 from softphone.media.errors import MediaError
-from softphone.media.vp8 import is_keyframe
 
-__all__ = ["VideoRecorder", "Vp8Decoder", "Vp8Encoder", "keyframe_size"]
+__all__ = ["CODECS", "VideoDecoder", "VideoEncoder", "VideoRecorder"]
 
 log = logging.getLogger("softphone.media")
 
 RTP_TIME_BASE = fractions.Fraction(1, 90000)
+# Our codec names (as in SDP) → FFmpeg's encoder, decoder, and the Matroska stream's codec.
+CODECS = {"VP8": ("libvpx", "vp8", "libvpx"), "H264": ("libx264", "h264", "h264")}
 
 
-def keyframe_size(frame: bytes) -> tuple[int, int] | None:
-    """Width and height from a VP8 key frame header (RFC 6386 9.1), None for other frames."""
-    if not is_keyframe(frame):
-        return None
-    width = int.from_bytes(frame[6:8], "little") & 0x3FFF
-    height = int.from_bytes(frame[8:10], "little") & 0x3FFF
-    return (width, height) if width and height else None
+def _check(codec: str) -> tuple[str, str, str]:
+    names = CODECS.get(codec.upper())
+    if names is None:
+        raise MediaError(f"video codec {codec} is not supported (VP8 and H264 are)")
+    return names
 
 
-class Vp8Encoder:
-    """libvpx in real-time mode: no look-ahead, error resilient, a key frame at least every ``keyframe_interval``."""
+class VideoEncoder:
+    """A real-time encoder: no look-ahead, one thread, a key frame at least every ``keyframe_interval``.
 
-    def __init__(self, width: int, height: int, fps: int, bitrate: int, keyframe_interval: float = 3.0) -> None:
+    VP8: libvpx, error resilient. H.264: libx264 Constrained Baseline, SPS and PPS before every IDR; with
+    ``max_nal`` each NAL unit fits one packet (packetization-mode 0, RFC 6184 6.2).
+    """
+
+    def __init__(
+        self,
+        codec: str,
+        width: int,
+        height: int,
+        fps: int,
+        bitrate: int,
+        keyframe_interval: float = 3.0,
+        max_nal: int | None = None,
+    ) -> None:
+        encoder, _, _ = _check(codec)
         try:
-            context = av.CodecContext.create("libvpx", "w")
-        except av.FFmpegError as exc:
-            raise MediaError(f"no VP8 encoder in this FFmpeg: {exc}") from exc
+            context = av.CodecContext.create(encoder, "w")
+        except (av.FFmpegError, ValueError) as exc:
+            raise MediaError(f"no {codec} encoder in this FFmpeg: {exc}") from exc
         assert isinstance(context, VideoCodecContext)
         context.width, context.height = width, height
         context.pix_fmt = "yuv420p"
@@ -50,14 +64,26 @@ class Vp8Encoder:
         context.gop_size = max(1, round(keyframe_interval * fps))
         # One thread: the machine's cores are shared with the audio and the GUI.
         context.thread_count = 1
-        context.options = {
-            "deadline": "realtime",
-            "cpu-used": "8",
-            "lag-in-frames": "0",
-            "error-resilient": "1",
-            "static-thresh": "0",
-        }
+        if encoder == "libvpx":
+            context.options = {
+                "deadline": "realtime",
+                "cpu-used": "8",
+                "lag-in-frames": "0",
+                "error-resilient": "1",
+                "static-thresh": "0",
+            }
+        else:
+            params = "repeat-headers=1:forced-idr=1:annexb=1:aud=0"
+            if max_nal is not None:
+                params += f":slice-max-size={max_nal}"
+            context.options = {
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "profile": "baseline",
+                "x264-params": params,
+            }
         self.context = context
+        self.codec = codec.upper()
         self.width, self.height = width, height
         self._pts = 0
 
@@ -70,20 +96,27 @@ class Vp8Encoder:
         try:
             return [bytes(packet) for packet in self.context.encode(frame)]
         except av.FFmpegError as exc:
-            raise MediaError(f"VP8 encoding failed: {exc}") from exc
+            raise MediaError(f"{self.codec} encoding failed: {exc}") from exc
 
     def close(self) -> None:
         """Nothing to release by hand: PyAV frees the codec with the object."""
 
 
-class Vp8Decoder:
-    """FFmpeg's VP8 decoder; a frame it cannot decode is counted, not raised."""
+class VideoDecoder:
+    """FFmpeg's decoder of ``codec``; a frame it cannot decode is counted, not raised.
 
-    def __init__(self) -> None:
-        context = av.CodecContext.create("vp8", "r")
+    ``prime``: octets decoded first (H.264's SPS and PPS from sprop-parameter-sets).
+    """
+
+    def __init__(self, codec: str, prime: bytes = b"") -> None:
+        _, decoder, _ = _check(codec)
+        context = av.CodecContext.create(decoder, "r")
+        assert isinstance(context, VideoCodecContext)
         context.thread_count = 1
         self.context = context
         self.errors = 0
+        if prime:
+            self.decode(prime)
 
     def decode(self, data: bytes) -> list[av.VideoFrame]:
         if not data:
@@ -99,16 +132,18 @@ class Vp8Decoder:
 
 
 class VideoRecorder:
-    """Writes received VP8 frames to a Matroska file as they are (no second encoding).
+    """Writes received frames to a Matroska file as they are (no second encoding).
 
-    The file is made at the first key frame (whose header gives the picture size). Failures to write are kept
-    in ``error`` and end the recording, never the call.
+    The file is made at the first key frame, with the picture size the decoder found. Failures to write are
+    kept in ``error`` and end the recording, never the call.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, codec: str = "VP8") -> None:
         self.path = Path(path)
         if self.path.suffix.lower() not in (".mkv", ".webm"):
             raise MediaError(f"video recordings are Matroska files (.mkv or .webm), not {self.path.name}")
+        self.codec = codec
+        _check(codec)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.touch()
@@ -121,14 +156,13 @@ class VideoRecorder:
         self.frames = 0
         self.error: str | None = None
 
-    def write(self, frame: bytes, timestamp: int) -> None:
-        """One whole VP8 frame with its RTP timestamp (90 kHz)."""
+    def write(self, frame: bytes, timestamp: int, keyframe: bool, size: tuple[int, int]) -> None:
+        """One whole frame with its RTP timestamp (90 kHz), whether it is a key frame, and its picture size."""
         if self.error is not None:
             return
         try:
             if self._container is None:
-                size = keyframe_size(frame)
-                if size is None:
+                if not keyframe or not all(size):
                     return
                 self._open(*size)
             assert self._stream is not None and self._container is not None
@@ -141,7 +175,7 @@ class VideoRecorder:
             packet.pts = packet.dts = pts
             packet.time_base = RTP_TIME_BASE
             packet.stream = self._stream
-            packet.is_keyframe = is_keyframe(frame)
+            packet.is_keyframe = keyframe
             self._container.mux(packet)
             self.frames += 1
         except (av.FFmpegError, OSError, ValueError) as exc:
@@ -150,7 +184,8 @@ class VideoRecorder:
 
     def _open(self, width: int, height: int) -> None:
         self._container = av.open(str(self.path), "w", format="matroska")
-        stream = self._container.add_stream("libvpx", rate=30)
+        stream = self._container.add_stream(_check(self.codec)[2], rate=30)
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         self._stream = stream

@@ -2,34 +2,17 @@
 
 :class:`Vp8Packetizer` cuts encoded frames into RTP payloads with the
 payload descriptor of RFC 7741 4.2 (a 15-bit PictureID, S bit on the first
-packet of the frame, partition index 0). :class:`FrameAssembler` is the
-receiving side: a jitter buffer by frame that puts packets of one timestamp
-back together, hands out complete frames in order, and after a loss drops
-every frame until the next key frame (RFC 7741 4.5.1), saying when one
-should be asked for (PLI).
+packet of the frame, partition index 0). :class:`Vp8Format` is what the
+receiving side's frame jitter buffer (:mod:`softphone.media.frame_buffer`)
+needs to know of VP8: where a frame starts, what its data is, whether it is a
+key frame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-__all__ = [
-    "MAX_FRAME_SIZE",
-    "AssembledFrame",
-    "FrameAssembler",
-    "PayloadDescriptor",
-    "Vp8Packetizer",
-    "is_keyframe",
-    "parse_descriptor",
-]
-
-# A frame larger than this is refused: 1280x720 key frames are a few hundred kB at most.
-MAX_FRAME_SIZE = 2_000_000
-# At most this many packets wait in the jitter buffer; a sender flooding it loses its oldest frames.
-MAX_PENDING_PACKETS = 2000
-_SEQ_MOD = 1 << 16
-_TS_MOD = 1 << 32
-_MAX_GAP = 64
+__all__ = ["PayloadDescriptor", "Vp8Error", "Vp8Format", "Vp8Packetizer", "is_keyframe", "parse_descriptor"]
 
 
 class Vp8Error(ValueError):
@@ -130,176 +113,15 @@ class Vp8Packetizer:
         return payloads
 
 
-@dataclass(frozen=True, slots=True)
-class AssembledFrame:
-    """One whole VP8 frame put back together, with its RTP timestamp."""
+class Vp8Format:
+    """VP8 for :class:`~softphone.media.frame_buffer.FrameAssembler`: the S bit of partition 0 starts a frame."""
 
-    data: bytes
-    timestamp: int
-    keyframe: bool
-    picture_id: int | None
-    arrival: float
+    name = "VP8"
+    explicit_start = True
 
+    def parse(self, payload: bytes) -> tuple[bool, bytes]:
+        descriptor = parse_descriptor(payload)
+        return descriptor.start and descriptor.partition == 0, payload[descriptor.size :]
 
-@dataclass(slots=True)
-class _Part:
-    payload: bytes
-    start: bool
-    marker: bool
-    picture_id: int | None
-
-
-@dataclass(slots=True)
-class _Pending:
-    timestamp: int
-    first_arrival: float
-    parts: dict[int, _Part] = field(default_factory=dict)
-    size: int = 0
-
-    def complete_span(self) -> tuple[int, int] | None:
-        starts = [seq for seq, part in self.parts.items() if part.start]
-        ends = [seq for seq, part in self.parts.items() if part.marker]
-        if len(starts) != 1 or len(ends) != 1:
-            return None
-        first, last = starts[0], ends[0]
-        if last < first or last - first + 1 != len(self.parts):
-            return None
-        return first, last
-
-
-class FrameAssembler:
-    """A jitter buffer by frame for one VP8 stream (RFC 7741 4.5).
-
-    :meth:`push` takes each RTP packet's sequence number, timestamp, marker bit and payload;
-    :meth:`pop` returns the frames that are ready, in sequence order. A frame
-    waits at most ``max_delay`` seconds for a packet before it; then the
-    missing ones count as lost, and from there on frames are dropped until a key
-    frame comes (``need_keyframe``: time to send a PLI).
-    """
-
-    def __init__(self, max_delay: float = 0.2) -> None:
-        self.max_delay = max_delay
-        self._pending: dict[int, _Pending] = {}
-        self._packets = 0
-        self._highest: int | None = None
-        self._missing: list[int] = []
-        # The extended sequence number the next frame must start at; None before the first frame.
-        self._next_seq: int | None = None
-        self.need_keyframe = True
-        self.frames_out = 0
-        self.frames_dropped = 0
-        self.packets_malformed = 0
-        self.packets_late = 0
-        self.packets_duplicate = 0
-        self.losses = 0
-
-    def _extend(self, sequence: int) -> int:
-        if self._highest is None:
-            self._highest = sequence + _SEQ_MOD  # room below for a few reordered packets
-            return self._highest
-        delta = (sequence - self._highest) % _SEQ_MOD
-        if delta >= _SEQ_MOD // 2:
-            delta -= _SEQ_MOD
-        extended = self._highest + delta
-        if delta > 1:
-            # A gap: the packets in it may still come, or be asked for again (RFC 4585 generic NACK).
-            self._missing.extend(s & 0xFFFF for s in range(max(self._highest + 1, extended - _MAX_GAP), extended))
-            del self._missing[:-_MAX_GAP]
-        self._highest = max(self._highest, extended)
-        return extended
-
-    @property
-    def has_missing(self) -> bool:
-        return bool(self._missing)
-
-    def take_missing(self) -> list[int]:
-        """The sequence numbers of packets found missing since the last call (gaps of at most 64)."""
-        missing, self._missing = self._missing, []
-        return missing
-
-    def push(self, sequence: int, timestamp: int, marker: bool, payload: bytes, now: float) -> bool:
-        """Take one packet; False (and a counter moves) when it is malformed, late or a duplicate."""
-        try:
-            descriptor = parse_descriptor(payload)
-        except Vp8Error:
-            self.packets_malformed += 1
-            return False
-        seq = self._extend(sequence)
-        if self._next_seq is not None and seq < self._next_seq:
-            self.packets_late += 1
-            return False
-        timestamp %= _TS_MOD
-        pending = self._pending.get(timestamp)
-        if pending is None:
-            pending = _Pending(timestamp, now)
-            self._pending[timestamp] = pending
-        if seq in pending.parts:
-            self.packets_duplicate += 1
-            return False
-        data = payload[descriptor.size :]
-        if pending.size + len(data) > MAX_FRAME_SIZE:
-            self.packets_malformed += 1
-            return False
-        start = descriptor.start and descriptor.partition == 0
-        pending.parts[seq] = _Part(data, start, marker, descriptor.picture_id)
-        pending.size += len(data)
-        self._packets += 1
-        while self._packets > MAX_PENDING_PACKETS:
-            self._drop_oldest()
-        return True
-
-    def _drop_oldest(self) -> None:
-        oldest = min(self._pending.values(), key=lambda p: min(p.parts))
-        self._discard(oldest)
-        self.frames_dropped += 1
-        self.losses += 1
-        self.need_keyframe = True
-
-    def _discard(self, pending: _Pending) -> None:
-        del self._pending[pending.timestamp]
-        self._packets -= len(pending.parts)
-        if pending.parts:
-            last = max(pending.parts) + 1
-            self._next_seq = last if self._next_seq is None else max(self._next_seq, last)
-
-    def pop(self, now: float) -> list[AssembledFrame]:
-        """The frames ready to decode now, in order."""
-        frames: list[AssembledFrame] = []
-        while self._pending:
-            ordered = sorted(self._pending.values(), key=lambda p: min(p.parts))
-            head = ordered[0]
-            span = head.complete_span()
-            in_order = span is not None and (self._next_seq is None or span[0] == self._next_seq)
-            if in_order and span is not None:
-                self._discard(head)
-                self._next_seq = span[1] + 1
-                frame = self._join(head, span)
-                if frame is not None:
-                    frames.append(frame)
-                continue
-            # Something before ``head`` (or inside it) is missing: wait up to max_delay for it (a NACK's resend).
-            if now - head.first_arrival < self.max_delay:
-                break
-            self.losses += 1
-            self.need_keyframe = True
-            if span is not None:
-                # The frame itself is whole but a packet before it is lost: it may still be a key frame.
-                self._next_seq = span[0]
-            else:
-                self._discard(head)
-                self.frames_dropped += 1
-        return frames
-
-    def _join(self, pending: _Pending, span: tuple[int, int]) -> AssembledFrame | None:
-        data = b"".join(pending.parts[seq].payload for seq in range(span[0], span[1] + 1))
-        keyframe = is_keyframe(data)
-        if self.need_keyframe and not keyframe:
-            # RFC 7741 4.5.1: after a loss, frames that refer to what was lost cannot be decoded.
-            self.frames_dropped += 1
-            return None
-        if keyframe:
-            self.need_keyframe = False
-        self.frames_out += 1
-        return AssembledFrame(
-            data, pending.timestamp, keyframe, pending.parts[span[0]].picture_id, pending.first_arrival
-        )
+    def is_keyframe(self, frame: bytes) -> bool:
+        return is_keyframe(frame)

@@ -12,6 +12,7 @@ plain RTP too (no SRTP policy), so a protected call never carries clear video.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from softphone.sip.offer_answer import (
@@ -20,7 +21,7 @@ from softphone.sip.offer_answer import (
     Codec,
     reverse_direction,
 )
-from softphone.sip.sdp import Attribute, Direction, MediaDescription, SessionDescription
+from softphone.sip.sdp import Attribute, Direction, MediaDescription, SessionDescription, format_fmtp_params
 
 __all__ = [
     "VIDEO_CLOCK_RATE",
@@ -29,6 +30,9 @@ __all__ = [
     "answer_video",
     "negotiated_video",
     "offer_video",
+    "h264_acceptable",
+    "h264_codec",
+    "video_codecs_named",
     "vp8_codec",
     "without_video",
 ]
@@ -38,24 +42,63 @@ VIDEO_CLOCK_RATE = 90000
 # RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication and full intra request.
 DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir")
 _VIDEO_PROTOS = ("RTP/AVP", "RTP/AVPF")
+H264_PROFILE_LEVEL_ID = "42e01f"
 
 
 def vp8_codec(payload_type: int = 96) -> Codec:
     return Codec("VP8", VIDEO_CLOCK_RATE, 1, payload_type)
 
 
+def h264_codec(payload_type: int = 97) -> Codec:
+    """H.264 Constrained Baseline, level 3.1, packetization-mode 1 (RFC 6184 8.1)."""
+    fmtp = {"profile-level-id": H264_PROFILE_LEVEL_ID, "packetization-mode": "1", "level-asymmetry-allowed": "1"}
+    return Codec("H264", VIDEO_CLOCK_RATE, 1, payload_type, fmtp)
+
+
+_VIDEO_CODECS = {"vp8": vp8_codec, "h264": h264_codec}
+
+
+def video_codecs_named(names: Iterable[str]) -> list[Codec]:
+    """Our video codecs by name (``VP8``, ``H264``; any case), in the order given."""
+    codecs: list[Codec] = []
+    for name in names:
+        make = _VIDEO_CODECS.get(name.strip().lower())
+        if make is None:
+            raise ValueError(f"unknown video codec {name.strip()!r}; known: VP8, H264")
+        if all(c.name.lower() != name.strip().lower() for c in codecs):
+            codecs.append(make(96 + len(codecs)))
+    if not codecs:
+        raise ValueError("no video codec named")
+    return codecs
+
+
+def h264_acceptable(fmtp: Mapping[str, str]) -> bool:
+    """An H.264 format we can send and receive: packetization-mode 0 or 1, a profile a Constrained Baseline
+    stream conforms to (RFC 6184 8.1: Baseline, or any profile with constraint_set1_flag, as 42e01f and 640c1f
+    say), any level (level-asymmetry, RFC 6184 8.2.2: our 320x240 stream is below every level a call uses)."""
+    if fmtp.get("packetization-mode", "0").strip() not in ("0", "1"):
+        return False
+    value = fmtp.get("profile-level-id", "42000a").strip()  # RFC 6184 8.1: Baseline level 1 when absent
+    if len(value) != 6 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        return False
+    profile, iop = int(value[0:2], 16), int(value[2:4], 16)
+    return profile == 0x42 or bool(iop & 0x40)
+
+
 @dataclass
 class VideoConfig:
     """What we can do for video. ``send`` False (no camera, no source): the stream is recvonly."""
 
-    codecs: list[Codec] = field(default_factory=lambda: [vp8_codec()])
+    codecs: list[Codec] = field(default_factory=lambda: [vp8_codec(), h264_codec()])
     feedback: tuple[str, ...] = DEFAULT_FEEDBACK
     rtcp_mux: bool = True
     send: bool = True
 
-    def find_codec(self, encoding: str, clock_rate: int) -> Codec | None:
+    def find_codec(self, encoding: str, clock_rate: int, fmtp: Mapping[str, str] | None = None) -> Codec | None:
         for codec in self.codecs:
             if codec.name.casefold() == encoding.casefold() and codec.clock_rate == clock_rate:
+                if codec.name.upper() == "H264" and not h264_acceptable(fmtp or {}):
+                    continue
                 return codec
         return None
 
@@ -95,6 +138,8 @@ def _video_media(
     attributes: list[Attribute] = []
     for payload_type, codec in zip(payload_types, config.codecs, strict=True):
         attributes.append(Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"))
+        if codec.fmtp:
+            attributes.append(Attribute("fmtp", f"{payload_type} {format_fmtp_params(codec.fmtp)}"))
         attributes.extend(Attribute("rtcp-fb", f"{payload_type} {fb}") for fb in config.feedback)
     if config.rtcp_mux:
         attributes.append(Attribute("rtcp-mux"))
@@ -170,12 +215,15 @@ def answer_video(
         return answer
     matched: list[int] = []
     codecs: list[Codec] = []
+    taken: list[Codec] = []
     for payload_type in offered.payload_types:
         rtpmap = offered.rtpmap_for(payload_type)
-        ours = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate)
-        if ours is not None and all(c is not ours for c in codecs):
+        fmtp = _fmtp(offered, payload_type)
+        ours = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate, fmtp)
+        if ours is not None and all(c is not ours for c in taken):
+            taken.append(ours)
             matched.append(payload_type)
-            codecs.append(ours)
+            codecs.append(_answered_codec(ours, fmtp))
     if not matched:
         return answer
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly.
@@ -184,6 +232,22 @@ def answer_video(
     result = copy.deepcopy(answer)
     result.media[index] = _video_media(own, port, direction, matched, offered.proto)
     return result
+
+
+def _answered_codec(ours: Codec, offered: dict[str, str]) -> Codec:
+    if ours.name.upper() != "H264":
+        return ours
+    # RFC 6184 8.2.2: the answer keeps the offer's packetization-mode and profile.
+    fmtp = {"profile-level-id": offered.get("profile-level-id", H264_PROFILE_LEVEL_ID)}
+    mode = offered.get("packetization-mode", "0")
+    if mode != "0":
+        fmtp["packetization-mode"] = mode
+    return Codec(ours.name, ours.clock_rate, 1, ours.payload_type, fmtp)
+
+
+def _fmtp(media: MediaDescription, payload_type: int) -> dict[str, str]:
+    params = media.fmtp.get(payload_type)
+    return {k.lower(): v for k, v in params.items()} if isinstance(params, dict) else {}
 
 
 def without_video(sd: SessionDescription) -> SessionDescription:
@@ -231,10 +295,14 @@ def negotiated_video(
     receive: dict[int, Codec] = {}
     for payload_type in theirs.payload_types:
         rtpmap = theirs.rtpmap_for(payload_type)
-        codec = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate)
+        fmtp = _fmtp(theirs, payload_type)
+        codec = None if rtpmap is None else config.find_codec(rtpmap.encoding, rtpmap.clock_rate, fmtp)
         if codec is None or rtpmap is None:
             continue
-        agreed = Codec(codec.name, codec.clock_rate, 1, payload_type)
+        # The peer's fmtp: how it wants to receive (packetization-mode) and its parameter sets.
+        agreed = Codec(codec.name, codec.clock_rate, 1, payload_type, fmtp)
+        if send is not None and agreed.name != send[1].name:
+            continue
         if send is None:
             send = payload_type, agreed
         receive[payload_type] = agreed

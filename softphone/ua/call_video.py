@@ -102,7 +102,7 @@ class CallVideo:
         recorder = None
         if settings.record is not None:
             try:
-                recorder = VideoRecorder(self._record_path(settings.record, call))
+                recorder = VideoRecorder(self._record_path(settings.record, call), video.codec.name)
             except MediaError as exc:
                 self._warn(call, f"cannot record video: {exc}")
         loop = self._loop()

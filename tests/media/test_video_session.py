@@ -16,8 +16,7 @@ import pytest
 from softphone.media.video import VideoQuality, VideoSession
 from softphone.media.video_codec import VideoRecorder
 from softphone.media.video_sources import PatternSource
-from softphone.sip.offer_answer import Codec
-from softphone.sip.video_offer_answer import NegotiatedVideo, vp8_codec
+from softphone.sip.video_offer_answer import NegotiatedVideo, h264_codec, vp8_codec
 from tests.media_relay import LossyRelay
 from tests.video_check import PSNR_THRESHOLD_DB, Received, check_picture, read_recording
 
@@ -28,16 +27,18 @@ def bound() -> socket.socket:
     return sock
 
 
-def params(port: int, direction: str = "sendrecv", feedback: frozenset[str] | None = None) -> NegotiatedVideo:
-    codec = vp8_codec(96)
+def params(
+    port: int, direction: str = "sendrecv", feedback: frozenset[str] | None = None, codec: str = "VP8"
+) -> NegotiatedVideo:
+    agreed = vp8_codec(96) if codec == "VP8" else h264_codec(96)
     return NegotiatedVideo(
         remote_address="127.0.0.1",
         remote_port=port,
         remote_rtcp_port=port,
         rtcp_mux=True,
-        codec=codec,
+        codec=agreed,
         payload_type=96,
-        receive_codecs={96: Codec("VP8", 90000, 1, 96)},
+        receive_codecs={96: agreed},
         feedback=frozenset({"nack", "nack pli", "ccm fir"}) if feedback is None else feedback,
         direction=direction,  # type: ignore[arg-type]
     )
@@ -75,13 +76,14 @@ def pair(tmp_path: Path) -> Iterator[Callable[..., tuple[VideoSession, VideoSess
         a_sock: socket.socket, b_sock: socket.socket, a_peer: int, b_peer: int, **kwargs: object
     ) -> tuple[VideoSession, VideoSession, Watch]:
         watch = Watch()
-        a = VideoSession(a_sock, params(a_peer), PatternSource(320, 240), fps=15)
+        codec = str(kwargs.get("codec", "VP8"))
+        a = VideoSession(a_sock, params(a_peer, codec=codec), PatternSource(320, 240), fps=15)
         b = VideoSession(
             b_sock,
             params(b_peer, **kwargs),  # type: ignore[arg-type]
             None,
             fps=15,
-            recorder=VideoRecorder(tmp_path / "b.mkv"),
+            recorder=VideoRecorder(tmp_path / "b.mkv", codec),
             on_frame=watch.frame,
             on_quality=watch.quality,
         )
@@ -95,11 +97,12 @@ def pair(tmp_path: Path) -> Iterator[Callable[..., tuple[VideoSession, VideoSess
         session.stop()
 
 
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
 def test_pattern_arrives_in_order_and_recording_matches(
-    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]], tmp_path: Path
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]], tmp_path: Path, codec: str
 ) -> None:
     a_sock, b_sock = bound(), bound()
-    a, b, watch = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1])
+    a, b, watch = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1], codec=codec)
     wait_for(lambda: len(watch.received.counters) >= 45)
     wait_for(lambda: any(q.frames_decoded > 0 for q in watch.qualities))
     b.stop()
@@ -109,21 +112,22 @@ def test_pattern_arrives_in_order_and_recording_matches(
     assert got.missing == 0  # loopback loses nothing
     assert min(got.psnrs) >= PSNR_THRESHOLD_DB
     q = watch.qualities[-1]
-    assert (q.codec, q.width, q.height) == ("VP8", 320, 240) and q.bitrate_kbps > 0
+    assert (q.codec, q.width, q.height) == (codec, 320, 240) and q.bitrate_kbps > 0
     recorded = read_recording(tmp_path / "b.mkv")
     assert recorded.counters[: len(got.counters)] == got.counters[: len(recorded.counters)]
     assert len(recorded.counters) >= 45 and min(recorded.psnrs) >= PSNR_THRESHOLD_DB
 
 
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
 def test_five_percent_loss_recovers_with_nack_and_pli(
-    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]],
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]], codec: str
 ) -> None:
     a_sock, b_sock = bound(), bound()
     relay = LossyRelay(
         a_sock.getsockname(), b_sock.getsockname(), loss=0.05, duplicate=0.01, reorder=0.02, delay_ms=(5, 20), seed=7
     )
     try:
-        a, b, watch = pair(a_sock, b_sock, relay.address_a[1], relay.address_b[1])
+        a, b, watch = pair(a_sock, b_sock, relay.address_a[1], relay.address_b[1], codec=codec)
         wait_for(lambda: len(watch.received.counters) >= 120, timeout=60)
         b.stop()
         a.stop()

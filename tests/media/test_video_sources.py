@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from softphone.media.errors import MediaError
-from softphone.media.video_codec import VideoRecorder, Vp8Decoder, Vp8Encoder, keyframe_size
+from softphone.media.h264 import is_idr
+from softphone.media.video_codec import VideoDecoder, VideoEncoder, VideoRecorder
 from softphone.media.video_sources import FileSource, PatternSource, open_source, pattern_planes, read_counter
+from softphone.media.vp8 import is_keyframe
 from tests.video_check import read_recording
 
 
@@ -24,7 +26,7 @@ def test_counter_reads_back_from_the_raw_pattern(width: int, height: int) -> Non
 
 
 def test_counter_survives_vp8_and_garbage_does_not_read_as_one() -> None:
-    encoder, decoder = Vp8Encoder(320, 240, 15, 300_000), Vp8Decoder()
+    encoder, decoder = VideoEncoder("VP8", 320, 240, 15, 300_000), VideoDecoder("VP8")
     source = PatternSource()
     read = []
     for index in range(20):
@@ -38,19 +40,20 @@ def test_counter_survives_vp8_and_garbage_does_not_read_as_one() -> None:
     assert read_counter(np.zeros((10, 10), np.uint8)) is None
 
 
-def test_forced_keyframe_and_its_size() -> None:
-    encoder = Vp8Encoder(320, 240, 15, 300_000)
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+def test_forced_keyframe(codec: str) -> None:
+    encoder = VideoEncoder(codec, 320, 240, 15, 300_000)
     source = PatternSource()
-    frames = [encoder.encode(source.next_frame(i), keyframe=i == 5) for i in range(8)]
-    sizes = [keyframe_size(f[0]) for f in frames]
-    assert sizes[0] == (320, 240) and sizes[5] == (320, 240) and sizes[1] is None
+    frames = [b"".join(encoder.encode(source.next_frame(i), keyframe=i == 5)) for i in range(8)]
+    keys = [is_keyframe(f) if codec == "VP8" else is_idr(f) for f in frames]
+    assert keys == [True, False, False, False, False, True, False, False]
 
 
 def test_decoder_takes_garbage_and_decodes_the_next_keyframe() -> None:
-    decoder = Vp8Decoder()
+    decoder = VideoDecoder("VP8")
     assert decoder.decode(b"\x00\x01\x02garbage" * 10) == []
     assert decoder.decode(b"") == []
-    keyframe = Vp8Encoder(320, 240, 15, 300_000).encode(PatternSource().next_frame(7))[0]
+    keyframe = VideoEncoder("VP8", 320, 240, 15, 300_000).encode(PatternSource().next_frame(7))[0]
     [picture] = decoder.decode(keyframe)
     assert read_counter(picture.to_ndarray(format="yuv420p")[:240]) == 7
 
@@ -99,12 +102,12 @@ def test_missing_or_bad_files_are_clear_errors(tmp_path: Path) -> None:
 
 
 def test_recorder_starts_at_a_keyframe_and_writes_what_it_got(tmp_path: Path) -> None:
-    encoder = Vp8Encoder(320, 240, 15, 300_000)
+    encoder = VideoEncoder("VP8", 320, 240, 15, 300_000)
     source = PatternSource()
     recorder = VideoRecorder(tmp_path / "out.mkv")
     encoded = [encoder.encode(source.next_frame(i), keyframe=i == 3)[0] for i in range(10)]
     for index, data in enumerate(encoded[1:], start=1):  # the first key frame is missing: start at the next
-        recorder.write(data, 1000 + index * 6000)
+        recorder.write(data, 1000 + index * 6000, is_keyframe(data), (320, 240))
     recorder.close()
     got = read_recording(tmp_path / "out.mkv")
     assert got.counters == list(range(3, 10)) and recorder.frames == 7

@@ -8,14 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softphone.media.vp8 import (
-    MAX_PENDING_PACKETS,
-    FrameAssembler,
-    Vp8Error,
-    Vp8Packetizer,
-    is_keyframe,
-    parse_descriptor,
-)
+from softphone.media.frame_buffer import MAX_PENDING_PACKETS, FrameAssembler
+from softphone.media.vp8 import Vp8Error, Vp8Format, Vp8Packetizer, is_keyframe, parse_descriptor
 
 # A VP8 key frame tag (P bit 0, show_frame) and the start code of RFC 6386 9.1.
 KEY = bytes((0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00))
@@ -91,7 +85,7 @@ def feed(assembler: FrameAssembler, packets: list[tuple[int, int, bool, bytes]],
 
 
 def test_frames_come_out_whole_and_in_order_across_wraparound() -> None:
-    stream, assembler = Stream(), FrameAssembler()
+    stream, assembler = Stream(), FrameAssembler(Vp8Format())
     frames = [frame(i == 0, 150 + i, i) for i in range(6)]
     packets = [p for f in frames for p in stream.packets(f)]
     random.Random(1).shuffle(packets)  # reordering inside the jitter buffer's reach
@@ -103,7 +97,7 @@ def test_frames_come_out_whole_and_in_order_across_wraparound() -> None:
 
 
 def test_a_lost_packet_drops_frames_until_the_next_keyframe() -> None:
-    stream, assembler = Stream(), FrameAssembler(max_delay=0.1)
+    stream, assembler = Stream(), FrameAssembler(Vp8Format(), max_delay=0.1)
     first = stream.packets(frame(True, 150, 0))
     lost = stream.packets(frame(False, 150, 1))
     after = stream.packets(frame(False, 150, 2))
@@ -120,7 +114,7 @@ def test_a_lost_packet_drops_frames_until_the_next_keyframe() -> None:
 
 
 def test_late_and_duplicate_packets_are_counted_and_dropped() -> None:
-    stream, assembler = Stream(), FrameAssembler()
+    stream, assembler = Stream(), FrameAssembler(Vp8Format())
     packets = stream.packets(frame(True, 150, 0))
     feed(assembler, packets, 0.0)
     assert not assembler.push(*packets[0], 0.0)
@@ -131,7 +125,7 @@ def test_late_and_duplicate_packets_are_counted_and_dropped() -> None:
 
 
 def test_garbage_payloads_are_counted_and_dropped() -> None:
-    assembler = FrameAssembler()
+    assembler = FrameAssembler(Vp8Format())
     assert not assembler.push(1, 1, True, b"", 0.0)
     assert not assembler.push(2, 1, True, b"\x80", 0.0)
     assert assembler.packets_malformed == 2
@@ -139,7 +133,7 @@ def test_garbage_payloads_are_counted_and_dropped() -> None:
 
 
 def test_a_flood_of_incomplete_frames_is_bounded() -> None:
-    assembler = FrameAssembler()
+    assembler = FrameAssembler(Vp8Format())
     for seq in range(MAX_PENDING_PACKETS + 500):
         assembler.push(seq % 65536, seq * 7, False, b"\x80\x80\x80\x01x", 0.0)
     assert sum(len(p.parts) for p in assembler._pending.values()) <= MAX_PENDING_PACKETS
@@ -150,7 +144,7 @@ def test_a_flood_of_incomplete_frames_is_bounded() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 65535), st.integers(0, 2**32 - 1), st.booleans(), st.binary(max_size=40))))
 def test_any_packets_never_raise(packets: list[tuple[int, int, bool, bytes]]) -> None:
-    assembler = FrameAssembler()
+    assembler = FrameAssembler(Vp8Format())
     for i, packet in enumerate(packets):
         assembler.push(*packet, i * 0.01)
         for out in assembler.pop(i * 0.01):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from softphone.sip.offer_answer import AudioConfig, create_answer, create_offer, hold_offer, negotiate_answer
 from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.video_offer_answer import (
@@ -9,6 +11,7 @@ from softphone.sip.video_offer_answer import (
     answer_video,
     negotiated_video,
     offer_video,
+    video_codecs_named,
     without_video,
 )
 
@@ -37,10 +40,16 @@ def test_offer_has_video_line_after_audio_with_feedback_and_mux() -> None:
     assert [m.media for m in offer.media] == ["audio", "video"]
     video = offer.media[1]
     assert video.port == 30002 and video.proto == "RTP/AVP"
-    payload_type = video.payload_types[0]
-    assert str(video.rtpmap_for(payload_type)) == "VP8/90000"
+    vp8, h264 = video.payload_types
+    assert str(video.rtpmap_for(vp8)) == "VP8/90000" and str(video.rtpmap_for(h264)) == "H264/90000"
+    assert video.fmtp[h264] == {
+        "profile-level-id": "42e01f",
+        "packetization-mode": "1",
+        "level-asymmetry-allowed": "1",
+    }
     fb = {a.value for a in video.get_attributes("rtcp-fb")}
-    assert fb == {f"{payload_type} nack", f"{payload_type} nack pli", f"{payload_type} ccm fir"}
+    assert fb == {f"{pt} {kind}" for pt in (vp8, h264) for kind in ("nack", "nack pli", "ccm fir")}
+    payload_type = vp8
     assert video.rtcp_mux and video.direction(offer) == "sendrecv"
     # The audio line's payload types are left alone and not reused.
     assert payload_type not in offer.media[0].payload_types
@@ -57,6 +66,7 @@ def test_answer_accepts_video_and_both_sides_agree() -> None:
     assert (ours.remote_address, ours.remote_port, ours.rtcp_mux) == ("192.0.2.2", 40002, True)
     assert (theirs.remote_address, theirs.remote_port) == ("192.0.2.1", 30002)
     assert ours.payload_type == theirs.payload_type == offer.media[1].payload_types[0]
+    assert set(ours.receive_codecs) == {offer.media[1].payload_types[0]}  # one codec only: VP8
     assert ours.codec.name == "VP8" and ours.direction == theirs.direction == "sendrecv"
     assert ours.feedback == {"nack", "nack pli", "ccm fir"}
     assert ours.remote_rtcp_port == 40002
@@ -148,7 +158,7 @@ def test_peer_payload_type_is_used_for_sending() -> None:
     offer = parse_sdp(
         "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
         "m=audio 5000 RTP/AVP 0\r\n"
-        "m=video 5002 RTP/AVPF 120 100\r\na=rtpmap:120 H264/90000\r\na=rtpmap:100 vp8/90000\r\n"
+        "m=video 5002 RTP/AVPF 120 100\r\na=rtpmap:120 H265/90000\r\na=rtpmap:100 vp8/90000\r\n"
         "a=rtcp-fb:* nack\r\na=rtcp-fb:100 nack pli\r\n"
     )
     answer = their_answer(offer, VideoConfig())
@@ -192,3 +202,42 @@ def test_re_adding_video_takes_the_declined_slot() -> None:
     answer = their_answer(again, VideoConfig())
     video = negotiated_video(again, answer, VideoConfig())
     assert video is not None and video.remote_port == 40002
+
+
+H264_OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\n"
+    "m=audio 5000 RTP/AVP 0\r\n"
+    "m=video 5002 RTP/AVP 98 99 100\r\n"
+    "a=rtpmap:98 H264/90000\r\na=fmtp:98 profile-level-id=4d001f;packetization-mode=1\r\n"
+    "a=rtpmap:99 H264/90000\r\na=fmtp:99 profile-level-id=42e01f;packetization-mode=2\r\n"
+    "a=rtpmap:100 H264/90000\r\na=fmtp:100 profile-level-id=42e00d;packetization-mode=0;"
+    "sprop-parameter-sets=Z0LADZZSAoPZ,aM4yyA==\r\n"
+)
+
+
+def test_h264_only_a_format_we_can_do_is_answered_keeping_its_mode_and_profile() -> None:
+    offer = parse_sdp(H264_OFFER)
+    answer = their_answer(offer, VideoConfig())
+    video = answer.media[1]
+    # Main profile without constraint_set1 and interleaved mode 2 are not ours; Constrained Baseline mode 0 is.
+    assert video.port == 40002 and video.payload_types == [100]
+    assert video.fmtp[100] == {"profile-level-id": "42e00d"}
+    ours = negotiated_video(answer, offer, VideoConfig())
+    assert ours is not None and ours.codec.name == "H264" and ours.payload_type == 100
+    assert ours.codec.fmtp["packetization-mode"] == "0" and "sprop-parameter-sets" in ours.codec.fmtp
+
+
+def test_h264_preferred_when_listed_first() -> None:
+    offer = our_offer(VideoConfig(codecs=video_codecs_named(["h264", "vp8"])))
+    h264, vp8 = offer.media[1].payload_types
+    assert str(offer.media[1].rtpmap_for(h264)) == "H264/90000"
+    answer = their_answer(offer, VideoConfig())
+    assert answer.media[1].payload_types == [h264, vp8]
+    ours = negotiated_video(offer, answer, VideoConfig())
+    assert ours is not None and ours.codec.name == "H264" and ours.codec.fmtp["packetization-mode"] == "1"
+    assert set(ours.receive_codecs) == {h264}
+
+
+def test_unknown_video_codec_names_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown video codec"):
+        video_codecs_named(["vp8", "theora"])
