@@ -30,6 +30,8 @@ from typing import Protocol
 import av
 
 from softphone.media.errors import MediaError
+from softphone.media.frame_buffer import FrameAssembler
+from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
 from softphone.media.parameters import Address, CodecDescription
 from softphone.media.rtcp import (
     Bye,
@@ -43,10 +45,8 @@ from softphone.media.rtcp import (
 )
 from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
 from softphone.media.rtp import RtpReceiver, RtpSender
-from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
 from softphone.media.video_codec import CODECS, VideoDecoder, VideoEncoder, VideoRecorder
 from softphone.media.video_sources import VideoSource
-from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.vp8 import Vp8Format, Vp8Packetizer
 
 __all__ = ["VideoParameters", "VideoQuality", "VideoSession"]
