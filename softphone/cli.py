@@ -33,6 +33,7 @@ from typing import Any, ClassVar, TextIO
 from softphone import __version__
 from softphone.sip.offer_answer import AudioConfig, Codec, codecs_named
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
+from softphone.sip.video_offer_answer import video_codecs_named
 from softphone.store import Store, StoreError
 from softphone.ua import (
     Account,
@@ -260,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="what video calls send: 'pattern' (a test pattern with a frame counter) or a video file, looped",
     )
     parser.add_argument(
+        "--video-codecs",
+        metavar="LIST",
+        type=_video_codecs,
+        default=("VP8", "H264"),
+        help="video codecs in order of preference, comma-separated (default: vp8,h264)",
+    )
+    parser.add_argument(
         "--record-video", metavar="FILE.mkv", help="write the video the other side sends to this Matroska file"
     )
     parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
@@ -324,6 +332,13 @@ def _suites(text: str) -> tuple[str, ...]:
 def _codecs(text: str) -> list[Codec]:
     try:
         return codecs_named(text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _video_codecs(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(codec.name for codec in video_codecs_named(text.split(",")))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -400,7 +415,7 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
         raise AccountError("--record-video writes a Matroska file: give it a name ending in .mkv")
-    return VideoSettings(source=args.video_source, record=record)
+    return VideoSettings(source=args.video_source, record=record, codecs=args.video_codecs)
 
 
 def processing_for(args: argparse.Namespace) -> ProcessingConfig:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.errors import MediaError
-from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig
+from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
 from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoQualityEvent
 
@@ -40,7 +40,8 @@ class VideoSettings:
     ``source``: ``pattern`` (a test pattern carrying its frame counter), a video file's path, or None to
     send nothing (the stream is offered and answered recvonly). ``record``: write each call's received video
     to this Matroska file (a second video call of the same run gets ``-<call id>`` before the suffix).
-    ``on_frame(call_id, picture)`` gets every decoded picture on the call's video thread.
+    ``on_frame(call_id, picture)`` gets every decoded picture on the call's video thread. ``codecs``: what is
+    offered and accepted, in order of preference.
     """
 
     source: str | None = "pattern"
@@ -50,9 +51,11 @@ class VideoSettings:
     bitrate: int = 300_000
     record: Path | None = None
     on_frame: Callable[[str, av.VideoFrame], None] | None = None
+    # Codecs in order of preference (VP8, H264).
+    codecs: tuple[str, ...] = ("VP8", "H264")
 
     def sdp(self) -> VideoConfig:
-        return VideoConfig(send=self.source is not None)
+        return VideoConfig(codecs=video_codecs_named(self.codecs), send=self.source is not None)
 
 
 class CallVideo:

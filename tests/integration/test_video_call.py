@@ -5,6 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.integration.test_cli import CliProcess
 from tests.kamailio_server import Kamailio
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
@@ -13,11 +15,23 @@ from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 FRAMES = 75
 
 
-def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio) -> None:
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio, codec: str) -> None:
     folder = Path(tempfile.mkdtemp(prefix="softphone-video-"))
     bob_file, alice_file = folder / "bob.mkv", folder / "alice.mkv"
+    # Alice prefers the codec under test; bob takes the offer's order.
+    codecs = "h264,vp8" if codec == "H264" else "vp8,h264"
     alice = CliProcess(
-        kamailio, "--video", "--srtp", "off", "--video-source", "pattern", "--record-video", str(alice_file)
+        kamailio,
+        "--video",
+        "--srtp",
+        "off",
+        "--video-source",
+        "pattern",
+        "--video-codecs",
+        codecs,
+        "--record-video",
+        str(alice_file),
     )
     bob = CliProcess(kamailio, "--video", "--srtp", "off", "--record-video", str(bob_file), "--auto-answer=0.2")
     try:
@@ -29,7 +43,7 @@ def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio
         seen = bob.wait_for(event="video_quality", timeout=60, call_id=bob_call["call_id"])
         while seen["frames_decoded"] < FRAMES:
             seen = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(seen) + 1)
-        assert (seen["codec"], seen["width"], seen["height"]) == ("VP8", 320, 240)
+        assert (seen["codec"], seen["width"], seen["height"]) == (codec, 320, 240)
         assert seen["fps"] > 0 and seen["bitrate_kbps"] > 0
         theirs = alice.wait_for(event="video_quality", timeout=10, call_id=call["call_id"])
         assert theirs["frames_sent"] > 0
