@@ -25,7 +25,7 @@ __all__ = ["Baresip", "free_port", "udp_bound"]
 
 LOOPBACK = "127.0.0.1"
 MODULES = Path("/usr/lib/baresip/modules")
-VIDEO_MODULES = ("vp8", "fakevideo", "snapshot")
+VIDEO_MODULES = ("fakevideo", "snapshot")
 
 
 def free_port() -> int:
@@ -69,12 +69,15 @@ class Baresip:
         name: str = "b",
         codec: str = "PCMU",
         video: bool = False,
+        video_codec: str = "VP8",
     ) -> None:
-        """``video``: VP8 too, ``fakevideo`` as camera and display, ``snapshot`` to save a received picture."""
+        """``video``: ``video_codec`` too (VP8: the vp8 module; H264: avcodec), ``fakevideo`` as camera and
+        display, ``snapshot`` to save a received picture."""
         exe = shutil.which("baresip")
         needed = ("g711", "g722", "aufile", "sndfile", "ctrl_tcp", "menu", "account", "srtp", "dtls_srtp")
+        video_modules = (*VIDEO_MODULES, "avcodec" if video_codec == "H264" else "vp8")
         if video:
-            needed += VIDEO_MODULES
+            needed += video_modules
         if exe is None or not all((MODULES / f"{m}.so").exists() for m in needed):
             raise AssertionError("baresip and its modules are missing: apt-get install baresip")
         self.name = name
@@ -109,7 +112,7 @@ class Baresip:
             f"ctrl_tcp_listen {LOOPBACK}:{self.ctrl_port}",
         ]
         if video:
-            lines += [f"module {m}.so" for m in VIDEO_MODULES]
+            lines += [f"module {m}.so" for m in video_modules]
             lines += [
                 "video_source fakevideo,nil",
                 "video_display fakevideo,nil",
@@ -118,7 +121,7 @@ class Baresip:
                 "video_fps 15",
             ]
         (self.dir / "config").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        params = f";regint=0;audio_codecs={codec}" + (";video_codecs=VP8" if video else "")
+        params = f";regint=0;audio_codecs={codec}" + (f";video_codecs={video_codec}" if video else "")
         if answer:
             params += ";answermode=auto"
         if mediaenc:

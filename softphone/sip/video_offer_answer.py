@@ -49,24 +49,32 @@ def vp8_codec(payload_type: int = 96) -> Codec:
     return Codec("VP8", VIDEO_CLOCK_RATE, 1, payload_type)
 
 
-def h264_codec(payload_type: int = 97) -> Codec:
-    """H.264 Constrained Baseline, level 3.1, packetization-mode 1 (RFC 6184 8.1)."""
-    fmtp = {"profile-level-id": H264_PROFILE_LEVEL_ID, "packetization-mode": "1", "level-asymmetry-allowed": "1"}
+def h264_codec(payload_type: int = 97, packetization_mode: str = "1") -> Codec:
+    """H.264 Constrained Baseline, level 3.1, packetization-mode 1 or 0 (RFC 6184 8.1)."""
+    fmtp = {"profile-level-id": H264_PROFILE_LEVEL_ID, "level-asymmetry-allowed": "1"}
+    if packetization_mode != "0":
+        fmtp["packetization-mode"] = packetization_mode
     return Codec("H264", VIDEO_CLOCK_RATE, 1, payload_type, fmtp)
 
 
-_VIDEO_CODECS = {"vp8": vp8_codec, "h264": h264_codec}
-
-
 def video_codecs_named(names: Iterable[str]) -> list[Codec]:
-    """Our video codecs by name (``VP8``, ``H264``; any case), in the order given."""
+    """Our video codecs by name (``VP8``, ``H264``; any case), in the order given.
+
+    H264 is offered twice: packetization-mode 1, then 0 for peers that only do that (RFC 6184 8.2.2 wants the
+    mode to match, and some phones offer and answer only mode 0).
+    """
     codecs: list[Codec] = []
-    for name in names:
-        make = _VIDEO_CODECS.get(name.strip().lower())
-        if make is None:
-            raise ValueError(f"unknown video codec {name.strip()!r}; known: VP8, H264")
-        if all(c.name.lower() != name.strip().lower() for c in codecs):
-            codecs.append(make(96 + len(codecs)))
+    for raw in names:
+        name = raw.strip().lower()
+        if name not in ("vp8", "h264"):
+            raise ValueError(f"unknown video codec {raw.strip()!r}; known: VP8, H264")
+        if any(c.name.lower() == name for c in codecs):
+            continue
+        if name == "vp8":
+            codecs.append(vp8_codec(96 + len(codecs)))
+        else:
+            codecs.append(h264_codec(96 + len(codecs)))
+            codecs.append(h264_codec(96 + len(codecs), "0"))
     if not codecs:
         raise ValueError("no video codec named")
     return codecs
@@ -89,7 +97,7 @@ def h264_acceptable(fmtp: Mapping[str, str]) -> bool:
 class VideoConfig:
     """What we can do for video. ``send`` False (no camera, no source): the stream is recvonly."""
 
-    codecs: list[Codec] = field(default_factory=lambda: [vp8_codec(), h264_codec()])
+    codecs: list[Codec] = field(default_factory=lambda: video_codecs_named(["vp8", "h264"]))
     feedback: tuple[str, ...] = DEFAULT_FEEDBACK
     rtcp_mux: bool = True
     send: bool = True

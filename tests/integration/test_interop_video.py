@@ -1,4 +1,5 @@
-"""VP8 video interop with baresip's vp8 module (Debian package), both directions, direct over UDP on loopback.
+"""Video interop with baresip (Debian package): VP8 with its vp8 module, H.264 with its avcodec module (which
+does packetization-mode 0 only), both directions, direct over UDP on loopback.
 
 baresip's camera is its ``fakevideo`` source: we decode it (frames, size, no key
 frame asked for, nothing dropped). Ours is the frame-counting pattern: baresip's
@@ -41,10 +42,11 @@ def peers() -> Iterator[list[Baresip]]:
         peer.close()
 
 
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
 @pytest.mark.parametrize("caller", ["softphone", "baresip"])
-def test_vp8_call_with_baresip(caller: str, tmp_path: Path, peers: list[Baresip]) -> None:
+def test_video_call_with_baresip(caller: str, codec: str, tmp_path: Path, peers: list[Baresip]) -> None:
     wav = write_tone(tmp_path / "baresip.wav", frequency=1000.0, seconds=60.0, rate=8000)
-    peer = Baresip(wav, mediaenc=None, answer=caller == "softphone", video=True)
+    peer = Baresip(wav, mediaenc=None, answer=caller == "softphone", video=True, video_codec=codec)
     peers.append(peer)
     snapshot = tmp_path / "snapshot.png"
 
@@ -52,7 +54,7 @@ def test_vp8_call_with_baresip(caller: str, tmp_path: Path, peers: list[Baresip]
         ua = make_ua(
             Account("sip:alice@127.0.0.1", register=False, srtp="off"),
             media=silence_media(),
-            video=VideoSettings(source="pattern"),
+            video=VideoSettings(source="pattern", codecs=(codec,)),
         )
         events = Recorder(ua)
         await ua.start()
@@ -72,7 +74,7 @@ def test_vp8_call_with_baresip(caller: str, tmp_path: Path, peers: list[Baresip]
 
             await until(lambda: bool(video()) and video()[-1].frames_decoded >= 45, 30)
             last = video()[-1]
-            assert (last.codec, last.width, last.height) == ("VP8", 320, 240)
+            assert (last.codec, last.width, last.height) == (codec, 320, 240)
             assert last.frames_sent >= 45 and last.packets_dropped == 0
             peer.command("snapshot_recv", str(snapshot))
             await until(snapshot.exists, 10)
@@ -89,5 +91,5 @@ def test_vp8_call_with_baresip(caller: str, tmp_path: Path, peers: list[Baresip]
     assert counter is not None and counter > 0, "baresip's picture of our stream has no readable counter"
     assert psnr(luma, pattern_planes(counter, 320, 240)[:240]) >= SNAPSHOT_PSNR_DB
     log = peer.log()
-    assert "Set video encoder: VP8" in log and "Set video decoder: VP8" in log, log
+    assert f"Set video encoder: {codec}" in log and f"Set video decoder: {codec}" in log, log
     assert "video: RTP/RTCP multiplexing enabled" in log and "receiving with resolution 320 x 240" in log, log

@@ -40,15 +40,17 @@ def test_offer_has_video_line_after_audio_with_feedback_and_mux() -> None:
     assert [m.media for m in offer.media] == ["audio", "video"]
     video = offer.media[1]
     assert video.port == 30002 and video.proto == "RTP/AVP"
-    vp8, h264 = video.payload_types
+    vp8, h264, h264_single = video.payload_types
     assert str(video.rtpmap_for(vp8)) == "VP8/90000" and str(video.rtpmap_for(h264)) == "H264/90000"
     assert video.fmtp[h264] == {
         "profile-level-id": "42e01f",
-        "packetization-mode": "1",
         "level-asymmetry-allowed": "1",
+        "packetization-mode": "1",
     }
+    # Mode 0 for peers with nothing else: packetization-mode left out (RFC 6184 8.1: 0 is the default).
+    assert video.fmtp[h264_single] == {"profile-level-id": "42e01f", "level-asymmetry-allowed": "1"}
     fb = {a.value for a in video.get_attributes("rtcp-fb")}
-    assert fb == {f"{pt} {kind}" for pt in (vp8, h264) for kind in ("nack", "nack pli", "ccm fir")}
+    assert fb == {f"{pt} {kind}" for pt in (vp8, h264, h264_single) for kind in ("nack", "nack pli", "ccm fir")}
     payload_type = vp8
     assert video.rtcp_mux and video.direction(offer) == "sendrecv"
     # The audio line's payload types are left alone and not reused.
@@ -229,15 +231,30 @@ def test_h264_only_a_format_we_can_do_is_answered_keeping_its_mode_and_profile()
 
 def test_h264_preferred_when_listed_first() -> None:
     offer = our_offer(VideoConfig(codecs=video_codecs_named(["h264", "vp8"])))
-    h264, vp8 = offer.media[1].payload_types
+    h264, _, vp8 = offer.media[1].payload_types
     assert str(offer.media[1].rtpmap_for(h264)) == "H264/90000"
     answer = their_answer(offer, VideoConfig())
     assert answer.media[1].payload_types == [h264, vp8]
     ours = negotiated_video(offer, answer, VideoConfig())
     assert ours is not None and ours.codec.name == "H264" and ours.codec.fmtp["packetization-mode"] == "1"
-    assert set(ours.receive_codecs) == {h264}
+    assert h264 in ours.receive_codecs and vp8 not in ours.receive_codecs
 
 
 def test_unknown_video_codec_names_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown video codec"):
         video_codecs_named(["vp8", "theora"])
+
+
+def test_a_peer_doing_only_mode_0_gets_it() -> None:
+    offer = our_offer(VideoConfig(codecs=video_codecs_named(["h264"])))
+    mode1, mode0 = offer.media[1].payload_types
+    answer = parse_sdp(
+        "v=0\r\no=- 2 1 IN IP4 192.0.2.2\r\ns=-\r\nc=IN IP4 192.0.2.2\r\nt=0 0\r\n"
+        "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        f"m=video 40002 RTP/AVP {mode0}\r\na=rtpmap:{mode0} H264/90000\r\n"
+        f"a=fmtp:{mode0} packetization-mode=0;profile-level-id=42e01f\r\n"
+    )
+    ours = negotiated_video(offer, answer, VideoConfig(codecs=video_codecs_named(["h264"])))
+    assert ours is not None and ours.payload_type == mode0 and ours.codec.fmtp["packetization-mode"] == "0"
+    assert set(ours.receive_codecs) >= {mode0}
+    assert mode1 != mode0
