@@ -7,7 +7,7 @@ Run from the repository root::
 Two ``VideoSession`` objects on loopback, one sending the frame-counting test
 pattern, the other receiving it (decoding every frame). Printed:
 
-- the CPU seconds (``time.process_time``: this process, both sessions, pattern
+- for VP8 and H.264, the CPU seconds (``time.process_time``: this process, both sessions, pattern
   drawing included, no checking of the pictures) per 10 s of video at 320x240@15 (300 kbit/s) and
   640x480@30 (1 Mbit/s);
 - through the seeded lossy relay of the tests (``tests/media_relay.py``, 5-20 ms
@@ -15,7 +15,7 @@ pattern, the other receiving it (decoding every frame). Printed:
   freezes, and the lowest and median PSNR of the shown frames against the
   source frame their counter names.
 
-Not here yet: the comparison with baresip's CPU, glass-to-glass latency and H.264.
+Not here yet: the comparison with baresip's CPU, and glass-to-glass latency.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ import av
 from benchmarks.machine import machine_line
 from softphone.media.video import VideoSession
 from softphone.media.video_sources import PatternSource
-from softphone.sip.offer_answer import Codec
-from softphone.sip.video_offer_answer import NegotiatedVideo, vp8_codec
+from softphone.sip.video_offer_answer import NegotiatedVideo, h264_codec, vp8_codec
 from tests.media_relay import LossyRelay
 from tests.video_check import Received, check_picture
 
@@ -49,22 +48,23 @@ def _bound() -> socket.socket:
     return sock
 
 
-def _params(port: int, direction: str) -> NegotiatedVideo:
+def _params(port: int, direction: str, codec: str = "VP8") -> NegotiatedVideo:
+    agreed = vp8_codec(96) if codec == "VP8" else h264_codec(96)
     return NegotiatedVideo(
         remote_address="127.0.0.1",
         remote_port=port,
         remote_rtcp_port=port,
         rtcp_mux=True,
-        codec=vp8_codec(96),
+        codec=agreed,
         payload_type=96,
-        receive_codecs={96: Codec("VP8", 90000, 1, 96)},
+        receive_codecs={96: agreed},
         feedback=frozenset({"nack", "nack pli", "ccm fir"}),
         direction=direction,  # type: ignore[arg-type]
     )
 
 
 def run(
-    width: int, height: int, fps: int, bitrate: int, loss: float | None, check: bool = True
+    width: int, height: int, fps: int, bitrate: int, loss: float | None, check: bool = True, codec: str = "VP8"
 ) -> tuple[float, int, int, Received]:
     """CPU seconds, frames sent, freezes and what was received (when ``check``), for SECONDS of video."""
     a_sock, b_sock = _bound(), _bound()
@@ -82,8 +82,11 @@ def run(
         with lock:
             check_picture(picture, received)
 
-    sender = VideoSession(a_sock, _params(a_peer, "sendonly"), PatternSource(width, height), fps=fps, bitrate=bitrate)
-    receiver = VideoSession(b_sock, _params(b_peer, "recvonly"), None, fps=fps, on_frame=frame if check else None)
+    source = PatternSource(width, height)
+    sender = VideoSession(a_sock, _params(a_peer, "sendonly", codec), source, fps=fps, bitrate=bitrate)
+    receiver = VideoSession(
+        b_sock, _params(b_peer, "recvonly", codec), None, fps=fps, on_frame=frame if check else None
+    )
     start = time.process_time()
     sender.start()
     receiver.start()
@@ -98,19 +101,22 @@ def run(
 
 def main() -> None:
     print(machine_line())
-    for width, height, fps, bitrate in ((320, 240, 15, 300_000), (640, 480, 30, 1_000_000)):
-        cpu, sent, _, _ = run(width, height, fps, bitrate, None, check=False)
-        print(
-            f"VP8 {width}x{height}@{fps}, {bitrate // 1000} kbit/s: {cpu:.2f} CPU s per {SECONDS:.0f} s"
-            f" (send + receive, {sent} frames)"
-        )
-    for loss in (0.0, 0.01, 0.05, 0.10):
-        _, sent, freezes, received = run(320, 240, 15, 300_000, loss)
-        psnrs = received.psnrs or [0.0]
-        print(
-            f"320x240@15 at {loss:.0%} loss: {len(received.counters)} of {sent} frames shown, {freezes} freezes,"
-            f" in order {received.in_order}, PSNR min {min(psnrs):.1f} dB, median {statistics.median(psnrs):.1f} dB"
-        )
+    for codec in ("VP8", "H264"):
+        for width, height, fps, bitrate in ((320, 240, 15, 300_000), (640, 480, 30, 1_000_000)):
+            cpu, sent, _, _ = run(width, height, fps, bitrate, None, check=False, codec=codec)
+            print(
+                f"{codec} {width}x{height}@{fps}, {bitrate // 1000} kbit/s: {cpu:.2f} CPU s per {SECONDS:.0f} s"
+                f" (send + receive, {sent} frames)"
+            )
+    for codec in ("VP8", "H264"):
+        for loss in (0.0, 0.01, 0.05, 0.10):
+            _, sent, freezes, received = run(320, 240, 15, 300_000, loss, codec=codec)
+            psnrs = received.psnrs or [0.0]
+            print(
+                f"{codec} 320x240@15 at {loss:.0%} loss: {len(received.counters)} of {sent} frames shown,"
+                f" {freezes} freezes, in order {received.in_order}, PSNR min {min(psnrs):.1f} dB,"
+                f" median {statistics.median(psnrs):.1f} dB"
+            )
 
 
 if __name__ == "__main__":
