@@ -416,8 +416,11 @@ class VideoSession:
         if self.sending:
             self._send_frame(now)
         for frame in self._assembler.pop(now):
+            errors = self._decoder.errors
             for picture in self._decoder.decode(frame.data):
                 self._played(picture, now)
+            if self._decoder.errors > errors:
+                self._assembler.need_keyframe = True  # what follows refers to a picture we do not have
             if self._recorder is not None:
                 self._recorder.write(frame.data, frame.timestamp, frame.keyframe, (self.width, self.height))
         self._request_feedback(now)
