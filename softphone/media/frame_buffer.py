@@ -170,29 +170,25 @@ class FrameAssembler:
     def pop(self, now: float) -> list[AssembledFrame]:
         """The frames ready to decode now, in order."""
         frames: list[AssembledFrame] = []
-        while self._pending:
-            ordered = sorted(self._pending.values(), key=lambda p: min(p.parts))
-            head = ordered[0]
+        # One sort per call: a flood of pending fragments costs n log n here, not n squared.
+        for head in sorted(self._pending.values(), key=lambda p: min(p.parts)):
             span = head.complete_span(self.format.explicit_start)
-            in_order = span is not None and (self._next_seq is None or span[0] == self._next_seq)
-            if in_order and span is not None:
-                self._discard(head)
-                self._next_seq = span[1] + 1
-                frame = self._join(head, span)
-                if frame is not None:
-                    frames.append(frame)
-                continue
-            # Something before ``head`` (or inside it) is missing: wait up to max_delay for it (a NACK's resend).
-            if now - head.first_arrival < self.max_delay:
-                break
-            self.losses += 1
-            self.need_keyframe = True
-            if span is not None:
+            if span is None or (self._next_seq is not None and span[0] != self._next_seq):
+                # Something before ``head`` (or inside it) is missing: wait up to max_delay for it (a NACK's resend).
+                if now - head.first_arrival < self.max_delay:
+                    break
+                self.losses += 1
+                self.need_keyframe = True
+                if span is None:
+                    self._discard(head)
+                    self.frames_dropped += 1
+                    continue
                 # The frame itself is whole but a packet before it is lost: it may still be a key frame.
-                self._next_seq = span[0]
-            else:
-                self._discard(head)
-                self.frames_dropped += 1
+            self._discard(head)
+            self._next_seq = span[1] + 1
+            frame = self._join(head, span)
+            if frame is not None:
+                frames.append(frame)
         return frames
 
     def _join(self, pending: _Pending, span: tuple[int, int]) -> AssembledFrame | None:
