@@ -12,12 +12,13 @@ RUN_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon-x11-0 libxcb-curs
 	libxcb-image0 libxcb-xinerama0 libfontconfig1 libdbus-1-3
 # Tests: the runtime libraries Qt needs offscreen plus the real parts tests drive
 # (tshark captures loopback to show no RTP payload in clear; baresip is the SRTP interop peer;
-# nftables makes the NATs of the NAT lab, tests/nat_lab.py, and coturn is its STUN server).
+# nftables makes the NATs of the NAT lab, tests/nat_lab.py, and coturn is its STUN server;
+# Xvfb and ImageMagick's display are the screen that screen sharing grabs).
 TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 \
 	kamailio kamailio-sqlite-modules kamailio-tls-modules kamailio-presence-modules \
 	kamailio-xml-modules kamailio-utils-modules sipsak openssl \
 	pulseaudio pulseaudio-utils libasound2-plugins espeak-ng \
-	tshark baresip linphone-cli dbus-daemon nftables coturn
+	tshark baresip linphone-cli dbus-daemon nftables coturn xvfb imagemagick
 
 .PHONY: run test lint bench clean sysdeps-run sysdeps-test translations update-translations
 

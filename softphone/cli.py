@@ -256,9 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--video-source",
-        metavar="pattern|FILE",
+        metavar="pattern|screen[:DISPLAY]|FILE",
         default="pattern",
-        help="what video calls send: 'pattern' (a test pattern with a frame counter) or a video file, looped",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen,"
+        " or a video file or picture, looped",
     )
     parser.add_argument(
         "--video-codecs",
@@ -410,7 +411,8 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
     if args.srtp != "off":
         # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
         raise AccountError("--video needs --srtp off (video is not encrypted yet)")
-    if args.video_source != "pattern" and not Path(args.video_source).is_file():
+    screen = args.video_source == "screen" or args.video_source.startswith("screen:")
+    if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):

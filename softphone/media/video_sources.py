@@ -1,4 +1,5 @@
-"""Where a call's video comes from: a test pattern that carries its frame counter, or a video file.
+"""Where a call's video comes from: a test pattern that carries its frame counter, a video file (or a still
+picture), or an X11 screen.
 
 Frames are YUV 4:2:0 (``yuv420p``) PyAV frames of the size the session
 asked for. The test pattern draws its frame number as a block code into the
@@ -9,6 +10,8 @@ compare each with the source frame :func:`pattern_planes` makes again.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +26,7 @@ __all__ = [
     "COUNTER_BITS",
     "FileSource",
     "PatternSource",
+    "ScreenSource",
     "VideoSource",
     "open_source",
     "pattern_planes",
@@ -36,6 +40,8 @@ _BLOCK_ROWS = 2
 _BLACK, _WHITE = 16, 235
 
 Planes = npt.NDArray[np.uint8]
+
+log = logging.getLogger("softphone.media")
 
 
 class VideoSource(Protocol):
@@ -169,8 +175,63 @@ class FileSource:
                 self._container.close()
 
 
-def open_source(spec: str, width: int = 320, height: int = 240) -> VideoSource:
-    """``pattern`` for the test pattern, anything else is a video file's path."""
+class ScreenSource:
+    """An X11 screen through FFmpeg's x11grab, scaled to ``width`` x ``height``.
+
+    A thread of its own takes the grabber's frames (x11grab paces them at ``fps``) and keeps the newest, so the
+    video thread never waits for the X server.
+    """
+
+    def __init__(self, display: str, width: int = 320, height: int = 240, fps: int = 15) -> None:
+        self.display = display
+        self.width = width
+        self.height = height
+        try:
+            self._container = av.open(display, format="x11grab", options={"framerate": str(fps), "draw_mouse": "0"})
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise MediaError(f"cannot capture the screen {display!r}: {exc}") from exc
+        self._latest: av.VideoFrame | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._grab, name=f"screen-{display}", daemon=True)
+        self._thread.start()
+
+    def _grab(self) -> None:
+        try:
+            for frame in self._container.decode(video=0):
+                if self._stop.is_set():
+                    return
+                scaled = frame.reformat(width=self.width, height=self.height, format="yuv420p")
+                with self._lock:
+                    self._latest = scaled
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            self.error = str(exc)  # the X server went away: the last picture stays
+            log.warning("screen capture of %s stopped: %s", self.display, exc)
+
+    def next_frame(self, index: int) -> av.VideoFrame | None:
+        with self._lock:
+            frame = self._latest
+        if frame is None:
+            return None
+        # A new frame object each tick: the encoder stamps its own pts on it.
+        return av.VideoFrame.from_ndarray(frame.to_ndarray(), format="yuv420p")
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(2.0)
+        self._container.close()
+
+
+def open_source(spec: str, width: int = 320, height: int = 240, fps: int = 15) -> VideoSource:
+    """``pattern`` for the test pattern, ``screen`` or ``screen:DISPLAY`` for an X11 screen, else a file's path."""
     if spec == "pattern":
         return PatternSource(width, height)
+    if spec == "screen" or spec.startswith("screen:"):
+        display = spec.partition(":")[2] or os.environ.get("DISPLAY", "")
+        if not display:
+            raise MediaError("no screen to share: give screen:DISPLAY or set DISPLAY")
+        return ScreenSource(display, width, height, fps)
     return FileSource(spec, width, height)

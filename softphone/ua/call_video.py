@@ -37,7 +37,8 @@ log = logging.getLogger("softphone.ua")
 class VideoSettings:
     """What video calls send and do with what they receive.
 
-    ``source``: ``pattern`` (a test pattern carrying its frame counter), a video file's path, or None to
+    ``source``: ``pattern`` (a test pattern carrying its frame counter), ``screen[:DISPLAY]`` (an X11 screen),
+    a video file's or a picture's path, or None to
     send nothing (the stream is offered and answered recvonly). ``record``: write each call's received video
     to this Matroska file (a second video call of the same run gets ``-<call id>`` before the suffix).
     ``on_frame(call_id, picture)`` gets every decoded picture on the call's video thread. ``codecs``: what is
@@ -98,7 +99,9 @@ class CallVideo:
         from softphone.media.video_sources import open_source
 
         try:
-            source = open_source(settings.source, settings.width, settings.height) if settings.source else None
+            source = (
+                open_source(settings.source, settings.width, settings.height, settings.fps) if settings.source else None
+            )
         except MediaError as exc:
             self._warn(call, f"no video source: {exc}")
             source = None

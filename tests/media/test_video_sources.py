@@ -119,3 +119,19 @@ def test_recorder_refuses_other_formats_and_unwritable_places(tmp_path: Path) ->
     (tmp_path / "file").write_text("x")
     with pytest.raises(MediaError):
         VideoRecorder(tmp_path / "file" / "out.mkv")
+
+
+def test_a_still_picture_is_a_source(tmp_path: Path) -> None:
+    picture = tmp_path / "still.png"
+    with av.open(str(picture), "w", format="image2") as container:
+        stream = container.add_stream("png")
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "rgb24"
+        frame = av.VideoFrame.from_ndarray(pattern_planes(5, 320, 240), format="yuv420p")
+        for packet in stream.encode(frame.reformat(format="rgb24")):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    source = open_source(str(picture), 320, 240)
+    frames = [source.next_frame(i) for i in range(4)]
+    source.close()
+    assert [read_counter(f.to_ndarray(format="yuv420p")[:240]) for f in frames if f is not None] == [5, 5, 5, 5]
