@@ -428,7 +428,14 @@ class VideoSession:
     def _send_frame(self, now: float) -> None:
         source = self._source
         assert source is not None
-        picture = source.next_frame(self._index)
+        try:
+            picture = source.next_frame(self._index)
+        except MediaError as exc:
+            # A file that stops decoding halfway: the stream goes on without pictures from us.
+            log.warning("video source stopped: %s", exc)
+            self._source = None
+            source.close()
+            return
         timestamp = self._sender.timestamp + self._index * CLOCK_RATE // self._fps
         self._index += 1
         if picture is None:
