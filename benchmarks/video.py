@@ -13,7 +13,9 @@ pattern, the other receiving it (decoding every frame). Printed:
 - through the seeded lossy relay of the tests (``tests/media_relay.py``, 5-20 ms
   delay) at 0, 1, 5 and 10 % loss: the frames shown out of those sent, the
   freezes, and the lowest and median PSNR of the shown frames against the
-  source frame their counter names.
+  source frame their counter names; and the time from capture (the source
+  handing out the frame) to the decoded picture, median and 90th percentile:
+  glass to glass without the camera and the screen.
 
 Not here yet: the comparison with baresip's CPU, and glass-to-glass latency.
 """
@@ -40,6 +42,8 @@ from tests.media_relay import LossyRelay
 from tests.video_check import Received, check_picture
 
 SECONDS = 10.0
+# Capture → decoded picture, per frame, for each (codec, loss) run that checked its pictures.
+LATENCIES: dict[tuple[str, float | None], list[float]] = {}
 
 
 def _bound() -> socket.socket:
@@ -77,12 +81,23 @@ def run(
         a_peer, b_peer = relay.address_a[1], relay.address_b[1]
     received = Received([], [], 0)
     lock = threading.Lock()
+    captured: dict[int, float] = {}
+    latencies: list[float] = []
+
+    class TimedPattern(PatternSource):
+        def next_frame(self, index: int) -> av.VideoFrame:
+            captured[index % 65536] = time.monotonic()
+            return super().next_frame(index)
 
     def frame(picture: av.VideoFrame) -> None:
+        shown = time.monotonic()
         with lock:
+            before = len(received.counters)
             check_picture(picture, received)
+            if len(received.counters) > before and received.counters[-1] in captured:
+                latencies.append(shown - captured[received.counters[-1]])
 
-    source = PatternSource(width, height)
+    source = TimedPattern(width, height)
     sender = VideoSession(a_sock, _params(a_peer, "sendonly", codec), source, fps=fps, bitrate=bitrate)
     receiver = VideoSession(
         b_sock, _params(b_peer, "recvonly", codec), None, fps=fps, on_frame=frame if check else None
@@ -96,6 +111,7 @@ def run(
     cpu = time.process_time() - start
     if relay is not None:
         relay.close()
+    LATENCIES[(codec, loss)] = latencies
     return cpu, sender.frames_sent, receiver.freezes, received
 
 
@@ -112,10 +128,12 @@ def main() -> None:
         for loss in (0.0, 0.01, 0.05, 0.10):
             _, sent, freezes, received = run(320, 240, 15, 300_000, loss, codec=codec)
             psnrs = received.psnrs or [0.0]
+            delays = sorted(LATENCIES.get((codec, loss), [])) or [0.0]
             print(
                 f"{codec} 320x240@15 at {loss:.0%} loss: {len(received.counters)} of {sent} frames shown,"
                 f" {freezes} freezes, in order {received.in_order}, PSNR min {min(psnrs):.1f} dB,"
-                f" median {statistics.median(psnrs):.1f} dB"
+                f" median {statistics.median(psnrs):.1f} dB; capture to picture median"
+                f" {1000 * statistics.median(delays):.0f} ms, p90 {1000 * delays[int(0.9 * (len(delays) - 1))]:.0f} ms"
             )
 
 

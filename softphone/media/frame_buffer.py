@@ -172,6 +172,12 @@ class FrameAssembler:
         frames: list[AssembledFrame] = []
         # One sort per call: a flood of pending fragments costs n log n here, not n squared.
         for head in sorted(self._pending.values(), key=lambda p: min(p.parts)):
+            if (
+                self._next_seq is None
+                and not self.format.explicit_start
+                and now - head.first_arrival < self.max_delay / 4
+            ):
+                break  # the very first frame: its first packet may still be on its way, and nothing marks it
             span = head.complete_span(self.format.explicit_start)
             if span is None or (self._next_seq is not None and span[0] != self._next_seq):
                 # Something before ``head`` (or inside it) is missing: wait up to max_delay for it (a NACK's resend).

@@ -345,6 +345,13 @@ class VideoSession:
         for sock in readable:
             with self._lock:
                 self._drain(sock)
+        if readable:
+            # A frame whose last packet just came is shown now, not at the next tick.
+            try:
+                with self._lock:
+                    self._play(self._clock())
+            except Exception:
+                log.exception("video session %s: playing a frame failed", self.local_address)
 
     def _drain(self, sock: socket.socket) -> None:
         for _ in range(_DRAIN_LIMIT):
@@ -415,6 +422,11 @@ class VideoSession:
     def _tick(self, now: float) -> None:
         if self.sending:
             self._send_frame(now)
+        self._play(now)
+        self._request_feedback(now)
+
+    def _play(self, now: float) -> None:
+        """Decode, record and hand on every frame the frame buffer has ready."""
         for frame in self._assembler.pop(now):
             errors = self._decoder.errors
             for picture in self._decoder.decode(frame.data):
@@ -423,7 +435,6 @@ class VideoSession:
                 self._assembler.need_keyframe = True  # what follows refers to a picture we do not have
             if self._recorder is not None:
                 self._recorder.write(frame.data, frame.timestamp, frame.keyframe, (self.width, self.height))
-        self._request_feedback(now)
 
     def _send_frame(self, now: float) -> None:
         source = self._source

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,19 @@ from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
 # Seconds of video: enough for key frames, RTCP and several quality events; small enough for a shared machine.
 FRAMES = 75
+# The bound on waiting for that many frames: far above the 5 s it takes.
+FRAMES_DEADLINE = 120.0
+
+
+def decoded(proc: CliProcess, frames: int, after: int = 0) -> dict[str, Any]:
+    """The first video_quality event from index ``after`` on with ``frames`` decoded, within FRAMES_DEADLINE."""
+    end = time.monotonic() + FRAMES_DEADLINE
+    seen = proc.wait_for(event="video_quality", timeout=FRAMES_DEADLINE, after=after)
+    while seen["frames_decoded"] < frames:
+        left = end - time.monotonic()
+        assert left > 0, f"only {seen['frames_decoded']} frames decoded in {FRAMES_DEADLINE} s: {seen}"
+        seen = proc.wait_for(event="video_quality", timeout=left, after=proc.events.index(seen) + 1)
+    return seen
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
@@ -40,9 +55,8 @@ def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio
         alice.send(f"call {bob.user}")
         call = alice.wait_for(event="call", state="confirmed", timeout=20)
         bob_call = bob.wait_for(event="call", state="confirmed", timeout=20)
-        seen = bob.wait_for(event="video_quality", timeout=60, call_id=bob_call["call_id"])
-        while seen["frames_decoded"] < FRAMES:
-            seen = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(seen) + 1)
+        seen = decoded(bob, FRAMES)
+        assert seen["call_id"] == bob_call["call_id"]
         assert (seen["codec"], seen["width"], seen["height"]) == (codec, 320, 240)
         assert seen["fps"] > 0 and seen["bitrate_kbps"] > 0
         theirs = alice.wait_for(event="video_quality", timeout=10, call_id=call["call_id"])
@@ -102,9 +116,7 @@ def test_video_dropped_and_added_again_by_re_invite(kamailio: Kamailio) -> None:
         bob.wait_for(event="registration", state="registered")
         alice.send(f"call {bob.user}")
         call = alice.wait_for(event="call", state="confirmed", timeout=20)
-        seen = bob.wait_for(event="video_quality", timeout=30)
-        while seen["frames_decoded"] < 15:
-            seen = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(seen) + 1)
+        decoded(bob, 15)
 
         alice.send(f"video off {call['call_id']}")
         # The audio goes on: three more seconds of audio figures, and after the first no video figures.
@@ -117,9 +129,7 @@ def test_video_dropped_and_added_again_by_re_invite(kamailio: Kamailio) -> None:
         assert not any(e["event"] == "video_quality" for e in bob.events[quiet_from:])
 
         alice.send(f"video on {call['call_id']}")
-        again = bob.wait_for(event="video_quality", timeout=30, after=quiet_from)
-        while again["frames_decoded"] < 15:
-            again = bob.wait_for(event="video_quality", timeout=30, after=bob.events.index(again) + 1)
+        decoded(bob, 15, after=quiet_from)
         alice.send("video sideways")
         refused = alice.wait_for(event="error", timeout=10, after=len(alice.events))
         assert "video on|off" in refused["message"]

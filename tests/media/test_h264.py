@@ -108,7 +108,8 @@ def test_encoded_h264_survives_packets_reordering_and_the_frame_buffer() -> None
     assembler = FrameAssembler(H264Format())
     for packet in sent:
         assembler.push(*packet, 0.0)
-    out = assembler.pop(0.0)
+    assert assembler.pop(0.0) == []  # the first frame waits a moment: nothing marks its first packet
+    out = assembler.pop(0.1)
     # The same NAL units (start codes may differ in length: x264 writes three-octet ones too).
     assert [nal_units(f.data) for f in out] == [nal_units(f) for f in frames] and out[0].keyframe
     counters = [read_counter(p.to_ndarray(format="yuv420p")[:240]) for f in out for p in decoder.decode(f.data)]
@@ -153,3 +154,14 @@ def test_any_packets_never_raise(packets: list[tuple[int, int, bool, bytes]]) ->
         for frame in assembler.pop(i * 0.01):
             decoder.decode(frame.data)
     assembler.pop(100.0)
+
+
+def test_the_first_frame_waits_for_its_late_first_packet() -> None:
+    sent = packets([access_unit(SPS, PPS, IDR), access_unit(SLICE)])
+    assembler = FrameAssembler(H264Format())
+    for packet in sent[1:]:
+        assembler.push(*packet, 0.0)
+    assert assembler.pop(0.01) == []
+    assembler.push(*sent[0], 0.02)
+    out = assembler.pop(0.1)
+    assert [f.data for f in out] == [access_unit(SPS, PPS, IDR), access_unit(SLICE)] and out[0].keyframe
