@@ -339,7 +339,7 @@ def _codecs(text: str) -> list[Codec]:
 
 def _video_codecs(text: str) -> tuple[str, ...]:
     try:
-        return tuple(codec.name for codec in video_codecs_named(text.split(",")))
+        return tuple(dict.fromkeys(codec.name for codec in video_codecs_named(text.split(","))))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from softphone.cli import build_parser, video_for
 from softphone.sip.sdp import parse_sdp
 from softphone.sip.video_offer_answer import VideoConfig
+from softphone.ua import AccountError
 from softphone.ua.call_effects import Completed, StartMedia, UpdateMedia
 from tests.ua.call_harness import Uac, Uas, acks, of_type, request, sdp
 
@@ -85,3 +89,25 @@ def test_video_on_without_a_video_port_is_refused() -> None:
     assert not [e for e in effects if hasattr(e, "request")]
     [done] = of_type(effects, Completed)
     assert isinstance(done, Completed) and done.error is not None and "cannot have video" in done.error
+
+
+def test_cli_video_options() -> None:
+    parser = build_parser()
+    base = ["--account", "sip:a@example.com", "--no-audio"]
+    assert video_for(parser.parse_args(base)) is None
+    settings = video_for(parser.parse_args([*base, "--video", "--srtp", "off", "--video-codecs", "h264,vp8"]))
+    assert settings is not None and settings.codecs == ("H264", "VP8") and settings.source == "pattern"
+    assert [c.name for c in settings.sdp().codecs] == ["H264", "H264", "VP8"]
+    screen = video_for(parser.parse_args([*base, "--video", "--srtp", "off", "--video-source", "screen::5"]))
+    assert screen is not None and screen.source == "screen::5"
+    for wrong, message in (
+        (["--video"], "--srtp off"),  # video is never sent in clear beside encrypted audio
+        (["--video", "--srtp", "mandatory"], "--srtp off"),
+        (["--record-video", "x.mkv"], "needs --video"),
+        (["--video", "--srtp", "off", "--record-video", "x.wav"], ".mkv"),
+        (["--video", "--srtp", "off", "--video-source", "/no/such/file.webm"], "no such file"),
+    ):
+        with pytest.raises(AccountError, match=message):
+            video_for(parser.parse_args([*base, *wrong]))
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--video-codecs", "theora"])
