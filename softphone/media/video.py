@@ -380,10 +380,17 @@ class VideoSession:
             self._request_feedback(now)  # RFC 4585 3.5.2: a NACK goes out at once, not at the next tick
 
     def _from_peer(self, addr: Address) -> bool:
+        """RTCP is taken from where the peer's RTP comes from (rtcp-mux) or its SDP says; a NAT-ed peer's RTCP
+        port is unknown, so without rtcp-mux any port of the latched host will do."""
         latched = self._receiver.latched_addr
-        if latched is not None and isinstance(latched, tuple) and addr[:1] == latched[:1]:
+        params = self._params
+        if params.rtcp_mux:
+            return addr[:2] == (params.remote_address, params.remote_port) or (
+                isinstance(latched, tuple) and addr[:2] == latched[:2]
+            )
+        if addr[:2] == (params.remote_address, params.remote_rtcp_port):
             return True
-        return bool(addr[0] == self._params.remote_address)
+        return isinstance(latched, tuple) and addr[0] == latched[0]
 
     def _handle_rtcp(self, data: bytes, addr: Address, now: float) -> None:
         if not self._from_peer(addr):

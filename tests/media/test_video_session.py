@@ -13,6 +13,8 @@ from pathlib import Path
 import av
 import pytest
 
+from softphone.media.rtcp import ReceiverReport, build_compound
+from softphone.media.rtcp_feedback import nack, pli
 from softphone.media.video import VideoQuality, VideoSession
 from softphone.media.video_codec import VideoRecorder
 from softphone.media.video_sources import PatternSource
@@ -187,3 +189,24 @@ def test_recvonly_session_sends_no_video(pair: Callable[..., tuple[VideoSession,
     frames = a.frames_sent
     time.sleep(0.5)
     assert a.frames_sent == frames
+
+
+def test_key_frame_requests_from_a_stranger_are_ignored(
+    pair: Callable[..., tuple[VideoSession, VideoSession, Watch]],
+) -> None:
+    a_sock, b_sock = bound(), bound()
+    a, _, watch = pair(a_sock, b_sock, b_sock.getsockname()[1], a_sock.getsockname()[1])
+    wait_for(lambda: len(watch.received.counters) >= 5)
+    before = a.keyframes_sent
+    stranger = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        # A well-formed PLI and NACK naming the sender's SSRC, from another port of the same host.
+        request = build_compound([ReceiverReport(7, ()), pli(7, a._sender.ssrc), nack(7, a._sender.ssrc, [1, 2, 3])])
+        for _ in range(50):
+            stranger.sendto(request, a_sock.getsockname())
+    finally:
+        stranger.close()
+    frames = len(watch.received.counters)
+    wait_for(lambda: len(watch.received.counters) >= frames + 15)
+    assert a.keyframes_sent == before and a.retransmitted == 0
+    assert a.quality().packets_dropped >= 50
