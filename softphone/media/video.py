@@ -5,9 +5,9 @@ The codec is VP8 (RFC 7741) or H.264 (RFC 6184, packetization-mode 1, or 0 when 
 The thread ticks at the frame rate (next deadline = previous + 1/fps) and
 waits on its socket between ticks. Each tick encodes the source's next frame
 (when the stream sends), cuts it into RTP packets and keeps them
-a moment for retransmission on a NACK; then it takes the frames the frame
-jitter buffer has ready, decodes them, writes them to the recorder and hands
-them to ``on_frame``. A loss the jitter buffer cannot wait out makes it drop
+a moment for retransmission on a NACK. After each batch of datagrams (and
+at each tick) it takes the frames the frame jitter buffer has ready, decodes
+them, writes them to the recorder and hands them to ``on_frame``. A loss the jitter buffer cannot wait out makes it drop
 frames until a key frame; the session asks for one with PLI (or FIR), and
 answers the peer's PLI/FIR with a key frame. RTCP goes out about once a
 second (SR or RR with a reception report, our CNAME, and the feedback due).
