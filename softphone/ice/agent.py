@@ -57,8 +57,10 @@ __all__ = [
 
 Address = tuple[str, int]
 
-# One check: 0, 0.2, 0.6, 1.4 s, then 1.6 s more; 3 s in all.
-CHECK = Retransmission(rto=0.2, rc=4, rm=8)
+# One check: sent at 0, 0.1, 0.3, 0.7, 1.5, 3.1 and 6.3 s, then 1.6 s more: 7.9 s in all. The two ends
+# start their checks at different times (the answer reaches the offerer later); a peer whose early
+# checks were lost before the relay's permission existed still finds us checking.
+CHECK = Retransmission(rto=0.1, rc=7, rm=16)
 # A consent check (RFC 7675 5.1): a few retransmissions inside the 5 s between checks.
 CONSENT = Retransmission(rto=0.5, rc=4, rm=2)
 CONSENT_INTERVAL = 5.0  # RFC 7675 5.1: randomised to 0.8-1.2 times this
@@ -185,8 +187,13 @@ class IceAgent:
         if len(usable) > MAX_REMOTE_CANDIDATES:
             self.dropped["remote_candidates"] += len(usable) - MAX_REMOTE_CANDIDATES
         self.remote_candidates = sorted(usable, key=lambda c: -c.priority)[:MAX_REMOTE_CANDIDATES]
+        behind_nat = {c.related for c in self.remote_candidates if c.type is CandidateType.SRFLX}
         for remote in self.remote_candidates:
             for path, local in self._bases():
+                # A host address the peer's NAT hides is out of a relay's reach: a relayed check to it goes nowhere,
+                # and some relays take a send error on the allocation (coturn stops relaying to us).
+                if path is Path.RELAY and remote.type is CandidateType.HOST and remote.address in behind_nat:
+                    continue
                 self._add_pair(path, local, remote)
 
     # --- what the media thread calls ------------------------------------------------------------
