@@ -202,6 +202,18 @@
             <translation>TURN-Passwort</translation>
         </message>
         <message>
+            <source>Find the media path with &amp;ICE when a STUN or TURN server is set</source>
+            <translation>Medienweg mit &amp;ICE suchen, wenn ein STUN- oder TURN-Server eingetragen ist</translation>
+        </message>
+        <message>
+            <source>Use ICE</source>
+            <translation>ICE verwenden</translation>
+        </message>
+        <message>
+            <source>Off: calls use the address in the SDP, and the relay for every call with TURN</source>
+            <translation>Aus: Anrufe nutzen die Adresse aus dem SDP und mit TURN bei jedem Anruf das Relay</translation>
+        </message>
+        <message>
             <source>Transport</source>
             <translation>Transport</translation>
         </message>
