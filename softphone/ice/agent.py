@@ -207,8 +207,13 @@ class IceAgent:
 
     @property
     def route(self) -> Route | None:
-        pair = self.selected
-        return None if pair is None or self.state is not IceState.CONNECTED else _route(pair)
+        """Where media goes: the selected pair, or before one is selected the best valid pair (RFC 8445 12.1)."""
+        if self.state is IceState.CONNECTED and self.selected is not None:
+            return _route(self.selected)
+        if self.state is IceState.CHECKING:
+            valid = next((p for p in self._pairs if p.valid), None)
+            return None if valid is None else _route(valid)
+        return None
 
     @property
     def next_check_due(self) -> bool:

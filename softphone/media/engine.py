@@ -587,13 +587,15 @@ class MediaSession:
         if not initial:
             self._ice.start(self._clock())
 
-    def _ice_selected(self, route: Route) -> None:
+    def _ice_selected(self, route: Route, selected: bool) -> None:
         key = address_key(route.remote[0], route.remote[1], self._sock.family)
-        self._receive.receiver.remote = key
-        self._rtcp.expected = key
-        self._receive.forget_source()
-        self._rtcp.source = None
-        self._report(IceConnected(route.kind, route.local, route.remote))
+        if key != self._receive.receiver.remote:
+            self._receive.receiver.remote = key
+            self._rtcp.expected = key
+            self._receive.forget_source()
+            self._rtcp.source = None
+        if selected:
+            self._report(IceConnected(route.kind, route.local, route.remote))
 
     def _ice_failed(self, reason: str) -> None:
         self._report(IceFailure(reason))

@@ -42,7 +42,7 @@ class IceLink:
         self,
         ice: NegotiatedIce,
         sock: socket.socket,
-        on_route: Callable[[Route], None],
+        on_route: Callable[[Route, bool], None],
         on_failure: Callable[[str], None],
     ) -> None:
         self.ice = ice
@@ -60,6 +60,7 @@ class IceLink:
         )
         self.failed: str | None = None
         self.send_errors = 0
+        self._route: Route | None = None
 
     @property
     def route(self) -> Route | None:
@@ -98,13 +99,22 @@ class IceLink:
             return False
 
     def _apply(self, effects: list[Effect]) -> None:
+        self._follow(effects)
+        route = self.agent.route
+        if route is not None and route != self._route:
+            # A valid pair before the nomination: media may start on it (RFC 8445 12.1).
+            self._route = route
+            self._on_route(route, False)
+
+    def _follow(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Transmit):
                 self._transmit(effect.data, effect.remote, effect.path)
             elif isinstance(effect, Selected):
                 route = effect.route
                 log.info("ICE selected a %s path %s -> %s", route.kind, route.local, route.remote)
-                self._on_route(route)
+                self._route = route
+                self._on_route(route, True)
             elif isinstance(effect, (IceFailed, ConsentLost)):
                 self.failed = effect.reason
                 log.warning("ICE: %s", effect.reason)

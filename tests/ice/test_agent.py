@@ -163,7 +163,8 @@ def test_consent_is_lost_when_the_peer_stops_answering() -> None:
                     a.receive(answer.data, B_HOST, Path.DIRECT, now)
     assert a.state is IceState.CONNECTED
     cut[0] = True
-    while now < 12 + CONSENT_TIMEOUT + 1:
+    end = now + CONSENT_TIMEOUT + 1
+    while now < end:
         now += 0.02
         lost += [e for e in a.on_timer(now) if isinstance(e, ConsentLost)]
     assert a.state is IceState.FAILED and len(lost) == 1
@@ -241,3 +242,18 @@ def test_candidate_lines_round_trip_and_bad_ones_are_refused() -> None:
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
+
+
+def test_media_may_use_a_valid_pair_before_the_nomination() -> None:
+    """RFC 8445 12.1: while better pairs are still being checked, the best valid one already carries media."""
+    a, b = pair_of(local_candidates(A_HOST, A_PUBLIC), local_candidates(B_HOST, B_PUBLIC))
+
+    def nat(sender: int, t: Transmit) -> tuple[int, Address, Path] | None:
+        own_public, other_public = (A_PUBLIC, B_PUBLIC) if sender == 0 else (B_PUBLIC, A_PUBLIC)
+        return (1 - sender, own_public, Path.DIRECT) if t.remote == other_public else None
+
+    run((a, b), nat, seconds=0.5)
+    assert a.state is IceState.CHECKING and a.selected is None  # the host pairs have not timed out yet
+    assert a.route is not None and a.route.kind == "srflx" and a.route.remote == B_PUBLIC
+    run((a, b), nat, seconds=3)
+    assert a.state is IceState.CONNECTED and a.route is not None and a.route.remote == B_PUBLIC

@@ -61,6 +61,8 @@ def test_ice_finds_the_working_pair_and_media_flows_only_there(sessions: list[Me
         side.session.start()
     a, b = sides
     assert wait_until(lambda: hears(a, 600.0) and hears(b, 1000.0), timeout=15)
+    # Media starts on the first valid pair; the nomination follows once the better (dead) pair is given up.
+    assert wait_until(lambda: all(any(isinstance(e, IceConnected) for e in s.events) for s in sides), timeout=15)
     for side, peer in ((a, addr_b), (b, addr_a)):
         connected = [e for e in side.events if isinstance(e, IceConnected)]
         assert len(connected) == 1 and connected[0].kind == "host" and connected[0].remote == peer
