@@ -1340,6 +1340,34 @@
             <translation>MOS {mos:.1f} · Verlust {loss_percent:.1f} % · Jitter {jitter_ms:.0f} ms · RTT {rtt}</translation>
         </message>
         <message>
+            <source>Media path: {local} → {remote}</source>
+            <translation>Medienweg: {local} → {remote}</translation>
+        </message>
+        <message>
+            <source>direct</source>
+            <translation>direkt</translation>
+        </message>
+        <message>
+            <source>through the NAT</source>
+            <translation>durch das NAT</translation>
+        </message>
+        <message>
+            <source>relayed (TURN)</source>
+            <translation>über Relay (TURN)</translation>
+        </message>
+        <message>
+            <source>to the SDP address</source>
+            <translation>an die SDP-Adresse</translation>
+        </message>
+        <message>
+            <source>finding a path</source>
+            <translation>Weg wird gesucht</translation>
+        </message>
+        <message>
+            <source>no path</source>
+            <translation>kein Weg</translation>
+        </message>
+        <message>
             <source>One-way audio:</source>
             <translation>Ton nur in eine Richtung:</translation>
         </message>
