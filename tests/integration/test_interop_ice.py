@@ -1,8 +1,9 @@
 """ICE interop with baresip's ice module (Debian package), both directions, in a private network namespace.
 
 tests/ice_interop.py runs the call under ``unshare -n`` with one veth interface (baresip would otherwise
-offer candidates on every interface of the machine); both sides' tones are checked by FFT, and our side must have chosen the host pair,
-with the roles RFC 8445 6.1.1 gives (the offerer controls) and no check of either side refused.
+offer candidates on every interface of the machine); both sides' tones are checked by FFT, and our side
+must have chosen the host pair, with the roles RFC 8445 6.1.1 gives (the offerer controls) and no check of
+either side refused.
 """
 
 from __future__ import annotations
