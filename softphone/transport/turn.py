@@ -139,20 +139,24 @@ class RelayedSocket(socket.socket):
             log.debug("to TURN server %s:%d: %s", *self.server, exc)
 
     def _pump(self) -> None:
-        """What the TURN server sent over TCP/TLS, into the client; a lost connection is warned about once."""
+        """What the TURN server sent over TCP/TLS, into the client, until the inbox holds a drain's worth (the
+        rest stays in the kernel, and the connection readable); a lost connection is warned about once."""
         stream = self._stream
-        if stream is None or stream.closed is not None:
-            return
-        try:
-            frames = stream.receive()
-        except TurnError as exc:
-            log.warning("%s; the relay is gone", exc)
-            return
-        now = self._clock()
-        for frame in frames:
-            self._apply(self.client.receive(frame, now))
-        if stream.closed is not None:
-            log.warning("%s; the relay is gone", stream.closed)
+        for _ in range(_DRAIN_LIMIT):
+            if stream is None or stream.closed is not None or len(self._inbox) >= _DRAIN_LIMIT:
+                return
+            try:
+                frames = stream.receive()
+            except TurnError as exc:
+                log.warning("%s; the relay is gone", exc)
+                return
+            if frames is None:
+                return
+            now = self._clock()
+            for frame in frames:
+                self._apply(self.client.receive(frame, now))
+            if stream.closed is not None:
+                log.warning("%s; the relay is gone", stream.closed)
 
     def _poll(self) -> None:
         if self._stream is not None:

@@ -41,7 +41,6 @@ CONNECT_TIMEOUT = 3.5
 # Bytes queued for a server that does not read: about a second of Opus or G.711 media with headers.
 MAX_BACKLOG = 65536
 _READ_SIZE = 16384
-_READS_PER_RECEIVE = 16
 
 
 class TurnStream:
@@ -115,24 +114,18 @@ class TurnStream:
 
     # --- receiving --------------------------------------------------------------------------
 
-    def receive(self) -> list[bytes]:
-        """The whole frames that arrived, reading without blocking (a bounded number of reads); raises
-        :class:`TurnError` once the connection is closed or broken."""
-        frames: list[bytes] = []
-        for _ in range(_READS_PER_RECEIVE):
-            if self.closed is not None:
-                break
-            try:
-                data = self.sock.recv(_READ_SIZE)
-            except (BlockingIOError, InterruptedError):
-                return frames
-            except OSError as exc:
-                self._broken(TurnError(f"{self.label}: the connection failed ({exc.strerror or exc})"))
-                break
-            frames += self.take(data)
-        if self.closed is not None and not frames:
+    def receive(self) -> list[bytes] | None:
+        """The whole frames that one read without blocking completes; None when there was nothing to read.
+        Raises :class:`TurnError` once the connection is closed or broken (after the frames before that)."""
+        if self.closed is not None:
             raise self.closed
-        return frames
+        try:
+            data = self.sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            raise self._broken(TurnError(f"{self.label}: the connection failed ({exc.strerror or exc})")) from exc
+        return self.take(data)
 
     def take(self, data: bytes) -> list[bytes]:
         """Frames out of ``data`` as read from the socket (``b""``: the server closed the connection)."""
