@@ -25,12 +25,14 @@ port 5349 unless the account gives one, its certificate verified against the
 system's CAs or the account's CA file); the relayed socket carries the relay's
 traffic over that connection and keeps the UDP socket for ICE's direct paths.
 The Allocate's mapped address is then the TCP connection's, useless for UDP,
-so the server-reflexive candidate comes from the STUN server, if any. Connecting
-and the TLS handshake are bounded like the allocation (3.5 s each).
+so the server-reflexive candidate comes from the STUN server, if any (asked while
+the allocation runs). Connecting with the TLS handshake, and each request, are
+bounded by 3.5 s.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -121,9 +123,16 @@ async def _relay(account: Account, port: MediaPort) -> tuple[MediaAddress | None
         else:
             client.server += f" over {transport.upper()}"
             stream = await _connect(account, server, client.server)
-            allocated = await allocate_stream(stream, client)
-            # The Allocate's XOR-MAPPED-ADDRESS is the TCP connection's mapping: no UDP candidate.
-            client.mapped = await _udp_mapping(account, port)
+            # The Allocate's XOR-MAPPED-ADDRESS is the TCP connection's mapping, no UDP candidate: ask STUN
+            # from the UDP port meanwhile.
+            mapping = asyncio.create_task(_udp_mapping(account, port))
+            try:
+                allocated = await allocate_stream(stream, client)
+            except BaseException:
+                mapping.cancel()
+                await asyncio.wait([mapping])
+                raise
+            client.mapped = await mapping
     except (StunError, TurnError) as exc:
         if stream is not None:
             stream.close()

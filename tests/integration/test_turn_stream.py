@@ -9,6 +9,7 @@ listen on TCP, each cost a bounded wait and a warning in words; the call then go
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +53,9 @@ def test_where_udp_is_blocked_audio_goes_through_a_relay_over_tcp_or_tls(
     kinds = {line.split()[7] for line in sdp_lines(alice, "a=candidate:")}
     assert "relay" in kinds and "srflx" not in kinds, kinds  # STUN over UDP is blocked
     assert TURN_HOST in paths(bob)[0]["remote"], paths(bob)
+    deadline = time.monotonic() + 10.0  # a bound on coturn writing its log, not a measurement
+    while "closed (2nd stage)" not in lab.turn_log() and time.monotonic() < deadline:
+        time.sleep(0.05)
     log = lab.turn_log()
     assert log.count(f"username=<{TURN_USER}>, lifetime=600") == 1, log[-3000:]
     assert log.count("lifetime=0") == 1, log[-3000:]
@@ -65,6 +69,28 @@ def test_where_udp_is_blocked_audio_goes_through_a_relay_over_tcp_or_tls(
     alice_warnings = [e for e in alice.cli.events if e.get("event") == "media_warning"]
     assert all(w["kind"] == "stun" for w in alice_warnings), alice_warnings
     assert not [e for e in bob.cli.events if e.get("event") == "media_warning"]
+
+
+def test_without_ice_every_packet_goes_through_the_relay_over_tcp(
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ICE off on both sides where Alice's LAN has no UDP: her SDP names the relay she reached over TCP, Bob's
+    his NAT's mapping; media flows relay-only, by permission and latching, and the quality events say so."""
+    lab = make_lab("eim", "eim")
+    lab.start_turn(streams=True)
+    lab.block_udp("A")
+    turn = (*turn_options(monkeypatch), "--turn-transport", "tcp")
+    alice = Phone(lab, "lanA", 440.0, tmp_path, "--no-ice", *turn, *sip_over_tcp(lab))
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--no-ice", "--stun", STUN, "--auto-answer=0.1")
+    try:
+        call_both_ways(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    assert alice.sdp_addresses() == [TURN_HOST]
+    assert bob.sdp_addresses() == [NAT_PUBLIC["B"]]
+    assert not paths(alice) and quality_paths(alice) == {"relay"}
+    assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
 
 
 @pytest.mark.parametrize(
