@@ -26,6 +26,7 @@ import asyncio
 import logging
 import socket
 import ssl
+import time
 
 from softphone.stun.message import Address
 from softphone.stun.stream import FrameReader, StreamFramingError
@@ -41,6 +42,8 @@ CONNECT_TIMEOUT = 3.5
 # Bytes queued for a server that does not read: about a second of Opus or G.711 media with headers.
 MAX_BACKLOG = 65536
 _READ_SIZE = 16384
+# How long closing waits for the server to read our last frames and close its side (one round trip, normally).
+CLOSE_LINGER = 0.5
 
 
 class TurnStream:
@@ -184,16 +187,29 @@ class TurnStream:
             self._backlog.clear()
         return error
 
-    def close(self) -> None:
-        """Send what is queued, and TLS's close_notify, if the socket takes it now; then close (no waiting)."""
-        if self._tls is not None and self.closed is None:
-            try:
-                self._tls.unwrap()
-            except ssl.SSLError:
-                pass  # SSLWantReadError: the server's close_notify is not waited for
-            self._backlog += self._outgoing.read()
-        self.flush()
+    def close(self, linger: float = CLOSE_LINGER) -> None:
+        """Send what is queued (with TLS's close_notify) and our FIN, then read until the server closes too, for
+        at most ``linger`` s: closing with its data unread would reset the connection, and a reset can discard
+        our last request (the Refresh that deletes the allocation) before the server reads it."""
         if self.closed is None:
+            if self._tls is not None:
+                try:
+                    self._tls.unwrap()
+                except ssl.SSLError:
+                    pass  # SSLWantReadError: the server's close_notify is read below, not waited for here
+                self._backlog += self._outgoing.read()
+            deadline = time.monotonic() + linger
+            try:
+                self.sock.settimeout(linger)
+                self.sock.sendall(self._backlog)
+                self.sock.shutdown(socket.SHUT_WR)
+                while (left := deadline - time.monotonic()) > 0:
+                    self.sock.settimeout(left)
+                    if not self.sock.recv(_READ_SIZE):
+                        break
+            except OSError:
+                pass  # a timeout or a connection already gone: close all the same
+            self._backlog.clear()
             self.closed = TurnError(f"{self.label}: the connection is closed")
         self.sock.close()
 
