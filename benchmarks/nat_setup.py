@@ -151,8 +151,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 calls per path")
-    parser.add_argument("paths", nargs="*", choices=[[], *PATHS], help="only these paths (default: all)")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"only these of {', '.join(PATHS)} (default: all)")
     args = parser.parse_args()
+    unknown = [name for name in args.paths if name not in PATHS]
+    if unknown:
+        parser.error(f"no path named {', '.join(unknown)}")
     calls = 3 if args.quick else args.calls
     print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
     print(f"{'path':<13} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")

@@ -16,39 +16,11 @@ from tests.conftest import torture_dir
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 VIEWS = (
-    "call_id",
-    "cseq",
-    "vias",
-    "from_",
-    "to",
-    "max_forwards",
-    "contacts",
-    "contact_star",
-    "routes",
-    "record_routes",
-    "asserted_identities",
-    "refer_to",
-    "referred_by",
-    "content_type",
-    "accept",
-    "expires",
-    "min_expires",
-    "allow",
-    "supported",
-    "require",
-    "proxy_require",
-    "unsupported",
-    "allow_events",
-    "event",
-    "subscription_state",
-    "call_info",
-    "replaces",
-    "session_expires",
-    "retry_after",
-    "authorization",
-    "proxy_authorization",
-    "www_authenticate",
-    "proxy_authenticate",
+    "call_id", "cseq", "vias", "from_", "to", "max_forwards", "contacts", "contact_star", "routes",
+    "record_routes", "asserted_identities", "refer_to", "referred_by", "content_type", "accept", "expires",
+    "min_expires", "allow", "supported", "require", "proxy_require", "unsupported", "allow_events", "event",
+    "subscription_state", "call_info", "replaces", "session_expires", "retry_after", "authorization",
+    "proxy_authorization", "www_authenticate", "proxy_authenticate",
 )
 
 
@@ -93,30 +65,8 @@ def mutated(draw: st.DrawFn) -> bytes:
         if kind == "flip" and data:
             data[pos] = draw(st.integers(0, 255))
         elif kind == "insert":
-            data[pos:pos] = draw(
-                st.sampled_from(
-                    [
-                        b";",
-                        b",",
-                        b"<",
-                        b">",
-                        b'"',
-                        b"\\",
-                        b":",
-                        b" ",
-                        b"\r\n",
-                        b"\r\n ",
-                        b"%",
-                        b"[",
-                        b"]",
-                        b"@",
-                        b"=",
-                        b"\x00",
-                        b"\xff",
-                        b"-",
-                    ]
-                )
-            )
+            data[pos:pos] = draw(st.sampled_from([b";", b",", b"<", b">", b'"', b"\\", b":", b" ", b"\r\n", b"\r\n ",
+                                                  b"%", b"[", b"]", b"@", b"=", b"\x00", b"\xff", b"-"]))
         elif kind == "delete" and data:
             del data[pos : pos + draw(st.integers(1, 8))]
         elif kind == "truncate":
@@ -133,29 +83,9 @@ def test_random_bytes_only_raise_sip_parse_error(data: bytes) -> None:
 
 
 @SETTINGS
-@given(
-    st.lists(
-        st.sampled_from(
-            [
-                b"INVITE ",
-                b"SIP/2.0",
-                b" 200 OK",
-                b"\r\n",
-                b"Via: ",
-                b"Content-Length: ",
-                b"sip:a@b",
-                b";tag=",
-                b"<",
-                b">",
-                b"1",
-                b"-1",
-                b"CSeq: 1 INVITE",
-                b": ",
-            ]
-        ),
-        max_size=40,
-    ).map(b"".join)
-)
+@given(st.lists(st.sampled_from([b"INVITE ", b"SIP/2.0", b" 200 OK", b"\r\n", b"Via: ", b"Content-Length: ",
+                                 b"sip:a@b", b";tag=", b"<", b">", b"1", b"-1", b"CSeq: 1 INVITE", b": "]),
+                max_size=40).map(b"".join))
 def test_sip_shaped_noise_only_raises_sip_parse_error(data: bytes) -> None:
     _exercise(data)
 
@@ -166,12 +96,13 @@ def test_mutated_messages_only_raise_sip_parse_error(data: bytes) -> None:
     _exercise(data)
 
 
-TOKEN = st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~", min_size=1, max_size=12
-)
+TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~", min_size=1,
+                max_size=12)
 USER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._!~*'()&=+$,;?/", min_size=1, max_size=12)
 HOST = st.sampled_from(["example.com", "192.0.2.1", "[2001:db8::1]", "a-b.example.org"])
-VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=30).map(str.strip)
+VALUE = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=0, max_size=30).map(
+    str.strip
+)
 
 
 @st.composite
@@ -183,18 +114,16 @@ def generated_message(draw: st.DrawFn) -> Request | Response:
         ("To", f"<sip:{draw(USER)}@{draw(HOST)}>"),
         ("Call-ID", call_id),
     ]
-    extra = draw(
-        st.lists(st.tuples(st.sampled_from(["X-" + "Custom", "Subject", "User-Agent", "Warning"]), VALUE), max_size=5)
-    )
+    extra = draw(st.lists(st.tuples(st.sampled_from(["X-" + "Custom", "Subject", "User-Agent", "Warning"]), VALUE),
+                          max_size=5))
     body = draw(st.binary(max_size=200))
     if draw(st.booleans()):
         method = draw(st.sampled_from(["INVITE", "OPTIONS", "MESSAGE", "NEWMETHOD"]))
         fields += [("CSeq", f"{draw(st.integers(0, 2**32 - 1))} {method}"), ("Max-Forwards", "70")]
         return Request(method, f"sip:{draw(USER)}@{draw(HOST)}", fields + extra, body)
     fields.append(("CSeq", f"{draw(st.integers(0, 2**32 - 1))} INVITE"))
-    reason = draw(
-        st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\r\n"), max_size=20)
-    ).strip()
+    reason = draw(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x2FF, exclude_characters="\r\n"),
+                          max_size=20)).strip()
     return Response(draw(st.integers(100, 699)), reason, fields + extra, body)
 
 

@@ -343,26 +343,8 @@ def test_torture_message(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "badvers",
-        "clerr",
-        "ncl",
-        "mcl01",
-        "ltgtruri",
-        "lwsruri",
-        "lwsstart",
-        "trws",
-        "ipv6-bad",
-        "baddn",
-        "escruri",
-        "scalar02",
-        "quotbal",
-        "badaspec",
-        "multi01",
-        "mismatch01",
-        "mismatch02",
-        "badinv01",
-    ],
+    ["badvers", "clerr", "ncl", "mcl01", "ltgtruri", "lwsruri", "lwsstart", "trws", "ipv6-bad", "baddn", "escruri",
+     "scalar02", "quotbal", "badaspec", "multi01", "mismatch01", "mismatch02", "badinv01"],
 )
 def test_rejected_requests_carry_what_the_response_needs(name: str) -> None:
     """A rejected request whose headers can be read still yields Via/From/To/Call-ID/CSeq for the answer."""
