@@ -1,4 +1,4 @@
-"""A TURN client over UDP (RFC 8656): one allocation on a relay, sans-I/O.
+"""A TURN client (RFC 8656): one allocation on a relay, reached over UDP or a TCP/TLS stream, sans-I/O.
 
 A :class:`TurnClient` is fed the current time and the datagrams that came
 from the TURN server, and answers with effects: :class:`~softphone.stun.transaction.Send`
@@ -13,6 +13,11 @@ Authentication is the long-term mechanism (RFC 8489 9.2): the first Allocate
 goes without credentials, the 401 brings REALM and NONCE, and every later
 request is signed; a 438 Stale Nonce is retried with the new nonce. A 401 to
 a signed request means the user name or password is wrong.
+
+With ``stream=True`` (TCP or TLS to the server, RFC 8656 3.1; the relay to
+peers stays UDP) each request is sent once (RFC 8489 6.2.2) and ChannelData
+is padded to four bytes (12.5); :mod:`softphone.stun.stream` frames what
+arrives, and :meth:`TurnClient.receive` takes one frame at a time.
 
 Like the rest of ``stun/``, nothing here touches sockets, threads or the clock.
 """
