@@ -153,6 +153,23 @@ def test_a_server_that_never_answers_costs_one_setup_wait(servers: list[Scripted
         done.set()
 
 
+def test_a_server_that_never_finishes_the_tls_handshake_costs_the_connect_bound(
+    servers: list[ScriptedServer],
+) -> None:
+    done = threading.Event()
+
+    def mute(conn: socket.socket) -> None:
+        conn.recv(4096)  # the ClientHello, never answered
+        done.wait(15)
+
+    servers.append(server := ScriptedServer(mute))
+    try:
+        with pytest.raises(TurnError, match=r"the TLS handshake did not complete within 3\.5 s"):
+            asyncio.run(allocate_over(server.address, TlsSettings().client_context()))
+    finally:
+        done.set()
+
+
 def test_nothing_listening_is_an_error_in_words() -> None:
     probe = socket.create_server(("127.0.0.1", 0))
     port = probe.getsockname()[1]
