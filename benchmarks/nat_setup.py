@@ -27,6 +27,10 @@ the other's tone. The paths:
     its SDP names the relayed address; the callee has STUN. No ICE: media goes through the relay both ways.
 ``relay-ice``
     the same NATs with TURN on both sides and ICE: the reflexive pairs fail, the relayed ones connect.
+``relay-tcp-ice``, ``relay-tls-ice``
+    the caller's NAT forwards no UDP (endpoint-independent NATs otherwise): its SIP goes over TCP and it
+    reaches coturn over TCP, or TLS (the handshake too), for each call's relay; the callee has STUN. ICE
+    picks the relay.
 
 Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
 processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
@@ -65,12 +69,23 @@ PATHS: dict[str, tuple[str, str, str, str, list[str], list[str]]] = {
         ["--stun", STUN, "--no-ice"],
     ),
     "relay-ice": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN, *TURN]),
+    "relay-tcp-ice": ("eim", "eim", "lanA", "lanB", [*TURN, "--turn-transport", "tcp"], ["--stun", STUN]),
+    "relay-tls-ice": (
+        "eim",
+        "eim",
+        "lanA",
+        "lanB",
+        [*TURN[:1], TURN_HOST, *TURN[2:], "--turn-transport", "tls"],
+        ["--stun", STUN],
+    ),
 }
+# Paths where the caller's LAN has no UDP out: its SIP goes over TCP, its TURN over a stream.
+NO_UDP = {"relay-tcp-ice", "relay-tls-ice"}
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
 
 class Phone:
-    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str]) -> None:
+    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str], sip: str = "udp") -> None:
         assert lab.kamailio is not None
         self.user = "b" + secrets.token_hex(4)
         password = secrets.token_hex(6)
@@ -78,7 +93,7 @@ class Phone:
         argv = [
             sys.executable, "-m", "benchmarks.nat_phone", "--role", role,
             "--account", lab.kamailio.aor(self.user), "--password", password,
-            "--registrar", lab.kamailio.proxy_uri(), "--listen", HOSTS[namespace],
+            "--registrar", lab.kamailio.proxy_uri(sip), "--listen", HOSTS[namespace], "--transport", sip,
             "--tone", "440" if role == "caller" else "1000",
             *options,
         ]  # fmt: skip
@@ -105,11 +120,15 @@ def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
     with NatLab(nat_a, nat_b) as lab:
         lab.start_stun()
         if name.startswith("relay"):
-            lab.start_turn()
+            lab.start_turn(streams=name in NO_UDP)
+        if name in NO_UDP:
+            lab.block_udp("A")
+            assert lab.turn_ca is not None
+            caller_options = [*caller_options, "--ca-file", str(lab.turn_ca)]
         lab.start_kamailio()
         assert lab.kamailio is not None
         callee = Phone(lab, callee_ns, "callee", callee_options)
-        caller = Phone(lab, caller_ns, "caller", caller_options)
+        caller = Phone(lab, caller_ns, "caller", caller_options, "tcp" if name in NO_UDP else "udp")
         for _ in range(calls):
             caller.send(f"call {lab.kamailio.aor(callee.user)}")
             times = caller.read()
@@ -132,16 +151,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 calls per path")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"only these of {', '.join(PATHS)} (default: all)")
     args = parser.parse_args()
+    unknown = [name for name in args.paths if name not in PATHS]
+    if unknown:
+        parser.error(f"no path named {', '.join(unknown)}")
     calls = 3 if args.quick else args.calls
     print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
-    print(f"{'path':<10} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
-    for name in PATHS:
+    print(f"{'path':<13} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
+    for name in args.paths or PATHS:
         rows = measure(name, calls)
         cells = []
         for column in zip(*rows, strict=True):
             cells.append(f"{statistics.median(column):7.0f} [{min(column):4.0f}-{max(column):4.0f}]")
-        print(f"{name:<10} " + " ".join(f"{cell:>22}" for cell in cells))
+        print(f"{name:<13} " + " ".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":

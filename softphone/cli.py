@@ -139,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--turn-password-env", metavar="VAR", help="read the TURN server's password from this environment variable"
     )
+    parser.add_argument(
+        "--turn-transport",
+        choices=("udp", "tcp", "tls"),
+        default="udp",
+        help="reach the TURN server over UDP, TCP or TLS (default port 5349 with tls); tcp/tls where UDP is blocked",
+    )
     ice = parser.add_mutually_exclusive_group()
     ice.add_argument(
         "--ice",
@@ -353,6 +359,7 @@ def make_account(args: argparse.Namespace) -> Account:
         turn_server=args.turn,
         turn_user=args.turn_user,
         turn_password=None if args.turn_password_env is None else password_from_env(args.turn_password_env),
+        turn_transport=args.turn_transport,
         ice=args.ice,
     )
 

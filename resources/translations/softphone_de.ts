@@ -114,6 +114,18 @@
             <translation>SDES (Schlüssel im SDP, nur über TLS)</translation>
         </message>
         <message>
+            <source>UDP</source>
+            <translation>UDP</translation>
+        </message>
+        <message>
+            <source>TCP (where UDP is blocked)</source>
+            <translation>TCP (wo UDP gesperrt ist)</translation>
+        </message>
+        <message>
+            <source>TLS (where UDP is blocked, encrypted)</source>
+            <translation>TLS (wo UDP gesperrt ist, verschlüsselt)</translation>
+        </message>
+        <message>
             <source>Edit account</source>
             <translation>Konto bearbeiten</translation>
         </message>
@@ -202,6 +214,14 @@
             <translation>TURN-Passwort</translation>
         </message>
         <message>
+            <source>TURN transport</source>
+            <translation>TURN-Transport</translation>
+        </message>
+        <message>
+            <source>How calls reach the TURN server: TCP or TLS gets through networks that block UDP</source>
+            <translation>Wie Anrufe den TURN-Server erreichen: TCP oder TLS kommt durch Netze, die UDP sperren</translation>
+        </message>
+        <message>
             <source>Find the media path with &amp;ICE when a STUN or TURN server is set</source>
             <translation>Medienweg mit &amp;ICE suchen, wenn ein STUN- oder TURN-Server eingetragen ist</translation>
         </message>
@@ -268,6 +288,10 @@
         <message>
             <source>TURN password:</source>
             <translation>TURN-Passwort:</translation>
+        </message>
+        <message>
+            <source>TURN transport:</source>
+            <translation>TURN-Transport:</translation>
         </message>
         <message>
             <source>&amp;Transport:</source>

@@ -174,6 +174,11 @@ SRTP_KEY_CHOICES = (
     (QT_TRANSLATE_NOOP("AccountEditor", "DTLS-SRTP (fingerprint in the SDP)"), "dtls"),
     (QT_TRANSLATE_NOOP("AccountEditor", "SDES (keys in the SDP, over TLS only)"), "sdes"),
 )
+TURN_TRANSPORT_CHOICES = (
+    (QT_TRANSLATE_NOOP("AccountEditor", "UDP"), "udp"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "TCP (where UDP is blocked)"), "tcp"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "TLS (where UDP is blocked, encrypted)"), "tls"),
+)
 
 
 class AccountEditor(QDialog):
@@ -233,6 +238,14 @@ class AccountEditor(QDialog):
         self.turn_password.setAccessibleName(self.tr("TURN password"))
         if entry.turn_server:
             self.turn_password.setPlaceholderText(self.tr("unchanged (kept in the system keyring)"))
+        self.turn_transport = QComboBox()
+        self.turn_transport.setAccessibleName(self.tr("TURN transport"))
+        self.turn_transport.setToolTip(
+            self.tr("How calls reach the TURN server: TCP or TLS gets through networks that block UDP")
+        )
+        for choice, name in TURN_TRANSPORT_CHOICES:
+            self.turn_transport.addItem(self.tr(choice), name)
+        self.turn_transport.setCurrentIndex(max(0, self.turn_transport.findData(entry.turn_transport)))
         self.ice = QCheckBox(self.tr("Find the media path with &ICE when a STUN or TURN server is set"))
         self.ice.setChecked(entry.ice is not False)
         self.ice.setAccessibleName(self.tr("Use ICE"))
@@ -255,6 +268,7 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("TUR&N server:"), self.turn)
         form.addRow(self.tr("TURN user:"), self.turn_user)
         form.addRow(self.tr("TURN password:"), self.turn_password)
+        form.addRow(self.tr("TURN transport:"), self.turn_transport)
         form.addRow("", self.ice)
         form.addRow(self.tr("&Transport:"), self.transport)
         self.srtp = QComboBox()
@@ -346,6 +360,7 @@ class AccountEditor(QDialog):
             stun_server=self.stun.text().strip() or None,
             turn_server=self.turn.text().strip() or None,
             turn_user=self.turn_user.text().strip() or None,
+            turn_transport=str(self.turn_transport.currentData()),
             ice=None if self.ice.isChecked() else False,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),

@@ -705,13 +705,16 @@ class MediaSession:
 
     def _wait_and_receive(self, timeout: float) -> None:
         socks = [self._sock] if self._rtcp_sock is None else [self._sock, self._rtcp_sock]
+        # A relayed socket may reach its TURN server over TCP/TLS: that connection is watched too, and read
+        # by a recvfrom on the relayed socket itself.
+        extra = self._sock.watched() if isinstance(self._sock, RelayedSocket) else ()
         try:
-            readable, _, _ = select.select(socks, [], [], max(0.0, timeout))
+            readable, _, _ = select.select([*socks, *extra], [], [], max(0.0, timeout))
         except (OSError, ValueError):
             # A socket closed under us (stop() racing): sleep out the deadline instead.
             time.sleep(max(0.0, timeout))
             return
-        for sock in readable:
+        for sock in dict.fromkeys(self._sock if s in extra else s for s in readable):
             self._guarded(lambda s=sock: self._drain(s))  # type: ignore[misc]
 
     def _drain(self, sock: socket.socket) -> None:

@@ -36,6 +36,10 @@ class RelayedSocket(Protocol):
 
     def send_direct(self, data: bytes, address: Address) -> int: ...
 
+    def watched(self) -> tuple[socket.socket, ...]:
+        """Sockets besides this one to select on (the TURN server's TCP/TLS connection); readable: recvfrom."""
+        ...
+
 
 class IceLink:
     def __init__(

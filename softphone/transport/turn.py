@@ -15,6 +15,15 @@ came, and :meth:`RelayedSocket.send_direct` sends around the relay. Sending
 to a peer asks for its permission first; the allocation, permissions and
 channels are refreshed as ``sendto`` and ``recvfrom`` are called (every
 20 ms in a call), and :meth:`RelayedSocket.close` deletes the allocation.
+
+Over TCP or TLS (``stream``, a :class:`~softphone.transport.turn_stream.TurnStream`
+that :func:`~softphone.transport.turn_stream.allocate_stream` allocated on)
+everything to and from the TURN server goes over that connection instead of
+the UDP socket, which stays for ICE's direct checks and media. The media
+thread's ``select`` must then watch the connection too:
+:meth:`RelayedSocket.watched` names the sockets besides this one, and when
+one is readable a ``recvfrom`` on this socket reads it (the media engine's
+hook). A connection the server closes ends the relay with one warning.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from softphone.stun.message import Address
 from softphone.stun.transaction import Send
 from softphone.stun.turn import Allocated, Effect, Failed, Received, TurnClient, TurnError
 from softphone.transport.stun import datagram_before
+from softphone.transport.turn_stream import TurnStream
 
 __all__ = ["RelayedSocket", "TurnError", "allocate"]
 
@@ -79,6 +89,7 @@ class RelayedSocket(socket.socket):
         clock: Callable[[], float] = time.monotonic,
         *,
         direct: bool = False,
+        stream: TurnStream | None = None,
     ) -> None:
         super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
         self.direct = direct
@@ -91,6 +102,19 @@ class RelayedSocket(socket.socket):
         self._lock = threading.Lock()
         self._inbox: list[tuple[bytes, Address]] = []
         self._asked: set[Address] = set()
+        self._stream = stream
+
+    def watched(self) -> tuple[socket.socket, ...]:
+        """Sockets to ``select`` on besides this one: a readable one means ``recvfrom`` has work (TCP/TLS)."""
+        stream = self._stream
+        return (stream.sock,) if stream is not None and stream.closed is None else ()
+
+    @property
+    def transport(self) -> str:
+        """How the TURN server is reached: ``udp``, ``tcp`` or ``tls``."""
+        if self._stream is None:
+            return "udp"
+        return "tls" if self._stream.tls else "tcp"
 
     @property
     def relayed(self) -> Address | None:
@@ -99,16 +123,44 @@ class RelayedSocket(socket.socket):
     def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Send):
-                try:
-                    super().sendto(effect.data, self.server)
-                except OSError as exc:
-                    log.debug("to TURN server %s:%d: %s", *self.server, exc)
+                self._to_server(effect.data)
             elif isinstance(effect, Received):
                 self._inbox.append((effect.data, effect.peer))
             elif isinstance(effect, Failed):
                 log.warning("%s", effect.error)
 
+    def _to_server(self, data: bytes) -> None:
+        if self._stream is not None:
+            self._stream.send(data)
+            return
+        try:
+            super().sendto(data, self.server)
+        except OSError as exc:
+            log.debug("to TURN server %s:%d: %s", *self.server, exc)
+
+    def _pump(self) -> None:
+        """What the TURN server sent over TCP/TLS, into the client, until the inbox holds a drain's worth (the
+        rest stays in the kernel, and the connection readable); a lost connection is warned about once."""
+        stream = self._stream
+        for _ in range(_DRAIN_LIMIT):
+            if stream is None or stream.closed is not None or len(self._inbox) >= _DRAIN_LIMIT:
+                return
+            try:
+                frames = stream.receive()
+            except TurnError as exc:
+                log.warning("%s; the relay is gone", exc)
+                return
+            if frames is None:
+                return
+            now = self._clock()
+            for frame in frames:
+                self._apply(self.client.receive(frame, now))
+            if stream.closed is not None:
+                log.warning("%s; the relay is gone", stream.closed)
+
     def _poll(self) -> None:
+        if self._stream is not None:
+            self._stream.flush()
         now = self._clock()
         deadline = self.client.next_deadline
         if deadline is not None and now >= deadline:
@@ -123,6 +175,9 @@ class RelayedSocket(socket.socket):
                 self._asked.add(peer)
                 self._apply(self.client.permit(peer, self._clock()))
             wrapped = self.client.wrap(bytes(data), peer)
+            if self._stream is not None:
+                self._stream.send(wrapped)
+                return len(data)
         super().sendto(wrapped, self.server)
         return len(data)
 
@@ -134,12 +189,14 @@ class RelayedSocket(socket.socket):
         """The next datagram a peer sent through the relay (or, ``direct``, to the socket); BlockingIOError if none."""
         with self._lock:
             self._poll()
+            if not self._inbox:
+                self._pump()
             for _ in range(_DRAIN_LIMIT):
                 if self._inbox:
                     self.last_relayed = True
                     return self._inbox.pop(0)
                 data, addr = super().recvfrom(_MAX_DATAGRAM, flags)
-                if (addr[0], addr[1]) != self.server:
+                if self._stream is not None or (addr[0], addr[1]) != self.server:
                     if self.direct:
                         self.last_relayed = False
                         return data, addr
@@ -156,4 +213,6 @@ class RelayedSocket(socket.socket):
         with self._lock:
             if self.fileno() >= 0:
                 self._apply(self.client.close(self._clock()))
+            if self._stream is not None:
+                self._stream.close()
         super().close()

@@ -84,6 +84,8 @@ class Account:
     turn_server: str | None = None
     turn_user: str | None = None
     turn_password: str | None = field(default=None, repr=False)
+    # How to reach the TURN server (RFC 8656 3.1): "udp", or "tcp"/"tls" for networks that block UDP.
+    turn_transport: TransportName = "udp"
     # ICE (RFC 8445) for calls: None means on when a STUN or TURN server is set.
     ice: bool | None = None
 
@@ -109,6 +111,10 @@ class Account:
             self.stun_server = _stun_server(self.stun_server)
         if self.turn_server is not None:
             self.turn_server = _stun_server(self.turn_server.strip().removeprefix("turn:"), "TURN")
+        if self.turn_transport not in TRANSPORT_NAMES:
+            raise AccountError(
+                f"the TURN transport must be one of {', '.join(TRANSPORT_NAMES)}, not {self.turn_transport!r}"
+            )
         if self.turn_server is not None and not (self.turn_user and self.turn_password is not None):
             raise AccountError(f"the TURN server {self.turn_server} needs a user name and a password")
         if self.expires < 0:

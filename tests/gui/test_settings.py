@@ -501,6 +501,37 @@ def test_the_turn_server_user_and_password_are_kept_and_reach_the_account(
     assert account_from_settings(entry, "").turn_server is None  # no password: the account works without a relay
 
 
+def test_the_turn_transport_is_chosen_next_to_the_turn_server_and_reaches_the_account(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    """UDP by default; TCP or TLS picked in the combo box is saved and given to the account, and shown again."""
+    from softphone.gui.accounts import account_from_settings
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    assert editor.turn_transport.accessibleName() == "TURN transport"
+    assert editor.turn_transport.currentData() == "udp"
+    choices = [editor.turn_transport.itemData(i) for i in range(editor.turn_transport.count())]
+    assert choices == ["udp", "tcp", "tls"]
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    editor.turn.setText("203.0.113.3")
+    editor.turn_user.setText("alice")
+    editor.turn_password.setText("relay secret")
+    editor.turn_transport.setCurrentIndex(editor.turn_transport.findData("tls"))
+    click_ok(qtbot, editor)
+    assert not editor.isVisible()
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.turn_transport == "tls"
+    assert account_from_settings(entry, "").turn_transport == "tls"
+    reopened = make_dialog(qtbot, load_settings(path), path)
+    reopened.accounts_page.account_list.setCurrentRow(0)
+    again = reopened.accounts_page.edit_account()
+    assert again is not None and again.turn_transport.currentData() == "tls"
+
+
 def test_ice_is_on_with_a_stun_server_unless_the_user_turns_it_off(
     qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
 ) -> None:
