@@ -743,6 +743,12 @@ class Cli:
     async def _endpage(self, args: list[str]) -> None:
         await cli_paging.endpage(self.ua, args)
 
+    async def _pages(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "pages")
+        item = cli_paging.listing(self.ua)
+        for line in [item] if self.as_json else cli_paging.listing_text(item):
+            self.write(line)
+
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
         "answer": _answer,
@@ -779,6 +785,7 @@ class Cli:
         "mwi": _mwi,
         "page": _page,
         "endpage": _endpage,
+        "pages": _pages,
     }
 
 

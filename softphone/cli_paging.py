@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from softphone.media.paging import PAGING_CODECS
 from softphone.ua import PageEndedEvent, PageStartedEvent, UserAgent, UserAgentError
@@ -12,6 +13,7 @@ COMMANDS = """\
   page GROUP:PORT [CODEC]  send a multicast page (the microphone, or --play's file) to GROUP:PORT
                            (239.1.1.1:5004, [ff05::1]:5004) in CODEC: g722 (default), pcmu, pcma or opus
   endpage                  stop sending the page
+  pages                    the groups listened on (priority, senders allowed, datagrams refused) and our page
 """
 
 
@@ -70,6 +72,32 @@ async def endpage(ua: UserAgent, args: list[str]) -> None:
         raise UserAgentError("usage: endpage")
     if not await ua.paging.end_page():
         raise UserAgentError("no page is being sent")
+
+
+def listing(ua: UserAgent) -> dict[str, Any]:
+    dropped = ua.paging.dropped()
+    groups = [
+        {
+            "group": g.label,
+            "priority": g.priority,
+            "sources": list(g.sources),
+            "codecs": list(g.codecs),
+            "dropped": dropped.get(g.label, {}),
+        }
+        for g in ua.paging.listening
+    ]
+    return {"event": "pages", "groups": groups, "sending": ua.paging.sending}
+
+
+def listing_text(item: dict[str, Any]) -> list[str]:
+    lines = []
+    for g in item["groups"]:
+        sources = ", ".join(g["sources"]) or "anyone"
+        refused = ", ".join(f"{k} {v}" for k, v in g["dropped"].items() if v) or "none"
+        lines.append(f"listening on {g['group']}, priority {g['priority']}, from {sources}; refused: {refused}")
+    if item["sending"]:
+        lines.append(f"sending page {item['sending']}")
+    return lines or ["no paging groups"]
 
 
 def describe(event: PageStartedEvent | PageEndedEvent) -> str:

@@ -7,6 +7,7 @@ Each phone runs in its own namespace with no server (``--no-register``); senders
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,3 +112,140 @@ def test_a_page_reaches_two_phones_with_its_tone_and_ends_by_itself(
         assert abs(frequency - 700.0) < 20.0, frequency
         assert level > 0.05
     sender.close()
+
+
+def wait_new(phone: Phone, seen: int, timeout: float = 15.0, **fields: Any) -> dict[str, Any]:
+    """The first event with ``fields`` after the first ``seen`` events of ``phone``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        new = [e for e in phone.cli.events[seen:] if all(e.get(k) == v for k, v in fields.items())]
+        if new:
+            return new[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{phone.host}: no event {fields}; got {phone.cli.events[seen:]}")
+        with contextlib.suppress(AssertionError):
+            phone.wait_for(0.2, event="(none)")
+
+
+def no_event(phone: Phone, seconds: float, **fields: Any) -> None:
+    """``phone`` reports no new event with ``fields`` for ``seconds``."""
+    seen = len(phone.cli.events)
+    with contextlib.suppress(AssertionError):
+        phone.wait_for(seconds, event="(none)")  # takes in what arrives meanwhile
+    new = [e for e in phone.cli.events[seen:] if all(e.get(k) == v for k, v in fields.items())]
+    assert not new, f"{phone.host} reported {new}"
+
+
+def test_a_page_of_higher_priority_preempts_and_one_of_lower_waits_its_turn(lab: LanLab) -> None:
+    listener = Phone(lab, "h4", "--page-listen", f"{GROUP_A}/5", "--page-listen", f"{GROUP_B}/20")
+    dnd = Phone(lab, "h3", "--busy", "--page-listen", f"{GROUP_A}/5", "--page-listen", f"{GROUP_B}/20")
+    low = Phone(lab, "h1", tone=700.0)
+    high = Phone(lab, "h2", tone=1100.0)
+    for phone in (listener, dnd, low, high):
+        phone.ready()
+    low.cli.send(f"page {GROUP_A} pcmu")
+    first = listener.wait_for(event="page_started", group=GROUP_A)
+    assert (first["priority"], first["codec"], first["source"]) == (5, "PCMU", lab.address("h1"))
+    time.sleep(1.0)
+    high.cli.send(f"page {GROUP_B} opus")
+    second = listener.wait_for(event="page_started", group=GROUP_B)
+    assert (second["priority"], second["codec"]) == (20, "opus")
+    preempted = listener.wait_for(event="page_ended", page_id=first["page_id"])
+    assert preempted["reason"] == "preempted"
+    time.sleep(1.0)
+    high.cli.send("endpage")
+    assert listener.wait_for(event="page_ended", page_id=second["page_id"])["reason"] == "stopped"
+    # The preempted page does not come back while its sender goes on; once it stops, the group is free.
+    no_event(listener, 1.5, event="page_started", group=GROUP_A)
+    low.cli.send("endpage")
+    time.sleep(1.5)
+    # Now the other way round: a page of lower priority does not interrupt one of higher.
+    high.cli.send(f"page {GROUP_B} g722")
+    third = listener.wait_for(event="page_started", group=GROUP_B, direction="incoming", codec="G722")
+    low.cli.send(f"page {GROUP_A} pcma")
+    no_event(listener, 2.0, event="page_started", group=GROUP_A)
+    high.cli.send("endpage")
+    low.cli.send("endpage")
+    listener.wait_for(event="page_ended", page_id=third["page_id"])
+    no_event(dnd, 0.1, event="page_started")  # do-not-disturb: nothing heard all along
+    for phone in (listener, dnd, low, high):
+        phone.close()
+    assert not dnd.recording.exists()
+    assert abs(tone_of(listener.heard())[0] - 700.0) < 20.0
+    assert abs(tone_of(listener.heard(second["page_id"]))[0] - 1100.0) < 20.0
+    assert abs(tone_of(listener.heard(third["page_id"]))[0] - 1100.0) < 20.0
+
+
+@pytest.mark.parametrize("during_call", ["hold", "mix"])
+def test_a_page_during_a_call_holds_it_or_plays_beside_it(lab: LanLab, during_call: str) -> None:
+    listener = Phone(lab, "h2", "--page-listen", GROUP_A, "--page-during-call", during_call, tone=400.0)
+    peer = Phone(lab, "h3", "--auto-answer", tone=500.0)
+    pager = Phone(lab, "h1", tone=900.0)
+    for phone in (listener, peer, pager):
+        phone.ready()
+    listener.cli.send(f"call sip:{peer.cli.user}@{lab.address('h3')}:5060")
+    call = listener.wait_for(event="call", state="confirmed")
+    peer.wait_for(event="call", state="confirmed")
+    pager.cli.send(f"page {GROUP_A}")
+    page = listener.wait_for(event="page_started", direction="incoming")
+    if during_call == "hold":
+        listener.wait_for(event="call", call_id=call["call_id"], state="held")
+    time.sleep(1.5)
+    pager.cli.send("endpage")
+    ended = listener.wait_for(event="page_ended", page_id=page["page_id"])
+    if during_call == "hold":
+        wait_new(listener, listener.cli.events.index(ended), event="call", call_id=call["call_id"], state="confirmed")
+    else:
+        time.sleep(1.0)
+        assert not [e for e in listener.cli.events if e.get("event") == "call" and e.get("state") == "held"]
+    listener.cli.send("hangup")
+    listener.wait_for(event="call", state="ended")
+    for phone in (listener, peer, pager):
+        phone.close()
+    # The call was recorded first (heard.wav, the peer's 500 Hz), the page beside it (heard-p1.wav).
+    assert abs(tone_of(listener.heard())[0] - 500.0) < 20.0
+    assert abs(tone_of(listener.heard(page["page_id"]))[0] - 900.0) < 20.0
+
+
+GARBAGE = (
+    "import os, socket, struct\n"
+    "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "group, port = '{group}', {port}\n"
+    "for n in range(300):\n"
+    "    s.sendto(os.urandom(n % 200), (group, port))\n"
+    "    s.sendto(bytes([0x80, 96]) + struct.pack('!HII', n, n * 160, 7) + os.urandom(160), (group, port))\n"
+    "    s.sendto(bytes([0x80, 0]) + struct.pack('!HII', n, n * 160, 8) + os.urandom(1600), (group, port))\n"
+)
+
+
+def test_garbage_and_unknown_senders_are_counted_and_dropped(lab: LanLab) -> None:
+    allowed = lab.address("h1")
+    listener = Phone(lab, "h4", "--page-listen", f"{GROUP_A}/7={allowed}", "--page-listen", GROUP_B)
+    stranger = Phone(lab, "h2", tone=300.0)
+    pager = Phone(lab, "h1", tone=800.0)
+    for phone in (listener, stranger, pager):
+        phone.ready()
+    stranger.cli.send(f"page {GROUP_A}")
+    stranger.wait_for(event="page_started")
+    no_event(listener, 2.0, event="page_started")
+    stranger.cli.send("endpage")
+    host, port = GROUP_B.split(":")
+    sent = lab.python("h1", GARBAGE.format(group=host, port=port))
+    assert sent.returncode == 0, sent.stderr
+    no_event(listener, 1.0, event="page_started")
+    listener.cli.send("pages")
+    listing = {g["group"]: g for g in listener.wait_for(event="pages")["groups"]}
+    assert listing[GROUP_A]["sources"] == [allowed]
+    assert listing[GROUP_A]["dropped"]["unknown_source"] > 0
+    refused = listing[GROUP_B]["dropped"]
+    assert refused["malformed"] > 0 and refused["unknown_pt"] > 0 and refused["oversize"] > 0, refused
+    pager.cli.send(f"page {GROUP_A}")
+    page = listener.wait_for(event="page_started", group=GROUP_A)
+    assert page["source"] == allowed
+    time.sleep(1.0)
+    pager.cli.send("endpage")
+    listener.wait_for(event="page_ended", page_id=page["page_id"])
+    for phone in (listener, stranger, pager):
+        phone.close()
+    assert listener.cli.proc.returncode == 0
+    assert abs(tone_of(listener.heard())[0] - 800.0) < 20.0
