@@ -35,6 +35,7 @@ from softphone.media.paging import (
     group_address,
 )
 from softphone.media.sources import AudioSource, NullSink, SilenceSource
+from softphone.store.settings import PagingSettings
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import ErrorEvent, PageEndedEvent, PageStartedEvent
 from softphone.ua.media import CallAudio
@@ -48,6 +49,7 @@ __all__ = [
     "PageGroup",
     "Pager",
     "PagingConfig",
+    "config_from",
     "parse_group",
     "parse_listen",
 ]
@@ -127,6 +129,26 @@ def parse_listen(text: str) -> PageGroup:
     return PageGroup(address, port, priority, check_sources(sources))
 
 
+def config_from(settings: PagingSettings) -> tuple[PagingConfig, list[str]]:
+    """The :class:`PagingConfig` of saved settings, and a problem in words for each entry left out."""
+    groups: list[PageGroup] = []
+    problems: list[str] = []
+    for entry in settings.listen:
+        if not entry.enabled:
+            continue
+        try:
+            address, port = parse_group(entry.group)
+            if not 1 <= entry.priority <= MAX_PRIORITY:
+                raise ValueError(f"priority {entry.priority} is out of range (1-{MAX_PRIORITY})")
+            groups.append(PageGroup(address, port, entry.priority, check_sources(entry.sources)))
+        except ValueError as exc:
+            problems.append(f"paging group {entry.group!r} left out: {exc}")
+    ttl = settings.ttl if 0 <= settings.ttl <= 255 else 1
+    during: DuringCall = "mix" if settings.during_call == "mix" else "hold"
+    codec = settings.codec.lower() if settings.codec.lower() in PAGING_CODECS else "g722"
+    return PagingConfig(tuple(groups), ttl, settings.interface or None, during, codec), problems
+
+
 def check_sources(sources: Sequence[str]) -> tuple[str, ...]:
     """Sender addresses as IP addresses, or ValueError naming the one that is not."""
     if len(sources) > MAX_SOURCES:
@@ -199,6 +221,9 @@ class Pager:
         A group that cannot be joined is reported as an ``error`` event; the others still listen.
         """
         if config is not None:
+            if config.listen == self.config.listen and config.interface == self.config.interface and self._receivers:
+                self.config = config  # the same groups: the pages being heard go on
+                return
             self.config = config
         await self._stop_receivers()
         loop = asyncio.get_running_loop()
