@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QComboBox,
     QFormLayout,
@@ -79,6 +80,9 @@ class PagingPage(QWidget):
         self.groups.setAccessibleName(self.tr("Paging groups heard"))
         self.groups.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.groups.horizontalHeader().setStretchLastSection(True)
+        self.groups.setCornerButtonEnabled(False)
+        for corner in self.groups.findChildren(QAbstractButton):
+            corner.setAccessibleName(self.tr("Select all groups"))
         for entry in paging.listen:
             self._add_row(entry.group, entry.priority, ", ".join(entry.sources))
         heard_layout.addWidget(self.groups)
