@@ -46,6 +46,7 @@ __all__ = [
     "PageSender",
     "PageStarted",
     "group_address",
+    "multicast_socket",
 ]
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,11 @@ def _sender_socket(group: str, ttl: int, interface: str | None) -> socket.socket
         if index:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
     return sock
+
+
+def multicast_socket(group: str, port: int, interface: str | None = None) -> socket.socket:
+    """A UDP socket bound to ``group``:``port`` that has joined the group (on ``interface``, else by route)."""
+    return _receiver_socket(group, port, interface)
 
 
 def _receiver_socket(group: str, port: int, interface: str | None) -> socket.socket:

@@ -8,6 +8,8 @@ Each phone runs in its own namespace with no server (``--no-register``); senders
 from __future__ import annotations
 
 import contextlib
+import json
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,3 +251,99 @@ def test_garbage_and_unknown_senders_are_counted_and_dropped(lab: LanLab) -> Non
         phone.close()
     assert listener.cli.proc.returncode == 0
     assert abs(tone_of(listener.heard())[0] - 800.0) < 20.0
+
+
+MULTICAST_INVITE = r"""
+import json, re, secrets, socket, struct, sys, time
+import numpy as np
+from softphone.media.codecs import PcmuCodec
+from softphone.media.rtp import RtpSender
+
+me, callee, user, group, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sip.bind((me, 5070))
+sip.settimeout(10)
+call_id, tag = secrets.token_hex(8), secrets.token_hex(4)
+body = (f"v=0\r\no=pager 1 1 IN IP4 {me}\r\ns=page\r\nc=IN IP4 {group}/1\r\nt=0 0\r\n"
+        f"m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n")
+
+def request(method, uri, cseq, to, extra="", content=""):
+    return (f"{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {me}:5070;branch=z9hG4bK{secrets.token_hex(6)};rport\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:pager@{me}:5070>;tag={tag}\r\nTo: {to}\r\nCall-ID: {call_id}\r\n"
+            f"CSeq: {cseq} {method}\r\nContact: <sip:pager@{me}:5070>\r\n{extra}"
+            f"Content-Length: {len(content)}\r\n\r\n{content}").encode()
+
+target = f"sip:{user}@{callee}:5060"
+sip.sendto(request("INVITE", target, 1, f"<{target}>", "Content-Type: application/sdp\r\n", body), (callee, 5060))
+while True:
+    reply = sip.recv(65535).decode()
+    if reply.startswith("SIP/2.0 200"):
+        break
+    assert reply.startswith("SIP/2.0 1"), reply
+head, _, answer = reply.partition("\r\n\r\n")
+to = re.search(r"^To: (.*)$", head, re.M | re.I).group(1).strip()
+contact = re.search(r"^Contact: .*?<([^>]+)>", head, re.M | re.I).group(1)
+sip.sendto(request("ACK", contact, 1, to), (callee, 5060))
+
+listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+listen.bind(("", port))
+listen.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton("0.0.0.0"))
+listen.setblocking(False)
+send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+send.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+rtp, codec = RtpSender(0, 8000), PcmuCodec()
+t = np.arange(160) / 8000.0
+from_callee = 0
+start = time.monotonic()
+for n in range(125):
+    pcm = (8000 * np.sin(2 * np.pi * 1000.0 * (t + n * 0.02))).astype(np.int16)
+    send.sendto(rtp.packetize(codec.encode(pcm), 160), (group, port))
+    while True:
+        try:
+            _data, addr = listen.recvfrom(2048)
+        except BlockingIOError:
+            break
+        from_callee += addr[0] == callee
+    time.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
+sip.sendto(request("BYE", contact, 2, to), (callee, 5060))
+for _ in range(10):
+    bye = sip.recv(65535).decode()
+    if re.search(r"^CSeq: 2 BYE", bye, re.M | re.I):
+        break
+    print(bye, file=sys.stderr)
+print(json.dumps({"answer": answer, "bye": bye.split("\r\n")[0], "from_callee": from_callee}), flush=True)
+"""
+
+
+def test_an_invite_with_multicast_sdp_is_received_from_the_group_and_never_answered_with_rtp(lab: LanLab) -> None:
+    callee = Phone(lab, "h2", "--auto-answer")
+    callee.ready()
+    group, port = "239.255.30.1", 5010
+    result = lab.run(
+        "h1",
+        [
+            sys.executable,
+            "-c",
+            MULTICAST_INVITE,
+            lab.address("h1"),
+            lab.address("h2"),
+            callee.cli.user,
+            group,
+            str(port),
+        ],
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    answer = outcome["answer"]
+    assert f"m=audio {port} RTP/AVP 0" in answer
+    assert f"c=IN IP4 {group}/1" in answer
+    assert "a=sendonly" in answer
+    assert outcome["bye"].startswith("SIP/2.0 200")
+    assert outcome["from_callee"] == 0
+    call = callee.wait_for(event="call", state="confirmed")
+    callee.wait_for(event="call", call_id=call["call_id"], state="ended")
+    callee.close()
+    frequency, level = tone_of(callee.heard())
+    assert abs(frequency - 1000.0) < 20.0 and level > 0.05
