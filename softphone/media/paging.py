@@ -31,17 +31,21 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from softphone.media.errors import MediaError
 from softphone.media.events import MediaEvent
 from softphone.media.receive_stream import ReceiveStream
 from softphone.media.send_stream import SendStream
-from softphone.media.sources import AudioSink, AudioSource, NullSink, Samples
+from softphone.media.ring import RingBuffer
+from softphone.media.sources import PIPELINE_RATE, AudioSink, AudioSource, NullSink, Samples
 
 __all__ = [
     "PAGING_CODECS",
     "PTIME_MS",
     "PageCodec",
     "PageEnded",
+    "PageMix",
     "PageReceiver",
     "PageSender",
     "PageStarted",
@@ -261,6 +265,43 @@ class _Output:
 
     def write(self, block: Samples) -> None:
         self.sink.write(block)
+
+
+class PageMix:
+    """A page played into a call's own output: the call's sink becomes this, which adds the page to it.
+
+    :attr:`page` is the sink the page's receiver writes (its thread); :meth:`write` is called by the call's
+    media thread with what the call plays, and passes on the sum, clipped, to ``base``. The two meet in a
+    single-producer, single-consumer ring; the call's side drops what is older than ``max_delay`` samples,
+    so a page that runs ahead adds no delay, and plays silence for what has not arrived.
+    """
+
+    def __init__(self, base: AudioSink, max_delay: int = PIPELINE_RATE // 10) -> None:
+        self.base = base
+        self._max_delay = max_delay
+        self._ring = RingBuffer(PIPELINE_RATE // 2, "float32")
+        self._scratch = np.zeros(PIPELINE_RATE // 10, dtype=np.float32)
+        self.page = _RingSink(self._ring)
+
+    def write(self, block: Samples) -> None:
+        data = np.asarray(block, dtype=np.float32).reshape(-1)
+        frames = data.shape[0]
+        if self._scratch.shape[0] < frames:
+            self._scratch = np.zeros(frames, dtype=np.float32)
+        excess = self._ring.available() - self._max_delay
+        if excess > 0:
+            self._ring.skip(excess)
+        scratch = self._scratch[:frames]
+        self._ring.read_into(scratch)
+        self.base.write(np.clip(data + scratch, -1.0, 1.0))
+
+
+class _RingSink:
+    def __init__(self, ring: RingBuffer) -> None:
+        self._ring = ring
+
+    def write(self, block: Samples) -> None:
+        self._ring.write(np.asarray(block, dtype=np.float32).reshape(-1))
 
 
 class PageReceiver:

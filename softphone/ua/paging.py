@@ -8,7 +8,7 @@ higher priority is playing, and preempts a page of lower priority (which ends
 with ``preempted``; its sender is ignored until it stops). Do-not-disturb
 (``ua.busy``, or every account busy) hears no pages. A page arriving during
 a call holds the calls that are up until the page ends (``during_call``
-``hold``), or plays beside the call (``mix``). Pages play and record through
+``hold``), or is mixed into what the first call up plays (``mix``; the peer does not hear it). Pages play and record through
 the UA's media factory, as calls do, under the page's id (``p1`` ...).
 :meth:`Pager.page` sends one page at a time with the same factory's source.
 """
@@ -28,6 +28,7 @@ from softphone.media.paging import (
     Output,
     PageCodec,
     PageEnded,
+    PageMix,
     PageReceiver,
     PageReport,
     PageSender,
@@ -307,7 +308,8 @@ class Pager:
     def _play(self, page: _Page) -> None:
         page.heard = True
         self._playing = page
-        page.receiver.play(page.number, lambda: self._open_output(page.id))
+        mixed = self._mix_into_call() if self.config.during_call == "mix" else None
+        page.receiver.play(page.number, mixed or (lambda: self._open_output(page.id)))
         self.ua.emit(
             PageStartedEvent(
                 page.id, page.group.label, page.source, page.codec, "incoming", priority=page.group.priority
@@ -337,6 +339,28 @@ class Pager:
                 await self.ua.resume(call_id)
         except UserAgentError as exc:
             log.info("page: %s of %s: %s", "hold" if hold else "resume", call_id, exc)
+
+    def _mix_into_call(self) -> Callable[[], Output] | None:
+        """An opener that plays the page into the output of the first call up (not in a conference), if any."""
+        media = self.ua.call_manager.media
+        for call in self.ua.calls:
+            session = call.media_session
+            if call.state != "confirmed" or session is None or media.in_conference(call):
+                continue
+            source, sink = session.audio
+            mix = PageMix(sink)
+
+            def opener() -> Output:
+                session.set_audio(source, mix)
+
+                def close() -> None:
+                    if session.audio[1] is mix:  # a conference may have taken the call's audio meanwhile
+                        session.set_audio(source, sink)
+
+                return mix.page, close
+
+            return opener
+        return None
 
     def _open_output(self, page_id: str) -> Output:
         """The page's sink from the media factory (called on the receiver's thread)."""
