@@ -36,8 +36,8 @@ import numpy as np
 from softphone.media.errors import MediaError
 from softphone.media.events import MediaEvent
 from softphone.media.receive_stream import ReceiveStream
-from softphone.media.send_stream import SendStream
 from softphone.media.ring import RingBuffer
+from softphone.media.send_stream import SendStream
 from softphone.media.sources import PIPELINE_RATE, AudioSink, AudioSource, NullSink, Samples
 
 __all__ = [

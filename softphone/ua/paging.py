@@ -8,8 +8,9 @@ higher priority is playing, and preempts a page of lower priority (which ends
 with ``preempted``; its sender is ignored until it stops). Do-not-disturb
 (``ua.busy``, or every account busy) hears no pages. A page arriving during
 a call holds the calls that are up until the page ends (``during_call``
-``hold``), or is mixed into what the first call up plays (``mix``; the peer does not hear it). Pages play and record through
-the UA's media factory, as calls do, under the page's id (``p1`` ...).
+``hold``), or is mixed into what the first call up plays (``mix``; the
+peer does not hear it). Pages play and record through the UA's media
+factory, as calls do, under the page's id (``p1`` ...).
 :meth:`Pager.page` sends one page at a time with the same factory's source.
 """
 
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from softphone.media.engine import MediaSession
 from softphone.media.errors import MediaError
 from softphone.media.paging import (
     PAGING_CODECS,
@@ -347,19 +349,7 @@ class Pager:
             session = call.media_session
             if call.state != "confirmed" or session is None or media.in_conference(call):
                 continue
-            source, sink = session.audio
-            mix = PageMix(sink)
-
-            def opener() -> Output:
-                session.set_audio(source, mix)
-
-                def close() -> None:
-                    if session.audio[1] is mix:  # a conference may have taken the call's audio meanwhile
-                        session.set_audio(source, sink)
-
-                return mix.page, close
-
-            return opener
+            return _mix_opener(session)
         return None
 
     def _open_output(self, page_id: str) -> Output:
@@ -419,3 +409,20 @@ class Pager:
             await asyncio.to_thread(sending.audio.close)
         self.ua.emit(PageEndedEvent(sending.id, sending.label, "", sending.codec, "outgoing"))
         return True
+
+
+def _mix_opener(session: MediaSession) -> Callable[[], Output]:
+    """Swaps ``session``'s sink for a :class:`PageMix` when the page starts playing, and back at its end."""
+    source, sink = session.audio
+    mix = PageMix(sink)
+
+    def opener() -> Output:
+        session.set_audio(source, mix)
+
+        def close() -> None:
+            if session.audio[1] is mix:  # a conference may have taken the call's audio meanwhile
+                session.set_audio(source, sink)
+
+        return mix.page, close
+
+    return opener
