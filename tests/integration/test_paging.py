@@ -369,3 +369,38 @@ def test_an_invite_with_multicast_sdp_is_received_from_the_group_and_never_answe
     callee.close()
     frequency, level = tone_of(callee.heard())
     assert abs(frequency - 1000.0) < 20.0 and level > 0.05
+
+
+TTL_PROBE = (
+    "import socket, struct, sys\n"
+    "group, port, v6 = sys.argv[1], int(sys.argv[2]), ':' in sys.argv[1]\n"
+    "s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('', port)); s.settimeout(15)\n"
+    "if v6:\n"
+    "    index = socket.if_nametoindex('eth0')\n"
+    "    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, group)"
+    " + struct.pack('@I', index))\n"
+    "    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)\n"
+    "else:\n"
+    "    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + bytes(4))\n"
+    "    s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL (Linux), which the socket module does not name\n"
+    "print('joined', flush=True)\n"
+    "_data, ancillary, _flags, _addr = s.recvmsg(2048, 64)\n"
+    "print(struct.unpack('@i', ancillary[0][2][:4])[0], flush=True)\n"
+)
+
+
+@pytest.mark.parametrize(("group", "interface"), [(GROUP_A, ()), (GROUP_V6, ("--page-interface", "eth0"))])
+def test_pages_leave_with_the_ttl_set(lab: LanLab, group: str, interface: tuple[str, ...]) -> None:
+    address, port = group.rsplit(":", 1)
+    probe = lab.popen("h2", [sys.executable, "-c", TTL_PROBE, address.strip("[]"), port], stdout=-1, stderr=-1)
+    assert probe.stdout is not None and probe.stdout.readline().strip() == "joined"
+    sender = Phone(lab, "h1", "--page-ttl", "7", *interface, tone=500.0)
+    sender.ready()
+    sender.cli.send(f"page {group} pcmu")
+    out, err = probe.communicate(timeout=30)
+    assert out.strip() == "7", err
+    sender.cli.send("endpage")
+    sender.wait_for(event="page_ended")
+    sender.close()
