@@ -60,6 +60,7 @@ async def run(args: argparse.Namespace) -> None:
         turn_server=args.turn,
         turn_user=args.turn_user,
         turn_password=args.turn_password,
+        ice=False if args.no_ice else None,
         auto_answer=0.0 if args.role == "callee" else None,
         srtp="mandatory",
         srtp_keys="sdes",
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--turn")
     parser.add_argument("--turn-user")
     parser.add_argument("--turn-password")
+    parser.add_argument("--no-ice", action="store_true")
     parser.add_argument("--role", choices=("caller", "callee"), required=True)
     parser.add_argument("--tone", type=float, default=1000.0)
     asyncio.run(run(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""Time from `call` to audio flowing across the NAT lab: host, STUN (srflx), latched and TURN (relay) paths.
+"""Time from `call` to audio flowing across the NAT lab: host, srflx, latched and relay paths, with and without ICE.
 
 Run from the repository root, as root (it builds tests/nat_lab.py's namespaces; Debian packages
 ``nftables``, ``coturn``, ``kamailio`` and ``kamailio-sqlite-modules``)::
@@ -14,14 +14,19 @@ the other's tone. The paths:
     both phones on the public segment, no NAT, no STUN: the SDP names their own addresses.
 ``srflx``
     each phone behind its own endpoint-independent NAT with coturn as STUN server: each call first asks
-    the STUN server for the media port's mapping, the SDP names it, and the NATs open as both send.
+    the STUN server for the media port's mapping, the SDP names it, and the NATs open as both send
+    (``--no-ice``: no ICE, the media starts at the SDP addresses).
+``srflx-ice``
+    the same with ICE: the checks find the server-reflexive pair, and media starts once it is nominated.
 ``latched``
     the caller behind a symmetric NAT with no STUN, the callee public: the callee's RTP to the caller's
     private SDP address is lost until it latches onto the caller's SRTP (RFC 4961).
 ``relay``
     both phones behind symmetric NATs, where STUN alone gets no audio through; the caller allocates a
     relay on coturn (TURN, long-term credentials: the 401 round trip, then the Allocate) for each call and
-    its SDP names the relayed address; the callee has STUN. Media goes through the relay both ways.
+    its SDP names the relayed address; the callee has STUN. No ICE: media goes through the relay both ways.
+``relay-ice``
+    the same NATs with TURN on both sides and ICE: the reflexive pairs fail, the relayed ones connect.
 
 Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
 processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
@@ -48,9 +53,18 @@ TURN = ["--turn", f"{TURN_HOST}:{STUN_PORT}", "--turn-user", TURN_USER, "--turn-
 PATHS: dict[str, tuple[str, str, str, str, list[str], list[str]]] = {
     # name: (NAT A, NAT B, caller namespace, callee namespace, the caller's options, the callee's)
     "host": ("eim", "eim", "pub", "pub", [], []),
-    "srflx": ("eim", "eim", "lanA", "lanB", ["--stun", STUN], ["--stun", STUN]),
+    "srflx": ("eim", "eim", "lanA", "lanB", ["--stun", STUN, "--no-ice"], ["--stun", STUN, "--no-ice"]),
+    "srflx-ice": ("eim", "eim", "lanA", "lanB", ["--stun", STUN], ["--stun", STUN]),
     "latched": ("symmetric", "eim", "lanA", "pub", [], []),
-    "relay": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN]),
+    "relay": (
+        "symmetric",
+        "symmetric",
+        "lanA",
+        "lanB",
+        ["--stun", STUN, *TURN, "--no-ice"],
+        ["--stun", STUN, "--no-ice"],
+    ),
+    "relay-ice": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN, *TURN]),
 }
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
@@ -90,7 +104,7 @@ def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
     rows = []
     with NatLab(nat_a, nat_b) as lab:
         lab.start_stun()
-        if name == "relay":
+        if name.startswith("relay"):
             lab.start_turn()
         lab.start_kamailio()
         assert lab.kamailio is not None
@@ -121,13 +135,13 @@ def main() -> None:
     args = parser.parse_args()
     calls = 3 if args.quick else args.calls
     print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
-    print(f"{'path':<8} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
+    print(f"{'path':<10} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
     for name in PATHS:
         rows = measure(name, calls)
         cells = []
         for column in zip(*rows, strict=True):
             cells.append(f"{statistics.median(column):7.0f} [{min(column):4.0f}-{max(column):4.0f}]")
-        print(f"{name:<8} " + " ".join(f"{cell:>22}" for cell in cells))
+        print(f"{name:<10} " + " ".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":

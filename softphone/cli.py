@@ -47,6 +47,7 @@ from softphone.ua import (
     Forwarding,
     IncomingCallEvent,
     MediaFactory,
+    MediaPathEvent,
     MediaWarningEvent,
     MessageEvent,
     MessageStatusEvent,
@@ -134,12 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--stun", metavar="HOST[:PORT]", help="STUN server: behind a NAT the SDP names the media's public address"
     )
     parser.add_argument(
-        "--turn", metavar="HOST[:PORT]", help="TURN server: calls relay their media through it (no ICE: relay only)"
+        "--turn", metavar="HOST[:PORT]", help="TURN server: relayed candidates (with --no-ice: every call relayed)"
     )
     parser.add_argument("--turn-user", metavar="NAME", help="user name at the TURN server")
     parser.add_argument(
         "--turn-password-env", metavar="VAR", help="read the TURN server's password from this environment variable"
     )
+    ice = parser.add_mutually_exclusive_group()
+    ice.add_argument(
+        "--ice",
+        action="store_true",
+        default=None,
+        help="find the media path with ICE (RFC 8445); the default when --stun or --turn is given",
+    )
+    ice.add_argument("--no-ice", dest="ice", action="store_false", help="no ICE: the SDP's address, then latching")
     parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
@@ -347,6 +356,7 @@ def make_account(args: argparse.Namespace) -> Account:
         turn_server=args.turn,
         turn_user=args.turn_user,
         turn_password=None if args.turn_password_env is None else password_from_env(args.turn_password_env),
+        ice=args.ice,
     )
 
 
@@ -442,10 +452,16 @@ def describe(event: Event) -> str:
         echo = f", ERLE {event.erle_db:.1f} dB" if event.erle_db is not None else ""
         if event.echo_delay_ms is not None:
             echo += f", echo delay {event.echo_delay_ms:.0f} ms"
+        path = f", path {event.path}" if event.path else ""
+        if event.path_local and event.path_remote:
+            path += f" {event.path_local} -> {event.path_remote}"
         return (
             f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
-            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}{echo}"
+            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
+            f"{echo}{path}"
         )
+    if isinstance(event, MediaPathEvent):
+        return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
         return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"

@@ -202,6 +202,18 @@
             <translation>TURN-Passwort</translation>
         </message>
         <message>
+            <source>Find the media path with &amp;ICE when a STUN or TURN server is set</source>
+            <translation>Medienweg mit &amp;ICE suchen, wenn ein STUN- oder TURN-Server eingetragen ist</translation>
+        </message>
+        <message>
+            <source>Use ICE</source>
+            <translation>ICE verwenden</translation>
+        </message>
+        <message>
+            <source>Off: calls use the address in the SDP, and the relay for every call with TURN</source>
+            <translation>Aus: Anrufe nutzen die Adresse aus dem SDP und mit TURN bei jedem Anruf das Relay</translation>
+        </message>
+        <message>
             <source>Transport</source>
             <translation>Transport</translation>
         </message>
@@ -1326,6 +1338,34 @@
         <message>
             <source>MOS {mos:.1f} · loss {loss_percent:.1f} % · jitter {jitter_ms:.0f} ms · RTT {rtt}</source>
             <translation>MOS {mos:.1f} · Verlust {loss_percent:.1f} % · Jitter {jitter_ms:.0f} ms · RTT {rtt}</translation>
+        </message>
+        <message>
+            <source>Media path: {local} → {remote}</source>
+            <translation>Medienweg: {local} → {remote}</translation>
+        </message>
+        <message>
+            <source>direct</source>
+            <translation>direkt</translation>
+        </message>
+        <message>
+            <source>through the NAT</source>
+            <translation>durch das NAT</translation>
+        </message>
+        <message>
+            <source>relayed (TURN)</source>
+            <translation>über Relay (TURN)</translation>
+        </message>
+        <message>
+            <source>to the SDP address</source>
+            <translation>an die SDP-Adresse</translation>
+        </message>
+        <message>
+            <source>finding a path</source>
+            <translation>Weg wird gesucht</translation>
+        </message>
+        <message>
+            <source>no path</source>
+            <translation>kein Weg</translation>
         </message>
         <message>
             <source>One-way audio:</source>

@@ -123,6 +123,7 @@ def account_from_settings(
         turn_server=turn_server,
         turn_user=entry.turn_user if turn_server is not None else None,
         turn_password=turn_password if turn_server is not None else None,
+        ice=entry.ice,
     )
 
 
@@ -148,6 +149,7 @@ _ACCOUNT_FIELDS = (
     "turn_server",
     "turn_user",
     "turn_password",
+    "ice",
 )
 
 

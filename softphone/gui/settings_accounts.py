@@ -216,6 +216,10 @@ class AccountEditor(QDialog):
         self.turn_password.setAccessibleName(self.tr("TURN password"))
         if entry.turn_server:
             self.turn_password.setPlaceholderText(self.tr("unchanged (kept in the system keyring)"))
+        self.ice = QCheckBox(self.tr("Find the media path with &ICE when a STUN or TURN server is set"))
+        self.ice.setChecked(entry.ice is not False)
+        self.ice.setAccessibleName(self.tr("Use ICE"))
+        self.ice.setToolTip(self.tr("Off: calls use the address in the SDP, and the relay for every call with TURN"))
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
@@ -234,6 +238,7 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("TUR&N server:"), self.turn)
         form.addRow(self.tr("TURN user:"), self.turn_user)
         form.addRow(self.tr("TURN password:"), self.turn_password)
+        form.addRow("", self.ice)
         form.addRow(self.tr("&Transport:"), self.transport)
         self.srtp = QComboBox()
         self.srtp.setAccessibleName(self.tr("Media encryption"))
@@ -317,6 +322,7 @@ class AccountEditor(QDialog):
             stun_server=self.stun.text().strip() or None,
             turn_server=self.turn.text().strip() or None,
             turn_user=self.turn_user.text().strip() or None,
+            ice=None if self.ice.isChecked() else False,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
             enabled=self.enabled.isChecked(),

@@ -96,6 +96,7 @@ class _PageParameters:
     ptime: int = PTIME_MS
     rtcp_mux: bool = False
     remote_ssrc: int | None = None
+    ice: None = None  # a group has no ICE
 
     @property
     def payload_type(self) -> int:

@@ -98,6 +98,8 @@ class AccountSettings:
     # HOST[:PORT] of a TURN server and the user name there (its password is in the keyring): calls relay media.
     turn_server: str | None = None
     turn_user: str | None = None
+    # ICE for calls: None on when a STUN or TURN server is set, False off.
+    ice: bool | None = None
     transport: str = "udp"
     register: bool = True
     expires: int = 600

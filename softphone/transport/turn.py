@@ -8,7 +8,10 @@ media session's thread — it is a UDP socket whose ``sendto`` goes out
 through the relay and whose ``recvfrom`` gives what peers sent through it,
 unwrapped, with the peer's address. Datagrams from anywhere but the TURN
 server are dropped: with a relay, media arrives only by the relay, where the
-server lets in only peers we have given a permission (RFC 8656 9). Sending
+server lets in only peers we have given a permission (RFC 8656 9). With
+``direct`` (ICE, where a call may use the relay or not) datagrams from
+elsewhere are passed on too, ``last_relayed`` says which way the last one
+came, and :meth:`RelayedSocket.send_direct` sends around the relay. Sending
 to a peer asks for its permission first; the allocation, permissions and
 channels are refreshed as ``sendto`` and ``recvfrom`` are called (every
 20 ms in a call), and :meth:`RelayedSocket.close` deletes the allocation.
@@ -74,8 +77,12 @@ class RelayedSocket(socket.socket):
         server: Address,
         client: TurnClient,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        direct: bool = False,
     ) -> None:
         super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        self.direct = direct
+        self.last_relayed = False
         self.setblocking(False)
         self.server = server
         self.client = client
@@ -119,19 +126,28 @@ class RelayedSocket(socket.socket):
         super().sendto(wrapped, self.server)
         return len(data)
 
+    def send_direct(self, data: bytes, address: Address) -> int:
+        """Send from the socket itself, not through the relay (``direct`` mode)."""
+        return super().sendto(data, address)
+
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        """The next datagram a peer sent through the relay; BlockingIOError when there is none yet."""
+        """The next datagram a peer sent through the relay (or, ``direct``, to the socket); BlockingIOError if none."""
         with self._lock:
             self._poll()
             for _ in range(_DRAIN_LIMIT):
                 if self._inbox:
+                    self.last_relayed = True
                     return self._inbox.pop(0)
                 data, addr = super().recvfrom(_MAX_DATAGRAM, flags)
                 if (addr[0], addr[1]) != self.server:
+                    if self.direct:
+                        self.last_relayed = False
+                        return data, addr
                     self.dropped += 1
                     continue
                 self._apply(self.client.receive(data, self._clock()))
             if self._inbox:
+                self.last_relayed = True
                 return self._inbox.pop(0)
         raise BlockingIOError("nothing from the relay yet")
 

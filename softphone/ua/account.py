@@ -84,6 +84,14 @@ class Account:
     turn_server: str | None = None
     turn_user: str | None = None
     turn_password: str | None = field(default=None, repr=False)
+    # ICE (RFC 8445) for calls: None means on when a STUN or TURN server is set.
+    ice: bool | None = None
+
+    @property
+    def ice_enabled(self) -> bool:
+        if self.ice is not None:
+            return self.ice
+        return self.stun_server is not None or self.turn_server is not None
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.

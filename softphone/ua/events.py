@@ -159,12 +159,27 @@ class QualityEvent(_Event):
     # While the echo canceller runs: its echo return loss enhancement (dB) and the echo's delay (ms).
     erle_db: float | None = None
     echo_delay_ms: float | None = None
+    # The way media takes (host, srflx, relay by ICE; direct or relay without it) and its two ends.
+    path: str | None = None
+    path_local: str | None = None
+    path_remote: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _without_empty_encryption(_Event.to_json(self))
 
 
-MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn"]
+@dataclass(frozen=True, slots=True)
+class MediaPathEvent(_Event):
+    """ICE chose the way a call's media takes: ``path`` host, srflx or relay, from ``local`` to ``remote``."""
+
+    kind: ClassVar[str] = "media_path"
+    call_id: str
+    path: str
+    local: str
+    remote: str
+
+
+MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn", "ice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +405,7 @@ Event: TypeAlias = (
     | TransferEvent
     | DtmfEvent
     | QualityEvent
+    | MediaPathEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent

@@ -10,20 +10,26 @@ out with its host address and a warning says why.
 With a TURN server on the account, :func:`media_address` first allocates a
 relay from the same socket and, once it has one, swaps the port's socket for
 a :class:`~softphone.transport.turn.RelayedSocket`: the SDP names the relayed
-address and every media packet goes through the relay. There is no ICE: a
-call with TURN is relay-only. A TURN server that refuses (a wrong password)
-or does not answer costs at most 3.5 s and a warning; the call then goes on
-without a relay, with STUN if the account has it.
+address. Without ICE every media packet then goes through the relay. With
+ICE (the account's default when it has a STUN or TURN server) the relayed
+socket also passes traffic around the relay, and :attr:`MediaAddress.candidates`
+gives the host, server-reflexive (the Allocate answer's mapped address, or
+STUN's) and relayed candidates for the SDP; ICE picks the best that works.
+A TURN server that refuses (a wrong password) or does not answer costs at
+most 3.5 s and a warning; the call then goes on without a relay, with STUN
+if the account has it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
 from dataclasses import asdict, dataclass
 from typing import TextIO
 
+from softphone.ice.candidate import Candidate, local_candidates
 from softphone.stun.turn import TurnClient, TurnError
 from softphone.transport.stun import QUICK, StunError, nat_test, reflexive_address, resolve_server
 from softphone.transport.turn import RelayedSocket, allocate
@@ -47,10 +53,29 @@ class MediaAddress:
     warning: str | None = None
     relayed: bool = False
     warning_kind: MediaWarningKind = "stun"
+    # ICE candidates (RFC 8445 5.1.1) for the media port, best first; empty without ICE.
+    candidates: tuple[Candidate, ...] = ()
 
 
 async def media_address(account: Account, port: MediaPort) -> MediaAddress:
-    """The address our SDP should give for ``port``: a TURN relay's, else the STUN-learned one, else the host one."""
+    """The address our SDP should give for ``port``: a TURN relay's, else the STUN-learned one, else the host one.
+
+    With ICE on the account the answer carries the candidates too.
+    """
+    address = await _media_address(account, port)
+    if not account.ice_enabled:
+        return address
+    host = (port.host, port.port)
+    if address.relayed:
+        sock = port.socket
+        mapped = sock.client.mapped if isinstance(sock, RelayedSocket) else None
+        candidates = local_candidates(host, mapped, (address.host, address.port))
+    else:
+        candidates = local_candidates(host, (address.host, address.port) if address.reflexive else None)
+    return dataclasses.replace(address, candidates=candidates)
+
+
+async def _media_address(account: Account, port: MediaPort) -> MediaAddress:
     warning = None
     if account.turn_server is not None:
         relayed, warning = await _relay(account, port)
@@ -78,7 +103,7 @@ async def _relay(account: Account, port: MediaPort) -> tuple[MediaAddress | None
         message = f"{exc}; the call goes out without a relay"
         log.warning("%s", message)
         return None, message
-    port.socket = RelayedSocket(sock, server, client)
+    port.socket = RelayedSocket(sock, server, client, direct=account.ice_enabled)
     host, relayed_port = allocated.relayed
     log.info("media port %s:%d relayed at %s:%d by %s", port.host, port.port, host, relayed_port, client.server)
     return MediaAddress(host, relayed_port, reflexive=True, relayed=True), None

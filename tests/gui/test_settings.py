@@ -498,3 +498,28 @@ def test_the_turn_server_user_and_password_are_kept_and_reach_the_account(
     assert (account.turn_server, account.turn_user, account.turn_password) == ("203.0.113.3", "alice", "relay secret")
     memory_keyring.delete_password(TURN_KEYRING_SERVICE, "sip:alice@127.0.0.1")
     assert account_from_settings(entry, "").turn_server is None  # no password: the account works without a relay
+
+
+def test_ice_is_on_with_a_stun_server_unless_the_user_turns_it_off(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    from softphone.gui.accounts import account_from_settings
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    editor.stun.setText("203.0.113.1")
+    assert editor.ice.isChecked() and editor.ice.accessibleName() == "Use ICE"
+    click_ok(qtbot, editor)
+    entry = load_settings(path).accounts[0] if path.exists() else dialog.settings.accounts[0]
+    assert entry.ice is None and account_from_settings(entry, "").ice_enabled
+    editor = dialog.accounts_page.edit_account()
+    assert editor is not None and editor.ice.isChecked()
+    editor.ice.setChecked(False)
+    click_ok(qtbot, editor)
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.ice is False
+    assert not account_from_settings(entry, "").ice_enabled
