@@ -377,6 +377,7 @@ class PageReceiver:
             "malformed": rx.dropped_malformed,
             "unknown_pt": rx.dropped_unknown_pt,
             "wrong_source": rx.dropped_wrong_source,
+            "probation": rx.dropped_probation,
             "unknown_source": self.dropped_unknown_source,
             "oversize": self.dropped_oversize,
         }
