@@ -100,6 +100,8 @@ def main() -> int:
         listener.send("pages")
         refused = {g["group"]: g["dropped"] for g in listener.wait_for(event="pages")["groups"]}
         sent = int(out.strip() or 0)
+        flooder = lab.address("h3")
+        flood_pages = [e for e in listener.events if e.get("event") == "page_started" and e["source"] == flooder]
         rows.append((f"listening, {sent / (seconds + 1):,.0f} garbage datagrams/s", flood_cpu))
         for cli in (listener, sender):
             cli.close()
@@ -108,7 +110,7 @@ def main() -> int:
     print(f"{'what':<42} {'CPU s per 10 s':>15}")
     for name, cpu in rows:
         print(f"{name:<42} {cpu:>15.3f}")
-    print(f"flood: {sent} datagrams sent, refused by the listener: {refused}")
+    print(f"flood: {sent} datagrams sent, refused by the listener: {refused}; pages it started: {len(flood_pages)}")
     return 0
 
 
