@@ -338,6 +338,7 @@ class PageReceiver:
         self._stream.configure(self._params, None, PTIME_MS)
         self.dropped_unknown_source = 0
         self.dropped_oversize = 0
+        self.failures = 0
         self.pages = 0
         self._page: int | None = None  # the page of the latched source
         self._last_valid = 0.0
@@ -387,8 +388,8 @@ class PageReceiver:
     def _run(self) -> None:
         ptime = PTIME_MS / 1000
         deadline = time.monotonic()
-        try:
-            while not self._stop.is_set():
+        while not self._stop.is_set():
+            try:
                 wait = min(_WAKE, max(0.0, deadline - time.monotonic()))
                 readable, _, _ = select.select([self._sock], [], [], wait)
                 if readable:
@@ -399,11 +400,15 @@ class PageReceiver:
                     deadline += ptime
                     if now - deadline > 10 * ptime:
                         deadline = now + ptime
-        except Exception:
-            log.exception("page receiver on %s failed", self.group)
-        finally:
-            self._end_page()
-            self._sock.close()
+            except Exception:
+                # A bug must not end the listening: logged once, then the group is heard on.
+                self.failures += 1
+                if self.failures == 1:
+                    log.exception("page receiver on %s failed; it goes on", self.group)
+                self._end_page()
+                self._stop.wait(ptime)
+        self._end_page()
+        self._sock.close()
 
     def _drain(self) -> None:
         for _ in range(_DRAIN_LIMIT):
