@@ -138,7 +138,7 @@ def no_event(phone: Phone, seconds: float, **fields: Any) -> None:
     assert not new, f"{phone.host} reported {new}"
 
 
-def test_a_page_of_higher_priority_preempts_and_one_of_lower_waits_its_turn(lab: LanLab) -> None:
+def test_a_page_of_higher_priority_preempts_and_one_of_lower_priority_interrupts_nothing(lab: LanLab) -> None:
     listener = Phone(lab, "h4", "--page-listen", f"{GROUP_A}/5", "--page-listen", f"{GROUP_B}/20")
     dnd = Phone(lab, "h3", "--busy", "--page-listen", f"{GROUP_A}/5", "--page-listen", f"{GROUP_B}/20")
     low = Phone(lab, "h1", tone=700.0)
