@@ -179,7 +179,7 @@ def test_a_page_of_higher_priority_preempts_and_one_of_lower_priority_interrupts
 
 
 @pytest.mark.parametrize("during_call", ["hold", "mix"])
-def test_a_page_during_a_call_holds_it_or_plays_beside_it(lab: LanLab, during_call: str) -> None:
+def test_a_page_during_a_call_holds_it_or_is_mixed_into_it(lab: LanLab, during_call: str) -> None:
     listener = Phone(lab, "h2", "--page-listen", GROUP_A, "--page-during-call", during_call, tone=400.0)
     peer = Phone(lab, "h3", "--auto-answer", tone=500.0)
     pager = Phone(lab, "h1", tone=900.0)
