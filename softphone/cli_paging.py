@@ -33,12 +33,13 @@ def _ttl(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--page-listen",
-        metavar="GROUP:PORT[/PRIORITY][=SOURCES]",
+        metavar="GROUP:PORT[/PRIORITY][=SOURCES][+CODECS]",
         type=_listen,
         action="append",
         default=[],
         help="hear multicast pages sent to GROUP:PORT (repeatable); a page of higher PRIORITY (1-255, default 10)"
-        " interrupts one of lower; SOURCES (comma-separated IP addresses) are the only senders taken",
+        " interrupts one of lower; SOURCES (comma-separated IP addresses) are the only senders taken, CODECS"
+        " (comma-separated: g722, opus, pcmu, pcma; default all) the only codecs",
     )
     parser.add_argument(
         "--page-ttl", type=_ttl, default=1, metavar="N", help="TTL (IPv6: hop limit) of pages we send (default 1)"

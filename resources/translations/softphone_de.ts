@@ -2430,6 +2430,10 @@ Klicken zum Annehmen.</translation>
             <translation>Nur von (Adressen)</translation>
         </message>
         <message>
+            <source>Codecs (empty: all)</source>
+            <translation>Codecs (leer: alle)</translation>
+        </message>
+        <message>
             <source>Paging groups heard</source>
             <translation>Empfangene Durchsagegruppen</translation>
         </message>

@@ -73,9 +73,14 @@ class PagingPage(QWidget):
         layout = QVBoxLayout(self)
         heard = QGroupBox(self.tr("Pages heard"))
         heard_layout = QVBoxLayout(heard)
-        self.groups = QTableWidget(0, 3)
+        self.groups = QTableWidget(0, 4)
         self.groups.setHorizontalHeaderLabels(
-            [self.tr("Group (address:port)"), self.tr("Priority"), self.tr("Only from (addresses)")]
+            [
+                self.tr("Group (address:port)"),
+                self.tr("Priority"),
+                self.tr("Only from (addresses)"),
+                self.tr("Codecs (empty: all)"),
+            ]
         )
         self.groups.setAccessibleName(self.tr("Paging groups heard"))
         self.groups.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -84,12 +89,12 @@ class PagingPage(QWidget):
         for corner in self.groups.findChildren(QAbstractButton):
             corner.setAccessibleName(self.tr("Select all groups"))
         for entry in paging.listen:
-            self._add_row(entry.group, entry.priority, ", ".join(entry.sources))
+            self._add_row(entry.group, entry.priority, ", ".join(entry.sources), ", ".join(entry.codecs))
         heard_layout.addWidget(self.groups)
         row = QHBoxLayout()
         self.add_button = QPushButton(self.tr("&Add group"))
         self.add_button.setAccessibleName(self.tr("Add paging group"))
-        self.add_button.clicked.connect(lambda: self._add_row("239.0.1.20:5004", 10, ""))
+        self.add_button.clicked.connect(lambda: self._add_row("239.0.1.20:5004", 10, "", ""))
         self.remove_button = QPushButton(self.tr("&Remove group"))
         self.remove_button.setAccessibleName(self.tr("Remove paging group"))
         self.remove_button.clicked.connect(self._remove_row)
@@ -133,7 +138,7 @@ class PagingPage(QWidget):
         layout.addLayout(form)
         layout.addStretch(1)
 
-    def _add_row(self, group: str, priority: int, sources: str) -> None:
+    def _add_row(self, group: str, priority: int, sources: str, codecs: str) -> None:
         row = self.groups.rowCount()
         self.groups.insertRow(row)
         self.groups.setItem(row, 0, QTableWidgetItem(group))
@@ -143,6 +148,7 @@ class PagingPage(QWidget):
         spin.setAccessibleName(self.tr("Priority"))
         self.groups.setCellWidget(row, 1, spin)
         self.groups.setItem(row, 2, QTableWidgetItem(sources))
+        self.groups.setItem(row, 3, QTableWidgetItem(codecs))
 
     def _remove_row(self) -> None:
         row = self.groups.currentRow()
@@ -158,9 +164,8 @@ class PagingPage(QWidget):
                 continue
             spin = self.groups.cellWidget(row, 1)
             priority = spin.value() if isinstance(spin, QSpinBox) else 10
-            text = sources_item.text() if sources_item is not None else ""
-            sources = [s.strip() for s in text.replace(";", ",").split(",") if s.strip()]
-            listen.append(PageGroupSettings(group, priority, sources))
+            sources = _words(sources_item)
+            listen.append(PageGroupSettings(group, priority, sources, _words(self.groups.item(row, 3))))
         paging = settings.paging
         paging.listen = listen
         paging.send_groups = [g.strip() for g in self.send_groups.text().split(",") if g.strip()]
@@ -168,6 +173,11 @@ class PagingPage(QWidget):
         paging.codec = str(self.codec.currentData())
         paging.ttl = self.ttl.value()
         paging.interface = self.interface.text().strip() or None
+
+
+def _words(item: QTableWidgetItem | None) -> list[str]:
+    text = item.text() if item is not None else ""
+    return [w.strip() for w in text.replace(";", ",").split(",") if w.strip()]
 
 
 class PageButton(QToolButton):

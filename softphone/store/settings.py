@@ -143,11 +143,13 @@ class AudioSettings:
 @dataclass
 class PageGroupSettings:
     """A multicast group pages are heard on: ``group`` as ``ADDRESS:PORT`` (``[ff05::1]:5004`` for IPv6),
-    its priority (1-255, higher interrupts lower) and the sender addresses taken (empty: anyone)."""
+    its priority (1-255, higher interrupts lower), the sender addresses taken (empty: anyone) and codecs."""
 
     group: str
     priority: int = 10
     sources: list[str] = field(default_factory=list)
+    # The codecs taken ("g722", "opus", "pcmu", "pcma"); empty: all of them.
+    codecs: list[str] = field(default_factory=list)
     enabled: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -116,7 +116,9 @@ def parse_group(text: str) -> tuple[str, int]:
 
 
 def parse_listen(text: str) -> PageGroup:
-    """``GROUP:PORT[/PRIORITY][=SOURCE,SOURCE...]``: a group to listen on, its priority, the senders allowed."""
+    """``GROUP:PORT[/PRIORITY][=SOURCE,...][+CODEC,...]``: a group to listen on, its priority (higher wins),
+    the senders allowed (default anyone) and the codecs taken (default all of :data:`PAGING_CODECS`)."""
+    text, plus, codecs_text = text.partition("+")
     spec, _, sources_text = text.partition("=")
     spec, slash, priority_text = spec.rpartition("/") if "/" in spec else (spec, "", "")
     address, port = parse_group(spec)
@@ -129,7 +131,16 @@ def parse_listen(text: str) -> PageGroup:
         if not 1 <= priority <= MAX_PRIORITY:
             raise ValueError(f"priority out of range (1-{MAX_PRIORITY}) in {text!r}")
     sources = tuple(s.strip() for s in sources_text.split(",") if s.strip())
-    return PageGroup(address, port, priority, check_sources(sources))
+    codecs = check_codecs([c for c in codecs_text.split(",") if c.strip()]) if plus else tuple(PAGING_CODECS)
+    return PageGroup(address, port, priority, check_sources(sources), codecs)
+
+
+def check_codecs(names: Sequence[str]) -> tuple[str, ...]:
+    """Codec names of :data:`PAGING_CODECS` (any case), or ValueError naming the one that is not."""
+    codecs = tuple(dict.fromkeys(page_codec(name).name.lower() for name in names))
+    if not codecs:
+        raise ValueError("a paging group needs at least one codec")
+    return codecs
 
 
 def config_from(settings: PagingSettings) -> tuple[PagingConfig, list[str]]:
@@ -143,7 +154,8 @@ def config_from(settings: PagingSettings) -> tuple[PagingConfig, list[str]]:
             address, port = parse_group(entry.group)
             if not 1 <= entry.priority <= MAX_PRIORITY:
                 raise ValueError(f"priority {entry.priority} is out of range (1-{MAX_PRIORITY})")
-            groups.append(PageGroup(address, port, entry.priority, check_sources(entry.sources)))
+            codecs = check_codecs(entry.codecs) if entry.codecs else tuple(PAGING_CODECS)
+            groups.append(PageGroup(address, port, entry.priority, check_sources(entry.sources), codecs))
         except ValueError as exc:
             problems.append(f"paging group {entry.group!r} left out: {exc}")
     ttl = settings.ttl if 0 <= settings.ttl <= 255 else 1

@@ -23,7 +23,7 @@ from tests.ua.test_media_wiring import write_tone
 def test_the_paging_page_saves_what_is_typed_and_the_running_phone_takes_it(qtbot: QtBot, tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     settings = Settings()
-    settings.paging.listen = [PageGroupSettings("239.0.1.20:5004", 30, ["192.0.2.7"])]
+    settings.paging.listen = [PageGroupSettings("239.0.1.20:5004", 30, ["192.0.2.7"], ["pcmu"])]
     bridge = UaBridge()
     ua = UserAgent([], listen=[("UDP", "127.0.0.1", 0)])
     bridge.start(ua, register=False)
@@ -35,8 +35,10 @@ def test_the_paging_page_saves_what_is_typed_and_the_running_phone_takes_it(qtbo
         assert page.groups.rowCount() == 1
         assert page.groups.item(0, 0).text() == "239.0.1.20:5004"
         assert page.groups.item(0, 2).text() == "192.0.2.7"
+        assert page.groups.item(0, 3).text() == "pcmu"
         qtbot.mouseClick(page.add_button, Qt.MouseButton.LeftButton)
         page.groups.item(1, 0).setText("not a group")
+        page.groups.item(1, 3).setText("opus; g722")
         spin = page.groups.cellWidget(1, 1)
         assert isinstance(spin, QSpinBox)
         spin.setValue(50)
@@ -51,7 +53,9 @@ def test_the_paging_page_saves_what_is_typed_and_the_running_phone_takes_it(qtbo
         qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Apply), Qt.MouseButton.LeftButton)
         assert "not a group" in dialog.status.text()
         saved = load_settings(path).paging
-        assert [(g.group, g.priority, g.sources) for g in saved.listen] == [("not a group", 50, [])]
+        assert [(g.group, g.priority, g.sources, g.codecs) for g in saved.listen] == [
+            ("not a group", 50, [], ["opus", "g722"])
+        ]
         assert saved.send_groups == ["239.0.1.21:5004", "[ff05::1:21]:5004"]
         assert (saved.ttl, saved.during_call, saved.codec) == (4, "mix", "opus")
         qtbot.waitUntil(lambda: ua.paging.config.ttl == 4, timeout=WAIT_MS)

@@ -244,13 +244,17 @@ GARBAGE = (
 
 def test_garbage_and_unknown_senders_are_counted_and_dropped(lab: LanLab) -> None:
     allowed = lab.address("h1")
-    listener = Phone(lab, "h4", "--page-listen", f"{GROUP_A}/7={allowed}", "--page-listen", GROUP_B)
+    listener = Phone(lab, "h4", "--page-listen", f"{GROUP_A}/7={allowed}", "--page-listen", f"{GROUP_B}+pcmu,pcma")
     stranger = Phone(lab, "h2", tone=300.0)
     pager = Phone(lab, "h1", tone=800.0)
     for phone in (listener, stranger, pager):
         phone.ready()
     stranger.cli.send(f"page {GROUP_A}")
     stranger.wait_for(event="page_started")
+    no_event(listener, 2.0, event="page_started")
+    stranger.cli.send("endpage")
+    # A group that takes G.711 only hears nothing of a G.722 page.
+    stranger.cli.send(f"page {GROUP_B} g722")
     no_event(listener, 2.0, event="page_started")
     stranger.cli.send("endpage")
     host, port = GROUP_B.split(":")
@@ -261,8 +265,9 @@ def test_garbage_and_unknown_senders_are_counted_and_dropped(lab: LanLab) -> Non
     listing = {g["group"]: g for g in listener.wait_for(event="pages")["groups"]}
     assert listing[GROUP_A]["sources"] == [allowed]
     assert listing[GROUP_A]["dropped"]["unknown_source"] > 0
+    assert listing[GROUP_B]["codecs"] == ["pcmu", "pcma"]
     refused = listing[GROUP_B]["dropped"]
-    assert refused["malformed"] > 0 and refused["unknown_pt"] > 0 and refused["oversize"] > 0, refused
+    assert refused["malformed"] > 0 and refused["unknown_pt"] > 100 and refused["oversize"] > 0, refused
     pager.cli.send(f"page {GROUP_A}")
     page = listener.wait_for(event="page_started", group=GROUP_A)
     assert page["source"] == allowed
