@@ -338,6 +338,18 @@
             <translation>Ergebnis des Verbindungstests</translation>
         </message>
         <message>
+            <source>Test the &amp;network</source>
+            <translation>&amp;Netzwerk testen</translation>
+        </message>
+        <message>
+            <source>Test the network</source>
+            <translation>Netzwerk testen</translation>
+        </message>
+        <message>
+            <source>Ask the STUN server what kind of NAT is between this computer and the internet</source>
+            <translation>Den STUN-Server fragen, welche Art NAT zwischen diesem Computer und dem Internet liegt</translation>
+        </message>
+        <message>
             <source>Problem</source>
             <translation>Problem</translation>
         </message>
@@ -356,6 +368,10 @@
         <message>
             <source>Connection test result: testing</source>
             <translation>Ergebnis des Verbindungstests: wird getestet</translation>
+        </message>
+        <message>
+            <source>The network test needs a STUN server: fill in the STUN server field.</source>
+            <translation>Der Netzwerktest braucht einen STUN-Server: Bitte das Feld STUN-Server ausfüllen.</translation>
         </message>
         <message>
             <source>Connection test result: {text}</source>

@@ -58,6 +58,7 @@ from softphone.ua import (
     UserAgent,
     address_shown,
     cannot,
+    nat_test_text,
     registration_problem,
 )
 
@@ -137,6 +138,22 @@ class ConnectionTester:
             on_done=on_result,
             on_error=lambda exc: on_result(cannot(f"register {address_shown(account.aor)}", str(exc))),
             name="softphone-core-test",
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
+    def start_nat_test(self, stun_server: str, on_result: Callable[[str], None]) -> None:
+        """RFC 5780's NAT test against ``stun_server``, the same way as :meth:`start`."""
+        bridge = self.bridge
+        failed = lambda exc: on_result(cannot("test the network", str(exc)))  # noqa: E731
+        if bridge is not None and bridge.loop is not None and bridge.running:
+            bridge.run(lambda: nat_test_text(stun_server), on_done=on_result, on_error=failed)
+            return
+        thread = run_in_thread(
+            self._relay,
+            lambda: asyncio.run(nat_test_text(stun_server)),
+            on_done=on_result,
+            on_error=failed,
+            name="softphone-nat-test",
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
 
@@ -280,7 +297,14 @@ class AccountEditor(QDialog):
         self.test_result.setWordWrap(True)
         self.test_result.setAccessibleName(self.tr("Connection test result"))
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.network_button = QPushButton(self.tr("Test the &network"))
+        self.network_button.setAccessibleName(self.tr("Test the network"))
+        self.network_button.setToolTip(
+            self.tr("Ask the STUN server what kind of NAT is between this computer and the internet")
+        )
+        self.network_button.clicked.connect(self.test_network)
         test_row.addWidget(self.test_button)
+        test_row.addWidget(self.network_button)
         test_row.addWidget(self.test_result, 1)
         layout.addLayout(test_row)
 
@@ -362,7 +386,18 @@ class AccountEditor(QDialog):
         self.test_result.setAccessibleName(self.tr("Connection test result: testing"))
         self.tester.start(account, self._tested)
 
+    def test_network(self) -> None:
+        server = self.stun.text().strip()
+        if not server:
+            self.test_result.setText(self.tr("The network test needs a STUN server: fill in the STUN server field."))
+            return
+        self.testing = True
+        self.network_button.setEnabled(False)
+        self.test_result.setText(self.tr("testing …"))
+        self.tester.start_nat_test(server, self._tested)
+
     def _tested(self, text: str) -> None:
+        self.network_button.setEnabled(True)
         self.testing = False
         self.test_button.setEnabled(True)
         self.test_result.setText(text)

@@ -67,6 +67,7 @@ from softphone.ua.events import (
     WatcherEvent,
 )
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
+from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
 from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
@@ -122,6 +123,7 @@ __all__ = [
     "keyring_problem",
     "list_audio_devices",
     "message_problem",
+    "nat_test_text",
     "opus_version",
     "password_from_env",
     "password_from_file",

@@ -37,7 +37,7 @@ from softphone.ua.account import Account
 from softphone.ua.events import MediaWarningKind
 from softphone.ua.media import MediaPort
 
-__all__ = ["MediaAddress", "media_address", "nat_test_main"]
+__all__ = ["MediaAddress", "media_address", "nat_test_main", "nat_test_text"]
 
 log = logging.getLogger("softphone.ua")
 
@@ -126,6 +126,17 @@ async def _reflexive(stun_server: str | None, port: MediaPort) -> MediaAddress:
         return host
     log.info("media port %s:%d is seen as %s:%d from the STUN server", port.host, port.port, *mapped)
     return MediaAddress(mapped[0], mapped[1], reflexive=True)
+
+
+async def nat_test_text(stun_server: str, local_host: str = "0.0.0.0") -> str:
+    """The network test of the account dialog: RFC 5780's findings against ``stun_server``, in lines of words."""
+    family = socket.AF_INET6 if ":" in local_host or stun_server.startswith("[") else socket.AF_INET
+    try:
+        server = await resolve_server(stun_server, family)
+    except StunError as exc:
+        return f"network test: {exc}"
+    report = await nat_test(server, local_host if family == socket.AF_INET else "::")
+    return "\n".join(report.lines())
 
 
 async def nat_test_main(stun_server: str, local_host: str, out: TextIO, *, as_json: bool = False) -> int:
