@@ -29,7 +29,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, TextIO
 
-from softphone import __version__
+from softphone import __version__, cli_paging
 from softphone.sip.offer_answer import AudioConfig, Codec, codecs_named
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
 from softphone.store import Store, StoreError
@@ -52,6 +52,8 @@ from softphone.ua import (
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    PageEndedEvent,
+    PageStartedEvent,
     PresenceEvent,
     ProcessingConfig,
     QualityEvent,
@@ -74,7 +76,7 @@ from softphone.ua.limits import Limits
 from softphone.ua.nat import nat_test_main
 from softphone.ua.presence import parse_status
 
-COMMANDS = """\
+COMMANDS = f"""\
 commands (one per line on standard input; CALL is an id such as c1 from the events, or the SIP Call-ID;
 without it the only or most recent call is meant):
   call URI                 call someone (sip:bob@example.com, bob@example.com or just bob)
@@ -109,7 +111,7 @@ without it the only or most recent call is meant):
   callback URI [redial]    say when URI is free again (after a 486 Busy Here); with redial, call it then
   nocallback URI           withdraw that request
   mwi                      the latest message-waiting summary (voicemail)
-  quit                     unregister and exit (so does end of input)
+{cli_paging.COMMANDS}  quit                     unregister and exit (so does end of input)
 """
 
 
@@ -290,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls-key", metavar="F", help="the client certificate's private key (PEM)")
     parser.add_argument("--trace", action="store_true", help="log every SIP message to standard error")
+    cli_paging.add_arguments(parser)
     return parser
 
 
@@ -499,6 +502,8 @@ def describe(event: Event) -> str:
         return f"messages waiting for {event.account}: {event.new} new, {event.old} old{where}"
     if isinstance(event, DialogStateEvent):
         return f"busy lamp of {event.uri}: {event.state}"
+    if isinstance(event, PageStartedEvent | PageEndedEvent):
+        return cli_paging.describe(event)
     if isinstance(event, CallbackReadyEvent):
         return f"{event.uri} is free now" + (f": calling again ({event.call_id})" if event.redialled else "")
     return f"error: {event.message}"
@@ -755,6 +760,18 @@ class Cli:
         self._arity(args, 1, 1, "dismiss URI")
         self.ua.messaging.decline(args[0])
 
+    async def _page(self, args: list[str]) -> None:
+        await cli_paging.page(self.ua, args)
+
+    async def _endpage(self, args: list[str]) -> None:
+        await cli_paging.endpage(self.ua, args)
+
+    async def _pages(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "pages")
+        item = cli_paging.listing(self.ua)
+        for line in [item] if self.as_json else cli_paging.listing_text(item):
+            self.write(line)
+
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
         "answer": _answer,
@@ -789,6 +806,9 @@ class Cli:
         "callback": _callback,
         "nocallback": _nocallback,
         "mwi": _mwi,
+        "page": _page,
+        "endpage": _endpage,
+        "pages": _pages,
     }
 
 
@@ -838,6 +858,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     cli = Cli(ua, stdout, args.json)
     try:
         await ua.start()
+        await ua.paging.start(cli_paging.config_for(args))
     except BaseException:
         store.close()
         raise

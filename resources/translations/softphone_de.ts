@@ -2397,6 +2397,160 @@ Klicken zum Annehmen.</translation>
         </message>
     </context>
     <context>
+        <name>PageButton</name>
+        <message>
+            <source>Page</source>
+            <translation>Durchsage</translation>
+        </message>
+        <message>
+            <source>Page {group}</source>
+            <translation>Durchsage an {group}</translation>
+        </message>
+        <message>
+            <source>No paging groups: add them in Settings → Paging</source>
+            <translation>Keine Durchsagegruppen: unter Einstellungen → Durchsagen hinzufügen</translation>
+        </message>
+        <message>
+            <source>Send a page (a one-way announcement) to a group of phones</source>
+            <translation>Eine Durchsage (eine Ansage in eine Richtung) an eine Gruppe von Telefonen senden</translation>
+        </message>
+        <message>
+            <source>End the page</source>
+            <translation>Die Durchsage beenden</translation>
+        </message>
+        <message>
+            <source>End page</source>
+            <translation>Durchsage beenden</translation>
+        </message>
+        <message>
+            <source>Page from {source} on {group}</source>
+            <translation>Durchsage von {source} an {group}</translation>
+        </message>
+    </context>
+    <context>
+        <name>PagingPage</name>
+        <message>
+            <source>G.722 (wideband)</source>
+            <translation>G.722 (Breitband)</translation>
+        </message>
+        <message>
+            <source>Opus</source>
+            <translation>Opus</translation>
+        </message>
+        <message>
+            <source>G.711 µ-law (PCMU)</source>
+            <translation>G.711 µ-law (PCMU)</translation>
+        </message>
+        <message>
+            <source>G.711 A-law (PCMA)</source>
+            <translation>G.711 A-law (PCMA)</translation>
+        </message>
+        <message>
+            <source>Hold the call while the page plays</source>
+            <translation>Das Gespräch halten, solange die Durchsage läuft</translation>
+        </message>
+        <message>
+            <source>Play the page along with the call</source>
+            <translation>Die Durchsage zusammen mit dem Gespräch wiedergeben</translation>
+        </message>
+        <message>
+            <source>Pages heard</source>
+            <translation>Empfangene Durchsagen</translation>
+        </message>
+        <message>
+            <source>Group (address:port)</source>
+            <translation>Gruppe (Adresse:Port)</translation>
+        </message>
+        <message>
+            <source>Priority</source>
+            <translation>Priorität</translation>
+        </message>
+        <message>
+            <source>Only from (addresses)</source>
+            <translation>Nur von (Adressen)</translation>
+        </message>
+        <message>
+            <source>Codecs (empty: all)</source>
+            <translation>Codecs (leer: alle)</translation>
+        </message>
+        <message>
+            <source>Paging groups heard</source>
+            <translation>Empfangene Durchsagegruppen</translation>
+        </message>
+        <message>
+            <source>Select all groups</source>
+            <translation>Alle Gruppen auswählen</translation>
+        </message>
+        <message>
+            <source>&amp;Add group</source>
+            <translation>Gruppe &amp;hinzufügen</translation>
+        </message>
+        <message>
+            <source>Add paging group</source>
+            <translation>Durchsagegruppe hinzufügen</translation>
+        </message>
+        <message>
+            <source>&amp;Remove group</source>
+            <translation>Gruppe &amp;entfernen</translation>
+        </message>
+        <message>
+            <source>Remove paging group</source>
+            <translation>Durchsagegruppe entfernen</translation>
+        </message>
+        <message>
+            <source>A page of higher priority interrupts one of lower priority. Do not disturb hears no pages.</source>
+            <translation>Eine Durchsage höherer Priorität unterbricht eine niedrigerer Priorität. Bei „Nicht stören“ werden keine Durchsagen wiedergegeben.</translation>
+        </message>
+        <message>
+            <source>A page during a call</source>
+            <translation>Eine Durchsage während eines Gesprächs</translation>
+        </message>
+        <message>
+            <source>During a call:</source>
+            <translation>Während eines Gesprächs:</translation>
+        </message>
+        <message>
+            <source>239.0.1.20:5004, [ff05::1:20]:5004</source>
+            <translation>239.0.1.20:5004, [ff05::1:20]:5004</translation>
+        </message>
+        <message>
+            <source>Groups the Page button sends to</source>
+            <translation>Gruppen, an die die Durchsage-Taste sendet</translation>
+        </message>
+        <message>
+            <source>Page button sends to:</source>
+            <translation>Durchsage-Taste sendet an:</translation>
+        </message>
+        <message>
+            <source>Codec of pages sent</source>
+            <translation>Codec gesendeter Durchsagen</translation>
+        </message>
+        <message>
+            <source>Codec:</source>
+            <translation>Codec:</translation>
+        </message>
+        <message>
+            <source>Time to live of pages sent</source>
+            <translation>Lebensdauer (TTL) gesendeter Durchsagen</translation>
+        </message>
+        <message>
+            <source>TTL (hops):</source>
+            <translation>TTL (Hops):</translation>
+        </message>
+        <message>
+            <source>chosen by route</source>
+            <translation>nach Route gewählt</translation>
+        </message>
+        <message>
+            <source>Network interface for pages</source>
+            <translation>Netzwerkschnittstelle für Durchsagen</translation>
+        </message>
+        <message>
+            <source>Network interface:</source>
+            <translation>Netzwerkschnittstelle:</translation>
+        </message>
+    </context>
+    <context>
         <name>PasswordPrompt</name>
         <message>
             <source>Password for {who}</source>
@@ -2592,6 +2746,10 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>Calls</source>
             <translation>Gespräche</translation>
+        </message>
+        <message>
+            <source>Paging</source>
+            <translation>Durchsagen</translation>
         </message>
         <message>
             <source>General</source>

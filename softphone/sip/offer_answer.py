@@ -207,6 +207,8 @@ class NegotiatedMedia:
     remote_ssrc: int | None = None
     # Both sides' ICE, when both do it.
     ice: NegotiatedIce | None = None
+    # The offer named a multicast group: we join it and only receive (``remote_address`` is the group).
+    multicast: bool = False
 
     @property
     def send(self) -> bool:
@@ -465,6 +467,8 @@ def _answer_audio(
     match = _match_offer(media, local)
     if not match.codecs:
         return None
+    if remote.is_multicast:
+        return _answer_multicast(offer, media, local, match, security)
     offered = media.direction(offer)
     # RFC 3264 8.4: c=0.0.0.0 means send neither RTP nor RTCP there: treat it as sendonly.
     held = offered in ("sendonly", "inactive") or remote.is_unspecified
@@ -521,6 +525,55 @@ def _answer_audio(
         ice=None
         if theirs_ice is None or local.ice is None
         else NegotiatedIce(local.ice, theirs_ice, controlling=theirs_ice.lite),
+    )
+    return answer_media, negotiated
+
+
+def _answer_multicast(
+    offer: SessionDescription,
+    media: MediaDescription,
+    local: AudioConfig,
+    match: _Match,
+    security: tuple[MediaCrypto | None, list[Attribute], str],
+) -> tuple[MediaDescription, NegotiatedMedia] | None:
+    """A stream to a multicast group, which we only receive (the group hears nothing from us)."""
+    crypto, _attributes, plain_reason = security
+    if crypto is not None:
+        return None  # keys for a group would have to be shared by all its members: not supported
+    remote = offer.connection_for(media)
+    assert remote is not None
+    offered = media.direction(offer)
+    formats: list[str] = []
+    attributes: list[Attribute] = []
+    receive: dict[int, Codec] = {}
+    for payload_type, ours, theirs in match.codecs:
+        formats.append(str(payload_type))
+        attributes.extend(_rtp_attributes(payload_type, theirs.rtpmap, ours.fmtp))
+        receive[payload_type] = replace(ours, payload_type=payload_type, fmtp=dict(theirs.fmtp))
+    attributes.extend(_common_attributes(local, offered, False))
+    # RFC 3264 6.2: an accepted multicast stream is answered with the offer's address, port and direction.
+    answer_media = MediaDescription(
+        "audio", media.port, None, media.proto, formats, connection=copy.deepcopy(remote), attributes=attributes
+    )
+    send_codec = match.codecs[0][2]
+    negotiated = NegotiatedMedia(
+        remote_address=remote.address,
+        remote_addrtype=remote.addrtype.upper(),
+        remote_port=media.port,
+        remote_rtcp_port=_remote_rtcp_port(media, False),
+        codec=send_codec,
+        payload_type=match.codecs[0][0],
+        codecs=[theirs for _, _, theirs in match.codecs],
+        receive_codecs=receive,
+        telephone_event=None,
+        telephone_events={},
+        ptime=_send_ptime(media, local),
+        direction="recvonly" if offered in ("sendrecv", "sendonly") else "inactive",
+        on_hold=offered in ("recvonly", "inactive"),
+        rtcp_mux=False,
+        plain_reason=plain_reason,
+        remote_ssrc=_remote_ssrc(media),
+        multicast=True,
     )
     return answer_media, negotiated
 

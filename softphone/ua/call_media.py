@@ -34,6 +34,7 @@ from softphone.media.engine import (
 from softphone.media.errors import MediaError
 from softphone.media.events import IceConnected, IceFailure
 from softphone.media.keepalive import DEFAULT_INTERVAL
+from softphone.media.paging import multicast_socket
 from softphone.media.processing import ProcessingStats
 from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
@@ -251,6 +252,21 @@ class CallMedia:
         if call.ended or wanted is None or sock is None:
             _close_audio(audio)  # the call ended meanwhile
             return
+        if wanted.media.multicast:
+            # The offer named a group: its RTP arrives there, not at our port, and we never send.
+            try:
+                sock = await loop.run_in_executor(
+                    None, multicast_socket, wanted.media.remote_address, wanted.media.remote_port
+                )
+            except MediaError as exc:
+                self.warning(call, "media_failure", f"media did not start: {exc}")
+                _close_audio(audio)
+                return
+            if call.ended:
+                sock.close()
+                _close_audio(audio)
+                return
+            call.media_port.close()
         call.audio = audio
         try:
             crypto = wanted.crypto

@@ -366,6 +366,33 @@ class CallbackReadyEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PageStartedEvent(_Event):
+    """A multicast page began: heard here (``incoming``, ``source`` the sender's address) or sent by us."""
+
+    kind: ClassVar[str] = "page_started"
+    page_id: str
+    group: str
+    source: str
+    codec: str
+    direction: Direction
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageEndedEvent(_Event):
+    """A multicast page ended. ``reason``: ``stopped`` (nothing for a second, or our own page ended),
+    ``preempted`` (a page of higher priority took over) or ``closed`` (the listener stopped)."""
+
+    kind: ClassVar[str] = "page_ended"
+    page_id: str
+    group: str
+    source: str
+    codec: str
+    direction: Direction
+    reason: str = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
@@ -391,5 +418,7 @@ Event: TypeAlias = (
     | MwiEvent
     | DialogStateEvent
     | CallbackReadyEvent
+    | PageStartedEvent
+    | PageEndedEvent
     | ErrorEvent
 )
