@@ -60,12 +60,17 @@ async def run(args: argparse.Namespace) -> None:
         turn_server=args.turn,
         turn_user=args.turn_user,
         turn_password=args.turn_password,
+        turn_transport=args.turn_transport,
+        ca_file=args.ca_file,
+        transport=args.transport,
+        ice=False if args.no_ice else None,
         auto_answer=0.0 if args.role == "callee" else None,
         srtp="mandatory",
         srtp_keys="sdes",
         srtp_clear_keys=True,
     )
-    ua = UserAgent([account], listen=[("UDP", args.listen, 0)], media=media(args.tone, sinks))
+    listen = [("UDP", args.listen, 0)] if args.transport == "udp" else [("TCP", args.listen, 0)]
+    ua = UserAgent([account], listen=listen, media=media(args.tone, sinks))
     events: asyncio.Queue[Event] = asyncio.Queue()
     ua.subscribe(events.put_nowait)
     await ua.start()
@@ -139,6 +144,10 @@ def main() -> None:
     parser.add_argument("--turn")
     parser.add_argument("--turn-user")
     parser.add_argument("--turn-password")
+    parser.add_argument("--turn-transport", choices=("udp", "tcp", "tls"), default="udp")
+    parser.add_argument("--ca-file")
+    parser.add_argument("--transport", choices=("udp", "tcp"), default="udp", help="SIP's")
+    parser.add_argument("--no-ice", action="store_true")
     parser.add_argument("--role", choices=("caller", "callee"), required=True)
     parser.add_argument("--tone", type=float, default=1000.0)
     asyncio.run(run(parser.parse_args()))

@@ -1,4 +1,4 @@
-"""Time from `call` to audio flowing across the NAT lab: host, STUN (srflx), latched and TURN (relay) paths.
+"""Time from `call` to audio flowing across the NAT lab: host, srflx, latched and relay paths, with and without ICE.
 
 Run from the repository root, as root (it builds tests/nat_lab.py's namespaces; Debian packages
 ``nftables``, ``coturn``, ``kamailio`` and ``kamailio-sqlite-modules``)::
@@ -14,14 +14,23 @@ the other's tone. The paths:
     both phones on the public segment, no NAT, no STUN: the SDP names their own addresses.
 ``srflx``
     each phone behind its own endpoint-independent NAT with coturn as STUN server: each call first asks
-    the STUN server for the media port's mapping, the SDP names it, and the NATs open as both send.
+    the STUN server for the media port's mapping, the SDP names it, and the NATs open as both send
+    (``--no-ice``: no ICE, the media starts at the SDP addresses).
+``srflx-ice``
+    the same with ICE: the checks find the server-reflexive pair, and media starts once it is nominated.
 ``latched``
     the caller behind a symmetric NAT with no STUN, the callee public: the callee's RTP to the caller's
     private SDP address is lost until it latches onto the caller's SRTP (RFC 4961).
 ``relay``
     both phones behind symmetric NATs, where STUN alone gets no audio through; the caller allocates a
     relay on coturn (TURN, long-term credentials: the 401 round trip, then the Allocate) for each call and
-    its SDP names the relayed address; the callee has STUN. Media goes through the relay both ways.
+    its SDP names the relayed address; the callee has STUN. No ICE: media goes through the relay both ways.
+``relay-ice``
+    the same NATs with TURN on both sides and ICE: the reflexive pairs fail, the relayed ones connect.
+``relay-tcp-ice``, ``relay-tls-ice``
+    the caller's NAT forwards no UDP (endpoint-independent NATs otherwise): its SIP goes over TCP and it
+    reaches coturn over TCP, or TLS (the handshake too), for each call's relay; the callee has STUN. ICE
+    picks the relay.
 
 Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
 processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
@@ -48,15 +57,35 @@ TURN = ["--turn", f"{TURN_HOST}:{STUN_PORT}", "--turn-user", TURN_USER, "--turn-
 PATHS: dict[str, tuple[str, str, str, str, list[str], list[str]]] = {
     # name: (NAT A, NAT B, caller namespace, callee namespace, the caller's options, the callee's)
     "host": ("eim", "eim", "pub", "pub", [], []),
-    "srflx": ("eim", "eim", "lanA", "lanB", ["--stun", STUN], ["--stun", STUN]),
+    "srflx": ("eim", "eim", "lanA", "lanB", ["--stun", STUN, "--no-ice"], ["--stun", STUN, "--no-ice"]),
+    "srflx-ice": ("eim", "eim", "lanA", "lanB", ["--stun", STUN], ["--stun", STUN]),
     "latched": ("symmetric", "eim", "lanA", "pub", [], []),
-    "relay": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN]),
+    "relay": (
+        "symmetric",
+        "symmetric",
+        "lanA",
+        "lanB",
+        ["--stun", STUN, *TURN, "--no-ice"],
+        ["--stun", STUN, "--no-ice"],
+    ),
+    "relay-ice": ("symmetric", "symmetric", "lanA", "lanB", ["--stun", STUN, *TURN], ["--stun", STUN, *TURN]),
+    "relay-tcp-ice": ("eim", "eim", "lanA", "lanB", [*TURN, "--turn-transport", "tcp"], ["--stun", STUN]),
+    "relay-tls-ice": (
+        "eim",
+        "eim",
+        "lanA",
+        "lanB",
+        [*TURN[:1], TURN_HOST, *TURN[2:], "--turn-transport", "tls"],
+        ["--stun", STUN],
+    ),
 }
+# Paths where the caller's LAN has no UDP out: its SIP goes over TCP, its TURN over a stream.
+NO_UDP = {"relay-tcp-ice", "relay-tls-ice"}
 HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
 
 class Phone:
-    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str]) -> None:
+    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str], sip: str = "udp") -> None:
         assert lab.kamailio is not None
         self.user = "b" + secrets.token_hex(4)
         password = secrets.token_hex(6)
@@ -64,7 +93,7 @@ class Phone:
         argv = [
             sys.executable, "-m", "benchmarks.nat_phone", "--role", role,
             "--account", lab.kamailio.aor(self.user), "--password", password,
-            "--registrar", lab.kamailio.proxy_uri(), "--listen", HOSTS[namespace],
+            "--registrar", lab.kamailio.proxy_uri(sip), "--listen", HOSTS[namespace], "--transport", sip,
             "--tone", "440" if role == "caller" else "1000",
             *options,
         ]  # fmt: skip
@@ -90,12 +119,16 @@ def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
     rows = []
     with NatLab(nat_a, nat_b) as lab:
         lab.start_stun()
-        if name == "relay":
-            lab.start_turn()
+        if name.startswith("relay"):
+            lab.start_turn(streams=name in NO_UDP)
+        if name in NO_UDP:
+            lab.block_udp("A")
+            assert lab.turn_ca is not None
+            caller_options = [*caller_options, "--ca-file", str(lab.turn_ca)]
         lab.start_kamailio()
         assert lab.kamailio is not None
         callee = Phone(lab, callee_ns, "callee", callee_options)
-        caller = Phone(lab, caller_ns, "caller", caller_options)
+        caller = Phone(lab, caller_ns, "caller", caller_options, "tcp" if name in NO_UDP else "udp")
         for _ in range(calls):
             caller.send(f"call {lab.kamailio.aor(callee.user)}")
             times = caller.read()
@@ -118,16 +151,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 calls per path")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help=f"only these of {', '.join(PATHS)} (default: all)")
     args = parser.parse_args()
+    unknown = [name for name in args.paths if name not in PATHS]
+    if unknown:
+        parser.error(f"no path named {', '.join(unknown)}")
     calls = 3 if args.quick else args.calls
     print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
-    print(f"{'path':<8} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
-    for name in PATHS:
+    print(f"{'path':<13} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
+    for name in args.paths or PATHS:
         rows = measure(name, calls)
         cells = []
         for column in zip(*rows, strict=True):
             cells.append(f"{statistics.median(column):7.0f} [{min(column):4.0f}-{max(column):4.0f}]")
-        print(f"{name:<8} " + " ".join(f"{cell:>22}" for cell in cells))
+        print(f"{name:<13} " + " ".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":

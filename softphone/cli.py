@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from softphone import __version__
+from softphone import __version__, cli_paging
 from softphone.sip.offer_answer import AudioConfig, Codec, codecs_named
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
 from softphone.sip.video_offer_answer import video_codecs_named
@@ -49,10 +49,13 @@ from softphone.ua import (
     Forwarding,
     IncomingCallEvent,
     MediaFactory,
+    MediaPathEvent,
     MediaWarningEvent,
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    PageEndedEvent,
+    PageStartedEvent,
     PresenceEvent,
     ProcessingConfig,
     QualityEvent,
@@ -77,7 +80,7 @@ from softphone.ua.limits import Limits
 from softphone.ua.nat import nat_test_main
 from softphone.ua.presence import parse_status
 
-COMMANDS = """\
+COMMANDS = f"""\
 commands (one per line on standard input; CALL is an id such as c1 from the events, or the SIP Call-ID;
 without it the only or most recent call is meant):
   call URI                 call someone (sip:bob@example.com, bob@example.com or just bob)
@@ -113,7 +116,7 @@ without it the only or most recent call is meant):
   callback URI [redial]    say when URI is free again (after a 486 Busy Here); with redial, call it then
   nocallback URI           withdraw that request
   mwi                      the latest message-waiting summary (voicemail)
-  quit                     unregister and exit (so does end of input)
+{cli_paging.COMMANDS}  quit                     unregister and exit (so does end of input)
 """
 
 
@@ -137,12 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--stun", metavar="HOST[:PORT]", help="STUN server: behind a NAT the SDP names the media's public address"
     )
     parser.add_argument(
-        "--turn", metavar="HOST[:PORT]", help="TURN server: calls relay their media through it (no ICE: relay only)"
+        "--turn", metavar="HOST[:PORT]", help="TURN server: relayed candidates (with --no-ice: every call relayed)"
     )
     parser.add_argument("--turn-user", metavar="NAME", help="user name at the TURN server")
     parser.add_argument(
         "--turn-password-env", metavar="VAR", help="read the TURN server's password from this environment variable"
     )
+    parser.add_argument(
+        "--turn-transport",
+        choices=("udp", "tcp", "tls"),
+        default="udp",
+        help="reach the TURN server over UDP, TCP or TLS (default port 5349 with tls); tcp/tls where UDP is blocked",
+    )
+    ice = parser.add_mutually_exclusive_group()
+    ice.add_argument(
+        "--ice",
+        action="store_true",
+        default=None,
+        help="find the media path with ICE (RFC 8445); the default when --stun or --turn is given",
+    )
+    ice.add_argument("--no-ice", dest="ice", action="store_false", help="no ICE: the SDP's address, then latching")
     parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
@@ -303,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls-key", metavar="F", help="the client certificate's private key (PEM)")
     parser.add_argument("--trace", action="store_true", help="log every SIP message to standard error")
+    cli_paging.add_arguments(parser)
     return parser
 
 
@@ -379,6 +397,8 @@ def make_account(args: argparse.Namespace) -> Account:
         turn_server=args.turn,
         turn_user=args.turn_user,
         turn_password=None if args.turn_password_env is None else password_from_env(args.turn_password_env),
+        turn_transport=args.turn_transport,
+        ice=args.ice,
     )
 
 
@@ -492,9 +512,13 @@ def describe(event: Event) -> str:
         echo = f", ERLE {event.erle_db:.1f} dB" if event.erle_db is not None else ""
         if event.echo_delay_ms is not None:
             echo += f", echo delay {event.echo_delay_ms:.0f} ms"
+        path = f", path {event.path}" if event.path else ""
+        if event.path_local and event.path_remote:
+            path += f" {event.path_local} -> {event.path_remote}"
         return (
             f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
-            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}{echo}"
+            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
+            f"{echo}{path}"
         )
     if isinstance(event, VideoQualityEvent):
         return (
@@ -502,6 +526,8 @@ def describe(event: Event) -> str:
             f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
             f" loss {event.loss_percent:.1f} %"
         )
+    if isinstance(event, MediaPathEvent):
+        return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
         return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"
@@ -535,6 +561,8 @@ def describe(event: Event) -> str:
         return f"messages waiting for {event.account}: {event.new} new, {event.old} old{where}"
     if isinstance(event, DialogStateEvent):
         return f"busy lamp of {event.uri}: {event.state}"
+    if isinstance(event, PageStartedEvent | PageEndedEvent):
+        return cli_paging.describe(event)
     if isinstance(event, CallbackReadyEvent):
         return f"{event.uri} is free now" + (f": calling again ({event.call_id})" if event.redialled else "")
     return f"error: {event.message}"
@@ -797,6 +825,18 @@ class Cli:
         self._arity(args, 1, 1, "dismiss URI")
         self.ua.messaging.decline(args[0])
 
+    async def _page(self, args: list[str]) -> None:
+        await cli_paging.page(self.ua, args)
+
+    async def _endpage(self, args: list[str]) -> None:
+        await cli_paging.endpage(self.ua, args)
+
+    async def _pages(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "pages")
+        item = cli_paging.listing(self.ua)
+        for line in [item] if self.as_json else cli_paging.listing_text(item):
+            self.write(line)
+
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
         "answer": _answer,
@@ -832,6 +872,9 @@ class Cli:
         "callback": _callback,
         "nocallback": _nocallback,
         "mwi": _mwi,
+        "page": _page,
+        "endpage": _endpage,
+        "pages": _pages,
     }
 
 
@@ -882,6 +925,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     cli = Cli(ua, stdout, args.json)
     try:
         await ua.start()
+        await ua.paging.start(cli_paging.config_for(args))
     except BaseException:
         store.close()
         raise

@@ -70,6 +70,8 @@ class Baresip:
         codec: str = "PCMU",
         video: bool = False,
         video_codec: str = "VP8",
+        medianat: str | None = None,
+        host: str = LOOPBACK,
     ) -> None:
         """``video``: ``video_codec`` too (VP8: the vp8 module; H264: avcodec), ``fakevideo`` as camera and
         display, ``snapshot`` to save a received picture."""
@@ -81,6 +83,7 @@ class Baresip:
         if exe is None or not all((MODULES / f"{m}.so").exists() for m in needed):
             raise AssertionError("baresip and its modules are missing: apt-get install baresip")
         self.name = name
+        self.host = host
         self.dir = Path(tempfile.mkdtemp(prefix="baresip-"))
         self.records = self.dir / "heard"
         self.records.mkdir()
@@ -89,8 +92,8 @@ class Baresip:
         self._lock = threading.Lock()
         lines = [
             "poll_method epoll",
-            f"sip_listen {LOOPBACK}:{self.sip_port}",
-            f"net_interface {LOOPBACK}",
+            f"sip_listen {host}:{self.sip_port}",
+            f"net_interface {host}",
             "call_local_timeout 120",
             "audio_player aufile,/dev/null",
             "audio_alert aufile,/dev/null",
@@ -106,6 +109,7 @@ class Baresip:
             "module sndfile.so",
             "module srtp.so",
             "module dtls_srtp.so",
+            *(["module ice.so", "module stun.so", "module turn.so", "ice_debug yes"] if medianat else []),
             "module_tmp account.so",
             "module_app menu.so",
             "module_app ctrl_tcp.so",
@@ -126,7 +130,9 @@ class Baresip:
             params += ";answermode=auto"
         if mediaenc:
             params += f";mediaenc={mediaenc}"
-        (self.dir / "accounts").write_text(f"<sip:{name}@{LOOPBACK}>{params}\n", encoding="utf-8")
+        if medianat:
+            params += f";medianat={medianat}"
+        (self.dir / "accounts").write_text(f"<sip:{name}@{host}>{params}\n", encoding="utf-8")
         self.log_path = self.dir / "baresip.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -143,7 +149,7 @@ class Baresip:
 
     @property
     def uri(self) -> str:
-        return f"sip:{self.name}@{LOOPBACK}:{self.sip_port}"
+        return f"sip:{self.name}@{self.host}:{self.sip_port}"
 
     def log(self) -> str:
         return self.log_path.read_bytes().decode("utf-8", "replace").replace("\r", "\n")

@@ -198,8 +198,10 @@ def _pick_ports(host: str, ipv6: bool, avoid: set[int]) -> tuple[int, int]:
     raise RuntimeError("no free TLS port on loopback")
 
 
-def make_self_signed_certificate(cert_path: Path, key_path: Path, common_name: str = "127.0.0.1") -> str:
-    """Write a self-signed certificate and key (PEM); return which tool made them."""
+def make_self_signed_certificate(
+    cert_path: Path, key_path: Path, common_name: str = "127.0.0.1", ips: tuple[str, ...] = ("127.0.0.1", "::1")
+) -> str:
+    """Write a self-signed certificate and key (PEM) for ``ips`` and localhost; return which tool made them."""
     try:
         from cryptography import x509  # type: ignore[import-not-found,unused-ignore]
         from cryptography.hazmat.primitives import hashes, serialization  # type: ignore[import-not-found,unused-ignore]
@@ -224,8 +226,7 @@ def make_self_signed_certificate(cert_path: Path, key_path: Path, common_name: s
             .add_extension(
                 x509.SubjectAlternativeName(
                     [
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.IPAddress(ipaddress.ip_address("::1")),
+                        *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips),
                         x509.DNSName("localhost"),
                     ]
                 ),
@@ -276,7 +277,7 @@ def make_self_signed_certificate(cert_path: Path, key_path: Path, common_name: s
         "[dn]\n"
         f"CN = {common_name}\n"
         "[ext]\n"
-        "subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost\n"
+        f"subjectAltName = {', '.join(f'IP:{ip}' for ip in ips)}, DNS:localhost\n"
         "basicConstraints = critical, CA:TRUE\n"
         "keyUsage = critical, digitalSignature, keyCertSign\n"
         "extendedKeyUsage = serverAuth\n"

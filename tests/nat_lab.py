@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from tests.kamailio_server import Kamailio, sip_options_ping
+from tests.kamailio_server import Kamailio, make_self_signed_certificate, sip_options_ping
 from tests.netns_lab import NamespaceLab
 
 NatKind = Literal["eim", "symmetric"]
@@ -39,6 +39,7 @@ NAT_PUBLIC = {"A": "203.0.113.10", "B": "203.0.113.20"}
 LAN_HOST = {"A": "198.51.100.2", "B": "192.0.2.2"}
 LAN_GATEWAY = {"A": "198.51.100.1", "B": "192.0.2.1"}
 STUN_PORT = 3478
+TURN_TLS_PORT = 5349
 _MASQUERADE = {"eim": "masquerade", "symmetric": "masquerade random,fully-random"}
 _READY_TIMEOUT = 30.0  # a bound on start-up, not a measurement: generous for a loaded machine
 
@@ -100,6 +101,7 @@ class NatLab(NamespaceLab):
         self.nat_a = nat_a
         self.nat_b = nat_b
         self.kamailio: Kamailio | None = None
+        self.turn_ca: Path | None = None
 
     def setup_script(self) -> str:
         return _setup_script(self.nat_a, self.nat_b)
@@ -136,13 +138,24 @@ class NatLab(NamespaceLab):
         self._wait_for_stun(proc, log, PUBLIC)
         return PUBLIC, STUN_PORT
 
-    def start_turn(self) -> tuple[str, int]:
-        """coturn on 203.0.113.3 relaying UDP (RFC 8656) for TURN_USER with TURN_PASSWORD; its address."""
+    def start_turn(self, streams: bool = False) -> tuple[str, int]:
+        """coturn on 203.0.113.3 relaying UDP (RFC 8656) for TURN_USER with TURN_PASSWORD; its address.
+
+        ``streams``: clients may also reach it over TCP (port 3478) and TLS (port 5349) with a self-signed
+        certificate for 203.0.113.3 made now (:attr:`turn_ca`, to give the clients as their CA file)."""
         log = self.workdir / "turnserver-relay.log"
+        if streams:
+            self.turn_ca = self.workdir / "turn-cert.pem"
+            key = self.workdir / "turn-key.pem"
+            make_self_signed_certificate(self.turn_ca, key, TURN_HOST, ips=(TURN_HOST,))
+            listeners = ["--no-dtls", f"--tls-listening-port={TURN_TLS_PORT}", f"--cert={self.turn_ca}",
+                         f"--pkey={key}", "--no-tlsv1", "--no-tlsv1_1"]  # fmt: skip
+        else:
+            listeners = ["--no-tls", "--no-dtls", "--no-tcp"]
         proc = self.popen(
             "pub",
             [
-                "turnserver", "-n", "--no-tls", "--no-dtls", "--no-tcp", "--no-tcp-relay", "--no-cli",
+                "turnserver", "-n", *listeners, "--no-tcp-relay", "--no-cli",
                 f"--listening-ip={TURN_HOST}", f"--relay-ip={TURN_HOST}", f"--listening-port={STUN_PORT}",
                 "--min-port=49152", "--max-port=49652", "--lt-cred-mech", f"--user={TURN_USER}:{TURN_PASSWORD}",
                 f"--realm={TURN_REALM}", f"--pidfile={self.workdir / 'turnserver-relay.pid'}",
@@ -153,6 +166,17 @@ class NatLab(NamespaceLab):
         )  # fmt: skip
         self._wait_for_stun(proc, log, TURN_HOST)
         return TURN_HOST, STUN_PORT
+
+    def block_udp(self, side: str) -> None:
+        """The NAT of ``side`` ("A" or "B") forwards no UDP from its LAN to the public side (TCP still goes)."""
+        nat, lan_if = f"nat{side}", f"{side.lower()}-lan"
+        for rule in (
+            ["nft", "add", "chain", "ip", "fw", "forward", "{ type filter hook forward priority 0 ; }"],
+            ["nft", "add", "rule", "ip", "fw", "forward", "iifname", lan_if, "meta", "l4proto", "udp", "drop"],
+        ):
+            result = self.run(nat, rule)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(rule)} in {nat} failed:\n{result.stdout}{result.stderr}")
 
     def turn_log(self) -> str:
         """What the relaying coturn logged (``--verbose``: each session's allocation, permissions, refreshes)."""
@@ -225,6 +249,7 @@ __all__ = [
     "TURN_HOST",
     "TURN_PASSWORD",
     "TURN_REALM",
+    "TURN_TLS_PORT",
     "TURN_USER",
     "LabKamailio",
     "NatLab",

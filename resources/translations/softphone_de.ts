@@ -114,6 +114,18 @@
             <translation>SDES (Schlüssel im SDP, nur über TLS)</translation>
         </message>
         <message>
+            <source>UDP</source>
+            <translation>UDP</translation>
+        </message>
+        <message>
+            <source>TCP (where UDP is blocked)</source>
+            <translation>TCP (wo UDP gesperrt ist)</translation>
+        </message>
+        <message>
+            <source>TLS (where UDP is blocked, encrypted)</source>
+            <translation>TLS (wo UDP gesperrt ist, verschlüsselt)</translation>
+        </message>
+        <message>
             <source>Edit account</source>
             <translation>Konto bearbeiten</translation>
         </message>
@@ -202,6 +214,26 @@
             <translation>TURN-Passwort</translation>
         </message>
         <message>
+            <source>TURN transport</source>
+            <translation>TURN-Transport</translation>
+        </message>
+        <message>
+            <source>How calls reach the TURN server: TCP or TLS gets through networks that block UDP</source>
+            <translation>Wie Anrufe den TURN-Server erreichen: TCP oder TLS kommt durch Netze, die UDP sperren</translation>
+        </message>
+        <message>
+            <source>Find the media path with &amp;ICE when a STUN or TURN server is set</source>
+            <translation>Medienweg mit &amp;ICE suchen, wenn ein STUN- oder TURN-Server eingetragen ist</translation>
+        </message>
+        <message>
+            <source>Use ICE</source>
+            <translation>ICE verwenden</translation>
+        </message>
+        <message>
+            <source>Off: calls use the address in the SDP, and the relay for every call with TURN</source>
+            <translation>Aus: Anrufe nutzen die Adresse aus dem SDP und mit TURN bei jedem Anruf das Relay</translation>
+        </message>
+        <message>
             <source>Transport</source>
             <translation>Transport</translation>
         </message>
@@ -256,6 +288,10 @@
         <message>
             <source>TURN password:</source>
             <translation>TURN-Passwort:</translation>
+        </message>
+        <message>
+            <source>TURN transport:</source>
+            <translation>TURN-Transport:</translation>
         </message>
         <message>
             <source>&amp;Transport:</source>
@@ -326,6 +362,18 @@
             <translation>Ergebnis des Verbindungstests</translation>
         </message>
         <message>
+            <source>Test the &amp;network</source>
+            <translation>&amp;Netzwerk testen</translation>
+        </message>
+        <message>
+            <source>Test the network</source>
+            <translation>Netzwerk testen</translation>
+        </message>
+        <message>
+            <source>Ask the STUN server what kind of NAT is between this computer and the internet</source>
+            <translation>Den STUN-Server fragen, welche Art NAT zwischen diesem Computer und dem Internet liegt</translation>
+        </message>
+        <message>
             <source>Problem</source>
             <translation>Problem</translation>
         </message>
@@ -344,6 +392,10 @@
         <message>
             <source>Connection test result: testing</source>
             <translation>Ergebnis des Verbindungstests: wird getestet</translation>
+        </message>
+        <message>
+            <source>The network test needs a STUN server: fill in the STUN server field.</source>
+            <translation>Der Netzwerktest braucht einen STUN-Server: Bitte das Feld STUN-Server ausfüllen.</translation>
         </message>
         <message>
             <source>Connection test result: {text}</source>
@@ -1326,6 +1378,34 @@
         <message>
             <source>MOS {mos:.1f} · loss {loss_percent:.1f} % · jitter {jitter_ms:.0f} ms · RTT {rtt}</source>
             <translation>MOS {mos:.1f} · Verlust {loss_percent:.1f} % · Jitter {jitter_ms:.0f} ms · RTT {rtt}</translation>
+        </message>
+        <message>
+            <source>Media path: {local} → {remote}</source>
+            <translation>Medienweg: {local} → {remote}</translation>
+        </message>
+        <message>
+            <source>direct</source>
+            <translation>direkt</translation>
+        </message>
+        <message>
+            <source>through the NAT</source>
+            <translation>durch das NAT</translation>
+        </message>
+        <message>
+            <source>relayed (TURN)</source>
+            <translation>über Relay (TURN)</translation>
+        </message>
+        <message>
+            <source>to the SDP address</source>
+            <translation>an die SDP-Adresse</translation>
+        </message>
+        <message>
+            <source>finding a path</source>
+            <translation>Weg wird gesucht</translation>
+        </message>
+        <message>
+            <source>no path</source>
+            <translation>kein Weg</translation>
         </message>
         <message>
             <source>One-way audio:</source>
@@ -2317,6 +2397,160 @@ Klicken zum Annehmen.</translation>
         </message>
     </context>
     <context>
+        <name>PageButton</name>
+        <message>
+            <source>Page</source>
+            <translation>Durchsage</translation>
+        </message>
+        <message>
+            <source>Page {group}</source>
+            <translation>Durchsage an {group}</translation>
+        </message>
+        <message>
+            <source>No paging groups: add them in Settings → Paging</source>
+            <translation>Keine Durchsagegruppen: unter Einstellungen → Durchsagen hinzufügen</translation>
+        </message>
+        <message>
+            <source>Send a page (a one-way announcement) to a group of phones</source>
+            <translation>Eine Durchsage (eine Ansage in eine Richtung) an eine Gruppe von Telefonen senden</translation>
+        </message>
+        <message>
+            <source>End the page</source>
+            <translation>Die Durchsage beenden</translation>
+        </message>
+        <message>
+            <source>End page</source>
+            <translation>Durchsage beenden</translation>
+        </message>
+        <message>
+            <source>Page from {source} on {group}</source>
+            <translation>Durchsage von {source} an {group}</translation>
+        </message>
+    </context>
+    <context>
+        <name>PagingPage</name>
+        <message>
+            <source>G.722 (wideband)</source>
+            <translation>G.722 (Breitband)</translation>
+        </message>
+        <message>
+            <source>Opus</source>
+            <translation>Opus</translation>
+        </message>
+        <message>
+            <source>G.711 µ-law (PCMU)</source>
+            <translation>G.711 µ-law (PCMU)</translation>
+        </message>
+        <message>
+            <source>G.711 A-law (PCMA)</source>
+            <translation>G.711 A-law (PCMA)</translation>
+        </message>
+        <message>
+            <source>Hold the call while the page plays</source>
+            <translation>Das Gespräch halten, solange die Durchsage läuft</translation>
+        </message>
+        <message>
+            <source>Play the page along with the call</source>
+            <translation>Die Durchsage zusammen mit dem Gespräch wiedergeben</translation>
+        </message>
+        <message>
+            <source>Pages heard</source>
+            <translation>Empfangene Durchsagen</translation>
+        </message>
+        <message>
+            <source>Group (address:port)</source>
+            <translation>Gruppe (Adresse:Port)</translation>
+        </message>
+        <message>
+            <source>Priority</source>
+            <translation>Priorität</translation>
+        </message>
+        <message>
+            <source>Only from (addresses)</source>
+            <translation>Nur von (Adressen)</translation>
+        </message>
+        <message>
+            <source>Codecs (empty: all)</source>
+            <translation>Codecs (leer: alle)</translation>
+        </message>
+        <message>
+            <source>Paging groups heard</source>
+            <translation>Empfangene Durchsagegruppen</translation>
+        </message>
+        <message>
+            <source>Select all groups</source>
+            <translation>Alle Gruppen auswählen</translation>
+        </message>
+        <message>
+            <source>&amp;Add group</source>
+            <translation>Gruppe &amp;hinzufügen</translation>
+        </message>
+        <message>
+            <source>Add paging group</source>
+            <translation>Durchsagegruppe hinzufügen</translation>
+        </message>
+        <message>
+            <source>&amp;Remove group</source>
+            <translation>Gruppe &amp;entfernen</translation>
+        </message>
+        <message>
+            <source>Remove paging group</source>
+            <translation>Durchsagegruppe entfernen</translation>
+        </message>
+        <message>
+            <source>A page of higher priority interrupts one of lower priority. Do not disturb hears no pages.</source>
+            <translation>Eine Durchsage höherer Priorität unterbricht eine niedrigerer Priorität. Bei „Nicht stören“ werden keine Durchsagen wiedergegeben.</translation>
+        </message>
+        <message>
+            <source>A page during a call</source>
+            <translation>Eine Durchsage während eines Gesprächs</translation>
+        </message>
+        <message>
+            <source>During a call:</source>
+            <translation>Während eines Gesprächs:</translation>
+        </message>
+        <message>
+            <source>239.0.1.20:5004, [ff05::1:20]:5004</source>
+            <translation>239.0.1.20:5004, [ff05::1:20]:5004</translation>
+        </message>
+        <message>
+            <source>Groups the Page button sends to</source>
+            <translation>Gruppen, an die die Durchsage-Taste sendet</translation>
+        </message>
+        <message>
+            <source>Page button sends to:</source>
+            <translation>Durchsage-Taste sendet an:</translation>
+        </message>
+        <message>
+            <source>Codec of pages sent</source>
+            <translation>Codec gesendeter Durchsagen</translation>
+        </message>
+        <message>
+            <source>Codec:</source>
+            <translation>Codec:</translation>
+        </message>
+        <message>
+            <source>Time to live of pages sent</source>
+            <translation>Lebensdauer (TTL) gesendeter Durchsagen</translation>
+        </message>
+        <message>
+            <source>TTL (hops):</source>
+            <translation>TTL (Hops):</translation>
+        </message>
+        <message>
+            <source>chosen by route</source>
+            <translation>nach Route gewählt</translation>
+        </message>
+        <message>
+            <source>Network interface for pages</source>
+            <translation>Netzwerkschnittstelle für Durchsagen</translation>
+        </message>
+        <message>
+            <source>Network interface:</source>
+            <translation>Netzwerkschnittstelle:</translation>
+        </message>
+    </context>
+    <context>
         <name>PasswordPrompt</name>
         <message>
             <source>Password for {who}</source>
@@ -2512,6 +2746,10 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>Calls</source>
             <translation>Gespräche</translation>
+        </message>
+        <message>
+            <source>Paging</source>
+            <translation>Durchsagen</translation>
         </message>
         <message>
             <source>General</source>

@@ -123,6 +123,8 @@ def account_from_settings(
         turn_server=turn_server,
         turn_user=entry.turn_user if turn_server is not None else None,
         turn_password=turn_password if turn_server is not None else None,
+        turn_transport=transport_name(entry.turn_transport),
+        ice=entry.ice,
     )
 
 
@@ -148,6 +150,8 @@ _ACCOUNT_FIELDS = (
     "turn_server",
     "turn_user",
     "turn_password",
+    "turn_transport",
+    "ice",
 )
 
 

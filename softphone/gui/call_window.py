@@ -478,12 +478,32 @@ class CallRow(QFrame):
         if event.encryption is not None:
             self.show_encryption(event.encryption)
         rtt = f"{event.rtt_ms:.0f} ms" if event.rtt_ms is not None else "–"
-        self.quality_label.setText(
-            self.tr("MOS {mos:.1f} · loss {loss_percent:.1f} % · jitter {jitter_ms:.0f} ms · RTT {rtt}").format(
-                mos=event.mos, loss_percent=event.loss_percent, jitter_ms=event.jitter_ms, rtt=rtt
-            )
+        text = self.tr("MOS {mos:.1f} · loss {loss_percent:.1f} % · jitter {jitter_ms:.0f} ms · RTT {rtt}").format(
+            mos=event.mos, loss_percent=event.loss_percent, jitter_ms=event.jitter_ms, rtt=rtt
         )
+        path = self.path_words(event.path)
+        self.quality_label.setText(f"{text} · {path}" if path else text)
+        if event.path_local and event.path_remote:
+            self.quality_label.setToolTip(
+                self.tr("Media path: {local} → {remote}").format(local=event.path_local, remote=event.path_remote)
+            )
         self.graph.add(event.mos)
+
+    def path_words(self, path: str | None) -> str:
+        """The way the media takes, in words: ICE's choice, or how it goes without ICE."""
+        if path == "host":
+            return self.tr("direct")
+        if path == "srflx":
+            return self.tr("through the NAT")
+        if path == "relay":
+            return self.tr("relayed (TURN)")
+        if path == "direct":
+            return self.tr("to the SDP address")
+        if path == "checking":
+            return self.tr("finding a path")
+        if path == "failed":
+            return self.tr("no path")
+        return ""
 
     def on_warning(self, event: MediaWarningEvent) -> None:
         if event.warning == "one_way_audio" and not event.active:

@@ -61,6 +61,7 @@ from softphone.gui.icons import app_icon, badge_icon, icon
 from softphone.gui.incoming import IncomingCallWindow
 from softphone.gui.incoming_calls import IncomingCalls
 from softphone.gui.notifications import Notifications
+from softphone.gui.paging import PageButton, apply_paging
 from softphone.gui.passwords import PasswordAsker
 from softphone.gui.presence_selector import PRESENCE_RPID, PresenceSelector
 from softphone.gui.ringer import Ringer
@@ -74,6 +75,8 @@ from softphone.ua import (
     ErrorEvent,
     IncomingCallEvent,
     MwiEvent,
+    PageEndedEvent,
+    PageStartedEvent,
     RegistrationEvent,
     address_shown,
     call_problem,
@@ -294,7 +297,9 @@ class MainWindow(QMainWindow):
         self.pad_button.setAccessibleName(self.tr("Show dial pad"))
         self.pad_button.setToolTip(self.tr("Dial pad (Ctrl+K); digits are sent as DTMF during a call"))
         self.pad_button.clicked.connect(self.toggle_dialpad)
+        self.page_button = PageButton(self.bridge, self.settings, self.show_error)
         row.addWidget(self.dial_field, 1)
+        row.addWidget(self.page_button)
         row.addWidget(self.pad_button)
         row.addWidget(self.call_button)
         return row
@@ -605,6 +610,8 @@ class MainWindow(QMainWindow):
         )
 
     def _core_started(self) -> None:
+        for problem in apply_paging(self.bridge, self.settings.paging, self.show_error):
+            self.show_error(problem)
         self.notifications.start()
         self._dial_pending()
 
@@ -715,6 +722,8 @@ class MainWindow(QMainWindow):
             self.on_mwi(event)
         elif isinstance(event, ErrorEvent):
             self.show_error(event.message)
+        elif isinstance(event, PageStartedEvent | PageEndedEvent):
+            self.page_button.on_event(event)
         else:
             self.call_window.on_event(event)
 

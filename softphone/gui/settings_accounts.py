@@ -58,6 +58,7 @@ from softphone.ua import (
     UserAgent,
     address_shown,
     cannot,
+    nat_test_text,
     registration_problem,
 )
 
@@ -140,6 +141,22 @@ class ConnectionTester:
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
 
+    def start_nat_test(self, stun_server: str, on_result: Callable[[str], None]) -> None:
+        """RFC 5780's NAT test against ``stun_server``, the same way as :meth:`start`."""
+        bridge = self.bridge
+        failed = lambda exc: on_result(cannot("test the network", str(exc)))  # noqa: E731
+        if bridge is not None and bridge.loop is not None and bridge.running:
+            bridge.run(lambda: nat_test_text(stun_server), on_done=on_result, on_error=failed)
+            return
+        thread = run_in_thread(
+            self._relay,
+            lambda: asyncio.run(nat_test_text(stun_server)),
+            on_done=on_result,
+            on_error=failed,
+            name="softphone-nat-test",
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+
     def join(self, timeout: float = 20.0) -> None:
         """Wait for private test threads (tests and shutdown only)."""
         for thread in self._threads:
@@ -156,6 +173,11 @@ SRTP_KEY_CHOICES = (
     (QT_TRANSLATE_NOOP("AccountEditor", "DTLS or SDES"), "any"),
     (QT_TRANSLATE_NOOP("AccountEditor", "DTLS-SRTP (fingerprint in the SDP)"), "dtls"),
     (QT_TRANSLATE_NOOP("AccountEditor", "SDES (keys in the SDP, over TLS only)"), "sdes"),
+)
+TURN_TRANSPORT_CHOICES = (
+    (QT_TRANSLATE_NOOP("AccountEditor", "UDP"), "udp"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "TCP (where UDP is blocked)"), "tcp"),
+    (QT_TRANSLATE_NOOP("AccountEditor", "TLS (where UDP is blocked, encrypted)"), "tls"),
 )
 
 
@@ -216,6 +238,18 @@ class AccountEditor(QDialog):
         self.turn_password.setAccessibleName(self.tr("TURN password"))
         if entry.turn_server:
             self.turn_password.setPlaceholderText(self.tr("unchanged (kept in the system keyring)"))
+        self.turn_transport = QComboBox()
+        self.turn_transport.setAccessibleName(self.tr("TURN transport"))
+        self.turn_transport.setToolTip(
+            self.tr("How calls reach the TURN server: TCP or TLS gets through networks that block UDP")
+        )
+        for choice, name in TURN_TRANSPORT_CHOICES:
+            self.turn_transport.addItem(self.tr(choice), name)
+        self.turn_transport.setCurrentIndex(max(0, self.turn_transport.findData(entry.turn_transport)))
+        self.ice = QCheckBox(self.tr("Find the media path with &ICE when a STUN or TURN server is set"))
+        self.ice.setChecked(entry.ice is not False)
+        self.ice.setAccessibleName(self.tr("Use ICE"))
+        self.ice.setToolTip(self.tr("Off: calls use the address in the SDP, and the relay for every call with TURN"))
         self.transport = QComboBox()
         self.transport.addItems(list(TRANSPORT_NAMES))
         self.transport.setCurrentText(entry.transport if entry.transport in TRANSPORT_NAMES else "udp")
@@ -234,6 +268,8 @@ class AccountEditor(QDialog):
         form.addRow(self.tr("TUR&N server:"), self.turn)
         form.addRow(self.tr("TURN user:"), self.turn_user)
         form.addRow(self.tr("TURN password:"), self.turn_password)
+        form.addRow(self.tr("TURN transport:"), self.turn_transport)
+        form.addRow("", self.ice)
         form.addRow(self.tr("&Transport:"), self.transport)
         self.srtp = QComboBox()
         self.srtp.setAccessibleName(self.tr("Media encryption"))
@@ -275,7 +311,14 @@ class AccountEditor(QDialog):
         self.test_result.setWordWrap(True)
         self.test_result.setAccessibleName(self.tr("Connection test result"))
         self.test_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.network_button = QPushButton(self.tr("Test the &network"))
+        self.network_button.setAccessibleName(self.tr("Test the network"))
+        self.network_button.setToolTip(
+            self.tr("Ask the STUN server what kind of NAT is between this computer and the internet")
+        )
+        self.network_button.clicked.connect(self.test_network)
         test_row.addWidget(self.test_button)
+        test_row.addWidget(self.network_button)
         test_row.addWidget(self.test_result, 1)
         layout.addLayout(test_row)
 
@@ -317,6 +360,8 @@ class AccountEditor(QDialog):
             stun_server=self.stun.text().strip() or None,
             turn_server=self.turn.text().strip() or None,
             turn_user=self.turn_user.text().strip() or None,
+            turn_transport=str(self.turn_transport.currentData()),
+            ice=None if self.ice.isChecked() else False,
             transport=self.transport.currentText(),
             register=self.register.isChecked(),
             enabled=self.enabled.isChecked(),
@@ -356,7 +401,18 @@ class AccountEditor(QDialog):
         self.test_result.setAccessibleName(self.tr("Connection test result: testing"))
         self.tester.start(account, self._tested)
 
+    def test_network(self) -> None:
+        server = self.stun.text().strip()
+        if not server:
+            self.test_result.setText(self.tr("The network test needs a STUN server: fill in the STUN server field."))
+            return
+        self.testing = True
+        self.network_button.setEnabled(False)
+        self.test_result.setText(self.tr("testing …"))
+        self.tester.start_nat_test(server, self._tested)
+
     def _tested(self, text: str) -> None:
+        self.network_button.setEnabled(True)
         self.testing = False
         self.test_button.setEnabled(True)
         self.test_result.setText(text)

@@ -1,9 +1,9 @@
 """The settings dialog: accounts, audio devices, codec order, call handling and start at login.
 
 :class:`SettingsDialog` edits a copy of :class:`~softphone.store.Settings`
-on five pages, each a module of its own (:mod:`~softphone.gui.settings_accounts`,
+on six pages, each a module of its own (:mod:`~softphone.gui.settings_accounts`,
 :mod:`~softphone.gui.settings_audio`, :mod:`~softphone.gui.settings_calls`
-for codecs and calls, :mod:`~softphone.gui.settings_general`). *OK* or
+for codecs and calls, :mod:`~softphone.gui.paging`, :mod:`~softphone.gui.settings_general`). *OK* or
 *Apply* writes it with :func:`~softphone.store.save_settings`, keeps new
 passwords where the user chose (keyring, a file only the user may read, or
 nowhere; never the settings file), writes or removes the XDG autostart
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from softphone.gui.paging import PagingPage, apply_paging
 from softphone.gui.settings_accounts import AccountsPage, ConnectionTester, UaFactory
 from softphone.gui.settings_audio import AudioPage, processing_from
 from softphone.gui.settings_calls import CallsPage, CodecsPage, apply_to_ua, forwarding_for
@@ -86,6 +87,7 @@ class SettingsDialog(QDialog):
         self.audio_page = AudioPage(self.settings, enabled=audio)
         self.codecs_page = CodecsPage(self.settings)
         self.calls_page = CallsPage(self.settings)
+        self.paging_page = PagingPage(self.settings)
         self.general_page = GeneralPage(settings_path)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName(self.tr("Settings sections"))
@@ -93,6 +95,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.audio_page, self.tr("Audio"))
         self.tabs.addTab(self.codecs_page, self.tr("Codecs"))
         self.tabs.addTab(self.calls_page, self.tr("Calls"))
+        self.tabs.addTab(self.paging_page, self.tr("Paging"))
         self.tabs.addTab(self.general_page, self.tr("General"))
         layout.addWidget(self.tabs, 1)
         self.status = QLabel("")
@@ -141,6 +144,7 @@ class SettingsDialog(QDialog):
         self.audio_page.collect_into(settings)
         self.codecs_page.collect_into(settings)
         self.calls_page.collect_into(settings)
+        self.paging_page.collect_into(settings)
         return settings
 
     def apply(self) -> bool:
@@ -201,6 +205,7 @@ class SettingsDialog(QDialog):
                 snapshot.audio.input_device, snapshot.audio.output_device, processing_from(snapshot.audio)
             )
             bridge.call(setattr, ua, "media", media)
+        notes += apply_paging(bridge, snapshot.paging, self.status.setText)
         return list(dict.fromkeys(notes))
 
     def accept(self) -> None:

@@ -48,6 +48,7 @@ core loop with ``call_soon_threadsafe``).
 from __future__ import annotations
 
 import collections
+import dataclasses
 import logging
 import random
 import select
@@ -58,6 +59,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from softphone.ice.agent import Route
+from softphone.ice.candidate import NegotiatedIce
 from softphone.media.codecs import codec_for
 from softphone.media.dtls import DtlsIdentity
 from softphone.media.dtmf import event_code
@@ -67,12 +70,15 @@ from softphone.media.events import (
     EncryptionFailed,
     EncryptionReady,
     EventCallback,
+    IceConnected,
+    IceFailure,
     MediaEvent,
     MediaFailure,
     OneWayAudio,
     QualityCallback,
     RemoteBye,
 )
+from softphone.media.ice_link import IceLink, RelayedSocket
 from softphone.media.keepalive import MediaKeepalive
 from softphone.media.parameters import (
     Address,
@@ -82,6 +88,7 @@ from softphone.media.parameters import (
     address_key,
     is_unspecified,
 )
+from softphone.media.quality import QualitySnapshot
 from softphone.media.receive_stream import ReceiveStream
 from softphone.media.recorder import CallRecorder
 from softphone.media.rtcp import RTCP_MIN_TIME, is_rtcp
@@ -271,6 +278,7 @@ class MediaSession:
         self._params = negotiated
         self._keepalive = MediaKeepalive(keepalive, clock())
         self._stun_received = 0
+        self._ice: IceLink | None = None
 
         cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._send = SendStream(source, self._send_rtp, rng)
@@ -501,9 +509,20 @@ class MediaSession:
                     "srtp_unprotected": 0 if self._protection is None else self._protection.unprotected,
                     "stun_received": self._stun_received,
                     "keepalives_sent": self._keepalive.sent,
+                    **self._ice_counts(),
                 },
                 encryption=None if self._protection is None else self._protection.status(),
             )
+
+    def _ice_counts(self) -> dict[str, int]:
+        if self._ice is None:
+            return {}
+        agent = self._ice.agent
+        return {
+            "ice_checks_sent": agent.checks_sent,
+            "ice_answered": agent.answered,
+            **{f"ice_dropped_{reason}": count for reason, count in agent.dropped.items()},
+        }
 
     def _dropped(self) -> dict[str, int]:
         receiver = self._receive.receiver
@@ -553,7 +572,33 @@ class MediaSession:
             self._send.new_talkspurt()
         if old is not None and params.rtcp_mux != old.rtcp_mux:
             self._setup_rtcp_socket()
+        self._configure_ice(params.ice, initial=initial)
         self._update_one_way()
+
+    def _configure_ice(self, ice: NegotiatedIce | None, *, initial: bool) -> None:
+        link = self._ice
+        if ice is None:
+            self._ice = None
+            return
+        # RFC 8445 9: new credentials on either side are an ICE restart.
+        if link is not None and (link.ice.local.ufrag, link.ice.remote.ufrag) == (ice.local.ufrag, ice.remote.ufrag):
+            return
+        self._ice = IceLink(ice, self._sock, self._ice_selected, self._ice_failed)
+        if not initial:
+            self._ice.start(self._clock())
+
+    def _ice_selected(self, route: Route, selected: bool) -> None:
+        key = address_key(route.remote[0], route.remote[1], self._sock.family)
+        if key != self._receive.receiver.remote:
+            self._receive.receiver.remote = key
+            self._rtcp.expected = key
+            self._receive.forget_source()
+            self._rtcp.source = None
+        if selected:
+            self._report(IceConnected(route.kind, route.local, route.remote))
+
+    def _ice_failed(self, reason: str) -> None:
+        self._report(IceFailure(reason))
 
     def _setup_rtcp_socket(self) -> None:
         if self._rtcp_sock is not None:
@@ -590,6 +635,8 @@ class MediaSession:
     @property
     def sending(self) -> bool:
         params = self._params
+        if self._ice is not None and self._ice.route is None:
+            return False
         if params.remote_port == 0 or is_unspecified(params.remote_address):
             return False
         return self.direction in ("sendrecv", "sendonly")
@@ -612,6 +659,8 @@ class MediaSession:
         now = self._clock()
         with self._lock:
             self._rtcp.start(now)
+            if self._ice is not None:
+                self._ice.start(now)
             if self._protection is not None:
                 self._send_dtls(self._protection.start(now))
             self._next_quality = now + _QUALITY_PERIOD
@@ -656,13 +705,16 @@ class MediaSession:
 
     def _wait_and_receive(self, timeout: float) -> None:
         socks = [self._sock] if self._rtcp_sock is None else [self._sock, self._rtcp_sock]
+        # A relayed socket may reach its TURN server over TCP/TLS: that connection is watched too, and read
+        # by a recvfrom on the relayed socket itself.
+        extra = self._sock.watched() if isinstance(self._sock, RelayedSocket) else ()
         try:
-            readable, _, _ = select.select(socks, [], [], max(0.0, timeout))
+            readable, _, _ = select.select([*socks, *extra], [], [], max(0.0, timeout))
         except (OSError, ValueError):
             # A socket closed under us (stop() racing): sleep out the deadline instead.
             time.sleep(max(0.0, timeout))
             return
-        for sock in readable:
+        for sock in dict.fromkeys(self._sock if s in extra else s for s in readable):
             self._guarded(lambda s=sock: self._drain(s))  # type: ignore[misc]
 
     def _drain(self, sock: socket.socket) -> None:
@@ -679,8 +731,10 @@ class MediaSession:
             now = self._clock()
             try:
                 if is_stun(data):
-                    # RFC 7983: STUN on the media port; nothing here asks for an answer before ICE.
+                    # RFC 7983: STUN on the media port, for ICE when the call has it.
                     self._stun_received += 1
+                    if self._ice is not None:
+                        self._ice.handle(data, addr, now)
                     continue
                 if self._protection is not None or is_dtls(data):
                     unprotected = self._unprotect(sock, data, addr, now)
@@ -746,6 +800,8 @@ class MediaSession:
         while self._commands:
             self._commands.popleft()()
         now = self._clock()
+        if self._ice is not None:
+            self._ice.poll(now)
         self._poll_protection(now)
         sent = self._send.step(self.sending)
         played = self._receive.play(now, self.playing)
@@ -797,6 +853,8 @@ class MediaSession:
         return (self._params.remote_address, port)
 
     def _sendto(self, sock: socket.socket, data: bytes, addr: Address) -> bool:
+        if self._ice is not None and sock is self._sock:
+            return self._ice.send(data)
         try:
             sock.sendto(data, addr)
             return True
@@ -842,7 +900,25 @@ class MediaSession:
         self._quality_reports += 1
         if self._on_quality is not None:
             snapshot = self._receive.quality_snapshot(self._send.rtp.packet_count, self._rtcp.rtt)
-            self._call(self._on_quality, snapshot)
+            self._call(self._on_quality, self._with_path(snapshot))
+
+    def _with_path(self, snapshot: QualitySnapshot) -> QualitySnapshot:
+        ice = self._ice
+        local = self.local_address
+        if ice is not None:
+            route = ice.route
+            if route is None:
+                return dataclasses.replace(snapshot, path="failed" if ice.failed else "checking")
+            return dataclasses.replace(
+                snapshot, path=route.kind, path_local=_text(route.local), path_remote=_text(route.remote)
+            )
+        relay = getattr(self._sock, "relayed", None) if isinstance(self._sock, RelayedSocket) else None
+        return dataclasses.replace(
+            snapshot,
+            path="relay" if relay is not None else "direct",
+            path_local=_text(relay if relay is not None else (local[0], local[1])),
+            path_remote=_text(self._remote_rtp()),
+        )
 
     def _report(self, event: MediaEvent) -> None:
         if self._on_event is not None:
@@ -853,3 +929,8 @@ class MediaSession:
             callback(value)
         except Exception:
             log.exception("media session callback %r raised", callback)
+
+
+def _text(address: Address) -> str:
+    host, port = str(address[0]), int(address[1])
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

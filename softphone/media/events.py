@@ -13,6 +13,8 @@ __all__ = [
     "EncryptionFailed",
     "EncryptionReady",
     "EventCallback",
+    "IceConnected",
+    "IceFailure",
     "MediaEvent",
     "MediaFailure",
     "OneWayAudio",
@@ -62,7 +64,32 @@ class EncryptionFailed:
     reason: str
 
 
-MediaEvent: TypeAlias = DtmfReceived | OneWayAudio | RemoteBye | MediaFailure | EncryptionReady | EncryptionFailed
+@dataclass(frozen=True, slots=True)
+class IceConnected:
+    """ICE selected a path (RFC 8445 8): ``kind`` host, srflx or relay, between ``local`` and ``remote``."""
+
+    kind: str
+    local: tuple[str, int]
+    remote: tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class IceFailure:
+    """No candidate pair works, or the selected one lost consent (RFC 7675): media cannot flow."""
+
+    reason: str
+
+
+MediaEvent: TypeAlias = (
+    DtmfReceived
+    | OneWayAudio
+    | RemoteBye
+    | MediaFailure
+    | EncryptionReady
+    | EncryptionFailed
+    | IceConnected
+    | IceFailure
+)
 
 QualityCallback = Callable[[QualitySnapshot], None]
 EventCallback = Callable[[MediaEvent], None]

@@ -11,6 +11,8 @@ import socket
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol, TypeAlias
 
+from softphone.ice.candidate import NegotiatedIce
+
 __all__ = ["Address", "CodecDescription", "CryptoParameters", "MediaParameters", "address_key", "is_unspecified"]
 
 Address: TypeAlias = tuple[Any, ...]
@@ -85,6 +87,8 @@ class MediaParameters(Protocol):
     def rtcp_mux(self) -> bool: ...
     @property
     def remote_ssrc(self) -> int | None: ...
+    @property
+    def ice(self) -> NegotiatedIce | None: ...
 
 
 def is_unspecified(host: str) -> bool:

@@ -161,6 +161,10 @@ class QualitySnapshot:
     concealed_ms: float
     mos: float
     r_factor: float | None = None
+    # The way media takes: host, srflx or relay when ICE chose it, relay or direct without ICE; and its two ends.
+    path: str | None = None
+    path_local: str | None = None
+    path_remote: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from softphone.sip.errors import SipParseError
+from softphone.sip.ice_sdp import IceDescription, NegotiatedIce, ice_attributes, remote_ice
 from softphone.sip.sdp import (
     DIRECTIONS,
     Attribute,
@@ -154,6 +155,8 @@ class AudioConfig:
     rtcp_mux: bool = False
     protos: tuple[str, ...] = ("RTP/AVP",)
     srtp: SrtpConfig = field(default_factory=SrtpConfig)
+    # Our ICE credentials and candidates (RFC 8839); None: no ICE.
+    ice: IceDescription | None = None
 
     @property
     def accepted_protos(self) -> tuple[str, ...]:
@@ -202,6 +205,10 @@ class NegotiatedMedia:
     plain_reason: str = ""
     # The one SSRC the peer's SDP declares for the stream (RFC 5576 4.1), if it declares exactly one.
     remote_ssrc: int | None = None
+    # Both sides' ICE, when both do it.
+    ice: NegotiatedIce | None = None
+    # The offer named a multicast group: we join it and only receive (``remote_address`` is the group).
+    multicast: bool = False
 
     @property
     def send(self) -> bool:
@@ -325,7 +332,9 @@ def create_offer(
             attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
     proto, security = offer_security(local.srtp, local.protos[0])
     attributes.extend(security)
-    rtcp_mux = local.rtcp_mux or any(a.name == "fingerprint" for a in security)
+    rtcp_mux = local.rtcp_mux or local.ice is not None or any(a.name == "fingerprint" for a in security)
+    if local.ice is not None:
+        attributes.extend(ice_attributes(local.ice))
     attributes.extend(_common_attributes(local, direction, rtcp_mux))
     sd.media.append(MediaDescription("audio", port, None, proto, formats, attributes=attributes))
     return sd
@@ -458,6 +467,8 @@ def _answer_audio(
     match = _match_offer(media, local)
     if not match.codecs:
         return None
+    if remote.is_multicast:
+        return _answer_multicast(offer, media, local, match, security)
     offered = media.direction(offer)
     # RFC 3264 8.4: c=0.0.0.0 means send neither RTP nor RTCP there: treat it as sendonly.
     held = offered in ("sendonly", "inactive") or remote.is_unspecified
@@ -467,7 +478,10 @@ def _answer_audio(
     answered = _intersect(reverse_direction(offered), preference)
     crypto, security_attributes, plain_reason = security
     # RFC 5764 5.1.2 and RFC 7983: DTLS-SRTP shares one port with RTP; we take rtcp-mux whenever it is offered then.
-    rtcp_mux = media.rtcp_mux and (local.rtcp_mux or (crypto is not None and crypto.key_exchange == "dtls"))
+    rtcp_mux = media.rtcp_mux and (
+        local.rtcp_mux or local.ice is not None or (crypto is not None and crypto.key_exchange == "dtls")
+    )
+    theirs_ice = remote_ice(media, offer) if local.ice is not None else None
 
     formats: list[str] = []
     attributes: list[Attribute] = []
@@ -482,6 +496,9 @@ def _answer_audio(
         attributes.extend(_rtp_attributes(payload_type, RtpMap(TELEPHONE_EVENT, rate), local.dtmf_events))
         receive[payload_type] = Codec(TELEPHONE_EVENT, rate, 1, payload_type)
     attributes.extend(security_attributes)
+    if theirs_ice is not None and local.ice is not None:
+        # RFC 8839 4.2.2: only an offer with ICE is answered with ICE.
+        attributes.extend(ice_attributes(local.ice))
     attributes.extend(_common_attributes(local, answered, rtcp_mux))
     answer_media = MediaDescription("audio", port, None, media.proto, formats, attributes=attributes)
 
@@ -504,6 +521,59 @@ def _answer_audio(
         crypto=crypto,
         plain_reason=plain_reason,
         remote_ssrc=_remote_ssrc(media),
+        # RFC 8445 6.1.1: the answerer is controlled, unless the offerer is lite.
+        ice=None
+        if theirs_ice is None or local.ice is None
+        else NegotiatedIce(local.ice, theirs_ice, controlling=theirs_ice.lite),
+    )
+    return answer_media, negotiated
+
+
+def _answer_multicast(
+    offer: SessionDescription,
+    media: MediaDescription,
+    local: AudioConfig,
+    match: _Match,
+    security: tuple[MediaCrypto | None, list[Attribute], str],
+) -> tuple[MediaDescription, NegotiatedMedia] | None:
+    """A stream to a multicast group, which we only receive (the group hears nothing from us)."""
+    crypto, _attributes, plain_reason = security
+    if crypto is not None:
+        return None  # keys for a group would have to be shared by all its members: not supported
+    remote = offer.connection_for(media)
+    assert remote is not None
+    offered = media.direction(offer)
+    formats: list[str] = []
+    attributes: list[Attribute] = []
+    receive: dict[int, Codec] = {}
+    for payload_type, ours, theirs in match.codecs:
+        formats.append(str(payload_type))
+        attributes.extend(_rtp_attributes(payload_type, theirs.rtpmap, ours.fmtp))
+        receive[payload_type] = replace(ours, payload_type=payload_type, fmtp=dict(theirs.fmtp))
+    attributes.extend(_common_attributes(local, offered, False))
+    # RFC 3264 6.2: an accepted multicast stream is answered with the offer's address, port and direction.
+    answer_media = MediaDescription(
+        "audio", media.port, None, media.proto, formats, connection=copy.deepcopy(remote), attributes=attributes
+    )
+    send_codec = match.codecs[0][2]
+    negotiated = NegotiatedMedia(
+        remote_address=remote.address,
+        remote_addrtype=remote.addrtype.upper(),
+        remote_port=media.port,
+        remote_rtcp_port=_remote_rtcp_port(media, False),
+        codec=send_codec,
+        payload_type=match.codecs[0][0],
+        codecs=[theirs for _, _, theirs in match.codecs],
+        receive_codecs=receive,
+        telephone_event=None,
+        telephone_events={},
+        ptime=_send_ptime(media, local),
+        direction="recvonly" if offered in ("sendrecv", "sendonly") else "inactive",
+        on_hold=offered in ("recvonly", "inactive"),
+        rtcp_mux=False,
+        plain_reason=plain_reason,
+        remote_ssrc=_remote_ssrc(media),
+        multicast=True,
     )
     return answer_media, negotiated
 
@@ -621,6 +691,7 @@ def _negotiate_audio(
     )
     rtcp_mux = offered.rtcp_mux and answered.rtcp_mux
     crypto, plain_reason = answered_crypto(offered, dtls_view(answered, answer), local.srtp, where)
+    theirs_ice = remote_ice(answered, answer) if local.ice is not None else None
     send_codec = codecs[0]
     return NegotiatedMedia(
         remote_address=remote.address,
@@ -640,6 +711,7 @@ def _negotiate_audio(
         crypto=crypto,
         plain_reason=plain_reason,
         remote_ssrc=_remote_ssrc(answered),
+        ice=None if theirs_ice is None or local.ice is None else NegotiatedIce(local.ice, theirs_ice, controlling=True),
     )
 
 

@@ -132,6 +132,14 @@ class Connection:
         return self.addrtype.upper() == "IP6"
 
     @property
+    def is_multicast(self) -> bool:
+        """True for a group address (224.0.0.0/4, ff00::/8): a multicast session (RFC 8866 5.7)."""
+        try:
+            return ipaddress.ip_address(self.address).is_multicast
+        except ValueError:
+            return False
+
+    @property
     def is_unspecified(self) -> bool:
         """True for 0.0.0.0 (or ::), the RFC 2543 way of saying "send nothing here"."""
         try:

@@ -39,6 +39,8 @@ __all__ = [
     "AccountSettings",
     "AudioSettings",
     "ForwardingRule",
+    "PageGroupSettings",
+    "PagingSettings",
     "Settings",
     "default_password_path",
     "default_settings_path",
@@ -96,6 +98,10 @@ class AccountSettings:
     # HOST[:PORT] of a TURN server and the user name there (its password is in the keyring): calls relay media.
     turn_server: str | None = None
     turn_user: str | None = None
+    # How the TURN server is reached: "udp", "tcp" or "tls".
+    turn_transport: str = "udp"
+    # ICE for calls: None on when a STUN or TURN server is set, False off.
+    ice: bool | None = None
     transport: str = "udp"
     register: bool = True
     expires: int = 600
@@ -137,6 +143,34 @@ class AudioSettings:
 
 
 @dataclass
+class PageGroupSettings:
+    """A multicast group pages are heard on: ``group`` as ``ADDRESS:PORT`` (``[ff05::1]:5004`` for IPv6),
+    its priority (1-255, higher interrupts lower), the sender addresses taken (empty: anyone) and codecs."""
+
+    group: str
+    priority: int = 10
+    sources: list[str] = field(default_factory=list)
+    # The codecs taken ("g722", "opus", "pcmu", "pcma"); empty: all of them.
+    codecs: list[str] = field(default_factory=list)
+    enabled: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PagingSettings:
+    """Multicast paging: groups heard, groups the Page button sends to, the TTL and codec of pages sent, the
+    network interface (None: by route) and what a page does to a call: "hold" it, or "mix" beside it."""
+
+    listen: list[PageGroupSettings] = field(default_factory=list)
+    send_groups: list[str] = field(default_factory=list)
+    ttl: int = 1
+    codec: str = "g722"
+    interface: str | None = None
+    during_call: str = "hold"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Settings:
     accounts: list[AccountSettings] = field(default_factory=list)
     audio: AudioSettings = field(default_factory=AudioSettings)
@@ -147,6 +181,7 @@ class Settings:
     presence_note: str = ""
     # Where each window was last (Qt's saveGeometry(), base64), by window: "main", "calls", "chat", "trace".
     windows: dict[str, str] = field(default_factory=dict)
+    paging: PagingSettings = field(default_factory=PagingSettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

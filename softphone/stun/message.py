@@ -91,12 +91,16 @@ class Attr(enum.IntEnum):
     DONT_FRAGMENT = 0x001A
     XOR_MAPPED_ADDRESS = 0x0020
     RESERVATION_TOKEN = 0x0022
+    PRIORITY = 0x0024  # RFC 8445 16.1
+    USE_CANDIDATE = 0x0025
     PADDING = 0x0026  # RFC 5780 7.6
     RESPONSE_PORT = 0x0027  # RFC 5780 7.5
     SOFTWARE = 0x8022
     ALTERNATE_SERVER = 0x8023
     FINGERPRINT = 0x8028
     RESPONSE_ORIGIN = 0x802B  # RFC 5780 7.3
+    ICE_CONTROLLED = 0x8029  # RFC 8445 16.1
+    ICE_CONTROLLING = 0x802A
     OTHER_ADDRESS = 0x802C  # RFC 5780 7.4
 
 
@@ -230,6 +234,12 @@ def _decode_u32(name: str) -> Callable[[bytes, bytes], object]:
     return decode
 
 
+def _decode_tiebreaker(value: bytes) -> int:
+    if len(value) != 8:
+        raise StunParseError("ICE-CONTROLLED/ICE-CONTROLLING is not 8 bytes")
+    return int.from_bytes(value, "big")
+
+
 def _decode_channel(value: bytes) -> int:
     # RFC 8656 14.1: a channel number in 0x4000-0x4FFF, then two reserved zero bytes.
     if len(value) != 4:
@@ -270,6 +280,10 @@ _DECODERS: dict[int, Decoder] = {
     Attr.CHANNEL_NUMBER: lambda v, _x: _decode_channel(v),
     Attr.REQUESTED_TRANSPORT: lambda v, _x: _decode_transport(v),
     Attr.DATA: lambda v, _x: v,
+    Attr.PRIORITY: _decode_u32("PRIORITY"),
+    Attr.USE_CANDIDATE: lambda v, _x: v,
+    Attr.ICE_CONTROLLED: lambda v, _x: _decode_tiebreaker(v),
+    Attr.ICE_CONTROLLING: lambda v, _x: _decode_tiebreaker(v),
 }
 _XOR_ADDRESSES = (Attr.XOR_MAPPED_ADDRESS, Attr.XOR_PEER_ADDRESS, Attr.XOR_RELAYED_ADDRESS)
 
@@ -292,8 +306,10 @@ def _encode_value(attr: int, value: object, xor: bytes) -> bytes:
         return b"".join(int(t).to_bytes(2, "big") for t in value)
     if attr == Attr.RESPONSE_PORT and isinstance(value, int):
         return value.to_bytes(2, "big") + b"\0\0"
-    if attr == Attr.LIFETIME and isinstance(value, int) and 0 <= value <= 0xFFFFFFFF:
+    if attr in (Attr.LIFETIME, Attr.PRIORITY) and isinstance(value, int) and 0 <= value <= 0xFFFFFFFF:
         return value.to_bytes(4, "big")
+    if attr in (Attr.ICE_CONTROLLED, Attr.ICE_CONTROLLING) and isinstance(value, int) and 0 <= value < 2**64:
+        return value.to_bytes(8, "big")
     if attr == Attr.CHANNEL_NUMBER and isinstance(value, int) and 0x4000 <= value <= 0x4FFF:
         return value.to_bytes(2, "big") + b"\0\0"
     if attr == Attr.REQUESTED_TRANSPORT and isinstance(value, int) and 0 <= value <= 0xFF:

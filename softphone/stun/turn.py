@@ -1,4 +1,4 @@
-"""A TURN client over UDP (RFC 8656): one allocation on a relay, sans-I/O.
+"""A TURN client (RFC 8656): one allocation on a relay, reached over UDP or a TCP/TLS stream, sans-I/O.
 
 A :class:`TurnClient` is fed the current time and the datagrams that came
 from the TURN server, and answers with effects: :class:`~softphone.stun.transaction.Send`
@@ -13,6 +13,11 @@ Authentication is the long-term mechanism (RFC 8489 9.2): the first Allocate
 goes without credentials, the 401 brings REALM and NONCE, and every later
 request is signed; a 438 Stale Nonce is retried with the new nonce. A 401 to
 a signed request means the user name or password is wrong.
+
+With ``stream=True`` (TCP or TLS to the server, RFC 8656 3.1; the relay to
+peers stays UDP) each request is sent once (RFC 8489 6.2.2) and ChannelData
+is padded to four bytes (12.5); :mod:`softphone.stun.stream` frames what
+arrives, and :meth:`TurnClient.receive` takes one frame at a time.
 
 Like the rest of ``stun/``, nothing here touches sockets, threads or the clock.
 """
@@ -49,6 +54,9 @@ MAX_STALE_RETRIES = 3
 FIRST_CHANNEL, LAST_CHANNEL = 0x4000, 0x4FFF
 # For the allocation a call waits on: 1.75 s per transaction, like the STUN step.
 SETUP = Retransmission(rto=0.25, rc=3, rm=4)
+# RFC 8489 6.2.2: over TCP or TLS a request is sent once; the call waits 3.5 s for an answer, upkeep Ti = 39.5 s.
+STREAM_SETUP = Retransmission(rto=3.5, rc=1, rm=1)
+STREAM_UPKEEP = Retransmission(rto=39.5, rc=1, rm=1)
 
 
 class TurnError(Exception):
@@ -87,9 +95,10 @@ class TurnState(enum.Enum):
     CLOSED = "Closed"
 
 
-def channel_data(channel: int, payload: bytes) -> bytes:
-    """RFC 8656 12.4: channel number, length, data (no padding over UDP)."""
-    return channel.to_bytes(2, "big") + len(payload).to_bytes(2, "big") + payload
+def channel_data(channel: int, payload: bytes, *, stream: bool = False) -> bytes:
+    """RFC 8656 12.4: channel number, length, data; padded to a multiple of 4 on a stream (12.5), not over UDP."""
+    pad = b"\0" * (-len(payload) % 4) if stream else b""
+    return channel.to_bytes(2, "big") + len(payload).to_bytes(2, "big") + payload + pad
 
 
 def parse_channel_data(data: bytes) -> tuple[int, bytes]:
@@ -114,7 +123,8 @@ class _Request:
 
 @dataclass
 class TurnClient:
-    """One allocation; ``server`` only names the server in messages. See the module documentation."""
+    """One allocation; ``server`` only names the server in messages; ``stream``: to the server over TCP or TLS
+    (ChannelData padded, requests not retransmitted). See the module documentation."""
 
     username: str
     password: str = field(repr=False)
@@ -124,6 +134,7 @@ class TurnClient:
     upkeep: Retransmission = field(default_factory=Retransmission)
     channels: bool = True
     software: str = "softphone"
+    stream: bool = False
     state: TurnState = TurnState.IDLE
     relayed: Address | None = None
     mapped: Address | None = None
@@ -224,7 +235,7 @@ class TurnClient:
     def wrap(self, payload: bytes, peer: Address) -> bytes:
         """What to send the server so that ``payload`` leaves the relay for ``peer``: ChannelData or Send."""
         if peer in self._bound:
-            return channel_data(self._channels[peer], payload)
+            return channel_data(self._channels[peer], payload, stream=self.stream)
         message = StunMessage(Method.SEND, Class.INDICATION).add(Attr.XOR_PEER_ADDRESS, peer).add(Attr.DATA, payload)
         return message.encode(fingerprint=False)
 
@@ -280,7 +291,10 @@ class TurnClient:
         if self._key is not None and self._realm is not None and self._nonce is not None:
             message.add(Attr.USERNAME, self.username).add(Attr.REALM, self._realm).add(Attr.NONCE, self._nonce)
         message.add(Attr.SOFTWARE, self.software)
-        schedule = self.setup if request.purpose == "allocate" else self.upkeep
+        if self.stream:
+            schedule = STREAM_SETUP if request.purpose == "allocate" else STREAM_UPKEEP
+        else:
+            schedule = self.setup if request.purpose == "allocate" else self.upkeep
         request.tx = BindingTransaction(message, schedule, key=self._key, unsigned_errors=True)
         self._pending[message.transaction_id] = request
         return self._settle(request, request.tx.start(now), now)

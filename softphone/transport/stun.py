@@ -45,12 +45,12 @@ class StunError(TransportError):
     """A STUN server that does not answer, answers with an error, or cannot be found."""
 
 
-def parse_server(text: str) -> tuple[str, int]:
+def parse_server(text: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as typed in settings or on the command line."""
     text = text.strip().removeprefix("stun:")
     if not text:
         raise StunError("empty STUN server address")
-    host, port = text, DEFAULT_PORT
+    host, port = text, default_port
     if text.startswith("["):
         end = text.find("]")
         if end < 0:
@@ -74,10 +74,12 @@ def _port(text: str, whole: str) -> int:
     return int(text)
 
 
-async def resolve_server(text: str, family: int = socket.AF_INET, *, kind: str = "STUN") -> Address:
+async def resolve_server(
+    text: str, family: int = socket.AF_INET, *, kind: str = "STUN", default_port: int = DEFAULT_PORT
+) -> Address:
     """The server's address for ``family``: an IP literal as it is, a name through the resolver; errors name it
     a ``kind`` server (STUN or TURN)."""
-    host, port = parse_server(text)
+    host, port = parse_server(text, default_port)
     try:
         ipaddress.ip_address(host)
         return host, port

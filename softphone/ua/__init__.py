@@ -51,10 +51,13 @@ from softphone.ua.events import (
     ErrorEvent,
     Event,
     IncomingCallEvent,
+    MediaPathEvent,
     MediaWarningEvent,
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    PageEndedEvent,
+    PageStartedEvent,
     PresenceEvent,
     QualityEvent,
     RecordingEvent,
@@ -65,6 +68,7 @@ from softphone.ua.events import (
     WatcherEvent,
 )
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
+from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
 from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
@@ -92,10 +96,13 @@ __all__ = [
     "IncomingCallEvent",
     "LevelMeter",
     "MediaFactory",
+    "MediaPathEvent",
     "MediaWarningEvent",
     "MessageEvent",
     "MessageStatusEvent",
     "MwiEvent",
+    "PageEndedEvent",
+    "PageStartedEvent",
     "PresenceEvent",
     "ProcessingConfig",
     "QualityEvent",
@@ -118,6 +125,7 @@ __all__ = [
     "keyring_problem",
     "list_audio_devices",
     "message_problem",
+    "nat_test_text",
     "opus_version",
     "password_from_env",
     "password_from_file",

@@ -84,6 +84,16 @@ class Account:
     turn_server: str | None = None
     turn_user: str | None = None
     turn_password: str | None = field(default=None, repr=False)
+    # How to reach the TURN server (RFC 8656 3.1): "udp", or "tcp"/"tls" for networks that block UDP.
+    turn_transport: TransportName = "udp"
+    # ICE (RFC 8445) for calls: None means on when a STUN or TURN server is set.
+    ice: bool | None = None
+
+    @property
+    def ice_enabled(self) -> bool:
+        if self.ice is not None:
+            return self.ice
+        return self.stun_server is not None or self.turn_server is not None
 
     def __post_init__(self) -> None:
         # What people type (``alice@example.com``, ``127.0.0.1:5060``) becomes a URI here, once.
@@ -101,6 +111,10 @@ class Account:
             self.stun_server = _stun_server(self.stun_server)
         if self.turn_server is not None:
             self.turn_server = _stun_server(self.turn_server.strip().removeprefix("turn:"), "TURN")
+        if self.turn_transport not in TRANSPORT_NAMES:
+            raise AccountError(
+                f"the TURN transport must be one of {', '.join(TRANSPORT_NAMES)}, not {self.turn_transport!r}"
+            )
         if self.turn_server is not None and not (self.turn_user and self.turn_password is not None):
             raise AccountError(f"the TURN server {self.turn_server} needs a user name and a password")
         if self.expires < 0:

@@ -49,6 +49,7 @@ from softphone.ua.limits import Limits
 from softphone.ua.media import MediaFactory
 from softphone.ua.messaging import MessagingService
 from softphone.ua.mwi import MwiService
+from softphone.ua.paging import Pager
 from softphone.ua.presence import PresenceService
 from softphone.ua.registration import Registration, RetryPolicy
 from softphone.ua.router import RequestRouter
@@ -163,6 +164,7 @@ class UserAgent(SipEndpoint):
         self.dialog_state = DialogStateService(self)
         self.messaging = MessagingService(self)
         self.presence = PresenceService(self)
+        self.paging = Pager(self)
         self._started = False
 
     # --- life cycle -------------------------------------------------------------

@@ -32,7 +32,9 @@ from softphone.media.engine import (
     SilenceSource,
 )
 from softphone.media.errors import MediaError
+from softphone.media.events import IceConnected, IceFailure
 from softphone.media.keepalive import DEFAULT_INTERVAL
+from softphone.media.paging import multicast_socket
 from softphone.media.processing import ProcessingStats
 from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
@@ -45,6 +47,7 @@ from softphone.ua.events import (
     DtmfEvent,
     ErrorEvent,
     Event,
+    MediaPathEvent,
     MediaWarningEvent,
     MediaWarningKind,
     QualityEvent,
@@ -218,9 +221,16 @@ class CallMedia:
                 from_thread(DtmfEvent(call.id, event.digit, "rtp"))
             elif isinstance(event, OneWayAudio):
                 message = (
-                    f"no audio received for {event.silent_for:.1f} s" if event.active else "audio is received again"
+                    f"no audio received for {event.silent_for:.1f} s; {one_way_hint(call)}"
+                    if event.active
+                    else "audio is received again"
                 )
                 from_thread(MediaWarningEvent(call.id, "one_way_audio", message, event.active))
+            elif isinstance(event, IceConnected):
+                local, remote = _shown(event.local), _shown(event.remote)
+                from_thread(MediaPathEvent(call.id, event.kind, local, remote))
+            elif isinstance(event, IceFailure):
+                from_thread(MediaWarningEvent(call.id, "ice", f"no media path: {event.reason}; {one_way_hint(call)}"))
             elif isinstance(event, MediaFailure):
                 from_thread(MediaWarningEvent(call.id, "media_failure", event.message))
             elif isinstance(event, RemoteBye):
@@ -251,6 +261,21 @@ class CallMedia:
         if call.ended or wanted is None or sock is None:
             _close_audio(audio)  # the call ended meanwhile
             return
+        if wanted.media.multicast:
+            # The offer named a group: its RTP arrives there, not at our port, and we never send.
+            try:
+                sock = await loop.run_in_executor(
+                    None, multicast_socket, wanted.media.remote_address, wanted.media.remote_port
+                )
+            except MediaError as exc:
+                self.warning(call, "media_failure", f"media did not start: {exc}")
+                _close_audio(audio)
+                return
+            if call.ended:
+                sock.close()
+                _close_audio(audio)
+                return
+            call.media_port.close()
         call.audio = audio
         try:
             crypto = wanted.crypto
@@ -410,6 +435,20 @@ class CallMedia:
         else:
             self._loop().run_in_executor(None, _close_audio, shared)
         self._emit(ConferenceEvent([c.id for c in left], False))
+
+
+def one_way_hint(call: Call) -> str:
+    """What to check when audio does not arrive, for the warning's words."""
+    account = call.account
+    if account.turn_server is not None:
+        return "check that the TURN server lets this call through, and the firewall on both sides"
+    if account.stun_server is not None:
+        return "a NAT that maps each destination anew needs a TURN server in the account's settings"
+    return "behind a NAT, set a STUN server (or TURN, for strict NATs) in the account's settings"
+
+
+def _shown(address: tuple[str, int]) -> str:
+    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
 
 
 def _receive_only(direction: str) -> str:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from softphone.ice.agent import Credentials
+from softphone.ice.candidate import CandidateType, IceDescription
 from softphone.media.events import EncryptionFailed, EncryptionReady
 from softphone.sip.addr import NameAddr, parse_name_addr_list
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
@@ -138,7 +140,12 @@ class CallManager:
         srtp = srtp_config(account, secure_signalling=secure_signalling, fingerprint=fingerprint)
         # Behind a NAT only the RTP port's mapping is known: offer RTCP on it too (RFC 5761).
         mux = config.audio.rtcp_mux or (address is not None and address.reflexive)
-        config = dataclasses.replace(config, audio=dataclasses.replace(config.audio, srtp=srtp, rtcp_mux=mux))
+        ice = None
+        if address is not None and address.candidates:
+            credentials = Credentials.new()
+            ice = IceDescription(credentials.ufrag, credentials.pwd, address.candidates)
+        audio = dataclasses.replace(config.audio, srtp=srtp, rtcp_mux=mux, ice=ice)
+        config = dataclasses.replace(config, audio=audio)
         local = LocalParty(
             uri=account.uri,
             display_name=account.display_name,
@@ -166,6 +173,8 @@ class CallManager:
             return None
         if address is not None and (address.reflexive or address.host != media_port.host):
             return None
+        if address is not None and any(c.type is not CandidateType.HOST for c in address.candidates):
+            return None  # ICE may take the audio through a NAT or a relay; video has no ICE of its own yet
         try:
             return MediaPort(media_port.host)
         except (TransportError, OSError) as exc:
@@ -283,7 +292,7 @@ class CallManager:
         if request.replaces is not None:
             self._replaces(request, tx, source, account)
             return
-        if account.stun_server is not None or account.turn_server is not None:
+        if account.stun_server is not None or account.turn_server is not None or account.ice_enabled:
             task = ua.stack.spawn(self._ring_behind_nat(request, tx, source, account), name="stun")
             self._learning[tx] = task
             task.add_done_callback(lambda _: self._learning.pop(tx, None))

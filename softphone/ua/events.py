@@ -159,6 +159,10 @@ class QualityEvent(_Event):
     # While the echo canceller runs: its echo return loss enhancement (dB) and the echo's delay (ms).
     erle_db: float | None = None
     echo_delay_ms: float | None = None
+    # The way media takes (host, srflx, relay by ICE; direct or relay without it) and its two ends.
+    path: str | None = None
+    path_local: str | None = None
+    path_remote: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return _without_empty_encryption(_Event.to_json(self))
@@ -187,7 +191,18 @@ class VideoQualityEvent(_Event):
     packets_dropped: int
 
 
-MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn"]
+@dataclass(frozen=True, slots=True)
+class MediaPathEvent(_Event):
+    """ICE chose the way a call's media takes: ``path`` host, srflx or relay, from ``local`` to ``remote``."""
+
+    kind: ClassVar[str] = "media_path"
+    call_id: str
+    path: str
+    local: str
+    remote: str
+
+
+MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn", "ice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,6 +389,33 @@ class CallbackReadyEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PageStartedEvent(_Event):
+    """A multicast page began: heard here (``incoming``, ``source`` the sender's address) or sent by us."""
+
+    kind: ClassVar[str] = "page_started"
+    page_id: str
+    group: str
+    source: str
+    codec: str
+    direction: Direction
+    priority: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageEndedEvent(_Event):
+    """A multicast page ended. ``reason``: ``stopped`` (nothing for a second, or our own page ended),
+    ``preempted`` (a page of higher priority took over) or ``closed`` (the listener stopped)."""
+
+    kind: ClassVar[str] = "page_ended"
+    page_id: str
+    group: str
+    source: str
+    codec: str
+    direction: Direction
+    reason: str = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
@@ -387,6 +429,7 @@ Event: TypeAlias = (
     | DtmfEvent
     | QualityEvent
     | VideoQualityEvent
+    | MediaPathEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent
@@ -399,5 +442,7 @@ Event: TypeAlias = (
     | MwiEvent
     | DialogStateEvent
     | CallbackReadyEvent
+    | PageStartedEvent
+    | PageEndedEvent
     | ErrorEvent
 )

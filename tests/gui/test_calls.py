@@ -81,6 +81,9 @@ def test_dial_from_the_dial_field_peer_answers_quality_shows_and_hangup(
     # Media flows (silence both ways): the quality panel fills from QualityEvents.
     gui.wait(lambda: len(row.graph.values) >= 2)
     assert row.quality_label.text().startswith("MOS ")
+    # Without ICE the media goes to the address the peer's SDP gave; the tooltip names both ends.
+    assert row.quality_label.text().endswith("to the SDP address")
+    assert "127.0.0.1:" in row.quality_label.toolTip() and "→" in row.quality_label.toolTip()
     assert any(isinstance(e, QualityEvent) for e in gui.events)
     qtbot.mouseClick(row.hangup_button, Qt.MouseButton.LeftButton)
     bob.wait_state("ended")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -498,3 +499,121 @@ def test_the_turn_server_user_and_password_are_kept_and_reach_the_account(
     assert (account.turn_server, account.turn_user, account.turn_password) == ("203.0.113.3", "alice", "relay secret")
     memory_keyring.delete_password(TURN_KEYRING_SERVICE, "sip:alice@127.0.0.1")
     assert account_from_settings(entry, "").turn_server is None  # no password: the account works without a relay
+
+
+def test_the_turn_transport_is_chosen_next_to_the_turn_server_and_reaches_the_account(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    """UDP by default; TCP or TLS picked in the combo box is saved and given to the account, and shown again."""
+    from softphone.gui.accounts import account_from_settings
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    assert editor.turn_transport.accessibleName() == "TURN transport"
+    assert editor.turn_transport.currentData() == "udp"
+    choices = [editor.turn_transport.itemData(i) for i in range(editor.turn_transport.count())]
+    assert choices == ["udp", "tcp", "tls"]
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    editor.turn.setText("203.0.113.3")
+    editor.turn_user.setText("alice")
+    editor.turn_password.setText("relay secret")
+    editor.turn_transport.setCurrentIndex(editor.turn_transport.findData("tls"))
+    click_ok(qtbot, editor)
+    assert not editor.isVisible()
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.turn_transport == "tls"
+    assert account_from_settings(entry, "").turn_transport == "tls"
+    reopened = make_dialog(qtbot, load_settings(path), path)
+    reopened.accounts_page.account_list.setCurrentRow(0)
+    again = reopened.accounts_page.edit_account()
+    assert again is not None and again.turn_transport.currentData() == "tls"
+
+
+def test_ice_is_on_with_a_stun_server_unless_the_user_turns_it_off(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path
+) -> None:
+    from softphone.gui.accounts import account_from_settings
+
+    path = tmp_path / "settings.json"
+    dialog = make_dialog(qtbot, Settings(), path)
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    qtbot.keyClicks(editor.aor, "alice@127.0.0.1")
+    editor.stun.setText("203.0.113.1")
+    assert editor.ice.isChecked() and editor.ice.accessibleName() == "Use ICE"
+    click_ok(qtbot, editor)
+    entry = load_settings(path).accounts[0] if path.exists() else dialog.settings.accounts[0]
+    assert entry.ice is None and account_from_settings(entry, "").ice_enabled
+    editor = dialog.accounts_page.edit_account()
+    assert editor is not None and editor.ice.isChecked()
+    editor.ice.setChecked(False)
+    click_ok(qtbot, editor)
+    dialog.accept()
+    entry = load_settings(path).accounts[0]
+    assert entry.ice is False
+    assert not account_from_settings(entry, "").ice_enabled
+
+
+@pytest.fixture
+def loopback_stun(tmp_path: Path) -> Iterator[str]:
+    """coturn answering STUN on 127.0.0.1 (no NAT in between): its HOST:PORT."""
+    import shutil
+    import subprocess
+    import time
+
+    from tests.baresip_peer import free_port, udp_bound
+
+    if shutil.which("turnserver") is None:
+        pytest.fail("coturn is missing: apt-get install -y coturn", pytrace=False)
+    port = free_port()
+    argv = [
+        "turnserver", "-n", "--stun-only", "--no-tls", "--no-dtls", "--no-tcp", "--no-cli",
+        "--listening-ip=127.0.0.1", f"--listening-port={port}", f"--pidfile={tmp_path / 'turn.pid'}",
+        "--log-file=stdout", "--no-stdout-log",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15  # a bound on start-up, not a measurement
+        while not udp_bound(port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"coturn did not start on 127.0.0.1:{port}", pytrace=False)
+            time.sleep(0.05)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_the_network_test_asks_the_stun_server_and_says_what_it_found(
+    qtbot: QtBot, tmp_path: Path, memory_keyring: MemoryKeyring, xdg_config: Path, loopback_stun: str
+) -> None:
+    dialog = make_dialog(qtbot, Settings(), tmp_path / "s.json")
+    editor = dialog.accounts_page.edit_account(new=True)
+    assert editor is not None
+    qtbot.mouseClick(editor.network_button, Qt.MouseButton.LeftButton)
+    assert "needs a STUN server" in editor.test_result.text()
+    editor.stun.setText(loopback_stun)
+    watchdog = Watchdog()
+    qtbot.mouseClick(editor.network_button, Qt.MouseButton.LeftButton)
+    assert not editor.network_button.isEnabled()
+    qtbot.waitUntil(lambda: not editor.testing, timeout=WAIT_MS)
+    text = editor.test_result.text()
+    assert "mapped address: 127.0.0.1:" in text and "mapping behaviour: no NAT" in text, text
+    assert watchdog.stop() < 1.0, "the GUI thread was blocked"
+    # A STUN server that does not answer: said in words, after the test's bounded wait.
+    from tests.baresip_peer import free_port
+
+    editor.stun.setText(f"127.0.0.1:{free_port()}")
+    qtbot.mouseClick(editor.network_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not editor.testing, timeout=WAIT_MS * 3)
+    assert "mapped address: none" in editor.test_result.text(), editor.test_result.text()
+    assert editor.network_button.isEnabled()
+    editor.reject()
+    editor.tester.join()

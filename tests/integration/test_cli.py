@@ -24,16 +24,24 @@ class CliProcess:
 
     def __init__(
         self,
-        server: Kamailio,
+        server: Kamailio | None,
         *extra: str,
         audio: tuple[str, ...] = ("--no-audio",),
         prefix: Sequence[str] = (),
         listen: str = "127.0.0.1:0",
     ) -> None:
-        """``prefix`` runs the process under another command (a network namespace of tests/nat_lab.py)."""
+        """``prefix`` runs the process under another command (a network namespace of tests/nat_lab.py).
+
+        Without a ``server`` the phone registers nowhere: its account is ``sip:USER@`` the ``listen`` host.
+        """
         self.user = "u" + secrets.token_hex(4)
         password = secrets.token_hex(6)
-        server.add_user(self.user, password)
+        if server is not None:
+            server.add_user(self.user, password)
+            account = ["--account", server.aor(self.user), "--registrar", server.proxy_uri()]
+        else:
+            host = listen.rpartition(":")[0]
+            account = ["--account", f"sip:{self.user}@{host}", "--no-register"]
         env = dict(os.environ, SOFTPHONE_TEST_PASSWORD=password)
         self.db = Path(tempfile.mkdtemp(prefix="softphone-cli-")) / "softphone.db"
         self.proc = subprocess.Popen(
@@ -42,12 +50,9 @@ class CliProcess:
                 sys.executable,
                 "-m",
                 "softphone.cli",
-                "--account",
-                server.aor(self.user),
+                *account,
                 "--password-env",
                 "SOFTPHONE_TEST_PASSWORD",
-                "--registrar",
-                server.proxy_uri(),
                 "--listen",
                 listen,
                 *audio,

@@ -25,6 +25,7 @@ from softphone.sip.offer_answer import (
     reverse_direction,
 )
 from softphone.sip.sdp import Attribute, Connection, Direction, RtpMap, SessionDescription, parse_sdp
+from softphone.sip.srtp_sdp import SrtpConfig
 
 
 def sdp(*lines: str) -> SessionDescription:
@@ -702,3 +703,47 @@ def test_the_peers_declared_ssrc_is_kept_when_it_is_one() -> None:
     assert _remote_ssrc(media("1 cname:x", "2 cname:y")) is None
     assert _remote_ssrc(media("99999999999 cname:x", "-1", "x", "")) is None
     assert _remote_ssrc(media()) is None
+
+
+class TestMulticastOffer:
+    """RFC 3264 6.2: a multicast stream is answered with the offer's group, port and direction; we only receive."""
+
+    @pytest.mark.parametrize(
+        ("connection", "group"),
+        [("c=IN IP4 239.255.30.1/16", "239.255.30.1"), ("c=IN IP6 ff05::30:1", "ff05::30:1")],
+    )
+    def test_the_group_is_received_and_answered_as_offered(self, connection: str, group: str) -> None:
+        answer, media = answer_to(g711_offer("a=sendonly", connection=connection))
+        assert media is not None
+        assert media.multicast
+        assert (media.remote_address, media.remote_port) == (group, 4000)
+        assert media.direction == "recvonly"
+        assert not media.send
+        assert media.telephone_event is None
+        answered = answer.media[0]
+        assert answered.port == 4000
+        assert answered.connection is not None and answered.connection.address == group
+        assert answered.connection.ttl == (16 if ":" not in group else None)
+        assert answered.direction(answer) == "sendonly"
+        assert answered.get_attributes("rtcp-mux") == []
+
+    def test_a_sendrecv_group_is_still_only_received(self) -> None:
+        answer, media = answer_to(g711_offer(connection="c=IN IP4 239.255.30.1/1"))
+        assert media is not None and media.direction == "recvonly"
+        assert answer.media[0].direction(answer) == "sendrecv"
+
+    def test_a_unicast_offer_is_not_multicast(self) -> None:
+        _answer, media = answer_to(g711_offer())
+        assert media is not None and not media.multicast
+
+    def test_keys_for_a_group_are_refused(self) -> None:
+        offer = g711_offer(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz",
+            connection="c=IN IP4 239.255.30.1/1",
+        )
+        offer.media[0].proto = "RTP/SAVP"
+        local = AudioConfig(srtp=SrtpConfig(policy="mandatory", key_exchange="sdes", secure_signalling=True))
+        _answer, media = answer_to(offer, local)
+        assert media is None
+        offer.connection = Connection("IN", "IP4", "198.51.100.7")  # the same offer to a unicast address is taken
+        assert answer_to(offer, local)[1] is not None

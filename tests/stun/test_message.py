@@ -49,8 +49,10 @@ def test_rfc5769_request_parses_and_its_integrity_checks() -> None:
     assert message.fingerprinted
     assert message.check_integrity(short_term_key(RFC5769_PASSWORD))
     assert not message.check_integrity(short_term_key("wrong"))
-    # Comprehension-required ICE PRIORITY (0x0024) is unknown to a plain STUN client.
-    assert message.unknown_required() == [0x0024]
+    # RFC 5769 2.1's request is an ICE check: PRIORITY and ICE-CONTROLLED, now known and decoded.
+    assert message.unknown_required() == []
+    assert message.get(Attr.PRIORITY) == 0x6E0001FF
+    assert message.get(Attr.ICE_CONTROLLED) == 0x932FF9B151263B36
 
 
 def test_rfc5769_response_gives_the_mapped_address() -> None:

@@ -271,3 +271,8 @@ def test_a_turn_server_is_checked_and_needs_a_user_and_password() -> None:
     with pytest.raises(AccountError, match=r"TURN server 'turn\.example\.com:0': bad port"):
         Account("sip:a@example.com", turn_server="turn.example.com:0", turn_user="a", turn_password="pw")
     assert Account("sip:a@x.org", turn_server="turn:t.x.org", turn_user="a", turn_password="").turn_server == "t.x.org"
+    assert account.turn_transport == "udp"
+    tls = Account("sip:a@x.org", turn_server="t.x.org", turn_user="a", turn_password="pw", turn_transport="tls")
+    assert tls.turn_transport == "tls"
+    with pytest.raises(AccountError, match="the TURN transport must be one of udp, tcp, tls, not 'sctp'"):
+        Account("sip:a@x.org", turn_server="t.x.org", turn_user="a", turn_password="pw", turn_transport="sctp")  # type: ignore[arg-type]

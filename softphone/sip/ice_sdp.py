@@ -1,0 +1,53 @@
+"""ICE in SDP (RFC 8839): our credentials and candidates on the audio m= line, and reading the peer's.
+
+An offer or answer from us carries a=ice-ufrag, a=ice-pwd and one
+a=candidate per candidate (component 1 only: we always offer rtcp-mux). A
+peer's are read from its m= line, falling back to the session level (RFC
+8839 5.4). Candidate lines that cannot be used (TCP, host names, bad
+numbers) are skipped, at most :data:`MAX_CANDIDATE_LINES` are read, and
+credentials of the wrong length or alphabet mean the peer does not do ICE
+with us. Sans-I/O like the rest of ``sip/``.
+"""
+
+from __future__ import annotations
+
+from softphone.ice.candidate import Candidate, IceDescription, NegotiatedIce, parse_candidate
+from softphone.sip.sdp import Attribute, MediaDescription, SessionDescription
+
+__all__ = ["MAX_CANDIDATE_LINES", "IceDescription", "NegotiatedIce", "ice_attributes", "remote_ice"]
+
+MAX_CANDIDATE_LINES = 32
+_ICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+
+
+def ice_attributes(ice: IceDescription) -> list[Attribute]:
+    return [
+        Attribute("ice-ufrag", ice.ufrag),
+        Attribute("ice-pwd", ice.pwd),
+        *(Attribute("candidate", candidate.sdp()) for candidate in ice.candidates),
+    ]
+
+
+def _value(media: MediaDescription, session: SessionDescription, name: str) -> str | None:
+    attribute = media.get_attribute(name) or session.get_attribute(name)
+    return None if attribute is None or attribute.value is None else attribute.value.strip()
+
+
+def _credential(text: str | None, shortest: int) -> bool:
+    # RFC 8839 5.4: ice-ufrag is 4-256 ice-chars, ice-pwd 22-256.
+    return text is not None and shortest <= len(text) <= 256 and set(text) <= _ICE_CHARS
+
+
+def remote_ice(media: MediaDescription, session: SessionDescription) -> IceDescription | None:
+    """The peer's ICE for ``media``, or None when it does not do ICE (or did it wrong, or says ice-mismatch)."""
+    ufrag, pwd = _value(media, session, "ice-ufrag"), _value(media, session, "ice-pwd")
+    if not (_credential(ufrag, 4) and _credential(pwd, 22)) or media.has_attribute("ice-mismatch"):
+        return None
+    assert ufrag is not None and pwd is not None
+    candidates: list[Candidate] = []
+    for attribute in media.get_attributes("candidate")[:MAX_CANDIDATE_LINES]:
+        try:
+            candidates.append(parse_candidate(attribute.value or ""))
+        except ValueError:
+            continue
+    return IceDescription(ufrag, pwd, tuple(candidates), lite=session.has_attribute("ice-lite"))
