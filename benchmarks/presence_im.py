@@ -7,12 +7,14 @@ Run from the repository root::
     python benchmarks/presence_im.py --buddies 2000 --messages 200000
 
 **Presence.** A second process (this script with ``--serve``) runs a
-UserAgent on UDP 127.0.0.1 serving 1,000 presentities ``sip:p0@…`` …
-``sip:p999@…`` through one ``presence`` event package whose PIDF names the
+UserAgent on UDP 127.0.0.1 with an account for each of 1,000 presentities
+``sip:p0@…`` … ``sip:p999@…``, served through one ``presence`` event package whose PIDF names the
 presentity (the To of the subscription) and a generation number in its note;
 every watcher is authorised at once. Being a process of its own, its work
 (sending 1,000 NOTIFYs) does not run on the measured loop. The measured UA
-is peer to peer (no server) with a ``Store`` holding 1,000 contacts with
+has the serving process as its outbound proxy (as a presence server would
+be: what the account's own server sends is not held to the request rate
+limit) and a ``Store`` holding 1,000 contacts with
 presence on (imported from one vCard file), whose SIP URIs are the
 presentities at the serving process's port.
 
@@ -68,11 +70,14 @@ from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf
 from softphone.sip.uri import SipUri
 from softphone.store import Store
 from softphone.ua import Account, Event, PresenceEvent, UserAgent
+from softphone.ua.limits import Limits
 from softphone.ua.subscription import Decision, ServerSubscription
 
 TARGET_STALL_MS = 50.0
 TARGET_PAGE_MS = 200.0
 HEARTBEAT = 0.005
+# What a server takes: no rate limit per source (the one watcher sends all 1,000 SUBSCRIBEs).
+SERVER_LIMITS = Limits(requests_per_second=1e6, request_burst=1_000_000)
 
 
 # --- the serving process -------------------------------------------------------------
@@ -96,8 +101,11 @@ class ManyPresentities:
         return PIDF_CONTENT_TYPE, build_pidf(entity, "open", None, f"gen {self.generation}")
 
 
-async def serve() -> None:
-    ua = UserAgent([Account("sip:server@127.0.0.1", register=False)], listen=[("UDP", "127.0.0.1", 0)])
+async def serve(buddies: int) -> None:
+    # The serving process stands in for a presence server: it takes every SUBSCRIBE of the burst.
+    # An account per presentity: requests for a user no account has get 404.
+    accounts = [Account(f"sip:p{i}@127.0.0.1", register=False) for i in range(buddies)]
+    ua = UserAgent(accounts, listen=[("UDP", "127.0.0.1", 0)], limits=SERVER_LIMITS)
     package = ManyPresentities()
     ua.subscriptions.register_package(package)
     await ua.start()
@@ -158,7 +166,7 @@ def vcards(count: int, port: int) -> str:
 
 async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]:
     server = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve"],
+        [sys.executable, os.path.abspath(__file__), "--serve", "--buddies", str(buddies)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -171,8 +179,12 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         port = int(server.stdout.readline())
         result = store.contacts.import_vcard(vcards(buddies, port))
         assert result.added == buddies, result
+        # The serving process is the watcher's outbound proxy, as a presence server would be: its
+        # NOTIFYs come from the account's own server, which the request rate limit leaves alone.
         ua = UserAgent(
-            [Account("sip:watcher@127.0.0.1", register=False)], listen=[("UDP", "127.0.0.1", 0)], store=store
+            [Account("sip:watcher@127.0.0.1", register=False, outbound_proxy=f"sip:127.0.0.1:{port}")],
+            listen=[("UDP", "127.0.0.1", 0)],
+            store=store,
         )
         await ua.start()
         gc.freeze()  # as softphone-cli and the desktop application do once started
@@ -275,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve())
+        asyncio.run(serve(args.buddies))
         return 0
     if args.quick:
         args.buddies, args.messages, args.runs = 200, 20_000, 3
