@@ -69,7 +69,7 @@ from benchmarks.store_bench import ME, PEER, fill_messages
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf
 from softphone.sip.uri import SipUri
 from softphone.store import Store
-from softphone.ua import Account, Event, PresenceEvent, UserAgent
+from softphone.ua import Account, Event, PresenceEvent, UserAgent, manage_collector
 from softphone.ua.limits import Limits
 from softphone.ua.subscription import Decision, ServerSubscription
 
@@ -156,6 +156,31 @@ class Heartbeat:
             self._task.cancel()
 
 
+class GcPauses:
+    """The longest collection of each generation and how many ran (``gc.callbacks``): what the stalls are."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], time.perf_counter() - self._started)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"gen{g} {self.count[g]}x max {self.longest[g] * 1000:.1f} ms" for g in range(3) if self.count[g]
+        )
+
+
 def vcards(count: int, port: int) -> str:
     return "".join(
         f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Buddy {i:04d}\r\nN:{i:04d};Buddy;;;\r\n"
@@ -164,7 +189,7 @@ def vcards(count: int, port: int) -> str:
     )
 
 
-async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]:
+async def presence_run(directory: Path, buddies: int, collector_policy: bool = True) -> tuple[list[str], float]:
     server = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), "--serve", "--buddies", str(buddies)],
         stdin=subprocess.PIPE,
@@ -187,7 +212,12 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
             store=store,
         )
         await ua.start()
-        gc.freeze()  # as softphone-cli and the desktop application do once started
+        if collector_policy:
+            manage_collector(ua)  # as softphone-cli and the desktop application do once started
+        else:
+            gc.freeze()  # what the applications did before the policy
+        pauses = GcPauses()
+        gc.callbacks.append(pauses)
         generation = {"want": 1}
         seen: set[str] = set()
         done = asyncio.Event()
@@ -204,6 +234,7 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         await asyncio.sleep(0.05)
 
         heartbeat.reset()
+        pauses.reset()
         start, cpu = time.perf_counter(), time.process_time()
         loaded = await ua.presence.load_buddies()
         assert loaded == buddies, loaded
@@ -213,12 +244,14 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         load_s = time.perf_counter() - start
         load_cpu = time.process_time() - cpu
         load_stall = heartbeat.worst * 1000
+        load_gc = pauses.summary()
 
         await asyncio.sleep(0.2)
         generation["want"] = 2
         seen.clear()
         done.clear()
         heartbeat.reset()
+        pauses.reset()
         start, cpu = time.perf_counter(), time.process_time()
         server.stdin.write("burst\n")
         server.stdin.flush()
@@ -226,6 +259,8 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         burst_s = time.perf_counter() - start
         burst_cpu = time.process_time() - cpu
         burst_stall = heartbeat.worst * 1000
+        burst_gc = pauses.summary()
+        gc.callbacks.remove(pauses)
         heartbeat.stop()
         answer = await asyncio.get_running_loop().run_in_executor(None, server.stdout.readline)
 
@@ -238,6 +273,8 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
             f" {burst_cpu * 1000:7.0f} ms"
         )
         lines.append(f"(serving process: {answer.strip()}; {buddies / burst_s:,.0f} NOTIFYs/s handled)")
+        lines.append(f"collections during the load: {load_gc or 'none'}")
+        lines.append(f"collections during the burst: {burst_gc or 'none'}")
         worst = max(load_stall, burst_stall)
     finally:
         if ua is not None:
@@ -284,6 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=100_000, help="messages in the conversation (default 100,000)")
     parser.add_argument("--runs", type=int, default=7, help="page openings (default 7)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200 buddies, 20,000 messages, 3 runs")
+    parser.add_argument(
+        "--no-policy", action="store_true", help="gc.freeze() once started instead of the collector policy"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -297,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     directory = Path(tempfile.mkdtemp(prefix="presence-im-"))
     try:
-        presence_lines, stall = asyncio.run(presence_run(directory, args.buddies))
+        presence_lines, stall = asyncio.run(presence_run(directory, args.buddies, not args.no_policy))
         print()
         print(f"Presence, {args.buddies:,} buddies served by another process on loopback UDP:")
         for line in presence_lines:

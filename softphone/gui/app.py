@@ -14,7 +14,6 @@ is called once there is an account.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
@@ -200,6 +199,19 @@ class Softphone:
         self.store.close()
 
 
+def _manage_collector(phone: Softphone) -> None:
+    """The UA's collector policy, installed on the core loop once the UA has started."""
+    from softphone.ua import manage_collector
+
+    ua = phone.bridge.ua
+
+    async def install() -> None:
+        if ua is not None:
+            manage_collector(ua)
+
+    phone.bridge.run(install)
+
+
 def _quit_on_signals(app: object) -> None:
     """SIGTERM and SIGINT end the application cleanly (unregister, hang up) instead of killing it."""
     import signal
@@ -306,9 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         listen=args.listen,
         instance=instance,
     )
-    # What start-up built lives as long as the process: keep it out of full collections, which hold the
-    # interpreter lock (and so the GUI thread) while they scan (see README, Performance).
-    phone.bridge.started.connect(gc.freeze)
+    # Full collections hold the interpreter lock, and so the GUI thread: run them when the phone is
+    # quiet, not in a presence burst (softphone.ua.collector; README, Performance).
+    phone.bridge.started.connect(lambda: _manage_collector(phone))
     if phone.window.tray is not None:
         app.setQuitOnLastWindowClosed(False)
     phone.window.quit_requested.connect(app.quit)

@@ -25,6 +25,7 @@ from softphone.ua.account import (
 )
 from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
+from softphone.ua.collector import CollectorPolicy, manage_collector
 from softphone.ua.devices import (
     AudioDevice,
     AudioDeviceError,
@@ -78,6 +79,7 @@ __all__ = [
     "CallAudio",
     "CallEvent",
     "CallbackReadyEvent",
+    "CollectorPolicy",
     "ComposingEvent",
     "ConferenceEvent",
     "DeviceSpec",
@@ -115,6 +117,7 @@ __all__ = [
     "forget_keyring_password",
     "keyring_problem",
     "list_audio_devices",
+    "manage_collector",
     "message_problem",
     "opus_version",
     "password_from_env",
