@@ -253,14 +253,30 @@ def _report_for_benchmarks(app: object, window: object) -> None:
     QTimer.singleShot(0, shown)
     if mode != "stalls":
         return
+    import gc
+
     beat = {"last": time.monotonic(), "worst": 0.0, "since": time.monotonic()}
+    # The longest collection of each generation in that second, from any thread: ``gc <ms> <ms> <ms>``.
+    started = [0.0]
+    longest = [0.0, 0.0, 0.0]
+
+    def collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            generation = info["generation"]
+            longest[generation] = max(longest[generation], time.perf_counter() - started[0])
+
+    gc.callbacks.append(collection)
 
     def tick() -> None:
         now = time.monotonic()
         beat["worst"], beat["last"] = max(beat["worst"], now - beat["last"]), now
         if now - beat["since"] >= 1.0:
             print(f"stall {beat['worst'] * 1000:.1f}", flush=True)
+            print("gc " + " ".join(f"{ms * 1000:.1f}" for ms in longest), flush=True)
             beat["worst"], beat["since"] = 0.0, now
+            longest[:] = [0.0, 0.0, 0.0]
 
     timer = QTimer(window)
     timer.setInterval(10)

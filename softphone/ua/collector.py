@@ -73,7 +73,7 @@ class CollectorPolicy:
         if self.installed:
             return
         now = time.monotonic() if now is None else now
-        gc.collect()
+        # No collection first: at start-up that would be a full scan just when the first requests go out.
         gc.freeze()
         threshold = gc.get_threshold()
         self._saved_threshold = threshold
