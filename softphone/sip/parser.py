@@ -145,8 +145,11 @@ def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
     if not vias:
         raise SipParseError("missing Via header")
     for via in vias:
-        if VIA_FAST_RE.fullmatch(via) is None:
+        fast = VIA_FAST_RE.fullmatch(via)
+        if fast is None:
             parse_via_list(via)
+        elif via is vias[0]:
+            cache["via:match"] = fast  # the top Via is built from it when read
     get = index.get
     # RFC 3261 7.3.1: From, To, Call-ID, CSeq and Max-Forwards take exactly one value; _single says what is wrong.
     values = get("from")
