@@ -39,9 +39,13 @@ presentities at the serving process's port.
 (cold: new connection) and again (warm). Target: < 200 ms.
 
 The measured UA is set up as ``softphone-cli`` and the desktop application
-set themselves up: ``gc.freeze()`` once started (what start-up built is kept
-out of full collections). The transport's UDP sockets ask for a 4 MiB receive
-buffer, so a burst is not dropped by the kernel and left to retransmissions.
+set themselves up: the collector policy (``softphone.ua.manage_collector``:
+no automatic full collections, collect and freeze when quiet) once started;
+``--no-policy`` does what they did before it, ``gc.freeze()`` alone. Every
+collection during each phase is timed through ``gc.callbacks`` and the
+longest of each generation printed: that is what says whether a stall was
+the collector. The transport's UDP sockets ask for a 4 MiB receive buffer, so
+a burst is not dropped by the kernel and left to retransmissions.
 
 Every process started is ended on the way out (the serving process by its
 PID, through its standard input first); the scratch directory is removed.
