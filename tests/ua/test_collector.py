@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from softphone import cli
+from softphone.cli import build_parser
 from softphone.ua import Account, UserAgent, manage_collector
 from softphone.ua.collector import NO_AUTOMATIC_FULL, CollectorPolicy
 
@@ -102,3 +106,29 @@ def test_the_user_agent_installs_it_on_its_loop_and_counts_calls_as_busy() -> No
     policy = asyncio.run(run())
     assert policy.installed
     policy.uninstall()
+
+
+def test_softphone_cli_runs_with_the_policy(tmp_path: Path) -> None:
+    """The headless client installs it once its UA has started (the GUI does the same through the bridge)."""
+    args = build_parser().parse_args(
+        ["--account", "sip:alice@127.0.0.1", "--no-register", "--listen", "127.0.0.1:0", "--db", str(tmp_path / "db")]
+    )
+    thresholds: list[int] = []
+
+    async def run_and_look() -> int:
+        stdin = io.StringIO("")  # end of input: the client leaves as on `quit`
+        original = cli.manage_collector
+
+        def spy(ua: UserAgent) -> CollectorPolicy:
+            policy = original(ua)
+            thresholds.append(gc.get_threshold()[2])
+            return policy
+
+        cli.manage_collector = spy  # type: ignore[assignment]
+        try:
+            return await cli.run(args, stdin, io.StringIO())
+        finally:
+            cli.manage_collector = original  # type: ignore[assignment]
+
+    assert asyncio.run(run_and_look()) == 0
+    assert thresholds == [NO_AUTOMATIC_FULL]
