@@ -30,7 +30,7 @@ What the table measures:
     user + system time of the child (``/proc/PID/stat``) over ``--idle-seconds``
     while registered and idle (no heartbeat timer), as a percentage of one core.
 ``GUI stall, 1,000 NOTIFYs``
-    the buddy list holds 1,000 contacts with presence, all served peer to peer
+    the buddy list holds 1,000 contacts with presence, all served
     by one headless ``UserAgent`` in this process, which stands in for a
     presence server: it is the app's outbound proxy (an account without
     registration), so its NOTIFYs are not held to the request rate limit
