@@ -7,12 +7,14 @@ Run from the repository root::
     python benchmarks/presence_im.py --buddies 2000 --messages 200000
 
 **Presence.** A second process (this script with ``--serve``) runs a
-UserAgent on UDP 127.0.0.1 serving 1,000 presentities ``sip:p0@…`` …
-``sip:p999@…`` through one ``presence`` event package whose PIDF names the
+UserAgent on UDP 127.0.0.1 with an account for each of 1,000 presentities
+``sip:p0@…`` … ``sip:p999@…``, served through one ``presence`` event package whose PIDF names the
 presentity (the To of the subscription) and a generation number in its note;
 every watcher is authorised at once. Being a process of its own, its work
 (sending 1,000 NOTIFYs) does not run on the measured loop. The measured UA
-is peer to peer (no server) with a ``Store`` holding 1,000 contacts with
+has the serving process as its outbound proxy (as a presence server would
+be: what the account's own server sends is not held to the request rate
+limit) and a ``Store`` holding 1,000 contacts with
 presence on (imported from one vCard file), whose SIP URIs are the
 presentities at the serving process's port.
 
@@ -37,9 +39,13 @@ presentities at the serving process's port.
 (cold: new connection) and again (warm). Target: < 200 ms.
 
 The measured UA is set up as ``softphone-cli`` and the desktop application
-set themselves up: ``gc.freeze()`` once started (what start-up built is kept
-out of full collections). The transport's UDP sockets ask for a 4 MiB receive
-buffer, so a burst is not dropped by the kernel and left to retransmissions.
+set themselves up: the collector policy (``softphone.ua.manage_collector``:
+no automatic full collections, collect and freeze when quiet) once started;
+``--no-policy`` does what they did before it, ``gc.freeze()`` alone. Every
+collection during each phase is timed through ``gc.callbacks`` and the
+longest of each generation printed: that is what says whether a stall was
+the collector. The transport's UDP sockets ask for a 4 MiB receive buffer, so
+a burst is not dropped by the kernel and left to retransmissions.
 
 Every process started is ended on the way out (the serving process by its
 PID, through its standard input first); the scratch directory is removed.
@@ -67,12 +73,15 @@ from benchmarks.store_bench import ME, PEER, fill_messages
 from softphone.sip.pidf import PIDF_CONTENT_TYPE, build_pidf
 from softphone.sip.uri import SipUri
 from softphone.store import Store
-from softphone.ua import Account, Event, PresenceEvent, UserAgent
+from softphone.ua import Account, Event, PresenceEvent, UserAgent, manage_collector
+from softphone.ua.limits import Limits
 from softphone.ua.subscription import Decision, ServerSubscription
 
 TARGET_STALL_MS = 50.0
 TARGET_PAGE_MS = 200.0
 HEARTBEAT = 0.005
+# What a server takes: no rate limit per source (the one watcher sends all 1,000 SUBSCRIBEs).
+SERVER_LIMITS = Limits(requests_per_second=1e6, request_burst=1_000_000)
 
 
 # --- the serving process -------------------------------------------------------------
@@ -96,8 +105,11 @@ class ManyPresentities:
         return PIDF_CONTENT_TYPE, build_pidf(entity, "open", None, f"gen {self.generation}")
 
 
-async def serve() -> None:
-    ua = UserAgent([Account("sip:server@127.0.0.1", register=False)], listen=[("UDP", "127.0.0.1", 0)])
+async def serve(buddies: int) -> None:
+    # The serving process stands in for a presence server: it takes every SUBSCRIBE of the burst.
+    # An account per presentity: requests for a user no account has get 404.
+    accounts = [Account(f"sip:p{i}@127.0.0.1", register=False) for i in range(buddies)]
+    ua = UserAgent(accounts, listen=[("UDP", "127.0.0.1", 0)], limits=SERVER_LIMITS)
     package = ManyPresentities()
     ua.subscriptions.register_package(package)
     await ua.start()
@@ -148,6 +160,31 @@ class Heartbeat:
             self._task.cancel()
 
 
+class GcPauses:
+    """The longest collection of each generation and how many ran (``gc.callbacks``): what the stalls are."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        self.longest = [0.0, 0.0, 0.0]
+        self.count = [0, 0, 0]
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], time.perf_counter() - self._started)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"gen{g} {self.count[g]}x max {self.longest[g] * 1000:.1f} ms" for g in range(3) if self.count[g]
+        )
+
+
 def vcards(count: int, port: int) -> str:
     return "".join(
         f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Buddy {i:04d}\r\nN:{i:04d};Buddy;;;\r\n"
@@ -156,9 +193,9 @@ def vcards(count: int, port: int) -> str:
     )
 
 
-async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]:
+async def presence_run(directory: Path, buddies: int, collector_policy: bool = True) -> tuple[list[str], float]:
     server = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), "--serve"],
+        [sys.executable, os.path.abspath(__file__), "--serve", "--buddies", str(buddies)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -171,11 +208,20 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         port = int(server.stdout.readline())
         result = store.contacts.import_vcard(vcards(buddies, port))
         assert result.added == buddies, result
+        # The serving process is the watcher's outbound proxy, as a presence server would be: its
+        # NOTIFYs come from the account's own server, which the request rate limit leaves alone.
         ua = UserAgent(
-            [Account("sip:watcher@127.0.0.1", register=False)], listen=[("UDP", "127.0.0.1", 0)], store=store
+            [Account("sip:watcher@127.0.0.1", register=False, outbound_proxy=f"sip:127.0.0.1:{port}")],
+            listen=[("UDP", "127.0.0.1", 0)],
+            store=store,
         )
         await ua.start()
-        gc.freeze()  # as softphone-cli and the desktop application do once started
+        if collector_policy:
+            manage_collector(ua)  # as softphone-cli and the desktop application do once started
+        else:
+            gc.freeze()  # what the applications did before the policy
+        pauses = GcPauses()
+        gc.callbacks.append(pauses)
         generation = {"want": 1}
         seen: set[str] = set()
         done = asyncio.Event()
@@ -192,6 +238,7 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         await asyncio.sleep(0.05)
 
         heartbeat.reset()
+        pauses.reset()
         start, cpu = time.perf_counter(), time.process_time()
         loaded = await ua.presence.load_buddies()
         assert loaded == buddies, loaded
@@ -201,12 +248,14 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         load_s = time.perf_counter() - start
         load_cpu = time.process_time() - cpu
         load_stall = heartbeat.worst * 1000
+        load_gc = pauses.summary()
 
         await asyncio.sleep(0.2)
         generation["want"] = 2
         seen.clear()
         done.clear()
         heartbeat.reset()
+        pauses.reset()
         start, cpu = time.perf_counter(), time.process_time()
         server.stdin.write("burst\n")
         server.stdin.flush()
@@ -214,6 +263,8 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
         burst_s = time.perf_counter() - start
         burst_cpu = time.process_time() - cpu
         burst_stall = heartbeat.worst * 1000
+        burst_gc = pauses.summary()
+        gc.callbacks.remove(pauses)
         heartbeat.stop()
         answer = await asyncio.get_running_loop().run_in_executor(None, server.stdout.readline)
 
@@ -226,6 +277,8 @@ async def presence_run(directory: Path, buddies: int) -> tuple[list[str], float]
             f" {burst_cpu * 1000:7.0f} ms"
         )
         lines.append(f"(serving process: {answer.strip()}; {buddies / burst_s:,.0f} NOTIFYs/s handled)")
+        lines.append(f"collections during the load: {load_gc or 'none'}")
+        lines.append(f"collections during the burst: {burst_gc or 'none'}")
         worst = max(load_stall, burst_stall)
     finally:
         if ua is not None:
@@ -272,10 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=100_000, help="messages in the conversation (default 100,000)")
     parser.add_argument("--runs", type=int, default=7, help="page openings (default 7)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 200 buddies, 20,000 messages, 3 runs")
+    parser.add_argument(
+        "--no-policy", action="store_true", help="gc.freeze() once started instead of the collector policy"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        asyncio.run(serve())
+        asyncio.run(serve(args.buddies))
         return 0
     if args.quick:
         args.buddies, args.messages, args.runs = 200, 20_000, 3
@@ -285,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     directory = Path(tempfile.mkdtemp(prefix="presence-im-"))
     try:
-        presence_lines, stall = asyncio.run(presence_run(directory, args.buddies))
+        presence_lines, stall = asyncio.run(presence_run(directory, args.buddies, not args.no_policy))
         print()
         print(f"Presence, {args.buddies:,} buddies served by another process on loopback UDP:")
         for line in presence_lines:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import json
 import logging
 import re
@@ -76,6 +75,7 @@ from softphone.ua import (
 )
 from softphone.ua.call_video import VideoSettings
 from softphone.ua.capabilities import USER_AGENT
+from softphone.ua.collector import manage_collector
 from softphone.ua.limits import Limits
 from softphone.ua.nat import nat_test_main
 from softphone.ua.presence import parse_status
@@ -929,9 +929,8 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     except BaseException:
         store.close()
         raise
-    # What start-up built lives as long as the process: keep it out of full collections, whose scans of
-    # everything stalled the loop for 50-100 ms in a presence burst (benchmarks/presence_im.py).
-    gc.freeze()
+    # Full collections when the phone is quiet, not in a presence burst (softphone.ua.collector).
+    manage_collector(ua)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
     _start_reader(loop, queue, stdin)

@@ -14,7 +14,6 @@ is called once there is an account.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import sys
@@ -200,6 +199,19 @@ class Softphone:
         self.store.close()
 
 
+def _manage_collector(phone: Softphone) -> None:
+    """The UA's collector policy, installed on the core loop once the UA has started."""
+    from softphone.ua import manage_collector
+
+    ua = phone.bridge.ua
+
+    async def install() -> None:
+        if ua is not None:
+            manage_collector(ua)
+
+    phone.bridge.run(install)
+
+
 def _quit_on_signals(app: object) -> None:
     """SIGTERM and SIGINT end the application cleanly (unregister, hang up) instead of killing it."""
     import signal
@@ -241,14 +253,30 @@ def _report_for_benchmarks(app: object, window: object) -> None:
     QTimer.singleShot(0, shown)
     if mode != "stalls":
         return
+    import gc
+
     beat = {"last": time.monotonic(), "worst": 0.0, "since": time.monotonic()}
+    # The longest collection of each generation in that second, from any thread: ``gc <ms> <ms> <ms>``.
+    started = [0.0]
+    longest = [0.0, 0.0, 0.0]
+
+    def collection(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            generation = info["generation"]
+            longest[generation] = max(longest[generation], time.perf_counter() - started[0])
+
+    gc.callbacks.append(collection)
 
     def tick() -> None:
         now = time.monotonic()
         beat["worst"], beat["last"] = max(beat["worst"], now - beat["last"]), now
         if now - beat["since"] >= 1.0:
             print(f"stall {beat['worst'] * 1000:.1f}", flush=True)
+            print("gc " + " ".join(f"{ms * 1000:.1f}" for ms in longest), flush=True)
             beat["worst"], beat["since"] = 0.0, now
+            longest[:] = [0.0, 0.0, 0.0]
 
     timer = QTimer(window)
     timer.setInterval(10)
@@ -306,9 +334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         listen=args.listen,
         instance=instance,
     )
-    # What start-up built lives as long as the process: keep it out of full collections, which hold the
-    # interpreter lock (and so the GUI thread) while they scan (see README, Performance).
-    phone.bridge.started.connect(gc.freeze)
+    # Full collections hold the interpreter lock, and so the GUI thread: run them when the phone is
+    # quiet, not in a presence burst (softphone.ua.collector; README, Performance).
+    phone.bridge.started.connect(lambda: _manage_collector(phone))
     if phone.window.tray is not None:
         app.setQuitOnLastWindowClosed(False)
     phone.window.quit_requested.connect(app.quit)

@@ -8,6 +8,7 @@ once at import; G.722 goes through FFmpeg's codec in PyAV, Opus through libopus
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     import av
 
 Pcm = npt.NDArray[np.int16]
+# RFC 6716 2.1.4: the longest Opus frame.
+OPUS_MAX_FRAME_MS = 120
 
 __all__ = [
     "ALAW_DECODE_TABLE",
@@ -372,6 +375,15 @@ class _OpusLib:
         self._lib = lib
         self._encoder = lib.Encoder(sample_rate, 1, lib.APPLICATION_VOIP)
         self._decoder = lib.Decoder(sample_rate, 1)
+        # opus_encode/opus_decode called directly into buffers kept for the stream: opuslib allocates
+        # both per call and turns the decoded frame into a list of Python ints on the way out.
+        self._opus_encode = lib.api.encoder.libopus_encode
+        self._opus_decode = lib.api.decoder.libopus_decode
+        self._int16_pointer = lib.api.c_int16_pointer
+        most = sample_rate * OPUS_MAX_FRAME_MS // 1000
+        self._packet = ctypes.create_string_buffer(most * 2)
+        self._pcm = np.zeros(most, dtype=np.int16)
+        self._pcm_pointer = self._pcm.ctypes.data_as(self._int16_pointer)
 
     def encoder_ctl(self, request: str, value: int) -> None:
         # The opuslib property setters for FEC/DTX are broken; go through the ctl API.
@@ -386,17 +398,26 @@ class _OpusLib:
     def encoder_get(self, request: str) -> int:
         return int(self._lib.api.encoder.encoder_ctl(self._encoder.encoder_state, getattr(self._lib.api.ctl, request)))
 
-    def encode(self, pcm: bytes, frame_samples: int) -> bytes:
-        try:
-            return bytes(self._encoder.encode(pcm, frame_samples))
-        except self._lib.OpusError as exc:
-            raise MediaError(f"Opus encode failed: {exc}") from exc
+    def encode(self, frame: npt.NDArray[np.int16]) -> bytes:
+        """One frame (C-contiguous int16); the packet may take as many octets as the frame has (as opuslib)."""
+        limit = min(frame.size * 2, len(self._packet))
+        result = self._opus_encode(
+            self._encoder.encoder_state, frame.ctypes.data_as(self._int16_pointer), frame.size, self._packet, limit
+        )
+        if result < 0:
+            raise MediaError(f"Opus encode failed: {self._lib.OpusError(result)}")
+        return ctypes.string_at(self._packet, result)
 
-    def decode(self, payload: bytes, frame_samples: int, fec: bool = False) -> bytes:
-        try:
-            return bytes(self._decoder.decode(payload, frame_samples, decode_fec=fec))
-        except self._lib.OpusError as exc:
-            raise MediaError(f"Opus decode failed: {exc}") from exc
+    def decode(self, payload: bytes, frame_samples: int, fec: bool = False) -> Pcm:
+        """Decode (an empty payload: conceal) into the kept buffer; a copy of the samples."""
+        if frame_samples > self._pcm.size:
+            raise MediaError(f"Opus decode of {frame_samples} samples: more than {OPUS_MAX_FRAME_MS} ms")
+        result = self._opus_decode(
+            self._decoder.decoder_state, payload, len(payload), self._pcm_pointer, frame_samples, int(fec)
+        )
+        if result < 0:
+            raise MediaError(f"Opus decode failed: {self._lib.OpusError(result)}")
+        return self._pcm[:result].copy()
 
     def reset(self) -> None:
         self._encoder.reset_state()
@@ -420,7 +441,6 @@ class OpusCodec:
     supports_fec = True
     static_payload_type: ClassVar[int | None] = None  # always dynamic (RFC 7587 7)
     _DECODE_RATES: ClassVar[tuple[int, ...]] = (8000, 12000, 16000, 24000, 48000)
-    _MAX_FRAME_MS: ClassVar[int] = 120
 
     def __init__(
         self,
@@ -502,16 +522,13 @@ class OpusCodec:
             raise MediaError(
                 f"opus: frame of {frame.size} samples is not 2.5/5/10/20/40/60 ms at {self.sample_rate} Hz"
             )
-        return self._lib.encode(np.ascontiguousarray(frame).tobytes(), frame.size)
-
-    def _to_pcm(self, raw: bytes) -> Pcm:
-        return np.frombuffer(raw, dtype=np.int16).copy()
+        return self._lib.encode(np.ascontiguousarray(frame))
 
     def decode(self, payload: bytes) -> Pcm:
         if not payload:
             raise MediaError("opus: empty payload (use conceal() for a lost packet)")
-        max_frame = self.sample_rate * self._MAX_FRAME_MS // 1000
-        pcm = self._to_pcm(self._lib.decode(bytes(payload), max_frame))
+        max_frame = self.sample_rate * OPUS_MAX_FRAME_MS // 1000
+        pcm = self._lib.decode(bytes(payload), max_frame)
         self._last_frame = pcm.size
         return pcm
 
@@ -522,14 +539,14 @@ class OpusCodec:
 
     def conceal(self, frame_samples: int) -> Pcm:
         self._check_frame(frame_samples)
-        return self._to_pcm(self._lib.decode(b"", frame_samples))
+        return self._lib.decode(b"", frame_samples)
 
     def decode_fec(self, next_payload: bytes, frame_samples: int) -> Pcm:
         """Rebuild a lost frame from the LBRR data in the packet after it (RFC 6716 2.1.7)."""
         self._check_frame(frame_samples)
         if not next_payload:
             return self.conceal(frame_samples)
-        return self._to_pcm(self._lib.decode(bytes(next_payload), frame_samples, fec=True))
+        return self._lib.decode(bytes(next_payload), frame_samples, fec=True)
 
     def reset(self) -> None:
         self._lib.reset()

@@ -137,16 +137,25 @@ VIA_FAST_RE = re.compile(
 )
 
 
+def via_from_match(fast: re.Match[str]) -> Via | None:
+    """The Via of a :data:`VIA_FAST_RE` match; None when the host or port is out of range."""
+    transport, host, port_text, fast_params = fast.groups()
+    if not is_valid_host(host) or (port_text is not None and int(port_text) > 65535):
+        return None
+    params: dict[str, str | None] = {}
+    for item in fast_params.split(";")[1:]:
+        name, eq, param_value = item.partition("=")
+        params[name] = param_value if eq else None
+    return Via(transport, host, None if port_text is None else int(port_text), params)
+
+
 def parse_via(value: str) -> Via:
     """One via-parm (a Via header may carry several, split by commas first)."""
     fast = VIA_FAST_RE.fullmatch(value)
-    if fast is not None and is_valid_host(fast.group(2)) and (fast.group(3) is None or int(fast.group(3)) <= 65535):
-        transport, host, port_text, fast_params = fast.groups()
-        params: dict[str, str | None] = {}
-        for item in fast_params.split(";")[1:]:
-            name, eq, param_value = item.partition("=")
-            params[name] = param_value if eq else None
-        return Via(transport, host, None if port_text is None else int(port_text), params)
+    if fast is not None:
+        via = via_from_match(fast)
+        if via is not None:
+            return via
     m = _VIA_RE.fullmatch(value)
     if m is None:
         raise SipParseError(f"malformed Via: {clip(value)!r}")

@@ -479,10 +479,15 @@ class Message:
         cache = self.headers._cache
         top: h.Via | None = cache.get("via:top")
         if top is None:
-            values = self.headers._lookup().get("via")
-            if not values:
-                raise SipParseError("missing Via header")
-            top = h.parse_via(values[0]) if "," not in values[0] else self.vias[0]
+            # The parser leaves the match of an everyday-shaped top Via to build from (no comma: one via-parm).
+            match = cache.pop("via:match", None)
+            if match is not None:
+                top = h.via_from_match(match)
+            if top is None:
+                values = self.headers._lookup().get("via")
+                if not values:
+                    raise SipParseError("missing Via header")
+                top = h.parse_via(values[0]) if "," not in values[0] else self.vias[0]
             cache["via:top"] = top
         return top
 

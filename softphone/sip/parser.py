@@ -50,15 +50,15 @@ _STATUS_RE = re.compile(r"[0-9]{3}")
 
 def _split_head(head: str, max_fields: int = MAX_HEADER_FIELDS) -> tuple[str, list[str], dict[str, tuple[str, ...]]]:
     """Start line, header lines, and the field values by lookup key; linear in the number of fields."""
-    if "\r\n " in head or "\r\n\t" in head:
-        # RFC 3261 7.3.1: a folded line continues the previous field value.
-        head = _FOLD_RE.sub(" ", head)
-    crlf = head.count("\r\n")
-    if head.count("\r") != crlf or head.count("\n") != crlf:
+    lines = head.split("\r\n")
+    crlf = len(lines) - 1
+    # Counting is cheaper than searching: a bare CR or LF makes one count differ from the line breaks.
+    if head.count("\n") != crlf or head.count("\r") != crlf:
         raise SipParseError("bare CR or LF inside the header section")
     if crlf > max_fields:
+        if "\r\n " in head or "\r\n\t" in head:
+            return _split_head(_FOLD_RE.sub(" ", head), max_fields)
         raise SipParseError(f"too many header fields: {crlf}, the limit is {max_fields}")
-    lines = head.split("\r\n")
     start = lines[0]
     del lines[0]
     index: dict[str, tuple[str, ...]] = {}
@@ -69,6 +69,9 @@ def _split_head(head: str, max_fields: int = MAX_HEADER_FIELDS) -> tuple[str, li
             name, value = line.split(":", 1)
             key = known[name][0]
         except (ValueError, KeyError):
+            if line.startswith((" ", "\t")):
+                # RFC 3261 7.3.1: a folded line continues the previous field value.
+                return _split_head(_FOLD_RE.sub(" ", head), max_fields)
             name, value = field_name_slow(line)
             key = field_names(name)[0]
         value = value.strip(" \t")
@@ -142,20 +145,35 @@ def _check_transaction_headers(headers: Headers, request: bool) -> CSeq:
     if not vias:
         raise SipParseError("missing Via header")
     for via in vias:
-        if VIA_FAST_RE.fullmatch(via) is None:
+        fast = VIA_FAST_RE.fullmatch(via)
+        if fast is None:
             parse_via_list(via)
-    for key in ("from", "to"):
-        value = _single(index, key)
-        everyday = match_everyday_name_addr(value)
-        if everyday is None:
-            cache[key] = parse_name_addr(value)
-        else:
-            cache[key + ":match"] = everyday
-    call_id = _single(index, "call-id")
-    cache["call-id"] = check_call_id(call_id)
-    cseq = cache["cseq"] = parse_cseq(_single(index, "cseq"))
+        elif via is vias[0]:
+            cache["via:match"] = fast  # the top Via is built from it when read
+    get = index.get
+    # RFC 3261 7.3.1: From, To, Call-ID, CSeq and Max-Forwards take exactly one value; _single says what is wrong.
+    values = get("from")
+    value = values[0] if values is not None and len(values) == 1 else _single(index, "from")
+    everyday = match_everyday_name_addr(value)
+    if everyday is None:
+        cache["from"] = parse_name_addr(value)
+    else:
+        cache["from:match"] = everyday
+    values = get("to")
+    value = values[0] if values is not None and len(values) == 1 else _single(index, "to")
+    everyday = match_everyday_name_addr(value)
+    if everyday is None:
+        cache["to"] = parse_name_addr(value)
+    else:
+        cache["to:match"] = everyday
+    values = get("call-id")
+    cache["call-id"] = check_call_id(
+        values[0] if values is not None and len(values) == 1 else _single(index, "call-id")
+    )
+    values = get("cseq")
+    cseq = cache["cseq"] = parse_cseq(values[0] if values is not None and len(values) == 1 else _single(index, "cseq"))
     if request:
-        forwards = index.get("max-forwards")
+        forwards = get("max-forwards")
         if forwards is None:
             cache["max-forwards"] = None
         elif len(forwards) == 1:

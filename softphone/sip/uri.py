@@ -82,16 +82,32 @@ def split_params(text: str) -> dict[str, str | None] | None:
     return params
 
 
+# Hosts that matched the host grammar: the same few (the proxy, the domain, the peer) are in every
+# message. Bounded, so that hosts made up by a sender cannot grow it.
+_HOSTS_SEEN: set[str] = set()
+_HOSTS_SEEN_LIMIT = 1024
+
+
+def _host_shaped(host: str) -> bool:
+    if host in _HOSTS_SEEN:
+        return True
+    if _HOST_RE.fullmatch(host) is None:
+        return False
+    if len(_HOSTS_SEEN) < _HOSTS_SEEN_LIMIT:
+        _HOSTS_SEEN.add(host)
+    return True
+
+
 def is_valid_host(host: str) -> bool:
     """RFC 3261 25.1 host: hostname, IPv4address or a bracketed IPv6 reference."""
-    if _HOST_RE.fullmatch(host) is None:
+    if not _host_shaped(host):
         return False
     return host[0] != "[" or _ipv6_address(host[1:-1]) is not None
 
 
 def everyday_sip_uri(scheme: str, user: str | None, host: str, port: str | None, params: str) -> SipUri | None:
     """The SipUri of an :data:`EVERYDAY_SIP_URI` match's groups; None when the full grammar must judge."""
-    if _HOST_RE.fullmatch(host) is None or (port is not None and int(port) > 65535):
+    if not _host_shaped(host) or (port is not None and int(port) > 65535):
         return None
     param_dict: dict[str, str | None] = {}
     if params:

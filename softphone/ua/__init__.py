@@ -25,6 +25,7 @@ from softphone.ua.account import (
 )
 from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
+from softphone.ua.collector import CollectorPolicy, manage_collector
 from softphone.ua.devices import (
     AudioDevice,
     AudioDeviceError,
@@ -83,6 +84,7 @@ __all__ = [
     "CallAudio",
     "CallEvent",
     "CallbackReadyEvent",
+    "CollectorPolicy",
     "ComposingEvent",
     "ConferenceEvent",
     "DeviceSpec",
@@ -124,6 +126,7 @@ __all__ = [
     "forget_keyring_password",
     "keyring_problem",
     "list_audio_devices",
+    "manage_collector",
     "message_problem",
     "nat_test_text",
     "opus_version",

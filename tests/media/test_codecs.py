@@ -320,3 +320,27 @@ def test_codec_for_rejects(name: str, rate: int, channels: int) -> None:
 def test_codec_for_bad_fmtp() -> None:
     with pytest.raises(MediaError):
         codec_for("opus", 48000, 2, {"maxaveragebitrate": "lots"})
+
+
+def test_opus_direct_calls_give_what_opuslib_gives() -> None:
+    """Encode and decode go to libopus without opuslib's per-call buffers: the same octets and samples."""
+    ours, reference = OpusCodec(), OpusCodec()
+    encoder, decoder = reference._lib._encoder, reference._lib._decoder
+    rng = np.random.default_rng(7)
+    t = np.arange(48000 * 2) / 48000
+    speechlike = 6000 * np.sin(2 * np.pi * 300 * t * (1 + 0.3 * np.sin(2 * np.pi * 0.7 * t)))
+    signal = (speechlike + rng.normal(0, 800, t.size)).astype(np.int16)
+    packets = []
+    for start in range(0, signal.size - 960 + 1, 960):
+        frame = signal[start : start + 960]
+        packet = ours.encode(frame)
+        assert packet == bytes(encoder.encode(frame.tobytes(), 960))
+        packets.append(packet)
+    for index, packet in enumerate(packets):
+        if index % 7 == 3:
+            got, want = ours.conceal(960), decoder.decode(b"", 960)
+        elif index % 7 == 4:
+            got, want = ours.decode_fec(packet, 960), decoder.decode(packet, 960, decode_fec=True)
+        else:
+            got, want = ours.decode(packet), decoder.decode(packet, 5760)
+        assert np.array_equal(got, np.frombuffer(bytes(want), dtype=np.int16))

@@ -127,3 +127,16 @@ def test_int16_is_clipped_not_wrapped() -> None:
     reference = resample(square.astype(np.float32), 48000, 44100).astype(np.float64)
     assert np.max(reference) > 32767.5  # there is overshoot to clip
     assert np.array_equal(out, np.clip(np.rint(reference), -32768, 32767).astype(np.int16))
+
+
+@pytest.mark.parametrize("pair", [(48000, 16000), (16000, 48000), (48000, 8000), (8000, 48000), (48000, 24000)])
+def test_integer_ratios_give_the_general_path_bit_for_bit(pair: tuple[int, int]) -> None:
+    """The shortcut for 48 kHz to and from 8/16/24 kHz sums the same products in the same order."""
+    fast, general = Resampler(*pair), Resampler(*pair)
+    general._integer_ratio = general._rational_ratio  # type: ignore[method-assign]
+    rng = np.random.default_rng(3)
+    for size in [pair[0] // 50] * 20 + [0, 1, 7, 333, 961]:
+        block = rng.normal(0, 0.3, size).astype(np.float32)
+        assert np.array_equal(fast.process(block), general.process(block))
+        as_int16 = (block * 20000).astype(np.int16)
+        assert np.array_equal(fast.process(as_int16), general.process(as_int16))
