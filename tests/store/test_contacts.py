@@ -269,28 +269,17 @@ def test_vcard_round_trip_of_generated_contacts(tmp_path: Path, contacts: list[C
             assert copy.uid == original.uid
 
 
-def test_thousand_contacts_load_and_search_quickly(store: Store) -> None:
+def test_thousand_contacts_load_list_and_search(store: Store) -> None:
     cards = "".join(
         f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Kontakt {i:04d} Ünïcødé\r\nIMPP:sip:user{i}@example.com\r\n"
         f"TEL:+44 7700 9{i:05d}\r\nCATEGORIES:Group {i % 10}\r\nEND:VCARD\r\n"
         for i in range(1000)
     )
-    start = time.perf_counter()
     result = store.contacts.import_vcard(cards)
-    import_seconds = time.perf_counter() - start
     assert result.added == 1000
-    start = time.perf_counter()
     everyone = store.contacts.list()
-    list_seconds = time.perf_counter() - start
     assert len(everyone) == 1000 and everyone[0].name == "Kontakt 0000 Ünïcødé"
-    start = time.perf_counter()
     hits = store.contacts.search("kontakt 09")
-    search_seconds = time.perf_counter() - start
     assert len(hits) == 20
     assert store.contacts.find_by_uri("sip:user999@example.com") is not None
     assert len(store.contacts.list(group="Group 3")) == 100
-    assert import_seconds < 10 and list_seconds < 0.5 and search_seconds < 0.1, (
-        import_seconds,
-        list_seconds,
-        search_seconds,
-    )
