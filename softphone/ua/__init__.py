@@ -52,6 +52,8 @@ from softphone.ua.events import (
     ErrorEvent,
     Event,
     IncomingCallEvent,
+    LanAnnounceEvent,
+    LanPeerEvent,
     MediaPathEvent,
     MediaWarningEvent,
     MessageEvent,
@@ -67,6 +69,7 @@ from softphone.ua.events import (
     TransferEvent,
     WatcherEvent,
 )
+from softphone.ua.lan import LanDiscovery, LanPeer
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
@@ -95,6 +98,10 @@ __all__ = [
     "Event",
     "Forwarding",
     "IncomingCallEvent",
+    "LanAnnounceEvent",
+    "LanDiscovery",
+    "LanPeer",
+    "LanPeerEvent",
     "LevelMeter",
     "MediaFactory",
     "MediaPathEvent",
