@@ -262,6 +262,7 @@ class LanDiscovery:
         self._waiting: dict[tuple[str, str], None] = {}
         self._dropped = LimitLog(LOG_INTERVAL, logger=log)
         self._browsing_since = 0.0
+        self._announcing: set[asyncio.Task[None]] = set()
         self._closing = False
         ua.add_closer(self.stop)
         ua.add_account_hooks(self._account_added, self._account_removed)
@@ -279,7 +280,7 @@ class LanDiscovery:
         families = self._families()
         if not families:
             raise UserAgentError("LAN discovery needs the phone to listen on IPv4 or IPv6 first (ua.start())")
-        zeroconf = await self._ua.run_blocking(_open_zeroconf, families)
+        zeroconf = await self._ua.run_blocking(_open_zeroconf, families, self._listen_hosts())
         self._zc = zeroconf
         loop = asyncio.get_running_loop()
 
@@ -294,7 +295,7 @@ class LanDiscovery:
         self._browsing_since = self._ua.now()
         for account in list(self._ua.accounts):
             if account.announces_on_lan:
-                self._ua.spawn(self.announce(account), name=f"announce {account.aor}")
+                self._announce_later(account)
 
     async def stop(self) -> None:
         """Withdraw our announcements (goodbye packets, RFC 6762 10.1) and close the mDNS sockets."""
@@ -302,8 +303,10 @@ class LanDiscovery:
         if zeroconf is None:
             return
         self._closing = True
-        for task in self._resolving.values():
+        unfinished = [*self._resolving.values(), *self._announcing]
+        for task in unfinished:
             task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
         self._resolving.clear()
         self._waiting.clear()
         browser, self._browser = self._browser, None
@@ -436,9 +439,14 @@ class LanDiscovery:
         name = _instance_of(first.name, first.type) if first is not None else announcement.requested
         self._ua.emit(LanAnnounceEvent(account.aor, name, announcement.requested, "withdrawn"))
 
+    def _announce_later(self, account: Account) -> None:
+        task = self._ua.spawn(self.announce(account), name=f"announce {account.aor}")
+        self._announcing.add(task)
+        task.add_done_callback(self._announcing.discard)
+
     def _account_added(self, account: Account) -> None:
         if self._zc is not None and account.announces_on_lan:
-            self._ua.spawn(self.announce(account), name=f"announce {account.aor}")
+            self._announce_later(account)
 
     async def _account_removed(self, account: Account) -> None:
         for key, (uri, aor) in list(self._watched.items()):
@@ -460,6 +468,20 @@ class LanDiscovery:
                     continue
             found.append(version)
         return found
+
+    def _listen_hosts(self) -> list[str] | None:
+        """The addresses we listen on, None when one is a wildcard (then mDNS runs on every interface)."""
+        hosts = []
+        for transport in ("UDP", "TCP"):
+            for family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    host = self._ua.stack.transport.local_address(transport, family)[0]
+                except TransportError:
+                    continue
+                if host in ("0.0.0.0", "::"):
+                    return None
+                hosts.append(host)
+        return list(dict.fromkeys(hosts))
 
     def _port(self, transport: str) -> int | None:
         for family in (socket.AF_INET, socket.AF_INET6):
@@ -677,12 +699,16 @@ def _interface_addresses(version: int) -> list[ipaddress.IPv4Address | ipaddress
     return found
 
 
-def _open_zeroconf(families: list[int]) -> Zeroconf:
-    """A Zeroconf on its own thread and loop, on every interface of the IP versions we listen on."""
+def _open_zeroconf(families: list[int], hosts: list[str] | None) -> Zeroconf:
+    """A Zeroconf on its own thread and loop: on the interfaces of ``hosts`` (the addresses we listen on), or
+    on every interface of the IP versions we listen on when ``hosts`` is None (a wildcard). A phone that
+    listens on 127.0.0.1 keeps its mDNS on loopback too."""
     from zeroconf import InterfaceChoice, IPVersion, Zeroconf
 
     if 4 in families and 6 in families:
         version = IPVersion.All
     else:
         version = IPVersion.V4Only if 4 in families else IPVersion.V6Only
-    return Zeroconf(interfaces=InterfaceChoice.All, ip_version=version, use_asyncio=False)
+    if hosts is None:
+        return Zeroconf(interfaces=InterfaceChoice.All, ip_version=version, use_asyncio=False)
+    return Zeroconf(interfaces=list(hosts), ip_version=version, use_asyncio=False)
