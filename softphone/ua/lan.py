@@ -263,6 +263,7 @@ class LanDiscovery:
         self._dropped = LimitLog(LOG_INTERVAL, logger=log)
         self._browsing_since = 0.0
         self._announcing: set[asyncio.Task[None]] = set()
+        self._opening = False
         self._closing = False
         ua.add_closer(self.stop)
         ua.add_account_hooks(self._account_added, self._account_removed)
@@ -275,12 +276,16 @@ class LanDiscovery:
 
     async def start(self) -> None:
         """Open the mDNS sockets on their own thread, browse, and announce the accounts that announce."""
-        if self._zc is not None or self._closing:
+        if self._zc is not None or self._closing or self._opening:
             return
         families = self._families()
         if not families:
             raise UserAgentError("LAN discovery needs the phone to listen on IPv4 or IPv6 first (ua.start())")
-        zeroconf = await self._ua.run_blocking(_open_zeroconf, families, self._listen_hosts())
+        self._opening = True
+        try:
+            zeroconf = await self._ua.run_blocking(_open_zeroconf, families, self._listen_hosts())
+        finally:
+            self._opening = False
         self._zc = zeroconf
         loop = asyncio.get_running_loop()
 
@@ -445,8 +450,12 @@ class LanDiscovery:
         task.add_done_callback(self._announcing.discard)
 
     def _account_added(self, account: Account) -> None:
-        if self._zc is not None and account.announces_on_lan:
+        if self._zc is None:
+            return
+        if account.announces_on_lan:
             self._announce_later(account)
+        for instance, peer in self._shown.items():  # an edited LAN account watches the peers again
+            self._watch(instance, peer)
 
     async def _account_removed(self, account: Account) -> None:
         for key, (uri, aor) in list(self._watched.items()):

@@ -4,11 +4,13 @@ and the bounds on how many peers and resolutions one sender can cause."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from collections.abc import Callable
 
 import pytest
 
-from softphone.ua import Account, UserAgent
-from softphone.ua.events import LanPeerEvent
+from softphone.ua import Account, Event, UserAgent
+from softphone.ua.events import LanAnnounceEvent, LanPeerEvent
 from softphone.ua.lan import (
     MAX_PEERS,
     MAX_RESOLVING,
@@ -135,3 +137,45 @@ async def _flood() -> None:
     finally:
         lan._zc = None
         await ua.stop()
+
+
+def test_turning_the_announcement_off_and_on_while_running() -> None:
+    """Two phones on loopback (mDNS stays on the interface they listen on) find each other; one account edited
+    to announce nothing leaves the other's list (its goodbye), and comes back when turned on again."""
+    asyncio.run(_switch())
+
+
+async def _switch() -> None:
+    from tests.ua import Recorder, make_ua
+
+    alice = make_ua(Account("sip:alice@127.0.0.1", register=False, display_name="Alice"))
+    bob = make_ua(Account("sip:bob@127.0.0.1", register=False, display_name="Bob"))
+    seen = Recorder(alice)
+    bobs = Recorder(bob)
+    await alice.start()
+    await bob.start()
+    try:
+        await alice.lan.start()
+        await bob.lan.start()
+
+        def peer(name: str, state: str) -> Callable[[Event], bool]:
+            return lambda e: isinstance(e, LanPeerEvent) and e.name == name and e.state == state
+
+        await seen.wait(peer("Bob", "up"), timeout=15)
+        await bobs.wait(peer("Alice", "up"), timeout=15)
+        assert [p.name for p in alice.lan.peers()] == ["Bob"]
+        assert alice.presence.buddy(alice.lan.peers()[0].uri) is not None  # watched peer to peer
+        await bobs.wait(lambda e: isinstance(e, LanAnnounceEvent) and e.state == "announced", timeout=10)
+        assert bob.lan.announced_name("sip:bob@127.0.0.1") == "Bob"
+        hidden = dataclasses.replace(bob.accounts[0], lan_announce=False)
+        await bob.replace_account(hidden.aor, hidden)
+        await bobs.wait(lambda e: isinstance(e, LanAnnounceEvent) and e.state == "withdrawn", timeout=10)
+        await seen.wait(peer("Bob", "down"), timeout=15)
+        assert alice.lan.peers() == [] and bob.lan.announced_name(hidden.aor) is None
+        shown = dataclasses.replace(hidden, lan_announce=True)
+        mark = seen.mark()
+        await bob.replace_account(shown.aor, shown)
+        await seen.wait(peer("Bob", "up"), after=mark, timeout=15)
+    finally:
+        await alice.stop()
+        await bob.stop()
