@@ -37,7 +37,6 @@ import ipaddress
 import logging
 import re
 import secrets
-import socket
 import unicodedata
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from softphone.sip.errors import SipParseError
 from softphone.sip.uri import SipUri, parse_uri
-from softphone.transport import LimitLog, TransportError
+from softphone.transport import LimitLog
 from softphone.ua.account import Account
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import LanAnnounceEvent, LanPeerEvent
@@ -99,6 +98,7 @@ _USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()&=+$,;?/%]{1,64}")
 _UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 PeerState = Literal["up", "down"]
+_WILDCARDS = ("0.0.0.0", "::")
 
 
 class LanRecordError(ValueError):
@@ -466,56 +466,42 @@ class LanDiscovery:
         await self.withdraw(account)
 
     def _families(self) -> list[int]:
-        found = []
-        for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
-            try:
-                self._ua.stack.transport.local_address("UDP", family)
-            except TransportError:
-                try:
-                    self._ua.stack.transport.local_address("TCP", family)
-                except TransportError:
-                    continue
-            found.append(version)
-        return found
+        return [
+            version
+            for version in (4, 6)
+            if self._ua.listening("UDP", version == 6) or self._ua.listening("TCP", version == 6)
+        ]
 
     def _listen_hosts(self) -> list[str] | None:
         """The addresses we listen on, None when one is a wildcard (then mDNS runs on every interface)."""
         hosts = []
         for transport in ("UDP", "TCP"):
-            for family in (socket.AF_INET, socket.AF_INET6):
-                try:
-                    host = self._ua.stack.transport.local_address(transport, family)[0]
-                except TransportError:
+            for ipv6 in (False, True):
+                bound = self._ua.listening(transport, ipv6)
+                if bound is None:
                     continue
-                if host in ("0.0.0.0", "::"):
+                if bound[0] in _WILDCARDS:
                     return None
-                hosts.append(host)
+                hosts.append(bound[0])
         return list(dict.fromkeys(hosts))
 
     def _port(self, transport: str) -> int | None:
-        for family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                return self._ua.stack.transport.local_address(transport, family)[1]
-            except TransportError:
-                continue
-        return None
+        bound = self._ua.listening(transport) or self._ua.listening(transport, ipv6=True)
+        return bound[1] if bound is not None else None
 
     def _our_addresses(self) -> list[str]:
         """The addresses we listen on; a wildcard is every address of that family (loopback only when there
         is nothing else, link-local IPv6 never: it needs a zone that a record cannot carry)."""
         found: list[str] = []
-        for family in (socket.AF_INET, socket.AF_INET6):
-            try:
-                host, _ = self._ua.stack.transport.local_address("UDP", family)
-            except TransportError:
-                try:
-                    host, _ = self._ua.stack.transport.local_address("TCP", family)
-                except TransportError:
-                    continue
-            if host not in ("0.0.0.0", "::"):
+        for ipv6 in (False, True):
+            bound = self._ua.listening("UDP", ipv6) or self._ua.listening("TCP", ipv6)
+            if bound is None:
+                continue
+            host = bound[0]
+            if host not in _WILDCARDS:
                 found.append(host)
                 continue
-            version = 4 if family == socket.AF_INET else 6
+            version = 6 if ipv6 else 4
             local = [ip for ip in _interface_addresses(version) if _usable(str(ip)) is not None]
             outside = [ip for ip in local if not ip.is_loopback]
             found.extend(str(ip) for ip in (outside or local))
