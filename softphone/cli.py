@@ -23,6 +23,7 @@ import logging
 import re
 import shlex
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -47,6 +48,8 @@ from softphone.ua import (
     Event,
     Forwarding,
     IncomingCallEvent,
+    LanAnnounceEvent,
+    LanPeerEvent,
     MediaFactory,
     MediaPathEvent,
     MediaWarningEvent,
@@ -83,7 +86,8 @@ from softphone.ua.presence import parse_status
 COMMANDS = f"""\
 commands (one per line on standard input; CALL is an id such as c1 from the events, or the SIP Call-ID;
 without it the only or most recent call is meant):
-  call URI                 call someone (sip:bob@example.com, bob@example.com or just bob)
+  call URI                 call someone (sip:bob@example.com, bob@example.com, just bob, or with --lan
+                           the name of a phone nearby: call "Bob's phone")
   answer [CALL]            answer a ringing call
   decline [CALL]           turn a ringing call down (603)
   hangup [CALL]            end a call (CANCEL, decline or BYE as the state requires)
@@ -99,7 +103,8 @@ without it the only or most recent call is meant):
   stoprecord [CALL]        stop recording (the file is complete when the 'recording' event says so)
   register / unregister
   calls                    list the calls in progress
-  message URI TEXT...      send an instant message; TEXT is the rest of the line as typed
+  message URI TEXT...      send an instant message; TEXT is the rest of the line as typed (URI may be
+                           a nearby phone's name, as for call)
   messages URI             the last messages with URI (history; message requests marked)
   requests                 message requests: senders who are not (verified) contacts, waiting for you
   accept URI / dismiss URI take URI's message requests into your conversations, or delete them
@@ -116,6 +121,7 @@ without it the only or most recent call is meant):
   callback URI [redial]    say when URI is free again (after a 486 Busy Here); with redial, call it then
   nocallback URI           withdraw that request
   mwi                      the latest message-waiting summary (voicemail)
+  peers                    the phones found on the LAN (with --lan)
 {cli_paging.COMMANDS}  quit                     unregister and exit (so does end of input)
 """
 
@@ -191,8 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        default="0.0.0.0:0",
-        help="local address for UDP and TCP (default 0.0.0.0:0, any free port; IPv6 as [::1]:5060)",
+        action="append",
+        help="local address for UDP and TCP, may be given twice (IPv4 and IPv6; default 0.0.0.0:0, any free"
+        " port, and with --lan [::] too on the same port; IPv6 as [::1]:5060)",
+    )
+    parser.add_argument(
+        "--lan",
+        action="store_true",
+        help="LAN discovery (mDNS/DNS-SD): announce the account to the LAN unless --lan-announce off, and"
+        " list the phones found there ('peers', 'lan_peer' events)",
+    )
+    parser.add_argument(
+        "--lan-announce",
+        choices=("on", "off"),
+        help="announce the account to the LAN with --lan (default: on without a server, off with one)",
     )
     parser.add_argument("--expires", type=int, default=600, metavar="SECONDS", help="registration lifetime")
     parser.add_argument(
@@ -338,6 +356,47 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, port
 
 
+def listen_addresses(texts: Sequence[str] | None, *, lan: bool = False) -> list[tuple[str, int]]:
+    """The (host, port) pairs to listen on from ``--listen`` options. Without any: 0.0.0.0 on a free port,
+    and with ``lan`` [::] on the same port too (a DNS-SD record names one port for IPv4 and IPv6)."""
+    if texts:
+        if len(texts) > 2:
+            raise ValueError("--listen may be given at most twice (an IPv4 and an IPv6 address)")
+        return [parse_listen(text) for text in texts]
+    if not lan or not socket.has_ipv6:
+        return [("0.0.0.0", 0)]
+    port = _free_dual_port()
+    return [("0.0.0.0", port), ("::", port)] if port else [("0.0.0.0", 0)]
+
+
+def _free_dual_port() -> int:
+    """A port free for UDP and TCP on both IPv4 and IPv6 (0 when none was found in a few tries)."""
+    for _ in range(20):
+        held: list[socket.socket] = []
+        try:
+            first = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            held.append(first)
+            first.bind(("0.0.0.0", 0))
+            port = int(first.getsockname()[1])
+            for family, kind in (
+                (socket.AF_INET, socket.SOCK_STREAM),
+                (socket.AF_INET6, socket.SOCK_DGRAM),
+                (socket.AF_INET6, socket.SOCK_STREAM),
+            ):
+                sock = socket.socket(family, kind)
+                held.append(sock)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    return 0
+
+
 def _suites(text: str) -> tuple[str, ...]:
     suites = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in suites if name not in SUITES]
@@ -387,6 +446,7 @@ def make_account(args: argparse.Namespace) -> Account:
         busy=args.busy,
         forwarding=_forwarding(args),
         direct_calls=None if args.direct_calls is None else args.direct_calls == "on",
+        lan_announce=None if args.lan_announce is None else args.lan_announce == "on",
         srtp=args.srtp,
         srtp_keys=args.srtp_keys,
         srtp_suites=args.srtp_suites,
@@ -563,6 +623,18 @@ def describe(event: Event) -> str:
         return f"busy lamp of {event.uri}: {event.state}"
     if isinstance(event, PageStartedEvent | PageEndedEvent):
         return cli_paging.describe(event)
+    if isinstance(event, LanPeerEvent):
+        if event.state == "down":
+            return f"LAN peer {event.name} left"
+        calls = "" if event.accepts_calls else " (takes no direct calls)"
+        return f"LAN peer {event.name}: {event.uri}{calls}"
+    if isinstance(event, LanAnnounceEvent):
+        if event.state == "failed":
+            return f"cannot announce {event.account} on the LAN: {event.reason}"
+        if event.state == "withdrawn":
+            return f"{event.account} is no longer announced on the LAN"
+        renamed = f" ({event.requested!r} was taken)" if event.name != event.requested else ""
+        return f"{event.account} announced on the LAN as {event.name!r}{renamed}"
     if isinstance(event, CallbackReadyEvent):
         return f"{event.uri} is free now" + (f": calling again ({event.call_id})" if event.redialled else "")
     return f"error: {event.message}"
@@ -621,7 +693,7 @@ class Cli:
 
     async def _call(self, args: list[str]) -> None:
         self._arity(args, 1, 1, "call URI")
-        await self.ua.call(args[0])
+        await self.ua.call(self.ua.lan.resolve_target(args[0]))
 
     async def _answer(self, args: list[str]) -> None:
         self._arity(args, 0, 1, "answer [CALL]")
@@ -780,7 +852,7 @@ class Cli:
     async def _message(self, args: list[str]) -> None:
         if len(args) < 2:
             raise UserAgentError("usage: message URI TEXT...")
-        await self.ua.messaging.send(args[0], " ".join(args[1:]))
+        await self.ua.messaging.send(self.ua.lan.resolve_target(args[0]), " ".join(args[1:]))
 
     async def _messages(self, args: list[str]) -> None:
         self._arity(args, 1, 1, "messages URI")
@@ -837,6 +909,20 @@ class Cli:
         for line in [item] if self.as_json else cli_paging.listing_text(item):
             self.write(line)
 
+    async def _peers(self, args: list[str]) -> None:
+        self._arity(args, 0, 0, "peers")
+        peers = self.ua.lan.peers()
+        if self.as_json:
+            self.write({"event": "peers", "running": self.ua.lan.running, "peers": [p.to_json() for p in peers]})
+        elif not self.ua.lan.running:
+            self.write("LAN discovery is off (start with --lan)")
+        elif not peers:
+            self.write("no phones found on the LAN")
+        else:
+            for p in peers:
+                calls = "" if p.accepts_calls else " (takes no direct calls)"
+                self.write(f"{p.name}: {p.uri}{calls}")
+
     commands: ClassVar[dict[str, Callable[[Cli, list[str]], Any]]] = {
         "call": _call,
         "answer": _answer,
@@ -875,6 +961,7 @@ class Cli:
         "page": _page,
         "endpage": _endpage,
         "pages": _pages,
+        "peers": _peers,
     }
 
 
@@ -905,14 +992,14 @@ def _start_reader(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str | No
 
 async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     account = make_account(args)
-    host, port = parse_listen(args.listen)
+    listen = listen_addresses(args.listen, lan=args.lan)
     try:
         store = Store(args.db)
     except StoreError as exc:
         raise RuntimeError(f"cannot open the database: {exc}") from exc
     ua = UserAgent(
         [account],
-        listen=[("UDP", host, port), ("TCP", host, port)],
+        listen=[(transport, host, port) for host, port in listen for transport in ("UDP", "TCP")],
         media=media_for(args),
         video=video_for(args),
         audio=None if args.codecs is None else AudioConfig(codecs=args.codecs),
@@ -929,6 +1016,11 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     except BaseException:
         store.close()
         raise
+    if args.lan:
+        try:
+            await ua.lan.start()
+        except Exception as exc:  # the phone works without it; say why
+            cli.ua_error(f"LAN discovery is off: {exc}")
     # Full collections when the phone is quiet, not in a presence burst (softphone.ua.collector).
     manage_collector(ua)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
@@ -964,7 +1056,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.nat_test:
         if args.stun is None:
             parser.error("--nat-test needs --stun HOST[:PORT]")
-        return asyncio.run(nat_test_main(args.stun, parse_listen(args.listen)[0], sys.stdout, as_json=args.json))
+        host = parse_listen((args.listen or ["0.0.0.0:0"])[0])[0]
+        return asyncio.run(nat_test_main(args.stun, host, sys.stdout, as_json=args.json))
     if args.account is None:
         parser.error("--account is required")
     try:

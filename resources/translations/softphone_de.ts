@@ -334,6 +334,18 @@
             <translation>C&amp;lient-Zertifikat:</translation>
         </message>
         <message>
+            <source>&amp;Visible to phones nearby (announced on the LAN)</source>
+            <translation>Für Telefone in der Nähe s&amp;ichtbar (im LAN bekannt gegeben)</translation>
+        </message>
+        <message>
+            <source>Announce on the LAN</source>
+            <translation>Im LAN bekannt geben</translation>
+        </message>
+        <message>
+            <source>Other phones on this network list the account under Nearby (mDNS/DNS-SD). Whether their calls ring is still up to the account: only an account without a server takes calls from anyone.</source>
+            <translation>Andere Telefone in diesem Netz führen das Konto unter „In der Nähe“ (mDNS/DNS-SD). Ob ihre Anrufe klingeln, entscheidet weiterhin das Konto: Nur ein Konto ohne Server nimmt Anrufe von allen an.</translation>
+        </message>
+        <message>
             <source>&amp;Use this account</source>
             <translation>Dieses Konto &amp;verwenden</translation>
         </message>
@@ -973,6 +985,14 @@
             <translation>Die Kontakte können nicht gelesen werden: {exc}</translation>
         </message>
         <message>
+            <source>On the LAN this phone is “{name}”: “{requested}” was taken by another phone.</source>
+            <translation>Im LAN heißt dieses Telefon „{name}“: „{requested}“ hat schon ein anderes Telefon.</translation>
+        </message>
+        <message>
+            <source>Cannot announce this phone on the LAN: {reason}</source>
+            <translation>Dieses Telefon kann nicht im LAN bekannt gegeben werden: {reason}</translation>
+        </message>
+        <message>
             <source>Presence is not available</source>
             <translation>Anwesenheit ist nicht verfügbar</translation>
         </message>
@@ -983,6 +1003,10 @@
         <message>
             <source>Call {address}</source>
             <translation>{address} anrufen</translation>
+        </message>
+        <message>
+            <source>Add to contacts…</source>
+            <translation>Zu Kontakten hinzufügen …</translation>
         </message>
         <message>
             <source>Edit…</source>
@@ -1094,6 +1118,10 @@
             <translation>Kontakte</translation>
         </message>
         <message>
+            <source>Nearby</source>
+            <translation>In der Nähe</translation>
+        </message>
+        <message>
             <source>Line free</source>
             <translation>Leitung frei</translation>
         </message>
@@ -1151,6 +1179,14 @@
                 <numerusform>Gruppe {group}, %n Kontakt</numerusform>
                 <numerusform>Gruppe {group}, %n Kontakte</numerusform>
             </translation>
+        </message>
+        <message>
+            <source>On this network, takes no calls</source>
+            <translation>In diesem Netz, nimmt keine Anrufe an</translation>
+        </message>
+        <message>
+            <source>On this network</source>
+            <translation>In diesem Netz</translation>
         </message>
         <message>
             <source>Waiting for authorisation</source>

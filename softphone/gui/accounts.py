@@ -114,6 +114,7 @@ def account_from_settings(
         ca_file=entry.ca_file,
         register=entry.register if register is None else register,
         direct_calls=entry.direct_calls,
+        lan_announce=entry.lan_announce,
         tls_fingerprints=tuple(entry.tls_fingerprints),
         srtp=entry.srtp,  # type: ignore[arg-type]  # Account checks the words
         srtp_keys=entry.srtp_keys,  # type: ignore[arg-type]
@@ -141,6 +142,7 @@ _ACCOUNT_FIELDS = (
     "ca_file",
     "register",
     "direct_calls",
+    "lan_announce",
     "tls_fingerprints",
     "srtp",
     "srtp_keys",

@@ -46,6 +46,7 @@ from softphone.gui.buddy_model import (
     GROUP_ROLE,
     LINE_COLUMN,
     NAME_COLUMN,
+    NEARBY_GROUP,
     PRESENCE_COLUMN,
     BuddyModel,
     address_of,
@@ -56,10 +57,12 @@ from softphone.gui.i18n import translate
 from softphone.gui.icons import icon
 from softphone.gui.text import PlainToolTips, plain_label
 from softphone.store import Contact, ImportResult, Store, StoreError, normalise_uri
-from softphone.ua import Account, WatcherEvent, cannot
+from softphone.ua import Account, LanAnnounceEvent, LanPeerEvent, WatcherEvent, cannot
 
 log = logging.getLogger("softphone.gui.buddies")
 
+NEARBY_MS = 150
+"""Changes of the Nearby group (phones coming and going) are collected this long before the list is rebuilt."""
 LAMP_BATCH = 8
 LAMP_INTERVAL_MS = 250
 MAX_START_LAMPS = 200
@@ -161,6 +164,10 @@ class BuddyList(QWidget):
         self.on_call = on_call
         self.on_chat = on_chat
         self.account_aors = [a.aor for a in accounts]
+        self.lan_wanted = _lan_wanted(accounts)
+        # Phones found on the LAN, by instance name (lower case), and the negative ids their rows keep.
+        self.nearby: dict[str, LanPeerEvent] = {}
+        self._nearby_ids: dict[str, int] = {}
         self.setAccessibleName(self.tr("Buddy list"))
         self.buddy_model = BuddyModel((normalise_uri(a.aor) for a in accounts), self)
         self.proxy = self.buddy_model.proxy
@@ -169,6 +176,11 @@ class BuddyList(QWidget):
         self.dialog: ContactDialog | None = None
         self.file_dialog: QFileDialog | None = None
         self.message_box: QMessageBox | None = None
+
+        self._nearby_timer = QTimer(self)
+        self._nearby_timer.setSingleShot(True)
+        self._nearby_timer.setInterval(NEARBY_MS)
+        self._nearby_timer.timeout.connect(self.reload)
 
         self._lamp_timer = QTimer(self)
         self._lamp_timer.setInterval(LAMP_INTERVAL_MS)
@@ -289,7 +301,7 @@ class BuddyList(QWidget):
     def _update_buttons(self) -> None:
         contact = self.selected_contact()
         for button in (self.edit_button, self.remove_button):
-            button.setEnabled(contact is not None)
+            button.setEnabled(contact is not None and not _is_nearby(contact))
         self.call_button.setEnabled(contact is not None and address_of(contact) is not None)
         self.chat_button.setEnabled(contact is not None and bool(sip_uris(contact)))
 
@@ -304,11 +316,35 @@ class BuddyList(QWidget):
             except StoreError as exc:
                 self._show_status(self.tr("Cannot read the contacts: {exc}").format(exc=exc))
         selected = self.selected_contact()
-        self.buddy_model.set_contacts(contacts, self.palette(), self.font())
+        nearby = self.nearby_contacts()
+        self.buddy_model.no_calls = {
+            c.id for c in nearby if c.id is not None and not self.nearby[c.name.lower()].accepts_calls
+        }
+        self.buddy_model.set_contacts([*contacts, *nearby], self.palette(), self.font())
         self._restore_expansion()
         if selected is not None and selected.id in self.buddy_model.rows:
             self.select_contact(selected.id)
         self._update_buttons()
+
+    def nearby_contacts(self) -> list[Contact]:
+        """The phones found on the LAN as rows of the Nearby group (not in the store: negative ids)."""
+        found = []
+        for key, peer in sorted(self.nearby.items()):
+            contact_id = self._nearby_ids.setdefault(key, -(len(self._nearby_ids) + 1))
+            about = [peer.display_name] if peer.display_name != peer.name else []
+            if peer.aor:
+                about.append(peer.aor)
+            found.append(
+                Contact(
+                    peer.name,
+                    uris=[peer.uri],
+                    groups=[NEARBY_GROUP],
+                    notes=" — ".join(about),
+                    subscribe_presence=True,
+                    id=contact_id,
+                )
+            )
+        return found
 
     @property
     def contacts(self) -> dict[int, Contact]:
@@ -338,7 +374,26 @@ class BuddyList(QWidget):
     # --- events ------------------------------------------------------------------------------------
 
     def on_event(self, event: object) -> None:
-        if isinstance(event, WatcherEvent):
+        if isinstance(event, LanPeerEvent):
+            key = event.name.lower()
+            if event.state == "up":
+                self.nearby[key] = event
+            else:
+                self.nearby.pop(key, None)
+            if not self._nearby_timer.isActive():
+                self._nearby_timer.start()
+        elif isinstance(event, LanAnnounceEvent):
+            if event.state == "announced" and event.name != event.requested:
+                self._show_status(
+                    self.tr("On the LAN this phone is “{name}”: “{requested}” was taken by another phone.").format(
+                        name=event.name, requested=event.requested
+                    )
+                )
+            elif event.state == "failed":
+                self._show_status(
+                    self.tr("Cannot announce this phone on the LAN: {reason}").format(reason=event.reason)
+                )
+        elif isinstance(event, WatcherEvent):
             if event.state == "pending":
                 self.watcher_bar.add(event.uri, event.account, event.verified)
             elif event.state != "active":  # a verified buddy's subscription leaves a forged one's request
@@ -350,12 +405,17 @@ class BuddyList(QWidget):
         """Our own addresses changed (an account added, edited or removed in the settings)."""
         self.account_aors = [a.aor for a in accounts]
         self.buddy_model.own_aors = {normalise_uri(a.aor) for a in accounts}
+        wanted, self.lan_wanted = self.lan_wanted, _lan_wanted(accounts)
+        if self.lan_wanted and not wanted and self.bridge.is_started:
+            self._start_lan()
 
     def _core_started(self) -> None:
         """The UA runs: watch the buddies with presence on, their busy lamps, and list pending watchers."""
         ua = self.bridge.ua
         if ua is None:
             return
+        if self.lan_wanted:
+            self._start_lan()
         presence = getattr(ua, "presence", None)
         if presence is not None:
             self.bridge.call(presence.load_buddies, on_error=self._reporter("load the buddy list"))
@@ -374,6 +434,12 @@ class BuddyList(QWidget):
         self._lamp_queue = queue[:MAX_START_LAMPS]
         if self._lamp_queue:
             self._lamp_timer.start()
+
+    def _start_lan(self) -> None:
+        """LAN discovery: the accounts that announce are announced, and the phones found fill Nearby."""
+        lan = getattr(self.bridge.ua, "lan", None)
+        if lan is not None:
+            self.bridge.call(lan.start, on_error=self._reporter("start LAN discovery"))
 
     def _watch_next_lamps(self) -> None:
         batch, self._lamp_queue = self._lamp_queue[:LAMP_BATCH], self._lamp_queue[LAMP_BATCH:]
@@ -501,8 +567,12 @@ class BuddyList(QWidget):
                     )
                 if sip_uris(contact):
                     menu.addAction(icon("chat"), self.tr("Chat"), lambda: self.chat_with(contact))
-                menu.addAction(self.tr("Edit…"), lambda: self.edit_contact(contact))
-                menu.addAction(self.tr("Remove…"), lambda: self.remove_contact(contact))
+                if _is_nearby(contact):
+                    prefill = Contact(contact.name, uris=list(contact.uris))
+                    menu.addAction(self.tr("Add to contacts…"), lambda: self.add_contact(prefill))
+                else:
+                    menu.addAction(self.tr("Edit…"), lambda: self.edit_contact(contact))
+                    menu.addAction(self.tr("Remove…"), lambda: self.remove_contact(contact))
                 menu.addSeparator()
         menu.addAction(self.tr("Add contact…"), self.add_contact)
         menu.popup(self.view.viewport().mapToGlobal(pos))
@@ -519,7 +589,7 @@ class BuddyList(QWidget):
 
     def edit_selected(self) -> None:
         contact = self.selected_contact()
-        if contact is not None:
+        if contact is not None and not _is_nearby(contact):
             self.edit_contact(contact)
 
     def edit_contact(self, contact: Contact) -> ContactDialog:
@@ -555,7 +625,7 @@ class BuddyList(QWidget):
 
     def remove_selected(self) -> None:
         contact = self.selected_contact()
-        if contact is not None:
+        if contact is not None and not _is_nearby(contact):
             self.remove_contact(contact)
 
     def remove_contact(self, contact: Contact) -> QMessageBox:
@@ -702,6 +772,16 @@ class BuddyList(QWidget):
         log.info("%s", text)
         self.status.setText(text)
         self.status.setVisible(bool(text))
+
+
+def _is_nearby(contact: Contact) -> bool:
+    """A row of the Nearby group: a phone found on the LAN, not a contact of the store."""
+    return contact.id is not None and contact.id < 0
+
+
+def _lan_wanted(accounts: Sequence[Account]) -> bool:
+    """Whether LAN discovery runs: an account is announced (a LAN-only account unless the user said no)."""
+    return any(a.announces_on_lan for a in accounts)
 
 
 def import_summary(result: ImportResult) -> str:

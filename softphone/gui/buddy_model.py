@@ -41,6 +41,9 @@ FLUSH_BATCH = 250
 """Contacts refreshed per turn of the event loop; the rest follow on the next turn."""
 AVATAR_SIZE = 32
 NO_GROUP = QT_TRANSLATE_NOOP("BuddyModel", "Contacts")  # the group of contacts in none (shown translated)
+NEARBY_TEXT = QT_TRANSLATE_NOOP("BuddyModel", "Nearby")
+NEARBY_GROUP = "\x00nearby"
+"""The group of the phones found on the LAN (negative contact ids, not in the store); no user group can be named so."""
 
 CONTACT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 ADDRESS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -229,6 +232,8 @@ class BuddyModel(QObject):
         self._dirty: set[str] = set()
         self._dirty_contacts: set[int] = set()
         self.flushes = 0
+        # Nearby peers (contact id < 0) that say they take no direct calls.
+        self.no_calls: set[int] = set()
 
         self.model = QStandardItemModel(0, 3, self)
         self.proxy = BuddyFilter()
@@ -262,11 +267,14 @@ class BuddyModel(QObject):
         avatars: dict[int, QIcon] = {}
         bold = QFont(font)
         bold.setBold(True)
-        names = sorted(groups, key=lambda g: (g == NO_GROUP, g.casefold()))
+        names = sorted(groups, key=lambda g: (g == NEARBY_GROUP, g == NO_GROUP, g.casefold()))
         for group in names:
             members = groups[group]
             count = len(members)
-            shown = translate("BuddyModel", NO_GROUP) if group == NO_GROUP else group
+            shown = {
+                NO_GROUP: translate("BuddyModel", NO_GROUP),
+                NEARBY_GROUP: translate("BuddyModel", NEARBY_TEXT),
+            }.get(group, group)
             header = QStandardItem(f"{shown} ({count})")
             filler = [QStandardItem(), QStandardItem()]
             for item in (header, *filler):
@@ -328,6 +336,11 @@ class BuddyModel(QObject):
                 best = view
         if best is not None and best.state != "unknown":
             return best
+        if contact.id is not None and contact.id < 0:
+            # A phone found on the LAN: there, whatever its presence says (or does not say yet).
+            if contact.id in self.no_calls:
+                return PresenceView("available", "presence-available", self.tr("On this network, takes no calls"))
+            return PresenceView("available", "presence-available", self.tr("On this network"))
         for uri in contact.uris:
             sub = self.subscriptions.get(normalise_uri(uri))
             if sub is None:

@@ -292,6 +292,22 @@ class AccountEditor(QDialog):
         self.client_certificate.setToolTip(self.tr("Offered to the account's servers over TLS when they ask for one"))
         form.addRow(self.tr("C&lient certificate:"), self.client_certificate)
         form.addRow("", self.register)
+        # LAN discovery (mDNS/DNS-SD): by default on without a server and off with one, until the user says.
+        self.lan_announce = QCheckBox(self.tr("&Visible to phones nearby (announced on the LAN)"))
+        self.lan_announce.setAccessibleName(self.tr("Announce on the LAN"))
+        self.lan_announce.setToolTip(
+            self.tr(
+                "Other phones on this network list the account under Nearby (mDNS/DNS-SD). Whether their calls "
+                "ring is still up to the account: only an account without a server takes calls from anyone."
+            )
+        )
+        self._lan_chosen = entry.lan_announce is not None
+        server = entry.register or bool(entry.outbound_proxy)
+        self.lan_announce.setChecked(entry.lan_announce if entry.lan_announce is not None else not server)
+        self.lan_announce.clicked.connect(self._lan_clicked)
+        self.register.toggled.connect(self._server_changed)
+        self.proxy.textChanged.connect(lambda _text: self._server_changed())
+        form.addRow("", self.lan_announce)
         self.enabled = QCheckBox(self.tr("&Use this account"))
         self.enabled.setChecked(entry.enabled)
         self.enabled.setAccessibleName(self.tr("Use this account"))
@@ -339,6 +355,14 @@ class AccountEditor(QDialog):
         self.initial_storage = kept
         self.testing = False
 
+    def _lan_clicked(self) -> None:
+        self._lan_chosen = True
+
+    def _server_changed(self, *_args: object) -> None:
+        """The announcement follows "has a server" until the user sets it."""
+        if not self._lan_chosen:
+            self.lan_announce.setChecked(not (self.register.isChecked() or bool(self.proxy.text().strip())))
+
     def _aor_changed(self, text: str) -> None:
         text = text.strip()
         self.storage.set_aor(text if not text or text.lower().startswith(("sip:", "sips:")) else f"sip:{text}")
@@ -368,6 +392,7 @@ class AccountEditor(QDialog):
             srtp=self.srtp.currentData(),
             srtp_keys=str(self.srtp_keys.currentData()),
             tls_certificate=self.client_certificate.text().strip() or None,
+            lan_announce=self.lan_announce.isChecked() if self._lan_chosen else None,
             extra=dict(self.original.extra),
         )
         password = self.password.text()

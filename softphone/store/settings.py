@@ -109,6 +109,8 @@ class AccountSettings:
     ca_file: str | None = None
     # Take calls straight from any address (None: only for an account without a server).
     direct_calls: bool | None = None
+    # Announce the account to the LAN by mDNS/DNS-SD (None: only an account without a server).
+    lan_announce: bool | None = None
     # SHA-256 fingerprints of server certificates the user trusts although they do not verify.
     tls_fingerprints: list[str] = field(default_factory=list)
     # Where the password is kept when the user chose a file over the keyring (mode 0600).

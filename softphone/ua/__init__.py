@@ -52,6 +52,8 @@ from softphone.ua.events import (
     ErrorEvent,
     Event,
     IncomingCallEvent,
+    LanAnnounceEvent,
+    LanPeerEvent,
     MediaPathEvent,
     MediaWarningEvent,
     MessageEvent,
@@ -68,6 +70,7 @@ from softphone.ua.events import (
     VideoQualityEvent,
     WatcherEvent,
 )
+from softphone.ua.lan import LanDiscovery, LanPeer
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
@@ -96,6 +99,10 @@ __all__ = [
     "Event",
     "Forwarding",
     "IncomingCallEvent",
+    "LanAnnounceEvent",
+    "LanDiscovery",
+    "LanPeer",
+    "LanPeerEvent",
     "LevelMeter",
     "MediaFactory",
     "MediaPathEvent",

@@ -48,6 +48,9 @@ class Account:
     messages and subscriptions may come straight from any address ("IP calls")
     instead of only through the account's own server; None means yes for an
     account without a server (LAN only) and no for one with a registrar or proxy.
+    ``lan_announce``: whether the account is announced to the LAN by mDNS/DNS-SD
+    (:mod:`softphone.ua.lan`) while LAN discovery runs; None means yes without a
+    server and no with one.
     ``srtp``: media encryption ``off``, ``optional`` or ``mandatory``; None
     means mandatory on a TLS account and optional elsewhere. ``srtp_keys``:
     SDES (keys in the SDP, only over TLS unless ``srtp_clear_keys``),
@@ -69,6 +72,7 @@ class Account:
     busy: bool = False
     forwarding: Forwarding | None = None
     direct_calls: bool | None = None
+    lan_announce: bool | None = None
     # SHA-256 fingerprints of server certificates the user chose to trust although they do not verify.
     tls_fingerprints: tuple[str, ...] = ()
     srtp: SrtpPolicy | None = None
@@ -156,6 +160,11 @@ class Account:
     def accepts_direct(self) -> bool:
         """True when requests may reach this account from anywhere, not only through its server."""
         return self.direct_calls if self.direct_calls is not None else not self.has_server
+
+    @property
+    def announces_on_lan(self) -> bool:
+        """True when LAN discovery announces this account (see ``lan_announce``)."""
+        return self.lan_announce if self.lan_announce is not None else not self.has_server
 
     @property
     def uri(self) -> SipUri:

@@ -45,6 +45,7 @@ from softphone.ua.endpoint import AWAITING_FINAL, SipEndpoint
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import CallEvent, ErrorEvent, Event, RegistrationEvent
 from softphone.ua.host import RequestHandler
+from softphone.ua.lan import LanDiscovery
 from softphone.ua.limits import Limits
 from softphone.ua.media import MediaFactory
 from softphone.ua.messaging import MessagingService
@@ -165,6 +166,8 @@ class UserAgent(SipEndpoint):
         self.messaging = MessagingService(self)
         self.presence = PresenceService(self)
         self.paging = Pager(self)
+        # LAN discovery (mDNS/DNS-SD) runs only once started: ``await ua.lan.start()`` after ``ua.start()``.
+        self.lan = LanDiscovery(self)
         self._started = False
 
     # --- life cycle -------------------------------------------------------------

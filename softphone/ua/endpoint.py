@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import secrets
+import socket
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -93,6 +94,15 @@ class SipEndpoint:
         return client
 
     # --- addresses ----------------------------------------------------------------
+
+    def listening(self, transport: str, ipv6: bool = False) -> tuple[str, int] | None:
+        """The (address, port) we listen on for ``transport`` (``UDP``, ``TCP``) over IPv4 or IPv6; None when
+        we do not (a wildcard address stays a wildcard)."""
+        family = socket.AF_INET6 if ipv6 else socket.AF_INET
+        try:
+            return self.stack.transport.local_address(transport, family)
+        except TransportError:
+            return None
 
     async def resolve(self, uri: SipUri, account: Account | None = None) -> list[Target]:
         if self._resolver is None:

@@ -416,6 +416,36 @@ class PageEndedEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LanPeerEvent(_Event):
+    """A phone found on the LAN by mDNS/DNS-SD (``up``), changed (``up`` again) or gone (``down``).
+
+    ``name`` is its DNS-SD instance name, ``uri`` where calls and messages to it go; ``display_name``,
+    ``aor`` and ``accepts_calls`` are what it says of itself (claims, not proof).
+    """
+
+    kind: ClassVar[str] = "lan_peer"
+    name: str
+    uri: str
+    state: Literal["up", "down"]
+    display_name: str = ""
+    aor: str | None = None
+    accepts_calls: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LanAnnounceEvent(_Event):
+    """Our account ``account`` is announced on the LAN as ``name`` (``requested`` was taken when they differ),
+    or no longer (``withdrawn``), or could not be (``failed``, with ``reason``)."""
+
+    kind: ClassVar[str] = "lan_announce"
+    account: str
+    name: str
+    requested: str
+    state: Literal["announced", "withdrawn", "failed"]
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent(_Event):
     kind: ClassVar[str] = "error"
     message: str
@@ -444,5 +474,7 @@ Event: TypeAlias = (
     | CallbackReadyEvent
     | PageStartedEvent
     | PageEndedEvent
+    | LanPeerEvent
+    | LanAnnounceEvent
     | ErrorEvent
 )

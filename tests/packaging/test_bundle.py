@@ -28,7 +28,9 @@ import numpy.typing as npt
 import pytest
 
 from softphone import __version__
+from tests.integration.test_lan_discovery import LanPhone
 from tests.kamailio_server import Kamailio
+from tests.netns_lab import LanLab
 from tests.packaging.conftest import (
     Artefacts,
     SecretService,
@@ -504,3 +506,28 @@ def test_call_with_g722_between_bundled_clients(artefacts: Artefacts, kamailio: 
         second = samples[-2 * rate : -rate]
         assert rms(second) > 0.05, f"{who}'s recording is silent (RMS {rms(second):.4f})"
         assert abs(dominant_hz(second, rate) - frequency) < 15, f"{who} did not hear {frequency} Hz"
+
+
+def test_bundled_clients_find_each_other_on_a_lan(artefacts: Artefacts, tmp_path: Path) -> None:
+    """zeroconf is compiled (Cython) and imports its own modules from C: two bundled ``softphone-cli --lan`` in
+    the bridged LAN lab announce themselves and list each other, with the bundle's zeroconf."""
+    lab = LanLab(hosts=2).start()
+    try:
+        phones = []
+        for host, user in (("h1", "alice"), ("h2", "bob")):
+            home = tmp_path / user
+            home.mkdir()
+            phone = LanPhone(
+                lab, host, user, tmp_path, name=user.title(), listen=("0.0.0.0:5060",),
+                program=(str(artefacts.cli),), env=clean_env(home),
+            )  # fmt: skip
+            phones.append(phone)
+        alice, bob = phones
+        alice.wait_for(event="lan_peer", name="Bob", state="up", timeout=30)
+        bob.wait_for(event="lan_peer", name="Alice", state="up", timeout=30)
+        loaded = mapped_files(alice.proc.pid)
+        assert any(str(internal(artefacts)) in path and "zeroconf" in path for path in loaded), loaded
+        for phone in phones:
+            phone.quit()
+    finally:
+        lab.stop()

@@ -141,7 +141,16 @@ def test_cli_arguments() -> None:
         ["--account", "sip:a@example.com", "--auto-answer", "--json", "--no-audio", "--listen", "[::1]:5070"]
     )
     assert args.auto_answer == 0.0 and args.json and args.no_audio
-    assert cli.parse_listen(args.listen) == ("::1", 5070)
+    assert cli.listen_addresses(args.listen) == [("::1", 5070)]
+    args = cli.build_parser().parse_args(
+        ["--account", "sip:a@example.com", "--listen", "0.0.0.0:5060", "--listen", "[::]:5060"]
+    )
+    assert cli.listen_addresses(args.listen) == [("0.0.0.0", 5060), ("::", 5060)]
+    assert cli.listen_addresses(None) == [("0.0.0.0", 0)]
+    pair = cli.listen_addresses(None, lan=True)  # one port for IPv4 and IPv6: one DNS-SD record names it
+    assert [host for host, _ in pair] in (["0.0.0.0"], ["0.0.0.0", "::"]) and len({port for _, port in pair}) == 1
+    with pytest.raises(ValueError, match="at most twice"):
+        cli.listen_addresses(["0.0.0.0:1", "[::]:1", "127.0.0.1:2"])
     args = cli.build_parser().parse_args(["--account", "sip:a@example.com", "--auto-answer=2.5"])
     assert args.auto_answer == 2.5 and args.codecs is None
     args = cli.build_parser().parse_args(["--account", "sip:a@example.com", "--codecs", "g722, PCMU,g722"])
