@@ -13,7 +13,15 @@ from typing import Any, Literal, Protocol, TypeAlias
 
 from softphone.ice.candidate import NegotiatedIce
 
-__all__ = ["Address", "CodecDescription", "CryptoParameters", "MediaParameters", "address_key", "is_unspecified"]
+__all__ = [
+    "Address",
+    "CodecDescription",
+    "CryptoParameters",
+    "MediaParameters",
+    "StreamParameters",
+    "address_key",
+    "is_unspecified",
+]
 
 Address: TypeAlias = tuple[Any, ...]
 
@@ -60,8 +68,8 @@ class CryptoParameters(Protocol):
     def remote_fingerprint(self) -> FingerprintDescription | None: ...
 
 
-class MediaParameters(Protocol):
-    """The agreed audio stream from our point of view (``NegotiatedMedia`` fits it)."""
+class StreamParameters(Protocol):
+    """What every agreed RTP stream has, audio or video, from our point of view."""
 
     @property
     def remote_address(self) -> str: ...
@@ -76,15 +84,20 @@ class MediaParameters(Protocol):
     @property
     def receive_codecs(self) -> Mapping[int, CodecDescription]: ...
     @property
+    def direction(self) -> str: ...
+    @property
+    def rtcp_mux(self) -> bool: ...
+
+
+class MediaParameters(StreamParameters, Protocol):
+    """The agreed audio stream from our point of view (``NegotiatedMedia`` fits it)."""
+
+    @property
     def telephone_event(self) -> int | None: ...
     @property
     def telephone_events(self) -> Mapping[int, int]: ...
     @property
     def ptime(self) -> int: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def rtcp_mux(self) -> bool: ...
     @property
     def remote_ssrc(self) -> int | None: ...
     @property

@@ -32,7 +32,7 @@ import av
 from softphone.media.errors import MediaError
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
-from softphone.media.parameters import Address, CodecDescription
+from softphone.media.parameters import Address, StreamParameters
 from softphone.media.rtcp import (
     Bye,
     ReceiverReport,
@@ -79,27 +79,11 @@ def _sprop(fmtp: Mapping[str, str]) -> bytes:
         return b""
 
 
-class VideoParameters(Protocol):
+class VideoParameters(StreamParameters, Protocol):
     """The agreed video stream from our point of view (``softphone.sip.video_offer_answer.NegotiatedVideo`` fits)."""
 
     @property
-    def remote_address(self) -> str: ...
-    @property
-    def remote_port(self) -> int: ...
-    @property
-    def remote_rtcp_port(self) -> int: ...
-    @property
-    def rtcp_mux(self) -> bool: ...
-    @property
-    def codec(self) -> CodecDescription: ...
-    @property
-    def payload_type(self) -> int: ...
-    @property
-    def receive_codecs(self) -> Mapping[int, CodecDescription]: ...
-    @property
     def feedback(self) -> frozenset[str]: ...
-    @property
-    def direction(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
