@@ -217,13 +217,19 @@ class Attacker(asyncio.DatagramProtocol):
         assert self.transport is not None
         key = _key(parse_message(data))
         deadline = time.monotonic() + timeout
+        next_send = 0.0
         while key not in self._finals:
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            if now >= deadline:
                 raise AssertionError(f"no final response to {data[:60]!r} within {timeout} s")
-            self.transport.sendto(data, ("127.0.0.1", port))
+            # Another request's answer wakes every waiter: only a retransmission timer's end sends again,
+            # or 32 waiters would each resend on every answer (a storm that starves the phone's loop).
+            if now >= next_send:
+                self.transport.sendto(data, ("127.0.0.1", port))
+                next_send = now + RETRANSMIT
             self._changed.clear()
             try:
-                await asyncio.wait_for(self._changed.wait(), min(RETRANSMIT, max(0.01, deadline - time.monotonic())))
+                await asyncio.wait_for(self._changed.wait(), max(0.01, min(next_send, deadline) - time.monotonic()))
             except TimeoutError:
                 pass
         return self._finals[key]
