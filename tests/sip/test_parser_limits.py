@@ -115,7 +115,8 @@ def test_rebuilding_the_index_after_a_change_is_linear_too() -> None:
 
     # Millisecond-sized work so a tick of the clock or a collection cannot pass for a growth factor.
     small_cost, large_cost = cpu_seconds(times(12, rebuilt(2_000)), 9), cpu_seconds(rebuilt(24_000), 9)
-    assert large_cost < 0.5 and large_cost / max(small_cost, 1e-6) < 4, (small_cost, large_cost)
+    # Quadratic would be 12 times the work; a 24,000-entry index outgrowing the CPU caches costs up to ~5.
+    assert large_cost < 0.5 and large_cost / max(small_cost, 1e-6) < 8, (small_cost, large_cost)
 
 
 def test_index_values_are_tuples_the_collector_stops_tracking() -> None:
