@@ -433,6 +433,26 @@ class MediaSession:
         self._command(lambda: self._queries.start(server, self._clock(), future))
         return future
 
+    def replace_socket(self, sock: socket.socket) -> None:
+        """Media leaves from and arrives at ``sock`` from now on: our address changed (a new network) and the
+        old socket is bound to an address we no longer have. The session owns ``sock``; the old one is closed
+        if it owned it. ICE waits for the restart that follows (its pairs were the old socket's)."""
+        sock.setblocking(False)
+
+        def swap() -> None:
+            old, owned = self._sock, self._owns_sock
+            self._sock, self._owns_sock = sock, True
+            self.local_address = tuple(sock.getsockname())
+            self._ice = None
+            self._receive.forget_source()
+            self._rtcp.source = None
+            if self._rtcp_sock is not None:
+                self._setup_rtcp_socket()
+            if owned:
+                old.close()
+
+        self._command(swap)
+
     def set_answered(self) -> None:
         """The call is answered: a peer sending from elsewhere than its SDP address may now be latched.
 

@@ -97,6 +97,9 @@ class ReflexiveQueries:
             if isinstance(effect, Send):
                 self._send(effect.data, query.server)
                 continue
+            self._queries.remove(query)
+            if query.future.done():
+                continue  # the asker gave up (cancelled)
             server = f"STUN server {query.server[0]}:{query.server[1]}"
             if isinstance(effect, Succeeded):
                 mapped = effect.response.reflexive_address
@@ -106,4 +109,3 @@ class ReflexiveQueries:
                 query.future.set_exception(ReflexiveQueryError(f"{server} refused: {effect.reason}"))
             elif isinstance(effect, TimedOut):
                 query.future.set_exception(ReflexiveQueryError(f"{server} did not answer"))
-            self._queries.remove(query)

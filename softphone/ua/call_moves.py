@@ -2,7 +2,9 @@
 
 When the registration finds that its flow moved (our local address changed,
 or the registrar sees us at another public address), each established call
-of that account learns the media port's new public address from the
+of that account moves: when our own address changed, its media gets a new
+port on the new address (the old socket is bound to an address that is
+gone; the media thread swaps sockets between two packets); then it learns the media port's new public address from the
 account's STUN server (asked by the call's media thread, which owns the
 socket) and sends a re-INVITE naming it. A call with ICE restarts it (RFC
 8445 9: new ufrag and password, the new host and server-reflexive
@@ -22,9 +24,11 @@ from typing import TYPE_CHECKING
 from softphone.ice.agent import Credentials
 from softphone.ice.candidate import IceDescription, local_candidates
 from softphone.media.gather import ReflexiveQueryError
+from softphone.transport import Target
 from softphone.transport.errors import TransportError
 from softphone.transport.stun import StunError, resolve_server
 from softphone.ua.errors import UserAgentError
+from softphone.ua.media import MediaPort
 
 if TYPE_CHECKING:
     from softphone.ua.agent import UserAgent
@@ -38,6 +42,9 @@ log = logging.getLogger("softphone.ua")
 async def move_call(ua: UserAgent, call: Call) -> None:
     """Re-INVITE ``call`` with our media's address as seen now, restarting ICE when the call has it."""
     account = call.account
+    target = ua.registration_target(account.aor)
+    if target is not None:
+        _rebind(ua, call, target)
     host = (call.media_port.host, call.media_port.port)
     mapped = await _mapped(ua, call, host)
     ice = None
@@ -45,7 +52,6 @@ async def move_call(ua: UserAgent, call: Call) -> None:
         credentials = Credentials.new()
         ice = IceDescription(credentials.ufrag, credentials.pwd, local_candidates(host, mapped))
     address = mapped if mapped is not None else host
-    target = ua.registration_target(account.aor)
     try:
         contact = ua.contact_for(account, target) if target is not None else None
     except TransportError:
@@ -56,6 +62,28 @@ async def move_call(ua: UserAgent, call: Call) -> None:
         log.info("call %s stays where it was after the network change: %s", call.id, exc)
         return
     log.info("call %s moved to %s:%d%s", call.id, *address, " (ICE restart)" if ice is not None else "")
+
+
+def _rebind(ua: UserAgent, call: Call, target: Target) -> None:
+    """When our own address changed, the call's media gets a port on the new one (the old address is gone)."""
+    session = call.media_session
+    try:
+        host = ua.media_host_for(target)
+    except TransportError:
+        return
+    if session is None or host == call.media_port.host:
+        return
+    try:
+        port = MediaPort(host)
+    except (TransportError, OSError) as exc:
+        ua.call_manager.media.warning(call, "media_failure", f"no media port on our new address {host}: {exc}")
+        return
+    sock, port.socket = port.socket, None
+    assert sock is not None
+    session.replace_socket(sock)
+    log.info("call %s: media moves from %s:%d to %s:%d", call.id, call.media_port.host, call.media_port.port,
+             port.host, port.port)  # fmt: skip
+    call.media_port = port
 
 
 async def _mapped(ua: UserAgent, call: Call, host: tuple[str, int]) -> tuple[str, int] | None:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from softphone.sip.addr import NameAddr
@@ -110,6 +110,8 @@ class Registration:
         self._local: tuple[str, int] | None = None
         # Why the flow moved, until the registration that follows succeeds and the user agent is told.
         self._moved: str | None = None
+        # The Contact registered before the flow moved, to remove with the next registration.
+        self._stale: NameAddr | None = None
         self.digest = DigestClient(account.username, account.password)
         self.call_id = f"{secrets.token_hex(12)}@softphone"
         self.from_tag = new_tag()
@@ -233,7 +235,8 @@ class Registration:
         except TransportError as exc:
             return f"no way to the registrar any more ({exc})"
         if self._local is not None and local != self._local:
-            self._forget_public(target)
+            self._stale = self.contact
+            self._set_public(target, None)
             return f"our address changed from {_shown(self._local)} to {_shown(local)}"
         if target.transport != "UDP":
             return None
@@ -242,13 +245,15 @@ class Registration:
             return f"the registrar does not answer ({response.status_code} {response.reason})"
         seen = _seen_at(response)
         if seen is not None and self.public is not None and seen != self.public:
-            return f"the registrar sees us at {_shown(seen)} now, not at {_shown(self.public)}"
+            old, self._stale = self.public, self.contact
+            self._set_public(target, seen)
+            return f"the registrar sees us at {_shown(seen)} now, not at {_shown(old)}"
         return None
 
-    def _forget_public(self, target: Target) -> None:
-        self.public = None
+    def _set_public(self, target: Target, address: tuple[str, int] | None) -> None:
+        self.public = address
         if self._learn_public is not None:
-            self._learn_public(target, None)
+            self._learn_public(target, address)
 
     def _options(self, target: Target) -> Request:
         """An OPTIONS to the registrar itself (RFC 3261 11): its answer's Via says where it sees us."""
@@ -354,7 +359,10 @@ class Registration:
         authorization: tuple[str, str] | None = None
         used_nonces: set[str] = set()
         auth_rounds = min_expires_rounds = 0
-        removed: NameAddr | None = None
+        stale, self._stale = self._stale, None
+        # Contacts of ours that nobody can reach any more: removed (expires=0) in the same REGISTER.
+        removed = [stale] if stale is not None and stale.uri != contact.uri and expires != 0 else []
+        rewritten = False
         while True:
             request = self._build(target, contact, expires, authorization, removed)
             response = await self.stack.request(request, target)
@@ -397,11 +405,13 @@ class Registration:
                 expires = self._requested = minimum
                 continue
             if 200 <= code < 300:
-                if expires != 0 and removed is None:
+                if expires != 0 and not rewritten:
                     moved = self._public_contact(target, contact, response)
                     if moved is not None:
                         # Register where the registrar sees us, and take the unreachable Contact away.
-                        removed, contact = contact, moved
+                        rewritten = True
+                        removed.append(contact)
+                        contact = moved
                         self.contact = contact
                         continue
                 try:
@@ -421,9 +431,7 @@ class Registration:
         if self.public is not None and self.public != seen and self._moved is None:
             self._moved = f"the registrar sees us at {_shown(seen)} now, not at {_shown(self.public)}"
         log.info("%s: the registrar sees us at %s, not %s:%s", self.account, _shown(seen), uri.host, uri.port)
-        self.public = seen
-        if self._learn_public is not None:
-            self._learn_public(target, seen)
+        self._set_public(target, seen)
         try:
             moved = self._contact_for(target)
         except TransportError:
@@ -436,7 +444,7 @@ class Registration:
         contact: NameAddr,
         expires: int,
         authorization: tuple[str, str] | None,
-        removed: NameAddr | None = None,
+        removed: Sequence[NameAddr] = (),
     ) -> Request:
         self.cseq += 1
         account = self.account
@@ -453,7 +461,7 @@ class Registration:
             ("Call-ID", self.call_id),
             ("CSeq", f"{self.cseq} REGISTER"),
             ("Contact", str(contact)),
-            *([("Contact", f"{removed};expires=0")] if removed is not None else []),
+            *(("Contact", f"{stale};expires=0") for stale in removed),
             ("Expires", str(expires)),
             ("Allow", ALLOW),
             ("User-Agent", USER_AGENT),

@@ -118,17 +118,22 @@ def wait_more_packets(phone: Phone, call_id: str, after: int, more: int = 50, ti
         event = phone.cli.wait_for(left, after=index_of(phone, event) + 1, event="quality", call_id=call_id)
 
 
+@pytest.mark.parametrize("moved", ["nat", "host"])
 def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_again(
-    make_lab: Callable[..., NatLab], tmp_path: Path
+    make_lab: Callable[..., NatLab], tmp_path: Path, moved: str
 ) -> None:
-    """Alice's NAT changes its public address in the middle of a call (as when a laptop moves to another network;
-    Linux's masquerade keeps the port). Her next check of the flow (an OPTIONS to the registrar) sees the new
-    address in the Via: she registers again with a Contact at the new address, removing the old one, and moves
-    the call by a re-INVITE that restarts ICE with her new server-reflexive candidate, learned by the call's own
-    media thread. Audio flows both ways again over the new path, and Bob can reach her at her new address."""
+    """In the middle of a call either Alice's NAT changes its public address (``nat``; Linux's masquerade keeps
+    the port), or Alice's own address changes (``host``: a laptop on another network; she listens on every
+    address, as the phone does by default, and her NAT maps her new address to new ports). Her next check of
+    the flow sees it: the registrar's Via (an OPTIONS it answers) names another address, or her route to it
+    leaves from another one. She registers again with a Contact where the registrar now sees her, removing the
+    old one; the call's media moves to a socket on her new address when that changed, and the call moves by a
+    re-INVITE that restarts ICE with her new server-reflexive candidate, learned by the call's own media thread.
+    Audio flows both ways again over the new path, and Bob can reach her at her new address."""
     lab = make_lab("eim", "eim")
-    moved_to = "203.0.113.11"
-    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, "--network-check", "1")
+    public = "203.0.113.11" if moved == "nat" else NAT_PUBLIC["A"]
+    listen = "0.0.0.0:0" if moved == "host" else None
+    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, "--network-check", "1", listen=listen)
     bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
     contact = f"Contact: <sip:{alice.cli.user}@"
     # The registrar saw the REGISTER come from her NAT: her Contact names the NAT's address, not her own.
@@ -137,25 +142,33 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
         assert time.monotonic() < deadline, sdp_lines(alice, contact)
         time.sleep(0.1)
 
+    before: list[str] = []  # the Contacts Alice used before the move
+
     def move_alice() -> None:
         alice_call = alice.cli.wait_for(event="call", state="confirmed")["call_id"]
         bob_call = bob.cli.wait_for(event="call", state="confirmed")["call_id"]
         alice.wait_received(str(alice_call), 50)
         bob.wait_received(str(bob_call), 50)
         seen = {phone.cli.user: len(phone.cli.events) for phone in (alice, bob)}
-        lab.move_public("A", moved_to)
+        before.extend(line.split(">")[0] for line in sdp_lines(alice, contact) if "expires=0" not in line)
+        if moved == "nat":
+            lab.move_public("A", public)
+        else:
+            lab.move_host("A", "198.51.100.3")
         change = alice.cli.wait_for(30, event="network_change")
-        assert moved_to in change["reason"] and change["calls"] == [alice_call], change
+        assert (public if moved == "nat" else "198.51.100.3") in change["reason"], change
+        assert change["calls"] == [alice_call], change
         # A second media_path on each side: the restarted ICE found the new way; then audio flows on it.
         for phone, call_id in ((alice, alice_call), (bob, bob_call)):
             path = phone.cli.wait_for(30, after=seen[phone.cli.user], event="media_path", call_id=call_id)
             wait_more_packets(phone, str(call_id), index_of(phone, path) + 1)
-        assert paths(bob)[-1]["remote"].startswith(moved_to), paths(bob)
+        assert paths(bob)[-1]["remote"].startswith(public), paths(bob)
+        assert paths(bob)[-1]["remote"] != paths(bob)[0]["remote"], paths(bob)
         # The registrar has her new Contact: a second call from Bob rings her.
-        before = len(bob.cli.events)
+        mark = len(bob.cli.events)
         bob.cli.send(f"call {alice.cli.user}")
         ringing = alice.cli.wait_for(event="incoming_call", timeout=15)
-        second = bob.cli.wait_for(15, after=before, event="call", state="ringing")
+        second = bob.cli.wait_for(15, after=mark, event="call", state="ringing")
         bob.cli.send(f"hangup {second['call_id']}")
         alice.cli.wait_for(event="call", call_id=ringing["call_id"], state="ended", timeout=15)
 
@@ -165,8 +178,11 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
         alice.close()
         bob.close()
     contacts = sdp_lines(alice, contact)
-    assert any(moved_to in line for line in contacts), contacts
-    assert any(NAT_PUBLIC["A"] in line and "expires=0" in line for line in contacts), contacts
+    registered = [line.split(">")[0] for line in contacts if "expires=0" not in line]
+    removed = [line.split(">")[0] for line in contacts if "expires=0" in line]
+    assert before[-1] != registered[-1] and public in registered[-1], contacts
+    # The Contact she used before the move is taken off the registrar: nothing points at the old place.
+    assert before[-1] in removed and NAT_PUBLIC["A"] in before[-1], contacts
     # Both sides use new credentials after the restart (RFC 8445 9). Alice sent SDP twice: her offer, her
     # restart offer. Bob three times: his answer, his answer to the restart, his offer of the second call.
     for phone, times in ((alice, 2), (bob, 3)):

@@ -171,3 +171,37 @@ def test_queries_per_port_are_bounded() -> None:
     with pytest.raises(ReflexiveQueryError, match="too many"):
         futures[-1].result(timeout=0)
     assert not queries.handle(b"\x00\x01garbage", ("192.0.2.1", 3478), 0.1)
+
+
+def test_a_session_moves_to_a_new_socket_between_two_packets(sessions: list[MediaSession]) -> None:
+    """After our address changed the call's media goes out of (and comes in at) a socket on the new address;
+    the old one, which the session owned, is closed."""
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((LOOPBACK, 0))
+    peer.settimeout(5.0)
+    try:
+        old = even_socket()
+        session = MediaSession(
+            old, negotiated(pcmu_codec(), peer.getsockname(), rtcp_mux=True), ToneSource(1000.0), ArraySink()
+        )
+        sessions.append(session)
+        session.start()
+        first_source = peer.recvfrom(2048)[1]
+        new = even_socket()
+        new_address = new.getsockname()
+        session.replace_socket(new)
+        deadline = 50
+        source = first_source
+        while source != new_address and deadline:
+            source = peer.recvfrom(2048)[1]
+            deadline -= 1
+        assert source == new_address and first_source != new_address
+        assert session.local_address == new_address and old.fileno() == -1
+        future = session.reflexive_address(peer.getsockname())  # STUN leaves from the new socket too
+        data, source = peer.recvfrom(2048)
+        while data[:1] not in (b"\x00", b"\x01"):
+            data, source = peer.recvfrom(2048)
+        assert source == new_address and StunMessage.parse(data).cls is Class.REQUEST
+        future.cancel()
+    finally:
+        peer.close()
