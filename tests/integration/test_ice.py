@@ -118,9 +118,9 @@ def wait_more_packets(phone: Phone, call_id: str, after: int, more: int = 50, ti
         event = phone.cli.wait_for(left, after=index_of(phone, event) + 1, event="quality", call_id=call_id)
 
 
-@pytest.mark.parametrize("moved", ["nat", "host"])
+@pytest.mark.parametrize("moved", ["nat", "host", "relayed"])
 def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_again(
-    make_lab: Callable[..., NatLab], tmp_path: Path, moved: str
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: str
 ) -> None:
     """In the middle of a call either Alice's NAT changes its public address (``nat``; Linux's masquerade keeps
     the port), or Alice's own address changes (``host``: a laptop on another network; she listens on every
@@ -129,12 +129,21 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
     leaves from another one. She registers again with a Contact where the registrar now sees her, removing the
     old one; the call's media moves to a socket on her new address when that changed, and the call moves by a
     re-INVITE that restarts ICE with her new server-reflexive candidate, learned by the call's own media thread.
-    Audio flows both ways again over the new path, and Bob can reach her at her new address."""
-    lab = make_lab("eim", "eim")
-    public = "203.0.113.11" if moved == "nat" else NAT_PUBLIC["A"]
+    Audio flows both ways again over the new path, and Bob can reach her at her new address.
+
+    ``relayed``: both NATs are symmetric and the call runs through TURN relays when Alice's NAT changes its
+    address. Her relay belongs to the old address, so her restart offers host and server-reflexive candidates
+    only; Bob's relay permits her new address (permissions are by IP, RFC 8656 9), and the new path is hers to
+    his relay."""
+    relayed = moved == "relayed"
+    lab = make_lab(*(("symmetric", "symmetric") if relayed else ("eim", "eim")))
+    turn = turn_options(monkeypatch) if relayed else ()
+    if relayed:
+        lab.start_turn()
+    public = NAT_PUBLIC["A"] if moved == "host" else "203.0.113.11"
     listen = "0.0.0.0:0" if moved == "host" else None
-    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, "--network-check", "1", listen=listen)
-    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn, "--network-check", "1", listen=listen)
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *turn, "--auto-answer=0.1")
     contact = f"Contact: <sip:{alice.cli.user}@"
     # The registrar saw the REGISTER come from her NAT: her Contact names the NAT's address, not her own.
     deadline = time.monotonic() + 10  # the trace on standard error is read by a thread of its own
@@ -151,12 +160,12 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
         bob.wait_received(str(bob_call), 50)
         seen = {phone.cli.user: len(phone.cli.events) for phone in (alice, bob)}
         before.extend(line.split(">")[0] for line in sdp_lines(alice, contact) if "expires=0" not in line)
-        if moved == "nat":
-            lab.move_public("A", public)
-        else:
+        if moved == "host":
             lab.move_host("A", "198.51.100.3")
+        else:
+            lab.move_public("A", public)
         change = alice.cli.wait_for(30, event="network_change")
-        assert (public if moved == "nat" else "198.51.100.3") in change["reason"], change
+        assert (public if moved != "host" else "198.51.100.3") in change["reason"], change
         assert change["calls"] == [alice_call], change
         # A second media_path on each side: the restarted ICE found the new way; then audio flows on it.
         for phone, call_id in ((alice, alice_call), (bob, bob_call)):
@@ -164,6 +173,8 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
             wait_more_packets(phone, str(call_id), index_of(phone, path) + 1)
         assert paths(bob)[-1]["remote"].startswith(public), paths(bob)
         assert paths(bob)[-1]["remote"] != paths(bob)[0]["remote"], paths(bob)
+        kinds = [paths(phone)[-1]["path"] for phone in (alice, bob)]
+        assert kinds == (["relay", "relay"] if relayed else ["srflx", "srflx"]), (paths(alice), paths(bob))
         # The registrar has her new Contact: a second call from Bob rings her.
         mark = len(bob.cli.events)
         bob.cli.send(f"call {alice.cli.user}")
