@@ -58,7 +58,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from softphone.ice.agent import Route
 from softphone.ice.candidate import NegotiatedIce
@@ -133,6 +133,7 @@ __all__ = [
     "wav_source",
 ]
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 _MAX_DATAGRAM = 2048
@@ -431,6 +432,22 @@ class MediaSession:
                 return future
             self._asked = [f for f in self._asked if not f.done()] + [future]
         self._command(lambda: self._queries.start(server, self._clock(), future))
+        return future
+
+    def reallocate_relay(self) -> concurrent.futures.Future[tuple[tuple[str, int], tuple[str, int] | None]]:
+        """A new TURN allocation for the session's relayed socket (our address moved): the future of the new
+        relayed and mapped addresses; a :class:`MediaError` when the media has no relay."""
+        future: concurrent.futures.Future[tuple[tuple[str, int], tuple[str, int] | None]] = concurrent.futures.Future()
+
+        def start() -> None:
+            sock = self._sock
+            if not isinstance(sock, RelayedSocket):
+                future.set_exception(MediaError("the call's media has no relay"))
+                return
+            allocation = sock.reallocate()
+            allocation.add_done_callback(lambda done: _copy_outcome(done, future))
+
+        self._command(start)
         return future
 
     def replace_socket(self, sock: socket.socket) -> None:
@@ -987,6 +1004,16 @@ class MediaSession:
             callback(value)
         except Exception:
             log.exception("media session callback %r raised", callback)
+
+
+def _copy_outcome(source: concurrent.futures.Future[_T], target: concurrent.futures.Future[_T]) -> None:
+    if target.done():
+        return
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 def _text(address: Address) -> str:

@@ -42,6 +42,8 @@ class Call:
     peer_source: tuple[str, int] | None = None
     # The SDP names the NAT's address of the media port (learned by STUN): keep that mapping open.
     reflexive: bool = False
+    # Its media goes through a TURN relay (with ICE: a relayed candidate was offered).
+    relayed: bool = False
     timers: dict[CallTimer, asyncio.TimerHandle] = field(default_factory=dict)
     # The media session streaming ``media`` (None without a media factory) and its audio.
     media_session: MediaSession | None = None

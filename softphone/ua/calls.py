@@ -242,7 +242,9 @@ class CallManager:
             address=address,
             video_port=video_port,
         )
-        call = Call(machine, account, media_port, reflexive=address.reflexive, video_port=video_port)
+        call = Call(
+            machine, account, media_port, reflexive=address.reflexive, relayed=address.relayed, video_port=video_port
+        )
         self._add(call)
         if address.warning is not None:
             self.media.warning(call, address.warning_kind, address.warning)
@@ -356,6 +358,7 @@ class CallManager:
             media_port,
             peer_source=(source.remote_host, source.remote_port),
             reflexive=address is not None and address.reflexive,
+            relayed=address is not None and address.relayed,
             video_port=video_port,
         )
         forward = None

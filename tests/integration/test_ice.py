@@ -118,7 +118,7 @@ def wait_more_packets(phone: Phone, call_id: str, after: int, more: int = 50, ti
         event = phone.cli.wait_for(left, after=index_of(phone, event) + 1, event="quality", call_id=call_id)
 
 
-@pytest.mark.parametrize("moved", ["nat", "host", "relayed"])
+@pytest.mark.parametrize("moved", ["nat", "host", "relayed", "own-relay"])
 def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_again(
     make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: str
 ) -> None:
@@ -131,11 +131,10 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
     re-INVITE that restarts ICE with her new server-reflexive candidate, learned by the call's own media thread.
     Audio flows both ways again over the new path, and Bob can reach her at her new address.
 
-    ``relayed``: both NATs are symmetric and the call runs through TURN relays when Alice's NAT changes its
-    address. Her relay belongs to the old address, so her restart offers host and server-reflexive candidates
-    only; Bob's relay permits her new address (permissions are by IP, RFC 8656 9), and the new path is hers to
-    his relay."""
-    relayed = moved == "relayed"
+    ``relayed``: both NATs are symmetric and both phones have a TURN server when Alice's NAT changes its
+    address; ``own-relay``: only Alice has one, so only her relay can carry the call. Her allocation belongs to
+    the old address (RFC 8656 2.2): the call's media thread allocates a new one, and her restart offers it."""
+    relayed = moved in ("relayed", "own-relay")
     lab = make_lab(*(("symmetric", "symmetric") if relayed else ("eim", "eim")))
     turn = turn_options(monkeypatch) if relayed else ()
     if relayed:
@@ -143,7 +142,8 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
     public = NAT_PUBLIC["A"] if moved == "host" else "203.0.113.11"
     listen = "0.0.0.0:0" if moved == "host" else None
     alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn, "--network-check", "1", listen=listen)
-    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *turn, "--auto-answer=0.1")
+    bob_turn = () if moved == "own-relay" else turn
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *bob_turn, "--auto-answer=0.1")
     contact = f"Contact: <sip:{alice.cli.user}@"
     # The registrar saw the REGISTER come from her NAT: her Contact names the NAT's address, not her own.
     deadline = time.monotonic() + 10  # the trace on standard error is read by a thread of its own
@@ -171,7 +171,8 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
         for phone, call_id in ((alice, alice_call), (bob, bob_call)):
             path = phone.cli.wait_for(30, after=seen[phone.cli.user], event="media_path", call_id=call_id)
             wait_more_packets(phone, str(call_id), index_of(phone, path) + 1)
-        assert paths(bob)[-1]["remote"].startswith(public), paths(bob)
+        # Bob now reaches her new address, or (when only her relay can carry the call) her new relay.
+        assert paths(bob)[-1]["remote"].startswith(TURN_HOST if moved == "own-relay" else public), paths(bob)
         assert paths(bob)[-1]["remote"] != paths(bob)[0]["remote"], paths(bob)
         kinds = [paths(phone)[-1]["path"] for phone in (alice, bob)]
         assert kinds == (["relay", "relay"] if relayed else ["srflx", "srflx"]), (paths(alice), paths(bob))
@@ -199,6 +200,10 @@ def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_a
     for phone, times in ((alice, 2), (bob, 3)):
         ufrags = sdp_lines(phone, "a=ice-ufrag:")
         assert len(set(ufrags)) == times, ufrags
+    relays = [line.split()[4:6] for line in sdp_lines(alice, "a=candidate:") if " typ relay" in line]
+    if relayed:
+        # Her restart offers a relay again: a new allocation (another port) on the same server.
+        assert len({tuple(r) for r in relays}) == 2 and {r[0] for r in relays} == {TURN_HOST}, relays
     warnings = [w for w in alice.cli.events + bob.cli.events if w.get("event") == "media_warning"]
     assert not [w for w in warnings if w["kind"] == "ice"], warnings
 

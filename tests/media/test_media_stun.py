@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from softphone.media.engine import ArraySink, MediaSession, ToneSource
+from softphone.media.errors import MediaError
 from softphone.media.gather import MAX_QUERIES, ReflexiveQueries, ReflexiveQueryError
 from softphone.media.keepalive import MediaKeepalive
 from softphone.sip.offer_answer import pcmu_codec
@@ -203,5 +204,20 @@ def test_a_session_moves_to_a_new_socket_between_two_packets(sessions: list[Medi
             data, source = peer.recvfrom(2048)
         assert source == new_address and StunMessage.parse(data).cls is Class.REQUEST
         future.cancel()
+    finally:
+        peer.close()
+
+
+def test_a_session_without_a_relay_says_so_when_asked_for_a_new_allocation(sessions: list[MediaSession]) -> None:
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind((LOOPBACK, 0))
+    try:
+        session = MediaSession(
+            even_socket(), negotiated(pcmu_codec(), peer.getsockname(), rtcp_mux=True), ToneSource(1000.0), ArraySink()
+        )
+        sessions.append(session)
+        session.start()
+        with pytest.raises(MediaError, match="no relay"):
+            session.reallocate_relay().result(timeout=5.0)
     finally:
         peer.close()
