@@ -88,37 +88,19 @@ class SessionChanges:
 
     def rekey(self, op: int) -> None:
         """A re-INVITE with new SDES keys (RFC 4568 7.1.4), the session otherwise unchanged."""
-        m = self.m
-        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
-            m.complete(op, f"call {m.id} is not established")
-            return
-        if m.modify is not Modify.IDLE:
-            m.complete(op, f"call {m.id} has a re-INVITE in progress")
-            return
-        self.change = _Change(m.local_hold, op, rekey=True)
-        self._send()
+        if self._may_reinvite(op):
+            self._start(_Change(self.m.local_hold, op, rekey=True))
 
     def change_video(self, op: int, on: bool) -> None:
         """A re-INVITE that adds a video stream to the call or declines it (port 0, RFC 3264 8.2)."""
-        m = self.m
-        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
-            m.complete(op, f"call {m.id} is not established")
-            return
-        if m.modify is not Modify.IDLE:
-            m.complete(op, f"call {m.id} has a re-INVITE in progress")
-            return
-        self.change = _Change(m.local_hold, op, video=on)
-        self._send()
+        if self._may_reinvite(op):
+            self._start(_Change(self.m.local_hold, op, video=on))
 
     def move(self, op: int, host: str, port: int, ice: IceDescription | None) -> None:
         """A re-INVITE with our media at its new address, and new ICE credentials and candidates (RFC 8445 9):
         our network changed under the call. The dialog's Contact follows (a target refresh, RFC 3261 12.2)."""
         m = self.m
-        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
-            m.complete(op, f"call {m.id} is not established")
-            return
-        if m.modify is not Modify.IDLE:
-            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+        if not self._may_reinvite(op):
             return
         m.media_host, m.media_port = host, port
         audio = m.config.audio
@@ -126,7 +108,21 @@ class SessionChanges:
             m.config = replace(m.config, audio=replace(audio, ice=ice))
         else:
             ice = None
-        self.change = _Change(m.local_hold, op, moved=(host, port, ice))
+        self._start(_Change(m.local_hold, op, moved=(host, port, ice)))
+
+    def _may_reinvite(self, op: int) -> bool:
+        """True when the established call may change by re-INVITE now; else ``op`` completes with why not."""
+        m = self.m
+        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
+            m.complete(op, f"call {m.id} is not established")
+            return False
+        if m.modify is not Modify.IDLE:
+            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+            return False
+        return True
+
+    def _start(self, change: _Change) -> None:
+        self.change = change
         self._send()
 
     def _early_update_possible(self) -> bool:
