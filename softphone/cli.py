@@ -67,6 +67,7 @@ from softphone.ua import (
     TransferEvent,
     UserAgent,
     UserAgentError,
+    VideoEvent,
     VideoQualityEvent,
     WatcherEvent,
     device_media,
@@ -76,7 +77,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
-from softphone.ua.call_video import VideoSettings
+from softphone.ua.call_video import VideoSettings, video_cameras
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.collector import manage_collector
 from softphone.ua.limits import Limits
@@ -291,10 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--video-source",
-        metavar="pattern|screen[:DISPLAY]|FILE",
+        metavar="pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE",
         default="pattern",
-        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen,"
-        " or a video file or picture, looped",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen, a camera"
+        " (the first one found, or /dev/videoN), or a video file or picture, looped",
     )
     parser.add_argument(
         "--video-codecs",
@@ -492,7 +493,15 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
         # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
         raise AccountError("--video needs --srtp off (video is not encrypted yet)")
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
-    if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
+    camera = args.video_source == "camera" or args.video_source.startswith("camera:")
+    if camera:
+        cameras, problem = video_cameras()
+        if args.video_source != "camera" and all(c.source != args.video_source for c in cameras):
+            problem = f"no camera found at {args.video_source.partition(':')[2]}"
+        if problem is not None:
+            # The calls go on: the video stream is offered, and we receive the peer's picture.
+            print(f"softphone-cli: --video-source camera: {problem}; calls send no picture", file=sys.stderr)
+    elif args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
@@ -580,6 +589,10 @@ def describe(event: Event) -> str:
             f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
             f"{echo}{path}"
         )
+    if isinstance(event, VideoEvent):
+        if not event.active:
+            return f"video of {event.call_id} stopped"
+        return f"video of {event.call_id}: sending {event.source or 'nothing'}"
     if isinstance(event, VideoQualityEvent):
         return (
             f"video of {event.call_id}: {event.codec} {event.width}x{event.height} {event.fps:.0f} fps,"

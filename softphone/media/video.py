@@ -111,7 +111,8 @@ class VideoSession:
     """One call's video; see the module documentation.
 
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
-    even when the stream could. ``on_frame`` gets each decoded picture on the video thread.
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread, ``on_preview`` each
+    picture of ours before it is encoded (the self view).
     """
 
     def __init__(
@@ -125,6 +126,7 @@ class VideoSession:
         recorder: VideoRecorder | None = None,
         on_frame: Callable[[av.VideoFrame], None] | None = None,
         on_quality: Callable[[VideoQuality], None] | None = None,
+        on_preview: Callable[[av.VideoFrame], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         jitter_delay: float = 0.2,
@@ -144,6 +146,7 @@ class VideoSession:
         self._recorder = recorder
         self._on_frame = on_frame
         self._on_quality = on_quality
+        self._on_preview = on_preview
         self._clock = clock
         self._wallclock = wallclock
         rng = random.Random()
@@ -247,6 +250,17 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+
+        self._command(apply)
+
+    def set_source(self, source: VideoSource | None) -> None:
+        """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
+
+        def apply() -> None:
+            old, self._source = self._source, source
+            if old is not None and old is not source:
+                old.close()
+            self._force_keyframe = True  # the peer's decoder starts the new picture at once
 
         self._command(apply)
 
@@ -442,6 +456,11 @@ class VideoSession:
         self._index += 1
         if picture is None:
             return
+        if self._on_preview is not None:
+            try:
+                self._on_preview(picture)
+            except Exception:
+                log.exception("video preview callback raised")
         if self._encoder is None:
             max_nal = _MAX_SINGLE_NAL if self._single_nal else None
             self._encoder = VideoEncoder(

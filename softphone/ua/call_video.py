@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 from softphone.media.errors import MediaError
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
-from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoQualityEvent
+from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoEvent, VideoQualityEvent
+from softphone.ua.video_pictures import VideoPictures
 
 if TYPE_CHECKING:
     import av
 
     from softphone.media.video import VideoQuality
 
-__all__ = ["CallVideo", "VideoSettings"]
+__all__ = ["CallVideo", "VideoCamera", "VideoSettings", "video_cameras"]
 
 log = logging.getLogger("softphone.ua")
 
@@ -59,6 +60,26 @@ class VideoSettings:
         return VideoConfig(codecs=video_codecs_named(self.codecs), send=self.source is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class VideoCamera:
+    """A camera a call can send from: ``source`` (``camera:/dev/video0``) and its name."""
+
+    source: str
+    name: str
+
+
+def video_cameras() -> tuple[list[VideoCamera], str | None]:
+    """The cameras found, and why none can be used when that is so (``no camera found`` …)."""
+    from softphone.media.video_sources import camera_input_available, list_cameras
+
+    cameras = [VideoCamera(f"camera:{c.device}", c.name) for c in list_cameras()]
+    if not cameras:
+        return [], "no camera found"
+    if not camera_input_available():
+        return cameras, "this FFmpeg cannot read cameras (no v4l2 input)"
+    return cameras, None
+
+
 class CallVideo:
     """Starts, updates and stops the video sessions of the calls of one user agent."""
 
@@ -72,6 +93,41 @@ class CallVideo:
         self._loop = loop
         self._emit = emit
         self._recorded: set[Path] = set()
+        # The newest pictures of each call, for a video window.
+        self.pictures = VideoPictures()
+
+    def source_of(self, call: Call, settings: VideoSettings) -> str | None:
+        return call.video_source if call.video_source_chosen else settings.source
+
+    def _open(self, spec: str | None, settings: VideoSettings, call: Call) -> Any:
+        """The source ``spec`` names (None when it cannot be opened: the call goes on without our picture)."""
+        from softphone.media.video_sources import open_source
+
+        if spec is None:
+            return None
+        try:
+            return open_source(spec, settings.width, settings.height, settings.fps)
+        except MediaError as exc:
+            self._warn(call, f"no video source: {exc}")
+            return None
+
+    async def set_source(self, call: Call, spec: str | None) -> None:
+        """Send from ``spec`` in this call from now on (None: send nothing, the camera is off)."""
+        settings = self.settings()
+        if settings is None:
+            raise ValueError("video is off")
+        call.video_source, call.video_source_chosen = spec, True
+        session = call.video_session
+        if session is None:
+            return
+        # Opening a screen or a camera talks to the X server or the driver: not on the loop.
+        source = await self._loop().run_in_executor(None, self._open, spec, settings, call)
+        if call.video_session is not session or call.video_source != spec:
+            if source is not None:
+                source.close()  # the call's video ended, or another choice came meanwhile
+            return
+        session.set_source(source)
+        self._emit(VideoEvent(call.id, True, spec if source is not None else None))
 
     def apply(self, call: Call, video: NegotiatedVideo | None, *, answered: bool, hold: bool) -> None:
         """Give the call's video what the latest offer/answer agreed (None: no video stream)."""
@@ -96,15 +152,9 @@ class CallVideo:
         # PyAV (FFmpeg) is loaded with the first video call, not when the phone starts.
         from softphone.media.video import VideoSession
         from softphone.media.video_codec import VideoRecorder
-        from softphone.media.video_sources import open_source
 
-        try:
-            source = (
-                open_source(settings.source, settings.width, settings.height, settings.fps) if settings.source else None
-            )
-        except MediaError as exc:
-            self._warn(call, f"no video source: {exc}")
-            source = None
+        spec = self.source_of(call, settings)
+        source = self._open(spec, settings, call)
         recorder = None
         if settings.record is not None:
             try:
@@ -119,6 +169,13 @@ class CallVideo:
                 loop.call_soon_threadsafe(self._post, call, event)
 
         on_frame = settings.on_frame
+        pictures = self.pictures
+
+        def on_picture(picture: av.VideoFrame) -> None:
+            pictures.offer(call.id, "remote", picture)
+            if on_frame is not None:
+                on_frame(call.id, picture)
+
         try:
             session = VideoSession(
                 sock,
@@ -127,8 +184,9 @@ class CallVideo:
                 fps=settings.fps,
                 bitrate=settings.bitrate,
                 recorder=recorder,
-                on_frame=(lambda picture: on_frame(call.id, picture)) if on_frame is not None else None,
+                on_frame=on_picture,
                 on_quality=on_quality,
+                on_preview=lambda picture: pictures.offer(call.id, "local", picture),
             )
             session.start()
         except Exception as exc:
@@ -141,6 +199,7 @@ class CallVideo:
             return
         call.video_session = session
         call.video_applied = video
+        self._emit(VideoEvent(call.id, True, spec if source is not None else None))
 
     def _record_path(self, path: Path, call: Call) -> Path:
         if path in self._recorded:
@@ -161,4 +220,8 @@ class CallVideo:
         session, call.video_session, call.video_applied = call.video_session, None, None
         if session is None:
             return None
-        return self._loop().run_in_executor(None, session.stop, 1.0)
+        if not call.ended:
+            self._emit(VideoEvent(call.id, False))
+        stopped = self._loop().run_in_executor(None, session.stop, 1.0)
+        stopped.add_done_callback(lambda _: self.pictures.forget(call.id) if call.video_session is None else None)
+        return stopped

@@ -217,7 +217,9 @@ class CallManager:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    async def dial(self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = ()) -> Call:
+    async def dial(
+        self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = (), *, video: bool = True
+    ) -> Call:
         ua = self.ua
         target_uri = ua.target_uri(uri, account)
         hop = ua.first_hop(account, target_uri)
@@ -246,6 +248,7 @@ class CallManager:
         self._add(call)
         if address.warning is not None:
             self.media.warning(call, address.warning_kind, address.warning)
+        machine.video_declined = not video
         self.run(call, call.machine.dial(targets, headers))
         return call
 
