@@ -111,3 +111,49 @@ def test_cli_video_options() -> None:
             video_for(parser.parse_args([*base, *wrong]))
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--video-codecs", "theora"])
+
+
+def test_answering_without_video_declines_the_offered_video_with_port_0() -> None:
+    uas = Uas(offer=sdp() + VIDEO, config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    answer = parse_sdp(ok.body)
+    # RFC 3264 6: the declined stream keeps its place with port 0; the audio is answered as before.
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 40000), ("video", 0)]
+    starts = of_type(effects, StartMedia) + of_type(effects, UpdateMedia)
+    assert starts and all(s.video is None for s in starts if isinstance(s, StartMedia | UpdateMedia))
+
+
+def test_answering_an_offerless_invite_without_video_offers_no_video() -> None:
+    uas = Uas(offer="", config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    assert b"m=video" not in ok.body
+
+
+def test_a_call_made_without_video_offers_none_and_refuses_the_peers_until_video_on() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    assert b"m=video" in uac.invite.body
+    quiet = Uac(video=VideoConfig(), video_port=40002)
+    quiet.m.video_declined = True  # what CallManager.dial(video=False) sets before the INVITE
+    offer = quiet.m.with_video(parse_sdp(sdp().encode()))
+    assert not [m for m in offer.media if m.media == "video"]
+    reoffer = parse_sdp((sdp(version=2) + VIDEO).encode())
+    answer = quiet.m.answer_with_video(reoffer, parse_sdp((sdp() + "m=video 0 RTP/AVP 96\r\n").encode()))
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 42000), ("video", 0)]
+
+
+def test_cli_camera_source_without_a_camera_says_so_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    from softphone.ua import video_cameras
+
+    parser = build_parser()
+    base = ["--account", "sip:a@example.com", "--no-audio", "--video", "--srtp", "off"]
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera"]))
+    assert settings is not None and settings.source == "camera"
+    cameras, problem = video_cameras()
+    if not cameras:
+        assert problem == "no camera found"
+        assert "--video-source camera: no camera found; calls send no picture" in capsys.readouterr().err
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera:/dev/no-such-camera"]))
+    assert settings is not None
+    assert "no camera found at /dev/no-such-camera" in capsys.readouterr().err
