@@ -171,7 +171,7 @@ def test_no_camera_is_a_clear_error_and_pyavs_v4l2_is_reported_as_it_is() -> Non
 
     assert camera_input_available() == ("v4l2" in av.formats_available or "video4linux2" in av.formats_available)
     if not list_cameras():
-        with pytest.raises(MediaError, match="^no camera found$"):
+        with pytest.raises(MediaError, match=r"^no camera found$"):
             open_source("camera")
     with pytest.raises(MediaError, match="no camera found at /dev/no-such-camera"):
         open_source("camera:/dev/no-such-camera")
