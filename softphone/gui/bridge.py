@@ -47,8 +47,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from softphone.gui.workers import GuiRelay
-from softphone.ua import Event, UserAgent, VideoPicture
-from softphone.ua.video_pictures import PictureKind
+from softphone.ua import Event, PictureKind, UserAgent, VideoPicture
 
 log = logging.getLogger("softphone.gui.bridge")
 

@@ -76,7 +76,7 @@ from softphone.ua.lan import LanDiscovery, LanPeer
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
-from softphone.ua.video_pictures import VideoPicture, VideoPictures
+from softphone.ua.video_pictures import PictureKind, VideoPicture, VideoPictures
 from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
 __all__ = [
@@ -115,6 +115,7 @@ __all__ = [
     "MwiEvent",
     "PageEndedEvent",
     "PageStartedEvent",
+    "PictureKind",
     "PresenceEvent",
     "ProcessingConfig",
     "QualityEvent",
