@@ -56,6 +56,8 @@ log = logging.getLogger("softphone.media")
 CLOCK_RATE = 90000
 _MAX_DATAGRAM = 2048
 _DRAIN_LIMIT = 256
+# At most this many datagrams queued before a session starts are thrown away (a socket's buffer holds fewer).
+_STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
@@ -204,8 +206,20 @@ class VideoSession:
             if self._thread is not None:
                 raise MediaError("video session already started")
             self._setup_rtcp_socket()
+            self._discard_queued()
             self._thread = threading.Thread(target=self._run, name=f"video-{self.local_address[1]}", daemon=True)
             self._thread.start()
+
+    def _discard_queued(self) -> None:
+        """Drop what waits on the port from before this session: the tail of a stream dropped by re-INVITE
+        would otherwise pass probation and latch the old SSRC, and the new stream would be refused."""
+        for _ in range(_STALE_LIMIT):
+            try:
+                self._sock.recv(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
 
     def stop(self, timeout: float = 2.0) -> None:
         """Send RTCP BYE, stop and join the thread, close the sockets, the recorder and the source."""

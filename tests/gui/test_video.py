@@ -27,9 +27,13 @@ from softphone.ua import (
 )
 from tests.gui.harness import GuiPhone, Peer, new_account
 from tests.kamailio_server import Kamailio
+from tests.media import test_video_screen
+from tests.media.test_video_screen import COUNTER as SCREEN_COUNTER
 from tests.ua import make_ua
 
 PATTERN = VideoSettings(source="pattern")
+# The ``screen`` fixture: an X server of its own (Xvfb) showing pattern frame SCREEN_COUNTER.
+x_screen = test_video_screen.screen
 
 
 @pytest.fixture
@@ -120,8 +124,10 @@ def test_video_call_shows_the_peers_pattern_and_the_self_view_and_the_buttons_wo
     assert row.call_event.state == "confirmed"
     # Start video again from the window: the stream comes back.
     frames = view.remote_frames
+    gui.wait(window.video_button.isEnabled)  # the re-INVITE that stopped it has completed
     qtbot.mouseClick(window.video_button, Qt.MouseButton.LeftButton)
-    gui.wait(lambda: window.active and view.remote_frames > frames + 5)
+    gui.wait(lambda: window.active, 20000)
+    gui.wait(lambda: view.remote_frames > frames + 5)
 
     # Full screen hides the controls and back.
     window.toggle_full_screen()
@@ -219,3 +225,39 @@ def test_a_call_made_without_video_by_default_gets_it_from_the_rows_video_button
     window = video_window(gui)
     gui.wait(lambda: window.view.remote_frames >= 5)
     assert window.active and window.source == "pattern"
+
+
+def test_share_screen_sends_the_x_screen_and_back_to_the_camera(
+    qtbot: QtBot,
+    kamailio: Kamailio,
+    tmp_path: Path,
+    started: list[object],
+    screen: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The X server of the fixture shows pattern frame SCREEN_COUNTER: what bob receives once we share it.
+    monkeypatch.setenv("DISPLAY", screen)
+    gui = video_gui(qtbot, kamailio, tmp_path, started)
+    bob = video_peer(qtbot, kamailio, started)
+    seen: list[int | None] = []
+
+    def bob_picture(call_id: str, kind: str) -> None:
+        picture = bob.bridge.take_picture(call_id, "remote" if kind == "remote" else "local")
+        if picture is not None and picture.kind == "remote":
+            seen.append(counter(picture))
+
+    bob.bridge.video_picture.connect(bob_picture)
+    mark = bob.mark()
+    gui.window.dial(bob.aor)
+    incoming = bob.wait_incoming(mark)
+    bob.run(lambda: bob.ua.answer(incoming.call_id))
+    window = video_window(gui)
+    gui.wait(lambda: len(seen) >= 5)
+    qtbot.mouseClick(window.screen_button, Qt.MouseButton.LeftButton)
+    gui.wait(lambda: window.source == "screen" and window.screen_button.isChecked())
+    shared = len(seen)
+    gui.wait(lambda: SCREEN_COUNTER in seen[shared:])
+    qtbot.mouseClick(window.screen_button, Qt.MouseButton.LeftButton)
+    gui.wait(lambda: window.source == "pattern" and not window.screen_button.isChecked())
+    back = len(seen)
+    gui.wait(lambda: any(c is not None and c != SCREEN_COUNTER for c in seen[back + 3 :]))

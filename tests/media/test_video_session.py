@@ -250,3 +250,25 @@ def test_the_source_changes_mid_call_and_the_preview_sees_what_is_sent() -> None
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_stream_dropped_before_the_session_cannot_hold_its_latch() -> None:
+    """The tail of the peer's previous stream, queued on the call's port while video was off, is not latched:
+    the new stream (a new SSRC from the same address) is decoded."""
+    from softphone.media.rtp import RtpSender
+
+    a_sock, b_sock = bound(), bound()
+    old = RtpSender(96, 90000, ssrc=0x1234)
+    for n in range(20):
+        a_sock.sendto(old.packetize_at(b"\x10\x00\x00\x9d\x01\x2a", n * 6000, marker=True), b_sock.getsockname())
+    watch = Watch()
+    a = VideoSession(a_sock, params(b_sock.getsockname()[1]), PatternSource(320, 240), fps=15)
+    b = VideoSession(b_sock, params(a_sock.getsockname()[1]), None, fps=15, on_frame=watch.frame)
+    try:
+        b.start()
+        a.start()
+        wait_for(lambda: len(watch.received.counters) >= 10)
+        assert b._receiver.latched_ssrc != 0x1234
+    finally:
+        a.stop()
+        b.stop()
