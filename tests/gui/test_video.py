@@ -32,7 +32,7 @@ from tests.media.test_video_screen import COUNTER as SCREEN_COUNTER
 from tests.ua import make_ua
 
 PATTERN = VideoSettings(source="pattern")
-# The ``screen`` fixture: an X server of its own (Xvfb) showing pattern frame SCREEN_COUNTER.
+# A fixture: an X server of its own (Xvfb) showing pattern frame SCREEN_COUNTER.
 x_screen = test_video_screen.screen
 
 
@@ -126,7 +126,11 @@ def test_video_call_shows_the_peers_pattern_and_the_self_view_and_the_buttons_wo
     frames = view.remote_frames
     gui.wait(window.video_button.isEnabled)  # the re-INVITE that stopped it has completed
     qtbot.mouseClick(window.video_button, Qt.MouseButton.LeftButton)
-    gui.wait(lambda: window.active, 20000)
+    try:
+        gui.wait(lambda: window.active)
+    except Exception as exc:
+        video = [e for e in gui.events if isinstance(e, VideoEvent)]
+        raise AssertionError(f"video not back: {window.status_label.text()!r}, {video}") from exc
     gui.wait(lambda: view.remote_frames > frames + 5)
 
     # Full screen hides the controls and back.
@@ -232,11 +236,11 @@ def test_share_screen_sends_the_x_screen_and_back_to_the_camera(
     kamailio: Kamailio,
     tmp_path: Path,
     started: list[object],
-    screen: str,
+    x_screen: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The X server of the fixture shows pattern frame SCREEN_COUNTER: what bob receives once we share it.
-    monkeypatch.setenv("DISPLAY", screen)
+    monkeypatch.setenv("DISPLAY", x_screen)
     gui = video_gui(qtbot, kamailio, tmp_path, started)
     bob = video_peer(qtbot, kamailio, started)
     seen: list[int | None] = []
