@@ -7,7 +7,9 @@ picture the viewer has not taken yet is replaced, never queued, so a slow
 window drops pictures instead of falling behind or growing memory. Listeners
 hear only when an empty slot fills (one wake-up per picture taken, not per
 picture decoded); they run on the video thread and must only hand over to
-their own thread. Without a listener nothing is converted at all.
+their own thread. Without a listener nothing is converted at all; a picture
+larger than 1080p (the peer's bitstream decides the size) is scaled down
+before it is converted, so one picture costs at most about 6 MB.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["PictureKind", "VideoPicture", "VideoPictures"]
 
 PictureKind = Literal["remote", "local"]
+# The most pixels a picture is handed on with (1080p); larger ones are scaled down first.
+MAX_PIXELS = 1920 * 1080
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +72,12 @@ class VideoPictures:
         """A video thread's picture: converted to RGB and kept when someone listens."""
         if not self._listeners:
             return
-        rgb = frame.to_ndarray(format="rgb24")
+        width, height = frame.width, frame.height
+        if width * height > MAX_PIXELS:
+            # The peer's bitstream sets the size: a huge picture is shown scaled down, never converted whole.
+            scale = (MAX_PIXELS / (width * height)) ** 0.5
+            width, height = max(2, int(width * scale) & ~1), max(2, int(height * scale) & ~1)
+        rgb = frame.to_ndarray(width=width, height=height, format="rgb24")
         self.put(VideoPicture(call_id, kind, int(rgb.shape[1]), int(rgb.shape[0]), rgb.tobytes()))
 
     def put(self, picture: VideoPicture) -> None:

@@ -44,3 +44,14 @@ def test_without_a_listener_nothing_is_converted() -> None:
     assert got is not None and (got.width, got.height, len(got.rgb)) == (320, 240, 320 * 240 * 3)
     rgb = np.frombuffer(got.rgb, dtype=np.uint8).reshape(240, 320, 3)
     assert rgb.max() > 200 and rgb.min() < 60  # the pattern's white and black code blocks survived
+
+
+def test_a_huge_picture_from_the_peer_is_scaled_down_before_conversion() -> None:
+    pictures = VideoPictures()
+    pictures.subscribe(lambda *_: None)
+    width, height = 4096, 2304  # what a hostile or careless sender may announce in its bitstream
+    frame = av.VideoFrame.from_ndarray(np.zeros((height * 3 // 2, width), dtype=np.uint8), format="yuv420p")
+    pictures.offer("c1", "remote", frame)
+    got = pictures.take("c1", "remote")
+    assert got is not None and got.width * got.height <= 1920 * 1080
+    assert abs(got.width / got.height - width / height) < 0.01 and len(got.rgb) == got.width * got.height * 3
