@@ -828,6 +828,7 @@ class MainWindow(QMainWindow):
         self.places.remember_all()
         self.incoming_calls.close_all()
         self.passwords.close_all()
+        self.call_window.videos.close_all()
         self.call_window.close()
         self.chat_window.close()
         if self.tray is not None:
