@@ -95,6 +95,7 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
+  video source SPEC [CALL] send from pattern, screen[:DISPLAY], camera[:DEVICE] or a file; none: nothing
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -733,9 +734,15 @@ class Cli:
         await self.ua.rekey(args[0] if args else None)
 
     async def _video(self, args: list[str]) -> None:
-        self._arity(args, 1, 2, "video on|off [CALL]")
+        usage = "video on|off [CALL], or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        if args[:1] == ["source"]:
+            self._arity(args, 2, 3, usage)
+            source = None if args[1] == "none" else args[1]
+            await self.ua.set_video_source(args[2] if len(args) > 2 else None, source)
+            return
+        self._arity(args, 1, 2, usage)
         if args[0] not in ("on", "off"):
-            raise UserAgentError("usage: video on|off [CALL]")
+            raise UserAgentError(f"usage: {usage}")
         await self.ua.set_video(args[1] if len(args) > 1 else None, args[0] == "on")
 
     async def _transfer(self, args: list[str]) -> None:

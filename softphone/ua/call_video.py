@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from softphone.media.errors import MediaError
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
+from softphone.ua.errors import UserAgentError
 from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoEvent, VideoQualityEvent
 from softphone.ua.video_pictures import VideoPictures
 
@@ -115,7 +116,7 @@ class CallVideo:
         """Send from ``spec`` in this call from now on (None: send nothing, the camera is off)."""
         settings = self.settings()
         if settings is None:
-            raise ValueError("video is off")
+            raise UserAgentError("video is off (no --video)")
         call.video_source, call.video_source_chosen = spec, True
         session = call.video_session
         if session is None:
