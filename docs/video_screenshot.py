@@ -78,6 +78,7 @@ def take(out: Path, work: Path) -> list[Path]:
         bridge.event.connect(gui_events.append)
         settings = Settings()
         settings.video.source = "pattern"
+        settings.video.enabled = True
         window = MainWindow(
             bridge,
             store,

@@ -174,11 +174,11 @@ class PagingSettings:
 
 @dataclass
 class VideoPreferences:
-    """Video calls: ``enabled`` offers video in the calls we make (an offered video can always be taken or
-    declined); ``source`` what we send (``camera``, ``pattern``, ``screen``, a file; ``none``: nothing);
-    ``codecs`` in order of preference ("VP8", "H264")."""
+    """Video calls: ``enabled`` offers video in the calls we make (off: they start audio only, the Video
+    button adds it; an offered video can always be taken or declined); ``source`` what we send (``camera``,
+    ``pattern``, ``screen``, a file; ``none``: nothing); ``codecs`` in order of preference ("VP8", "H264")."""
 
-    enabled: bool = True
+    enabled: bool = False
     source: str = "camera"
     codecs: list[str] = field(default_factory=lambda: ["VP8", "H264"])
     extra: dict[str, Any] = field(default_factory=dict)

@@ -49,6 +49,7 @@ def video_gui(qtbot: QtBot, kamailio: Kamailio, tmp_path: Path, started: list[ob
     ua = make_ua(account, media=silence_media(), video=PATTERN)
     phone = GuiPhone(qtbot, account, tmp_path, ua=ua)
     phone.window.call_window.video_source = "pattern"
+    phone.window.settings.video.enabled = True  # calls we make offer video (off by default)
     started.append(phone)
     phone.wait_registered()
     return phone
@@ -201,13 +202,14 @@ def test_settings_video_page_says_no_camera_found_and_saves(qtbot: QtBot, tmp_pa
         assert page.cameras_label.text() == "No camera found"
     else:
         assert all(page.source.findData(c.source) >= 0 for c in cameras)
-    assert page.enabled.isChecked() and page.source.currentData() == "camera"
-    page.enabled.setChecked(False)
+    # Calls start audio only until the user says otherwise; what they send is the camera.
+    assert not page.enabled.isChecked() and page.source.currentData() == "camera"
+    page.enabled.setChecked(True)
     page.source.setCurrentIndex(page.source.findData("pattern"))
     page.codecs.setCurrentIndex(1)
     assert dialog.apply()
     saved = load_settings(path).video
-    assert (saved.enabled, saved.source, saved.codecs) == (False, "pattern", ["H264", "VP8"])
+    assert (saved.enabled, saved.source, saved.codecs) == (True, "pattern", ["H264", "VP8"])
     assert problem is None or cameras or problem == "no camera found"
 
 
