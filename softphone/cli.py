@@ -56,6 +56,7 @@ from softphone.ua import (
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    NetworkChangeEvent,
     PageEndedEvent,
     PageStartedEvent,
     PresenceEvent,
@@ -168,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="find the media path with ICE (RFC 8445); the default when --stun or --turn is given",
     )
     ice.add_argument("--no-ice", dest="ice", action="store_false", help="no ICE: the SDP's address, then latching")
+    parser.add_argument(
+        "--network-check",
+        type=_non_negative_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often the flow to the registrar is checked for a network change (0: never; default 30)",
+    )
     parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
@@ -409,6 +417,16 @@ def _suites(text: str) -> tuple[str, ...]:
     return suites
 
 
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {text}")
+    return value
+
+
 def _codecs(text: str) -> list[Codec]:
     try:
         return codecs_named(text.split(","))
@@ -600,6 +618,9 @@ def describe(event: Event) -> str:
             f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
             f" loss {event.loss_percent:.1f} %"
         )
+    if isinstance(event, NetworkChangeEvent):
+        moving = f"; moving {', '.join(event.calls)}" if event.calls else ""
+        return f"network change for {event.account}: {event.reason}; registered again{moving}"
     if isinstance(event, MediaPathEvent):
         return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
     if isinstance(event, MediaWarningEvent):
@@ -1028,6 +1049,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         early_media=args.early_media,
         limits=dataclasses.replace(Limits(), ring_timeout=args.ring_timeout, max_ringing=args.max_ringing),
         user_agent=args.user_agent or None,
+        network_check=args.network_check or None,
     )
     cli = Cli(ua, stdout, args.json)
     try:

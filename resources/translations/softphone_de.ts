@@ -2402,6 +2402,17 @@ Klicken zum Annehmen.</translation>
             <source>History ({count})</source>
             <translation>Verlauf ({count})</translation>
         </message>
+        <message>
+            <source>The network changed: registered again from the new address</source>
+            <translation>Das Netzwerk hat sich geändert: erneut von der neuen Adresse angemeldet</translation>
+        </message>
+        <message numerus="yes">
+            <source>; moving %n call(s) there</source>
+            <translation>
+                <numerusform>; %n Gespräch wird dorthin verlegt</numerusform>
+                <numerusform>; %n Gespräche werden dorthin verlegt</numerusform>
+            </translation>
+        </message>
         <message numerus="yes">
             <source>%n new voice message(s)</source>
             <translation>

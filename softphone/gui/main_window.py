@@ -75,6 +75,7 @@ from softphone.ua import (
     ErrorEvent,
     IncomingCallEvent,
     MwiEvent,
+    NetworkChangeEvent,
     PageEndedEvent,
     PageStartedEvent,
     RegistrationEvent,
@@ -726,6 +727,11 @@ class MainWindow(QMainWindow):
             self.show_error(event.message)
         elif isinstance(event, PageStartedEvent | PageEndedEvent):
             self.page_button.on_event(event)
+        elif isinstance(event, NetworkChangeEvent):
+            text = self.tr("The network changed: registered again from the new address")
+            if event.calls:
+                text += self.tr("; moving %n call(s) there", "", len(event.calls))
+            self.statusBar().showMessage(text, 10000)
         else:
             self.call_window.on_event(event)
 

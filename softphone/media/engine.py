@@ -48,6 +48,7 @@ core loop with ``call_soon_threadsafe``).
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import random
@@ -78,6 +79,7 @@ from softphone.media.events import (
     QualityCallback,
     RemoteBye,
 )
+from softphone.media.gather import ReflexiveQueries, ReflexiveQueryError
 from softphone.media.ice_link import IceLink, RelayedSocket
 from softphone.media.keepalive import MediaKeepalive
 from softphone.media.parameters import (
@@ -279,6 +281,9 @@ class MediaSession:
         self._keepalive = MediaKeepalive(keepalive, clock())
         self._stun_received = 0
         self._ice: IceLink | None = None
+        self._queries = ReflexiveQueries(self._send_around_ice)
+        self._asked: list[concurrent.futures.Future[tuple[str, int]]] = []
+        self._ended = False
 
         cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._send = SendStream(source, self._send_rtp, rng)
@@ -415,6 +420,18 @@ class MediaSession:
         if direction not in ("sendrecv", "sendonly", "recvonly", "inactive"):
             raise MediaError(f"unknown media direction {direction!r}")
         self._command(lambda: self._set_direction(direction))
+
+    def reflexive_address(self, server: tuple[str, int]) -> concurrent.futures.Future[tuple[str, int]]:
+        """Where ``server`` (a STUN server) sees this media port now: the mapped address, or a
+        :class:`~softphone.media.gather.ReflexiveQueryError`. Asked by the media thread, which owns the socket."""
+        future: concurrent.futures.Future[tuple[str, int]] = concurrent.futures.Future()
+        with self._lock:
+            if self._stop.is_set() or self._ended:
+                future.set_exception(ReflexiveQueryError("the call's media stopped"))
+                return future
+            self._asked = [f for f in self._asked if not f.done()] + [future]
+        self._command(lambda: self._queries.start(server, self._clock(), future))
+        return future
 
     def set_answered(self) -> None:
         """The call is answered: a peer sending from elsewhere than its SDP address may now be latched.
@@ -688,6 +705,12 @@ class MediaSession:
                 self._wait_and_receive(deadline - now)
             self._guarded(self._send_bye)
         finally:
+            with self._lock:
+                self._ended = True
+                self._queries.cancel()
+                for future in self._asked:
+                    if not future.done():
+                        future.set_exception(ReflexiveQueryError("the call's media stopped"))
             log.debug("media thread for %s ended", self.local_address)
 
     def _guarded(self, step: Callable[[], None]) -> None:
@@ -733,6 +756,8 @@ class MediaSession:
                 if is_stun(data):
                     # RFC 7983: STUN on the media port, for ICE when the call has it.
                     self._stun_received += 1
+                    if self._queries.handle(data, addr, now):
+                        continue
                     if self._ice is not None:
                         self._ice.handle(data, addr, now)
                     continue
@@ -802,6 +827,8 @@ class MediaSession:
         now = self._clock()
         if self._ice is not None:
             self._ice.poll(now)
+        if self._queries:
+            self._queries.poll(now)
         self._poll_protection(now)
         sent = self._send.step(self.sending)
         played = self._receive.play(now, self.playing)
@@ -861,6 +888,17 @@ class MediaSession:
         except OSError:
             self._send_errors += 1
             return False
+
+    def _send_around_ice(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Straight from the socket (around the TURN relay too): for the media port's own STUN queries."""
+        sock = self._sock
+        try:
+            if isinstance(sock, RelayedSocket) and sock.direct:
+                sock.send_direct(data, addr)
+            else:
+                sock.sendto(data, addr)
+        except OSError:
+            self._send_errors += 1
 
     def _send_rtp(self, data: bytes) -> bool:
         if self._protection is not None:

@@ -37,13 +37,14 @@ from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
 from softphone.ua.call_effects import Rel100
+from softphone.ua.call_moves import move_call
 from softphone.ua.call_video import VideoSettings
 from softphone.ua.calls import CallManager
 from softphone.ua.capabilities import ALLOW
 from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.endpoint import AWAITING_FINAL, SipEndpoint
 from softphone.ua.errors import UserAgentError
-from softphone.ua.events import CallEvent, ErrorEvent, Event, RegistrationEvent
+from softphone.ua.events import CallEvent, ErrorEvent, Event, NetworkChangeEvent, RegistrationEvent
 from softphone.ua.host import RequestHandler
 from softphone.ua.lan import LanDiscovery
 from softphone.ua.limits import Limits
@@ -105,6 +106,7 @@ class UserAgent(SipEndpoint):
         session_expires: int | None = DEFAULT_SESSION_EXPIRES,
         min_se: int = DEFAULT_MIN_SE,
         keepalive: float | None = 30.0,
+        network_check: float | None = 30.0,
         media: MediaFactory | None = None,
         video: VideoSettings | None = None,
         store: Store | None = None,
@@ -131,6 +133,8 @@ class UserAgent(SipEndpoint):
         self.session_expires = session_expires
         self.min_se = min_se
         self.keepalive = keepalive
+        # How often a registered flow is checked for a network change (None: never).
+        self.network_check = network_check
         self.media = media
         # Video calls (None: audio only, video offers are answered with the video stream declined).
         self.video = video
@@ -353,6 +357,9 @@ class UserAgent(SipEndpoint):
                 emit=self.emit,
                 retry=self.retry,
                 keepalive=self.keepalive,
+                probe=self.network_check,
+                learn_public=lambda target, address: self.learn_public(account, target, address),
+                on_moved=lambda reason: self._network_moved(account, reason),
             )
             self._registrations[account.aor] = registration
         return registration
@@ -394,6 +401,17 @@ class UserAgent(SipEndpoint):
             registration = self._registrations.get(account.aor)
             if registration is not None:
                 await registration.stop()
+
+    def _network_moved(self, account: Account, reason: str) -> None:
+        """The registration of ``account`` found its flow moved and registered again: move its calls too."""
+        calls = [call for call in self.calls if call.account is account and call.confirmed]
+        # Connections we opened through the NAT died with its mapping: the next request opens a new one.
+        for connection_id, _, _, outbound in self.stack.transport.connections:
+            if outbound:
+                self.stack.transport.close_connection(connection_id)
+        self.emit(NetworkChangeEvent(account.aor, reason, tuple(call.id for call in calls)))
+        for call in calls:
+            self.spawn(move_call(self, call), name=f"move {call.id}")
 
     def _on_flow_failed(self, error: TransportError) -> None:
         for registration in self._registrations.values():

@@ -26,6 +26,7 @@ from softphone.sip.addr import NameAddr
 from softphone.sip.auth import choose_challenge
 from softphone.sip.dialog import Dialog, error_response
 from softphone.sip.errors import SipParseError
+from softphone.sip.ice_sdp import IceDescription
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
@@ -324,6 +325,17 @@ class CallMachine:
         else:
             self.video_declined = not on
             self.session.change_video(op, on)
+        return self._flush()
+
+    def move(
+        self, op: int, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+    ) -> list[CallEffect]:
+        """Re-INVITE with our media at ``host``:``port`` (and an ICE restart with ``ice``) and the dialog's Contact
+        at ``contact`` (a target refresh, RFC 3261 12.2.1.1): our network changed."""
+        dialog = self.dialog
+        if dialog is not None and contact is not None and self.phase is CallPhase.CONFIRMED:
+            dialog.local_contact = contact
+        self.session.move(op, host, port, ice)
         return self._flush()
 
     def rekey(self, op: int) -> list[CallEffect]:

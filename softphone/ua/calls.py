@@ -570,6 +570,14 @@ class CallManager:
         if done.error is not None:
             raise UserAgentError(done.error)
 
+    async def move(
+        self, call: Call, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+    ) -> None:
+        """Re-INVITE with our media at ``host``:``port`` (an ICE restart with ``ice``): our network changed."""
+        done = await self._command(call, lambda op: call.machine.move(op, host, port, ice, contact))
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
     async def rekey(self, call: Call) -> None:
         """New SRTP keys for the call by re-INVITE (SDES; a DTLS call keeps its association)."""
         done = await self._command(call, call.machine.rekey)

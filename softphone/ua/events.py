@@ -215,6 +215,17 @@ class MediaPathEvent(_Event):
     remote: str
 
 
+@dataclass(frozen=True, slots=True)
+class NetworkChangeEvent(_Event):
+    """The account's flow to its registrar moved (``reason``): it registered again from where it is now, and
+    the ``calls`` listed are being moved by re-INVITE (with an ICE restart where they have ICE)."""
+
+    kind: ClassVar[str] = "network_change"
+    account: str
+    reason: str
+    calls: tuple[str, ...] = ()
+
+
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn", "ice"]
 
 
@@ -474,6 +485,7 @@ Event: TypeAlias = (
     | VideoQualityEvent
     | VideoEvent
     | MediaPathEvent
+    | NetworkChangeEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent

@@ -152,6 +152,24 @@ def test_cancel_before_answer(kamailio: Kamailio) -> None:
     run(kamailio, scenario, new_account(kamailio), new_account(kamailio))
 
 
+def test_cancel_of_an_invite_too_large_for_udp(kamailio: Kamailio) -> None:
+    """An INVITE over 1300 bytes goes over TCP though the account uses UDP (RFC 3261 18.1.1); its CANCEL must
+    follow it there (9.1): Kamailio matches a CANCEL to the INVITE by its Via, transport included."""
+
+    async def scenario(alice: Phone, bob: Phone) -> None:
+        call = await alice.ua.call(bob.user, headers=[("X-Padding", "p" * 900)])
+        await alice.events.wait(call_state("ringing"))
+        await bob.events.wait(call_state("ringing"))
+        assert call.machine.uac.invite is not None and call.machine.uac.invite.via.transport == "TCP"
+        await alice.ua.hangup(call.id)
+        ended = await alice.events.wait(call_state("ended"))
+        assert isinstance(ended, CallEvent) and ended.code == 487
+        remote = await bob.events.wait(call_state("ended"))
+        assert isinstance(remote, CallEvent) and remote.code == 487
+
+    run(kamailio, scenario, new_account(kamailio), new_account(kamailio))
+
+
 def test_busy_and_decline(kamailio: Kamailio) -> None:
     async def scenario(alice: Phone, bob: Phone, carol: Phone) -> None:
         await alice.ua.call(bob.user)
