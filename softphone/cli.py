@@ -96,6 +96,7 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
+  video camera on|off [CALL]  our video sends, or only receives (re-INVITE with sendrecv or recvonly)
   video source SPEC [CALL] send from pattern, screen[:DISPLAY], camera[:DEVICE] or a file; none: nothing
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
@@ -611,6 +612,8 @@ def describe(event: Event) -> str:
     if isinstance(event, VideoEvent):
         if not event.active:
             return f"video of {event.call_id} stopped"
+        if not event.sending:
+            return f"video of {event.call_id}: camera off (receiving only)"
         return f"video of {event.call_id}: sending {event.source or 'nothing'}"
     if isinstance(event, VideoQualityEvent):
         return (
@@ -755,7 +758,16 @@ class Cli:
         await self.ua.rekey(args[0] if args else None)
 
     async def _video(self, args: list[str]) -> None:
-        usage = "video on|off [CALL], or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        usage = (
+            "video on|off [CALL], video camera on|off [CALL],"
+            " or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        )
+        if args[:1] == ["camera"]:
+            self._arity(args, 2, 3, usage)
+            if args[1] not in ("on", "off"):
+                raise UserAgentError(f"usage: {usage}")
+            await self.ua.set_camera(args[2] if len(args) > 2 else None, args[1] == "on")
+            return
         if args[:1] == ["source"]:
             self._arity(args, 2, 3, usage)
             source = None if args[1] == "none" else args[1]

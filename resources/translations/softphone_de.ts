@@ -3180,8 +3180,8 @@ Klicken zum Annehmen.</translation>
             <translation>Videoanruf</translation>
         </message>
         <message>
-            <source>Send my picture, or stop sending it</source>
-            <translation>Mein Bild senden oder nicht mehr senden</translation>
+            <source>Send my picture, or stop sending it (the video stays)</source>
+            <translation>Mein Bild senden oder nicht mehr senden (das Video bleibt)</translation>
         </message>
         <message>
             <source>Share screen</source>
@@ -3250,6 +3250,10 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>Sending: {source}</source>
             <translation>Gesendet wird: {source}</translation>
+        </message>
+        <message>
+            <source>Camera off: the other side gets nothing from us.</source>
+            <translation>Kamera aus: die Gegenseite bekommt nichts von uns.</translation>
         </message>
         <message>
             <source>Looking for cameras …</source>

@@ -154,6 +154,8 @@ class VideoWindow(QWidget):
         self.bridge = bridge
         self.call_id = call_id
         self.active = False
+        # Our camera on (the video line sends) or off (recvonly: we only receive).
+        self.sending = True
         # What the call sends now, and what camera on or screen sharing off go back to.
         self.source: str | None = default_source
         self.camera_source: str | None = default_source if default_source not in (None, "screen") else "camera"
@@ -165,7 +167,9 @@ class VideoWindow(QWidget):
         self.resize(640, 520)
         self.view = VideoView()
         self.view.on_double_click = self.toggle_full_screen
-        self.camera_button = _tool(self.tr("Camera"), self.tr("Send my picture, or stop sending it"), checkable=True)
+        self.camera_button = _tool(
+            self.tr("Camera"), self.tr("Send my picture, or stop sending it (the video stays)"), checkable=True
+        )
         self.screen_button = _tool(
             self.tr("Share screen"), self.tr("Send the screen instead of the camera"), checkable=True
         )
@@ -214,6 +218,7 @@ class VideoWindow(QWidget):
 
     def on_video(self, event: VideoEvent) -> None:
         self.active = event.active
+        self.sending = event.sending
         if event.active:
             self.source = event.source
             self.view.note = ""
@@ -222,7 +227,7 @@ class VideoWindow(QWidget):
         else:
             self.view.clear()
             self.view.note = self.tr("The call has no video now.")
-        if event.source is None:
+        if event.source is None or not event.sending:
             self.view.clear_local()
         self._show_source()
 
@@ -237,10 +242,7 @@ class VideoWindow(QWidget):
             button.setEnabled(False)
 
     def _show_source(self) -> None:
-        sending = self.source is not None
-        self.camera_button.setChecked(
-            sending and self.source != "screen" and not str(self.source).startswith("screen:")
-        )
+        self.camera_button.setChecked(self.sending)
         self.camera_button.setText(self.tr("Camera off") if self.camera_button.isChecked() else self.tr("Camera on"))
         self.camera_button.setAccessibleName(self.camera_button.text())
         self.screen_button.setChecked(self.source == "screen" or str(self.source).startswith("screen:"))
@@ -248,7 +250,10 @@ class VideoWindow(QWidget):
         self.video_button.setAccessibleName(self.video_button.text())
         for button in (self.camera_button, self.screen_button, self.source_button):
             button.setEnabled(self.active)
-        self.status_label.setText(self.tr("Sending: {source}").format(source=source_name(self.source)))
+        if self.sending:
+            self.status_label.setText(self.tr("Sending: {source}").format(source=source_name(self.source)))
+        else:
+            self.status_label.setText(self.tr("Camera off: the other side gets nothing from us."))
 
     # --- commands -------------------------------------------------------------------------------
 
@@ -268,7 +273,15 @@ class VideoWindow(QWidget):
         self.bridge.run(lambda: ua.set_video_source(self.call_id, source), on_error=self._fail("change the video"))
 
     def toggle_camera(self) -> None:
-        self.send_from(None if self.source is not None else self.camera_source)
+        """Camera off or on by re-INVITE: our video line says recvonly or sendrecv (RFC 3264 8.4)."""
+        ua = self.bridge.ua
+        if ua is None:
+            return
+        on = not self.sending
+        self.bridge.run(
+            lambda: ua.set_camera(self.call_id, on),
+            on_error=self._fail("turn the camera on" if on else "turn the camera off"),
+        )
 
     def toggle_screen(self) -> None:
         sharing = self.source == "screen" or str(self.source).startswith("screen:")

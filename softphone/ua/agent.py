@@ -466,6 +466,11 @@ class UserAgent(SipEndpoint):
         """Add video to an established call, or drop it, by re-INVITE (the audio goes on either way)."""
         await self.call_manager.set_video(self.find_call(call_id), on)
 
+    async def set_camera(self, call_id: str | None, on: bool) -> None:
+        """Camera on or off in a call with video: our video line becomes recvonly (RFC 3264 8.4) by re-INVITE
+        and nothing of ours is sent, or sendrecv again; we receive throughout."""
+        await self.call_manager.set_video_send(self.find_call(call_id), on)
+
     async def set_video_source(self, call_id: str | None, source: str | None) -> None:
         """What the call's video sends from now on: ``pattern``, ``screen[:DISPLAY]``, ``camera[:DEVICE]``, a
         file, or None for nothing (our camera off; the stream stays and we still receive)."""

@@ -18,6 +18,7 @@ both ways, glare, hold, session timers) and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -31,7 +32,13 @@ from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
 from softphone.sip.transaction import ServerTransaction, make_response
-from softphone.sip.video_offer_answer import answer_video, negotiated_video, offer_video, without_video
+from softphone.sip.video_offer_answer import (
+    VideoConfig,
+    answer_video,
+    negotiated_video,
+    offer_video,
+    without_video,
+)
 from softphone.transport import Target
 from softphone.ua.call_effects import (
     CallConfig,
@@ -116,6 +123,8 @@ class CallMachine:
         # The user called or answered without video, or dropped it: we neither offer video nor accept the
         # peer's until set_video(True).
         self.video_declined = False
+        # The user turned the camera off: our video line says recvonly (inactive on hold) until it is on again.
+        self.video_send = True
         self.contact_for = contact_for
         self.rng = rng if rng is not None else random.Random()
         self.phase = CallPhase.IDLE
@@ -338,6 +347,15 @@ class CallMachine:
         self.session.move(op, host, port, ice)
         return self._flush()
 
+    def set_video_send(self, op: int, send: bool) -> list[CallEffect]:
+        """Camera on or off: our video sends, or only receives, by re-INVITE (the stream stays)."""
+        if self.config.video is None or not self.video_port:
+            self.complete(op, f"call {self.id} cannot have video (video is off, or the call is encrypted)")
+        else:
+            self.video_send = send
+            self.session.change_video_send(op, send)
+        return self._flush()
+
     def rekey(self, op: int) -> list[CallEffect]:
         """Re-INVITE with new SRTP keys, nothing else changed."""
         self.session.rekey(op)
@@ -536,11 +554,16 @@ class CallMachine:
         """Our new offer with the video m= line added, when this call may have video."""
         if self.config.video is None or not self.video_port or self.video_declined:
             return offer
-        return offer_video(offer, self.config.video, self.video_port)
+        return offer_video(offer, self._video_config(self.config.video), self.video_port)
+
+    def _video_config(self, config: VideoConfig) -> VideoConfig:
+        return dataclasses.replace(config, send=config.send and self.video_send)
 
     def answer_with_video(self, offer: SessionDescription, answer: SessionDescription) -> SessionDescription:
         """Our answer accepting the offer's video stream, when this call may have video (else it stays declined)."""
         config = self.config.video if self.video_port and not self.video_declined else None
+        if config is not None:
+            config = self._video_config(config)
         return answer_video(offer, answer, config, self.video_port, "sendonly" if self.local_hold else "sendrecv")
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:

@@ -96,6 +96,8 @@ class CallVideo:
         self._recorded: set[Path] = set()
         # The newest pictures of each call, for a video window.
         self.pictures = VideoPictures()
+        # What the last VideoEvent of each call with video said: its source, and the camera on or off.
+        self._said: dict[str, tuple[str | None, bool]] = {}
 
     def source_of(self, call: Call, settings: VideoSettings) -> str | None:
         return call.video_source if call.video_source_chosen else settings.source
@@ -128,7 +130,7 @@ class CallVideo:
                 source.close()  # the call's video ended, or another choice came meanwhile
             return
         session.set_source(source)
-        self._emit(VideoEvent(call.id, True, spec if source is not None else None))
+        self._say(call, spec if source is not None else None)
 
     def apply(self, call: Call, video: NegotiatedVideo | None, *, answered: bool, hold: bool) -> None:
         """Give the call's video what the latest offer/answer agreed (None: no video stream)."""
@@ -143,6 +145,8 @@ class CallVideo:
             if video != call.video_applied:
                 session.update(video)
                 call.video_applied = video
+            if self._said.get(call.id, (None, True))[1] != call.machine.video_send:
+                self._say(call, self._said.get(call.id, (None, True))[0])
             return
         settings = self.settings()
         port = call.video_port.socket if call.video_port is not None else None
@@ -200,13 +204,18 @@ class CallVideo:
             return
         call.video_session = session
         call.video_applied = video
-        self._emit(VideoEvent(call.id, True, spec if source is not None else None))
+        self._say(call, spec if source is not None else None)
 
     def _record_path(self, path: Path, call: Call) -> Path:
         if path in self._recorded:
             path = path.with_name(f"{path.stem}-{call.id}{path.suffix}")
         self._recorded.add(path)
         return path
+
+    def _say(self, call: Call, source: str | None) -> None:
+        """A VideoEvent: the call's video runs, sending from ``source``, with the camera on or off."""
+        self._said[call.id] = (source, call.machine.video_send)
+        self._emit(VideoEvent(call.id, True, source, call.machine.video_send))
 
     def _post(self, call: Call, event: Event) -> None:
         if not call.ended:
@@ -221,8 +230,9 @@ class CallVideo:
         session, call.video_session, call.video_applied = call.video_session, None, None
         if session is None:
             return None
+        self._said.pop(call.id, None)
         if not call.ended:
-            self._emit(VideoEvent(call.id, False))
+            self._emit(VideoEvent(call.id, False, None, call.machine.video_send))
         stopped = self._loop().run_in_executor(None, session.stop, 1.0)
         stopped.add_done_callback(lambda _: self.pictures.forget(call.id) if call.video_session is None else None)
         return stopped

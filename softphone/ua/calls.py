@@ -570,6 +570,16 @@ class CallManager:
         if done.error is not None:
             raise UserAgentError(done.error)
 
+    async def set_video_send(self, call: Call, send: bool) -> None:
+        """Camera on or off: our video sends or only receives, by re-INVITE."""
+
+        def change(op: int) -> list[CallEffect]:
+            return call.machine.set_video_send(op, send)
+
+        done = await self._command(call, change)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
     async def move(
         self, call: Call, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
     ) -> None:

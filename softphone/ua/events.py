@@ -196,12 +196,14 @@ class VideoQualityEvent(_Event):
 @dataclass(frozen=True, slots=True)
 class VideoEvent(_Event):
     """A call's video started (``active``), changed what it sends, or stopped. ``source``: what we send
-    (``pattern``, ``screen``, ``camera``, a file; None: nothing, our camera is off)."""
+    from (``pattern``, ``screen``, ``camera``, a file; None: nothing). ``sending``: the camera is on (our
+    video line sends); off, it says recvonly and nothing of ours goes out."""
 
     kind: ClassVar[str] = "video"
     call_id: str
     active: bool
     source: str | None = None
+    sending: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,16 +106,25 @@ def test_video_call_shows_the_peers_pattern_and_the_self_view_and_the_buttons_wo
     row = next(iter(gui.window.call_window.rows.values()))
     gui.wait(lambda: row.video.quality_label.isVisible() and "320×240" in row.video.quality_label.text())
 
-    # Camera off: we send nothing (the peer's frame rate drops to 0), the self view goes; the stream stays.
+    # Camera off: a re-INVITE makes our video line recvonly (RFC 3264 8.4); we send nothing (the peer's frame
+    # rate drops to 0), the self view goes, the stream stays and we keep receiving.
     assert window.camera_button.isChecked()
     qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
-    gui.wait(lambda: window.source is None and view.local is None)
+    gui.wait(lambda: not window.sending and view.local is None and not window.camera_button.isChecked())
+    offered: list[str] = []
+    bob.bridge.call(lambda: str(bob.ua.find_call().machine.remote_sdp), on_done=offered.append)
+    gui.wait(lambda: offered)
+    video_line = offered[0].split("m=video", 1)[1]
+    assert "a=recvonly" in video_line and " 0 RTP" not in video_line[:8]
     quiet = bob.mark()
     bob.wait(lambda e: isinstance(e, VideoQualityEvent) and e.fps == 0, quiet)
+    frames = view.remote_frames
+    gui.wait(lambda: view.remote_frames > frames + 5)  # theirs still comes
     qtbot.mouseClick(window.camera_button, Qt.MouseButton.LeftButton)
-    gui.wait(lambda: window.source == "pattern")
+    gui.wait(lambda: window.sending and window.camera_button.isChecked())
     again = bob.mark()
     bob.wait(lambda e: isinstance(e, VideoQualityEvent) and e.fps > 5, again)
+    gui.wait(lambda: view.local is not None)
 
     # Stop video: a re-INVITE declines the stream, both sides stop their video; the audio call goes on.
     mark = bob.mark()

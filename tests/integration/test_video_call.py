@@ -171,6 +171,10 @@ def test_what_a_call_sends_changes_without_a_re_invite_and_no_camera_is_said(kam
         seen = bob.wait_for(event="video_quality", timeout=20, after=quiet)
         while seen["fps"] > 0:
             seen = bob.wait_for(event="video_quality", timeout=20, after=bob.events.index(seen) + 1)
+        alice.send("video camera off")
+        off = alice.wait_for(event="video", sending=False, timeout=20)
+        alice.send("video camera on")
+        alice.wait_for(event="video", sending=True, after=alice.events.index(off) + 1, timeout=20)
         alice.send("video source")
         refused = alice.wait_for(event="error", timeout=10, after=len(alice.events))
         assert "video source" in refused["message"]
