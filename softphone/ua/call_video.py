@@ -102,20 +102,21 @@ class CallVideo:
     def source_of(self, call: Call, settings: VideoSettings) -> str | None:
         return call.video_source if call.video_source_chosen else settings.source
 
-    def _open(self, spec: str | None, settings: VideoSettings, call: Call) -> Any:
-        """The source ``spec`` names (None when it cannot be opened: the call goes on without our picture)."""
+    @staticmethod
+    def _open(spec: str | None, settings: VideoSettings) -> tuple[Any, str | None]:
+        """The source ``spec`` names, or None and why it cannot be opened (the call goes on without our
+        picture). Any thread: it only talks to FFmpeg."""
         from softphone.media.video_sources import open_source
 
         if spec is None:
-            return None
+            return None, None
         try:
-            return open_source(spec, settings.width, settings.height, settings.fps)
+            return open_source(spec, settings.width, settings.height, settings.fps), None
         except MediaError as exc:
-            self._warn(call, f"no video source: {exc}")
-            return None
+            return None, str(exc)
 
     async def set_source(self, call: Call, spec: str | None) -> None:
-        """Send from ``spec`` in this call from now on (None: send nothing, the camera is off)."""
+        """Send from ``spec`` in this call from now on (None: nothing, the stream staying as negotiated)."""
         settings = self.settings()
         if settings is None:
             raise UserAgentError("video is off (no --video)")
@@ -124,7 +125,9 @@ class CallVideo:
         if session is None:
             return
         # Opening a screen or a camera talks to the X server or the driver: not on the loop.
-        source = await self._loop().run_in_executor(None, self._open, spec, settings, call)
+        source, problem = await self._loop().run_in_executor(None, self._open, spec, settings)
+        if problem is not None:
+            self._warn(call, f"no video source: {problem}")
         if call.video_session is not session or call.video_source != spec:
             if source is not None:
                 source.close()  # the call's video ended, or another choice came meanwhile
@@ -159,7 +162,9 @@ class CallVideo:
         from softphone.media.video_codec import VideoRecorder
 
         spec = self.source_of(call, settings)
-        source = self._open(spec, settings, call)
+        source, problem = self._open(spec, settings)
+        if problem is not None:
+            self._warn(call, f"no video source: {problem}")
         recorder = None
         if settings.record is not None:
             try:
