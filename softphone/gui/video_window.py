@@ -259,6 +259,7 @@ class VideoWindow(QWidget):
 
     def _fail(self, what: str) -> Callable[[BaseException], None]:
         def report(exc: BaseException) -> None:
+            self._show_source()  # the buttons as they were: nothing changed
             self.status_label.setText(cannot(what, str(exc) or type(exc).__name__))
 
         return report
