@@ -147,7 +147,7 @@ def test_video_dropped_and_added_again_by_re_invite(kamailio: Kamailio) -> None:
         bob.close()
 
 
-def test_what_a_call_sends_changes_without_a_re_invite_and_no_camera_is_said(kamailio: Kamailio) -> None:
+def test_video_source_and_camera_commands_and_no_camera_is_said(kamailio: Kamailio) -> None:
     alice = CliProcess(kamailio, "--video", "--srtp", "off", "--video-source", "camera")
     bob = CliProcess(kamailio, "--video", "--srtp", "off", "--auto-answer=0.2")
     try:
