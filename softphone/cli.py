@@ -68,6 +68,7 @@ from softphone.ua import (
     TransferEvent,
     UserAgent,
     UserAgentError,
+    VideoEvent,
     VideoQualityEvent,
     WatcherEvent,
     device_media,
@@ -77,7 +78,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
-from softphone.ua.call_video import VideoSettings
+from softphone.ua.call_video import VideoSettings, video_cameras
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.collector import manage_collector
 from softphone.ua.limits import Limits
@@ -95,6 +96,8 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
+  video camera on|off [CALL]  our video sends, or only receives (re-INVITE with sendrecv or recvonly)
+  video source SPEC [CALL] send from pattern, screen[:DISPLAY], camera[:DEVICE] or a file; none: nothing
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -299,10 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--video-source",
-        metavar="pattern|screen[:DISPLAY]|FILE",
+        metavar="pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE",
         default="pattern",
-        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen,"
-        " or a video file or picture, looped",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen, a camera"
+        " (the first one found, or /dev/videoN), or a video file or picture, looped",
     )
     parser.add_argument(
         "--video-codecs",
@@ -510,7 +513,15 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
         # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
         raise AccountError("--video needs --srtp off (video is not encrypted yet)")
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
-    if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
+    camera = args.video_source == "camera" or args.video_source.startswith("camera:")
+    if camera:
+        cameras, problem = video_cameras()
+        if args.video_source != "camera" and all(c.source != args.video_source for c in cameras):
+            problem = f"no camera found at {args.video_source.partition(':')[2]}"
+        if problem is not None:
+            # The calls go on: the video stream is offered, and we receive the peer's picture.
+            print(f"softphone-cli: --video-source camera: {problem}; calls send no picture", file=sys.stderr)
+    elif args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
@@ -598,6 +609,12 @@ def describe(event: Event) -> str:
             f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
             f"{echo}{path}"
         )
+    if isinstance(event, VideoEvent):
+        if not event.active:
+            return f"video of {event.call_id} stopped"
+        if not event.sending:
+            return f"video of {event.call_id}: camera off (receiving only)"
+        return f"video of {event.call_id}: sending {event.source or 'nothing'}"
     if isinstance(event, VideoQualityEvent):
         return (
             f"video of {event.call_id}: {event.codec} {event.width}x{event.height} {event.fps:.0f} fps,"
@@ -741,9 +758,24 @@ class Cli:
         await self.ua.rekey(args[0] if args else None)
 
     async def _video(self, args: list[str]) -> None:
-        self._arity(args, 1, 2, "video on|off [CALL]")
+        usage = (
+            "video on|off [CALL], video camera on|off [CALL],"
+            " or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        )
+        if args[:1] == ["camera"]:
+            self._arity(args, 2, 3, usage)
+            if args[1] not in ("on", "off"):
+                raise UserAgentError(f"usage: {usage}")
+            await self.ua.set_camera(args[2] if len(args) > 2 else None, args[1] == "on")
+            return
+        if args[:1] == ["source"]:
+            self._arity(args, 2, 3, usage)
+            source = None if args[1] == "none" else args[1]
+            await self.ua.set_video_source(args[2] if len(args) > 2 else None, source)
+            return
+        self._arity(args, 1, 2, usage)
         if args[0] not in ("on", "off"):
-            raise UserAgentError("usage: video on|off [CALL]")
+            raise UserAgentError(f"usage: {usage}")
         await self.ua.set_video(args[1] if len(args) > 1 else None, args[0] == "on")
 
     async def _transfer(self, args: list[str]) -> None:

@@ -197,6 +197,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.call_window = CallWindow(bridge, store, self.recordings_dir)
+        video_source = self.settings.video.source
+        self.call_window.video_source = None if video_source == "none" else video_source
         if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
             self._make_tray()
 
@@ -606,7 +608,7 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(self.tr("Calling {address} …").format(address=address_shown(target)), 5000)
         self.bridge.run(
-            lambda: ua.call(target),
+            lambda: ua.call(target, video=self.settings.video.enabled),
             on_error=lambda exc: self.show_error(cannot(f"call {address_shown(target)}", str(exc))),
         )
 
@@ -832,6 +834,7 @@ class MainWindow(QMainWindow):
         self.places.remember_all()
         self.incoming_calls.close_all()
         self.passwords.close_all()
+        self.call_window.videos.close_all()
         self.call_window.close()
         self.chat_window.close()
         if self.tray is not None:

@@ -56,6 +56,8 @@ log = logging.getLogger("softphone.media")
 CLOCK_RATE = 90000
 _MAX_DATAGRAM = 2048
 _DRAIN_LIMIT = 256
+# At most this many datagrams queued before a session starts are thrown away (a socket's buffer holds fewer).
+_STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
@@ -111,7 +113,8 @@ class VideoSession:
     """One call's video; see the module documentation.
 
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
-    even when the stream could. ``on_frame`` gets each decoded picture on the video thread.
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread, ``on_preview`` each
+    picture of ours before it is encoded (the self view).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class VideoSession:
         recorder: VideoRecorder | None = None,
         on_frame: Callable[[av.VideoFrame], None] | None = None,
         on_quality: Callable[[VideoQuality], None] | None = None,
+        on_preview: Callable[[av.VideoFrame], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         jitter_delay: float = 0.2,
@@ -144,6 +148,7 @@ class VideoSession:
         self._recorder = recorder
         self._on_frame = on_frame
         self._on_quality = on_quality
+        self._on_preview = on_preview
         self._clock = clock
         self._wallclock = wallclock
         rng = random.Random()
@@ -201,8 +206,20 @@ class VideoSession:
             if self._thread is not None:
                 raise MediaError("video session already started")
             self._setup_rtcp_socket()
+            self._discard_queued()
             self._thread = threading.Thread(target=self._run, name=f"video-{self.local_address[1]}", daemon=True)
             self._thread.start()
+
+    def _discard_queued(self) -> None:
+        """Drop what waits on the port from before this session: the tail of a stream dropped by re-INVITE
+        would otherwise pass probation and latch the old SSRC, and the new stream would be refused."""
+        for _ in range(_STALE_LIMIT):
+            try:
+                self._sock.recv(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
 
     def stop(self, timeout: float = 2.0) -> None:
         """Send RTCP BYE, stop and join the thread, close the sockets, the recorder and the source."""
@@ -247,6 +264,17 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+
+        self._command(apply)
+
+    def set_source(self, source: VideoSource | None) -> None:
+        """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
+
+        def apply() -> None:
+            old, self._source = self._source, source
+            if old is not None and old is not source:
+                old.close()
+            self._force_keyframe = True  # the peer's decoder starts the new picture at once
 
         self._command(apply)
 
@@ -442,6 +470,11 @@ class VideoSession:
         self._index += 1
         if picture is None:
             return
+        if self._on_preview is not None:
+            try:
+                self._on_preview(picture)
+            except Exception:
+                log.exception("video preview callback raised")
         if self._encoder is None:
             max_nal = _MAX_SINGLE_NAL if self._single_nal else None
             self._encoder = VideoEncoder(

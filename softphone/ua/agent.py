@@ -59,6 +59,7 @@ from softphone.ua.session_timer import DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES
 from softphone.ua.stack import SipStack
 from softphone.ua.subscription import Subscriptions
 from softphone.ua.trace import SipTrace
+from softphone.ua.video_pictures import VideoPictures
 
 log = logging.getLogger("softphone.ua")
 
@@ -428,14 +429,18 @@ class UserAgent(SipEndpoint):
         """A call by short id or SIP Call-ID; without one, the only or most recent call."""
         return self.call_manager.find(call_id)
 
-    async def call(self, uri: str, account: str | None = None, *, headers: Sequence[tuple[str, str]] = ()) -> Call:
-        """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain)."""
-        return await self.call_manager.dial(uri, self.account(account), headers)
+    async def call(
+        self, uri: str, account: str | None = None, *, headers: Sequence[tuple[str, str]] = (), video: bool = True
+    ) -> Call:
+        """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain).
 
-    async def answer(self, call_id: str | None = None) -> None:
-        """Answer a ringing incoming call (200 with our SDP answer)."""
+        ``video`` False: no video stream in the offer even when video is on (``set_video`` adds it later)."""
+        return await self.call_manager.dial(uri, self.account(account), headers, video=video)
+
+    async def answer(self, call_id: str | None = None, *, video: bool = True) -> None:
+        """Answer a ringing incoming call (200 with our SDP answer); ``video`` False declines its video stream."""
         call = self.call_manager.ringing(call_id)
-        self.call_manager.run(call, call.machine.answer())
+        self.call_manager.run(call, call.machine.answer(video))
 
     async def decline(self, call_id: str | None = None, code: int = 603) -> None:
         """Turn down a ringing incoming call (603 Decline, or ``code``)."""
@@ -460,6 +465,21 @@ class UserAgent(SipEndpoint):
     async def set_video(self, call_id: str | None, on: bool) -> None:
         """Add video to an established call, or drop it, by re-INVITE (the audio goes on either way)."""
         await self.call_manager.set_video(self.find_call(call_id), on)
+
+    async def set_camera(self, call_id: str | None, on: bool) -> None:
+        """Camera on or off in a call with video: our video line becomes recvonly (RFC 3264 8.4) by re-INVITE
+        and nothing of ours is sent, or sendrecv again; we receive throughout."""
+        await self.call_manager.set_video_send(self.find_call(call_id), on)
+
+    async def set_video_source(self, call_id: str | None, source: str | None) -> None:
+        """What the call's video sends from now on: ``pattern``, ``screen[:DISPLAY]``, ``camera[:DEVICE]``, a
+        file, or None for nothing (our camera off; the stream stays and we still receive)."""
+        await self.call_manager.media.video.set_source(self.find_call(call_id), source)
+
+    @property
+    def video_pictures(self) -> VideoPictures:
+        """The newest decoded picture of each call's peer and of our own, for a video window."""
+        return self.call_manager.media.video.pictures
 
     def set_mute(self, call_id: str | None, muted: bool) -> None:
         """Mute or unmute our microphone in a call (RTP keeps flowing with silence)."""

@@ -57,6 +57,9 @@ class Call:
     video_port: MediaPort | None = None
     video_session: VideoSession | None = None
     video_applied: NegotiatedVideo | None = None
+    # What this call's video sends when the user chose (video_source_chosen): a source spec, None for nothing.
+    video_source: str | None = None
+    video_source_chosen: bool = False
     # For the call history: when it began and was answered (wall clock), and its quality over time.
     started_at: float = field(default_factory=time.time)
     answered_at: float | None = None

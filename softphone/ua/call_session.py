@@ -23,7 +23,7 @@ from softphone.sip.offer_answer import (
 from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.transaction import ServerTransaction, make_response
-from softphone.sip.video_offer_answer import without_video
+from softphone.sip.video_offer_answer import with_video_sending, without_video
 from softphone.ua.call_effects import CallTimer, Purpose, SendAck
 from softphone.ua.call_state import CallPhase, Modify, ModifyTrigger, Trigger
 from softphone.ua.call_uas import warning
@@ -55,6 +55,8 @@ class _Change:
     attempts: int = 0
     # Adding (True) or dropping (False) the video stream.
     video: bool | None = None
+    # Our video sending (True) or not (False, the camera off), the stream kept.
+    video_send: bool | None = None
     # Our audio moved (a network change): its new address and port, and new ICE (a restart) when the call has it.
     moved: tuple[str, int, IceDescription | None] | None = None
 
@@ -95,6 +97,21 @@ class SessionChanges:
         """A re-INVITE that adds a video stream to the call or declines it (port 0, RFC 3264 8.2)."""
         if self._may_reinvite(op):
             self._start(_Change(self.m.local_hold, op, video=on))
+
+    def change_video_send(self, op: int, send: bool) -> None:
+        """A re-INVITE whose video line says whether we send (camera on) or only receive (RFC 3264 8.4)."""
+        m = self.m
+        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
+            m.complete(op, f"call {m.id} is not established")
+            return
+        if not any(d.media.casefold() == "video" and d.port != 0 for d in m.local_sdp.media):
+            m.complete(op)  # no video now: the choice holds for when it is added
+            return
+        if m.modify is not Modify.IDLE:
+            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+            return
+        self.change = _Change(m.local_hold, op, video_send=send)
+        self._send()
 
     def move(self, op: int, host: str, port: int, ice: IceDescription | None) -> None:
         """A re-INVITE with our media at its new address, and new ICE credentials and candidates (RFC 8445 9):
@@ -142,6 +159,9 @@ class SessionChanges:
         elif change.video is not None:
             offer = m.with_video(m.local_sdp) if change.video else without_video(m.local_sdp)
             offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
+        elif change.video_send is not None:
+            offer = with_video_sending(m.local_sdp, change.video_send)
+            offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
         elif change.moved is not None:
             offer = next_offer(m.local_sdp, keep_dtls_role(moved_offer(m.local_sdp, *change.moved), m.media))
         elif change.rekey:
@@ -149,6 +169,8 @@ class SessionChanges:
         else:
             # A new offer, new SDES keys (RFC 4568 7.1.4); DTLS keeps its association and role (RFC 8842 5.5).
             offer = hold_offer(m.local_sdp) if change.hold else resume_offer(m.local_sdp)
+            if not m.video_send:
+                offer = with_video_sending(offer, False)  # resuming does not turn the camera on
             offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(offer, m.config.audio.srtp), m.media))
 
         interval = m.session_timer.interval if m.session_timer is not None else None

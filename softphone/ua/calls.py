@@ -217,7 +217,9 @@ class CallManager:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    async def dial(self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = ()) -> Call:
+    async def dial(
+        self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = (), *, video: bool = True
+    ) -> Call:
         ua = self.ua
         target_uri = ua.target_uri(uri, account)
         hop = ua.first_hop(account, target_uri)
@@ -248,6 +250,7 @@ class CallManager:
         self._add(call)
         if address.warning is not None:
             self.media.warning(call, address.warning_kind, address.warning)
+        machine.video_declined = not video
         self.run(call, call.machine.dial(targets, headers))
         return call
 
@@ -565,6 +568,16 @@ class CallManager:
 
         def change(op: int) -> list[CallEffect]:
             return call.machine.set_video(op, on)
+
+        done = await self._command(call, change)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
+    async def set_video_send(self, call: Call, send: bool) -> None:
+        """Camera on or off: our video sends or only receives, by re-INVITE."""
+
+        def change(op: int) -> list[CallEffect]:
+            return call.machine.set_video_send(op, send)
 
         done = await self._command(call, change)
         if done.error is not None:

@@ -119,6 +119,8 @@ class IncomingCallEvent(_Event):
     remote_display_name: str | None
     photo_url: str | None = None
     asserted_identity: str | None = None
+    # The offer has a video stream we could take (answer(video=False) declines it).
+    video: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,19 @@ class VideoQualityEvent(_Event):
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEvent(_Event):
+    """A call's video started (``active``), changed what it sends, or stopped. ``source``: what we send
+    from (``pattern``, ``screen``, ``camera``, a file; None: nothing). ``sending``: the camera is on (our
+    video line sends); off, it says recvonly and nothing of ours goes out."""
+
+    kind: ClassVar[str] = "video"
+    call_id: str
+    active: bool
+    source: str | None = None
+    sending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,6 +485,7 @@ Event: TypeAlias = (
     | DtmfEvent
     | QualityEvent
     | VideoQualityEvent
+    | VideoEvent
     | MediaPathEvent
     | NetworkChangeEvent
     | MediaWarningEvent
