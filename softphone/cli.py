@@ -488,9 +488,6 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
         if args.record_video is not None:
             raise AccountError("--record-video needs --video")
         return None
-    if args.srtp != "off":
-        # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
-        raise AccountError("--video needs --srtp off (video is not encrypted yet)")
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
     if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")

@@ -753,23 +753,17 @@ class MediaSession:
     def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
         """RFC 7983: DTLS goes to the handshake, SRTP/SRTCP is checked and decrypted; None: nothing to pass on."""
         protection = self._protection
-        if is_dtls(data):
-            if protection is None or protection.dtls is None or sock is not self._sock:
-                self._dropped_other += 1
-                return None
-            if not self._dtls_source(addr):
-                protection.dropped["dtls_wrong_source"] += 1
-                return None
-            out, event = protection.handle_dtls(data, now)
-            for datagram in out:
-                self._sendto(self._sock, datagram, addr)
-            if event is not None:
-                self._report(event)
+        if is_dtls(data) and (protection is None or protection.dtls is None or sock is not self._sock):
+            self._dropped_other += 1
             return None
         if protection is None:
             return data
-        result = protection.unprotect(data)
-        return None if result is None else result[0]
+        plain, out, event = protection.receive(data, now, from_peer=self._dtls_source(addr))
+        for datagram in out:
+            self._sendto(self._sock, datagram, addr)
+        if event is not None:
+            self._report(event)
+        return plain
 
     def _dtls_source(self, addr: Address) -> bool:
         """DTLS only from the peer's SDP address, or the source the RTP receiver latched onto."""

@@ -12,6 +12,12 @@ frames until a key frame; the session asks for one with PLI (or FIR), and
 answers the peer's PLI/FIR with a key frame. RTCP goes out about once a
 second (SR or RR with a reception report, our CNAME, and the feedback due).
 Garbage from the network moves a counter and is dropped.
+
+With keys from offer/answer (``params.crypto``) every packet is SRTP/SRTCP
+(RFC 3711) through :class:`~softphone.media.srtp.MediaProtection`, as the
+audio's are: SDES keys at once, DTLS-SRTP keys after a handshake on the video
+socket (RFC 5764). Nothing leaves in clear, and a packet that fails its check
+is counted by reason and never reaches the decoder.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ from typing import Protocol
 
 import av
 
+from softphone.media.dtls import DtlsIdentity
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
-from softphone.media.parameters import Address, StreamParameters
+from softphone.media.parameters import Address, CryptoParameters, StreamParameters
 from softphone.media.rtcp import (
     Bye,
     ReceiverReport,
@@ -45,6 +53,7 @@ from softphone.media.rtcp import (
 )
 from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
 from softphone.media.rtp import RtpReceiver, RtpSender
+from softphone.media.srtp import MediaProtection, check_crypto
 from softphone.media.video_codec import CODECS, VideoDecoder, VideoEncoder, VideoRecorder
 from softphone.media.video_sources import VideoSource
 from softphone.media.vp8 import Vp8Format, Vp8Packetizer
@@ -84,6 +93,8 @@ class VideoParameters(StreamParameters, Protocol):
 
     @property
     def feedback(self) -> frozenset[str]: ...
+    @property
+    def crypto(self) -> CryptoParameters | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +116,18 @@ class VideoQuality:
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+    # SRTP: whether the keys are in place, and the packets refused by SRTP (failed authentication, replays).
+    encrypted: bool = False
+    srtp_dropped: int = 0
 
 
 class VideoSession:
     """One call's video; see the module documentation.
 
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
-    even when the stream could. ``on_frame`` gets each decoded picture on the video thread.
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread; ``on_event``
+    what the DTLS handshake did (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``).
+    ``dtls_identity`` is our certificate, needed when the keys come by DTLS-SRTP.
     """
 
     def __init__(
@@ -125,15 +141,26 @@ class VideoSession:
         recorder: VideoRecorder | None = None,
         on_frame: Callable[[av.VideoFrame], None] | None = None,
         on_quality: Callable[[VideoQuality], None] | None = None,
+        on_event: Callable[[MediaEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         jitter_delay: float = 0.2,
+        dtls_identity: DtlsIdentity | None = None,
+        dtls_timeout: float = 10.0,
     ) -> None:
         codec = params.codec.name.upper()
         if codec not in CODECS:
             raise MediaError(f"video codec {params.codec.name} is not supported (VP8 and H264 are)")
         if not 1 <= fps <= 60:
             raise MediaError(f"frame rate {fps} is out of range 1-60")
+        try:
+            crypto = params.crypto
+            self._protection = (
+                None if crypto is None else MediaProtection(crypto, dtls_identity, handshake_timeout=dtls_timeout)
+            )
+        except ValueError as exc:
+            raise MediaError(f"cannot protect the video: {exc}") from exc
+        self._on_event = on_event
         self._sock = sock
         self._sock.setblocking(False)
         self._rtcp_sock: socket.socket | None = None
@@ -233,7 +260,21 @@ class VideoSession:
         return self._recorder
 
     def update(self, params: VideoParameters) -> None:
-        """What a new offer/answer agreed (another address, direction or payload type)."""
+        """What a new offer/answer agreed (another address, direction, payload type or keys).
+
+        Raises :class:`MediaError` when the keys are unusable, or missing on an encrypted stream (protection is
+        never dropped mid-call); new SDES keys take over from the next packet.
+        """
+        crypto = params.crypto
+        if crypto is None and self._protection is not None:
+            raise MediaError("the video is encrypted; a plain re-offer cannot turn that off")
+        if crypto is not None:
+            if self._protection is None:
+                raise MediaError("encryption cannot start on a video stream that began in plain RTP")
+            try:
+                check_crypto(crypto)
+            except ValueError as exc:
+                raise MediaError(f"cannot protect the video: {exc}") from exc
 
         def apply() -> None:
             moved = (params.remote_address, params.remote_port) != (
@@ -247,6 +288,9 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+            if crypto is not None and self._protection is not None:
+                self._protection.update(crypto)
+                self._send_dtls(self._protection.start(self._clock()))
 
         self._command(apply)
 
@@ -288,6 +332,9 @@ class VideoSession:
         next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.0)
         next_quality = now + _QUALITY_PERIOD
         failures = 0
+        if self._protection is not None:
+            with self._lock:
+                self._send_dtls(self._protection.start(now))
         while not self._stop.is_set():
             now = self._clock()
             if now < deadline:
@@ -347,6 +394,11 @@ class VideoSession:
                 continue
             now = self._clock()
             try:
+                if self._protection is not None:
+                    plain = self._unprotect(sock, data, addr, now)
+                    if plain is None:
+                        continue
+                    data = plain
                 if is_rtcp(data) or sock is self._rtcp_sock:
                     self._handle_rtcp(data, addr, now)
                 else:
@@ -362,6 +414,44 @@ class VideoSession:
             self._window_bytes_in += len(data)
         if self._assembler.has_missing:
             self._request_feedback(now)  # RFC 4585 3.5.2: a NACK goes out at once, not at the next tick
+
+    def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
+        protection = self._protection
+        assert protection is not None
+        # DTLS runs on the RTP port only, from the peer's SDP address or the source we latched onto.
+        latched = self._receiver.latched_addr
+        from_peer = sock is self._sock and (
+            addr[:2] == (self._params.remote_address, self._params.remote_port)
+            or (isinstance(latched, tuple) and addr[:2] == latched[:2])
+        )
+        plain, out, event = protection.receive(data, now, from_peer=from_peer)
+        for datagram in out:
+            self._sendto(self._sock, datagram, addr)
+        self._report_event(event)
+        return plain
+
+    def _report_event(self, event: MediaEvent | None) -> None:
+        if event is None:
+            return
+        if isinstance(event, EncryptionFailed):
+            log.warning("video encryption failed: %s", event.reason)
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                log.exception("video event callback raised")
+
+    def _send_dtls(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._sendto(self._sock, datagram, self._remote_rtp())
+
+    def _poll_protection(self, now: float) -> None:
+        protection = self._protection
+        if protection is None or protection.dtls is None:
+            return
+        out, event = protection.poll(now)
+        self._send_dtls(out)
+        self._report_event(event)
 
     def _from_peer(self, addr: Address) -> bool:
         """RTCP is taken from where the peer's RTP comes from (rtcp-mux) or its SDP says; a NAT-ed peer's RTCP
@@ -411,6 +501,7 @@ class VideoSession:
     # -- one tick: send a frame, play what came ------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        self._poll_protection(now)
         if self.sending:
             self._send_frame(now)
         self._play(now)
@@ -456,7 +547,10 @@ class VideoSession:
             payloads = self._packetizer.packetize(encoded)
             for n, payload in enumerate(payloads):
                 seq = self._sender.sequence
-                data = self._sender.packetize_at(payload, timestamp, marker=n == len(payloads) - 1)
+                data = self._protect(self._sender.packetize_at(payload, timestamp, marker=n == len(payloads) - 1))
+                if data is None:
+                    continue  # no keys yet (DTLS handshake): nothing leaves in clear
+                # Kept as sent: libsrtp would refuse to protect the same sequence number twice.
                 self._history[seq] = data
                 if len(self._history) > _HISTORY:
                     self._history.popitem(last=False)
@@ -519,11 +613,19 @@ class VideoSession:
             return self._remote_rtp()
         return (self._params.remote_address, self._params.remote_rtcp_port)
 
-    def _send_rtp(self, data: bytes) -> None:
+    def _protect(self, packet: bytes, *, rtcp: bool = False) -> bytes | None:
+        if self._protection is None:
+            return packet
+        return self._protection.protect(packet, rtcp=rtcp)
+
+    def _sendto(self, sock: socket.socket, data: bytes, addr: Address) -> None:
         try:
-            self._sock.sendto(data, self._remote_rtp())
+            sock.sendto(data, addr)
         except OSError:
             self.dropped_other += 1
+
+    def _send_rtp(self, data: bytes) -> None:
+        self._sendto(self._sock, data, self._remote_rtp())
 
     def _report(self, now: float) -> RtcpPacket:
         block = self._receiver.report_block(now)
@@ -532,21 +634,20 @@ class VideoSession:
             return self._sender.sender_report(self._wallclock(), reports=blocks)
         return ReceiverReport(self._sender.ssrc, blocks)
 
-    def _send_rtcp(self, now: float) -> None:
-        packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback]
+    def _send_rtcp(self, now: float, *extra: RtcpPacket) -> None:
+        packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback, *extra]
         self._pending_feedback.clear()
-        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
         try:
-            sock.sendto(build_compound(packets), self._remote_rtcp())
-        except (OSError, MediaError):
+            data = self._protect(build_compound(packets), rtcp=True)
+        except MediaError:
             self.dropped_other += 1
+            return
+        if data is not None:
+            self._sendto(self._rtcp_sock if self._rtcp_sock is not None else self._sock, data, self._remote_rtcp())
 
     def _send_bye(self) -> None:
-        if self._sock.fileno() < 0:
-            return
-        packets = [self._report(self._clock()), cname_packet(self._sender.ssrc, self._cname), Bye((self._sender.ssrc,))]
-        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
-        sock.sendto(build_compound(packets), self._remote_rtcp())
+        if self._sock.fileno() >= 0:
+            self._send_rtcp(self._clock(), Bye((self._sender.ssrc,)))
 
     # -- quality ---------------------------------------------------------------------------------
 
@@ -563,6 +664,8 @@ class VideoSession:
             + self.rtcp_malformed
             + self.dropped_other
         )
+        protection = self._protection
+        srtp_dropped = 0 if protection is None else sum(protection.dropped.values())
         return VideoQuality(
             codec=self._params.codec.name,
             width=self.width,
@@ -578,7 +681,9 @@ class VideoSession:
             keyframes_sent=self.keyframes_sent,
             nacks_sent=self.nacks_sent,
             retransmitted=self.retransmitted,
-            packets_dropped=dropped,
+            packets_dropped=dropped + srtp_dropped,
+            encrypted=protection is not None and protection.ready,
+            srtp_dropped=srtp_dropped,
         )
 
     def _report_quality(self, window: float) -> None:

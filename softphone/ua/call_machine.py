@@ -503,7 +503,11 @@ class CallMachine:
         if key != self._dtls_key:
             # A new DTLS association (or none): what the last one proved no longer holds.
             self._dtls_key, self._dtls_status = key, None
-        video = negotiated_video(self.local_sdp, self.remote_sdp, self.config.video) if self.video_port else None
+        video = (
+            negotiated_video(self.local_sdp, self.remote_sdp, self.config.video, self.config.audio.srtp)
+            if self.video_port
+            else None
+        )
         if self.media_started:
             self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto, video))
         else:
@@ -514,12 +518,19 @@ class CallMachine:
         """Our new offer with the video m= line added, when this call may have video."""
         if self.config.video is None or not self.video_port:
             return offer
-        return offer_video(offer, self.config.video, self.video_port)
+        return offer_video(offer, self.config.video, self.video_port, self.config.audio.srtp)
 
     def answer_with_video(self, offer: SessionDescription, answer: SessionDescription) -> SessionDescription:
         """Our answer accepting the offer's video stream, when this call may have video (else it stays declined)."""
         config = self.config.video if self.video_port else None
-        return answer_video(offer, answer, config, self.video_port, "sendonly" if self.local_hold else "sendrecv")
+        return answer_video(
+            offer,
+            answer,
+            config,
+            self.video_port,
+            "sendonly" if self.local_hold else "sendrecv",
+            self.config.audio.srtp,
+        )
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:
         self.stop_timer(CallTimer.SESSION_REFRESH)

@@ -2,7 +2,9 @@
 
 A session starts when the call is answered with a video stream, follows each
 new offer/answer (another address, a direction, hold) and stops when the
-stream is declined or the call ends. Sessions run on threads of their own;
+stream is declined or the call ends. A call whose audio is encrypted has its
+video keyed the same way (the stream's ``crypto``; DTLS-SRTP with this
+installation's certificate). Sessions run on threads of their own;
 opening a source and joining a thread happen in the loop's executor, and what
 a session reports reaches the UA loop through ``call_soon_threadsafe``.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
 from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoQualityEvent
@@ -26,6 +29,7 @@ from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoQuali
 if TYPE_CHECKING:
     import av
 
+    from softphone.media.dtls import DtlsIdentity
     from softphone.media.video import VideoQuality
 
 __all__ = ["CallVideo", "VideoSettings"]
@@ -67,8 +71,10 @@ class CallVideo:
         settings: Callable[[], VideoSettings | None],
         loop: Callable[[], asyncio.AbstractEventLoop],
         emit: Callable[[Event], None],
+        identity: Callable[[], DtlsIdentity | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self._identity = identity
         self._loop = loop
         self._emit = emit
         self._recorded: set[Path] = set()
@@ -84,7 +90,12 @@ class CallVideo:
             video = dataclasses.replace(video, direction="inactive")
         if session is not None:
             if video != call.video_applied:
-                session.update(video)
+                try:
+                    session.update(video)
+                except MediaError as exc:
+                    self._warn(call, f"video stopped: {exc}")
+                    self.stop(call)
+                    return
                 call.video_applied = video
             return
         settings = self.settings()
@@ -118,6 +129,11 @@ class CallVideo:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the UA is gone
                 loop.call_soon_threadsafe(self._post, call, event)
 
+        def on_event(event: MediaEvent) -> None:
+            if isinstance(event, EncryptionFailed):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._warn, call, f"video encryption failed: {event.reason}")
+
         on_frame = settings.on_frame
         try:
             session = VideoSession(
@@ -129,6 +145,8 @@ class CallVideo:
                 recorder=recorder,
                 on_frame=(lambda picture: on_frame(call.id, picture)) if on_frame is not None else None,
                 on_quality=on_quality,
+                on_event=on_event,
+                dtls_identity=self._identity() if video.crypto is not None else None,
             )
             session.start()
         except Exception as exc:

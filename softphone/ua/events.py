@@ -189,6 +189,9 @@ class VideoQualityEvent(_Event):
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+    # SRTP: the keys are in place; packets refused by SRTP (failed authentication, replays, plain ones).
+    encrypted: bool = False
+    srtp_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,9 +100,10 @@ def test_cli_video_options() -> None:
     assert [c.name for c in settings.sdp().codecs] == ["H264", "H264", "VP8"]
     screen = video_for(parser.parse_args([*base, "--video", "--srtp", "off", "--video-source", "screen::5"]))
     assert screen is not None and screen.source == "screen::5"
+    # Video is keyed as the audio is: any SRTP setting will do.
+    for policy in ([], ["--srtp", "optional"], ["--srtp", "mandatory"]):
+        assert video_for(parser.parse_args([*base, "--video", *policy])) is not None
     for wrong, message in (
-        (["--video"], "--srtp off"),  # video is never sent in clear beside encrypted audio
-        (["--video", "--srtp", "mandatory"], "--srtp off"),
         (["--record-video", "x.mkv"], "needs --video"),
         (["--video", "--srtp", "off", "--record-video", "x.wav"], ".mkv"),
         (["--video", "--srtp", "off", "--video-source", "/no/such/file.webm"], "no such file"),
@@ -111,3 +112,33 @@ def test_cli_video_options() -> None:
             video_for(parser.parse_args([*base, *wrong]))
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--video-codecs", "theora"])
+
+
+def test_encrypted_call_offers_keyed_video_and_starts_it_with_its_keys() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio(), video=VideoConfig(), video_port=40002)
+    offer = parse_sdp(uac.invite.body)
+    audio, video = offer.media
+    assert audio.proto == video.proto == "RTP/SAVP" and video.has_attribute("crypto")
+    body = uac.invite.body
+    video_at = body.index(b"m=video")
+    keyed_video = VIDEO.replace("RTP/AVP", "RTP/SAVP").replace("96", str(video.payload_types[0]))
+    their_video_line = answer_line(body[video_at:])
+    answer = crypto_sdp(answer_line(body[:video_at])) + keyed_video + f"a={their_video_line}\r\n"
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.video is not None and start.video.crypto is not None
+    assert start.crypto is not None and start.video.crypto.local_key != start.crypto.local_key
+
+
+def test_encrypted_call_ignores_video_answered_in_clear() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio("optional"), video=VideoConfig(), video_port=40002)
+    body = uac.invite.body
+    video = parse_sdp(body).media[1]
+    answer = crypto_sdp(answer_line(body[: body.index(b"m=video")]), proto="RTP/AVP") + VIDEO.replace(
+        "96", str(video.payload_types[0])
+    )
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None and start.video is None
