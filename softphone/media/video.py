@@ -51,10 +51,11 @@ from softphone.media.rtcp import (
     is_rtcp,
     parse_compound,
 )
-from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
+from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback, tmmbn
 from softphone.media.rtp import RtpReceiver, RtpSender
 from softphone.media.srtp import MediaProtection, check_crypto
-from softphone.media.video_codec import CODECS, VideoDecoder, VideoEncoder, VideoRecorder
+from softphone.media.video_codec import CODECS, AdaptiveEncoder, VideoDecoder, VideoRecorder
+from softphone.media.video_rate import SendRateController
 from softphone.media.video_sources import VideoSource
 from softphone.media.vp8 import Vp8Format, Vp8Packetizer
 
@@ -119,6 +120,11 @@ class VideoQuality:
     # SRTP: whether the keys are in place, and the packets refused by SRTP (failed authentication, replays).
     encrypted: bool = False
     srtp_dropped: int = 0
+    # What we send: the bitrate the peer's reports allow, and the picture size and frame rate it pays for.
+    target_bitrate_kbps: float = 0.0
+    send_width: int = 0
+    send_height: int = 0
+    send_fps: int = 0
 
 
 class VideoSession:
@@ -167,7 +173,6 @@ class VideoSession:
         self._params = params
         self._source = source
         self._fps = fps
-        self._bitrate = bitrate
         self._recorder = recorder
         self._on_frame = on_frame
         self._on_quality = on_quality
@@ -187,7 +192,9 @@ class VideoSession:
             self._packetizer, payload_format = Vp8Packetizer(picture_id=rng.getrandbits(15)), Vp8Format()
         else:
             self._packetizer, payload_format = H264Packetizer(), H264Format()
-        self._encoder: VideoEncoder | None = None
+        self._encoder = AdaptiveEncoder(codec, fps, max_nal=_MAX_SINGLE_NAL if self._single_nal else None)
+        # The sender's bitrate and picture follow the peer's reports (bitrate: the maximum).
+        self.rate = SendRateController(source.width, source.height, fps, bitrate) if source is not None else None
         self._decoder = VideoDecoder(codec, _sprop(fmtp) if codec == "H264" else b"")
         self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
@@ -247,8 +254,7 @@ class VideoSession:
                 self._recorder.close()
             if self._source is not None:
                 self._source.close()
-            if self._encoder is not None:
-                self._encoder.close()
+            self._encoder.close()
             self._decoder.close()
 
     @property
@@ -476,11 +482,25 @@ class VideoSession:
             self.rtcp_malformed += 1
             return
         latched = self._receiver.latched_ssrc
+        ours = self._sender.ssrc
+        rate = self.rate
         for packet in packets:
             if isinstance(packet, SenderReport) and packet.ssrc == latched:
                 self._receiver.note_sender_report(packet.ntp_timestamp, now)
-        feedback = read_feedback(packets, self._sender.ssrc)
+            if isinstance(packet, SenderReport | ReceiverReport) and rate is not None:
+                for block in packet.reports:
+                    if block.ssrc == ours:
+                        rate.on_report(block.highest_sequence, block.cumulative_lost, now)
+        feedback = read_feedback(packets, ours)
         self.rtcp_malformed += feedback.malformed
+        if rate is not None and feedback.remb is not None:
+            rate.on_remb(feedback.remb)
+        if rate is not None and feedback.tmmbr is not None:
+            bitrate, overhead, owner = feedback.tmmbr
+            rate.on_tmmbr(bitrate)
+            # RFC 5104 4.2.2.1: the bound we now keep to goes back in a TMMBN, at once.
+            self._pending_feedback.append(tmmbn(ours, owner, bitrate, overhead))
+            self._send_rtcp(now)
         if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
             self._force_keyframe = True
         if feedback.lost:
@@ -529,21 +549,22 @@ class VideoSession:
             self._source = None
             source.close()
             return
-        timestamp = self._sender.timestamp + self._index * CLOCK_RATE // self._fps
+        index = self._index
+        timestamp = self._sender.timestamp + index * CLOCK_RATE // self._fps
         self._index += 1
-        if picture is None:
+        rate = self.rate
+        if picture is None or rate is None:
             return
-        if self._encoder is None:
-            max_nal = _MAX_SINGLE_NAL if self._single_nal else None
-            self._encoder = VideoEncoder(
-                self._codec, source.width, source.height, self._fps, self._bitrate, max_nal=max_nal
-            )
         keyframe = self._force_keyframe
-        if keyframe:
+        result = self._encoder.encode(picture, index, keyframe, rate.layer, rate.target, now)
+        if result is None:
+            return  # the layer's frame rate skips this one
+        frames, fresh = result
+        if keyframe or fresh:
             self._force_keyframe = False
             self._last_forced = now
             self.keyframes_sent += 1
-        for encoded in self._encoder.encode(picture, keyframe):
+        for encoded in frames:
             payloads = self._packetizer.packetize(encoded)
             for n, payload in enumerate(payloads):
                 seq = self._sender.sequence
@@ -666,6 +687,7 @@ class VideoSession:
         )
         protection = self._protection
         srtp_dropped = 0 if protection is None else sum(protection.dropped.values())
+        rate = self.rate if self.sending else None
         return VideoQuality(
             codec=self._params.codec.name,
             width=self.width,
@@ -684,6 +706,10 @@ class VideoSession:
             packets_dropped=dropped + srtp_dropped,
             encrypted=protection is not None and protection.ready,
             srtp_dropped=srtp_dropped,
+            target_bitrate_kbps=round(rate.target / 1000, 1) if rate is not None else 0.0,
+            send_width=rate.layer.width if rate is not None else 0,
+            send_height=rate.layer.height if rate is not None else 0,
+            send_fps=rate.layer.fps if rate is not None else 0,
         )
 
     def _report_quality(self, window: float) -> None:

@@ -192,6 +192,11 @@ class VideoQualityEvent(_Event):
     # SRTP: the keys are in place; packets refused by SRTP (failed authentication, replays, plain ones).
     encrypted: bool = False
     srtp_dropped: int = 0
+    # What we send: the target bitrate from the peer's reports (loss, TMMBR, REMB), the size and rate it pays for.
+    target_bitrate_kbps: float = 0.0
+    send_width: int = 0
+    send_height: int = 0
+    send_fps: int = 0
 
 
 @dataclass(frozen=True, slots=True)
