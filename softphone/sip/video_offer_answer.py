@@ -45,8 +45,9 @@ __all__ = [
 
 # RFC 7741 6.1: VP8 uses a 90 kHz RTP clock.
 VIDEO_CLOCK_RATE = 90000
-# RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication and full intra request.
-DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir")
+# RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication, full intra request, and the bitrate
+# bounds we honour: TMMBR (RFC 5104 7.1: a peer sends it only when told) and REMB.
+DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir", "ccm tmmbr", "goog-remb")
 _VIDEO_PROTOS = (*PLAIN_PROTOS, *SAVP_PROTOS, *DTLS_PROTOS)
 _PLAIN = SrtpConfig()
 H264_PROFILE_LEVEL_ID = "42e01f"

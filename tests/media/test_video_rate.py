@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from softphone.media.rtcp import ReceiverReport, build_compound, parse_compound
+from softphone.media.rtcp import GenericRtcpPacket, ReceiverReport, build_compound, is_rtcp, parse_compound
 from softphone.media.rtcp_feedback import read_feedback, remb, tmmbn, tmmbr
+from softphone.media.video import VideoSession
 from softphone.media.video_rate import SendRateController, VideoLayer, layers_for
+from softphone.media.video_sources import PatternSource
+from tests.media.test_video_session import bound, params, wait_for
 
 
 def controller(maximum: int = 300_000, **kwargs: int) -> SendRateController:
@@ -93,8 +98,6 @@ def test_tmmbr_tmmbn_and_remb_round_trip(bitrate: int) -> None:
 
 
 def test_malformed_tmmbr_and_remb_are_counted() -> None:
-    from softphone.media.rtcp import GenericRtcpPacket
-
     broken = [
         GenericRtcpPacket(205, 3, b"\x00" * 8 + b"\x00" * 5),  # TMMBR FCI not a multiple of 8
         GenericRtcpPacket(206, 15, b"\x00" * 8 + b"REMB" + bytes((5, 0, 0, 0)) + b"\x00" * 4),  # 5 SSRCs, 1 given
@@ -118,3 +121,44 @@ def test_reports_count_loss_over_a_second_not_per_early_report() -> None:
     # A sequence number going back (a new sender SSRC on the peer's side): a new baseline, no change.
     assert rate.on_report(5, 0, 4.0) == 275_400
     assert rate.on_report(105, 50, 5.0) < 275_400
+
+
+def test_a_session_honours_the_peers_tmmbr_and_remb_and_answers_with_tmmbn() -> None:
+    """A real VideoSession sending to a bare socket that plays the peer: its TMMBR and REMB bound the target,
+    the TMMBR is answered with a TMMBN naming the peer, and the same requests from a stranger change nothing."""
+    peer, stranger = bound(), bound()
+    session = VideoSession(bound(), params(peer.getsockname()[1]), PatternSource(320, 240), fps=15)
+    peer.settimeout(0.2)
+    session.start()
+    try:
+        ours = session._sender.ssrc
+        address = session.local_address
+        for sender in (stranger, peer):
+            sender.sendto(build_compound([ReceiverReport(77), tmmbr(77, ours, 100_000)]), address)
+        rate = session.rate
+        assert rate is not None
+        wait_for(lambda: rate.target == 100_000)
+        answers: list[GenericRtcpPacket] = []
+        end = time.monotonic() + 30
+        while not answers and time.monotonic() < end:
+            try:
+                data = peer.recv(2048)
+            except TimeoutError:
+                continue
+            if is_rtcp(data):
+                answers += [
+                    p
+                    for p in parse_compound(data, require_report_first=False)
+                    if isinstance(p, GenericRtcpPacket) and (p.packet_type, p.count) == (205, 4)
+                ]
+        assert answers, "no TMMBN came back"
+        assert answers[0].body[8:12] == (77).to_bytes(4, "big")  # the tuple names the TMMBR's sender
+        stranger.sendto(build_compound([ReceiverReport(78), remb(78, 40_000, [ours])]), address)
+        peer.sendto(build_compound([ReceiverReport(77), remb(77, 80_000, [ours])]), address)
+        wait_for(lambda: rate.target == 80_000)
+        assert session.quality().target_bitrate_kbps == 80.0 and (rate.tmmbr, rate.remb) == (100_000, 80_000)
+        assert session.quality().send_width == 320 and session.quality().send_fps == 7  # 80 kbit/s: half the rate
+    finally:
+        session.stop()
+        peer.close()
+        stranger.close()
