@@ -153,10 +153,12 @@ def test_a_session_honours_the_peers_tmmbr_and_remb_and_answers_with_tmmbn() -> 
                 ]
         assert answers, "no TMMBN came back"
         assert answers[0].body[8:12] == (77).to_bytes(4, "big")  # the tuple names the TMMBR's sender
-        stranger.sendto(build_compound([ReceiverReport(78), remb(78, 40_000, [ours])]), address)
         peer.sendto(build_compound([ReceiverReport(77), remb(77, 80_000, [ours])]), address)
-        wait_for(lambda: rate.target == 80_000)
-        assert session.quality().target_bitrate_kbps == 80.0 and (rate.tmmbr, rate.remb) == (100_000, 80_000)
+        stranger.sendto(build_compound([ReceiverReport(78), remb(78, 40_000, [ours])]), address)
+        # Taken after the stranger's (one socket, in order): when it shows, the stranger's was read and refused.
+        peer.sendto(build_compound([ReceiverReport(77), tmmbr(77, ours, 120_000)]), address)
+        wait_for(lambda: rate.tmmbr == 120_000)
+        assert session.quality().target_bitrate_kbps == 80.0 and rate.remb == 80_000
         assert session.quality().send_width == 320 and session.quality().send_fps == 7  # 80 kbit/s: half the rate
     finally:
         session.stop()
