@@ -459,6 +459,12 @@ class MediaSession:
         self._command(apply)
 
     @property
+    def playout_delay(self) -> float | None:
+        """How long after the peer's capture (its clock, from its SRs) the audio we play now was taken: the
+        audio side of lip sync (:mod:`softphone.media.lip_sync`); readable from any thread."""
+        return self._receive.sync.delay
+
+    @property
     def encryption(self) -> ProtectionStatus | None:
         with self._lock:
             return None if self._protection is None else self._protection.status()

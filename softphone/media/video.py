@@ -40,6 +40,7 @@ from softphone.media.errors import MediaError
 from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
+from softphone.media.lip_sync import StreamClock, av_offset
 from softphone.media.parameters import Address, CryptoParameters, StreamParameters
 from softphone.media.rtcp import (
     Bye,
@@ -125,6 +126,8 @@ class VideoQuality:
     send_width: int = 0
     send_height: int = 0
     send_fps: int = 0
+    # Lip sync (RFC 3550 6.4.1): how much later the picture is shown than the sound taken with it (ms).
+    av_offset_ms: float | None = None
 
 
 class VideoSession:
@@ -133,7 +136,8 @@ class VideoSession:
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
     even when the stream could. ``on_frame`` gets each decoded picture on the video thread; ``on_event``
     what the DTLS handshake did (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``).
-    ``dtls_identity`` is our certificate, needed when the keys come by DTLS-SRTP.
+    ``dtls_identity`` is our certificate, needed when the keys come by DTLS-SRTP. ``audio_delay`` gives the
+    call's audio playout delay (``MediaSession.playout_delay``) for the audio/video offset.
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class VideoSession:
         jitter_delay: float = 0.2,
         dtls_identity: DtlsIdentity | None = None,
         dtls_timeout: float = 10.0,
+        audio_delay: Callable[[], float | None] | None = None,
     ) -> None:
         codec = params.codec.name.upper()
         if codec not in CODECS:
@@ -167,6 +172,9 @@ class VideoSession:
         except ValueError as exc:
             raise MediaError(f"cannot protect the video: {exc}") from exc
         self._on_event = on_event
+        self._audio_delay = audio_delay
+        self.sync = StreamClock(CLOCK_RATE)
+        self._sending_since: float | None = None
         self._sock = sock
         self._sock.setblocking(False)
         self._rtcp_sock: socket.socket | None = None
@@ -487,6 +495,7 @@ class VideoSession:
         for packet in packets:
             if isinstance(packet, SenderReport) and packet.ssrc == latched:
                 self._receiver.note_sender_report(packet.ntp_timestamp, now)
+                self.sync.on_sender_report(packet.ntp_timestamp, packet.rtp_timestamp)
             if isinstance(packet, SenderReport | ReceiverReport) and rate is not None:
                 for block in packet.reports:
                     if block.ssrc == ours:
@@ -530,6 +539,7 @@ class VideoSession:
     def _play(self, now: float) -> None:
         """Decode, record and hand on every frame the frame buffer has ready."""
         for frame in self._assembler.pop(now):
+            self.sync.on_played(frame.timestamp, now)
             errors = self._decoder.errors
             for picture in self._decoder.decode(frame.data):
                 self._played(picture, now)
@@ -550,6 +560,8 @@ class VideoSession:
             source.close()
             return
         index = self._index
+        if index == 0:
+            self._sending_since = now
         timestamp = self._sender.timestamp + index * CLOCK_RATE // self._fps
         self._index += 1
         rate = self.rate
@@ -651,8 +663,10 @@ class VideoSession:
     def _report(self, now: float) -> RtcpPacket:
         block = self._receiver.report_block(now)
         blocks = (block,) if block is not None else ()
-        if self.frames_sent:
-            return self._sender.sender_report(self._wallclock(), reports=blocks)
+        if self.frames_sent and self._sending_since is not None:
+            # RFC 3550 6.4.1: the RTP timestamp of this instant, on the clock the frames are stamped by.
+            elapsed = round((now - self._sending_since) * CLOCK_RATE)
+            return self._sender.sender_report(self._wallclock(), self._sender.timestamp + elapsed, reports=blocks)
         return ReceiverReport(self._sender.ssrc, blocks)
 
     def _send_rtcp(self, now: float, *extra: RtcpPacket) -> None:
@@ -688,6 +702,7 @@ class VideoSession:
         protection = self._protection
         srtp_dropped = 0 if protection is None else sum(protection.dropped.values())
         rate = self.rate if self.sending else None
+        offset = av_offset(self._audio_delay() if self._audio_delay is not None else None, self.sync.delay)
         return VideoQuality(
             codec=self._params.codec.name,
             width=self.width,
@@ -710,6 +725,7 @@ class VideoSession:
             send_width=rate.layer.width if rate is not None else 0,
             send_height=rate.layer.height if rate is not None else 0,
             send_fps=rate.layer.fps if rate is not None else 0,
+            av_offset_ms=None if offset is None else round(offset * 1000, 1),
         )
 
     def _report_quality(self, window: float) -> None:

@@ -147,6 +147,7 @@ class CallVideo:
                 on_quality=on_quality,
                 on_event=on_event,
                 dtls_identity=self._identity() if video.crypto is not None else None,
+                audio_delay=lambda: call.media_session.playout_delay if call.media_session is not None else None,
             )
             session.start()
         except Exception as exc:

@@ -197,6 +197,8 @@ class VideoQualityEvent(_Event):
     send_width: int = 0
     send_height: int = 0
     send_fps: int = 0
+    # Lip sync (RFC 3550 6.4.1): ms the picture is shown after the sound taken with it (None: not known yet).
+    av_offset_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
