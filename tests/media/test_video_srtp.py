@@ -12,6 +12,7 @@ import pytest
 
 from softphone.media.dtls import new_identity
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed
 from softphone.media.rtp import RtpPacket
 from softphone.media.srtp import SrtpTransform
 from softphone.media.video import VideoSession
@@ -138,3 +139,28 @@ def test_a_plain_re_offer_cannot_turn_encryption_off(pair: Pair, tmp_path: Path)
             plain.update(replace(params(9), crypto=sdes(KEY_A, KEY_B)))
     finally:
         plain.stop()
+
+
+def test_dtls_peer_with_another_certificate_gets_no_video_and_nothing_leaves_in_clear(pair: Pair) -> None:
+    """The peer's certificate is not the one its SDP's fingerprint named: b's handshake fails and says so, b
+    takes no keys, and what a sends (under keys b never agreed to) is refused, never decoded."""
+    ours, theirs, impostor = new_identity(), new_identity(), new_identity()
+    events: list[object] = []
+
+    def dtls(role: str, peer: str) -> MediaCrypto:
+        fingerprint = Fingerprint("sha-256", peer)
+        return MediaCrypto("dtls", None, suites=(SUITE,), dtls_role=role, remote_fingerprint=fingerprint)  # type: ignore[arg-type]
+
+    a, b, watch = pair(
+        dtls("active", theirs.fingerprint),
+        dtls("passive", ours.fingerprint),
+        a_identity=impostor,  # a shows a certificate b was not told of
+        dtls_identity=theirs,
+        on_event=events.append,
+    )
+    wait_for(lambda: any(isinstance(e, EncryptionFailed) for e in events))
+    assert b._protection is not None
+    protection = b._protection
+    wait_for(lambda: protection.dropped["srtp_not_ready"] > 10)
+    assert not b.quality().encrypted and protection.protected == 0
+    assert b.frames_decoded == 0 and not watch.received.counters
