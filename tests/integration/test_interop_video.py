@@ -108,8 +108,9 @@ def video_call_with_baresip(caller: str, codec: str, keys: str | None, tmp_path:
             assert (last.codec, last.width, last.height) == (codec, 320, 240)
             assert last.encrypted == (keys is not None)
             # baresip sends one RTCP APP packet ("PING"/"PONG") on its video stream in clear, encrypted or not:
-            # on an encrypted stream that is refused and counted, never taken.
-            assert last.frames_sent >= 45 and last.packets_dropped == last.srtp_dropped <= 1, last
+            # on an encrypted stream that is refused and counted, never taken. With DTLS a packet or two may also
+            # come a moment before our side of the handshake is through.
+            assert last.frames_sent >= 45 and last.packets_dropped == last.srtp_dropped <= 3, last
             peer.command("snapshot_recv", str(snapshot))
             await until(snapshot.exists, 10)
             await ua.hangup(call_id)

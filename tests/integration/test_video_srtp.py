@@ -31,6 +31,9 @@ from tests.ua import make_ua
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
 FRAMES = 45  # three seconds at 15 frames a second
+# DTLS: the side that finishes its handshake first sends SRTP a moment before the other has its keys; those few
+# packets are refused (srtp_not_ready) and counted. SDES has its keys at once.
+DTLS_EARLY = 3
 DEADLINE = 90.0
 
 
@@ -94,7 +97,7 @@ def test_encrypted_video_through_kamailio_arrives_in_order_and_nothing_in_clear(
 
     with capture:
         quality = asyncio.run(main())
-    assert quality.encrypted and quality.srtp_dropped == 0, quality
+    assert quality.encrypted and quality.srtp_dropped <= (DTLS_EARLY if keys == "dtls" else 0), quality
     # Lip sync, as computed from both streams' SRs: both are played as they come, so the picture and the sound
     # taken with it are apart by the audio's jitter buffer and a frame or so (-40 ms measured), far under 0.5 s.
     assert quality.av_offset_ms is not None and abs(quality.av_offset_ms) < 500, quality
@@ -106,8 +109,9 @@ def test_encrypted_video_through_kamailio_arrives_in_order_and_nothing_in_clear(
     assert plain_vp8_keyframes(payloads) == 0
 
 
-def test_cli_video_with_the_default_srtp_setting_is_encrypted(kamailio: Kamailio) -> None:
-    """No --srtp: optional SRTP, keyed by DTLS over UDP signalling, for the video as for the audio."""
+def test_cli_video_with_the_default_srtp_setting_is_encrypted_and_again_after_re_invite(kamailio: Kamailio) -> None:
+    """No --srtp: optional SRTP, keyed by DTLS over UDP signalling, for the video as for the audio; video
+    dropped and added again by re-INVITE is keyed again."""
     alice = CliProcess(kamailio, "--video")
     bob = CliProcess(kamailio, "--video", "--video-source", "pattern", "--auto-answer=0.2")
     try:
@@ -116,9 +120,17 @@ def test_cli_video_with_the_default_srtp_setting_is_encrypted(kamailio: Kamailio
         alice.send(f"call {bob.user}")
         call = alice.wait_for(event="call", state="confirmed", timeout=20)
         seen = decoded(bob, FRAMES)
-        assert seen["encrypted"] and seen["srtp_dropped"] == 0, seen
+        assert seen["encrypted"] and seen["srtp_dropped"] <= DTLS_EARLY, seen
         back = decoded(alice, FRAMES)
         assert back["encrypted"] and (back["width"], back["height"]) == (320, 240), back
+        # Dropped and added again by re-INVITE: a new DTLS association on the video port, then the picture.
+        alice.send(f"video off {call['call_id']}")
+        mark = bob.wait_for(event="quality", timeout=10, after=len(bob.events))
+        mark = bob.wait_for(event="quality", timeout=10, after=bob.events.index(mark) + 1)
+        quiet_from = bob.events.index(mark) + 1
+        alice.send(f"video on {call['call_id']}")
+        again = decoded(bob, FRAMES // 3, after=quiet_from)
+        assert again["encrypted"] and again["srtp_dropped"] <= DTLS_EARLY and again["call_id"] == seen["call_id"], again
         alice.send(f"hangup {call['call_id']}")
         bob.wait_for(event="call", state="ended")
         alice.send("quit")
