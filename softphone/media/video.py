@@ -217,6 +217,7 @@ class VideoSession:
         self._last_request = -1e9
         self._fir_sequence = 0
         self._pending_feedback: list[RtcpPacket] = []
+        self._tmmbn: RtcpPacket | None = None
         self._budget = float(_RETRANSMIT_BUDGET)
         self._budget_at = 0.0
         # Figures for VideoQuality.
@@ -506,10 +507,13 @@ class VideoSession:
             rate.on_remb(feedback.remb)
         if rate is not None and feedback.tmmbr is not None:
             bitrate, overhead, owner = feedback.tmmbr
+            changed = rate.tmmbr != bitrate
             rate.on_tmmbr(bitrate)
-            # RFC 5104 4.2.2.1: the bound we now keep to goes back in a TMMBN, at once.
-            self._pending_feedback.append(tmmbn(ours, owner, bitrate, overhead))
-            self._send_rtcp(now)
+            # RFC 5104 4.2.2.1: the bound we now keep to goes back in a TMMBN, at once when it is a new one
+            # (a peer repeating its request gets the answer with our next report, not a packet per request).
+            self._tmmbn = tmmbn(ours, owner, bitrate, overhead)
+            if changed:
+                self._send_rtcp(now)
         if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
             self._force_keyframe = True
         if feedback.lost:
@@ -671,6 +675,9 @@ class VideoSession:
 
     def _send_rtcp(self, now: float, *extra: RtcpPacket) -> None:
         packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback, *extra]
+        if self._tmmbn is not None:
+            packets.append(self._tmmbn)
+            self._tmmbn = None
         self._pending_feedback.clear()
         try:
             data = self._protect(build_compound(packets), rtcp=True)

@@ -164,3 +164,39 @@ def test_a_session_honours_the_peers_tmmbr_and_remb_and_answers_with_tmmbn() -> 
         session.stop()
         peer.close()
         stranger.close()
+
+
+def test_a_flood_of_the_same_tmmbr_is_answered_with_reports_not_a_packet_each() -> None:
+    peer = bound()
+    session = VideoSession(bound(), params(peer.getsockname()[1]), PatternSource(320, 240), fps=15)
+    peer.settimeout(0.2)
+    session.start()
+    try:
+        request = build_compound([ReceiverReport(77), tmmbr(77, session._sender.ssrc, 100_000)])
+        for _ in range(500):
+            peer.sendto(request, session.local_address)
+        rate = session.rate
+        assert rate is not None
+        wait_for(lambda: rate.target == 100_000)
+        # Marker: a request after the flood; once it is applied, the flood has been read.
+        peer.sendto(
+            build_compound([ReceiverReport(77), remb(77, 90_000, [session._sender.ssrc])]), session.local_address
+        )
+        wait_for(lambda: rate.target == 90_000)
+        session.stop()  # then what it sent is all in the peer's socket
+        answers = 0
+        while True:
+            try:
+                data = peer.recv(2048)
+            except TimeoutError:
+                break
+            if is_rtcp(data):
+                answers += sum(
+                    1
+                    for p in parse_compound(data, require_report_first=False)
+                    if isinstance(p, GenericRtcpPacket) and (p.packet_type, p.count) == (205, 4)
+                )
+        assert 1 <= answers < 50, answers  # one at once, then one per report at most
+    finally:
+        session.stop()
+        peer.close()

@@ -152,7 +152,7 @@ def test_dtls_peer_with_another_certificate_gets_no_video_and_nothing_leaves_in_
         fingerprint = Fingerprint("sha-256", peer)
         return MediaCrypto("dtls", None, suites=(SUITE,), dtls_role=role, remote_fingerprint=fingerprint)  # type: ignore[arg-type]
 
-    a, b, watch = pair(
+    _, b, watch = pair(
         dtls("active", theirs.fingerprint),
         dtls("passive", ours.fingerprint),
         a_identity=impostor,  # a shows a certificate b was not told of
