@@ -10,6 +10,12 @@ local one, so the difference of the two delays is the offset between what is
 heard and what is seen (RFC 3550 6.4.1: "lip synchronization"): positive when
 the picture comes later than the sound that goes with it.
 
+When the picture would come first, :func:`video_hold` says how long to hold
+each decoded picture back so that it comes with its sound (RFC 3550 6.4.1's
+"delay the earlier stream"), smoothed so that one late audio packet does not
+make the picture jump, and at most :data:`MAX_HOLD`. A picture that comes
+after its sound is not helped: the audio is not delayed.
+
 :class:`StreamClock` is one stream's; the audio's lives on the media thread,
 the video's on the video thread, and :func:`av_offset` reads both (a float
 read across threads is safe; it may be one frame old).
@@ -17,9 +23,13 @@ read across threads is safe; it may be one frame old).
 
 from __future__ import annotations
 
-__all__ = ["StreamClock", "av_offset", "ntp_seconds"]
+__all__ = ["MAX_HOLD", "StreamClock", "av_offset", "ntp_seconds", "video_hold"]
 
 _TS_MOD = 1 << 32
+# The longest a picture is held back for its sound; a larger offset is left as it is (a clock gone astray).
+MAX_HOLD = 0.5
+# How much of the gap between the hold and what the offset asks for one picture closes.
+_HOLD_STEP = 1 / 8
 # Further than this from the sender report, a timestamp is taken for a new stream rather than trusted.
 _MAX_SPAN = 600.0
 
@@ -73,3 +83,15 @@ def av_offset(audio_delay: float | None, video_delay: float | None) -> float | N
     if audio_delay is None or video_delay is None:
         return None
     return video_delay - audio_delay
+
+
+def video_hold(audio_delay: float | None, video_delay: float | None, current: float) -> float:
+    """How long to hold the next decoded picture: ``current`` moved a step towards what brings the picture
+    (``video_delay`` at decoding) level with its sound, between 0 and MAX_HOLD; unchanged while either is
+    unknown."""
+    if audio_delay is None or video_delay is None:
+        return current
+    wanted = audio_delay - video_delay
+    if not 0.0 <= wanted <= MAX_HOLD:
+        wanted = 0.0 if wanted < 0 else current  # picture later: nothing to hold; far off: keep what we have
+    return current + (wanted - current) * _HOLD_STEP

@@ -40,7 +40,7 @@ from softphone.media.errors import MediaError
 from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
-from softphone.media.lip_sync import StreamClock, av_offset
+from softphone.media.lip_sync import StreamClock, av_offset, video_hold
 from softphone.media.parameters import Address, CryptoParameters, StreamParameters
 from softphone.media.rtcp import (
     Bye,
@@ -174,6 +174,9 @@ class VideoSession:
         self._on_event = on_event
         self._audio_delay = audio_delay
         self.sync = StreamClock(CLOCK_RATE)
+        # Lip sync: decoded pictures held back until their sound plays (due time, picture), and for how long.
+        self._held: collections.deque[tuple[float, av.VideoFrame]] = collections.deque()
+        self.hold = 0.0
         self._sending_since: float | None = None
         self._sock = sock
         self._sock.setblocking(False)
@@ -353,7 +356,8 @@ class VideoSession:
         while not self._stop.is_set():
             now = self._clock()
             if now < deadline:
-                self._wait_and_receive(deadline - now)
+                due = self._held[0][0] if self._held else deadline
+                self._wait_and_receive(min(deadline, due) - now)
                 continue
             try:
                 with self._lock:
@@ -391,13 +395,14 @@ class VideoSession:
         for sock in readable:
             with self._lock:
                 self._drain(sock)
-        if readable:
-            # A frame whose last packet just came is shown now, not at the next tick.
-            try:
-                with self._lock:
+        try:
+            with self._lock:
+                if readable:
+                    # A frame whose last packet just came is shown now, not at the next tick.
                     self._play(self._clock())
-            except Exception:
-                log.exception("video session %s: playing a frame failed", self.local_address)
+                self._show_held(self._clock())
+        except Exception:
+            log.exception("video session %s: playing a frame failed", self.local_address)
 
     def _drain(self, sock: socket.socket) -> None:
         for _ in range(_DRAIN_LIMIT):
@@ -538,19 +543,29 @@ class VideoSession:
         if self.sending:
             self._send_frame(now)
         self._play(now)
+        self._show_held(now)
         self._request_feedback(now)
 
     def _play(self, now: float) -> None:
         """Decode, record and hand on every frame the frame buffer has ready."""
         for frame in self._assembler.pop(now):
             self.sync.on_played(frame.timestamp, now)
+            if self._audio_delay is not None:
+                self.hold = video_hold(self._audio_delay(), self.sync.delay, self.hold)
             errors = self._decoder.errors
             for picture in self._decoder.decode(frame.data):
-                self._played(picture, now)
+                if self.hold < 0.001 and not self._held:
+                    self._played(picture, now)
+                else:
+                    self._held.append((now + self.hold, picture))
             if self._decoder.errors > errors:
                 self._assembler.need_keyframe = True  # what follows refers to a picture we do not have
             if self._recorder is not None:
                 self._recorder.write(frame.data, frame.timestamp, frame.keyframe, (self.width, self.height))
+
+    def _show_held(self, now: float) -> None:
+        while self._held and self._held[0][0] <= now:
+            self._played(self._held.popleft()[1], now)
 
     def _send_frame(self, now: float) -> None:
         source = self._source
@@ -709,7 +724,8 @@ class VideoSession:
         protection = self._protection
         srtp_dropped = 0 if protection is None else sum(protection.dropped.values())
         rate = self.rate if self.sending else None
-        offset = av_offset(self._audio_delay() if self._audio_delay is not None else None, self.sync.delay)
+        video_delay = None if self.sync.delay is None else self.sync.delay + self.hold
+        offset = av_offset(self._audio_delay() if self._audio_delay is not None else None, video_delay)
         return VideoQuality(
             codec=self._params.codec.name,
             width=self.width,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from softphone.media.lip_sync import StreamClock, av_offset, ntp_seconds
+from softphone.media.lip_sync import MAX_HOLD, StreamClock, av_offset, ntp_seconds, video_hold
 from softphone.media.rtcp import ntp_from_unix
+from softphone.media.video import VideoSession
+from softphone.media.video_sources import PatternSource
+from tests.media.test_video_session import Watch, bound, params, wait_for
+from tests.video_check import PSNR_THRESHOLD_DB
 
 # The sender's wall clock and ours differ by an unknown amount: the offset must not depend on it.
 SENDER_EPOCH = 1_800_000_000.0
@@ -48,3 +52,47 @@ def test_timestamps_far_from_the_report_are_not_trusted_and_reset_forgets() -> N
     assert clock.delay is None and clock.capture_time(0) is None
     with pytest.raises(ValueError):
         StreamClock(0)
+
+
+def test_video_hold_moves_towards_the_sound_within_bounds() -> None:
+    hold = 0.0
+    for _ in range(40):
+        hold = video_hold(0.250, 0.100, hold)  # the picture is ready 150 ms before its sound
+    assert hold == pytest.approx(0.150, abs=0.002)
+    assert video_hold(None, 0.1, hold) == hold and video_hold(0.1, None, hold) == hold
+    later = hold
+    for _ in range(40):
+        later = video_hold(0.100, 0.300, later)  # the picture is late: nothing to hold
+    assert later < 0.002
+    steady = video_hold(5.0, 0.1, 0.05)  # five seconds apart: a clock gone astray, not followed
+    assert steady == 0.05
+    assert 0 < video_hold(0.1 + MAX_HOLD, 0.1, 0.0) <= MAX_HOLD
+
+
+def test_a_session_holds_pictures_for_their_sound_and_reports_what_remains() -> None:
+    """A real VideoSession whose audio is said to play 200 ms after the video's decoding: pictures are held
+    back by 200 ms (reached step by step), still in order, and the reported offset shrinks to nothing."""
+    watch = Watch()
+    a_sock, b_sock = bound(), bound()
+    sessions: list[VideoSession] = []
+
+    def audio_delay() -> float | None:
+        video = sessions[1].sync.delay if len(sessions) > 1 else None
+        return None if video is None else video + 0.2
+
+    a = VideoSession(a_sock, params(b_sock.getsockname()[1]), PatternSource(320, 240), fps=15)
+    b = VideoSession(
+        b_sock, params(a_sock.getsockname()[1]), None, fps=15, on_frame=watch.frame, audio_delay=audio_delay
+    )
+    sessions.extend([a, b])
+    a.start()
+    b.start()
+    try:
+        wait_for(lambda: b.hold > 0.19)
+        wait_for(lambda: len(watch.received.counters) >= 45)
+        offset = b.quality().av_offset_ms
+        assert offset is not None and abs(offset) < 10, offset
+        assert watch.received.in_order and min(watch.received.psnrs) >= PSNR_THRESHOLD_DB
+    finally:
+        a.stop()
+        b.stop()
