@@ -97,6 +97,8 @@ class VideoParameters(StreamParameters, Protocol):
     def feedback(self) -> frozenset[str]: ...
     @property
     def crypto(self) -> CryptoParameters | None: ...
+    @property
+    def max_bitrate(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,9 @@ class VideoSession:
             self._packetizer, payload_format = H264Packetizer(), H264Format()
         self._encoder = AdaptiveEncoder(codec, fps, max_nal=_MAX_SINGLE_NAL if self._single_nal else None)
         # The sender's bitrate and picture follow the peer's reports (bitrate: the maximum).
-        self.rate = SendRateController(source.width, source.height, fps, bitrate) if source is not None else None
+        self._configured_bitrate = bitrate
+        maximum = min(bitrate, params.max_bitrate or bitrate)
+        self.rate = SendRateController(source.width, source.height, fps, maximum) if source is not None else None
         self._decoder = VideoDecoder(codec, _sprop(fmtp) if codec == "H264" else b"")
         self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
@@ -306,6 +310,8 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+            if self.rate is not None:
+                self.rate.limit(min(self._configured_bitrate, params.max_bitrate or self._configured_bitrate))
             if crypto is not None and self._protection is not None:
                 self._protection.update(crypto)
                 self._send_dtls(self._protection.start(self._clock()))

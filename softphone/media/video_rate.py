@@ -95,6 +95,7 @@ class SendRateController:
         if maximum <= 0:
             raise ValueError(f"maximum bitrate {maximum} must be positive")
         self.maximum = maximum
+        self._floor = floor
         self.floor = min(floor, maximum)
         self.layers = layers_for(width, height, fps)
         self._loss_based = float(start if start is not None else maximum)
@@ -141,6 +142,12 @@ class SendRateController:
             self._loss_based = self.target * (1 - 0.5 * loss)
         elif loss < LOW_LOSS:
             self._loss_based = min(self.target * INCREASE, self.ceiling)
+        return self._update()
+
+    def limit(self, maximum: int) -> int:
+        """A new maximum (a new offer/answer's b= line); the target follows at once when it is lower."""
+        self.maximum = max(1, maximum)
+        self.floor = min(self._floor, self.maximum)
         return self._update()
 
     def on_tmmbr(self, bitrate: int) -> int:

@@ -126,7 +126,8 @@ class NegotiatedVideo:
     ``payload_type`` is what we send ``codec`` with (the peer's number);
     ``receive_codecs`` maps the payload types we may receive. ``feedback``
     holds the RTCP feedback the peer said it understands (``nack``,
-    ``nack pli``, ``ccm fir``); ``crypto`` the keys of the stream (None: plain RTP).
+    ``nack pli``, ``ccm fir``); ``crypto`` the keys of the stream (None: plain RTP); ``max_bitrate`` the
+    most the peer's ``b=`` line lets us send, in bit/s (None: it sets none).
     """
 
     remote_address: str
@@ -139,6 +140,7 @@ class NegotiatedVideo:
     feedback: frozenset[str]
     direction: Direction
     crypto: MediaCrypto | None = None
+    max_bitrate: int | None = None
 
     @property
     def send(self) -> bool:
@@ -386,4 +388,15 @@ def negotiated_video(
         feedback=_feedback(theirs, send[0]),
         direction=direction,
         crypto=crypto,
+        max_bitrate=_max_bitrate(theirs),
     )
+
+
+def _max_bitrate(media: MediaDescription) -> int | None:
+    """RFC 3890 6.2: b=TIAS in bit/s, else RFC 8866 5.8: b=AS in kbit/s; None without one (or a 0)."""
+    found = {b.bwtype.upper(): b.bandwidth for b in media.bandwidths}
+    if found.get("TIAS"):
+        return found["TIAS"]
+    if found.get("AS"):
+        return found["AS"] * 1000
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -200,3 +201,25 @@ def test_a_flood_of_the_same_tmmbr_is_answered_with_reports_not_a_packet_each() 
     finally:
         session.stop()
         peer.close()
+
+
+def test_a_lower_maximum_from_a_new_offer_answer_takes_over_at_once() -> None:
+    rate = controller()
+    assert rate.limit(128_000) == 128_000
+    assert rate.layer == VideoLayer(320, 240, 15)  # 115 kbit/s still pays for the full picture
+    assert rate.limit(20_000) == 20_000 and rate.floor == 20_000
+    rate.limit(300_000)
+    assert rate.floor == 30_000 and rate.target == 30_000  # growth comes from reports, not from the new maximum
+    assert rate.on_loss(0.0) == round(30_000 * 1.08)
+
+
+def test_the_peers_bandwidth_line_bounds_the_session() -> None:
+    session = VideoSession(
+        bound(), replace(params(9), max_bitrate=128_000), PatternSource(320, 240), fps=15, bitrate=300_000
+    )
+    try:
+        assert session.rate is not None and session.rate.maximum == 128_000
+        session.update(replace(params(9), max_bitrate=None))
+        assert session.rate.maximum == 300_000
+    finally:
+        session.stop()

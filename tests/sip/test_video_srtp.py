@@ -133,3 +133,15 @@ def test_plain_call_keeps_plain_video() -> None:
     got = answer(sent, SrtpConfig())
     video = negotiated_video(sent, got, VideoConfig(), SrtpConfig())
     assert video is not None and video.crypto is None and sent.media[1].proto == "RTP/AVP"
+
+
+def test_the_peers_bandwidth_line_is_our_maximum() -> None:
+    sent = offer(SrtpConfig())
+    got = answer(sent, SrtpConfig())
+    assert negotiated_video(sent, got, VideoConfig()).max_bitrate is None  # type: ignore[union-attr]
+    text = got.to_bytes().decode()
+    at = text.index("\r\n", text.index("m=video")) + 2
+    with_as = parse_sdp((text[:at] + "b=AS:128\r\n" + text[at:]).encode())
+    assert negotiated_video(sent, with_as, VideoConfig()).max_bitrate == 128_000  # type: ignore[union-attr]
+    with_tias = parse_sdp((text[:at] + "b=AS:128\r\nb=TIAS:96000\r\n" + text[at:]).encode())
+    assert negotiated_video(sent, with_tias, VideoConfig()).max_bitrate == 96_000  # type: ignore[union-attr]
