@@ -142,3 +142,42 @@ def test_encrypted_call_ignores_video_answered_in_clear() -> None:
     )
     [start] = of_type(uac.respond(200, body=answer), StartMedia)
     assert isinstance(start, StartMedia) and start.crypto is not None and start.video is None
+
+
+def test_cli_describes_what_video_sends_and_how() -> None:
+    from softphone.cli import describe
+    from softphone.ua.events import VideoQualityEvent
+
+    figures = dict(
+        codec="VP8",
+        width=320,
+        height=240,
+        fps=15.0,
+        bitrate_kbps=250.0,
+        send_bitrate_kbps=200.0,
+        frames_decoded=90,
+        frames_sent=90,
+        freezes=0,
+        loss_percent=0.0,
+        keyframes_requested=0,
+        keyframes_sent=1,
+        nacks_sent=0,
+        retransmitted=0,
+        packets_dropped=0,
+    )
+    plain = describe(VideoQualityEvent("c1", **figures))  # type: ignore[arg-type]
+    assert plain == "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %"
+    full = VideoQualityEvent(
+        "c1",
+        **figures,  # type: ignore[arg-type]
+        encrypted=True,
+        target_bitrate_kbps=99.5,
+        send_width=320,
+        send_height=240,
+        send_fps=7,
+        av_offset_ms=-12.0,
+    )
+    assert describe(full) == (
+        "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %, encrypted,"
+        " picture -12 ms from its sound; sending 320x240 7 fps at up to 100 kbit/s"
+    )
