@@ -37,7 +37,7 @@ import av
 
 from softphone.media.dtls import DtlsIdentity
 from softphone.media.errors import MediaError
-from softphone.media.events import EncryptionFailed, MediaEvent
+from softphone.media.events import EncryptionFailed, EncryptionReady, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
 from softphone.media.lip_sync import StreamClock, av_offset, video_hold
@@ -461,6 +461,8 @@ class VideoSession:
             return
         if isinstance(event, EncryptionFailed):
             log.warning("video encryption failed: %s", event.reason)
+        if isinstance(event, EncryptionReady):
+            self._force_keyframe = True  # what was encoded before the keys never left: start afresh
         if self._on_event is not None:
             try:
                 self._on_event(event)
