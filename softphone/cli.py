@@ -56,6 +56,7 @@ from softphone.ua import (
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    NetworkChangeEvent,
     PageEndedEvent,
     PageStartedEvent,
     PresenceEvent,
@@ -67,6 +68,7 @@ from softphone.ua import (
     TransferEvent,
     UserAgent,
     UserAgentError,
+    VideoEvent,
     VideoQualityEvent,
     WatcherEvent,
     device_media,
@@ -76,7 +78,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
-from softphone.ua.call_video import VideoSettings
+from softphone.ua.call_video import VideoSettings, video_cameras
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.collector import manage_collector
 from softphone.ua.limits import Limits
@@ -94,6 +96,8 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
+  video camera on|off [CALL]  our video sends, or only receives (re-INVITE with sendrecv or recvonly)
+  video source SPEC [CALL] send from pattern, screen[:DISPLAY], camera[:DEVICE] or a file; none: nothing
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -166,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="find the media path with ICE (RFC 8445); the default when --stun or --turn is given",
     )
     ice.add_argument("--no-ice", dest="ice", action="store_false", help="no ICE: the SDP's address, then latching")
+    parser.add_argument(
+        "--network-check",
+        type=_non_negative_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often the flow to the registrar is checked for a network change (0: never; default 30)",
+    )
     parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
@@ -291,10 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--video-source",
-        metavar="pattern|screen[:DISPLAY]|FILE",
+        metavar="pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE",
         default="pattern",
-        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen,"
-        " or a video file or picture, looped",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen, a camera"
+        " (the first one found, or /dev/videoN), or a video file or picture, looped",
     )
     parser.add_argument(
         "--video-codecs",
@@ -407,6 +418,16 @@ def _suites(text: str) -> tuple[str, ...]:
     return suites
 
 
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {text}")
+    return value
+
+
 def _codecs(text: str) -> list[Codec]:
     try:
         return codecs_named(text.split(","))
@@ -489,7 +510,15 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
             raise AccountError("--record-video needs --video")
         return None
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
-    if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
+    camera = args.video_source == "camera" or args.video_source.startswith("camera:")
+    if camera:
+        cameras, problem = video_cameras()
+        if args.video_source != "camera" and all(c.source != args.video_source for c in cameras):
+            problem = f"no camera found at {args.video_source.partition(':')[2]}"
+        if problem is not None:
+            # The calls go on: the video stream is offered, and we receive the peer's picture.
+            print(f"softphone-cli: --video-source camera: {problem}; calls send no picture", file=sys.stderr)
+    elif args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
@@ -577,6 +606,12 @@ def describe(event: Event) -> str:
             f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
             f"{echo}{path}"
         )
+    if isinstance(event, VideoEvent):
+        if not event.active:
+            return f"video of {event.call_id} stopped"
+        if not event.sending:
+            return f"video of {event.call_id}: camera off (receiving only)"
+        return f"video of {event.call_id}: sending {event.source or 'nothing'}"
     if isinstance(event, VideoQualityEvent):
         sending = ""
         if event.send_width:
@@ -590,6 +625,9 @@ def describe(event: Event) -> str:
             f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
             f" loss {event.loss_percent:.1f} %{', encrypted' if event.encrypted else ''}{sync}{sending}"
         )
+    if isinstance(event, NetworkChangeEvent):
+        moving = f"; moving {', '.join(event.calls)}" if event.calls else ""
+        return f"network change for {event.account}: {event.reason}; registered again{moving}"
     if isinstance(event, MediaPathEvent):
         return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
     if isinstance(event, MediaWarningEvent):
@@ -724,9 +762,24 @@ class Cli:
         await self.ua.rekey(args[0] if args else None)
 
     async def _video(self, args: list[str]) -> None:
-        self._arity(args, 1, 2, "video on|off [CALL]")
+        usage = (
+            "video on|off [CALL], video camera on|off [CALL],"
+            " or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        )
+        if args[:1] == ["camera"]:
+            self._arity(args, 2, 3, usage)
+            if args[1] not in ("on", "off"):
+                raise UserAgentError(f"usage: {usage}")
+            await self.ua.set_camera(args[2] if len(args) > 2 else None, args[1] == "on")
+            return
+        if args[:1] == ["source"]:
+            self._arity(args, 2, 3, usage)
+            source = None if args[1] == "none" else args[1]
+            await self.ua.set_video_source(args[2] if len(args) > 2 else None, source)
+            return
+        self._arity(args, 1, 2, usage)
         if args[0] not in ("on", "off"):
-            raise UserAgentError("usage: video on|off [CALL]")
+            raise UserAgentError(f"usage: {usage}")
         await self.ua.set_video(args[1] if len(args) > 1 else None, args[0] == "on")
 
     async def _transfer(self, args: list[str]) -> None:
@@ -1012,6 +1065,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         early_media=args.early_media,
         limits=dataclasses.replace(Limits(), ring_timeout=args.ring_timeout, max_ringing=args.max_ringing),
         user_agent=args.user_agent or None,
+        network_check=args.network_check or None,
     )
     cli = Cli(ua, stdout, args.json)
     try:

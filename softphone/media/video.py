@@ -67,6 +67,8 @@ log = logging.getLogger("softphone.media")
 CLOCK_RATE = 90000
 _MAX_DATAGRAM = 2048
 _DRAIN_LIMIT = 256
+# At most this many datagrams queued before a session starts are thrown away (a socket's buffer holds fewer).
+_STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
@@ -136,10 +138,11 @@ class VideoSession:
     """One call's video; see the module documentation.
 
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
-    even when the stream could. ``on_frame`` gets each decoded picture on the video thread; ``on_event``
-    what the DTLS handshake did (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``).
-    ``dtls_identity`` is our certificate, needed when the keys come by DTLS-SRTP. ``audio_delay`` gives the
-    call's audio playout delay (``MediaSession.playout_delay``) for the audio/video offset.
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread, ``on_preview`` each
+    picture of ours before it is encoded (the self view); ``on_event`` what the DTLS handshake did
+    (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``). ``dtls_identity`` is our
+    certificate, needed when the keys come by DTLS-SRTP. ``audio_delay`` gives the call's audio playout delay
+    (``MediaSession.playout_delay``) for lip sync.
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class VideoSession:
         recorder: VideoRecorder | None = None,
         on_frame: Callable[[av.VideoFrame], None] | None = None,
         on_quality: Callable[[VideoQuality], None] | None = None,
+        on_preview: Callable[[av.VideoFrame], None] | None = None,
         on_event: Callable[[MediaEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -189,6 +193,7 @@ class VideoSession:
         self._recorder = recorder
         self._on_frame = on_frame
         self._on_quality = on_quality
+        self._on_preview = on_preview
         self._clock = clock
         self._wallclock = wallclock
         rng = random.Random()
@@ -208,8 +213,10 @@ class VideoSession:
         self._encoder = AdaptiveEncoder(codec, fps, max_nal=_MAX_SINGLE_NAL if self._single_nal else None)
         # The sender's bitrate and picture follow the peer's reports (bitrate: the maximum).
         self._configured_bitrate = bitrate
-        maximum = min(bitrate, params.max_bitrate or bitrate)
-        self.rate = SendRateController(source.width, source.height, fps, maximum) if source is not None else None
+        self._peer_max_bitrate = params.max_bitrate
+        self.rate = (
+            SendRateController(source.width, source.height, fps, self._max_bitrate()) if source is not None else None
+        )
         self._decoder = VideoDecoder(codec, _sprop(fmtp) if codec == "H264" else b"")
         self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
@@ -251,8 +258,20 @@ class VideoSession:
             if self._thread is not None:
                 raise MediaError("video session already started")
             self._setup_rtcp_socket()
+            self._discard_queued()
             self._thread = threading.Thread(target=self._run, name=f"video-{self.local_address[1]}", daemon=True)
             self._thread.start()
+
+    def _discard_queued(self) -> None:
+        """Drop what waits on the port from before this session: the tail of a stream dropped by re-INVITE
+        would otherwise pass probation and latch the old SSRC, and the new stream would be refused."""
+        for _ in range(_STALE_LIMIT):
+            try:
+                self._sock.recv(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
 
     def stop(self, timeout: float = 2.0) -> None:
         """Send RTCP BYE, stop and join the thread, close the sockets, the recorder and the source."""
@@ -310,13 +329,29 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+            self._peer_max_bitrate = params.max_bitrate
             if self.rate is not None:
-                self.rate.limit(min(self._configured_bitrate, params.max_bitrate or self._configured_bitrate))
+                self.rate.limit(self._max_bitrate())
             if crypto is not None and self._protection is not None:
                 self._protection.update(crypto)
                 self._send_dtls(self._protection.start(self._clock()))
 
         self._command(apply)
+
+    def set_source(self, source: VideoSource | None) -> None:
+        """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
+
+        def apply() -> None:
+            old, self._source = self._source, source
+            if old is not None and old is not source:
+                old.close()
+            self._force_keyframe = True  # the peer's decoder starts the new picture at once
+
+        self._command(apply)
+
+    def _max_bitrate(self) -> int:
+        """The configured bitrate, or the peer's b= line when lower."""
+        return min(self._configured_bitrate, self._peer_max_bitrate or self._configured_bitrate)
 
     def request_keyframe(self) -> None:
         self._command(lambda: setattr(self, "_force_keyframe", True))
@@ -591,9 +626,17 @@ class VideoSession:
             self._sending_since = now
         timestamp = self._sender.timestamp + index * CLOCK_RATE // self._fps
         self._index += 1
-        rate = self.rate
-        if picture is None or rate is None:
+        if picture is None:
             return
+        rate = self.rate
+        if rate is None:
+            # The first source set after the start (set_source): the size its pictures come in.
+            rate = self.rate = SendRateController(source.width, source.height, self._fps, self._max_bitrate())
+        if self._on_preview is not None:
+            try:
+                self._on_preview(picture)
+            except Exception:
+                log.exception("video preview callback raised")
         keyframe = self._force_keyframe
         result = self._encoder.encode(picture, index, keyframe, rate.layer, rate.target, now)
         if result is None:

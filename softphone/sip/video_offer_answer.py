@@ -292,6 +292,20 @@ def _fmtp(media: MediaDescription, payload_type: int) -> dict[str, str]:
     return {k.lower(): v for k, v in params.items()} if isinstance(params, dict) else {}
 
 
+def with_video_sending(sd: SessionDescription, send: bool) -> SessionDescription:
+    """``sd`` with its video stream sending or not, receiving as before (camera off: sendrecv becomes recvonly,
+    sendonly inactive, RFC 3264 8.4; on: back again); the other streams unchanged."""
+    result = copy.deepcopy(sd)
+    for media in result.media:
+        if media.media.casefold() == "video" and media.port != 0:
+            receive = media.direction(result) in ("sendrecv", "recvonly")
+            if send:
+                media.set_direction("sendrecv" if receive else "sendonly")
+            else:
+                media.set_direction("recvonly" if receive else "inactive")
+    return result
+
+
 def without_video(sd: SessionDescription) -> SessionDescription:
     """``sd`` with its video streams declined (port 0), e.g. to drop video by re-offer (RFC 3264 8.2)."""
     result = copy.deepcopy(sd)

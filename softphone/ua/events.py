@@ -119,6 +119,8 @@ class IncomingCallEvent(_Event):
     remote_display_name: str | None
     photo_url: str | None = None
     asserted_identity: str | None = None
+    # The offer has a video stream we could take (answer(video=False) declines it).
+    video: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,19 @@ class VideoQualityEvent(_Event):
 
 
 @dataclass(frozen=True, slots=True)
+class VideoEvent(_Event):
+    """A call's video started (``active``), changed what it sends, or stopped. ``source``: what we send
+    from (``pattern``, ``screen``, ``camera``, a file; None: nothing). ``sending``: the camera is on (our
+    video line sends); off, it says recvonly and nothing of ours goes out."""
+
+    kind: ClassVar[str] = "video"
+    call_id: str
+    active: bool
+    source: str | None = None
+    sending: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class MediaPathEvent(_Event):
     """ICE chose the way a call's media takes: ``path`` host, srflx or relay, from ``local`` to ``remote``."""
 
@@ -210,6 +225,17 @@ class MediaPathEvent(_Event):
     path: str
     local: str
     remote: str
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkChangeEvent(_Event):
+    """The account's flow to its registrar moved (``reason``): it registered again from where it is now, and
+    the ``calls`` listed are being moved by re-INVITE (with an ICE restart where they have ICE)."""
+
+    kind: ClassVar[str] = "network_change"
+    account: str
+    reason: str
+    calls: tuple[str, ...] = ()
 
 
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn", "ice"]
@@ -469,7 +495,9 @@ Event: TypeAlias = (
     | DtmfEvent
     | QualityEvent
     | VideoQualityEvent
+    | VideoEvent
     | MediaPathEvent
+    | NetworkChangeEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent

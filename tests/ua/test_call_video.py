@@ -181,3 +181,105 @@ def test_cli_describes_what_video_sends_and_how() -> None:
         "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %, encrypted,"
         " picture -12 ms from its sound; sending 320x240 7 fps at up to 100 kbit/s"
     )
+
+
+def test_answering_without_video_declines_the_offered_video_with_port_0() -> None:
+    uas = Uas(offer=sdp() + VIDEO, config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    answer = parse_sdp(ok.body)
+    # RFC 3264 6: the declined stream keeps its place with port 0; the audio is answered as before.
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 40000), ("video", 0)]
+    starts = of_type(effects, StartMedia) + of_type(effects, UpdateMedia)
+    assert starts and all(s.video is None for s in starts if isinstance(s, StartMedia | UpdateMedia))
+
+
+def test_answering_an_offerless_invite_without_video_offers_no_video() -> None:
+    uas = Uas(offer="", config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    assert b"m=video" not in ok.body
+
+
+def test_a_call_made_without_video_offers_none_and_refuses_the_peers_until_video_on() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    assert b"m=video" in uac.invite.body
+    quiet = Uac(video=VideoConfig(), video_port=40002)
+    quiet.m.video_declined = True  # what CallManager.dial(video=False) sets before the INVITE
+    offer = quiet.m.with_video(parse_sdp(sdp().encode()))
+    assert not [m for m in offer.media if m.media == "video"]
+    reoffer = parse_sdp((sdp(version=2) + VIDEO).encode())
+    answer = quiet.m.answer_with_video(reoffer, parse_sdp((sdp() + "m=video 0 RTP/AVP 96\r\n").encode()))
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 42000), ("video", 0)]
+
+
+def test_cli_camera_source_without_a_camera_says_so_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    from softphone.ua import video_cameras
+
+    parser = build_parser()
+    base = ["--account", "sip:a@example.com", "--no-audio", "--video", "--srtp", "off"]
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera"]))
+    assert settings is not None and settings.source == "camera"
+    cameras, problem = video_cameras()
+    if not cameras:
+        assert problem == "no camera found"
+        assert "--video-source camera: no camera found; calls send no picture" in capsys.readouterr().err
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera:/dev/no-such-camera"]))
+    assert settings is not None
+    assert "no camera found at /dev/no-such-camera" in capsys.readouterr().err
+
+
+def test_camera_off_and_on_by_re_invite_keeps_the_stream_and_survives_hold() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    uac.respond(200, body=answer_with_video(uac.invite.body))
+
+    def video_direction(body: bytes) -> tuple[int, str]:
+        video = parse_sdp(body).media[1]
+        return video.port, video.direction(parse_sdp(body))
+
+    # RFC 3264 8.4: camera off re-offers the video line recvonly; the port stays (the stream is kept).
+    effects = uac.m.set_video_send(1, False)
+    reinvite = request(effects, "INVITE")
+    assert video_direction(reinvite.body) == (40002, "recvonly")
+    assert parse_sdp(reinvite.body).media[0].direction(parse_sdp(reinvite.body)) == "sendrecv"
+    answer = answer_with_video(uac.invite.body).replace("a=sendrecv\r\n", "a=sendonly\r\n", 1)
+    answer = answer.replace("a=sendrecv\r\n", "a=sendonly\r\n")  # the peer answers recvonly with sendonly
+    effects = uac.respond(200, body=answer.replace("o=- 7 1", "o=- 7 2"), to=reinvite)
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.video is not None and update.video.direction == "recvonly"
+    # Hold and resume: the camera stays off (resuming makes the audio sendrecv, the video recvonly).
+    effects = uac.m.hold(2, True)
+    held = request(effects, "INVITE")
+    assert video_direction(held.body) == (40002, "inactive")
+    held_answer = sdp(direction="recvonly", version=3) + VIDEO.replace("a=sendrecv", "a=inactive")
+    uac.respond(200, body=held_answer.replace("96", str(parse_sdp(held.body).media[1].payload_types[0])), to=held)
+    effects = uac.m.hold(3, False)
+    resumed = request(effects, "INVITE")
+    assert video_direction(resumed.body) == (40002, "recvonly")
+    assert parse_sdp(resumed.body).media[0].direction(parse_sdp(resumed.body)) == "sendrecv"
+    # Camera on again: sendrecv.
+    uac.respond(200, body=answer.replace("o=- 7 1", "o=- 7 4"), to=resumed)
+    effects = uac.m.set_video_send(4, True)
+    assert video_direction(request(effects, "INVITE").body) == (40002, "sendrecv")
+
+
+def test_camera_choice_holds_for_the_peers_offers_and_for_video_added_later() -> None:
+    from softphone.sip.transaction import TimerSettings
+    from softphone.sip.transaction_layer import TransactionLayer
+
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    uac.respond(200, body=answer_with_video(uac.invite.body))
+    reinvite = request(uac.m.set_video_send(1, False), "INVITE")
+    uac.respond(200, body=answer_with_video(uac.invite.body).replace("o=- 7 1", "o=- 7 2"), to=reinvite)
+    # The peer re-offers video sendrecv (a refresh, another address): our answer stays recvonly.
+    theirs = uac.peer_request("INVITE", 2, body=sdp(version=3) + VIDEO)
+    tx = TransactionLayer(TimerSettings()).create_server(theirs, 0.0, reliable=False, destination=None)
+    effects = uac.m.receive_request(theirs, tx)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    answer = parse_sdp(ok.body)
+    assert answer.media[1].port == 40002 and answer.media[1].direction(answer) == "recvonly"
+    # A call whose camera is off offers a new video line recvonly.
+    other = Uac(video=VideoConfig(), video_port=40002)
+    other.m.video_send = False
+    offer = other.m.with_video(parse_sdp(sdp().encode()))
+    assert offer.media[1].direction(offer) == "recvonly"
