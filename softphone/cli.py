@@ -483,9 +483,6 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
         if args.record_video is not None:
             raise AccountError("--record-video needs --video")
         return None
-    if args.srtp != "off":
-        # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
-        raise AccountError("--video needs --srtp off (video is not encrypted yet)")
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
     camera = args.video_source == "camera" or args.video_source.startswith("camera:")
     if camera:

@@ -112,10 +112,17 @@ def describe(event: Event) -> str:
             return f"video of {event.call_id}: camera off (receiving only)"
         return f"video of {event.call_id}: sending {event.source or 'nothing'}"
     if isinstance(event, VideoQualityEvent):
+        sending = ""
+        if event.send_width:
+            sending = (
+                f"; sending {event.send_width}x{event.send_height} {event.send_fps} fps"
+                f" at up to {event.target_bitrate_kbps:.0f} kbit/s"
+            )
+        sync = f", picture {event.av_offset_ms:+.0f} ms from its sound" if event.av_offset_ms is not None else ""
         return (
             f"video of {event.call_id}: {event.codec} {event.width}x{event.height} {event.fps:.0f} fps,"
             f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
-            f" loss {event.loss_percent:.1f} %"
+            f" loss {event.loss_percent:.1f} %{', encrypted' if event.encrypted else ''}{sync}{sending}"
         )
     if isinstance(event, NetworkChangeEvent):
         moving = f"; moving {', '.join(event.calls)}" if event.calls else ""

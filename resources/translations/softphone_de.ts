@@ -3130,8 +3130,8 @@ Klicken zum Annehmen.</translation>
             <translation>C&amp;odecs:</translation>
         </message>
         <message>
-            <source>Video goes only with accounts whose media encryption is off (video is not encrypted yet). A call offering video can always be answered without it.</source>
-            <translation>Video gibt es nur bei Konten, deren Medienverschlüsselung aus ist (Video wird noch nicht verschlüsselt). Ein Anruf mit Video kann immer auch ohne Video angenommen werden.</translation>
+            <source>Video is encrypted as the call's sound is (the account's media encryption). A call offering video can always be answered without it.</source>
+            <translation>Video wird verschlüsselt wie der Ton des Anrufs (nach der Medienverschlüsselung des Kontos). Ein Anruf mit Video kann immer auch ohne Video angenommen werden.</translation>
         </message>
     </context>
     <context>

@@ -66,7 +66,7 @@ class VideoPage(QWidget):
         form.addRow(self.tr("C&odecs:"), self.codecs)
         hint = QLabel(
             self.tr(
-                "Video goes only with accounts whose media encryption is off (video is not encrypted yet). "
+                "Video is encrypted as the call's sound is (the account's media encryption). "
                 "A call offering video can always be answered without it."
             )
         )

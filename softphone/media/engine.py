@@ -513,6 +513,12 @@ class MediaSession:
         self._command(apply)
 
     @property
+    def playout_delay(self) -> float | None:
+        """How long after the peer's capture (its clock, from its SRs) the audio we play now was taken: the
+        audio side of lip sync (:mod:`softphone.media.lip_sync`); readable from any thread."""
+        return self._receive.sync.delay
+
+    @property
     def encryption(self) -> ProtectionStatus | None:
         with self._lock:
             return None if self._protection is None else self._protection.status()
@@ -815,23 +821,17 @@ class MediaSession:
     def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
         """RFC 7983: DTLS goes to the handshake, SRTP/SRTCP is checked and decrypted; None: nothing to pass on."""
         protection = self._protection
-        if is_dtls(data):
-            if protection is None or protection.dtls is None or sock is not self._sock:
-                self._dropped_other += 1
-                return None
-            if not self._dtls_source(addr):
-                protection.dropped["dtls_wrong_source"] += 1
-                return None
-            out, event = protection.handle_dtls(data, now)
-            for datagram in out:
-                self._sendto(self._sock, datagram, addr)
-            if event is not None:
-                self._report(event)
+        if is_dtls(data) and (protection is None or protection.dtls is None or sock is not self._sock):
+            self._dropped_other += 1
             return None
         if protection is None:
             return data
-        result = protection.unprotect(data)
-        return None if result is None else result[0]
+        plain, out, event = protection.receive(data, now, from_peer=self._dtls_source(addr))
+        for datagram in out:
+            self._sendto(self._sock, datagram, addr)
+        if event is not None:
+            self._report(event)
+        return plain
 
     def _dtls_source(self, addr: Address) -> bool:
         """DTLS only from the peer's SDP address, or the source the RTP receiver latched onto."""

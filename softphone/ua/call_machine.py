@@ -543,7 +543,11 @@ class CallMachine:
         if key != self._dtls_key:
             # A new DTLS association (or none): what the last one proved no longer holds.
             self._dtls_key, self._dtls_status = key, None
-        video = negotiated_video(self.local_sdp, self.remote_sdp, self.config.video) if self.video_port else None
+        video = (
+            negotiated_video(self.local_sdp, self.remote_sdp, self.config.video, self.config.audio.srtp)
+            if self.video_port
+            else None
+        )
         if self.media_started:
             self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto, video))
         else:
@@ -554,7 +558,7 @@ class CallMachine:
         """Our new offer with the video m= line added, when this call may have video."""
         if self.config.video is None or not self.video_port or self.video_declined:
             return offer
-        return offer_video(offer, self._video_config(self.config.video), self.video_port)
+        return offer_video(offer, self._video_config(self.config.video), self.video_port, self.config.audio.srtp)
 
     def _video_config(self, config: VideoConfig) -> VideoConfig:
         return dataclasses.replace(config, send=config.send and self.video_send)
@@ -564,7 +568,14 @@ class CallMachine:
         config = self.config.video if self.video_port and not self.video_declined else None
         if config is not None:
             config = self._video_config(config)
-        return answer_video(offer, answer, config, self.video_port, "sendonly" if self.local_hold else "sendrecv")
+        return answer_video(
+            offer,
+            answer,
+            config,
+            self.video_port,
+            "sendonly" if self.local_hold else "sendrecv",
+            self.config.audio.srtp,
+        )
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:
         self.stop_timer(CallTimer.SESSION_REFRESH)

@@ -2,7 +2,9 @@
 
 A session starts when the call is answered with a video stream, follows each
 new offer/answer (another address, a direction, hold) and stops when the
-stream is declined or the call ends. Sessions run on threads of their own;
+stream is declined or the call ends. A call whose audio is encrypted has its
+video keyed the same way (the stream's ``crypto``; DTLS-SRTP with this
+installation's certificate). Sessions run on threads of their own;
 opening a source and joining a thread happen in the loop's executor, and what
 a session reports reaches the UA loop through ``call_soon_threadsafe``.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
 from softphone.ua.errors import UserAgentError
@@ -28,6 +31,7 @@ from softphone.ua.video_pictures import VideoPictures
 if TYPE_CHECKING:
     import av
 
+    from softphone.media.dtls import DtlsIdentity
     from softphone.media.video import VideoQuality
 
 __all__ = ["CallVideo", "VideoCamera", "VideoSettings", "video_cameras"]
@@ -89,8 +93,10 @@ class CallVideo:
         settings: Callable[[], VideoSettings | None],
         loop: Callable[[], asyncio.AbstractEventLoop],
         emit: Callable[[Event], None],
+        identity: Callable[[], DtlsIdentity | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self._identity = identity
         self._loop = loop
         self._emit = emit
         self._recorded: set[Path] = set()
@@ -146,7 +152,12 @@ class CallVideo:
             video = dataclasses.replace(video, direction="inactive")
         if session is not None:
             if video != call.video_applied:
-                session.update(video)
+                try:
+                    session.update(video)
+                except MediaError as exc:
+                    self._warn(call, f"video stopped: {exc}")
+                    self.stop(call)
+                    return
                 call.video_applied = video
             if self._said.get(call.id, (None, True))[1] != call.machine.video_send:
                 self._say(call, self._said.get(call.id, (None, True))[0])
@@ -178,6 +189,11 @@ class CallVideo:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the UA is gone
                 loop.call_soon_threadsafe(self._post, call, event)
 
+        def on_event(event: MediaEvent) -> None:
+            if isinstance(event, EncryptionFailed):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._warn, call, f"video encryption failed: {event.reason}")
+
         on_frame = settings.on_frame
         pictures = self.pictures
 
@@ -197,6 +213,9 @@ class CallVideo:
                 on_frame=on_picture,
                 on_quality=on_quality,
                 on_preview=lambda picture: pictures.offer(call.id, "local", picture),
+                on_event=on_event,
+                dtls_identity=self._identity() if video.crypto is not None else None,
+                audio_delay=lambda: call.media_session.playout_delay if call.media_session is not None else None,
             )
             session.start()
         except Exception as exc:

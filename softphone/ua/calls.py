@@ -168,8 +168,8 @@ class CallManager:
         )
 
     def _video_port(self, account: Account, media_port: MediaPort, address: MediaAddress | None) -> MediaPort | None:
-        """A port for the call's video: when video is on, the media is plain RTP and no NAT mapping is in the SDP."""
-        if self.ua.video is None or self.ua.media is None or account.srtp_policy != "off":
+        """A port for the call's video: when video is on and no NAT mapping is in the SDP."""
+        if self.ua.video is None or self.ua.media is None:
             return None
         if address is not None and (address.reflexive or address.host != media_port.host):
             return None

@@ -191,6 +191,16 @@ class VideoQualityEvent(_Event):
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+    # SRTP: the keys are in place; packets refused by SRTP (failed authentication, replays, plain ones).
+    encrypted: bool = False
+    srtp_dropped: int = 0
+    # What we send: the target bitrate from the peer's reports (loss, TMMBR, REMB), the size and rate it pays for.
+    target_bitrate_kbps: float = 0.0
+    send_width: int = 0
+    send_height: int = 0
+    send_fps: int = 0
+    # Lip sync (RFC 3550 6.4.1): ms the picture is shown after the sound taken with it (None: not known yet).
+    av_offset_ms: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

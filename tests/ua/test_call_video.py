@@ -100,9 +100,10 @@ def test_cli_video_options() -> None:
     assert [c.name for c in settings.sdp().codecs] == ["H264", "H264", "VP8"]
     screen = video_for(parser.parse_args([*base, "--video", "--srtp", "off", "--video-source", "screen::5"]))
     assert screen is not None and screen.source == "screen::5"
+    # Video is keyed as the audio is: any SRTP setting will do.
+    for policy in ([], ["--srtp", "optional"], ["--srtp", "mandatory"]):
+        assert video_for(parser.parse_args([*base, "--video", *policy])) is not None
     for wrong, message in (
-        (["--video"], "--srtp off"),  # video is never sent in clear beside encrypted audio
-        (["--video", "--srtp", "mandatory"], "--srtp off"),
         (["--record-video", "x.mkv"], "needs --video"),
         (["--video", "--srtp", "off", "--record-video", "x.wav"], ".mkv"),
         (["--video", "--srtp", "off", "--video-source", "/no/such/file.webm"], "no such file"),
@@ -111,6 +112,75 @@ def test_cli_video_options() -> None:
             video_for(parser.parse_args([*base, *wrong]))
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--video-codecs", "theora"])
+
+
+def test_encrypted_call_offers_keyed_video_and_starts_it_with_its_keys() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio(), video=VideoConfig(), video_port=40002)
+    offer = parse_sdp(uac.invite.body)
+    audio, video = offer.media
+    assert audio.proto == video.proto == "RTP/SAVP" and video.has_attribute("crypto")
+    body = uac.invite.body
+    video_at = body.index(b"m=video")
+    keyed_video = VIDEO.replace("RTP/AVP", "RTP/SAVP").replace("96", str(video.payload_types[0]))
+    their_video_line = answer_line(body[video_at:])
+    answer = crypto_sdp(answer_line(body[:video_at])) + keyed_video + f"a={their_video_line}\r\n"
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.video is not None and start.video.crypto is not None
+    assert start.crypto is not None and start.video.crypto.local_key != start.crypto.local_key
+
+
+def test_encrypted_call_ignores_video_answered_in_clear() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio("optional"), video=VideoConfig(), video_port=40002)
+    body = uac.invite.body
+    video = parse_sdp(body).media[1]
+    answer = crypto_sdp(answer_line(body[: body.index(b"m=video")]), proto="RTP/AVP") + VIDEO.replace(
+        "96", str(video.payload_types[0])
+    )
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None and start.video is None
+
+
+def test_cli_describes_what_video_sends_and_how() -> None:
+    from softphone.cli import describe
+    from softphone.ua.events import VideoQualityEvent
+
+    figures = dict(
+        codec="VP8",
+        width=320,
+        height=240,
+        fps=15.0,
+        bitrate_kbps=250.0,
+        send_bitrate_kbps=200.0,
+        frames_decoded=90,
+        frames_sent=90,
+        freezes=0,
+        loss_percent=0.0,
+        keyframes_requested=0,
+        keyframes_sent=1,
+        nacks_sent=0,
+        retransmitted=0,
+        packets_dropped=0,
+    )
+    plain = describe(VideoQualityEvent("c1", **figures))  # type: ignore[arg-type]
+    assert plain == "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %"
+    full = VideoQualityEvent(
+        "c1",
+        **figures,  # type: ignore[arg-type]
+        encrypted=True,
+        target_bitrate_kbps=99.5,
+        send_width=320,
+        send_height=240,
+        send_fps=7,
+        av_offset_ms=-12.0,
+    )
+    assert describe(full) == (
+        "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %, encrypted,"
+        " picture -12 ms from its sound; sending 320x240 7 fps at up to 100 kbit/s"
+    )
 
 
 def test_answering_without_video_declines_the_offered_video_with_port_0() -> None:
