@@ -291,13 +291,16 @@ def echo_call(
     move_at: float | None = None,
     move_to: int | None = None,
     far_gain_db: float = 0.0,
+    far_from: float = 0.0,
 ) -> EchoRun:
     """A call of ``seconds``: the far end (a media session on loopback) talks all along, our phone
     (``device_media`` on ``test_mic``/``test_speaker`` with ``processing``) plays it; ``near`` is
     played into the microphone feed from ``near_at`` on; the echo ``path`` moves to ``move_to`` ms
     at ``move_at``. Times count media frames of our phone, so they follow the audio, not the clock.
+    The far end's speech starts ``far_from`` seconds into its text: a shorter call can put the same
+    far-end words under the near end as a longer one did.
     """
-    far = far_speech(seconds + 2.0) * np.float32(10 ** (far_gain_db / 20))
+    far = far_speech(far_from + seconds + 2.0)[int(far_from * RATE) :] * np.float32(10 ** (far_gain_db / 20))
     audio = device_media("test_mic", "test_speaker", processing)("echo", lambda message: None)
     raw: list[Samples] = []
     sent: list[Samples] = []

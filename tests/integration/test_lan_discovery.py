@@ -282,9 +282,23 @@ print("sent", flush=True)
 """
 
 
+def trace(phone: LanPhone, direction: str, start: str, cseq: str = "") -> int:
+    """How many messages in ``phone``'s SIP trace (``--trace``) went ``direction`` and begin with ``start``
+    (and, with ``cseq``, have it in their CSeq line)."""
+    count = 0
+    for block in "".join(phone.stderr).split("softphone.sip.trace: ")[1:]:
+        heading, _, message = block.partition("\n")
+        cseqs = [line for line in message.splitlines() if line.startswith("CSeq:")]
+        if heading.startswith(direction) and message.startswith(start) and (not cseq or any(cseq in c for c in cseqs)):
+            count += 1
+    return count
+
+
 def test_strangers_garbage_records_are_bounded_and_ring_nobody(lab: LanLab, tmp_path: Path) -> None:
     # Erin runs a real phone on h2 with direct calls off: a LAN account that announces but takes no IP calls.
-    erin = LanPhone(lab, "h2", "erin", tmp_path, "--direct-calls", "off", name="Erin", listen=("0.0.0.0:5060",))
+    erin = LanPhone(
+        lab, "h2", "erin", tmp_path, "--direct-calls", "off", "--trace", name="Erin", listen=("0.0.0.0:5060",)
+    )
     erin.wait_for(event="lan_announce", state="announced", name="Erin")
     frank = LanPhone(lab, "h1", "frank", tmp_path, name="Frank", listen=("0.0.0.0:5060",))
     frank.wait_for(event="lan_announce", state="announced", name="Frank")
@@ -314,11 +328,18 @@ def test_strangers_garbage_records_are_bounded_and_ring_nobody(lab: LanLab, tmp_
     assert "Traceback" not in "".join(frank.stderr), "".join(frank.stderr)[-3000:]
     # The real Erin is still there under her name (the stranger's "Erin" claim collided with it).
     assert frank.seen(event="lan_peer", name="Erin")
-    # Frank calls Erin's phone directly: her direct calls are off, so it never rings.
+    # Frank calls Erin's phone directly: her direct calls are off, so it never rings. Her SIP trace shows the
+    # INVITE arrive again and again and nothing answer it (a stranger learns nothing): a retransmission is Frank's
+    # phone saying it had no answer at all, so there is no need to wait out Timer B's 32 s for the call to end.
     erin_uri = f"sip:erin@{lab.address('h2')}:5060"
     frank.send(f"call {erin_uri}")
-    frank.wait_for(event="call", state="ended", timeout=40)
+    deadline = time.monotonic() + 30
+    while (received := trace(erin, "received from", "INVITE sip:erin@")) < 2:
+        assert time.monotonic() < deadline, f"Erin's phone saw {received} INVITEs: {''.join(erin.stderr)[-3000:]}"
+        time.sleep(0.1)
+    assert trace(erin, "sent to", "SIP/2.0 ", " INVITE") == 0, "".join(erin.stderr)[-3000:]
     assert not erin.seen(event="incoming_call"), erin.events
+    assert not frank.seen(event="call", state="ringing"), frank.events
     for phone in (frank, erin):
         phone.quit()
 

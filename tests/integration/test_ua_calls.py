@@ -69,6 +69,23 @@ class Phone:
         self.ua = ua
         self.account = account
         self.events = Recorder(ua)
+        self.acks = 0
+        ua.stack.transport.trace_listeners.append(self._count_acks)
+
+    def _count_acks(self, direction: str, peer: str, data: bytes) -> None:
+        if direction == "received from" and data.startswith(b"ACK "):
+            self.acks += 1
+
+    async def wait_acks(self, count: int, timeout: float = 10.0) -> None:
+        """Until ``count`` ACKs have arrived. A callee's call is "confirmed" (or "held") once its 2xx is
+        sent; the ACK follows through the proxy, and the caller's next re-INVITE can overtake it there
+        (Kamailio's UDP workers forward in parallel): the callee then answers 500 with Retry-After, as
+        RFC 3261 14.2 has it for an INVITE while another is unfinished."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.acks < count:
+            assert loop.time() < deadline, f"{self.acks} ACKs of {count} arrived"
+            await asyncio.sleep(0.01)
 
     @property
     def user(self) -> str:
@@ -189,10 +206,12 @@ def test_hold_and_resume(kamailio: Kamailio) -> None:
         await alice.events.wait(call_state("confirmed"))
         incoming = await bob.events.wait(call_state("confirmed"))
         assert isinstance(incoming, CallEvent)
+        await bob.wait_acks(1)
         mark_a, mark_b = alice.events.mark(), bob.events.mark()
         await alice.ua.hold(call.id)
         await alice.events.wait(call_state("held"), after=mark_a)
         await bob.events.wait(call_state("held"), after=mark_b)
+        await bob.wait_acks(2)
         assert direction(call) == "sendonly"
         bob_call = bob.ua.find_call(incoming.call_id)
         assert bob_call.remote_hold and bob_call.media is not None and bob_call.media.direction == "recvonly"

@@ -10,7 +10,10 @@ bounds are below what was measured on a 2-core machine (in brackets), with room 
 - near-end speech during double talk, WB-PESQ against the near end alone: >= 1.5 [1.9-2.4] and at
   least 0.4 above the same call without processing [1.2] (the goal, 3.5, is not reached: see
   docs/architecture.md);
-- without processing the same call carries the echo (ERLE < 3 dB);
+- without processing the same call carries the echo (ERLE < 3 dB). That call starts where the
+  delay has already moved (the echo path at 140 ms, the far end's speech UNPROCESSED_FROM seconds
+  in): the near end talks over the same far-end words through the same path as in the call with
+  processing, which is all the comparison needs, in 10 s less;
 - an echo-free device (a headset): the near end, talking over the far end, passes (WB-PESQ >= 4.0).
 """
 
@@ -26,6 +29,7 @@ from tests.pulse_server import PulseAudio
 SECONDS = 29.0
 MOVE_AT = 10.0
 NEAR_AT = 17.5  # the 6 s allowed for convergence after the move fit before the near end starts
+UNPROCESSED_FROM = 10.0  # where the call without processing starts in the one with it (after the move)
 ECHO_ONLY = ProcessingConfig(
     echo_cancellation=True, noise_suppression="off", high_pass_filter=False, gain_control=False
 )
@@ -38,25 +42,29 @@ def _near() -> np.ndarray:
         pytest.fail(str(exc), pytrace=False)
 
 
-def _call(pulse: PulseAudio, config: ProcessingConfig) -> tuple[EchoRun, np.ndarray]:
-    near = _near()
-    with EchoPath(pulse, "speaker.monitor", "micfeed", delay_ms=80, gain_db=-10) as path:
-        run = echo_call(
-            pulse, config, seconds=SECONDS, near=near, near_at=NEAR_AT, path=path, move_at=MOVE_AT, move_to=140
-        )
-    return run, near
-
-
 @pytest.fixture(scope="module")
 def without_processing(pulse: PulseAudio) -> tuple[EchoRun, float]:
-    run, near = _call(pulse, ProcessingConfig.off())
+    near = _near()
+    with EchoPath(pulse, "speaker.monitor", "micfeed", delay_ms=140, gain_db=-10):
+        run = echo_call(
+            pulse,
+            ProcessingConfig.off(),
+            seconds=SECONDS - UNPROCESSED_FROM,
+            near=near,
+            near_at=NEAR_AT - UNPROCESSED_FROM,
+            far_from=UNPROCESSED_FROM,
+        )
     return run, wb_pesq(near, run.near_segment())
 
 
 def test_the_canceller_removes_the_echo_and_keeps_the_near_end(
     pulse: PulseAudio, without_processing: tuple[EchoRun, float]
 ) -> None:
-    run, near = _call(pulse, ECHO_ONLY)
+    near = _near()
+    with EchoPath(pulse, "speaker.monitor", "micfeed", delay_ms=80, gain_db=-10) as path:
+        run = echo_call(
+            pulse, ECHO_ONLY, seconds=SECONDS, near=near, near_at=NEAR_AT, path=path, move_at=MOVE_AT, move_to=140
+        )
     assert run.move_at is not None and run.near_start is not None
     windows = [(t, round(e, 1)) for t, e in run.erle_windows(0, NEAR_AT)]
     steady = run.median_erle(5.0, MOVE_AT)
@@ -74,7 +82,8 @@ def test_the_canceller_removes_the_echo_and_keeps_the_near_end(
 
 def test_without_processing_the_echo_is_there(without_processing: tuple[EchoRun, float]) -> None:
     run, _ = without_processing
-    assert run.erle(2.0, MOVE_AT) < 3.0
+    assert run.near_start is not None
+    assert run.erle(2.0, run.near_start) < 3.0
 
 
 def test_an_echo_free_device_is_left_alone(pulse: PulseAudio) -> None:

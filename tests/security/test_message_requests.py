@@ -1,7 +1,7 @@
 """Strangers writing to the phone (RFC 3428 MESSAGE): floods are bounded, forged senders are not contacts.
 
-The attacker is a raw UDP socket on loopback. 300 MESSAGEs of 60 KB from distinct senders are
-refused (413: above the maximum body); 300 just under the message-request limit from distinct
+The attacker is a raw UDP socket on loopback. 100 MESSAGEs of 60 KB from distinct senders are
+refused (413: above the maximum body); 150 just under the message-request limit from distinct
 senders fill the requests the store keeps for strangers and no more (503 with Retry-After beyond);
 one sender writing fast meets its rate (486 with Retry-After). Meanwhile a contact's messages arrive
 as usual. The database grows by a bounded amount, and the refusals make one log line, not one each.
@@ -36,8 +36,11 @@ MiB = 1024 * 1024
 # What message requests may add to the database file (measured closed, when SQLite has folded the
 # write-ahead log into it): the text kept (MAX_REQUESTS of MAX_REQUEST_BODY octets), times 8 for
 # SQLite's row and the FTS5 trigram index of random text (measured 5-8x), plus 1 MiB for the contact's
-# messages and page slack: 4.1 MiB. Without the limits the 300 messages of 60 KB alone made 64 MB.
+# messages and page slack: 4.1 MiB. Without the limits 300 messages of 60 KB alone made 64 MB; the 100
+# sent here would make some 21 MB, still five times the bound (and 300 took three times as long).
 GROWTH_BOUND = MAX_REQUESTS * MAX_REQUEST_BODY * 8 + 1 * MiB
+BIG = 100
+SMALL = 150
 
 
 def noise(size: int) -> bytes:
@@ -99,29 +102,39 @@ def test_a_flood_from_strangers_is_bounded_and_a_contact_still_gets_through(
                 await friend_events.wait(sent(await friend.messaging.send(BOB, text)), 30.0)
 
         try:
-            # 300 messages of 60 KB, each from another sender (some verified strangers, some only claimed).
+            # 100 messages of 60 KB, each from another sender (some verified strangers, some only claimed).
             big = [
                 message(mallory, bob, f"sip:spam{n}@{'127.0.0.1' if n % 2 else '198.51.100.7'}", noise(60_000), f"b{n}")
-                for n in range(300)
+                for n in range(BIG)
             ]
             answers, _ = await asyncio.gather(mallory.flood(big, udp_port(bob)), friend_writes("during", 3))
-            assert Counter(a.status_code for a in answers) == {413: 300}
+            assert Counter(a.status_code for a in answers) == {413: BIG}
 
-            # One stranger writing fast: RATE_PER_MINUTE taken, then 486 with Retry-After.
+            # One stranger writing fast: RATE_PER_MINUTE taken, then 486 with Retry-After. The bucket gains a
+            # token every 60 / RATE_PER_MINUTE s: on a loaded machine the asks may last that long, and each
+            # token gained meanwhile takes one more.
             fast = [
                 message(mallory, bob, "sip:chatty@127.0.0.1", b"hello?", f"f{n}") for n in range(RATE_PER_MINUTE + 5)
             ]
+            asked = time.monotonic()
             answers = [await mallory.ask(data, udp_port(bob)) for data in fast]
-            assert [a.status_code for a in answers] == [200] * RATE_PER_MINUTE + [486] * 5
-            assert all(int(a.headers.get("Retry-After") or 0) > 0 for a in answers[RATE_PER_MINUTE:])
+            refilled = int((time.monotonic() - asked) * RATE_PER_MINUTE / 60)
+            chatty = sum(a.status_code == 200 for a in answers)
+            codes_fast = [a.status_code for a in answers]
+            assert codes_fast[:RATE_PER_MINUTE] == [200] * RATE_PER_MINUTE, codes_fast
+            assert set(codes_fast[RATE_PER_MINUTE:]) <= {200, 486}, codes_fast
+            assert chatty <= RATE_PER_MINUTE + refilled, codes_fast  # no refill: 486 from the eleventh on
+            assert all(int(a.headers.get("Retry-After") or 0) > 0 for a in answers if a.status_code == 486)
 
-            # 300 just under the request limit from distinct senders: the store keeps MAX_REQUESTS in all.
+            # SMALL just under the request limit from distinct senders (more than the store has room for after
+            # the chatty one's): the store keeps MAX_REQUESTS in all.
             small = [
-                message(mallory, bob, f"sip:s{n}@127.0.0.1", noise(MAX_REQUEST_BODY - 16), f"s{n}") for n in range(300)
+                message(mallory, bob, f"sip:s{n}@127.0.0.1", noise(MAX_REQUEST_BODY - 16), f"s{n}")
+                for n in range(SMALL)
             ]
             answers, _ = await asyncio.gather(mallory.flood(small, udp_port(bob)), friend_writes("while full", 3))
             codes = Counter(a.status_code for a in answers)
-            assert codes == {200: MAX_REQUESTS - RATE_PER_MINUTE, 503: 300 - (MAX_REQUESTS - RATE_PER_MINUTE)}
+            assert codes == {200: MAX_REQUESTS - chatty, 503: SMALL - (MAX_REQUESTS - chatty)}
             assert all(a.headers.get("Retry-After") for a in answers if a.status_code == 503)
             assert store.messages.request_count() == MAX_REQUESTS
 
@@ -133,7 +146,7 @@ def test_a_flood_from_strangers_is_bounded_and_a_contact_still_gets_through(
             assert [m.text for m in bob.messaging.history(FRIEND, limit=100)] == friend_texts
             # Every 200 stands for a stored message: the strangers' answered ones are all there as requests.
             answered = {e.text for e in bob_events.events if isinstance(e, MessageEvent) and e.from_stranger}
-            assert len(answered) == MAX_REQUESTS - RATE_PER_MINUTE + 1  # "hello?" once, then the distinct ones
+            assert len(answered) == MAX_REQUESTS - chatty + 1  # "hello?" once, then the distinct ones
         finally:
             mallory.close()
             await friend.stop()

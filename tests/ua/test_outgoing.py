@@ -54,6 +54,21 @@ class ScriptedPeer:
         self.send(response)
         return response
 
+    async def agree(self) -> None:
+        """Answer 200 to every request but ACK until cancelled: the server side of the UA's goodbyes.
+
+        The peer is the account's server too, so the UA PUBLISHes its dialog state there (RFC 4235)
+        and withdraws it on stop; a server that never answered would hold ``ua.stop()`` for its
+        bounded waits (6 s), which tests/ua/test_stop.py covers.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            data, address = await loop.sock_recvfrom(self.sock, 65535)
+            message = parse_message(data)
+            if isinstance(message, Request) and message.method != "ACK":
+                headers = [("SIP-ETag", "e1"), ("Expires", "60")] if message.method == "PUBLISH" else []
+                self.sock.sendto(bytes(make_response(message, 200, to_tag="agree", headers=headers)), address)
+
 
 def state(value: CallState) -> object:
     return lambda e: isinstance(e, CallEvent) and e.state == value
@@ -67,7 +82,9 @@ async def with_peer(test: object) -> None:
     try:
         await test(ua, peer, events)  # type: ignore[operator]
     finally:
+        agreeing = asyncio.ensure_future(peer.agree())
         await ua.stop()
+        agreeing.cancel()
         peer.sock.close()
 
 
