@@ -30,7 +30,8 @@ test: sysdeps-test $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check softphone tests benchmarks packaging
+	$(BIN)/ruff check softphone tests benchmarks packaging docs
+	$(BIN)/ruff format --check softphone tests benchmarks packaging docs
 	$(BIN)/mypy --strict softphone
 
 # Benchmarks only: speech for PESQ, baresip to compare CPU with, a virtual display for the GUI.

@@ -56,16 +56,16 @@ CORPUS: dict[str, bytes] = {
         b"INVITE sip:bob@198.51.100.20:5060 SIP/2.0\r\n"
         b"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK7f3a9c1d.0\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060"
-            b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
+        b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
         b"Record-Route: <sip:203.0.113.5;lr>\r\n"
         b"Max-Forwards: 69\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"To: <sip:bob@example.com>\r\n"
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 314159 INVITE\r\n"
         b"Contact: <sip:alice@192.0.2.10:5060;ob>\r\n"
         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, "
-            b"SUBSCRIBE, PRACK\r\n"
+        b"SUBSCRIBE, PRACK\r\n"
         b"Supported: replaces, 100rel, timer, norefersub\r\n"
         b"Session-Expires: 1800\r\n"
         b"Min-SE: 90\r\n"
@@ -91,8 +91,8 @@ CORPUS: dict[str, bytes] = {
     "trying": (
         b"SIP/2.0 100 Trying\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060"
-            b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"To: <sip:bob@example.com>\r\n"
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 314159 INVITE\r\n"
@@ -103,15 +103,15 @@ CORPUS: dict[str, bytes] = {
     "ringing": (
         b"SIP/2.0 180 Ringing\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060"
-            b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
+        b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
         b"Record-Route: <sip:203.0.113.5;lr>\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"To: <sip:bob@example.com>;tag=8321234356\r\n"
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 314159 INVITE\r\n"
         b"Contact: <sip:bob@198.51.100.20:5060>\r\n"
         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, "
-            b"SUBSCRIBE, PRACK\r\n"
+        b"SUBSCRIBE, PRACK\r\n"
         b"User-Agent: ExamplePhone/2.4.1\r\n"
         b"Content-Length: 0\r\n"
         b"\r\n"
@@ -119,15 +119,15 @@ CORPUS: dict[str, bytes] = {
     "ok_invite": (
         b"SIP/2.0 200 OK\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060"
-            b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
+        b";branch=z9hG4bKPj3b9d8e2a4c1f4a6e\r\n"
         b"Record-Route: <sip:203.0.113.5;lr>\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"To: <sip:bob@example.com>;tag=8321234356\r\n"
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 314159 INVITE\r\n"
         b"Contact: <sip:bob@198.51.100.20:5060>\r\n"
         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, "
-            b"SUBSCRIBE, PRACK\r\n"
+        b"SUBSCRIBE, PRACK\r\n"
         b"Supported: replaces, timer\r\n"
         b"Session-Expires: 1800;refresher=uac\r\n"
         b"Require: timer\r\n"
@@ -153,7 +153,7 @@ CORPUS: dict[str, bytes] = {
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bKPj9e0c4b7d2f6a4e81\r\n"
         b"Route: <sip:203.0.113.5;lr>\r\n"
         b"Max-Forwards: 70\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"To: <sip:bob@example.com>;tag=8321234356\r\n"
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 314159 ACK\r\n"
@@ -167,10 +167,10 @@ CORPUS: dict[str, bytes] = {
         b"Via: SIP/2.0/UDP 198.51.100.20:5060;rport=5060;branch=z9hG4bK74b43a1f\r\n"
         b"Max-Forwards: 69\r\n"
         b"From: <sip:bob@example.com>;tag=8321234356\r\n"
-        b"To: \"Alice Liddell\" <sip:alice@example.com>;tag=9fxced76sl\r\n"
+        b'To: "Alice Liddell" <sip:alice@example.com>;tag=9fxced76sl\r\n'
         b"Call-ID: 3848276298220188511@192.0.2.10\r\n"
         b"CSeq: 231 BYE\r\n"
-        b"Reason: Q.850;cause=16;text=\"Normal call clearing\"\r\n"
+        b'Reason: Q.850;cause=16;text="Normal call clearing"\r\n'
         b"User-Agent: ExamplePhone/2.4.1\r\n"
         b"Content-Length: 0\r\n"
         b"\r\n"
@@ -184,14 +184,14 @@ CORPUS: dict[str, bytes] = {
         b"Call-ID: 1j9FpLxk3uxtm8tn@192.0.2.10\r\n"
         b"CSeq: 2 REGISTER\r\n"
         b"Contact: <sip:alice@192.0.2.10:5060;ob>;expires=3600;reg-id=1"
-            b";+sip.instance=\"<urn:uuid:00000000-0000-0000-0000-0000c0ffee01>\"\r\n"
-        b"Authorization: Digest username=\"alice\", realm=\"example.com\", "
-            b"nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\", uri=\"sip:example.com\", "
-            b"response=\"dfe56131d1958046689d83306477ecc3\", algorithm=MD5, cnonce=\"0a4f113b\", "
-            b"qop=auth, nc=00000001, opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"\r\n"
+        b';+sip.instance="<urn:uuid:00000000-0000-0000-0000-0000c0ffee01>"\r\n'
+        b'Authorization: Digest username="alice", realm="example.com", '
+        b'nonce="ea9c8e88df84f1cec4341ae6cbe5a359", uri="sip:example.com", '
+        b'response="dfe56131d1958046689d83306477ecc3", algorithm=MD5, cnonce="0a4f113b", '
+        b'qop=auth, nc=00000001, opaque="5ccc069c403ebaf9f0171e9517f40e41"\r\n'
         b"Expires: 3600\r\n"
         b"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, MESSAGE, "
-            b"SUBSCRIBE, PRACK\r\n"
+        b"SUBSCRIBE, PRACK\r\n"
         b"Supported: outbound, path, gruu\r\n"
         b"User-Agent: Softphone/0.1.0 (Linux x86_64)\r\n"
         b"Content-Length: 0\r\n"
@@ -200,14 +200,14 @@ CORPUS: dict[str, bytes] = {
     "unauthorized": (
         b"SIP/2.0 401 Unauthorized\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060"
-            b";branch=z9hG4bKPj1f7d3b9e0c6a2e45\r\n"
+        b";branch=z9hG4bKPj1f7d3b9e0c6a2e45\r\n"
         b"From: <sip:alice@example.com>;tag=a73kszlfl\r\n"
         b"To: <sip:alice@example.com>;tag=as6e0b4c21\r\n"
         b"Call-ID: 1j9FpLxk3uxtm8tn@192.0.2.10\r\n"
         b"CSeq: 1 REGISTER\r\n"
-        b"WWW-Authenticate: Digest realm=\"example.com\", "
-            b"nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\", "
-            b"opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", algorithm=MD5, qop=\"auth\"\r\n"
+        b'WWW-Authenticate: Digest realm="example.com", '
+        b'nonce="ea9c8e88df84f1cec4341ae6cbe5a359", '
+        b'opaque="5ccc069c403ebaf9f0171e9517f40e41", algorithm=MD5, qop="auth"\r\n'
         b"Server: ExampleRegistrar/18.2\r\n"
         b"Content-Length: 0\r\n"
         b"\r\n"
@@ -216,7 +216,7 @@ CORPUS: dict[str, bytes] = {
         b"SUBSCRIBE sip:bob@example.com SIP/2.0\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bKPj0b6e2d8f4a1c7e93\r\n"
         b"Max-Forwards: 70\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=4e1bd2c7a9\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=4e1bd2c7a9\r\n'
         b"To: <sip:bob@example.com>\r\n"
         b"Call-ID: 5f2a8c0e9d4b1a7c@192.0.2.10\r\n"
         b"CSeq: 17 SUBSCRIBE\r\n"
@@ -234,7 +234,7 @@ CORPUS: dict[str, bytes] = {
         b"Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bK9c1e7a.0\r\n"
         b"Max-Forwards: 70\r\n"
         b"From: <sip:bob@example.com>;tag=zx81b6d3\r\n"
-        b"To: \"Alice Liddell\" <sip:alice@example.com>;tag=4e1bd2c7a9\r\n"
+        b'To: "Alice Liddell" <sip:alice@example.com>;tag=4e1bd2c7a9\r\n'
         b"Call-ID: 5f2a8c0e9d4b1a7c@192.0.2.10\r\n"
         b"CSeq: 1203 NOTIFY\r\n"
         b"Contact: <sip:203.0.113.5:5060;transport=udp>\r\n"
@@ -244,13 +244,13 @@ CORPUS: dict[str, bytes] = {
         b"Content-Type: application/pidf+xml\r\n"
         b"Content-Length: 316\r\n"
         b"\r\n"
-        b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
-        b"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"sip:bob@example.com\">\r\n"
-        b"  <tuple id=\"t8a6f2c\">\r\n"
+        b'<?xml version="1.0" encoding="UTF-8"?>\r\n'
+        b'<presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:bob@example.com">\r\n'
+        b'  <tuple id="t8a6f2c">\r\n'
         b"    <status>\r\n"
         b"      <basic>open</basic>\r\n"
         b"    </status>\r\n"
-        b"    <contact priority=\"0.8\">sip:bob@198.51.100.20:5060</contact>\r\n"
+        b'    <contact priority="0.8">sip:bob@198.51.100.20:5060</contact>\r\n'
         b"    <note>Available</note>\r\n"
         b"  </tuple>\r\n"
         b"</presence>\r\n"
@@ -259,7 +259,7 @@ CORPUS: dict[str, bytes] = {
         b"MESSAGE sip:bob@example.com SIP/2.0\r\n"
         b"Via: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bKPj6a2f9c4e8d0b3f17\r\n"
         b"Max-Forwards: 70\r\n"
-        b"From: \"Alice Liddell\" <sip:alice@example.com>;tag=c05e7f12d8\r\n"
+        b'From: "Alice Liddell" <sip:alice@example.com>;tag=c05e7f12d8\r\n'
         b"To: <sip:bob@example.com>\r\n"
         b"Call-ID: 8d3e6b1f0a5c2e94@192.0.2.10\r\n"
         b"CSeq: 5 MESSAGE\r\n"
@@ -309,47 +309,124 @@ _UAC_BRANCH = "z9hG4bKPj3b9d8e2a4c1f4a6e"
 
 EXPECTED: dict[str, dict[str, object]] = {
     "invite": _expect(
-        "INVITE", None, _CALL, "314159 INVITE", "9fxced76sl",
-        "z9hG4bK7f3a9c1d.0", _BOB, None, _ALICE_CONTACT,
+        "INVITE",
+        None,
+        _CALL,
+        "314159 INVITE",
+        "9fxced76sl",
+        "z9hG4bK7f3a9c1d.0",
+        _BOB,
+        None,
+        _ALICE_CONTACT,
     ),
     "trying": _expect(
-        None, 100, _CALL, "314159 INVITE", "9fxced76sl",
-        _UAC_BRANCH, _BOB, None, None,
+        None,
+        100,
+        _CALL,
+        "314159 INVITE",
+        "9fxced76sl",
+        _UAC_BRANCH,
+        _BOB,
+        None,
+        None,
     ),
     "ringing": _expect(
-        None, 180, _CALL, "314159 INVITE", "9fxced76sl",
-        _UAC_BRANCH, _BOB, "8321234356", _BOB_CONTACT,
+        None,
+        180,
+        _CALL,
+        "314159 INVITE",
+        "9fxced76sl",
+        _UAC_BRANCH,
+        _BOB,
+        "8321234356",
+        _BOB_CONTACT,
     ),
     "ok_invite": _expect(
-        None, 200, _CALL, "314159 INVITE", "9fxced76sl",
-        _UAC_BRANCH, _BOB, "8321234356", _BOB_CONTACT,
+        None,
+        200,
+        _CALL,
+        "314159 INVITE",
+        "9fxced76sl",
+        _UAC_BRANCH,
+        _BOB,
+        "8321234356",
+        _BOB_CONTACT,
     ),
     "ack": _expect(
-        "ACK", None, _CALL, "314159 ACK", "9fxced76sl",
-        "z9hG4bKPj9e0c4b7d2f6a4e81", _BOB, "8321234356", None,
+        "ACK",
+        None,
+        _CALL,
+        "314159 ACK",
+        "9fxced76sl",
+        "z9hG4bKPj9e0c4b7d2f6a4e81",
+        _BOB,
+        "8321234356",
+        None,
     ),
     "bye": _expect(
-        "BYE", None, _CALL, "231 BYE", "8321234356",
-        "z9hG4bK2d4790.1", _ALICE, "9fxced76sl", None,
+        "BYE",
+        None,
+        _CALL,
+        "231 BYE",
+        "8321234356",
+        "z9hG4bK2d4790.1",
+        _ALICE,
+        "9fxced76sl",
+        None,
     ),
     "register": _expect(
-        "REGISTER", None, _REG, "2 REGISTER", "a73kszlfl",
-        "z9hG4bKPj5c8e1f3a7b2d4c60", _ALICE, None, _ALICE_CONTACT,
+        "REGISTER",
+        None,
+        _REG,
+        "2 REGISTER",
+        "a73kszlfl",
+        "z9hG4bKPj5c8e1f3a7b2d4c60",
+        _ALICE,
+        None,
+        _ALICE_CONTACT,
     ),
     "unauthorized": _expect(
-        None, 401, _REG, "1 REGISTER", "a73kszlfl",
-        "z9hG4bKPj1f7d3b9e0c6a2e45", _ALICE, "as6e0b4c21", None,
+        None,
+        401,
+        _REG,
+        "1 REGISTER",
+        "a73kszlfl",
+        "z9hG4bKPj1f7d3b9e0c6a2e45",
+        _ALICE,
+        "as6e0b4c21",
+        None,
     ),
     "subscribe": _expect(
-        "SUBSCRIBE", None, _SUB, "17 SUBSCRIBE", "4e1bd2c7a9",
-        "z9hG4bKPj0b6e2d8f4a1c7e93", _BOB, None, _ALICE_CONTACT,
+        "SUBSCRIBE",
+        None,
+        _SUB,
+        "17 SUBSCRIBE",
+        "4e1bd2c7a9",
+        "z9hG4bKPj0b6e2d8f4a1c7e93",
+        _BOB,
+        None,
+        _ALICE_CONTACT,
     ),
     "notify": _expect(
-        "NOTIFY", None, _SUB, "1203 NOTIFY", "zx81b6d3",
-        "z9hG4bK9c1e7a.0", _ALICE, "4e1bd2c7a9", "sip:203.0.113.5:5060;transport=udp",
+        "NOTIFY",
+        None,
+        _SUB,
+        "1203 NOTIFY",
+        "zx81b6d3",
+        "z9hG4bK9c1e7a.0",
+        _ALICE,
+        "4e1bd2c7a9",
+        "sip:203.0.113.5:5060;transport=udp",
     ),
     "message": _expect(
-        "MESSAGE", None, "8d3e6b1f0a5c2e94@192.0.2.10", "5 MESSAGE", "c05e7f12d8",
-        "z9hG4bKPj6a2f9c4e8d0b3f17", _BOB, None, None,
+        "MESSAGE",
+        None,
+        "8d3e6b1f0a5c2e94@192.0.2.10",
+        "5 MESSAGE",
+        "c05e7f12d8",
+        "z9hG4bKPj6a2f9c4e8d0b3f17",
+        _BOB,
+        None,
+        None,
     ),
 }

@@ -152,12 +152,22 @@ def adapter_softphone() -> Adapter:
         else:
             head = (None, m.status_code)
         return (
-            *head, m.call_id, cseq.seq, cseq.method,
-            m.from_.tag, m.via.branch, to.uri, to.tag, contact,
+            *head,
+            m.call_id,
+            cseq.seq,
+            cseq.method,
+            m.from_.tag,
+            m.via.branch,
+            to.uri,
+            to.tag,
+            contact,
         )
 
     return Adapter(
-        "softphone", getattr(softphone, "__version__", "?"), plain, deep,
+        "softphone",
+        getattr(softphone, "__version__", "?"),
+        plain,
+        deep,
         how="softphone.sip.parse_message(bytes)",
     )
 
@@ -186,17 +196,23 @@ def adapter_sipmessage() -> Adapter:
         else:
             head = (None, m.code)
         return (
-            *head, m.call_id, cseq.sequence, cseq.method,
+            *head,
+            m.call_id,
+            cseq.sequence,
+            cseq.method,
             m.from_address.parameters.get("tag"),
             m.via[0].parameters.get("branch"),
-            to.uri, to.parameters.get("tag"), contact,
+            to.uri,
+            to.parameters.get("tag"),
+            contact,
         )
 
     return Adapter(
-        "sipmessage", getattr(sipmessage, "__version__", _dist_version("sipmessage")),
-        plain, deep,
-        how="sipmessage.Message.parse(bytes); .cseq, .from_address, .via, "
-        ".to_address, .contact",
+        "sipmessage",
+        getattr(sipmessage, "__version__", _dist_version("sipmessage")),
+        plain,
+        deep,
+        how="sipmessage.Message.parse(bytes); .cseq, .from_address, .via, .to_address, .contact",
     )
 
 
@@ -230,13 +246,22 @@ def adapter_sippy() -> Adapter:
         contacts = m.getHFBodys("contact")
         contact = contacts[0].getUrl() if contacts else None
         return (
-            *head, str(m.getHFBody("call-id")), num, method,
-            m.getHFBody("from").getTag(), m.getHFBody("via").getBranch(),
-            to.getUrl(), to.getTag(), contact,
+            *head,
+            str(m.getHFBody("call-id")),
+            num,
+            method,
+            m.getHFBody("from").getTag(),
+            m.getHFBody("via").getBranch(),
+            to.getUrl(),
+            to.getTag(),
+            contact,
         )
 
     return Adapter(
-        "sippy", _dist_version("sippy"), plain, deep,
+        "sippy",
+        _dist_version("sippy"),
+        plain,
+        deep,
         how="sippy.SipRequest/SipResponse(str) chosen by start line, as "
         "SipTransactionManager does; getHFBody()/getHFBodys()",
     )
@@ -272,9 +297,15 @@ def adapter_pyvoip() -> Adapter:
             head = (None, m.status)
         to = h["To"]
         return (
-            *head, h["Call-ID"], cseq["check"], cseq["method"],
-            h["From"]["tag"], h["Via"][0].get("branch"),
-            to["address"], to["tag"], h.get("Contact"),
+            *head,
+            h["Call-ID"],
+            cseq["check"],
+            cseq["method"],
+            h["From"]["tag"],
+            h["Via"][0].get("branch"),
+            to["address"],
+            to["tag"],
+            h.get("Contact"),
         )
 
     def normalise(r: Result) -> dict[str, object]:
@@ -289,8 +320,11 @@ def adapter_pyvoip() -> Adapter:
         return _default_normalise(tuple(out))
 
     return Adapter(
-        "pyVoIP", getattr(pyVoIP, "__version__", _dist_version("pyVoIP")),
-        plain, deep, normalise,
+        "pyVoIP",
+        getattr(pyVoIP, "__version__", _dist_version("pyVoIP")),
+        plain,
+        deep,
+        normalise,
         how="pyVoIP.SIP.SIPMessage(bytes); .headers dict",
     )
 
@@ -343,8 +377,7 @@ def check(adapter: Adapter) -> dict[str, str]:
 # ---------------------------------------------------------------------------
 
 
-def measure(fn: Callable[[bytes], Result], msgs: list[bytes], seconds: float,
-            repeat: int) -> float:
+def measure(fn: Callable[[bytes], Result], msgs: list[bytes], seconds: float, repeat: int) -> float:
     """Best-of-``repeat`` messages/second of ``fn`` over ``msgs``."""
     if not msgs:
         return float("nan")
@@ -410,8 +443,9 @@ def environment() -> dict[str, object]:
     }
 
 
-def run(names: list[str] | None, seconds: float, repeat: int,
-        progress: Callable[[str], None]) -> tuple[list[Row], Adapter | None]:
+def run(
+    names: list[str] | None, seconds: float, repeat: int, progress: Callable[[str], None]
+) -> tuple[list[Row], Adapter | None]:
     rows: list[Row] = []
     adapters: dict[str, Adapter] = {}
     for display, module, factory in PARSERS:
@@ -492,14 +526,12 @@ def _rate(v: float | None) -> str:
     return "-" if v is None else f"{v:,.0f}"
 
 
-def render(env: dict[str, object], rows: list[Row], ups: dict[str, Any],
-           seconds: float, repeat: int) -> str:
+def render(env: dict[str, object], rows: list[Row], ups: dict[str, Any], seconds: float, repeat: int) -> str:
     n = len(CORPUS)
     lines = [
         f"Python {env['python']} ({env['implementation']}), {env['system']}",
         f"CPU: {env['cpu']} ({env['logical_cpus']} logical CPUs)",
-        f"Corpus: {n} SIP messages; best of {repeat} repetitions, "
-        f"~{seconds:g} s per cell",
+        f"Corpus: {n} SIP messages; best of {repeat} repetitions, ~{seconds:g} s per cell",
         "",
     ]
     header = ("parser", "version", "correct", "plain msg/s", "deep msg/s")
@@ -513,12 +545,16 @@ def render(env: dict[str, object], rows: list[Row], ups: dict[str, Any],
         if len(r.correct) != n:
             mark = " *"
             partial = True
-        table.append((r.name, r.version or "?", f"{len(r.correct)}/{n}{mark}",
-                      _rate(r.plain), _rate(r.deep)))
+        table.append((r.name, r.version or "?", f"{len(r.correct)}/{n}{mark}", _rate(r.plain), _rate(r.deep)))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        cells = [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]),
-                 row[3].rjust(widths[3]), row[4].rjust(widths[4])]
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].ljust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4].rjust(widths[4]),
+        ]
         lines.append("  ".join(cells).rstrip())
     lines.append("")
     if partial:
@@ -538,14 +574,14 @@ def render(env: dict[str, object], rows: list[Row], ups: dict[str, Any],
         )
     for name, s in ups.get("same_subset", {}).items():
         lines.append(
-            f"softphone vs {name} on the same {s['messages']} messages: "
-            f"plain {s['plain']:.1f}x, deep {s['deep']:.1f}x"
+            f"softphone vs {name} on the same {s['messages']} messages: plain {s['plain']:.1f}x, deep {s['deep']:.1f}x"
         )
     return "\n".join(lines).rstrip() + "\n"
 
 
-def to_json(env: dict[str, object], rows: list[Row], ups: dict[str, Any],
-            seconds: float, repeat: int) -> dict[str, Any]:
+def to_json(
+    env: dict[str, object], rows: list[Row], ups: dict[str, Any], seconds: float, repeat: int
+) -> dict[str, Any]:
     return {
         "environment": env,
         "corpus": list(CORPUS),
@@ -574,15 +610,13 @@ def to_json(env: dict[str, object], rows: list[Row], ups: dict[str, Any],
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="few iterations, for a smoke test")
+    ap.add_argument("--quick", action="store_true", help="few iterations, for a smoke test")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
-    ap.add_argument("--seconds", type=float, default=None,
-                    help="target time per cell (default 0.5, 0.02 with --quick)")
-    ap.add_argument("--repeat", type=int, default=None,
-                    help="repetitions per cell, best taken (default 5, 2 with --quick)")
-    ap.add_argument("--parsers", default="",
-                    help="comma-separated subset, e.g. softphone,sipmessage")
+    ap.add_argument("--seconds", type=float, default=None, help="target time per cell (default 0.5, 0.02 with --quick)")
+    ap.add_argument(
+        "--repeat", type=int, default=None, help="repetitions per cell, best taken (default 5, 2 with --quick)"
+    )
+    ap.add_argument("--parsers", default="", help="comma-separated subset, e.g. softphone,sipmessage")
     args = ap.parse_args(argv)
 
     seconds = args.seconds if args.seconds is not None else (0.02 if args.quick else 0.5)
