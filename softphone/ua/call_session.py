@@ -42,6 +42,8 @@ _EARLY = (CallPhase.EARLY, CallPhase.INCOMING_EARLY)
 # RFC 3261 14.1: how long the owner of the Call-ID (the caller) and the other side wait after a 491.
 OWNER_BACKOFF = (2.1, 4.0)
 OTHER_BACKOFF = (0.0, 2.0)
+# A longer Retry-After than RFC 3261 14.2's 10 s is not about an ACK in flight: the change fails instead.
+MAX_RETRY_AFTER = 10
 
 
 @dataclass(slots=True)
@@ -222,6 +224,10 @@ class SessionChanges:
             owner = m.direction == "outgoing"
             low, high = OWNER_BACKOFF if owner else OTHER_BACKOFF
             m.start_timer(CallTimer.GLARE_RETRY, m.rng.uniform(low, high))
+        elif (delay := _retry_later(request, response)) is not None and change.attempts == 0 and not m.ended:
+            m.go_modify(ModifyTrigger.RETRY_LATER)
+            change.attempts += 1
+            m.start_timer(CallTimer.GLARE_RETRY, delay)
         else:
             m.go_modify(ModifyTrigger.FAILED)
             self.change = None
@@ -440,6 +446,17 @@ class SessionChanges:
         self.offered_in_2xx = False
         self.m.go_modify(ModifyTrigger.ACK_TIMEOUT)
         self.m.end(Trigger.DIALOG_LOST, 408, "no ACK")
+
+
+def _retry_later(request: Request, response: Response) -> float | None:
+    """The wait a 500 to our re-INVITE asks for with Retry-After (RFC 3261 14.2: 0-10 s), else None."""
+    if request.method != "INVITE" or response.status_code != 500:
+        return None
+    try:
+        seconds = response.retry_after
+    except SipParseError:
+        return None
+    return float(seconds) if seconds is not None and seconds <= MAX_RETRY_AFTER else None
 
 
 def downgrade(current: NegotiatedMedia | None, new: NegotiatedMedia | None) -> None:

@@ -146,6 +146,7 @@ class ModifyTrigger(enum.Enum):
     SEND_UPDATE = "send UPDATE"
     ACCEPTED = "2xx received"
     GLARE = "491 received"
+    RETRY_LATER = "500 with Retry-After received"
     FAILED = "other final response"
     RETRY_DUE = "back-off elapsed"
     REINVITE_RECEIVED = "re-INVITE answered with 2xx"
@@ -164,6 +165,8 @@ MODIFY_TRANSITIONS: dict[tuple[Modify, ModifyTrigger], Modify] = {
     (_M.REINVITING, _MT.FAILED): _M.IDLE,
     # RFC 3261 14.1: after a 491 the change is tried again once a random interval has passed.
     (_M.REINVITING, _MT.GLARE): _M.BACKOFF,
+    # RFC 3261 14.2: a 500 with Retry-After (their re-INVITE still waits for its ACK) asks us to try again.
+    (_M.REINVITING, _MT.RETRY_LATER): _M.BACKOFF,
     (_M.UPDATING, _MT.ACCEPTED): _M.IDLE,
     (_M.UPDATING, _MT.FAILED): _M.IDLE,
     (_M.UPDATING, _MT.GLARE): _M.BACKOFF,

@@ -674,6 +674,22 @@ def glare() -> CallMachine:
     return uac.m
 
 
+@scenario((M.REINVITING, MT.RETRY_LATER))
+def retry_after_500() -> CallMachine:
+    uac = confirmed_uac()
+    reinvite = request(uac.m.hold(4), "INVITE")
+    # Our re-INVITE overtook the ACK of their last one: 500 with Retry-After (RFC 3261 14.2); we wait and retry.
+    effects = uac.respond(500, to=reinvite, headers=[("Retry-After", "3")])
+    assert timers(effects)[CallTimer.GLARE_RETRY] == 3.0 and uac.m.modify is M.BACKOFF
+    again = request(uac.m.timer_fired(CallTimer.GLARE_RETRY), "INVITE")
+    assert again.cseq.seq > reinvite.cseq.seq and b"a=sendonly" in again.body
+    # Once only: a second 500 fails the change.
+    effects = uac.respond(500, to=again, headers=[("Retry-After", "3")])
+    assert Completed(4, "re-INVITE of call c1 failed: 500 Server Internal Error") in effects
+    assert uac.m.modify is M.IDLE
+    return uac.m
+
+
 @scenario((M.BACKOFF, MT.REINVITE_RECEIVED))
 def their_retry_during_backoff() -> CallMachine:
     uac = confirmed_uac()
