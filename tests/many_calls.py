@@ -41,7 +41,7 @@ class Counters:
     ticks: int
     late_ticks: int
     resyncs: int
-    packets_received: tuple[int, ...]
+    packets_received: dict[str, int]
     underruns: int
     overruns: int
 
@@ -104,15 +104,19 @@ class Host:
         await self.events.wait(lambda e: isinstance(e, ConferenceEvent) and e.active, CALL_TIMEOUT, after=mark)
 
     def counters(self) -> Counters:
-        stats = [s.stats() for s in (self._session(c) for c in self.call_ids) if s is not None]
+        sessions = {c: self._session(c) for c in self.call_ids}
+        ended = [c for c, s in sessions.items() if s is None]
+        if ended:
+            raise AssertionError(f"calls ended: {self._endings(ended)}")
+        stats = {c: s.stats() for c, s in sessions.items() if s is not None}
         mixer = self.ua.call_manager.media.conference_mixer
         return Counters(
             cpu=process_cpu(),
             when=time.monotonic(),
-            ticks=sum(s.ticks for s in stats),
-            late_ticks=sum(s.late_ticks for s in stats),
-            resyncs=sum(s.resyncs for s in stats),
-            packets_received=tuple(s.packets_received for s in stats),
+            ticks=sum(s.ticks for s in stats.values()),
+            late_ticks=sum(s.late_ticks for s in stats.values()),
+            resyncs=sum(s.resyncs for s in stats.values()),
+            packets_received={c: s.packets_received for c, s in stats.items()},
             underruns=0 if mixer is None else mixer.underruns,
             overruns=0 if mixer is None else mixer.overruns,
         )
@@ -129,10 +133,19 @@ class Host:
             ticks=end.ticks - start.ticks,
             late_ticks=end.late_ticks - start.late_ticks,
             resyncs=end.resyncs - start.resyncs,
-            packets_received=tuple(e - s for s, e in zip(start.packets_received, end.packets_received, strict=True)),
+            packets_received=tuple(end.packets_received[c] - start.packets_received[c] for c in self.call_ids),
             underruns=end.underruns - start.underruns,
             overruns=end.overruns - start.overruns,
         )
+
+    def _endings(self, call_ids: Sequence[str]) -> str:
+        """How these calls ended, from the host's events."""
+        ends = [
+            f"{e.call_id} ({e.reason or e.state})"
+            for e in self.events.events
+            if isinstance(e, CallEvent) and e.call_id in call_ids and e.state == "ended"
+        ]
+        return ", ".join(ends) or ", ".join(call_ids)
 
     def _session(self, call_id: str) -> MediaSession | None:
         for call in self.ua.calls:
