@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks.media            # full run, about 4-5 minutes
+    .venv/bin/python -m benchmarks.media            # full run, about 7 minutes
     .venv/bin/python -m benchmarks.media --quick    # smoke run, about a minute
 
 Needs the bench-only packages of ``benchmarks/requirements.txt`` (``pesq``) and
@@ -1194,7 +1194,9 @@ def print_many(results: list[ManyResult]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: fewer set-ups, 5 s CPU windows, 8 s speech")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: fewer set-ups, 5 s CPU windows and conference, 8 s speech"
+    )
     parser.add_argument("--latency-runs", type=int, default=None, help="set-ups per latency row (default 8, 2 quick)")
     parser.add_argument("--cpu-seconds", type=float, default=None, help="CPU window (default 20, 5 quick)")
     parser.add_argument("--speech-seconds", type=float, default=None, help="cut the speech (default all, 8 quick)")
