@@ -376,8 +376,15 @@ def take_screenshots(
         dialog = SettingsDialog(phone.settings, None, phone.bridge, window)
         dialog.show()
         shots.wait(lambda: dialog.audio_page.devices is not None, "the audio devices")
-        for index, name in enumerate(("accounts", "audio", "codecs", "calls", "general")):
-            dialog.tabs.setCurrentIndex(index)
+        pages = {
+            "accounts": dialog.accounts_page,
+            "audio": dialog.audio_page,
+            "codecs": dialog.codecs_page,
+            "calls": dialog.calls_page,
+            "general": dialog.general_page,
+        }
+        for name, page in pages.items():
+            dialog.tabs.setCurrentWidget(page)
             if name == "audio":
                 speaking = pulse_tone()  # something for the microphone meter to show
                 shots.settle(1.5)

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import re
 import shlex
 import signal
 import socket
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from softphone import __version__, cli_paging
+from softphone.cli_text import PrintableFormatter, describe, printable
 from softphone.sip.offer_answer import AudioConfig, Codec, codecs_named
 from softphone.sip.srtp_sdp import DEFAULT_SUITES, KEY_EXCHANGES, SRTP_POLICIES, SUITES
 from softphone.sip.video_offer_answer import video_codecs_named
@@ -38,37 +38,13 @@ from softphone.store import Store, StoreError
 from softphone.ua import (
     Account,
     AccountError,
-    CallbackReadyEvent,
-    CallEvent,
-    ComposingEvent,
-    ConferenceEvent,
-    DialogStateEvent,
-    DtmfEvent,
     ErrorEvent,
     Event,
     Forwarding,
-    IncomingCallEvent,
-    LanAnnounceEvent,
-    LanPeerEvent,
     MediaFactory,
-    MediaPathEvent,
-    MediaWarningEvent,
-    MessageEvent,
-    MessageStatusEvent,
-    MwiEvent,
-    PageEndedEvent,
-    PageStartedEvent,
-    PresenceEvent,
     ProcessingConfig,
-    QualityEvent,
-    RecordingEvent,
-    RegistrationEvent,
-    SubscriptionEvent,
-    TransferEvent,
     UserAgent,
     UserAgentError,
-    VideoQualityEvent,
-    WatcherEvent,
     device_media,
     password_from_env,
     password_from_file,
@@ -76,7 +52,7 @@ from softphone.ua import (
     silence_media,
     wav_media,
 )
-from softphone.ua.call_video import VideoSettings
+from softphone.ua.call_video import VideoSettings, video_cameras
 from softphone.ua.capabilities import USER_AGENT
 from softphone.ua.collector import manage_collector
 from softphone.ua.limits import Limits
@@ -94,6 +70,8 @@ without it the only or most recent call is meant):
   hold [CALL] / resume [CALL]
   rekey [CALL]                  new SRTP keys for an encrypted call (re-INVITE)
   video on|off [CALL]      add video to the call or drop it (re-INVITE; needs --video)
+  video camera on|off [CALL]  our video sends, or only receives (re-INVITE with sendrecv or recvonly)
+  video source SPEC [CALL] send from pattern, screen[:DISPLAY], camera[:DEVICE] or a file; none: nothing
   transfer CALL URI        blind transfer (REFER)
   atransfer CALL OTHER     attended transfer: CALL's peer takes over OTHER (REFER with Replaces)
   conference CALL CALL...  merge calls into a three-way (or larger) call mixed here
@@ -166,6 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="find the media path with ICE (RFC 8445); the default when --stun or --turn is given",
     )
     ice.add_argument("--no-ice", dest="ice", action="store_false", help="no ICE: the SDP's address, then latching")
+    parser.add_argument(
+        "--network-check",
+        type=_non_negative_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="how often the flow to the registrar is checked for a network change (0: never; default 30)",
+    )
     parser.add_argument(
         "--nat-test", action="store_true", help="report the NAT's mapping and filtering behaviour (RFC 5780) and exit"
     )
@@ -291,10 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--video-source",
-        metavar="pattern|screen[:DISPLAY]|FILE",
+        metavar="pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE",
         default="pattern",
-        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen,"
-        " or a video file or picture, looped",
+        help="what video calls send: 'pattern' (a test pattern with a frame counter), an X11 screen, a camera"
+        " (the first one found, or /dev/videoN), or a video file or picture, looped",
     )
     parser.add_argument(
         "--video-codecs",
@@ -407,6 +392,16 @@ def _suites(text: str) -> tuple[str, ...]:
     return suites
 
 
+def _non_negative_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"seconds must be 0 or more, not {text}")
+    return value
+
+
 def _codecs(text: str) -> list[Codec]:
     try:
         return codecs_named(text.split(","))
@@ -488,11 +483,16 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
         if args.record_video is not None:
             raise AccountError("--record-video needs --video")
         return None
-    if args.srtp != "off":
-        # Video goes as plain RTP only: a call that encrypts its audio would carry its picture in clear.
-        raise AccountError("--video needs --srtp off (video is not encrypted yet)")
     screen = args.video_source == "screen" or args.video_source.startswith("screen:")
-    if args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
+    camera = args.video_source == "camera" or args.video_source.startswith("camera:")
+    if camera:
+        cameras, problem = video_cameras()
+        if args.video_source != "camera" and all(c.source != args.video_source for c in cameras):
+            problem = f"no camera found at {args.video_source.partition(':')[2]}"
+        if problem is not None:
+            # The calls go on: the video stream is offered, and we receive the peer's picture.
+            print(f"softphone-cli: --video-source camera: {problem}; calls send no picture", file=sys.stderr)
+    elif args.video_source != "pattern" and not screen and not Path(args.video_source).is_file():
         raise AccountError(f"--video-source: no such file {args.video_source!r}")
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
@@ -512,132 +512,6 @@ def processing_for(args: argparse.Namespace) -> ProcessingConfig:
 
 def _device(name: str | None) -> str | int | None:
     return int(name) if name is not None and name.isdigit() else name
-
-
-# C0 and C1 controls (ANSI escape sequences start with one), DEL, and the bidirectional overrides and
-# isolates that can make a line read differently from what it holds.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_UNPRINTABLE_IN_LOG = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: control characters and bidi overrides as ``\\xNN`` escapes."""
-    return _UNPRINTABLE.sub(_escape_char, text)
-
-
-class PrintableFormatter(logging.Formatter):
-    """Log lines with what came from the network neutralised (line breaks of tracebacks kept)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return _UNPRINTABLE_IN_LOG.sub(_escape_char, super().format(record))
-
-
-def describe(event: Event) -> str:
-    """One readable line for an event."""
-    if isinstance(event, RegistrationEvent):
-        detail = f" {event.code} {event.reason}" if event.code is not None else f" {event.reason}".rstrip()
-        expires = f" (expires {event.expires} s)" if event.expires else ""
-        if event.state == "failed" and event.retry_in is not None:
-            expires = f"; retrying in {event.retry_in:g} s"
-        elif event.state == "failed" and event.needs_password:
-            expires = "; waiting for a password"
-        return f"registration {event.account}: {event.state}{detail}{expires}"
-    if isinstance(event, IncomingCallEvent):
-        who = f'"{event.remote_display_name}" <{event.remote_uri}>' if event.remote_display_name else event.remote_uri
-        extra = f" photo {event.photo_url}" if event.photo_url else ""
-        if event.asserted_identity:
-            extra += f" identity {event.asserted_identity}"
-        return f"incoming call {event.call_id} from {who}{extra}"
-    if isinstance(event, CallEvent):
-        status = (
-            f" ({event.code} {event.reason})"
-            if event.code is not None
-            else (f" ({event.reason})" if event.reason else "")
-        )
-        arrow = "to" if event.direction == "outgoing" else "from"
-        lock = f" [{event.encryption.describe()}]" if event.encryption is not None and event.state != "ended" else ""
-        return f"call {event.call_id} {arrow} {event.remote_uri}: {event.state}{status}{lock}"
-    if isinstance(event, TransferEvent):
-        code = f" {event.code}" if event.code is not None else ""
-        return f"transfer of {event.call_id} to {event.target}: {event.state}{code}"
-    if isinstance(event, DtmfEvent):
-        return f"dtmf on {event.call_id}: {event.digit} ({event.method})"
-    if isinstance(event, QualityEvent):
-        rtt = f" rtt {event.rtt_ms:.0f} ms" if event.rtt_ms is not None else ""
-        echo = f", ERLE {event.erle_db:.1f} dB" if event.erle_db is not None else ""
-        if event.echo_delay_ms is not None:
-            echo += f", echo delay {event.echo_delay_ms:.0f} ms"
-        path = f", path {event.path}" if event.path else ""
-        if event.path_local and event.path_remote:
-            path += f" {event.path_local} -> {event.path_remote}"
-        return (
-            f"quality of {event.call_id}: MOS {event.mos:.2f}, loss {event.loss_percent:.1f} %,"
-            f" jitter {event.jitter_ms:.1f} ms{rtt}, sent {event.packets_sent} received {event.packets_received}"
-            f"{echo}{path}"
-        )
-    if isinstance(event, VideoQualityEvent):
-        return (
-            f"video of {event.call_id}: {event.codec} {event.width}x{event.height} {event.fps:.0f} fps,"
-            f" {event.bitrate_kbps:.0f} kbit/s, {event.frames_decoded} frames, {event.freezes} freezes,"
-            f" loss {event.loss_percent:.1f} %"
-        )
-    if isinstance(event, MediaPathEvent):
-        return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
-    if isinstance(event, MediaWarningEvent):
-        state = "" if event.active else " (cleared)"
-        return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"
-    if isinstance(event, ConferenceEvent):
-        state = "conference" if event.active else "conference ended"
-        return f"{state}: {', '.join(event.call_ids)}"
-    if isinstance(event, RecordingEvent):
-        if event.active:
-            return f"recording {event.call_id} to {event.path}"
-        failed = f" (incomplete: {event.error})" if event.error else ""
-        return f"recording of {event.call_id} saved: {event.path}, {event.seconds:.1f} s{failed}"
-    if isinstance(event, SubscriptionEvent):
-        why = f" ({event.code} {event.reason})" if event.code else (f" ({event.reason})" if event.reason else "")
-        return f"subscription to {event.event} of {event.uri}: {event.state}{why}"
-    if isinstance(event, PresenceEvent):
-        extra = "".join(f", {part}" for part in (event.activity, event.note) if part)
-        return f"presence of {event.uri}: {event.basic}{extra}"
-    if isinstance(event, WatcherEvent):
-        return f"watcher {event.uri}: {event.state}" + ("" if event.verified else " (identity not verified)")
-    if isinstance(event, MessageEvent):
-        if event.from_stranger:
-            return f"message request from {event.sender} (not a verified contact): {event.text}"
-        return f"message from {event.sender}: {event.text}"
-    if isinstance(event, MessageStatusEvent):
-        why = f" ({event.code} {event.reason})" if event.code else (f" ({event.reason})" if event.reason else "")
-        return f"message {event.message_id} to {event.to}: {event.status}{why}"
-    if isinstance(event, ComposingEvent):
-        return f"{event.uri} is {'typing' if event.active else 'not typing'}"
-    if isinstance(event, MwiEvent):
-        where = f" (voicemail {event.voicemail_uri})" if event.voicemail_uri else ""
-        return f"messages waiting for {event.account}: {event.new} new, {event.old} old{where}"
-    if isinstance(event, DialogStateEvent):
-        return f"busy lamp of {event.uri}: {event.state}"
-    if isinstance(event, PageStartedEvent | PageEndedEvent):
-        return cli_paging.describe(event)
-    if isinstance(event, LanPeerEvent):
-        if event.state == "down":
-            return f"LAN peer {event.name} left"
-        calls = "" if event.accepts_calls else " (takes no direct calls)"
-        return f"LAN peer {event.name}: {event.uri}{calls}"
-    if isinstance(event, LanAnnounceEvent):
-        if event.state == "failed":
-            return f"cannot announce {event.account} on the LAN: {event.reason}"
-        if event.state == "withdrawn":
-            return f"{event.account} is no longer announced on the LAN"
-        renamed = f" ({event.requested!r} was taken)" if event.name != event.requested else ""
-        return f"{event.account} announced on the LAN as {event.name!r}{renamed}"
-    if isinstance(event, CallbackReadyEvent):
-        return f"{event.uri} is free now" + (f": calling again ({event.call_id})" if event.redialled else "")
-    return f"error: {event.message}"
 
 
 class Cli:
@@ -720,9 +594,24 @@ class Cli:
         await self.ua.rekey(args[0] if args else None)
 
     async def _video(self, args: list[str]) -> None:
-        self._arity(args, 1, 2, "video on|off [CALL]")
+        usage = (
+            "video on|off [CALL], video camera on|off [CALL],"
+            " or video source pattern|screen[:DISPLAY]|camera[:DEVICE]|FILE|none [CALL]"
+        )
+        if args[:1] == ["camera"]:
+            self._arity(args, 2, 3, usage)
+            if args[1] not in ("on", "off"):
+                raise UserAgentError(f"usage: {usage}")
+            await self.ua.set_camera(args[2] if len(args) > 2 else None, args[1] == "on")
+            return
+        if args[:1] == ["source"]:
+            self._arity(args, 2, 3, usage)
+            source = None if args[1] == "none" else args[1]
+            await self.ua.set_video_source(args[2] if len(args) > 2 else None, source)
+            return
+        self._arity(args, 1, 2, usage)
         if args[0] not in ("on", "off"):
-            raise UserAgentError("usage: video on|off [CALL]")
+            raise UserAgentError(f"usage: {usage}")
         await self.ua.set_video(args[1] if len(args) > 1 else None, args[0] == "on")
 
     async def _transfer(self, args: list[str]) -> None:
@@ -1008,6 +897,7 @@ async def run(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         early_media=args.early_media,
         limits=dataclasses.replace(Limits(), ring_timeout=args.ring_timeout, max_ringing=args.max_ringing),
         user_agent=args.user_agent or None,
+        network_check=args.network_check or None,
     )
     cli = Cli(ua, stdout, args.json)
     try:

@@ -178,6 +178,35 @@ class NatLab(NamespaceLab):
             if result.returncode != 0:
                 raise RuntimeError(f"{' '.join(rule)} in {nat} failed:\n{result.stdout}{result.stderr}")
 
+    def move_public(self, side: str, address: str) -> None:
+        """The NAT of ``side`` ("A" or "B") gets a new public address in place of its own: what a laptop meets
+        when it changes network. Removing the old address drops the NAT's mappings (masquerade forgets them),
+        so every flow from that LAN leaves from ``address`` from now on."""
+        nat, public_if = f"nat{side}", f"{side.lower()}-pub"
+        for step in (
+            # Without this, removing an interface's primary address removes the others of its subnet too.
+            ["sysctl", "-qw", f"net.ipv4.conf.{public_if}.promote_secondaries=1"],
+            ["ip", "addr", "add", f"{address}/24", "dev", public_if],
+            ["ip", "addr", "del", f"{NAT_PUBLIC[side]}/24", "dev", public_if],
+        ):
+            result = self.run(nat, step)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(step)} in {nat} failed:\n{result.stdout}{result.stderr}")
+
+    def move_host(self, side: str, address: str) -> None:
+        """The phone's own host in LAN ``side`` gets ``address`` in place of its own (same LAN, same NAT): what
+        a laptop meets when it moves between networks. Sockets bound to the old address can no longer send."""
+        lan, lan_if = f"lan{side}", f"lan-{side.lower()}"
+        for step in (
+            ["sysctl", "-qw", f"net.ipv4.conf.{lan_if}.promote_secondaries=1"],
+            ["ip", "addr", "add", f"{address}/24", "dev", lan_if],
+            ["ip", "addr", "del", f"{LAN_HOST[side]}/24", "dev", lan_if],
+            ["ip", "route", "replace", "default", "via", LAN_GATEWAY[side]],
+        ):
+            result = self.run(lan, step)
+            if result.returncode != 0:
+                raise RuntimeError(f"{' '.join(step)} in {lan} failed:\n{result.stdout}{result.stderr}")
+
     def turn_log(self) -> str:
         """What the relaying coturn logged (``--verbose``: each session's allocation, permissions, refreshes)."""
         path = self.workdir / "turnserver-relay.log"

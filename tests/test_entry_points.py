@@ -27,7 +27,11 @@ def test_cli_help_lists_its_options() -> None:
 def test_parse_benchmark_runs_and_our_parser_gets_the_corpus_right() -> None:
     out = subprocess.run(
         [sys.executable, "benchmarks/parse_bench.py", "--quick", "--json", "--parsers", "softphone"],
-        capture_output=True, text=True, check=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        cwd=ROOT,
     )
     report = json.loads(out.stdout)
     (ours,) = report["parsers"]

@@ -2059,6 +2059,10 @@
             <translation>ruft Sie an</translation>
         </message>
         <message>
+            <source>is calling you with video</source>
+            <translation>ruft Sie mit Video an</translation>
+        </message>
+        <message>
             <source>Call status</source>
             <translation>Anrufstatus</translation>
         </message>
@@ -2095,6 +2099,26 @@
             <translation>&amp;Besetzt</translation>
         </message>
         <message>
+            <source>Answer &amp;without video</source>
+            <translation>Ohne &amp;Video annehmen</translation>
+        </message>
+        <message>
+            <source>Answer without video</source>
+            <translation>Ohne Video annehmen</translation>
+        </message>
+        <message>
+            <source>Answer with audio only; the video is declined (Ctrl+Shift+Return)</source>
+            <translation>Nur mit Ton annehmen; das Video wird abgelehnt (Strg+Umschalt+Eingabe)</translation>
+        </message>
+        <message>
+            <source>&amp;Answer with video</source>
+            <translation>Mit Video &amp;annehmen</translation>
+        </message>
+        <message>
+            <source>Answer with video</source>
+            <translation>Mit Video annehmen</translation>
+        </message>
+        <message>
             <source>Busy</source>
             <translation>Beschäftigt</translation>
         </message>
@@ -2112,6 +2136,10 @@
         <message>
             <source>answering …</source>
             <translation>wird angenommen …</translation>
+        </message>
+        <message>
+            <source>answering without video …</source>
+            <translation>wird ohne Video angenommen …</translation>
         </message>
         <message>
             <source>declining …</source>
@@ -2373,6 +2401,17 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>History ({count})</source>
             <translation>Verlauf ({count})</translation>
+        </message>
+        <message>
+            <source>The network changed: registered again from the new address</source>
+            <translation>Das Netzwerk hat sich geändert: erneut von der neuen Adresse angemeldet</translation>
+        </message>
+        <message numerus="yes">
+            <source>; moving %n call(s) there</source>
+            <translation>
+                <numerusform>; %n Gespräch wird dorthin verlegt</numerusform>
+                <numerusform>; %n Gespräche werden dorthin verlegt</numerusform>
+            </translation>
         </message>
         <message numerus="yes">
             <source>%n new voice message(s)</source>
@@ -2784,6 +2823,10 @@ Klicken zum Annehmen.</translation>
             <translation>Gespräche</translation>
         </message>
         <message>
+            <source>Video</source>
+            <translation>Video</translation>
+        </message>
+        <message>
             <source>Paging</source>
             <translation>Durchsagen</translation>
         </message>
@@ -3014,6 +3057,227 @@ Klicken zum Annehmen.</translation>
         <message>
             <source>Cancel transfer</source>
             <translation>Weiterleitung abbrechen</translation>
+        </message>
+    </context>
+    <context>
+        <name>VideoPage</name>
+        <message>
+            <source>Camera (the first one found)</source>
+            <translation>Kamera (die erste gefundene)</translation>
+        </message>
+        <message>
+            <source>Test pattern</source>
+            <translation>Testbild</translation>
+        </message>
+        <message>
+            <source>Screen</source>
+            <translation>Bildschirm</translation>
+        </message>
+        <message>
+            <source>Nothing (receive only)</source>
+            <translation>Nichts (nur empfangen)</translation>
+        </message>
+        <message>
+            <source>VP8, then H.264</source>
+            <translation>VP8, dann H.264</translation>
+        </message>
+        <message>
+            <source>H.264, then VP8</source>
+            <translation>H.264, dann VP8</translation>
+        </message>
+        <message>
+            <source>VP8 only</source>
+            <translation>Nur VP8</translation>
+        </message>
+        <message>
+            <source>H.264 only</source>
+            <translation>Nur H.264</translation>
+        </message>
+        <message>
+            <source>&amp;Offer video in the calls I make</source>
+            <translation>In meinen Anrufen Video an&amp;bieten</translation>
+        </message>
+        <message>
+            <source>Offer video in calls</source>
+            <translation>Video in Anrufen anbieten</translation>
+        </message>
+        <message>
+            <source>Video source</source>
+            <translation>Videoquelle</translation>
+        </message>
+        <message>
+            <source>Video codecs</source>
+            <translation>Video-Codecs</translation>
+        </message>
+        <message>
+            <source>Looking for cameras …</source>
+            <translation>Kameras werden gesucht …</translation>
+        </message>
+        <message>
+            <source>Cameras</source>
+            <translation>Kameras</translation>
+        </message>
+        <message>
+            <source>&amp;Send:</source>
+            <translation>&amp;Senden:</translation>
+        </message>
+        <message>
+            <source>Cameras:</source>
+            <translation>Kameras:</translation>
+        </message>
+        <message>
+            <source>C&amp;odecs:</source>
+            <translation>C&amp;odecs:</translation>
+        </message>
+        <message>
+            <source>Video is encrypted as the call's sound is (the account's media encryption). A call offering video can always be answered without it.</source>
+            <translation>Video wird verschlüsselt wie der Ton des Anrufs (nach der Medienverschlüsselung des Kontos). Ein Anruf mit Video kann immer auch ohne Video angenommen werden.</translation>
+        </message>
+    </context>
+    <context>
+        <name>VideoView</name>
+        <message>
+            <source>Video</source>
+            <translation>Video</translation>
+        </message>
+        <message>
+            <source>Waiting for video …</source>
+            <translation>Warten auf Video …</translation>
+        </message>
+    </context>
+    <context>
+        <name>VideoWindow</name>
+        <message>
+            <source>Test pattern</source>
+            <translation>Testbild</translation>
+        </message>
+        <message>
+            <source>Screen</source>
+            <translation>Bildschirm</translation>
+        </message>
+        <message>
+            <source>Camera</source>
+            <translation>Kamera</translation>
+        </message>
+        <message>
+            <source>Nothing (camera off)</source>
+            <translation>Nichts (Kamera aus)</translation>
+        </message>
+        <message>
+            <source>Camera {device}</source>
+            <translation>Kamera {device}</translation>
+        </message>
+        <message>
+            <source>Screen {display}</source>
+            <translation>Bildschirm {display}</translation>
+        </message>
+        <message>
+            <source>Video with {remote}</source>
+            <translation>Video mit {remote}</translation>
+        </message>
+        <message>
+            <source>Video call</source>
+            <translation>Videoanruf</translation>
+        </message>
+        <message>
+            <source>Send my picture, or stop sending it (the video stays)</source>
+            <translation>Mein Bild senden oder nicht mehr senden (das Video bleibt)</translation>
+        </message>
+        <message>
+            <source>Share screen</source>
+            <translation>Bildschirm teilen</translation>
+        </message>
+        <message>
+            <source>Send the screen instead of the camera</source>
+            <translation>Den Bildschirm statt der Kamera senden</translation>
+        </message>
+        <message>
+            <source>Source</source>
+            <translation>Quelle</translation>
+        </message>
+        <message>
+            <source>Choose what the call sends</source>
+            <translation>Wählen, was der Anruf sendet</translation>
+        </message>
+        <message>
+            <source>Stop video</source>
+            <translation>Video beenden</translation>
+        </message>
+        <message>
+            <source>Drop the video from the call (the audio goes on)</source>
+            <translation>Das Video aus dem Anruf nehmen (der Ton läuft weiter)</translation>
+        </message>
+        <message>
+            <source>Full screen</source>
+            <translation>Vollbild</translation>
+        </message>
+        <message>
+            <source>Full screen (F11, Esc leaves)</source>
+            <translation>Vollbild (F11, Esc beendet es)</translation>
+        </message>
+        <message>
+            <source>Video: waiting for pictures …</source>
+            <translation>Video: warten auf Bilder …</translation>
+        </message>
+        <message>
+            <source>Video quality</source>
+            <translation>Videoqualität</translation>
+        </message>
+        <message>
+            <source>Video status</source>
+            <translation>Videostatus</translation>
+        </message>
+        <message>
+            <source>The call has no video now.</source>
+            <translation>Der Anruf hat jetzt kein Video.</translation>
+        </message>
+        <message>
+            <source>The call has ended.</source>
+            <translation>Der Anruf ist beendet.</translation>
+        </message>
+        <message>
+            <source>Camera off</source>
+            <translation>Kamera aus</translation>
+        </message>
+        <message>
+            <source>Camera on</source>
+            <translation>Kamera an</translation>
+        </message>
+        <message>
+            <source>Start video</source>
+            <translation>Video starten</translation>
+        </message>
+        <message>
+            <source>Sending: {source}</source>
+            <translation>Gesendet wird: {source}</translation>
+        </message>
+        <message>
+            <source>Camera off: the other side gets nothing from us.</source>
+            <translation>Kamera aus: die Gegenseite bekommt nichts von uns.</translation>
+        </message>
+        <message>
+            <source>Looking for cameras …</source>
+            <translation>Kameras werden gesucht …</translation>
+        </message>
+        <message>
+            <source>No camera found</source>
+            <translation>Keine Kamera gefunden</translation>
+        </message>
+        <message>
+            <source>Cameras cannot be used: {why}</source>
+            <translation>Kameras können nicht verwendet werden: {why}</translation>
+        </message>
+        <message>
+            <source>Video {codec} {width}×{height} · {fps:.0f} fps · {kbps:.0f} kbit/s · loss {loss:.1f} % · freezes {freezes}</source>
+            <translation>Video {codec} {width}×{height} · {fps:.0f} B/s · {kbps:.0f} kbit/s · Verlust {loss:.1f} % · Standbilder {freezes}</translation>
+        </message>
+        <message>
+            <source>Video</source>
+            <translation>Video</translation>
+        </message>
+        <message>
+            <source>Show the video, or add video to the call</source>
+            <translation>Das Video zeigen oder dem Anruf Video hinzufügen</translation>
         </message>
     </context>
     <context>

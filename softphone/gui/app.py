@@ -95,6 +95,7 @@ class Softphone:
         from softphone.gui.passwords import keep_password
         from softphone.gui.ringer import Ringer
         from softphone.gui.settings_audio import processing_from
+        from softphone.gui.settings_video import video_settings
         from softphone.gui.single_instance import SingleInstance, server_name
         from softphone.store import Store, default_settings_path, load_settings, save_settings
         from softphone.ua import UserAgent, device_media
@@ -139,6 +140,7 @@ class Softphone:
                 listen=sockets,
                 store=self.store,
                 media=device_media(audio.input_device, audio.output_device, processing_from(audio)),
+                video=video_settings(self.settings.video),
             )
         else:
             made = ua_factory([dataclasses.replace(account) for account in accounts], self.store)

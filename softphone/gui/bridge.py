@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from softphone.gui.workers import GuiRelay
-from softphone.ua import Event, UserAgent
+from softphone.ua import Event, PictureKind, UserAgent, VideoPicture
 
 log = logging.getLogger("softphone.gui.bridge")
 
@@ -63,7 +63,10 @@ class UaBridge(QObject):
 
     * ``event(object)`` — every UA event (a dataclass of :mod:`softphone.ua.events`);
     * ``error(str)`` — a command that failed, in words for the user;
-    * ``started()`` / ``stopped()`` — the UA's life cycle.
+    * ``started()`` / ``stopped()`` — the UA's life cycle;
+    * ``video_picture(str, str)`` — a call (its id) has a new picture of the ``remote`` or ``local`` kind;
+      :meth:`take_picture` gets it. Only the newest picture waits: the ones the GUI had no time to draw are
+      dropped on the video thread, never queued.
     """
 
     # The public name the rest of the GUI uses. It hides QObject.event(), which PySide leaves alone
@@ -72,6 +75,7 @@ class UaBridge(QObject):
     error = Signal(str)
     started = Signal()
     stopped = Signal()
+    video_picture = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -79,6 +83,7 @@ class UaBridge(QObject):
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_pictures: Callable[[], None] | None = None
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self.is_started = False
         self._relay = GuiRelay(self)
@@ -100,6 +105,8 @@ class UaBridge(QObject):
         self._thread = threading.Thread(target=self._run_loop, args=(loop, ready), name="softphone-core", daemon=True)
         self._thread.start()
         ready.wait(5.0)  # the thread only has to enter run_forever: microseconds
+        # Video threads say when a call's picture slot fills; the GUI thread takes the picture when it draws.
+        self._unsubscribe_pictures = ua.video_pictures.subscribe(self._picture_from_video_thread)
         self._unsubscribe = None
 
         async def boot() -> None:
@@ -144,6 +151,9 @@ class UaBridge(QObject):
         if thread is None or loop is None:
             return
         self.is_started = False
+        if self._unsubscribe_pictures is not None:
+            self._unsubscribe_pictures()
+            self._unsubscribe_pictures = None
         if ua is not None and not loop.is_closed():
             future = asyncio.run_coroutine_threadsafe(ua.stop(), loop)
             try:
@@ -261,6 +271,21 @@ class UaBridge(QObject):
         if self._thread is None:
             return  # stopped: the windows (and the store) may be gone already
         self.event.emit(event)
+
+    # --- video pictures (video threads → GUI) --------------------------------------------------
+
+    def _picture_from_video_thread(self, call_id: str, kind: str) -> None:
+        self._relay.post(lambda: self._emit_picture(call_id, kind))
+
+    def _emit_picture(self, call_id: str, kind: str) -> None:
+        if self._thread is not None:
+            self.video_picture.emit(call_id, kind)
+
+    def take_picture(self, call_id: str, kind: PictureKind) -> VideoPicture | None:
+        """The newest picture of the call not drawn yet (None: nothing new). Never waits for a video thread
+        longer than it takes to swap a slot."""
+        ua = self.ua
+        return ua.video_pictures.take(call_id, kind) if ua is not None else None
 
 
 def _describe(exc: BaseException) -> str:

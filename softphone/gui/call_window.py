@@ -50,6 +50,7 @@ from softphone.gui.i18n import QT_TRANSLATE_NOOP, translate
 from softphone.gui.icons import app_icon, icon
 from softphone.gui.style import REFUSE, accent
 from softphone.gui.text import plain_label, plain_tooltip
+from softphone.gui.video_window import CallVideos
 from softphone.store import Store
 from softphone.ua import (
     CallEvent,
@@ -60,6 +61,8 @@ from softphone.ua import (
     RecordingEvent,
     TransferEvent,
     UserAgent,
+    VideoEvent,
+    VideoQualityEvent,
     cannot,
     why,
 )
@@ -310,6 +313,7 @@ class CallRow(QFrame):
         )
         self.split_button.setVisible(False)
         self.split_button.clicked.connect(self.split)
+        self.video = window.videos.row(self.call_id)
         self.in_conference = False
         self.levels_pending = False
         self.level_polls = 0  # answers received, for tests and diagnostics
@@ -332,6 +336,7 @@ class CallRow(QFrame):
             self.transfer_button,
             self.attended_button,
             self.record_button,
+            self.video.button,
             self.split_button,
             self.hangup_button,
         ):
@@ -364,6 +369,7 @@ class CallRow(QFrame):
         layout.addLayout(actions)
         layout.addWidget(self.dialpad)
         layout.addLayout(quality)
+        layout.addWidget(self.video.quality_label)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.transfer_label)
         self.transfer_dialog: TransferDialog | None = None
@@ -455,7 +461,7 @@ class CallRow(QFrame):
 
     def _enable(self) -> None:
         up = self.established
-        for button in (self.hold_button, self.dtmf_button, self.transfer_button, self.record_button):
+        for button in (self.hold_button, self.dtmf_button, self.transfer_button, self.record_button, self.video.button):
             button.setEnabled(up)
         self.mute_button.setEnabled(up and MUTE_SUPPORTED)
         self.attended_button.setEnabled(up and len(self.window_.other_calls(self.call_id)) > 0)
@@ -698,6 +704,14 @@ class CallWindow(QWidget):
         self.store = store
         self.recordings_dir = recordings_dir
         self.rows: dict[str, CallRow] = {}
+        # What a call's video sends until the user picks something else (the settings' video source).
+        self.video_source: str | None = "camera"
+        self.videos = CallVideos(
+            bridge,
+            lambda call_id: self.rows[call_id].remote_text if call_id in self.rows else call_id,
+            lambda: self.video_source,
+        )
+        self.videos.show_error = self.show_error
         self.setWindowTitle(self.tr("Calls — Softphone"))
         self.setWindowIcon(app_icon())
         self.setAccessibleName(self.tr("Calls"))
@@ -852,6 +866,7 @@ class CallWindow(QWidget):
             other._enable()
         self._update_merge()
         if event.state == "ended":
+            self.videos.ended(event.call_id)
             QTimer.singleShot(self.ENDED_LINGER_MS, lambda: self._remove(event.call_id))
 
     def _remove(self, call_id: str) -> None:
@@ -874,6 +889,12 @@ class CallWindow(QWidget):
             return
         if isinstance(event, ConferenceEvent):
             self.on_conference(event)
+            return
+        if isinstance(event, VideoEvent):
+            self.videos.on_video(event)
+            return
+        if isinstance(event, VideoQualityEvent):
+            self.videos.on_quality(event)
             return
         call_id = getattr(event, "call_id", None)
         row = self.rows.get(call_id) if isinstance(call_id, str) else None

@@ -60,6 +60,7 @@ class IncomingCallWindow(QWidget):
         contact: Contact | None,
         on_answer: Callable[[str], None],
         on_decline: Callable[[str, int], None],
+        on_answer_audio: Callable[[str], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, Qt.WindowType.Window | Qt.WindowType.WindowStaysOnTopHint)
@@ -67,6 +68,9 @@ class IncomingCallWindow(QWidget):
         self.call_event = event
         self._on_answer = on_answer
         self._on_decline = on_decline
+        self._on_answer_audio = on_answer_audio
+        # The caller offers video we could take: say so, and offer to answer with the audio only.
+        self.video = event.video
         self.decided = False
         name = event.remote_display_name or (contact.name if contact is not None else None)
         number = caller_number(event.remote_uri)
@@ -95,7 +99,7 @@ class IncomingCallWindow(QWidget):
         )
         identity.setAccessibleName(self.tr("Asserted identity"))
         identity.setVisible(bool(event.asserted_identity))
-        self.status = plain_label(self.tr("is calling you"))
+        self.status = plain_label(self.tr("is calling you with video") if event.video else self.tr("is calling you"))
         self.status.setAccessibleName(self.tr("Call status"))
         self.waiting_label = QLabel()
         self.waiting_label.setAccessibleName(self.tr("Calls waiting"))
@@ -108,6 +112,14 @@ class IncomingCallWindow(QWidget):
         self.decline_button.setAccessibleName(self.tr("Decline"))
         self.decline_button.setToolTip(self.tr("Decline (Ctrl+D)"))
         self.busy_button = QPushButton(self.tr("&Busy"))
+        self.audio_button = QPushButton(icon("phone"), self.tr("Answer &without video"))
+        self.audio_button.setAccessibleName(self.tr("Answer without video"))
+        self.audio_button.setToolTip(self.tr("Answer with audio only; the video is declined (Ctrl+Shift+Return)"))
+        self.audio_button.setVisible(event.video and on_answer_audio is not None)
+        self.audio_button.clicked.connect(self.answer_audio)
+        if event.video:
+            self.answer_button.setText(self.tr("&Answer with video"))
+            self.answer_button.setAccessibleName(self.tr("Answer with video"))
         accent(self.answer_button, ACCEPT, padding="8px 18px")
         accent(self.decline_button, REFUSE, padding="8px 18px")
         self.busy_button.setMinimumHeight(self.answer_button.sizeHint().height())
@@ -116,7 +128,12 @@ class IncomingCallWindow(QWidget):
         self.answer_button.clicked.connect(self.answer)
         self.decline_button.clicked.connect(self.decline)
         self.busy_button.clicked.connect(self.busy)
-        for keys, slot in (("Ctrl+Return", self.answer), ("Ctrl+D", self.decline), ("Ctrl+B", self.busy)):
+        for keys, slot in (
+            ("Ctrl+Return", self.answer),
+            ("Ctrl+Shift+Return", self.answer_audio),
+            ("Ctrl+D", self.decline),
+            ("Ctrl+B", self.busy),
+        ):
             QShortcut(QKeySequence(keys), self, slot)
 
         text = QVBoxLayout()
@@ -130,6 +147,7 @@ class IncomingCallWindow(QWidget):
         top.addLayout(text, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.answer_button)
+        buttons.addWidget(self.audio_button)
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.busy_button)
         layout = QVBoxLayout(self)
@@ -203,6 +221,17 @@ class IncomingCallWindow(QWidget):
         self.decided = True
         self.status.setText(self.tr("answering …"))
         self._on_answer(self.call_id)
+
+    def answer_audio(self) -> None:
+        """Answer with the audio only (the offered video declined); as Answer without a video offer."""
+        if not self.video or self._on_answer_audio is None:
+            self.answer()
+            return
+        if self.decided:
+            return
+        self.decided = True
+        self.status.setText(self.tr("answering without video …"))
+        self._on_answer_audio(self.call_id)
 
     def decline(self) -> None:
         self._decline(603, self.tr("declining …"))

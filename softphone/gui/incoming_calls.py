@@ -58,7 +58,13 @@ class IncomingCalls:
                 contact = self.store.contacts.find_by_uri(event.remote_uri)
             except Exception as exc:
                 log.info("contact lookup failed: %s", exc)
-        window = IncomingCallWindow(event, contact=contact, on_answer=self.answer, on_decline=self.decline)
+        window = IncomingCallWindow(
+            event,
+            contact=contact,
+            on_answer=self.answer,
+            on_decline=self.decline,
+            on_answer_audio=lambda call_id: self.answer(call_id, video=False),
+        )
         self.windows[event.call_id] = window
         window.set_waiting(len(self.waiting))
         window.show()
@@ -128,7 +134,8 @@ class IncomingCalls:
         for window in self.windows.values():
             window.set_waiting(len(self.waiting))
 
-    def answer(self, call_id: str) -> None:
+    def answer(self, call_id: str, *, video: bool = True) -> None:
+        """Answer through the UA; ``video`` False declines the caller's video (the call is audio only)."""
         ua = self.bridge.ua
         if ua is None:
             return
@@ -140,7 +147,7 @@ class IncomingCalls:
                 window.failed(cannot("answer the call", str(exc)))
             self._show_error(cannot("answer the call", str(exc)))
 
-        self.bridge.run(lambda: ua.answer(call_id), on_error=failed)
+        self.bridge.run(lambda: ua.answer(call_id, video=video), on_error=failed)
 
     def decline(self, call_id: str, code: int = 603) -> None:
         ua = self.bridge.ua

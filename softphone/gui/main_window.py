@@ -75,6 +75,7 @@ from softphone.ua import (
     ErrorEvent,
     IncomingCallEvent,
     MwiEvent,
+    NetworkChangeEvent,
     PageEndedEvent,
     PageStartedEvent,
     RegistrationEvent,
@@ -196,6 +197,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.call_window = CallWindow(bridge, store, self.recordings_dir)
+        video_source = self.settings.video.source
+        self.call_window.video_source = None if video_source == "none" else video_source
         if use_tray and QSystemTrayIcon.isSystemTrayAvailable():
             self._make_tray()
 
@@ -605,7 +608,7 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(self.tr("Calling {address} …").format(address=address_shown(target)), 5000)
         self.bridge.run(
-            lambda: ua.call(target),
+            lambda: ua.call(target, video=self.settings.video.enabled),
             on_error=lambda exc: self.show_error(cannot(f"call {address_shown(target)}", str(exc))),
         )
 
@@ -724,6 +727,11 @@ class MainWindow(QMainWindow):
             self.show_error(event.message)
         elif isinstance(event, PageStartedEvent | PageEndedEvent):
             self.page_button.on_event(event)
+        elif isinstance(event, NetworkChangeEvent):
+            text = self.tr("The network changed: registered again from the new address")
+            if event.calls:
+                text += self.tr("; moving %n call(s) there", "", len(event.calls))
+            self.statusBar().showMessage(text, 10000)
         else:
             self.call_window.on_event(event)
 
@@ -826,6 +834,7 @@ class MainWindow(QMainWindow):
         self.places.remember_all()
         self.incoming_calls.close_all()
         self.passwords.close_all()
+        self.call_window.videos.close_all()
         self.call_window.close()
         self.chat_window.close()
         if self.tray is not None:

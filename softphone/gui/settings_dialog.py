@@ -1,9 +1,10 @@
 """The settings dialog: accounts, audio devices, codec order, call handling and start at login.
 
 :class:`SettingsDialog` edits a copy of :class:`~softphone.store.Settings`
-on six pages, each a module of its own (:mod:`~softphone.gui.settings_accounts`,
+on seven pages, each a module of its own (:mod:`~softphone.gui.settings_accounts`,
 :mod:`~softphone.gui.settings_audio`, :mod:`~softphone.gui.settings_calls`
-for codecs and calls, :mod:`~softphone.gui.paging`, :mod:`~softphone.gui.settings_general`). *OK* or
+for codecs and calls, :mod:`~softphone.gui.settings_video`, :mod:`~softphone.gui.paging`,
+:mod:`~softphone.gui.settings_general`). *OK* or
 *Apply* writes it with :func:`~softphone.store.save_settings`, keeps new
 passwords where the user chose (keyring, a file only the user may read, or
 nowhere; never the settings file), writes or removes the XDG autostart
@@ -46,6 +47,7 @@ from softphone.gui.settings_accounts import AccountsPage, ConnectionTester, UaFa
 from softphone.gui.settings_audio import AudioPage, processing_from
 from softphone.gui.settings_calls import CallsPage, CodecsPage, apply_to_ua, forwarding_for
 from softphone.gui.settings_general import GeneralPage
+from softphone.gui.settings_video import VideoPage, video_settings
 from softphone.store import Settings, save_settings
 from softphone.ua import cannot, device_media
 
@@ -88,6 +90,7 @@ class SettingsDialog(QDialog):
         self.codecs_page = CodecsPage(self.settings)
         self.calls_page = CallsPage(self.settings)
         self.paging_page = PagingPage(self.settings)
+        self.video_page = VideoPage(self.settings)
         self.general_page = GeneralPage(settings_path)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName(self.tr("Settings sections"))
@@ -95,6 +98,7 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self.audio_page, self.tr("Audio"))
         self.tabs.addTab(self.codecs_page, self.tr("Codecs"))
         self.tabs.addTab(self.calls_page, self.tr("Calls"))
+        self.tabs.addTab(self.video_page, self.tr("Video"))
         self.tabs.addTab(self.paging_page, self.tr("Paging"))
         self.tabs.addTab(self.general_page, self.tr("General"))
         layout.addWidget(self.tabs, 1)
@@ -145,6 +149,7 @@ class SettingsDialog(QDialog):
         self.codecs_page.collect_into(settings)
         self.calls_page.collect_into(settings)
         self.paging_page.collect_into(settings)
+        self.video_page.collect_into(settings)
         return settings
 
     def apply(self) -> bool:
@@ -205,6 +210,8 @@ class SettingsDialog(QDialog):
                 snapshot.audio.input_device, snapshot.audio.output_device, processing_from(snapshot.audio)
             )
             bridge.call(setattr, ua, "media", media)
+        # Calls from now on; a call in progress keeps what it has.
+        bridge.call(setattr, ua, "video", video_settings(snapshot.video))
         notes += apply_paging(bridge, snapshot.paging, self.status.setText)
         return list(dict.fromkeys(notes))
 
@@ -230,6 +237,7 @@ def show_settings(window: MainWindow) -> SettingsDialog:
     def applied(settings: Settings) -> None:
         window.ringer.device = settings.audio.ringing_device or settings.audio.output_device
         window.ringer.tone = settings.audio.ringtone
+        window.call_window.video_source = None if settings.video.source == "none" else settings.video.source
 
     dialog.applied.connect(applied)
     dialog.accounts_applied.connect(window.apply_accounts)

@@ -48,6 +48,7 @@ core loop with ``call_soon_threadsafe``).
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import random
@@ -57,7 +58,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from softphone.ice.agent import Route
 from softphone.ice.candidate import NegotiatedIce
@@ -78,6 +79,7 @@ from softphone.media.events import (
     QualityCallback,
     RemoteBye,
 )
+from softphone.media.gather import ReflexiveQueries, ReflexiveQueryError
 from softphone.media.ice_link import IceLink, RelayedSocket
 from softphone.media.keepalive import MediaKeepalive
 from softphone.media.parameters import (
@@ -131,6 +133,7 @@ __all__ = [
     "wav_source",
 ]
 
+_T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 _MAX_DATAGRAM = 2048
@@ -282,6 +285,9 @@ class MediaSession:
         self._keepalive = MediaKeepalive(keepalive, clock())
         self._stun_received = 0
         self._ice: IceLink | None = None
+        self._queries = ReflexiveQueries(self._send_around_ice)
+        self._asked: list[concurrent.futures.Future[tuple[str, int]]] = []
+        self._ended = False
 
         cname = cname or f"softphone-{rng.getrandbits(48):012x}@{self.local_address[0]}"
         self._send = SendStream(source, self._send_rtp, rng)
@@ -419,6 +425,54 @@ class MediaSession:
             raise MediaError(f"unknown media direction {direction!r}")
         self._command(lambda: self._set_direction(direction))
 
+    def reflexive_address(self, server: tuple[str, int]) -> concurrent.futures.Future[tuple[str, int]]:
+        """Where ``server`` (a STUN server) sees this media port now: the mapped address, or a
+        :class:`~softphone.media.gather.ReflexiveQueryError`. Asked by the media thread, which owns the socket."""
+        future: concurrent.futures.Future[tuple[str, int]] = concurrent.futures.Future()
+        with self._lock:
+            if self._stop.is_set() or self._ended:
+                future.set_exception(ReflexiveQueryError("the call's media stopped"))
+                return future
+            self._asked = [f for f in self._asked if not f.done()] + [future]
+        self._command(lambda: self._queries.start(server, self._clock(), future))
+        return future
+
+    def reallocate_relay(self) -> concurrent.futures.Future[tuple[tuple[str, int], tuple[str, int] | None]]:
+        """A new TURN allocation for the session's relayed socket (our address moved): the future of the new
+        relayed and mapped addresses; a :class:`MediaError` when the media has no relay."""
+        future: concurrent.futures.Future[tuple[tuple[str, int], tuple[str, int] | None]] = concurrent.futures.Future()
+
+        def start() -> None:
+            sock = self._sock
+            if not isinstance(sock, RelayedSocket):
+                future.set_exception(MediaError("the call's media has no relay"))
+                return
+            allocation = sock.reallocate()
+            allocation.add_done_callback(lambda done: _copy_outcome(done, future))
+
+        self._command(start)
+        return future
+
+    def replace_socket(self, sock: socket.socket) -> None:
+        """Media leaves from and arrives at ``sock`` from now on: our address changed (a new network) and the
+        old socket is bound to an address we no longer have. The session owns ``sock``; the old one is closed
+        if it owned it. ICE waits for the restart that follows (its pairs were the old socket's)."""
+        sock.setblocking(False)
+
+        def swap() -> None:
+            old, owned = self._sock, self._owns_sock
+            self._sock, self._owns_sock = sock, True
+            self.local_address = tuple(sock.getsockname())
+            self._ice = None
+            self._receive.forget_source()
+            self._rtcp.source = None
+            if self._rtcp_sock is not None:
+                self._setup_rtcp_socket()
+            if owned:
+                old.close()
+
+        self._command(swap)
+
     def set_answered(self) -> None:
         """The call is answered: a peer sending from elsewhere than its SDP address may now be latched.
 
@@ -460,6 +514,12 @@ class MediaSession:
                 self._send_dtls(self._protection.start(self._clock()))
 
         self._command(apply)
+
+    @property
+    def playout_delay(self) -> float | None:
+        """How long after the peer's capture (its clock, from its SRs) the audio we play now was taken: the
+        audio side of lip sync (:mod:`softphone.media.lip_sync`); readable from any thread."""
+        return self._receive.sync.delay
 
     @property
     def encryption(self) -> ProtectionStatus | None:
@@ -691,6 +751,12 @@ class MediaSession:
                 self._wait_and_receive(deadline - now)
             self._guarded(self._send_bye)
         finally:
+            with self._lock:
+                self._ended = True
+                self._queries.cancel()
+                for future in self._asked:
+                    if not future.done():
+                        future.set_exception(ReflexiveQueryError("the call's media stopped"))
             log.debug("media thread for %s ended", self.local_address)
 
     def _guarded(self, step: Callable[[], None]) -> None:
@@ -736,6 +802,8 @@ class MediaSession:
                 if is_stun(data):
                     # RFC 7983: STUN on the media port, for ICE when the call has it.
                     self._stun_received += 1
+                    if self._queries.handle(data, addr, now):
+                        continue
                     if self._ice is not None:
                         self._ice.handle(data, addr, now)
                     continue
@@ -756,23 +824,17 @@ class MediaSession:
     def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
         """RFC 7983: DTLS goes to the handshake, SRTP/SRTCP is checked and decrypted; None: nothing to pass on."""
         protection = self._protection
-        if is_dtls(data):
-            if protection is None or protection.dtls is None or sock is not self._sock:
-                self._dropped_other += 1
-                return None
-            if not self._dtls_source(addr):
-                protection.dropped["dtls_wrong_source"] += 1
-                return None
-            out, event = protection.handle_dtls(data, now)
-            for datagram in out:
-                self._sendto(self._sock, datagram, addr)
-            if event is not None:
-                self._report(event)
+        if is_dtls(data) and (protection is None or protection.dtls is None or sock is not self._sock):
+            self._dropped_other += 1
             return None
         if protection is None:
             return data
-        result = protection.unprotect(data)
-        return None if result is None else result[0]
+        plain, out, event = protection.receive(data, now, from_peer=self._dtls_source(addr))
+        for datagram in out:
+            self._sendto(self._sock, datagram, addr)
+        if event is not None:
+            self._report(event)
+        return plain
 
     def _dtls_source(self, addr: Address) -> bool:
         """DTLS only from the peer's SDP address, or the source the RTP receiver latched onto."""
@@ -805,6 +867,8 @@ class MediaSession:
         now = self._clock()
         if self._ice is not None:
             self._ice.poll(now)
+        if self._queries:
+            self._queries.poll(now)
         self._poll_protection(now)
         sent = self._send.step(self.sending)
         played = self._receive.play(now, self.playing)
@@ -864,6 +928,17 @@ class MediaSession:
         except OSError:
             self._send_errors += 1
             return False
+
+    def _send_around_ice(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Straight from the socket (around the TURN relay too): for the media port's own STUN queries."""
+        sock = self._sock
+        try:
+            if isinstance(sock, RelayedSocket) and sock.direct:
+                sock.send_direct(data, addr)
+            else:
+                sock.sendto(data, addr)
+        except OSError:
+            self._send_errors += 1
 
     def _send_rtp(self, data: bytes) -> bool:
         if self._protection is not None:
@@ -932,6 +1007,16 @@ class MediaSession:
             callback(value)
         except Exception:
             log.exception("media session callback %r raised", callback)
+
+
+def _copy_outcome(source: concurrent.futures.Future[_T], target: concurrent.futures.Future[_T]) -> None:
+    if target.done():
+        return
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 def _text(address: Address) -> str:

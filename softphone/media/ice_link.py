@@ -12,6 +12,7 @@ after, media goes to the selected pair's remote address by its path, and
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import socket
 from collections.abc import Callable
@@ -38,6 +39,10 @@ class RelayedSocket(Protocol):
 
     def watched(self) -> tuple[socket.socket, ...]:
         """Sockets besides this one to select on (the TURN server's TCP/TLS connection); readable: recvfrom."""
+        ...
+
+    def reallocate(self) -> concurrent.futures.Future[tuple[Address, Address | None]]:
+        """A new allocation after our address moved: the future of its relayed and mapped addresses."""
         ...
 
 

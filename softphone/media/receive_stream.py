@@ -30,6 +30,7 @@ from softphone.media.dtmf import DtmfReceiver
 from softphone.media.errors import MediaError
 from softphone.media.events import DtmfReceived, MediaEvent, OneWayAudio
 from softphone.media.jitter import Frame, JitterBuffer, Missing
+from softphone.media.lip_sync import StreamClock
 from softphone.media.parameters import Address, CodecDescription, MediaParameters
 from softphone.media.quality import OneWayAudioDetector, QualitySnapshot, estimate_mos, r_factor
 from softphone.media.resample import Resampler
@@ -67,6 +68,8 @@ class ReceiveStream:
         self.receiver = RtpReceiver({})
         self.jitter = JitterBuffer(min_delay=0.010)
         self.jitter_rate = 8000
+        # The peer's clock from its SRs and the delay of what we play: the audio side of lip sync.
+        self.sync = StreamClock(self.jitter_rate)
         self._params: MediaParameters | None = None
         self._dtmf_receivers: dict[int, DtmfReceiver] = {}
         self._decoders: dict[int, _Decoder] = {}
@@ -133,6 +136,7 @@ class ReceiveStream:
     def forget_source(self) -> None:
         """The remote media address changed (RFC 3264 8.3.1): forget the latched source and start afresh."""
         self.receiver.reset_latch()
+        self.sync.reset()
         self.source_ended = False
 
     def end_source(self, ssrcs: tuple[int, ...], now: float) -> bool:
@@ -214,6 +218,8 @@ class ReceiveStream:
         pcm48: Samples | None = None
         if isinstance(item, Frame):
             pcm48 = self._decode_frame(item.payload)
+            self.sync.clock_rate = self.jitter_rate
+            self.sync.on_played(item.timestamp, now)
         elif isinstance(item, Missing):
             pcm48 = self._decode_missing(item.next_payload)
         else:

@@ -196,6 +196,7 @@ class RtcpScheduler:
         if isinstance(packet, SenderReport | ReceiverReport):
             if isinstance(packet, SenderReport) and latched is not None and packet.ssrc == latched:
                 self._receive.receiver.note_sender_report(packet.ntp_timestamp, now)
+                self._receive.sync.on_sender_report(packet.ntp_timestamp, packet.rtp_timestamp)
             for block in packet.reports:
                 if block.ssrc != self._send.rtp.ssrc:
                     continue

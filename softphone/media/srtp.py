@@ -246,6 +246,23 @@ class MediaProtection:
 
     # --- packets -----------------------------------------------------------------------------
 
+    def receive(
+        self, data: bytes, now: float, *, from_peer: bool
+    ) -> tuple[bytes | None, list[bytes], MediaEvent | None]:
+        """An arriving datagram on the RTP socket (RFC 7983): (the plain RTP/RTCP packet or None, DTLS datagrams
+        to send back, an event). DTLS goes to the handshake when it comes ``from_peer``; SRTP/SRTCP is checked."""
+        if is_dtls(data):
+            if self.dtls is None:
+                self.dropped["srtp_plain"] += 1
+                return None, [], None
+            if not from_peer:
+                self.dropped["dtls_wrong_source"] += 1
+                return None, [], None
+            out, event = self.handle_dtls(data, now)
+            return None, out, event
+        result = self.unprotect(data)
+        return (None if result is None else result[0]), [], None
+
     @property
     def ready(self) -> bool:
         return self.transform is not None

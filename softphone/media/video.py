@@ -12,6 +12,12 @@ frames until a key frame; the session asks for one with PLI (or FIR), and
 answers the peer's PLI/FIR with a key frame. RTCP goes out about once a
 second (SR or RR with a reception report, our CNAME, and the feedback due).
 Garbage from the network moves a counter and is dropped.
+
+With keys from offer/answer (``params.crypto``) every packet is SRTP/SRTCP
+(RFC 3711) through :class:`~softphone.media.srtp.MediaProtection`, as the
+audio's are: SDES keys at once, DTLS-SRTP keys after a handshake on the video
+socket (RFC 5764). Nothing leaves in clear, and a packet that fails its check
+is counted by reason and never reaches the decoder.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ from typing import Protocol
 
 import av
 
+from softphone.media.dtls import DtlsIdentity
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed, EncryptionReady, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
-from softphone.media.parameters import Address, StreamParameters
+from softphone.media.lip_sync import StreamClock, av_offset, video_hold
+from softphone.media.parameters import Address, CryptoParameters, StreamParameters
 from softphone.media.rtcp import (
     Bye,
     ReceiverReport,
@@ -43,9 +52,11 @@ from softphone.media.rtcp import (
     is_rtcp,
     parse_compound,
 )
-from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback
+from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback, tmmbn
 from softphone.media.rtp import RtpReceiver, RtpSender
-from softphone.media.video_codec import CODECS, VideoDecoder, VideoEncoder, VideoRecorder
+from softphone.media.srtp import MediaProtection, check_crypto
+from softphone.media.video_codec import CODECS, AdaptiveEncoder, VideoDecoder, VideoRecorder
+from softphone.media.video_rate import SendRateController
 from softphone.media.video_sources import VideoSource
 from softphone.media.vp8 import Vp8Format, Vp8Packetizer
 
@@ -56,6 +67,8 @@ log = logging.getLogger("softphone.media")
 CLOCK_RATE = 90000
 _MAX_DATAGRAM = 2048
 _DRAIN_LIMIT = 256
+# At most this many datagrams queued before a session starts are thrown away (a socket's buffer holds fewer).
+_STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
@@ -84,6 +97,10 @@ class VideoParameters(StreamParameters, Protocol):
 
     @property
     def feedback(self) -> frozenset[str]: ...
+    @property
+    def crypto(self) -> CryptoParameters | None: ...
+    @property
+    def max_bitrate(self) -> int | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +122,27 @@ class VideoQuality:
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+    # SRTP: whether the keys are in place, and the packets refused by SRTP (failed authentication, replays).
+    encrypted: bool = False
+    srtp_dropped: int = 0
+    # What we send: the bitrate the peer's reports allow, and the picture size and frame rate it pays for.
+    target_bitrate_kbps: float = 0.0
+    send_width: int = 0
+    send_height: int = 0
+    send_fps: int = 0
+    # Lip sync (RFC 3550 6.4.1): how much later the picture is shown than the sound taken with it (ms).
+    av_offset_ms: float | None = None
 
 
 class VideoSession:
     """One call's video; see the module documentation.
 
     ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
-    even when the stream could. ``on_frame`` gets each decoded picture on the video thread.
+    even when the stream could. ``on_frame`` gets each decoded picture on the video thread, ``on_preview`` each
+    picture of ours before it is encoded (the self view); ``on_event`` what the DTLS handshake did
+    (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``). ``dtls_identity`` is our
+    certificate, needed when the keys come by DTLS-SRTP. ``audio_delay`` gives the call's audio playout delay
+    (``MediaSession.playout_delay``) for lip sync.
     """
 
     def __init__(
@@ -125,25 +156,44 @@ class VideoSession:
         recorder: VideoRecorder | None = None,
         on_frame: Callable[[av.VideoFrame], None] | None = None,
         on_quality: Callable[[VideoQuality], None] | None = None,
+        on_preview: Callable[[av.VideoFrame], None] | None = None,
+        on_event: Callable[[MediaEvent], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
         jitter_delay: float = 0.2,
+        dtls_identity: DtlsIdentity | None = None,
+        dtls_timeout: float = 10.0,
+        audio_delay: Callable[[], float | None] | None = None,
     ) -> None:
         codec = params.codec.name.upper()
         if codec not in CODECS:
             raise MediaError(f"video codec {params.codec.name} is not supported (VP8 and H264 are)")
         if not 1 <= fps <= 60:
             raise MediaError(f"frame rate {fps} is out of range 1-60")
+        try:
+            crypto = params.crypto
+            self._protection = (
+                None if crypto is None else MediaProtection(crypto, dtls_identity, handshake_timeout=dtls_timeout)
+            )
+        except ValueError as exc:
+            raise MediaError(f"cannot protect the video: {exc}") from exc
+        self._on_event = on_event
+        self._audio_delay = audio_delay
+        self.sync = StreamClock(CLOCK_RATE)
+        # Lip sync: decoded pictures held back until their sound plays (due time, picture), and for how long.
+        self._held: collections.deque[tuple[float, av.VideoFrame]] = collections.deque()
+        self.hold = 0.0
+        self._sending_since: float | None = None
         self._sock = sock
         self._sock.setblocking(False)
         self._rtcp_sock: socket.socket | None = None
         self._params = params
         self._source = source
         self._fps = fps
-        self._bitrate = bitrate
         self._recorder = recorder
         self._on_frame = on_frame
         self._on_quality = on_quality
+        self._on_preview = on_preview
         self._clock = clock
         self._wallclock = wallclock
         rng = random.Random()
@@ -160,7 +210,13 @@ class VideoSession:
             self._packetizer, payload_format = Vp8Packetizer(picture_id=rng.getrandbits(15)), Vp8Format()
         else:
             self._packetizer, payload_format = H264Packetizer(), H264Format()
-        self._encoder: VideoEncoder | None = None
+        self._encoder = AdaptiveEncoder(codec, fps, max_nal=_MAX_SINGLE_NAL if self._single_nal else None)
+        # The sender's bitrate and picture follow the peer's reports (bitrate: the maximum).
+        self._configured_bitrate = bitrate
+        self._peer_max_bitrate = params.max_bitrate
+        self.rate = (
+            SendRateController(source.width, source.height, fps, self._max_bitrate()) if source is not None else None
+        )
         self._decoder = VideoDecoder(codec, _sprop(fmtp) if codec == "H264" else b"")
         self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
@@ -175,6 +231,7 @@ class VideoSession:
         self._last_request = -1e9
         self._fir_sequence = 0
         self._pending_feedback: list[RtcpPacket] = []
+        self._tmmbn: RtcpPacket | None = None
         self._budget = float(_RETRANSMIT_BUDGET)
         self._budget_at = 0.0
         # Figures for VideoQuality.
@@ -201,8 +258,20 @@ class VideoSession:
             if self._thread is not None:
                 raise MediaError("video session already started")
             self._setup_rtcp_socket()
+            self._discard_queued()
             self._thread = threading.Thread(target=self._run, name=f"video-{self.local_address[1]}", daemon=True)
             self._thread.start()
+
+    def _discard_queued(self) -> None:
+        """Drop what waits on the port from before this session: the tail of a stream dropped by re-INVITE
+        would otherwise pass probation and latch the old SSRC, and the new stream would be refused."""
+        for _ in range(_STALE_LIMIT):
+            try:
+                self._sock.recv(_MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
 
     def stop(self, timeout: float = 2.0) -> None:
         """Send RTCP BYE, stop and join the thread, close the sockets, the recorder and the source."""
@@ -220,8 +289,7 @@ class VideoSession:
                 self._recorder.close()
             if self._source is not None:
                 self._source.close()
-            if self._encoder is not None:
-                self._encoder.close()
+            self._encoder.close()
             self._decoder.close()
 
     @property
@@ -233,7 +301,21 @@ class VideoSession:
         return self._recorder
 
     def update(self, params: VideoParameters) -> None:
-        """What a new offer/answer agreed (another address, direction or payload type)."""
+        """What a new offer/answer agreed (another address, direction, payload type or keys).
+
+        Raises :class:`MediaError` when the keys are unusable, or missing on an encrypted stream (protection is
+        never dropped mid-call); new SDES keys take over from the next packet.
+        """
+        crypto = params.crypto
+        if crypto is None and self._protection is not None:
+            raise MediaError("the video is encrypted; a plain re-offer cannot turn that off")
+        if crypto is not None:
+            if self._protection is None:
+                raise MediaError("encryption cannot start on a video stream that began in plain RTP")
+            try:
+                check_crypto(crypto)
+            except ValueError as exc:
+                raise MediaError(f"cannot protect the video: {exc}") from exc
 
         def apply() -> None:
             moved = (params.remote_address, params.remote_port) != (
@@ -247,8 +329,29 @@ class VideoSession:
                 self._receiver.remote = (params.remote_address, params.remote_port)
                 self._receiver.reset_latch()
             self._setup_rtcp_socket()
+            self._peer_max_bitrate = params.max_bitrate
+            if self.rate is not None:
+                self.rate.limit(self._max_bitrate())
+            if crypto is not None and self._protection is not None:
+                self._protection.update(crypto)
+                self._send_dtls(self._protection.start(self._clock()))
 
         self._command(apply)
+
+    def set_source(self, source: VideoSource | None) -> None:
+        """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
+
+        def apply() -> None:
+            old, self._source = self._source, source
+            if old is not None and old is not source:
+                old.close()
+            self._force_keyframe = True  # the peer's decoder starts the new picture at once
+
+        self._command(apply)
+
+    def _max_bitrate(self) -> int:
+        """The configured bitrate, or the peer's b= line when lower."""
+        return min(self._configured_bitrate, self._peer_max_bitrate or self._configured_bitrate)
 
     def request_keyframe(self) -> None:
         self._command(lambda: setattr(self, "_force_keyframe", True))
@@ -288,10 +391,14 @@ class VideoSession:
         next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.0)
         next_quality = now + _QUALITY_PERIOD
         failures = 0
+        if self._protection is not None:
+            with self._lock:
+                self._send_dtls(self._protection.start(now))
         while not self._stop.is_set():
             now = self._clock()
             if now < deadline:
-                self._wait_and_receive(deadline - now)
+                due = self._held[0][0] if self._held else deadline
+                self._wait_and_receive(min(deadline, due) - now)
                 continue
             try:
                 with self._lock:
@@ -329,13 +436,14 @@ class VideoSession:
         for sock in readable:
             with self._lock:
                 self._drain(sock)
-        if readable:
-            # A frame whose last packet just came is shown now, not at the next tick.
-            try:
-                with self._lock:
+        try:
+            with self._lock:
+                if readable:
+                    # A frame whose last packet just came is shown now, not at the next tick.
                     self._play(self._clock())
-            except Exception:
-                log.exception("video session %s: playing a frame failed", self.local_address)
+                self._show_held(self._clock())
+        except Exception:
+            log.exception("video session %s: playing a frame failed", self.local_address)
 
     def _drain(self, sock: socket.socket) -> None:
         for _ in range(_DRAIN_LIMIT):
@@ -347,6 +455,11 @@ class VideoSession:
                 continue
             now = self._clock()
             try:
+                if self._protection is not None:
+                    plain = self._unprotect(sock, data, addr, now)
+                    if plain is None:
+                        continue
+                    data = plain
                 if is_rtcp(data) or sock is self._rtcp_sock:
                     self._handle_rtcp(data, addr, now)
                 else:
@@ -362,6 +475,46 @@ class VideoSession:
             self._window_bytes_in += len(data)
         if self._assembler.has_missing:
             self._request_feedback(now)  # RFC 4585 3.5.2: a NACK goes out at once, not at the next tick
+
+    def _unprotect(self, sock: socket.socket, data: bytes, addr: Address, now: float) -> bytes | None:
+        protection = self._protection
+        assert protection is not None
+        # DTLS runs on the RTP port only, from the peer's SDP address or the source we latched onto.
+        latched = self._receiver.latched_addr
+        from_peer = sock is self._sock and (
+            addr[:2] == (self._params.remote_address, self._params.remote_port)
+            or (isinstance(latched, tuple) and addr[:2] == latched[:2])
+        )
+        plain, out, event = protection.receive(data, now, from_peer=from_peer)
+        for datagram in out:
+            self._sendto(self._sock, datagram, addr)
+        self._report_event(event)
+        return plain
+
+    def _report_event(self, event: MediaEvent | None) -> None:
+        if event is None:
+            return
+        if isinstance(event, EncryptionFailed):
+            log.warning("video encryption failed: %s", event.reason)
+        if isinstance(event, EncryptionReady):
+            self._force_keyframe = True  # what was encoded before the keys never left: start afresh
+        if self._on_event is not None:
+            try:
+                self._on_event(event)
+            except Exception:
+                log.exception("video event callback raised")
+
+    def _send_dtls(self, datagrams: list[bytes]) -> None:
+        for datagram in datagrams:
+            self._sendto(self._sock, datagram, self._remote_rtp())
+
+    def _poll_protection(self, now: float) -> None:
+        protection = self._protection
+        if protection is None or protection.dtls is None:
+            return
+        out, event = protection.poll(now)
+        self._send_dtls(out)
+        self._report_event(event)
 
     def _from_peer(self, addr: Address) -> bool:
         """RTCP is taken from where the peer's RTP comes from (rtcp-mux) or its SDP says; a NAT-ed peer's RTCP
@@ -386,11 +539,29 @@ class VideoSession:
             self.rtcp_malformed += 1
             return
         latched = self._receiver.latched_ssrc
+        ours = self._sender.ssrc
+        rate = self.rate
         for packet in packets:
             if isinstance(packet, SenderReport) and packet.ssrc == latched:
                 self._receiver.note_sender_report(packet.ntp_timestamp, now)
-        feedback = read_feedback(packets, self._sender.ssrc)
+                self.sync.on_sender_report(packet.ntp_timestamp, packet.rtp_timestamp)
+            if isinstance(packet, SenderReport | ReceiverReport) and rate is not None:
+                for block in packet.reports:
+                    if block.ssrc == ours:
+                        rate.on_report(block.highest_sequence, block.cumulative_lost, now)
+        feedback = read_feedback(packets, ours)
         self.rtcp_malformed += feedback.malformed
+        if rate is not None and feedback.remb is not None:
+            rate.on_remb(feedback.remb)
+        if rate is not None and feedback.tmmbr is not None:
+            bitrate, overhead, owner = feedback.tmmbr
+            changed = rate.tmmbr != bitrate
+            rate.on_tmmbr(bitrate)
+            # RFC 5104 4.2.2.1: the bound we now keep to goes back in a TMMBN, at once when it is a new one
+            # (a peer repeating its request gets the answer with our next report, not a packet per request).
+            self._tmmbn = tmmbn(ours, owner, bitrate, overhead)
+            if changed:
+                self._send_rtcp(now)
         if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
             self._force_keyframe = True
         if feedback.lost:
@@ -411,21 +582,33 @@ class VideoSession:
     # -- one tick: send a frame, play what came ------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        self._poll_protection(now)
         if self.sending:
             self._send_frame(now)
         self._play(now)
+        self._show_held(now)
         self._request_feedback(now)
 
     def _play(self, now: float) -> None:
         """Decode, record and hand on every frame the frame buffer has ready."""
         for frame in self._assembler.pop(now):
+            self.sync.on_played(frame.timestamp, now)
+            if self._audio_delay is not None:
+                self.hold = video_hold(self._audio_delay(), self.sync.delay, self.hold)
             errors = self._decoder.errors
             for picture in self._decoder.decode(frame.data):
-                self._played(picture, now)
+                if self.hold < 0.001 and not self._held:
+                    self._played(picture, now)
+                else:
+                    self._held.append((now + self.hold, picture))
             if self._decoder.errors > errors:
                 self._assembler.need_keyframe = True  # what follows refers to a picture we do not have
             if self._recorder is not None:
                 self._recorder.write(frame.data, frame.timestamp, frame.keyframe, (self.width, self.height))
+
+    def _show_held(self, now: float) -> None:
+        while self._held and self._held[0][0] <= now:
+            self._played(self._held.popleft()[1], now)
 
     def _send_frame(self, now: float) -> None:
         source = self._source
@@ -438,25 +621,39 @@ class VideoSession:
             self._source = None
             source.close()
             return
-        timestamp = self._sender.timestamp + self._index * CLOCK_RATE // self._fps
+        index = self._index
+        if index == 0:
+            self._sending_since = now
+        timestamp = self._sender.timestamp + index * CLOCK_RATE // self._fps
         self._index += 1
         if picture is None:
             return
-        if self._encoder is None:
-            max_nal = _MAX_SINGLE_NAL if self._single_nal else None
-            self._encoder = VideoEncoder(
-                self._codec, source.width, source.height, self._fps, self._bitrate, max_nal=max_nal
-            )
+        rate = self.rate
+        if rate is None:
+            # The first source set after the start (set_source): the size its pictures come in.
+            rate = self.rate = SendRateController(source.width, source.height, self._fps, self._max_bitrate())
+        if self._on_preview is not None:
+            try:
+                self._on_preview(picture)
+            except Exception:
+                log.exception("video preview callback raised")
         keyframe = self._force_keyframe
-        if keyframe:
+        result = self._encoder.encode(picture, index, keyframe, rate.layer, rate.target, now)
+        if result is None:
+            return  # the layer's frame rate skips this one
+        frames, fresh = result
+        if keyframe or fresh:
             self._force_keyframe = False
             self._last_forced = now
             self.keyframes_sent += 1
-        for encoded in self._encoder.encode(picture, keyframe):
+        for encoded in frames:
             payloads = self._packetizer.packetize(encoded)
             for n, payload in enumerate(payloads):
                 seq = self._sender.sequence
-                data = self._sender.packetize_at(payload, timestamp, marker=n == len(payloads) - 1)
+                data = self._protect(self._sender.packetize_at(payload, timestamp, marker=n == len(payloads) - 1))
+                if data is None:
+                    continue  # no keys yet (DTLS handshake): nothing leaves in clear
+                # Kept as sent: libsrtp would refuse to protect the same sequence number twice.
                 self._history[seq] = data
                 if len(self._history) > _HISTORY:
                     self._history.popitem(last=False)
@@ -519,34 +716,46 @@ class VideoSession:
             return self._remote_rtp()
         return (self._params.remote_address, self._params.remote_rtcp_port)
 
-    def _send_rtp(self, data: bytes) -> None:
+    def _protect(self, packet: bytes, *, rtcp: bool = False) -> bytes | None:
+        if self._protection is None:
+            return packet
+        return self._protection.protect(packet, rtcp=rtcp)
+
+    def _sendto(self, sock: socket.socket, data: bytes, addr: Address) -> None:
         try:
-            self._sock.sendto(data, self._remote_rtp())
+            sock.sendto(data, addr)
         except OSError:
             self.dropped_other += 1
+
+    def _send_rtp(self, data: bytes) -> None:
+        self._sendto(self._sock, data, self._remote_rtp())
 
     def _report(self, now: float) -> RtcpPacket:
         block = self._receiver.report_block(now)
         blocks = (block,) if block is not None else ()
-        if self.frames_sent:
-            return self._sender.sender_report(self._wallclock(), reports=blocks)
+        if self.frames_sent and self._sending_since is not None:
+            # RFC 3550 6.4.1: the RTP timestamp of this instant, on the clock the frames are stamped by.
+            elapsed = round((now - self._sending_since) * CLOCK_RATE)
+            return self._sender.sender_report(self._wallclock(), self._sender.timestamp + elapsed, reports=blocks)
         return ReceiverReport(self._sender.ssrc, blocks)
 
-    def _send_rtcp(self, now: float) -> None:
-        packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback]
+    def _send_rtcp(self, now: float, *extra: RtcpPacket) -> None:
+        packets = [self._report(now), cname_packet(self._sender.ssrc, self._cname), *self._pending_feedback, *extra]
+        if self._tmmbn is not None:
+            packets.append(self._tmmbn)
+            self._tmmbn = None
         self._pending_feedback.clear()
-        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
         try:
-            sock.sendto(build_compound(packets), self._remote_rtcp())
-        except (OSError, MediaError):
+            data = self._protect(build_compound(packets), rtcp=True)
+        except MediaError:
             self.dropped_other += 1
+            return
+        if data is not None:
+            self._sendto(self._rtcp_sock if self._rtcp_sock is not None else self._sock, data, self._remote_rtcp())
 
     def _send_bye(self) -> None:
-        if self._sock.fileno() < 0:
-            return
-        packets = [self._report(self._clock()), cname_packet(self._sender.ssrc, self._cname), Bye((self._sender.ssrc,))]
-        sock = self._rtcp_sock if self._rtcp_sock is not None else self._sock
-        sock.sendto(build_compound(packets), self._remote_rtcp())
+        if self._sock.fileno() >= 0:
+            self._send_rtcp(self._clock(), Bye((self._sender.ssrc,)))
 
     # -- quality ---------------------------------------------------------------------------------
 
@@ -563,6 +772,11 @@ class VideoSession:
             + self.rtcp_malformed
             + self.dropped_other
         )
+        protection = self._protection
+        srtp_dropped = 0 if protection is None else sum(protection.dropped.values())
+        rate = self.rate if self.sending else None
+        video_delay = None if self.sync.delay is None else self.sync.delay + self.hold
+        offset = av_offset(self._audio_delay() if self._audio_delay is not None else None, video_delay)
         return VideoQuality(
             codec=self._params.codec.name,
             width=self.width,
@@ -578,7 +792,14 @@ class VideoSession:
             keyframes_sent=self.keyframes_sent,
             nacks_sent=self.nacks_sent,
             retransmitted=self.retransmitted,
-            packets_dropped=dropped,
+            packets_dropped=dropped + srtp_dropped,
+            encrypted=protection is not None and protection.ready,
+            srtp_dropped=srtp_dropped,
+            target_bitrate_kbps=round(rate.target / 1000, 1) if rate is not None else 0.0,
+            send_width=rate.layer.width if rate is not None else 0,
+            send_height=rate.layer.height if rate is not None else 0,
+            send_fps=rate.layer.fps if rate is not None else 0,
+            av_offset_ms=None if offset is None else round(offset * 1000, 1),
         )
 
     def _report_quality(self, window: float) -> None:

@@ -16,8 +16,9 @@ import av
 from av.video.codeccontext import VideoCodecContext
 
 from softphone.media.errors import MediaError
+from softphone.media.video_rate import VideoLayer
 
-__all__ = ["CODECS", "VideoDecoder", "VideoEncoder", "VideoRecorder"]
+__all__ = ["CODECS", "AdaptiveEncoder", "VideoDecoder", "VideoEncoder", "VideoRecorder"]
 
 log = logging.getLogger("softphone.media")
 
@@ -85,6 +86,7 @@ class VideoEncoder:
         self.context = context
         self.codec = codec.upper()
         self.width, self.height = width, height
+        self.fps, self.bitrate = fps, bitrate
         self._pts = 0
 
     def encode(self, frame: av.VideoFrame, keyframe: bool = False) -> list[bytes]:
@@ -100,6 +102,52 @@ class VideoEncoder:
 
     def close(self) -> None:
         """Nothing to release by hand: PyAV frees the codec with the object."""
+
+
+class AdaptiveEncoder:
+    """An encoder that follows a :class:`~softphone.media.video_rate.VideoLayer` and a target bitrate.
+
+    FFmpeg's libvpx and libx264 wrappers take a bitrate only when the encoder opens (a new ``bit_rate`` on an
+    open one changes nothing, measured), so a new layer, or a target ``change`` (a fraction) away from the
+    encoder's, opens a new one, which starts with a key frame. A bitrate change waits ``spacing`` seconds
+    after the last opening: each costs a key frame. A layer at a lower frame rate encodes every n-th frame.
+    """
+
+    def __init__(
+        self, codec: str, fps: int, *, max_nal: int | None = None, change: float = 0.2, spacing: float = 2.0
+    ) -> None:
+        self.codec = codec
+        self.fps = fps
+        self._max_nal = max_nal
+        self._change = change
+        self._spacing = spacing
+        self.encoder: VideoEncoder | None = None
+        self._opened_at = 0.0
+        self.openings = 0
+
+    def encode(
+        self, picture: av.VideoFrame, index: int, keyframe: bool, layer: VideoLayer, bitrate: int, now: float
+    ) -> tuple[list[bytes], bool] | None:
+        """The frame ``index`` of the source encoded, and whether it is a key frame we were not asked for (a new
+        encoder's first); None when the layer's frame rate skips it."""
+        if index % max(1, round(self.fps / layer.fps)):
+            return None
+        encoder = self.encoder
+        opened = False
+        if encoder is None or (encoder.width, encoder.height, encoder.fps) != (layer.width, layer.height, layer.fps):
+            opened = True
+        elif abs(bitrate - encoder.bitrate) > self._change * encoder.bitrate and now - self._opened_at >= self._spacing:
+            opened = True
+        if opened:
+            encoder = VideoEncoder(self.codec, layer.width, layer.height, layer.fps, bitrate, max_nal=self._max_nal)
+            self.encoder, self._opened_at = encoder, now
+            self.openings += 1
+        assert encoder is not None
+        return encoder.encode(picture, keyframe or opened), opened and not keyframe
+
+    def close(self) -> None:
+        if self.encoder is not None:
+            self.encoder.close()
 
 
 class VideoDecoder:

@@ -1,5 +1,5 @@
 """Where a call's video comes from: a test pattern that carries its frame counter, a video file (or a still
-picture), or an X11 screen.
+picture), an X11 screen or a camera (V4L2).
 
 Frames are YUV 4:2:0 (``yuv420p``) PyAV frames of the size the session
 asked for. The test pattern draws its frame number as a block code into the
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -24,10 +25,15 @@ from softphone.media.errors import MediaError
 
 __all__ = [
     "COUNTER_BITS",
+    "Camera",
+    "CameraSource",
+    "CaptureSource",
     "FileSource",
     "PatternSource",
     "ScreenSource",
     "VideoSource",
+    "camera_input_available",
+    "list_cameras",
     "open_source",
     "pattern_planes",
     "read_counter",
@@ -175,26 +181,28 @@ class FileSource:
                 self._container.close()
 
 
-class ScreenSource:
-    """An X11 screen through FFmpeg's x11grab, scaled to ``width`` x ``height``.
+class CaptureSource:
+    """A live device FFmpeg reads (an X11 screen, a camera), scaled to ``width`` x ``height``.
 
-    A thread of its own takes the grabber's frames (x11grab paces them at ``fps``) and keeps the newest, so the
-    video thread never waits for the X server.
+    A thread of its own takes the device's frames (the device paces them) and keeps the newest, so the video
+    thread never waits for the X server or the camera.
     """
 
-    def __init__(self, display: str, width: int = 320, height: int = 240, fps: int = 15) -> None:
-        self.display = display
+    def __init__(
+        self, url: str, input_format: str, options: dict[str, str], what: str, width: int = 320, height: int = 240
+    ) -> None:
         self.width = width
         self.height = height
+        self.what = what
         try:
-            self._container = av.open(display, format="x11grab", options={"framerate": str(fps), "draw_mouse": "0"})
+            self._container = av.open(url, format=input_format, options=options)
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise MediaError(f"cannot capture the screen {display!r}: {exc}") from exc
+            raise MediaError(f"cannot capture {what}: {exc}") from exc
         self._latest: av.VideoFrame | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.error: str | None = None
-        self._thread = threading.Thread(target=self._grab, name=f"screen-{display}", daemon=True)
+        self._thread = threading.Thread(target=self._grab, name=f"capture-{url}", daemon=True)
         self._thread.start()
 
     def _grab(self) -> None:
@@ -206,8 +214,8 @@ class ScreenSource:
                 with self._lock:
                     self._latest = scaled
         except (av.FFmpegError, OSError, ValueError) as exc:
-            self.error = str(exc)  # the X server went away: the last picture stays
-            log.warning("screen capture of %s stopped: %s", self.display, exc)
+            self.error = str(exc)  # the X server or the camera went away: the last picture stays
+            log.warning("capture of %s stopped: %s", self.what, exc)
 
     def next_frame(self, index: int) -> av.VideoFrame | None:
         with self._lock:
@@ -225,8 +233,65 @@ class ScreenSource:
         self._container.close()
 
 
+class ScreenSource(CaptureSource):
+    """An X11 screen through FFmpeg's x11grab."""
+
+    def __init__(self, display: str, width: int = 320, height: int = 240, fps: int = 15) -> None:
+        self.display = display
+        options = {"framerate": str(fps), "draw_mouse": "0"}
+        super().__init__(display, "x11grab", options, f"the screen {display!r}", width, height)
+
+
+@dataclass(frozen=True, slots=True)
+class Camera:
+    """A V4L2 video capture device: ``device`` (``/dev/video0``) and the name its driver gives."""
+
+    device: str
+    name: str
+
+
+def camera_input_available() -> bool:
+    """Whether this FFmpeg can read cameras (its v4l2 input; PyAV's wheels are built without it)."""
+    return "v4l2" in av.formats_available or "video4linux2" in av.formats_available
+
+
+def list_cameras(root: Path = Path("/sys/class/video4linux")) -> list[Camera]:
+    """The video capture devices the kernel knows, by device number (the names from sysfs)."""
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: (len(p.name), p.name))
+    except OSError:
+        return []
+    cameras: list[Camera] = []
+    for entry in entries:
+        if not entry.name.startswith("video"):
+            continue
+        try:
+            name = (entry / "name").read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            name = ""
+        # A camera's second node (metadata) says index 1; the pictures come from index 0.
+        try:
+            if int((entry / "index").read_text().strip() or "0") != 0:
+                continue
+        except (OSError, ValueError):
+            pass
+        cameras.append(Camera(f"/dev/{entry.name}", name or entry.name))
+    return cameras
+
+
+class CameraSource(CaptureSource):
+    """A V4L2 camera through FFmpeg's v4l2 input."""
+
+    def __init__(self, device: str, width: int = 320, height: int = 240, fps: int = 15) -> None:
+        self.device = device
+        if not camera_input_available():
+            raise MediaError(f"cannot read the camera {device}: this FFmpeg has no v4l2 input")
+        super().__init__(device, "v4l2", {"framerate": str(fps)}, f"the camera {device}", width, height)
+
+
 def open_source(spec: str, width: int = 320, height: int = 240, fps: int = 15) -> VideoSource:
-    """``pattern`` for the test pattern, ``screen`` or ``screen:DISPLAY`` for an X11 screen, else a file's path."""
+    """``pattern`` for the test pattern, ``screen`` or ``screen:DISPLAY`` for an X11 screen, ``camera`` or
+    ``camera:DEVICE`` for a camera (the first one found), else a file's path."""
     if spec == "pattern":
         return PatternSource(width, height)
     if spec == "screen" or spec.startswith("screen:"):
@@ -234,4 +299,14 @@ def open_source(spec: str, width: int = 320, height: int = 240, fps: int = 15) -
         if not display:
             raise MediaError("no screen to share: give screen:DISPLAY or set DISPLAY")
         return ScreenSource(display, width, height, fps)
+    if spec == "camera" or spec.startswith("camera:"):
+        device = spec.partition(":")[2]
+        if not device:
+            cameras = list_cameras()
+            if not cameras:
+                raise MediaError("no camera found")
+            device = cameras[0].device
+        elif not Path(device).exists():
+            raise MediaError(f"no camera found at {device}")
+        return CameraSource(device, width, height, fps)
     return FileSource(spec, width, height)

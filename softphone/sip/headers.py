@@ -110,6 +110,13 @@ class Via:
         return parse_uint(value, "Via rport", MAX_PORT)
 
     @property
+    def seen_at(self) -> tuple[str, int | None]:
+        """Where the next hop saw the request come from: received and a filled-in rport (RFC 3261 18.2.1,
+        RFC 3581 4), each falling back to the sent-by."""
+        rport = self.rport
+        return self.received or self.host, rport if isinstance(rport, int) and rport is not True else self.port
+
+    @property
     def maddr(self) -> str | None:
         return _param_lookup(self.params, "maddr")[1]
 

@@ -11,10 +11,22 @@ with us. Sans-I/O like the rest of ``sip/``.
 
 from __future__ import annotations
 
-from softphone.ice.candidate import Candidate, IceDescription, NegotiatedIce, parse_candidate
-from softphone.sip.sdp import Attribute, MediaDescription, SessionDescription
+import copy
 
-__all__ = ["MAX_CANDIDATE_LINES", "IceDescription", "NegotiatedIce", "ice_attributes", "remote_ice"]
+from softphone.ice.candidate import Candidate, IceDescription, NegotiatedIce, parse_candidate
+from softphone.sip.sdp import Attribute, Connection, MediaDescription, SessionDescription
+
+__all__ = [
+    "MAX_CANDIDATE_LINES",
+    "IceDescription",
+    "NegotiatedIce",
+    "ice_attributes",
+    "moved_offer",
+    "offered_ice",
+    "remote_ice",
+]
+
+_ICE_NAMES = frozenset({"ice-ufrag", "ice-pwd", "candidate", "remote-candidates", "ice-mismatch"})
 
 MAX_CANDIDATE_LINES = 32
 _ICE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
@@ -51,3 +63,31 @@ def remote_ice(media: MediaDescription, session: SessionDescription) -> IceDescr
         except ValueError:
             continue
     return IceDescription(ufrag, pwd, tuple(candidates), lite=session.has_attribute("ice-lite"))
+
+
+def moved_offer(previous: SessionDescription, host: str, port: int, ice: IceDescription | None) -> SessionDescription:
+    """``previous`` (our last SDP) with the audio stream at ``host``:``port``: the re-offer after our network
+    changed. With ``ice`` its new credentials and candidates replace the old ones: an ICE restart (RFC 8445 9,
+    RFC 8839 4.4.1.1.1). The caller bumps the version (RFC 3264 8)."""
+    result = copy.deepcopy(previous)
+    addrtype = "IP6" if ":" in host else "IP4"
+    for media in result.media:
+        if media.media.casefold() != "audio" or media.port == 0:
+            continue
+        media.port = port
+        media.connection = Connection("IN", addrtype, host)
+        kept = [a for a in media.attributes if a.name not in _ICE_NAMES]
+        media.attributes = kept + (ice_attributes(ice) if ice is not None else [])
+        break
+    if all(m.connection is not None or m.port == 0 for m in result.media):
+        result.connection = None if result.connection is None else Connection("IN", addrtype, host)
+    result.origin.addrtype, result.origin.address = addrtype, host
+    return result
+
+
+def offered_ice(offer: SessionDescription) -> IceDescription | None:
+    """The ICE of the first active audio stream of ``offer`` (None: it has none, or no such stream)."""
+    for media in offer.media:
+        if media.media.casefold() == "audio" and media.port != 0:
+            return remote_ice(media, offer)
+    return None

@@ -37,6 +37,7 @@ __all__ = [
     "dtls_attributes",
     "dtls_view",
     "keep_role",
+    "negotiated_crypto",
     "not_acceptable",
     "offer_security",
     "refresh_keys",
@@ -275,3 +276,54 @@ def answered_crypto(
     if offered.has_attribute("crypto") or offered.has_attribute("fingerprint"):
         return None, "the peer answered without encryption"
     return None, "SRTP is off" if not srtp.enabled else "encryption was not offered"
+
+
+def negotiated_crypto(ours: MediaDescription, theirs: MediaDescription, srtp: SrtpConfig) -> MediaCrypto | None:
+    """What our m= line and the peer's agree about keys, whichever of them was the offer; None: no keys agreed.
+
+    For a stream whose offer and answer were already checked (the audio's, by :func:`answer_security` and
+    :func:`answered_crypto`), or one that may be dropped when this finds nothing usable (the video's).
+    ``theirs`` carries the session-level attributes it inherits (:func:`dtls_view`).
+    """
+    if not srtp.enabled:
+        return None
+    if ours.has_attribute("crypto") and theirs.has_attribute("crypto"):
+        # RFC 4568 7.1.2: the answer's one line names the tag and suite of one line of the offer.
+        for mine in crypto_lines(ours)[0]:
+            for line in crypto_lines(theirs)[0]:
+                if (mine.tag, mine.suite) == (line.tag, line.suite) and mine.suite in srtp.suites:
+                    return MediaCrypto(
+                        "sdes",
+                        mine.suite,
+                        suites=(mine.suite,),
+                        local_key=mine.key_salt,
+                        remote_key=line.key_salt,
+                        secure_signalling=srtp.secure_signalling,
+                    )
+        return None
+    if not (ours.has_attribute("fingerprint") and theirs.has_attribute("fingerprint")):
+        return None
+    try:
+        _, own_setup = dtls_attributes(ours)
+        fingerprint, setup = dtls_attributes(theirs)
+    except SipParseError:
+        return None
+    if fingerprint is None or fingerprint.hash_function not in FINGERPRINT_HASHES:
+        return None
+    role: Literal["active", "passive"]
+    if own_setup in ("active", "passive"):
+        role = "active" if own_setup == "active" else "passive"
+    elif own_setup == "actpass" and setup in ("active", None):
+        role = "passive"  # RFC 4145 4.1: an answer without a=setup is active
+    elif own_setup == "actpass" and setup == "passive":
+        role = "active"
+    else:
+        return None
+    return MediaCrypto(
+        "dtls",
+        None,
+        suites=srtp.suites,
+        dtls_role=role,
+        remote_fingerprint=fingerprint,
+        secure_signalling=srtp.secure_signalling,
+    )

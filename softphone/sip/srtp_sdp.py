@@ -200,7 +200,7 @@ def parse_fingerprint(value: str) -> Fingerprint:
 
 @dataclass(frozen=True)
 class MediaCrypto:
-    """What offer/answer agreed to protect the audio stream with.
+    """What offer/answer agreed to protect a stream (the audio, or the video beside it) with.
 
     SDES: ``local_key``/``remote_key`` are the key||salt we send and receive
     with. DTLS: ``dtls_role`` is our side of the handshake (``active`` is

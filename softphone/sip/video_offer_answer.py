@@ -5,8 +5,11 @@ declines every other m= line with port 0; this module adds the video m= line
 to our offers (:func:`offer_video`), accepts the first video line of an offer
 in our answer (:func:`answer_video`), and reads what both sides agreed from
 our SDP and the peer's (:func:`negotiated_video`), whichever side offered.
-Video goes as plain RTP only: it is offered and accepted when the audio is
-plain RTP too (no SRTP policy), so a protected call never carries clear video.
+The video line is keyed as the audio line is (the same SRTP policy): SDES
+with a=crypto lines and keys of its own (RFC 4568), or DTLS-SRTP with the
+same certificate in a handshake of its own on the video port (RFC 5763,
+5764). A call whose audio is encrypted never carries clear video: a video
+line without agreed keys is declined (or, agreed plain, not used).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from softphone.sip.offer_answer import (
     FIRST_DYNAMIC_PAYLOAD_TYPE,
@@ -22,6 +26,8 @@ from softphone.sip.offer_answer import (
     reverse_direction,
 )
 from softphone.sip.sdp import Attribute, Direction, MediaDescription, SessionDescription, format_fmtp_params
+from softphone.sip.srtp_offer_answer import answer_security, dtls_view, negotiated_crypto, offer_security
+from softphone.sip.srtp_sdp import DTLS_PROTOS, PLAIN_PROTOS, SAVP_PROTOS, MediaCrypto, SrtpConfig
 
 __all__ = [
     "VIDEO_CLOCK_RATE",
@@ -39,9 +45,11 @@ __all__ = [
 
 # RFC 7741 6.1: VP8 uses a 90 kHz RTP clock.
 VIDEO_CLOCK_RATE = 90000
-# RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication and full intra request.
-DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir")
-_VIDEO_PROTOS = ("RTP/AVP", "RTP/AVPF")
+# RFC 4585 4.2 and RFC 5104 7.1: generic NACK, picture loss indication, full intra request, and the bitrate
+# bounds we honour: TMMBR (RFC 5104 7.1: a peer sends it only when told) and REMB.
+DEFAULT_FEEDBACK = ("nack", "nack pli", "ccm fir", "ccm tmmbr", "goog-remb")
+_VIDEO_PROTOS = (*PLAIN_PROTOS, *SAVP_PROTOS, *DTLS_PROTOS)
+_PLAIN = SrtpConfig()
 H264_PROFILE_LEVEL_ID = "42e01f"
 
 
@@ -118,7 +126,8 @@ class NegotiatedVideo:
     ``payload_type`` is what we send ``codec`` with (the peer's number);
     ``receive_codecs`` maps the payload types we may receive. ``feedback``
     holds the RTCP feedback the peer said it understands (``nack``,
-    ``nack pli``, ``ccm fir``).
+    ``nack pli``, ``ccm fir``); ``crypto`` the keys of the stream (None: plain RTP); ``max_bitrate`` the
+    most the peer's ``b=`` line lets us send, in bit/s (None: it sets none).
     """
 
     remote_address: str
@@ -130,6 +139,8 @@ class NegotiatedVideo:
     receive_codecs: dict[int, Codec]
     feedback: frozenset[str]
     direction: Direction
+    crypto: MediaCrypto | None = None
+    max_bitrate: int | None = None
 
     @property
     def send(self) -> bool:
@@ -141,9 +152,14 @@ class NegotiatedVideo:
 
 
 def _video_media(
-    config: VideoConfig, port: int, direction: Direction, payload_types: list[int], proto: str = "RTP/AVP"
+    config: VideoConfig,
+    port: int,
+    direction: Direction,
+    payload_types: list[int],
+    proto: str = "RTP/AVP",
+    security: list[Attribute] | None = None,
 ) -> MediaDescription:
-    attributes: list[Attribute] = []
+    attributes: list[Attribute] = list(security or ())
     for payload_type, codec in zip(payload_types, config.codecs, strict=True):
         attributes.append(Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"))
         if codec.fmtp:
@@ -162,10 +178,13 @@ def _our_direction(config: VideoConfig, wanted: Direction = "sendrecv") -> Direc
     return "recvonly" if wanted in ("sendrecv", "recvonly") else "inactive"
 
 
-def offer_video(sd: SessionDescription, config: VideoConfig, port: int) -> SessionDescription:
+def offer_video(
+    sd: SessionDescription, config: VideoConfig, port: int, srtp: SrtpConfig | None = None
+) -> SessionDescription:
     """``sd`` (our audio offer) with a video m= line at ``port``; unchanged when it has an active one.
 
     RFC 3264 8.1: the new line takes the place of a declined (port 0) video line, else it goes after the others.
+    ``srtp`` is the audio's policy: the video line gets the same protocol and keying, with keys of its own.
     """
     if _first_video(sd) is not None:
         return sd
@@ -184,7 +203,8 @@ def offer_video(sd: SessionDescription, config: VideoConfig, port: int) -> Sessi
             raise ValueError("no dynamic RTP payload type left for video")
         payload_types.append(free)
     direction = _our_direction(config, result.media[0].direction(result) if result.media else "sendrecv")
-    video = _video_media(config, port, direction, payload_types)
+    proto, security = offer_security(srtp or _PLAIN, "RTP/AVP")
+    video = _video_media(config, port, direction, payload_types, proto, security)
     declined = [i for i, m in enumerate(result.media) if m.media.casefold() == "video" and m.port == 0]
     if declined:
         result.media[declined[0]] = video
@@ -206,21 +226,35 @@ def answer_video(
     config: VideoConfig | None,
     port: int,
     preference: Direction = "sendrecv",
+    srtp: SrtpConfig | None = None,
 ) -> SessionDescription:
     """``answer`` (our audio answer, other lines declined) accepting the offer's first video line.
 
     Nothing changes when ``config`` is None (an audio-only user: the line stays declined with port 0,
-    RFC 3264 6), when the audio stream was declined, or when no offered video codec is ours.
+    RFC 3264 6), when the audio stream was declined, when no offered video codec is ours, or when the video
+    line cannot be protected as ``srtp`` (the audio's policy) asks, or as well as the answered audio is.
     """
     index = _first_video(offer)
     if config is None or index is None or index >= len(answer.media) or port == 0:
         return answer
-    if not any(m.port != 0 for m in answer.media if m.media.casefold() == "audio"):
+    audio = next((m for m in answer.media if m.media.casefold() == "audio" and m.port != 0), None)
+    if audio is None:
         return answer
     offered = offer.media[index]
     remote = offer.connection_for(offered)
     if offered.proto not in _VIDEO_PROTOS or remote is None or remote.nettype.upper() != "IN":
         return answer
+    setup = audio.get_attribute("setup")
+    # The video's DTLS role is the audio's (a re-offer's answer keeps it, RFC 8842 5.5).
+    role: Literal["active", "passive"] | None = None
+    if setup is not None and setup.value in ("active", "passive"):
+        role = "active" if setup.value == "active" else "passive"
+    security = answer_security(dtls_view(offered, offer), srtp or _PLAIN, role)
+    if isinstance(security, str):
+        return answer
+    crypto, security_attributes, _ = security
+    if crypto is None and (audio.has_attribute("crypto") or audio.has_attribute("fingerprint")):
+        return answer  # the audio is encrypted: no picture in clear beside it
     matched: list[int] = []
     codecs: list[Codec] = []
     taken: list[Codec] = []
@@ -238,7 +272,7 @@ def answer_video(
     direction = _intersect(reverse_direction(offered.direction(offer)), _our_direction(config, preference))
     own = VideoConfig(codecs=codecs, feedback=config.feedback, rtcp_mux=config.rtcp_mux and offered.rtcp_mux)
     result = copy.deepcopy(answer)
-    result.media[index] = _video_media(own, port, direction, matched, offered.proto)
+    result.media[index] = _video_media(own, port, direction, matched, offered.proto, security_attributes)
     return result
 
 
@@ -256,6 +290,20 @@ def _answered_codec(ours: Codec, offered: dict[str, str]) -> Codec:
 def _fmtp(media: MediaDescription, payload_type: int) -> dict[str, str]:
     params = media.fmtp.get(payload_type)
     return {k.lower(): v for k, v in params.items()} if isinstance(params, dict) else {}
+
+
+def with_video_sending(sd: SessionDescription, send: bool) -> SessionDescription:
+    """``sd`` with its video stream sending or not, receiving as before (camera off: sendrecv becomes recvonly,
+    sendonly inactive, RFC 3264 8.4; on: back again); the other streams unchanged."""
+    result = copy.deepcopy(sd)
+    for media in result.media:
+        if media.media.casefold() == "video" and media.port != 0:
+            receive = media.direction(result) in ("sendrecv", "recvonly")
+            if send:
+                media.set_direction("sendrecv" if receive else "sendonly")
+            else:
+                media.set_direction("recvonly" if receive else "inactive")
+    return result
 
 
 def without_video(sd: SessionDescription) -> SessionDescription:
@@ -284,10 +332,20 @@ def _feedback(media: MediaDescription, payload_type: int) -> frozenset[str]:
     return frozenset(found)
 
 
+def _keys(local: SessionDescription, remote: SessionDescription, index: int, srtp: SrtpConfig) -> MediaCrypto | None:
+    return negotiated_crypto(local.media[index], dtls_view(remote.media[index], remote), srtp)
+
+
 def negotiated_video(
-    local: SessionDescription | None, remote: SessionDescription | None, config: VideoConfig | None
+    local: SessionDescription | None,
+    remote: SessionDescription | None,
+    config: VideoConfig | None,
+    srtp: SrtpConfig | None = None,
 ) -> NegotiatedVideo | None:
-    """The video stream our SDP and the peer's agree on (offer and answer in either role); None without one."""
+    """The video stream our SDP and the peer's agree on (offer and answer in either role); None without one.
+
+    ``srtp`` is the audio's policy; a video line without agreed keys beside encrypted audio is not used.
+    """
     if local is None or remote is None or config is None:
         return None
     index = _first_video(local)
@@ -327,6 +385,12 @@ def negotiated_video(
     direction = _intersect(ours.direction(local), reverse_direction(theirs.direction(remote)))
     if connection.is_unspecified:
         direction = _intersect(direction, "recvonly")
+    policy = srtp or _PLAIN
+    crypto = _keys(local, remote, index, policy)
+    audio = next((i for i, m in enumerate(local.media) if m.media.casefold() == "audio" and m.port != 0), None)
+    if crypto is None and audio is not None and audio < len(remote.media):
+        if _keys(local, remote, audio, policy) is not None:
+            return None
     return NegotiatedVideo(
         remote_address=connection.address,
         remote_port=theirs.port,
@@ -337,4 +401,16 @@ def negotiated_video(
         receive_codecs=receive,
         feedback=_feedback(theirs, send[0]),
         direction=direction,
+        crypto=crypto,
+        max_bitrate=_max_bitrate(theirs),
     )
+
+
+def _max_bitrate(media: MediaDescription) -> int | None:
+    """RFC 3890 6.2: b=TIAS in bit/s, else RFC 8866 5.8: b=AS in kbit/s; None without one (or a 0)."""
+    found = {b.bwtype.upper(): b.bandwidth for b in media.bandwidths}
+    if found.get("TIAS"):
+        return found["TIAS"]
+    if found.get("AS"):
+        return found["AS"] * 1000
+    return None

@@ -173,6 +173,18 @@ class PagingSettings:
 
 
 @dataclass
+class VideoPreferences:
+    """Video calls: ``enabled`` offers video in the calls we make (off: they start audio only, the Video
+    button adds it; an offered video can always be taken or declined); ``source`` what we send (``camera``,
+    ``pattern``, ``screen``, a file; ``none``: nothing); ``codecs`` in order of preference ("VP8", "H264")."""
+
+    enabled: bool = False
+    source: str = "camera"
+    codecs: list[str] = field(default_factory=lambda: ["VP8", "H264"])
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Settings:
     accounts: list[AccountSettings] = field(default_factory=list)
     audio: AudioSettings = field(default_factory=AudioSettings)
@@ -184,6 +196,7 @@ class Settings:
     # Where each window was last (Qt's saveGeometry(), base64), by window: "main", "calls", "chat", "trace".
     windows: dict[str, str] = field(default_factory=dict)
     paging: PagingSettings = field(default_factory=PagingSettings)
+    video: VideoPreferences = field(default_factory=VideoPreferences)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

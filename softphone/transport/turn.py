@@ -29,6 +29,7 @@ hook). A connection the server closes ends the relay with one warning.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import socket
 import threading
@@ -103,6 +104,8 @@ class RelayedSocket(socket.socket):
         self._inbox: list[tuple[bytes, Address]] = []
         self._asked: set[Address] = set()
         self._stream = stream
+        # A new allocation asked for by reallocate(): its relayed and mapped addresses, once the server answers.
+        self._allocating: concurrent.futures.Future[tuple[Address, Address | None]] | None = None
 
     def watched(self) -> tuple[socket.socket, ...]:
         """Sockets to ``select`` on besides this one: a readable one means ``recvfrom`` has work (TCP/TLS)."""
@@ -120,14 +123,46 @@ class RelayedSocket(socket.socket):
     def relayed(self) -> Address | None:
         return self.client.relayed
 
+    def reallocate(self) -> concurrent.futures.Future[tuple[Address, Address | None]]:
+        """A new allocation for this socket, whose address moved: the old one belongs to the old 5-tuple (RFC
+        8656 2.2) and cannot be refreshed from here. Driven like the rest by whoever reads the socket (the media
+        thread); the future gets the new relayed and mapped addresses, or a :class:`TurnError`."""
+        future: concurrent.futures.Future[tuple[Address, Address | None]] = concurrent.futures.Future()
+        if self._stream is not None:
+            future.set_exception(TurnError(f"{self.client.server}: a relay over TCP/TLS is not moved yet"))
+            return future
+        with self._lock:
+            old = self.client
+            self.client = TurnClient(old.username, old.password, server=old.server, lifetime=old.lifetime)
+            self._asked.clear()
+            if self._allocating is not None and not self._allocating.done():
+                self._allocating.set_exception(TurnError(f"{old.server}: a newer allocation was asked for"))
+            self._allocating = future
+            self._apply(self.client.start(self._clock()))
+        return future
+
     def _apply(self, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 self._to_server(effect.data)
             elif isinstance(effect, Received):
                 self._inbox.append((effect.data, effect.peer))
+            elif isinstance(effect, Allocated):
+                self._settle((effect.relayed, effect.mapped))
             elif isinstance(effect, Failed):
                 log.warning("%s", effect.error)
+                if effect.fatal:
+                    self._settle(effect.error)
+
+    def _settle(self, outcome: tuple[Address, Address | None] | TurnError) -> None:
+        """The answer to :meth:`reallocate`'s request, if one waits."""
+        future, self._allocating = self._allocating, None
+        if future is None or future.done():
+            return
+        if isinstance(outcome, TurnError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
     def _to_server(self, data: bytes) -> None:
         if self._stream is not None:

@@ -25,6 +25,7 @@ from softphone.ua.account import (
 )
 from softphone.ua.agent import UserAgent
 from softphone.ua.call import Call
+from softphone.ua.call_video import VideoCamera, VideoSettings, video_cameras
 from softphone.ua.collector import CollectorPolicy, manage_collector
 from softphone.ua.devices import (
     AudioDevice,
@@ -59,6 +60,7 @@ from softphone.ua.events import (
     MessageEvent,
     MessageStatusEvent,
     MwiEvent,
+    NetworkChangeEvent,
     PageEndedEvent,
     PageStartedEvent,
     PresenceEvent,
@@ -67,6 +69,7 @@ from softphone.ua.events import (
     RegistrationEvent,
     SubscriptionEvent,
     TransferEvent,
+    VideoEvent,
     VideoQualityEvent,
     WatcherEvent,
 )
@@ -74,6 +77,7 @@ from softphone.ua.lan import LanDiscovery, LanPeer
 from softphone.ua.media import CallAudio, MediaFactory, ProcessingConfig, device_media, silence_media, wav_media
 from softphone.ua.nat import nat_test_text
 from softphone.ua.registration import RetryPolicy
+from softphone.ua.video_pictures import PictureKind, VideoPicture, VideoPictures
 from softphone.ua.wording import address_shown, call_problem, cannot, message_problem, registration_problem, why
 
 __all__ = [
@@ -110,8 +114,10 @@ __all__ = [
     "MessageEvent",
     "MessageStatusEvent",
     "MwiEvent",
+    "NetworkChangeEvent",
     "PageEndedEvent",
     "PageStartedEvent",
+    "PictureKind",
     "PresenceEvent",
     "ProcessingConfig",
     "QualityEvent",
@@ -123,7 +129,12 @@ __all__ = [
     "TransportName",
     "UserAgent",
     "UserAgentError",
+    "VideoCamera",
+    "VideoEvent",
+    "VideoPicture",
+    "VideoPictures",
     "VideoQualityEvent",
+    "VideoSettings",
     "WatcherEvent",
     "address_shown",
     "call_problem",
@@ -149,6 +160,7 @@ __all__ = [
     "silence_media",
     "sip_address",
     "start_ringtone",
+    "video_cameras",
     "wav_media",
     "why",
 ]

@@ -37,13 +37,14 @@ from softphone.ua import capabilities
 from softphone.ua.account import Account
 from softphone.ua.call import Call
 from softphone.ua.call_effects import Rel100
+from softphone.ua.call_moves import move_call
 from softphone.ua.call_video import VideoSettings
 from softphone.ua.calls import CallManager
 from softphone.ua.capabilities import ALLOW
 from softphone.ua.dialog_state import DialogStateService
 from softphone.ua.endpoint import AWAITING_FINAL, SipEndpoint
 from softphone.ua.errors import UserAgentError
-from softphone.ua.events import CallEvent, ErrorEvent, Event, RegistrationEvent
+from softphone.ua.events import CallEvent, ErrorEvent, Event, NetworkChangeEvent, RegistrationEvent
 from softphone.ua.host import RequestHandler
 from softphone.ua.lan import LanDiscovery
 from softphone.ua.limits import Limits
@@ -58,6 +59,7 @@ from softphone.ua.session_timer import DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES
 from softphone.ua.stack import SipStack
 from softphone.ua.subscription import Subscriptions
 from softphone.ua.trace import SipTrace
+from softphone.ua.video_pictures import VideoPictures
 
 log = logging.getLogger("softphone.ua")
 
@@ -104,6 +106,7 @@ class UserAgent(SipEndpoint):
         session_expires: int | None = DEFAULT_SESSION_EXPIRES,
         min_se: int = DEFAULT_MIN_SE,
         keepalive: float | None = 30.0,
+        network_check: float | None = 30.0,
         media: MediaFactory | None = None,
         video: VideoSettings | None = None,
         store: Store | None = None,
@@ -130,6 +133,8 @@ class UserAgent(SipEndpoint):
         self.session_expires = session_expires
         self.min_se = min_se
         self.keepalive = keepalive
+        # How often a registered flow is checked for a network change (None: never).
+        self.network_check = network_check
         self.media = media
         # Video calls (None: audio only, video offers are answered with the video stream declined).
         self.video = video
@@ -352,6 +357,9 @@ class UserAgent(SipEndpoint):
                 emit=self.emit,
                 retry=self.retry,
                 keepalive=self.keepalive,
+                probe=self.network_check,
+                learn_public=lambda target, address: self.learn_public(account, target, address),
+                on_moved=lambda reason: self._network_moved(account, reason),
             )
             self._registrations[account.aor] = registration
         return registration
@@ -394,6 +402,17 @@ class UserAgent(SipEndpoint):
             if registration is not None:
                 await registration.stop()
 
+    def _network_moved(self, account: Account, reason: str) -> None:
+        """The registration of ``account`` found its flow moved and registered again: move its calls too."""
+        calls = [call for call in self.calls if call.account is account and call.confirmed]
+        # Connections we opened through the NAT died with its mapping: the next request opens a new one.
+        for connection_id, _, _, outbound in self.stack.transport.connections:
+            if outbound:
+                self.stack.transport.close_connection(connection_id)
+        self.emit(NetworkChangeEvent(account.aor, reason, tuple(call.id for call in calls)))
+        for call in calls:
+            self.spawn(move_call(self, call), name=f"move {call.id}")
+
     def _on_flow_failed(self, error: TransportError) -> None:
         for registration in self._registrations.values():
             if registration.target is not None and registration.target == error.target:
@@ -410,14 +429,18 @@ class UserAgent(SipEndpoint):
         """A call by short id or SIP Call-ID; without one, the only or most recent call."""
         return self.call_manager.find(call_id)
 
-    async def call(self, uri: str, account: str | None = None, *, headers: Sequence[tuple[str, str]] = ()) -> Call:
-        """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain)."""
-        return await self.call_manager.dial(uri, self.account(account), headers)
+    async def call(
+        self, uri: str, account: str | None = None, *, headers: Sequence[tuple[str, str]] = (), video: bool = True
+    ) -> Call:
+        """Call ``uri`` (``sip:bob@example.com``, ``bob@example.com`` or ``bob`` at the account's domain).
 
-    async def answer(self, call_id: str | None = None) -> None:
-        """Answer a ringing incoming call (200 with our SDP answer)."""
+        ``video`` False: no video stream in the offer even when video is on (``set_video`` adds it later)."""
+        return await self.call_manager.dial(uri, self.account(account), headers, video=video)
+
+    async def answer(self, call_id: str | None = None, *, video: bool = True) -> None:
+        """Answer a ringing incoming call (200 with our SDP answer); ``video`` False declines its video stream."""
         call = self.call_manager.ringing(call_id)
-        self.call_manager.run(call, call.machine.answer())
+        self.call_manager.run(call, call.machine.answer(video))
 
     async def decline(self, call_id: str | None = None, code: int = 603) -> None:
         """Turn down a ringing incoming call (603 Decline, or ``code``)."""
@@ -442,6 +465,21 @@ class UserAgent(SipEndpoint):
     async def set_video(self, call_id: str | None, on: bool) -> None:
         """Add video to an established call, or drop it, by re-INVITE (the audio goes on either way)."""
         await self.call_manager.set_video(self.find_call(call_id), on)
+
+    async def set_camera(self, call_id: str | None, on: bool) -> None:
+        """Camera on or off in a call with video: our video line becomes recvonly (RFC 3264 8.4) by re-INVITE
+        and nothing of ours is sent, or sendrecv again; we receive throughout."""
+        await self.call_manager.set_video_send(self.find_call(call_id), on)
+
+    async def set_video_source(self, call_id: str | None, source: str | None) -> None:
+        """What the call's video sends from now on: ``pattern``, ``screen[:DISPLAY]``, ``camera[:DEVICE]``, a
+        file, or None for nothing (our camera off; the stream stays and we still receive)."""
+        await self.call_manager.media.video.set_source(self.find_call(call_id), source)
+
+    @property
+    def video_pictures(self) -> VideoPictures:
+        """The newest decoded picture of each call's peer and of our own, for a video window."""
+        return self.call_manager.media.video.pictures
 
     def set_mute(self, call_id: str | None, muted: bool) -> None:
         """Mute or unmute our microphone in a call (RTP keeps flowing with silence)."""

@@ -42,6 +42,8 @@ class Call:
     peer_source: tuple[str, int] | None = None
     # The SDP names the NAT's address of the media port (learned by STUN): keep that mapping open.
     reflexive: bool = False
+    # Its media goes through a TURN relay (with ICE: a relayed candidate was offered).
+    relayed: bool = False
     timers: dict[CallTimer, asyncio.TimerHandle] = field(default_factory=dict)
     # The media session streaming ``media`` (None without a media factory) and its audio.
     media_session: MediaSession | None = None
@@ -55,6 +57,9 @@ class Call:
     video_port: MediaPort | None = None
     video_session: VideoSession | None = None
     video_applied: NegotiatedVideo | None = None
+    # What this call's video sends when the user chose (video_source_chosen): a source spec, None for nothing.
+    video_source: str | None = None
+    video_source_chosen: bool = False
     # For the call history: when it began and was answered (wall clock), and its quality over time.
     started_at: float = field(default_factory=time.time)
     answered_at: float | None = None

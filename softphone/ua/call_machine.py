@@ -18,6 +18,7 @@ both ways, glare, hold, session timers) and
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -26,11 +27,18 @@ from softphone.sip.addr import NameAddr
 from softphone.sip.auth import choose_challenge
 from softphone.sip.dialog import Dialog, error_response
 from softphone.sip.errors import SipParseError
+from softphone.sip.ice_sdp import IceDescription
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import NegotiatedMedia
 from softphone.sip.sdp import SessionDescription
 from softphone.sip.transaction import ServerTransaction, make_response
-from softphone.sip.video_offer_answer import answer_video, negotiated_video, offer_video
+from softphone.sip.video_offer_answer import (
+    VideoConfig,
+    answer_video,
+    negotiated_video,
+    offer_video,
+    without_video,
+)
 from softphone.transport import Target
 from softphone.ua.call_effects import (
     CallConfig,
@@ -112,6 +120,11 @@ class CallMachine:
         self.media_port = media_port
         # Our video RTP port (0: no video, whatever the configuration says).
         self.video_port = video_port
+        # The user called or answered without video, or dropped it: we neither offer video nor accept the
+        # peer's until set_video(True).
+        self.video_declined = False
+        # The user turned the camera off: our video line says recvonly (inactive on hold) until it is on again.
+        self.video_send = True
         self.contact_for = contact_for
         self.rng = rng if rng is not None else random.Random()
         self.phase = CallPhase.IDLE
@@ -279,7 +292,13 @@ class CallMachine:
 
     # --- user commands (``op`` numbers the Completed effect that reports the outcome) --------
 
-    def answer(self) -> list[CallEffect]:
+    def answer(self, video: bool = True) -> list[CallEffect]:
+        """Answer a ringing call; ``video`` False declines an offered video stream (port 0, RFC 3264 6)."""
+        if not video:
+            self.video_declined = True
+            # An answer already given in a 183 stays what it was (RFC 3264 5: one answer per offer).
+            if self.local_sdp is not None and self.phase is CallPhase.INCOMING:
+                self.local_sdp = without_video(self.local_sdp)
         self.uas.answer()
         return self._flush()
 
@@ -313,7 +332,28 @@ class CallMachine:
         if on and (self.config.video is None or not self.video_port):
             self.complete(op, f"call {self.id} cannot have video (video is off, or the call is encrypted)")
         else:
+            self.video_declined = not on
             self.session.change_video(op, on)
+        return self._flush()
+
+    def move(
+        self, op: int, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+    ) -> list[CallEffect]:
+        """Re-INVITE with our media at ``host``:``port`` (and an ICE restart with ``ice``) and the dialog's Contact
+        at ``contact`` (a target refresh, RFC 3261 12.2.1.1): our network changed."""
+        dialog = self.dialog
+        if dialog is not None and contact is not None and self.phase is CallPhase.CONFIRMED:
+            dialog.local_contact = contact
+        self.session.move(op, host, port, ice)
+        return self._flush()
+
+    def set_video_send(self, op: int, send: bool) -> list[CallEffect]:
+        """Camera on or off: our video sends, or only receives, by re-INVITE (the stream stays)."""
+        if self.config.video is None or not self.video_port:
+            self.complete(op, f"call {self.id} cannot have video (video is off, or the call is encrypted)")
+        else:
+            self.video_send = send
+            self.session.change_video_send(op, send)
         return self._flush()
 
     def rekey(self, op: int) -> list[CallEffect]:
@@ -503,7 +543,11 @@ class CallMachine:
         if key != self._dtls_key:
             # A new DTLS association (or none): what the last one proved no longer holds.
             self._dtls_key, self._dtls_status = key, None
-        video = negotiated_video(self.local_sdp, self.remote_sdp, self.config.video) if self.video_port else None
+        video = (
+            negotiated_video(self.local_sdp, self.remote_sdp, self.config.video, self.config.audio.srtp)
+            if self.video_port
+            else None
+        )
         if self.media_started:
             self._effects.append(UpdateMedia(media, answered, self.local_hold, send, crypto, video))
         else:
@@ -512,14 +556,26 @@ class CallMachine:
 
     def with_video(self, offer: SessionDescription) -> SessionDescription:
         """Our new offer with the video m= line added, when this call may have video."""
-        if self.config.video is None or not self.video_port:
+        if self.config.video is None or not self.video_port or self.video_declined:
             return offer
-        return offer_video(offer, self.config.video, self.video_port)
+        return offer_video(offer, self._video_config(self.config.video), self.video_port, self.config.audio.srtp)
+
+    def _video_config(self, config: VideoConfig) -> VideoConfig:
+        return dataclasses.replace(config, send=config.send and self.video_send)
 
     def answer_with_video(self, offer: SessionDescription, answer: SessionDescription) -> SessionDescription:
         """Our answer accepting the offer's video stream, when this call may have video (else it stays declined)."""
-        config = self.config.video if self.video_port else None
-        return answer_video(offer, answer, config, self.video_port, "sendonly" if self.local_hold else "sendrecv")
+        config = self.config.video if self.video_port and not self.video_declined else None
+        if config is not None:
+            config = self._video_config(config)
+        return answer_video(
+            offer,
+            answer,
+            config,
+            self.video_port,
+            "sendonly" if self.local_hold else "sendrecv",
+            self.config.audio.srtp,
+        )
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:
         self.stop_timer(CallTimer.SESSION_REFRESH)

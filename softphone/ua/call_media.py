@@ -80,7 +80,9 @@ class CallMedia:
     ) -> None:
         self.factory = factory
         # The calls' video sessions, beside their audio.
-        self.video = CallVideo(video or (lambda: None), loop, emit)
+        self.video = CallVideo(
+            video or (lambda: None), loop, emit, identity=lambda: self.identity() if self.identity is not None else None
+        )
         self._on_encryption = on_encryption
         # This installation's DTLS certificate, for calls whose media is keyed by DTLS-SRTP.
         self.identity: Callable[[], DtlsIdentity] | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from softphone.ice.agent import Credentials
 from softphone.sip.dialog import Dialog
 from softphone.sip.errors import SipParseError
+from softphone.sip.ice_sdp import IceDescription, moved_offer, offered_ice
 from softphone.sip.message import Request, Response
 from softphone.sip.offer_answer import (
     NegotiatedMedia,
@@ -21,7 +23,7 @@ from softphone.sip.offer_answer import (
 from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.srtp_offer_answer import refresh_keys
 from softphone.sip.transaction import ServerTransaction, make_response
-from softphone.sip.video_offer_answer import without_video
+from softphone.sip.video_offer_answer import with_video_sending, without_video
 from softphone.ua.call_effects import CallTimer, Purpose, SendAck
 from softphone.ua.call_state import CallPhase, Modify, ModifyTrigger, Trigger
 from softphone.ua.call_uas import warning
@@ -53,6 +55,10 @@ class _Change:
     attempts: int = 0
     # Adding (True) or dropping (False) the video stream.
     video: bool | None = None
+    # Our video sending (True) or not (False, the camera off), the stream kept.
+    video_send: bool | None = None
+    # Our audio moved (a network change): its new address and port, and new ICE (a restart) when the call has it.
+    moved: tuple[str, int, IceDescription | None] | None = None
 
 
 class SessionChanges:
@@ -84,26 +90,56 @@ class SessionChanges:
 
     def rekey(self, op: int) -> None:
         """A re-INVITE with new SDES keys (RFC 4568 7.1.4), the session otherwise unchanged."""
-        m = self.m
-        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
-            m.complete(op, f"call {m.id} is not established")
-            return
-        if m.modify is not Modify.IDLE:
-            m.complete(op, f"call {m.id} has a re-INVITE in progress")
-            return
-        self.change = _Change(m.local_hold, op, rekey=True)
-        self._send()
+        if self._may_reinvite(op):
+            self._start(_Change(self.m.local_hold, op, rekey=True))
 
     def change_video(self, op: int, on: bool) -> None:
         """A re-INVITE that adds a video stream to the call or declines it (port 0, RFC 3264 8.2)."""
+        if self._may_reinvite(op):
+            self._start(_Change(self.m.local_hold, op, video=on))
+
+    def change_video_send(self, op: int, send: bool) -> None:
+        """A re-INVITE whose video line says whether we send (camera on) or only receive (RFC 3264 8.4)."""
         m = self.m
         if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
             m.complete(op, f"call {m.id} is not established")
             return
+        if not any(d.media.casefold() == "video" and d.port != 0 for d in m.local_sdp.media):
+            m.complete(op)  # no video now: the choice holds for when it is added
+            return
         if m.modify is not Modify.IDLE:
             m.complete(op, f"call {m.id} has a re-INVITE in progress")
             return
-        self.change = _Change(m.local_hold, op, video=on)
+        self.change = _Change(m.local_hold, op, video_send=send)
+        self._send()
+
+    def move(self, op: int, host: str, port: int, ice: IceDescription | None) -> None:
+        """A re-INVITE with our media at its new address, and new ICE credentials and candidates (RFC 8445 9):
+        our network changed under the call. The dialog's Contact follows (a target refresh, RFC 3261 12.2)."""
+        m = self.m
+        if not self._may_reinvite(op):
+            return
+        m.media_host, m.media_port = host, port
+        audio = m.config.audio
+        if ice is not None and audio.ice is not None:
+            m.config = replace(m.config, audio=replace(audio, ice=ice))
+        else:
+            ice = None
+        self._start(_Change(m.local_hold, op, moved=(host, port, ice)))
+
+    def _may_reinvite(self, op: int) -> bool:
+        """True when the established call may change by re-INVITE now; else ``op`` completes with why not."""
+        m = self.m
+        if m.local_sdp is None or m.phase is not CallPhase.CONFIRMED:
+            m.complete(op, f"call {m.id} is not established")
+            return False
+        if m.modify is not Modify.IDLE:
+            m.complete(op, f"call {m.id} has a re-INVITE in progress")
+            return False
+        return True
+
+    def _start(self, change: _Change) -> None:
+        self.change = change
         self._send()
 
     def _early_update_possible(self) -> bool:
@@ -123,11 +159,18 @@ class SessionChanges:
         elif change.video is not None:
             offer = m.with_video(m.local_sdp) if change.video else without_video(m.local_sdp)
             offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
+        elif change.video_send is not None:
+            offer = with_video_sending(m.local_sdp, change.video_send)
+            offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
+        elif change.moved is not None:
+            offer = next_offer(m.local_sdp, keep_dtls_role(moved_offer(m.local_sdp, *change.moved), m.media))
         elif change.rekey:
             offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(m.local_sdp, m.config.audio.srtp), m.media))
         else:
             # A new offer, new SDES keys (RFC 4568 7.1.4); DTLS keeps its association and role (RFC 8842 5.5).
             offer = hold_offer(m.local_sdp) if change.hold else resume_offer(m.local_sdp)
+            if not m.video_send:
+                offer = with_video_sending(offer, False)  # resuming does not turn the camera on
             offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(offer, m.config.audio.srtp), m.media))
 
         interval = m.session_timer.interval if m.session_timer is not None else None
@@ -338,6 +381,7 @@ class SessionChanges:
         previous = m.local_sdp
         version = (previous.origin.sess_version + 1) if previous is not None else 1
         session_id = previous.origin.sess_id if previous is not None else m.rng.randrange(1, 2**31)
+        self._follow_ice_restart(offer)
         answer, media = m.uas.answer_sdp(offer, session_id=session_id, version=version)
         if media is None or (m.media is not None and m.media.crypto is not None and media.crypto is None):
             # Never a quiet step down from SRTP to plain RTP in the middle of a call.
@@ -347,6 +391,20 @@ class SessionChanges:
         m.local_sdp, m.remote_sdp, m.media = answer, offer, media
         m.remote_hold = media.on_hold
         return answer
+
+    def _follow_ice_restart(self, offer: SessionDescription) -> None:
+        """New ICE credentials in their offer restart ICE (RFC 8445 9): our answer brings new ones too."""
+        m = self.m
+        ours = m.config.audio.ice
+        current = m.media.ice if m.media is not None else None
+        theirs = offered_ice(offer)
+        if ours is None or current is None or theirs is None:
+            return
+        if (theirs.ufrag, theirs.pwd) == (current.remote.ufrag, current.remote.pwd):
+            return
+        credentials = Credentials.new()
+        ice = replace(ours, ufrag=credentials.ufrag, pwd=credentials.pwd)
+        m.config = replace(m.config, audio=replace(m.config.audio, ice=ice))
 
     def _ok(self, request: Request, body: bytes, timer_headers: list[tuple[str, str]]) -> Response:
         m = self.m

@@ -132,7 +132,12 @@ class UacInvite:
         if self.cancel_sent or self.invite is None or self.target is None:
             return
         self.cancel_sent = True
-        self.m.send(make_cancel(self.invite), Purpose("cancel"), self.target)
+        target = self.target
+        used = self.invite.via.transport.upper()
+        if used != target.transport:
+            # RFC 3261 9.1: the CANCEL goes where the INVITE went, by its transport (a large INVITE took TCP).
+            target = Target(used, target.host, target.port)
+        self.m.send(make_cancel(self.invite), Purpose("cancel"), target)
 
     # --- responses ---------------------------------------------------------------------
 

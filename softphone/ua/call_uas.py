@@ -88,7 +88,12 @@ class UasInvite:
             m.go(Trigger.EARLY_MEDIA_SENT)
         else:
             self._provisional(180)
-        m.emit(IncomingCallEvent(m.id, str(m.remote.uri), m.remote.display_name, m.photo_url, m.asserted_identity))
+        video = m.local_sdp is not None and any(d.media == "video" and d.port != 0 for d in m.local_sdp.media)
+        m.emit(
+            IncomingCallEvent(
+                m.id, str(m.remote.uri), m.remote.display_name, m.photo_url, m.asserted_identity, video=video
+            )
+        )
         m.emit_state()
         m.sync_media()
         if auto_answer is not None:

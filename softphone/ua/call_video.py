@@ -2,7 +2,9 @@
 
 A session starts when the call is answered with a video stream, follows each
 new offer/answer (another address, a direction, hold) and stops when the
-stream is declined or the call ends. Sessions run on threads of their own;
+stream is declined or the call ends. A call whose audio is encrypted has its
+video keyed the same way (the stream's ``crypto``; DTLS-SRTP with this
+installation's certificate). Sessions run on threads of their own;
 opening a source and joining a thread happen in the loop's executor, and what
 a session reports reaches the UA loop through ``call_soon_threadsafe``.
 """
@@ -19,16 +21,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.errors import MediaError
+from softphone.media.events import EncryptionFailed, MediaEvent
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
-from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoQualityEvent
+from softphone.ua.errors import UserAgentError
+from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoEvent, VideoQualityEvent
+from softphone.ua.video_pictures import VideoPictures
 
 if TYPE_CHECKING:
     import av
 
+    from softphone.media.dtls import DtlsIdentity
     from softphone.media.video import VideoQuality
 
-__all__ = ["CallVideo", "VideoSettings"]
+__all__ = ["CallVideo", "VideoCamera", "VideoSettings", "video_cameras"]
 
 log = logging.getLogger("softphone.ua")
 
@@ -59,6 +65,26 @@ class VideoSettings:
         return VideoConfig(codecs=video_codecs_named(self.codecs), send=self.source is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class VideoCamera:
+    """A camera a call can send from: ``source`` (``camera:/dev/video0``) and its name."""
+
+    source: str
+    name: str
+
+
+def video_cameras() -> tuple[list[VideoCamera], str | None]:
+    """The cameras found, and why none can be used when that is so (``no camera found`` …)."""
+    from softphone.media.video_sources import camera_input_available, list_cameras
+
+    cameras = [VideoCamera(f"camera:{c.device}", c.name) for c in list_cameras()]
+    if not cameras:
+        return [], "no camera found"
+    if not camera_input_available():
+        return cameras, "this FFmpeg cannot read cameras (no v4l2 input)"
+    return cameras, None
+
+
 class CallVideo:
     """Starts, updates and stops the video sessions of the calls of one user agent."""
 
@@ -67,11 +93,53 @@ class CallVideo:
         settings: Callable[[], VideoSettings | None],
         loop: Callable[[], asyncio.AbstractEventLoop],
         emit: Callable[[Event], None],
+        identity: Callable[[], DtlsIdentity | None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self._identity = identity
         self._loop = loop
         self._emit = emit
         self._recorded: set[Path] = set()
+        # The newest pictures of each call, for a video window.
+        self.pictures = VideoPictures()
+        # What the last VideoEvent of each call with video said: its source, and the camera on or off.
+        self._said: dict[str, tuple[str | None, bool]] = {}
+
+    def source_of(self, call: Call, settings: VideoSettings) -> str | None:
+        return call.video_source if call.video_source_chosen else settings.source
+
+    @staticmethod
+    def _open(spec: str | None, settings: VideoSettings) -> tuple[Any, str | None]:
+        """The source ``spec`` names, or None and why it cannot be opened (the call goes on without our
+        picture). Any thread: it only talks to FFmpeg."""
+        from softphone.media.video_sources import open_source
+
+        if spec is None:
+            return None, None
+        try:
+            return open_source(spec, settings.width, settings.height, settings.fps), None
+        except MediaError as exc:
+            return None, str(exc)
+
+    async def set_source(self, call: Call, spec: str | None) -> None:
+        """Send from ``spec`` in this call from now on (None: nothing, the stream staying as negotiated)."""
+        settings = self.settings()
+        if settings is None:
+            raise UserAgentError("video is off (no --video)")
+        call.video_source, call.video_source_chosen = spec, True
+        session = call.video_session
+        if session is None:
+            return
+        # Opening a screen or a camera talks to the X server or the driver: not on the loop.
+        source, problem = await self._loop().run_in_executor(None, self._open, spec, settings)
+        if problem is not None:
+            self._warn(call, f"no video source: {problem}")
+        if call.video_session is not session or call.video_source != spec:
+            if source is not None:
+                source.close()  # the call's video ended, or another choice came meanwhile
+            return
+        session.set_source(source)
+        self._say(call, spec if source is not None else None)
 
     def apply(self, call: Call, video: NegotiatedVideo | None, *, answered: bool, hold: bool) -> None:
         """Give the call's video what the latest offer/answer agreed (None: no video stream)."""
@@ -84,8 +152,15 @@ class CallVideo:
             video = dataclasses.replace(video, direction="inactive")
         if session is not None:
             if video != call.video_applied:
-                session.update(video)
+                try:
+                    session.update(video)
+                except MediaError as exc:
+                    self._warn(call, f"video stopped: {exc}")
+                    self.stop(call)
+                    return
                 call.video_applied = video
+            if self._said.get(call.id, (None, True))[1] != call.machine.video_send:
+                self._say(call, self._said.get(call.id, (None, True))[0])
             return
         settings = self.settings()
         port = call.video_port.socket if call.video_port is not None else None
@@ -96,15 +171,11 @@ class CallVideo:
         # PyAV (FFmpeg) is loaded with the first video call, not when the phone starts.
         from softphone.media.video import VideoSession
         from softphone.media.video_codec import VideoRecorder
-        from softphone.media.video_sources import open_source
 
-        try:
-            source = (
-                open_source(settings.source, settings.width, settings.height, settings.fps) if settings.source else None
-            )
-        except MediaError as exc:
-            self._warn(call, f"no video source: {exc}")
-            source = None
+        spec = self.source_of(call, settings)
+        source, problem = self._open(spec, settings)
+        if problem is not None:
+            self._warn(call, f"no video source: {problem}")
         recorder = None
         if settings.record is not None:
             try:
@@ -118,7 +189,19 @@ class CallVideo:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the UA is gone
                 loop.call_soon_threadsafe(self._post, call, event)
 
+        def on_event(event: MediaEvent) -> None:
+            if isinstance(event, EncryptionFailed):
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._warn, call, f"video encryption failed: {event.reason}")
+
         on_frame = settings.on_frame
+        pictures = self.pictures
+
+        def on_picture(picture: av.VideoFrame) -> None:
+            pictures.offer(call.id, "remote", picture)
+            if on_frame is not None:
+                on_frame(call.id, picture)
+
         try:
             session = VideoSession(
                 sock,
@@ -127,8 +210,12 @@ class CallVideo:
                 fps=settings.fps,
                 bitrate=settings.bitrate,
                 recorder=recorder,
-                on_frame=(lambda picture: on_frame(call.id, picture)) if on_frame is not None else None,
+                on_frame=on_picture,
                 on_quality=on_quality,
+                on_preview=lambda picture: pictures.offer(call.id, "local", picture),
+                on_event=on_event,
+                dtls_identity=self._identity() if video.crypto is not None else None,
+                audio_delay=lambda: call.media_session.playout_delay if call.media_session is not None else None,
             )
             session.start()
         except Exception as exc:
@@ -141,12 +228,18 @@ class CallVideo:
             return
         call.video_session = session
         call.video_applied = video
+        self._say(call, spec if source is not None else None)
 
     def _record_path(self, path: Path, call: Call) -> Path:
         if path in self._recorded:
             path = path.with_name(f"{path.stem}-{call.id}{path.suffix}")
         self._recorded.add(path)
         return path
+
+    def _say(self, call: Call, source: str | None) -> None:
+        """A VideoEvent: the call's video runs, sending from ``source``, with the camera on or off."""
+        self._said[call.id] = (source, call.machine.video_send)
+        self._emit(VideoEvent(call.id, True, source, call.machine.video_send))
 
     def _post(self, call: Call, event: Event) -> None:
         if not call.ended:
@@ -161,4 +254,9 @@ class CallVideo:
         session, call.video_session, call.video_applied = call.video_session, None, None
         if session is None:
             return None
-        return self._loop().run_in_executor(None, session.stop, 1.0)
+        self._said.pop(call.id, None)
+        if not call.ended:
+            self._emit(VideoEvent(call.id, False, None, call.machine.video_send))
+        stopped = self._loop().run_in_executor(None, session.stop, 1.0)
+        stopped.add_done_callback(lambda _: self.pictures.forget(call.id) if call.video_session is None else None)
+        return stopped

@@ -168,8 +168,8 @@ class CallManager:
         )
 
     def _video_port(self, account: Account, media_port: MediaPort, address: MediaAddress | None) -> MediaPort | None:
-        """A port for the call's video: when video is on, the media is plain RTP and no NAT mapping is in the SDP."""
-        if self.ua.video is None or self.ua.media is None or account.srtp_policy != "off":
+        """A port for the call's video: when video is on and no NAT mapping is in the SDP."""
+        if self.ua.video is None or self.ua.media is None:
             return None
         if address is not None and (address.reflexive or address.host != media_port.host):
             return None
@@ -217,7 +217,9 @@ class CallManager:
 
     # --- outgoing ---------------------------------------------------------------------------
 
-    async def dial(self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = ()) -> Call:
+    async def dial(
+        self, uri: str, account: Account, headers: Sequence[tuple[str, str]] = (), *, video: bool = True
+    ) -> Call:
         ua = self.ua
         target_uri = ua.target_uri(uri, account)
         hop = ua.first_hop(account, target_uri)
@@ -242,10 +244,13 @@ class CallManager:
             address=address,
             video_port=video_port,
         )
-        call = Call(machine, account, media_port, reflexive=address.reflexive, video_port=video_port)
+        call = Call(
+            machine, account, media_port, reflexive=address.reflexive, relayed=address.relayed, video_port=video_port
+        )
         self._add(call)
         if address.warning is not None:
             self.media.warning(call, address.warning_kind, address.warning)
+        machine.video_declined = not video
         self.run(call, call.machine.dial(targets, headers))
         return call
 
@@ -356,6 +361,7 @@ class CallManager:
             media_port,
             peer_source=(source.remote_host, source.remote_port),
             reflexive=address is not None and address.reflexive,
+            relayed=address is not None and address.relayed,
             video_port=video_port,
         )
         forward = None
@@ -564,6 +570,24 @@ class CallManager:
             return call.machine.set_video(op, on)
 
         done = await self._command(call, change)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
+    async def set_video_send(self, call: Call, send: bool) -> None:
+        """Camera on or off: our video sends or only receives, by re-INVITE."""
+
+        def change(op: int) -> list[CallEffect]:
+            return call.machine.set_video_send(op, send)
+
+        done = await self._command(call, change)
+        if done.error is not None:
+            raise UserAgentError(done.error)
+
+    async def move(
+        self, call: Call, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+    ) -> None:
+        """Re-INVITE with our media at ``host``:``port`` (an ICE restart with ``ice``): our network changed."""
+        done = await self._command(call, lambda op: call.machine.move(op, host, port, ice, contact))
         if done.error is not None:
             raise UserAgentError(done.error)
 

@@ -59,6 +59,8 @@ class SipEndpoint:
         self._resolver: SipResolver | None = None
         # Where each account's server resolved to: (host, port) pairs its relayed requests come from.
         self._server_addresses: dict[str, set[tuple[str, int]]] = {}
+        # Where each account's registrar sees its UDP flow, when that is not our own address (a NAT).
+        self._public: dict[tuple[str, tuple[str, str, int]], tuple[str, int]] = {}
         self._started = False
 
     # --- the loop, for services -------------------------------------------------------
@@ -167,8 +169,9 @@ class SipEndpoint:
         """Our Contact for requests of ``account`` sent to ``target``; a ``sips:`` one when the account's
         address is one or ``secure`` (RFC 3261 8.1.1.8, 12.1.1: the request's URI was ``sips:``)."""
         transport = target.transport
+        public = self._public.get((account.aor, target.key)) if transport == "UDP" else None
         try:
-            host, port = self.stack.transport.local_address_for(target)
+            host, port = public or self.stack.transport.local_address_for(target)
         except TransportError:
             if transport != "TLS":
                 raise
@@ -180,6 +183,14 @@ class SipEndpoint:
         if transport != "UDP" and not (scheme == "sips" and transport == "TLS"):
             params["transport"] = transport.lower()
         return NameAddr(uri=SipUri(scheme=scheme, user=account.user, host=host, port=port, params=params))
+
+    def learn_public(self, account: Account, target: Target, address: tuple[str, int] | None) -> None:
+        """Our Contact towards ``target`` names ``address`` from now on (where the server sees us through a
+        NAT, RFC 3581); None: our own address again."""
+        if address is None:
+            self._public.pop((account.aor, target.key), None)
+        else:
+            self._public[(account.aor, target.key)] = address
 
     def media_host_for(self, target: Target) -> str:
         """The address our SDP offers for media when signalling goes to ``target``."""

@@ -119,6 +119,8 @@ class IncomingCallEvent(_Event):
     remote_display_name: str | None
     photo_url: str | None = None
     asserted_identity: str | None = None
+    # The offer has a video stream we could take (answer(video=False) declines it).
+    video: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,29 @@ class VideoQualityEvent(_Event):
     nacks_sent: int
     retransmitted: int
     packets_dropped: int
+    # SRTP: the keys are in place; packets refused by SRTP (failed authentication, replays, plain ones).
+    encrypted: bool = False
+    srtp_dropped: int = 0
+    # What we send: the target bitrate from the peer's reports (loss, TMMBR, REMB), the size and rate it pays for.
+    target_bitrate_kbps: float = 0.0
+    send_width: int = 0
+    send_height: int = 0
+    send_fps: int = 0
+    # Lip sync (RFC 3550 6.4.1): ms the picture is shown after the sound taken with it (None: not known yet).
+    av_offset_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEvent(_Event):
+    """A call's video started (``active``), changed what it sends, or stopped. ``source``: what we send
+    from (``pattern``, ``screen``, ``camera``, a file; None: nothing). ``sending``: the camera is on (our
+    video line sends); off, it says recvonly and nothing of ours goes out."""
+
+    kind: ClassVar[str] = "video"
+    call_id: str
+    active: bool
+    source: str | None = None
+    sending: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +225,17 @@ class MediaPathEvent(_Event):
     path: str
     local: str
     remote: str
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkChangeEvent(_Event):
+    """The account's flow to its registrar moved (``reason``): it registered again from where it is now, and
+    the ``calls`` listed are being moved by re-INVITE (with an ICE restart where they have ICE)."""
+
+    kind: ClassVar[str] = "network_change"
+    account: str
+    reason: str
+    calls: tuple[str, ...] = ()
 
 
 MediaWarningKind = Literal["one_way_audio", "media_failure", "device", "stun", "turn", "ice"]
@@ -459,7 +495,9 @@ Event: TypeAlias = (
     | DtmfEvent
     | QualityEvent
     | VideoQualityEvent
+    | VideoEvent
     | MediaPathEvent
+    | NetworkChangeEvent
     | MediaWarningEvent
     | RecordingEvent
     | ConferenceEvent

@@ -1,4 +1,15 @@
-"""Registration of one account (RFC 3261 10): digest, refresh, 423, failover and back-off."""
+"""Registration of one account (RFC 3261 10): digest, refresh, 423, failover and back-off.
+
+Behind a NAT, and over UDP, the Contact we register names the address the
+registrar saw the REGISTER come from (the top Via's received and rport, RFC
+3581), so that requests reach us through the NAT whether or not the server
+fixes NATed contacts itself. Between refreshes the flow is checked every
+``probe`` seconds: our local address towards the registrar, and (UDP) where
+the registrar sees us, from the Via of an OPTIONS it answers (RFC 3261 11).
+When either changed (a laptop that changed network, a NAT that lost its
+mapping) the account registers again at once with the new Contact, removing
+the old one, and ``on_moved`` tells the user agent, which moves its calls.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from softphone.sip.addr import NameAddr
@@ -14,7 +25,7 @@ from softphone.sip.auth import DigestClient, choose_challenge
 from softphone.sip.dialog import new_tag, via_placeholder
 from softphone.sip.errors import SipParseError
 from softphone.sip.message import Request, Response
-from softphone.sip.transaction import new_branch
+from softphone.sip.transaction import LocalResponse, new_branch
 from softphone.sip.uri import SipUri
 from softphone.transport import Target, TlsError, TransportError
 from softphone.ua.account import Account
@@ -79,6 +90,9 @@ class Registration:
         emit: Callable[[RegistrationEvent], None],
         retry: RetryPolicy,
         keepalive: float | None = None,
+        probe: float | None = None,
+        learn_public: Callable[[Target, tuple[str, int] | None], None] | None = None,
+        on_moved: Callable[[str], None] | None = None,
     ) -> None:
         self.stack = stack
         self.account = account
@@ -88,6 +102,16 @@ class Registration:
         self.retry = retry
         self.keepalive = keepalive
         self._keepalive_target: Target | None = None
+        self.probe = probe
+        self._learn_public = learn_public
+        self._on_moved = on_moved
+        # Where the registrar sees our UDP flow (None: where we think we are), and our side of the flow.
+        self.public: tuple[str, int] | None = None
+        self._local: tuple[str, int] | None = None
+        # Why the flow moved, until the registration that follows succeeds and the user agent is told.
+        self._moved: str | None = None
+        # The Contact registered before the flow moved, to remove with the next registration.
+        self._stale: NameAddr | None = None
         self.digest = DigestClient(account.username, account.password)
         self.call_id = f"{secrets.token_hex(12)}@softphone"
         self.from_tag = new_tag()
@@ -159,6 +183,9 @@ class Registration:
                 self.expires = outcome.expires
                 self._set("registered", outcome.code, outcome.reason, outcome.expires)
                 wait = refresh_interval(outcome.expires or self._requested)
+                moved, self._moved = self._moved, None
+                if moved is not None and self._on_moved is not None:
+                    self._on_moved(moved)
             else:
                 self.expires = None
                 # Without a password nothing would change: the next try waits for one (or for register()).
@@ -174,8 +201,76 @@ class Registration:
                     "waiting for a password" if wait is None else f"retry in {wait:.1f} s",
                 )
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+            await self._wait(wait, probing=outcome.ok)
+
+    async def _wait(self, wait: float | None, *, probing: bool) -> None:
+        """Until the next registration is due, or wanted (:meth:`kick`, :meth:`start`, a moved flow)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if wait is None else loop.time() + wait
+        while True:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            step = left if not probing or self.probe is None else min(self.probe, left or self.probe)
+            try:
+                await asyncio.wait_for(self._wake.wait(), step)
+                return
+            except TimeoutError:
+                pass
+            if probing and self.probe is not None and (deadline is None or loop.time() < deadline):
+                async with self._lock:
+                    moved = await self._probe()
+                if moved is not None:
+                    log.info("%s: %s; registering again", self.account, moved)
+                    self._moved = moved
+                    return
+
+    async def _probe(self) -> str | None:
+        """Why the flow to the registrar is no longer where we registered it, or None."""
+        target = self.target
+        if target is None:
+            return None
+        try:
+            local = self.stack.transport.local_address_for(target)
+        except TransportError as exc:
+            return f"no way to the registrar any more ({exc})"
+        if self._local is not None and local != self._local:
+            self._stale = self.contact
+            self._set_public(target, None)
+            return f"our address changed from {_shown(self._local)} to {_shown(local)}"
+        if target.transport != "UDP":
+            return None
+        response = await self.stack.request(self._options(target), target)
+        if isinstance(response, LocalResponse):
+            return f"the registrar does not answer ({response.status_code} {response.reason})"
+        seen = _seen_at(response)
+        if seen is not None and self.public is not None and seen != self.public:
+            old, self._stale = self.public, self.contact
+            self._set_public(target, seen)
+            return f"the registrar sees us at {_shown(seen)} now, not at {_shown(old)}"
+        return None
+
+    def _set_public(self, target: Target, address: tuple[str, int] | None) -> None:
+        self.public = address
+        if self._learn_public is not None:
+            self._learn_public(target, address)
+
+    def _options(self, target: Target) -> Request:
+        """An OPTIONS to the registrar itself (RFC 3261 11): its answer's Via says where it sees us."""
+        self.cseq += 1
+        account = self.account
+        aor = NameAddr(uri=account.uri.replace(params={}, headers=[]))
+        fields = [
+            ("Via", via_placeholder(new_branch())),
+            ("Max-Forwards", "70"),
+            ("From", str(NameAddr(uri=aor.uri, params={"tag": self.from_tag}))),
+            ("To", f"<{account.registrar_uri}>"),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self.cseq} OPTIONS"),
+            ("Accept", "application/sdp"),
+            ("User-Agent", USER_AGENT),
+        ]
+        return Request("OPTIONS", account.registrar_uri, fields)
 
     def _start_keepalive(self) -> None:
         """RFC 5626 4.4.1: keep the flow to the registrar alive, and learn soon when it fails."""
@@ -264,8 +359,12 @@ class Registration:
         authorization: tuple[str, str] | None = None
         used_nonces: set[str] = set()
         auth_rounds = min_expires_rounds = 0
+        stale, self._stale = self._stale, None
+        # Contacts of ours that nobody can reach any more: removed (expires=0) in the same REGISTER.
+        removed = [stale] if stale is not None and stale.uri != contact.uri and expires != 0 else []
+        rewritten = False
         while True:
-            request = self._build(target, contact, expires, authorization)
+            request = self._build(target, contact, expires, authorization, removed)
             response = await self.stack.request(request, target)
             code = response.status_code
             if is_failover(response):
@@ -306,10 +405,47 @@ class Registration:
                 expires = self._requested = minimum
                 continue
             if 200 <= code < 300:
+                if expires != 0 and not rewritten:
+                    moved = self._public_contact(target, contact, response)
+                    if moved is not None:
+                        # Register where the registrar sees us, and take the unreachable Contact away.
+                        rewritten = True
+                        removed.append(contact)
+                        contact = moved
+                        self.contact = contact
+                        continue
+                try:
+                    self._local = self.stack.transport.local_address_for(target)
+                except TransportError:
+                    self._local = None
                 return Outcome(True, code, response.reason, self._granted(response, contact, expires))
             return Outcome(False, code, response.reason)
 
-    def _build(self, target: Target, contact: NameAddr, expires: int, authorization: tuple[str, str] | None) -> Request:
+    def _public_contact(self, target: Target, contact: NameAddr, response: Response) -> NameAddr | None:
+        """The Contact to register instead of ``contact`` when the registrar saw the REGISTER come from another
+        address (a NAT on the way); None when ``contact`` is right."""
+        seen = _seen_at(response) if target.transport == "UDP" else None
+        uri = contact.uri
+        if seen is None or not isinstance(uri, SipUri) or (uri.host, uri.port) == seen:
+            return None
+        if self.public is not None and self.public != seen and self._moved is None:
+            self._moved = f"the registrar sees us at {_shown(seen)} now, not at {_shown(self.public)}"
+        log.info("%s: the registrar sees us at %s, not %s:%s", self.account, _shown(seen), uri.host, uri.port)
+        self._set_public(target, seen)
+        try:
+            moved = self._contact_for(target)
+        except TransportError:
+            return None
+        return None if moved.uri == uri else moved
+
+    def _build(
+        self,
+        target: Target,
+        contact: NameAddr,
+        expires: int,
+        authorization: tuple[str, str] | None,
+        removed: Sequence[NameAddr] = (),
+    ) -> Request:
         self.cseq += 1
         account = self.account
         aor = NameAddr(uri=account.uri.replace(params={}, headers=[]), display_name=account.display_name)
@@ -325,6 +461,7 @@ class Registration:
             ("Call-ID", self.call_id),
             ("CSeq", f"{self.cseq} REGISTER"),
             ("Contact", str(contact)),
+            *(("Contact", f"{stale};expires=0") for stale in removed),
             ("Expires", str(expires)),
             ("Allow", ALLOW),
             ("User-Agent", USER_AGENT),
@@ -347,6 +484,20 @@ class Registration:
         if len(contacts) == 1 and contacts[0].expires is not None:
             return contacts[0].expires
         return requested
+
+
+def _seen_at(response: Response) -> tuple[str, int] | None:
+    """Where the registrar saw our request come from (its Via received/rport), when it says."""
+    try:
+        host, port = response.via.seen_at
+    except SipParseError:
+        return None
+    return (host, port) if port is not None else None
+
+
+def _shown(address: tuple[str, int]) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _min_expires(response: Response) -> int | None:

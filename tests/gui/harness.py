@@ -47,10 +47,10 @@ def new_account(server: Kamailio, *, password: str | None = None, **options: Any
 class Peer:
     """A headless UserAgent on its own core thread; its events are collected on the GUI thread."""
 
-    def __init__(self, qtbot: QtBot, account: Account, store: Store | None = None) -> None:
+    def __init__(self, qtbot: QtBot, account: Account, store: Store | None = None, **ua_options: Any) -> None:
         self.qtbot = qtbot
         self.account = account
-        self.ua = make_ua(account, media=silence_media(), store=store)
+        self.ua = make_ua(account, media=silence_media(), store=store, **ua_options)
         self.bridge = UaBridge()
         self.events: list[Event] = []
         self.errors: list[str] = []

@@ -21,7 +21,7 @@ from softphone.gui.dialing import dial_target, is_call_uri
 from softphone.gui.icons import PRESENCE_STATES, app_icon, icon, presence_icon
 from softphone.gui.main_window import MainWindow
 from softphone.store import AccountSettings, CallOutcome, CallRecord, Contact, Direction, Settings, Store
-from softphone.ua import Account, ErrorEvent
+from softphone.ua import Account, ErrorEvent, NetworkChangeEvent
 from tests.ua import make_ua
 
 
@@ -102,6 +102,15 @@ def test_errors_from_the_ua_reach_the_status_bar(qtbot: QtBot, bare_window: Main
     qtbot.waitUntil(lambda: bare_window.statusBar().currentMessage() == "something broke", timeout=10000)
     bare_window.dial("not a number at all")
     assert "no spaces" in bare_window.statusBar().currentMessage()
+
+
+def test_a_network_change_is_told_in_the_status_bar(qtbot: QtBot, bare_window: MainWindow) -> None:
+    ua = bare_window.bridge.ua
+    assert ua is not None
+    event = NetworkChangeEvent("sip:alice@example.com", "the registrar sees us at 203.0.113.11:5060 now", ("c1",))
+    bare_window.bridge.call(ua.emit, event)
+    qtbot.waitUntil(lambda: "network changed" in bare_window.statusBar().currentMessage(), timeout=10000)
+    assert "moving 1 call" in bare_window.statusBar().currentMessage()
 
 
 def test_presence_selector_publishes_through_the_presence_service(qtbot: QtBot, bare_window: MainWindow) -> None:

@@ -8,6 +8,7 @@ the peer has no ICE, and a clear ``media_warning`` when nothing connects.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,111 @@ def test_a_peer_without_ice_is_reached_by_its_sdp_address_and_latching(
     assert sdp_lines(alice, "a=candidate:") and not sdp_lines(bob, "a=candidate:")
     assert not paths(alice) and not paths(bob)
     assert quality_paths(alice) == {"direct"} and quality_paths(bob) == {"direct"}
+
+
+def index_of(phone: Phone, event: dict[str, Any]) -> int:
+    return next(i for i in range(len(phone.cli.events) - 1, -1, -1) if phone.cli.events[i] is event)
+
+
+def wait_more_packets(phone: Phone, call_id: str, after: int, more: int = 50, timeout: float = 20.0) -> None:
+    """Wait until ``phone`` has received ``more`` packets in the call after its event number ``after``."""
+    deadline = time.monotonic() + timeout
+    event = phone.cli.wait_for(timeout, after=after, event="quality", call_id=call_id)
+    base = int(event["packets_received"])
+    while int(event["packets_received"]) < base + more:
+        left = deadline - time.monotonic()
+        assert left > 0, f"{phone.cli.user} received {int(event['packets_received']) - base} packets, not {more}"
+        event = phone.cli.wait_for(left, after=index_of(phone, event) + 1, event="quality", call_id=call_id)
+
+
+@pytest.mark.parametrize("moved", ["nat", "host", "relayed", "own-relay"])
+def test_a_network_change_mid_call_is_recovered_by_ice_restart_and_registering_again(
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: str
+) -> None:
+    """In the middle of a call either Alice's NAT changes its public address (``nat``; Linux's masquerade keeps
+    the port), or Alice's own address changes (``host``: a laptop on another network; she listens on every
+    address, as the phone does by default, and her NAT maps her new address to new ports). Her next check of
+    the flow sees it: the registrar's Via (an OPTIONS it answers) names another address, or her route to it
+    leaves from another one. She registers again with a Contact where the registrar now sees her, removing the
+    old one; the call's media moves to a socket on her new address when that changed, and the call moves by a
+    re-INVITE that restarts ICE with her new server-reflexive candidate, learned by the call's own media thread.
+    Audio flows both ways again over the new path, and Bob can reach her at her new address.
+
+    ``relayed``: both NATs are symmetric and both phones have a TURN server when Alice's NAT changes its
+    address; ``own-relay``: only Alice has one, so only her relay can carry the call. Her allocation belongs to
+    the old address (RFC 8656 2.2): the call's media thread allocates a new one, and her restart offers it."""
+    relayed = moved in ("relayed", "own-relay")
+    lab = make_lab(*(("symmetric", "symmetric") if relayed else ("eim", "eim")))
+    turn = turn_options(monkeypatch) if relayed else ()
+    if relayed:
+        lab.start_turn()
+    public = NAT_PUBLIC["A"] if moved == "host" else "203.0.113.11"
+    listen = "0.0.0.0:0" if moved == "host" else None
+    alice = Phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn, "--network-check", "1", listen=listen)
+    bob_turn = () if moved == "own-relay" else turn
+    bob = Phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *bob_turn, "--auto-answer=0.1")
+    contact = f"Contact: <sip:{alice.cli.user}@"
+    # The registrar saw the REGISTER come from her NAT: her Contact names the NAT's address, not her own.
+    deadline = time.monotonic() + 10  # the trace on standard error is read by a thread of its own
+    while not any(NAT_PUBLIC["A"] in line for line in sdp_lines(alice, contact)):
+        assert time.monotonic() < deadline, sdp_lines(alice, contact)
+        time.sleep(0.1)
+
+    before: list[str] = []  # the Contacts Alice used before the move
+
+    def move_alice() -> None:
+        alice_call = alice.cli.wait_for(event="call", state="confirmed")["call_id"]
+        bob_call = bob.cli.wait_for(event="call", state="confirmed")["call_id"]
+        alice.wait_received(str(alice_call), 50)
+        bob.wait_received(str(bob_call), 50)
+        seen = {phone.cli.user: len(phone.cli.events) for phone in (alice, bob)}
+        before.extend(line.split(">")[0] for line in sdp_lines(alice, contact) if "expires=0" not in line)
+        if moved == "host":
+            lab.move_host("A", "198.51.100.3")
+        else:
+            lab.move_public("A", public)
+        change = alice.cli.wait_for(30, event="network_change")
+        assert (public if moved != "host" else "198.51.100.3") in change["reason"], change
+        assert change["calls"] == [alice_call], change
+        # A second media_path on each side: the restarted ICE found the new way; then audio flows on it.
+        for phone, call_id in ((alice, alice_call), (bob, bob_call)):
+            path = phone.cli.wait_for(30, after=seen[phone.cli.user], event="media_path", call_id=call_id)
+            wait_more_packets(phone, str(call_id), index_of(phone, path) + 1)
+        # Bob now reaches her new address, or (when only her relay can carry the call) her new relay.
+        assert paths(bob)[-1]["remote"].startswith(TURN_HOST if moved == "own-relay" else public), paths(bob)
+        assert paths(bob)[-1]["remote"] != paths(bob)[0]["remote"], paths(bob)
+        kinds = [paths(phone)[-1]["path"] for phone in (alice, bob)]
+        assert kinds == (["relay", "relay"] if relayed else ["srflx", "srflx"]), (paths(alice), paths(bob))
+        # The registrar has her new Contact: a second call from Bob rings her.
+        mark = len(bob.cli.events)
+        bob.cli.send(f"call {alice.cli.user}")
+        ringing = alice.cli.wait_for(event="incoming_call", timeout=15)
+        second = bob.cli.wait_for(15, after=mark, event="call", state="ringing")
+        bob.cli.send(f"hangup {second['call_id']}")
+        alice.cli.wait_for(event="call", call_id=ringing["call_id"], state="ended", timeout=15)
+
+    try:
+        call_both_ways(alice, bob, during=move_alice)
+    finally:
+        alice.close()
+        bob.close()
+    contacts = sdp_lines(alice, contact)
+    registered = [line.split(">")[0] for line in contacts if "expires=0" not in line]
+    removed = [line.split(">")[0] for line in contacts if "expires=0" in line]
+    assert before[-1] != registered[-1] and public in registered[-1], contacts
+    # The Contact she used before the move is taken off the registrar: nothing points at the old place.
+    assert before[-1] in removed and NAT_PUBLIC["A"] in before[-1], contacts
+    # Both sides use new credentials after the restart (RFC 8445 9). Alice sent SDP twice: her offer, her
+    # restart offer. Bob three times: his answer, his answer to the restart, his offer of the second call.
+    for phone, times in ((alice, 2), (bob, 3)):
+        ufrags = sdp_lines(phone, "a=ice-ufrag:")
+        assert len(set(ufrags)) == times, ufrags
+    relays = [line.split()[4:6] for line in sdp_lines(alice, "a=candidate:") if " typ relay" in line]
+    if relayed:
+        # Her restart offers a relay again: a new allocation (another port) on the same server.
+        assert len({tuple(r) for r in relays}) == 2 and {r[0] for r in relays} == {TURN_HOST}, relays
+    warnings = [w for w in alice.cli.events + bob.cli.events if w.get("event") == "media_warning"]
+    assert not [w for w in warnings if w["kind"] == "ice"], warnings
 
 
 def test_when_nothing_connects_ice_says_so_within_its_timeout(make_lab: Callable[..., NatLab], tmp_path: Path) -> None:

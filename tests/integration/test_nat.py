@@ -29,10 +29,18 @@ HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
 
 class Phone:
-    """A softphone-cli in one of the lab's namespaces, playing ``tone`` Hz and recording what it hears."""
+    """A softphone-cli in one of the lab's namespaces, playing ``tone`` Hz and recording what it hears; it listens
+    on the namespace's host address unless ``listen`` says otherwise."""
 
     def __init__(
-        self, lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str, srtp: tuple[str, ...] = SRTP
+        self,
+        lab: NatLab,
+        namespace: str,
+        tone: float,
+        tmp: Path,
+        *extra: str,
+        srtp: tuple[str, ...] = SRTP,
+        listen: str | None = None,
     ) -> None:
         self.tone = tone
         self.recording = tmp / f"{namespace}-heard.wav"
@@ -43,7 +51,7 @@ class Phone:
             "--play", str(played), "--record", str(self.recording), "--trace", *srtp, *extra,
             audio=(),
             prefix=lab.command(namespace, []),
-            listen=f"{HOSTS[namespace]}:0",
+            listen=listen or f"{HOSTS[namespace]}:0",
         )  # fmt: skip
         lab.processes.append(self.cli.proc)  # ended by the lab's stop() should the test fail before close()
         self.cli.wait_for(event="registration", state="registered")

@@ -138,11 +138,17 @@ def test_callee_hangs_up_over_streams(kamailio: Kamailio, transport: str) -> Non
     run(kamailio, scenario, new_account(kamailio, transport), new_account(kamailio, transport, auto_answer=0.2))
 
 
-def test_cancel_before_answer(kamailio: Kamailio) -> None:
+@pytest.mark.parametrize("padding", [0, 900], ids=["small", "too-large-for-udp"])
+def test_cancel_before_answer(kamailio: Kamailio, padding: int) -> None:
+    """An INVITE over 1300 bytes goes over TCP though the account uses UDP (RFC 3261 18.1.1); its CANCEL must
+    follow it there (9.1): Kamailio matches a CANCEL to the INVITE by its Via, transport included."""
+
     async def scenario(alice: Phone, bob: Phone) -> None:
-        call = await alice.ua.call(bob.user)
+        call = await alice.ua.call(bob.user, headers=[("X-Padding", "p" * padding)] if padding else ())
         await alice.events.wait(call_state("ringing"))
         await bob.events.wait(call_state("ringing"))
+        invite = call.machine.uac.invite
+        assert invite is not None and invite.via.transport == ("TCP" if padding else "UDP")
         await alice.ua.hangup(call.id)
         ended = await alice.events.wait(call_state("ended"))
         assert isinstance(ended, CallEvent) and ended.code == 487

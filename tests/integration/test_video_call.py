@@ -145,3 +145,42 @@ def test_video_dropped_and_added_again_by_re_invite(kamailio: Kamailio) -> None:
     finally:
         alice.close()
         bob.close()
+
+
+def test_video_source_and_camera_commands_and_no_camera_is_said(kamailio: Kamailio) -> None:
+    alice = CliProcess(kamailio, "--video", "--srtp", "off", "--video-source", "camera")
+    bob = CliProcess(kamailio, "--video", "--srtp", "off", "--auto-answer=0.2")
+    try:
+        alice.wait_for(event="registration", state="registered")
+        bob.wait_for(event="registration", state="registered")
+        alice.send(f"call {bob.user}")
+        call = alice.wait_for(event="call", state="confirmed", timeout=20)
+        # No camera on this machine: said, and the call goes on receiving bob's pattern without our picture.
+        warning = alice.wait_for(event="media_warning", timeout=20)
+        assert "no camera found" in warning["message"]
+        decoded(alice, 15)
+        started = alice.wait_for(event="video", active=True)
+        assert started["source"] is None
+        alice.send(f"video source pattern {call['call_id']}")
+        alice.wait_for(event="video", source="pattern", timeout=20)
+        mark = len(bob.events)
+        decoded(bob, 15, after=mark)
+        alice.send("video source none")
+        alice.wait_for(event="video", source=None, after=alice.events.index(started) + 1, timeout=20)
+        quiet = len(bob.events)
+        seen = bob.wait_for(event="video_quality", timeout=20, after=quiet)
+        while seen["fps"] > 0:
+            seen = bob.wait_for(event="video_quality", timeout=20, after=bob.events.index(seen) + 1)
+        alice.send("video camera off")
+        off = alice.wait_for(event="video", sending=False, timeout=20)
+        alice.send("video camera on")
+        alice.wait_for(event="video", sending=True, after=alice.events.index(off) + 1, timeout=20)
+        alice.send("video source")
+        refused = alice.wait_for(event="error", timeout=10, after=len(alice.events))
+        assert "video source" in refused["message"]
+        alice.send("quit")
+        bob.send("quit")
+        assert alice.close() == 0 and bob.close() == 0
+    finally:
+        alice.close()
+        bob.close()

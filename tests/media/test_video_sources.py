@@ -135,3 +135,46 @@ def test_a_still_picture_is_a_source(tmp_path: Path) -> None:
     frames = [source.next_frame(i) for i in range(4)]
     source.close()
     assert [read_counter(f.to_ndarray(format="yuv420p")[:240]) for f in frames if f is not None] == [5, 5, 5, 5]
+
+
+def test_cameras_listed_are_the_kernels_capture_nodes() -> None:
+    from softphone.media.video_sources import list_cameras
+
+    sysfs = Path("/sys/class/video4linux")
+    expected = (
+        sorted(
+            f"/dev/{entry.name}"
+            for entry in sysfs.iterdir()
+            if entry.name.startswith("video") and (entry / "index").read_text().strip() in ("", "0")
+        )
+        if sysfs.is_dir()
+        else []
+    )
+    assert sorted(camera.device for camera in list_cameras()) == expected
+
+
+def test_camera_listing_reads_names_and_skips_metadata_nodes(tmp_path: Path) -> None:
+    from softphone.media.video_sources import Camera, list_cameras
+
+    # The shape sysfs gives a UVC camera: video0 the pictures, video1 its metadata node, and a second camera.
+    for node, name, index in (("video0", "HD Webcam", 0), ("video1", "HD Webcam", 1), ("video10", "Capture", 0)):
+        (tmp_path / node).mkdir()
+        (tmp_path / node / "name").write_text(name + "\n")
+        (tmp_path / node / "index").write_text(f"{index}\n")
+    (tmp_path / "v4l-subdev0").mkdir()
+    assert list_cameras(tmp_path) == [Camera("/dev/video0", "HD Webcam"), Camera("/dev/video10", "Capture")]
+    assert list_cameras(tmp_path / "missing") == []
+
+
+def test_no_camera_is_a_clear_error_and_pyavs_v4l2_is_reported_as_it_is() -> None:
+    from softphone.media.video_sources import CameraSource, camera_input_available, list_cameras
+
+    assert camera_input_available() == ("v4l2" in av.formats_available or "video4linux2" in av.formats_available)
+    if not list_cameras():
+        with pytest.raises(MediaError, match=r"^no camera found$"):
+            open_source("camera")
+    with pytest.raises(MediaError, match="no camera found at /dev/no-such-camera"):
+        open_source("camera:/dev/no-such-camera")
+    # A device that is no camera: without v4l2 in this FFmpeg that is said first, else the capture fails.
+    with pytest.raises(MediaError, match="no v4l2 input" if not camera_input_available() else "cannot capture"):
+        CameraSource("/dev/null")

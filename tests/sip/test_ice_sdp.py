@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from softphone.ice.agent import Credentials
 from softphone.ice.candidate import IceDescription, local_candidates
-from softphone.sip.ice_sdp import MAX_CANDIDATE_LINES, remote_ice
+from softphone.sip.ice_sdp import MAX_CANDIDATE_LINES, moved_offer, offered_ice, remote_ice
 from softphone.sip.offer_answer import AudioConfig, negotiate_answer
 from softphone.sip.sdp import Attribute, SessionDescription
 from tests.sip.test_offer_answer import answer_to, g711_offer, our_offer, sdp
@@ -92,3 +92,26 @@ def test_bad_credentials_mismatch_and_bad_lines_mean_no_ice_or_a_skipped_line() 
     assert ice is not None and ice.ufrag == "abcd"
     assert ice.candidates[0].address == ("198.51.100.7", 4000)
     assert len(ice.candidates) == MAX_CANDIDATE_LINES - 2
+
+
+def test_the_offer_after_our_network_moved_restarts_ice_at_the_new_address() -> None:
+    """RFC 8445 9 / RFC 8839: new ufrag, pwd and candidates replace the old ones; the m= port and c= follow the
+    new default candidate; nothing else of the stream changes."""
+    previous = our_offer(WITH_ICE)
+    fresh = Credentials("N3wUf", "n3wpassw0rdn3wpassw0rd00")
+    moved = IceDescription(fresh.ufrag, fresh.pwd, local_candidates(("192.0.2.10", 30000), ("203.0.113.9", 41000)))
+    offer = sdp(moved_offer(previous, "203.0.113.9", 41000, moved).to_bytes().decode())
+    media = offer.media[0]
+    assert media.port == 41000 and offer.connection_for(media).address == "203.0.113.9"  # type: ignore[union-attr]
+    assert offered_ice(offer) == IceDescription(fresh.ufrag, fresh.pwd, moved.candidates)
+    assert len(media.get_attributes("ice-ufrag")) == 1 and len(media.get_attributes("candidate")) == 2
+    assert media.payload_types == previous.media[0].payload_types and media.rtcp_mux
+    assert offer.origin.address == "203.0.113.9" and offered_ice(previous) is not None
+    # Without ICE only the address moves.
+    plain = moved_offer(our_offer(), "203.0.113.9", 41000, None)
+    assert plain.media[0].port == 41000 and offered_ice(plain) is None
+
+
+def test_offered_ice_reads_the_first_active_audio_stream() -> None:
+    assert offered_ice(peer_offer()) == remote_ice(peer_offer().media[0], peer_offer())
+    assert offered_ice(g711_offer()) is None

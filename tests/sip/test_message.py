@@ -197,3 +197,21 @@ def test_stream_endless_header_section() -> None:
     parser.feed(b"INVITE sip:a@b SIP/2.0\r\n")
     with pytest.raises(SipParseError, match="longer than"):
         parser.feed(b"X-Filler: " + b"a" * 2000)
+
+
+@pytest.mark.parametrize(
+    ("params", "seen"),
+    [
+        (";rport=40000;received=203.0.113.10", ("203.0.113.10", 40000)),  # behind a NAT (RFC 3581 4)
+        (";rport", ("192.0.2.5", 5062)),  # asked for but not filled in: the sent-by
+        (";received=[2001:db8::9]", ("2001:db8::9", 5062)),  # RFC 5118 4.5
+        ("", ("192.0.2.5", 5062)),
+    ],
+)
+def test_via_seen_at_is_where_the_next_hop_saw_the_request(params: str, seen: tuple[str, int]) -> None:
+    via = parse_message(
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.5:5062;branch=z9hG4bK1"
+        + params.encode()
+        + b"\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    ).via
+    assert via.seen_at == seen

@@ -50,7 +50,8 @@ def test_offer_has_video_line_after_audio_with_feedback_and_mux() -> None:
     # Mode 0 for peers with nothing else: packetization-mode left out (RFC 6184 8.1: 0 is the default).
     assert video.fmtp[h264_single] == {"profile-level-id": "42e01f", "level-asymmetry-allowed": "1"}
     fb = {a.value for a in video.get_attributes("rtcp-fb")}
-    assert fb == {f"{pt} {kind}" for pt in (vp8, h264, h264_single) for kind in ("nack", "nack pli", "ccm fir")}
+    kinds = ("nack", "nack pli", "ccm fir", "ccm tmmbr", "goog-remb")
+    assert fb == {f"{pt} {kind}" for pt in (vp8, h264, h264_single) for kind in kinds}
     payload_type = vp8
     assert video.rtcp_mux and video.direction(offer) == "sendrecv"
     # The audio line's payload types are left alone and not reused.
@@ -70,7 +71,7 @@ def test_answer_accepts_video_and_both_sides_agree() -> None:
     assert ours.payload_type == theirs.payload_type == offer.media[1].payload_types[0]
     assert set(ours.receive_codecs) == {offer.media[1].payload_types[0]}  # one codec only: VP8
     assert ours.codec.name == "VP8" and ours.direction == theirs.direction == "sendrecv"
-    assert ours.feedback == {"nack", "nack pli", "ccm fir"}
+    assert ours.feedback == {"nack", "nack pli", "ccm fir", "ccm tmmbr", "goog-remb"}
     assert ours.remote_rtcp_port == 40002
 
 

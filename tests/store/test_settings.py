@@ -143,9 +143,7 @@ def test_default_path_is_platform_config_dir(monkeypatch: pytest.MonkeyPatch, tm
     assert load_settings().presence_note == "here"
 
 
-def test_an_account_names_its_password_file_never_the_password(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_an_account_names_its_password_file_never_the_password(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from softphone.store import default_password_path
 
     monkeypatch.setattr(platformdirs, "user_config_path", lambda *a, **k: tmp_path / "cfg" / a[0])

@@ -116,11 +116,13 @@ def test_udp_requests_whose_via_says_tcp_are_answered_over_udp_without_opening_c
         peer.setblocking(False)
         try:
             peer_port = peer.getsockname()[1]
-            vias = [
-                f"SIP/2.0/TCP 127.0.0.1:{decoy_port};branch=z9hG4bK-t{n}" for n in range(90)
-            ] + [  # maddr would send the answer to a third party: it goes to received, at the sent-by port
-                f"SIP/2.0/UDP 192.0.2.1:{peer_port};maddr=192.0.2.1;branch=z9hG4bK-m{n}" for n in range(5)
-            ] + [f"SIP/2.0/TLS 192.0.2.7;branch=z9hG4bK-s{n}" for n in range(5)]
+            vias = (
+                [f"SIP/2.0/TCP 127.0.0.1:{decoy_port};branch=z9hG4bK-t{n}" for n in range(90)]
+                + [  # maddr would send the answer to a third party: it goes to received, at the sent-by port
+                    f"SIP/2.0/UDP 192.0.2.1:{peer_port};maddr=192.0.2.1;branch=z9hG4bK-m{n}" for n in range(5)
+                ]
+                + [f"SIP/2.0/TLS 192.0.2.7;branch=z9hG4bK-s{n}" for n in range(5)]
+            )
             for via in vias:
                 peer.sendto(raw_request_bytes(via), b.local_address("udp"))
             answered: set[str | None] = set()

@@ -100,9 +100,10 @@ def test_cli_video_options() -> None:
     assert [c.name for c in settings.sdp().codecs] == ["H264", "H264", "VP8"]
     screen = video_for(parser.parse_args([*base, "--video", "--srtp", "off", "--video-source", "screen::5"]))
     assert screen is not None and screen.source == "screen::5"
+    # Video is keyed as the audio is: any SRTP setting will do.
+    for policy in ([], ["--srtp", "optional"], ["--srtp", "mandatory"]):
+        assert video_for(parser.parse_args([*base, "--video", *policy])) is not None
     for wrong, message in (
-        (["--video"], "--srtp off"),  # video is never sent in clear beside encrypted audio
-        (["--video", "--srtp", "mandatory"], "--srtp off"),
         (["--record-video", "x.mkv"], "needs --video"),
         (["--video", "--srtp", "off", "--record-video", "x.wav"], ".mkv"),
         (["--video", "--srtp", "off", "--video-source", "/no/such/file.webm"], "no such file"),
@@ -111,3 +112,174 @@ def test_cli_video_options() -> None:
             video_for(parser.parse_args([*base, *wrong]))
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--video-codecs", "theora"])
+
+
+def test_encrypted_call_offers_keyed_video_and_starts_it_with_its_keys() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio(), video=VideoConfig(), video_port=40002)
+    offer = parse_sdp(uac.invite.body)
+    audio, video = offer.media
+    assert audio.proto == video.proto == "RTP/SAVP" and video.has_attribute("crypto")
+    body = uac.invite.body
+    video_at = body.index(b"m=video")
+    keyed_video = VIDEO.replace("RTP/AVP", "RTP/SAVP").replace("96", str(video.payload_types[0]))
+    their_video_line = answer_line(body[video_at:])
+    answer = crypto_sdp(answer_line(body[:video_at])) + keyed_video + f"a={their_video_line}\r\n"
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.video is not None and start.video.crypto is not None
+    assert start.crypto is not None and start.video.crypto.local_key != start.crypto.local_key
+
+
+def test_encrypted_call_ignores_video_answered_in_clear() -> None:
+    from tests.ua.test_call_machine import answer_line, crypto_sdp, srtp_audio
+
+    uac = Uac(audio=srtp_audio("optional"), video=VideoConfig(), video_port=40002)
+    body = uac.invite.body
+    video = parse_sdp(body).media[1]
+    answer = crypto_sdp(answer_line(body[: body.index(b"m=video")]), proto="RTP/AVP") + VIDEO.replace(
+        "96", str(video.payload_types[0])
+    )
+    [start] = of_type(uac.respond(200, body=answer), StartMedia)
+    assert isinstance(start, StartMedia) and start.crypto is not None and start.video is None
+
+
+def test_cli_describes_what_video_sends_and_how() -> None:
+    from softphone.cli import describe
+    from softphone.ua.events import VideoQualityEvent
+
+    figures = dict(
+        codec="VP8",
+        width=320,
+        height=240,
+        fps=15.0,
+        bitrate_kbps=250.0,
+        send_bitrate_kbps=200.0,
+        frames_decoded=90,
+        frames_sent=90,
+        freezes=0,
+        loss_percent=0.0,
+        keyframes_requested=0,
+        keyframes_sent=1,
+        nacks_sent=0,
+        retransmitted=0,
+        packets_dropped=0,
+    )
+    plain = describe(VideoQualityEvent("c1", **figures))  # type: ignore[arg-type]
+    assert plain == "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %"
+    full = VideoQualityEvent(
+        "c1",
+        **figures,  # type: ignore[arg-type]
+        encrypted=True,
+        target_bitrate_kbps=99.5,
+        send_width=320,
+        send_height=240,
+        send_fps=7,
+        av_offset_ms=-12.0,
+    )
+    assert describe(full) == (
+        "video of c1: VP8 320x240 15 fps, 250 kbit/s, 90 frames, 0 freezes, loss 0.0 %, encrypted,"
+        " picture -12 ms from its sound; sending 320x240 7 fps at up to 100 kbit/s"
+    )
+
+
+def test_answering_without_video_declines_the_offered_video_with_port_0() -> None:
+    uas = Uas(offer=sdp() + VIDEO, config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    answer = parse_sdp(ok.body)
+    # RFC 3264 6: the declined stream keeps its place with port 0; the audio is answered as before.
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 40000), ("video", 0)]
+    starts = of_type(effects, StartMedia) + of_type(effects, UpdateMedia)
+    assert starts and all(s.video is None for s in starts if isinstance(s, StartMedia | UpdateMedia))
+
+
+def test_answering_an_offerless_invite_without_video_offers_no_video() -> None:
+    uas = Uas(offer="", config={"video": VideoConfig(), "video_port": 40002})
+    effects = uas.m.answer(video=False)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    assert b"m=video" not in ok.body
+
+
+def test_a_call_made_without_video_offers_none_and_refuses_the_peers_until_video_on() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    assert b"m=video" in uac.invite.body
+    quiet = Uac(video=VideoConfig(), video_port=40002)
+    quiet.m.video_declined = True  # what CallManager.dial(video=False) sets before the INVITE
+    offer = quiet.m.with_video(parse_sdp(sdp().encode()))
+    assert not [m for m in offer.media if m.media == "video"]
+    reoffer = parse_sdp((sdp(version=2) + VIDEO).encode())
+    answer = quiet.m.answer_with_video(reoffer, parse_sdp((sdp() + "m=video 0 RTP/AVP 96\r\n").encode()))
+    assert [(m.media, m.port) for m in answer.media] == [("audio", 42000), ("video", 0)]
+
+
+def test_cli_camera_source_without_a_camera_says_so_and_goes_on(capsys: pytest.CaptureFixture[str]) -> None:
+    from softphone.ua import video_cameras
+
+    parser = build_parser()
+    base = ["--account", "sip:a@example.com", "--no-audio", "--video", "--srtp", "off"]
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera"]))
+    assert settings is not None and settings.source == "camera"
+    cameras, problem = video_cameras()
+    if not cameras:
+        assert problem == "no camera found"
+        assert "--video-source camera: no camera found; calls send no picture" in capsys.readouterr().err
+    settings = video_for(parser.parse_args([*base, "--video-source", "camera:/dev/no-such-camera"]))
+    assert settings is not None
+    assert "no camera found at /dev/no-such-camera" in capsys.readouterr().err
+
+
+def test_camera_off_and_on_by_re_invite_keeps_the_stream_and_survives_hold() -> None:
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    uac.respond(200, body=answer_with_video(uac.invite.body))
+
+    def video_direction(body: bytes) -> tuple[int, str]:
+        video = parse_sdp(body).media[1]
+        return video.port, video.direction(parse_sdp(body))
+
+    # RFC 3264 8.4: camera off re-offers the video line recvonly; the port stays (the stream is kept).
+    effects = uac.m.set_video_send(1, False)
+    reinvite = request(effects, "INVITE")
+    assert video_direction(reinvite.body) == (40002, "recvonly")
+    assert parse_sdp(reinvite.body).media[0].direction(parse_sdp(reinvite.body)) == "sendrecv"
+    answer = answer_with_video(uac.invite.body).replace("a=sendrecv\r\n", "a=sendonly\r\n", 1)
+    answer = answer.replace("a=sendrecv\r\n", "a=sendonly\r\n")  # the peer answers recvonly with sendonly
+    effects = uac.respond(200, body=answer.replace("o=- 7 1", "o=- 7 2"), to=reinvite)
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.video is not None and update.video.direction == "recvonly"
+    # Hold and resume: the camera stays off (resuming makes the audio sendrecv, the video recvonly).
+    effects = uac.m.hold(2, True)
+    held = request(effects, "INVITE")
+    assert video_direction(held.body) == (40002, "inactive")
+    held_answer = sdp(direction="recvonly", version=3) + VIDEO.replace("a=sendrecv", "a=inactive")
+    uac.respond(200, body=held_answer.replace("96", str(parse_sdp(held.body).media[1].payload_types[0])), to=held)
+    effects = uac.m.hold(3, False)
+    resumed = request(effects, "INVITE")
+    assert video_direction(resumed.body) == (40002, "recvonly")
+    assert parse_sdp(resumed.body).media[0].direction(parse_sdp(resumed.body)) == "sendrecv"
+    # Camera on again: sendrecv.
+    uac.respond(200, body=answer.replace("o=- 7 1", "o=- 7 4"), to=resumed)
+    effects = uac.m.set_video_send(4, True)
+    assert video_direction(request(effects, "INVITE").body) == (40002, "sendrecv")
+
+
+def test_camera_choice_holds_for_the_peers_offers_and_for_video_added_later() -> None:
+    from softphone.sip.transaction import TimerSettings
+    from softphone.sip.transaction_layer import TransactionLayer
+
+    uac = Uac(video=VideoConfig(), video_port=40002)
+    uac.respond(200, body=answer_with_video(uac.invite.body))
+    reinvite = request(uac.m.set_video_send(1, False), "INVITE")
+    uac.respond(200, body=answer_with_video(uac.invite.body).replace("o=- 7 1", "o=- 7 2"), to=reinvite)
+    # The peer re-offers video sendrecv (a refresh, another address): our answer stays recvonly.
+    theirs = uac.peer_request("INVITE", 2, body=sdp(version=3) + VIDEO)
+    tx = TransactionLayer(TimerSettings()).create_server(theirs, 0.0, reliable=False, destination=None)
+    effects = uac.m.receive_request(theirs, tx)
+    [ok] = [r for r in (e.response for e in effects if hasattr(e, "response")) if r.status_code == 200]
+    answer = parse_sdp(ok.body)
+    assert answer.media[1].port == 40002 and answer.media[1].direction(answer) == "recvonly"
+    # A call whose camera is off offers a new video line recvonly.
+    other = Uac(video=VideoConfig(), video_port=40002)
+    other.m.video_send = False
+    offer = other.m.with_video(parse_sdp(sdp().encode()))
+    assert offer.media[1].direction(offer) == "recvonly"
