@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python -m benchmarks.media            # full run, about 4-5 minutes
+    .venv/bin/python -m benchmarks.media            # full run, about 7 minutes
     .venv/bin/python -m benchmarks.media --quick    # smoke run, about a minute
 
 Needs the bench-only packages of ``benchmarks/requirements.txt`` (``pesq``) and
@@ -88,6 +88,19 @@ own deadline clock, so nothing here is faster than real time.
    Opus, G.722 and G.711 µ-law (G.722 and G.711 resampled to and from their
    16 and 8 kHz as the engine does; no FEC, so lost packets are concealed).
 
+4. Many calls at once, and a five-party local conference
+   The host is a real :class:`UserAgent` in this process (``tests/many_calls.py``, the
+   machinery ``tests/ua/test_many_calls.py`` runs with three calls), sending the same WAV
+   on every call (``wav_media``, looped) and discarding what it hears; the callee is one
+   ``softphone-cli --auto-answer --play`` process taking every call. The host places the
+   calls one after the other (Opus, as in part 2), waits 2 s, then reads its own CPU and
+   the callee's from ``/proc`` over ``--cpu-seconds``, scaled to 10 s: one call, then ten
+   at once (goal: ten cost at most ten times one). Then a five-party conference: four
+   calls merged at the host (the host's microphone, the WAV of the first call, and the
+   four callee ends), run for ``--conference-seconds``, with the late wake-ups of the
+   host's media threads (a tick handled more than a ptime after its deadline) and the
+   conference mixer's ring underruns and overruns counted over that time (goal: none).
+
 The load average is printed at the start and the end: the latency and PESQ
 parts are real-time measurements, and other processes competing for the CPU
 hold up the media clocks (``--nice -10``, as root, shields them).
@@ -96,6 +109,7 @@ hold up the media clocks (``--nice -10``, as root, shields them).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import functools
 import hashlib
@@ -140,9 +154,10 @@ from softphone.media.engine import (
 from softphone.media.resample import resample
 from softphone.media.wav import WavSource
 from softphone.sip.offer_answer import Codec, NegotiatedMedia, g722_codec, opus_codec, pcmu_codec
-from softphone.ua.media import MediaPort, _CaptureSource, _PlaybackSink
+from softphone.ua.media import MediaPort, _CaptureSource, _PlaybackSink, wav_media
 from tests.baresip_peer import free_port, udp_bound
 from tests.echo_path import ArraySource
+from tests.many_calls import Host, Window
 from tests.media_relay import LossyRelay
 
 Samples = npt.NDArray[np.float32]
@@ -1073,16 +1088,125 @@ def print_pesq(rows: list[PesqRow], variants: list[tuple[str, float]], seconds: 
 
 
 # ==========================================================================================
+# 4. Many calls at once, a five-party conference
+# ==========================================================================================
+
+MANY_CALLS = 10
+CONFERENCE_CALLS = 4  # with the host: five parties
+MANY_SETTLE = 2.0
+
+
+@dataclass
+class ManyResult:
+    name: str
+    host: Window | None
+    callee_per_10s: float = 0.0
+    note: str = ""
+
+
+async def many_run(wav: Path, workdir: Path, calls: int, merge: bool, window: float, name: str) -> ManyResult:
+    """``calls`` calls from a host UA here to one softphone-cli answering them all; optionally merged."""
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "softphone.cli", "--no-register", "--play", str(wav), "--auto-answer"),
+        *("--account", "sip:bob@127.0.0.1", "--listen", f"{LOOPBACK}:{port}"),
+    ]
+    with open(workdir / "many-callee.log", "w", encoding="utf-8") as log_file:
+        callee = subprocess.Popen(
+            command, cwd=ROOT, stdin=subprocess.PIPE, stdout=log_file, stderr=subprocess.STDOUT, text=True
+        )
+    try:
+        wait_for(functools.partial(udp_bound, port), 20.0, f"softphone-cli callee to listen on UDP {port}")
+        async with Host(wav_media(wav)) as host:
+            ids = await host.place([f"sip:bob@{LOOPBACK}:{port}"] * calls)
+            if merge:
+                await host.merge(ids)
+            await asyncio.sleep(MANY_SETTLE)
+            before = cpu_seconds(callee.pid)
+            figures = await host.window(window)
+            callee_cpu = cpu_seconds(callee.pid) - before
+        if min(figures.packets_received, default=0) == 0:
+            return ManyResult(name, None, note="not measured: a call received no RTP")
+        return ManyResult(name, figures, callee_cpu / figures.seconds * 10.0)
+    except (BenchError, AssertionError, OSError) as exc:
+        return ManyResult(name, None, note=f"not measured: {exc}")
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if callee.stdin is not None:
+                callee.stdin.write("quit\n")
+                callee.stdin.close()
+        stop_process(callee)
+
+
+def measure_many(wav: Path, workdir: Path, window: float, conference_seconds: float) -> list[ManyResult]:
+    runs = [
+        ("1 call", 1, False, window),
+        (f"{MANY_CALLS} calls", MANY_CALLS, False, window),
+        (f"{CONFERENCE_CALLS + 1}-party conference", CONFERENCE_CALLS, True, conference_seconds),
+    ]
+    return [asyncio.run(many_run(wav, workdir, calls, merge, seconds, name)) for name, calls, merge, seconds in runs]
+
+
+def print_many(results: list[ManyResult]) -> None:
+    print()
+    print(
+        "4. Many calls at once: CPU seconds per 10 s of each process (host: a UserAgent in this process;"
+        " callee: one softphone-cli answering every call), Opus, WAV sources"
+    )
+    print(
+        f"   {'run':22} {'window':>7} {'host':>7} {'callee':>7} {'host/call':>9} {'ms/tick':>7}"
+        f" {'late wake-ups':>16} {'underruns':>9} {'overruns':>8}"
+    )
+    for r in results:
+        w = r.host
+        if w is None:
+            print(f"   {r.name:22} {r.note}")
+            continue
+        print(
+            f"   {r.name:22} {w.seconds:6.1f}s {w.cpu_per_10s:7.3f} {r.callee_per_10s:7.3f}"
+            f" {w.cpu_per_10s / w.calls:9.3f} {w.cpu / max(1, w.ticks) * 1000:7.3f}"
+            f" {w.late_ticks:6d} of {w.ticks:6d} {w.underruns:9d} {w.overruns:8d}"
+        )
+    one, many = results[0].host, results[1].host
+    if one is not None and many is not None and one.cpu > 0 and results[0].callee_per_10s > 0:
+        host_ratio = many.cpu_per_10s / one.cpu_per_10s
+        callee_ratio = results[1].callee_per_10s / results[0].callee_per_10s
+        verdict = "met" if max(host_ratio, callee_ratio) <= MANY_CALLS else "NOT met"
+        print(
+            f"   {MANY_CALLS} calls against 1: host {host_ratio:.1f}x, callee {callee_ratio:.1f}x"
+            f" (goal <= {MANY_CALLS}x): {verdict}"
+        )
+    print(
+        "   ms/tick: the host's CPU per tick of one call (20 ms of its audio), which stays comparable when a"
+        " loaded machine drops ticks"
+    )
+    conference = results[2].host
+    if conference is not None:
+        clean = conference.late_ticks == conference.underruns == conference.overruns == 0
+        print(
+            f"   {CONFERENCE_CALLS + 1}-party conference over {conference.seconds:.0f} s: late wake-ups, underruns"
+            f" and overruns (goal: none): {'met' if clean else 'NOT met'}"
+        )
+
+
+# ==========================================================================================
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: fewer set-ups, 5 s CPU windows, 8 s speech")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: fewer set-ups, 5 s CPU windows and conference, 8 s speech"
+    )
     parser.add_argument("--latency-runs", type=int, default=None, help="set-ups per latency row (default 8, 2 quick)")
     parser.add_argument("--cpu-seconds", type=float, default=None, help="CPU window (default 20, 5 quick)")
     parser.add_argument("--speech-seconds", type=float, default=None, help="cut the speech (default all, 8 quick)")
     parser.add_argument(
-        "--parts", default="latency,cpu,pesq", help="comma-separated subset of latency,cpu,pesq (default all)"
+        "--parts",
+        default="latency,cpu,pesq,many",
+        help="comma-separated subset of latency,cpu,pesq,many (default all)",
+    )
+    parser.add_argument(
+        "--conference-seconds", type=float, default=None, help="five-party conference run (default 60, 5 quick)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the random phases and the relay (default 1)")
     parser.add_argument(
@@ -1095,9 +1219,12 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.latency_runs if args.latency_runs is not None else (2 if args.quick else 8)
     window = args.cpu_seconds if args.cpu_seconds is not None else (5.0 if args.quick else 20.0)
     speech_seconds = args.speech_seconds if args.speech_seconds is not None else (8.0 if args.quick else None)
+    conference_seconds = (
+        args.conference_seconds if args.conference_seconds is not None else (5.0 if args.quick else 60.0)
+    )
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    if runs < 1 or window <= 0 or not parts <= {"latency", "cpu", "pesq"}:
-        parser.error("--latency-runs and --cpu-seconds must be positive; --parts from latency,cpu,pesq")
+    if runs < 1 or window <= 0 or conference_seconds <= 0 or not parts <= {"latency", "cpu", "pesq", "many"}:
+        parser.error("--latency-runs and --cpu-seconds must be positive; --parts from latency,cpu,pesq,many")
 
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -1110,15 +1237,16 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="softphone-bench-media-") as tmp:
             workdir = Path(tmp)
             reference: Samples | None = None
-            if parts & {"cpu", "pesq"}:
+            if parts & {"cpu", "pesq", "many"}:
                 reference = speech_48k(speech_wav(TEXT), speech_seconds)
+            wav48 = workdir / "speech48k.wav"
+            if parts & {"cpu", "many"}:
+                assert reference is not None
+                write_wav48(reference, wav48)
             if "latency" in parts:
                 print_latency(measure_latency(runs, args.seed), runs)
                 sys.stdout.flush()
             if "cpu" in parts:
-                assert reference is not None
-                wav48 = workdir / "speech48k.wav"
-                write_wav48(reference, wav48)
                 results: list[CpuResult] = []
                 for name, codecs in CPU_CODECS:
                     extra = [] if codecs is None else ["--codecs", codecs]
@@ -1129,6 +1257,9 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(cpu_baresip(wav48, workdir, 2.0, window))
                 print_cpu(results, window)
                 print_processing_cpu()
+                sys.stdout.flush()
+            if "many" in parts:
+                print_many(measure_many(wav48, workdir, window, conference_seconds))
                 sys.stdout.flush()
             if "pesq" in parts:
                 assert reference is not None

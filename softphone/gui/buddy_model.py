@@ -37,7 +37,7 @@ from softphone.ua import DialogStateEvent, PresenceEvent, SubscriptionEvent
 
 FLUSH_MS = 75
 """Presence and busy-lamp changes are collected this long before the rows are refreshed."""
-FLUSH_BATCH = 250
+FLUSH_BATCH = 50
 """Contacts refreshed per turn of the event loop; the rest follow on the next turn."""
 AVATAR_SIZE = 32
 NO_GROUP = QT_TRANSLATE_NOOP("BuddyModel", "Contacts")  # the group of contacts in none (shown translated)

@@ -18,6 +18,7 @@ incoming-call window has them).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -88,18 +89,18 @@ class Notifications(QObject):
         """Ask the desktop what it offers (on the core loop); the answer sets ``state`` and ``buttons``."""
         if not self.enabled or self.state != "unknown" or self.bridge.loop is None:
             return
-        try:
-            notifier = _make_notifier(self.app_name, self.icon_path)
-        except Exception as exc:  # no backend for this platform, the library missing ...
-            self._no_desktop(exc)
-            return
+        app_name, icon_path = self.app_name, self.icon_path
 
-        async def capabilities() -> frozenset[Any]:
+        async def capabilities() -> tuple[Any, frozenset[Any]]:
+            # Importing the library takes 0.1-0.3 s: on a worker thread, not the GUI thread (it stalled the
+            # window while the first presence burst came in) nor the core loop. A missing library or a
+            # platform without a backend raises here and ends in _no_desktop.
+            notifier = await asyncio.get_running_loop().run_in_executor(None, _make_notifier, app_name, icon_path)
             found: frozenset[Any] = await notifier.get_capabilities()
-            return found
+            return notifier, found
 
         self.state = "asking"
-        self.bridge.run(capabilities, on_done=lambda caps: self._desktop(notifier, caps), on_error=self._no_desktop)
+        self.bridge.run(capabilities, on_done=lambda made: self._desktop(*made), on_error=self._no_desktop)
 
     def _desktop(self, notifier: Any, capabilities: frozenset[Any]) -> None:
         from desktop_notifier import Capability

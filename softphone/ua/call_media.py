@@ -377,6 +377,11 @@ class CallMedia:
     def in_conference(self, call: Call) -> bool:
         return call in self._conference_calls
 
+    @property
+    def conference_mixer(self) -> ConferenceMixer | None:
+        """The running conference's mixer (its ``underruns``/``overruns`` counters), None without one."""
+        return self._mixer
+
     async def conference(self, calls: Sequence[Call]) -> None:
         """Mix established calls (held ones resumed by the caller first) into the local conference."""
         if len(calls) + len([c for c in self._conference_calls if c not in calls]) < 2:
