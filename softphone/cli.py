@@ -289,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="video codecs in order of preference, comma-separated (default: vp8,h264)",
     )
     parser.add_argument(
+        "--video-size",
+        type=_video_size,
+        default=(320, 240),
+        metavar="WIDTHxHEIGHT",
+        help="the size of the picture sent (default 320x240; even numbers, 16x16 to 1920x1080)",
+    )
+    parser.add_argument(
+        "--video-fps", type=_bounded_int(1, 60, "frames per second"), default=15, help="frames per second (default 15)"
+    )
+    parser.add_argument(
+        "--video-bitrate",
+        type=_bounded_int(30, 8000, "kbit/s"),
+        default=300,
+        metavar="KBIT/S",
+        help="the most the video sends, in kbit/s (default 300; the sender adapts below it to loss)",
+    )
+    parser.add_argument(
         "--record-video", metavar="FILE.mkv", help="write the video the other side sends to this Matroska file"
     )
     parser.add_argument("--input-device", metavar="NAME", help="microphone (name or index; default: the system's)")
@@ -402,6 +419,26 @@ def _non_negative_seconds(text: str) -> float:
     return value
 
 
+def _video_size(text: str) -> tuple[int, int]:
+    width, x, height = text.lower().partition("x")
+    if not (x and width.isdigit() and height.isdigit()):
+        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {text!r}")
+    size = int(width), int(height)
+    # Encoders want even sizes (4:2:0 chroma); the bounds keep one picture's memory reasonable.
+    if any(n % 2 or not 16 <= n <= limit for n, limit in zip(size, (1920, 1080), strict=True)):
+        raise argparse.ArgumentTypeError(f"{text}: even numbers from 16x16 to 1920x1080")
+    return size
+
+
+def _bounded_int(low: int, high: int, unit: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text}: {low} to {high} {unit}")
+        return int(text)
+
+    return parse
+
+
 def _codecs(text: str) -> list[Codec]:
     try:
         return codecs_named(text.split(","))
@@ -497,7 +534,16 @@ def video_for(args: argparse.Namespace) -> VideoSettings | None:
     record = None if args.record_video is None else Path(args.record_video)
     if record is not None and record.suffix.lower() not in (".mkv", ".webm"):
         raise AccountError("--record-video writes a Matroska file: give it a name ending in .mkv")
-    return VideoSettings(source=args.video_source, record=record, codecs=args.video_codecs)
+    width, height = args.video_size
+    return VideoSettings(
+        source=args.video_source,
+        width=width,
+        height=height,
+        fps=args.video_fps,
+        bitrate=args.video_bitrate * 1000,
+        record=record,
+        codecs=args.video_codecs,
+    )
 
 
 def processing_for(args: argparse.Namespace) -> ProcessingConfig:

@@ -34,8 +34,9 @@ def decoded(proc: CliProcess, frames: int, after: int = 0) -> dict[str, Any]:
 def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio, codec: str) -> None:
     folder = Path(tempfile.mkdtemp(prefix="softphone-video-"))
     bob_file, alice_file = folder / "bob.mkv", folder / "alice.mkv"
-    # Alice prefers the codec under test; bob takes the offer's order.
+    # Alice prefers the codec under test; bob takes the offer's order. With H.264 she sends a larger picture.
     codecs = "h264,vp8" if codec == "H264" else "vp8,h264"
+    size = (640, 480) if codec == "H264" else (320, 240)
     alice = CliProcess(
         kamailio,
         "--video",
@@ -45,6 +46,10 @@ def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio
         "pattern",
         "--video-codecs",
         codecs,
+        "--video-size",
+        f"{size[0]}x{size[1]}",
+        "--video-bitrate",
+        "800" if codec == "H264" else "300",
         "--record-video",
         str(alice_file),
     )
@@ -57,7 +62,7 @@ def test_video_call_through_kamailio_pattern_arrives_in_order(kamailio: Kamailio
         bob_call = bob.wait_for(event="call", state="confirmed", timeout=20)
         seen = decoded(bob, FRAMES)
         assert seen["call_id"] == bob_call["call_id"]
-        assert (seen["codec"], seen["width"], seen["height"]) == (codec, 320, 240)
+        assert (seen["codec"], seen["width"], seen["height"]) == (codec, *size)
         assert seen["fps"] > 0 and seen["bitrate_kbps"] > 0
         theirs = alice.wait_for(event="video_quality", timeout=10, call_id=call["call_id"])
         assert theirs["frames_sent"] > 0

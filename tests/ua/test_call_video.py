@@ -112,6 +112,20 @@ def test_cli_video_options() -> None:
             video_for(parser.parse_args([*base, *wrong]))
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--video-codecs", "theora"])
+    sized = video_for(
+        parser.parse_args([*base, "--video", "--video-size", "640x480", "--video-fps", "30", "--video-bitrate", "1000"])
+    )
+    assert sized is not None and (sized.width, sized.height, sized.fps, sized.bitrate) == (640, 480, 30, 1_000_000)
+    for wrong_option in (
+        ["--video-size", "641x480"],
+        ["--video-size", "4096x2160"],
+        ["--video-size", "640"],
+        ["--video-fps", "0"],
+        ["--video-fps", "x"],
+        ["--video-bitrate", "9"],
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args([*base, "--video", *wrong_option])
 
 
 def test_encrypted_call_offers_keyed_video_and_starts_it_with_its_keys() -> None:
