@@ -17,7 +17,7 @@ pattern, the other receiving it (decoding every frame). Printed:
   handing out the frame) to the decoded picture, median and 90th percentile:
   glass to glass without the camera and the screen.
 
-Not here yet: the comparison with baresip's CPU, and glass-to-glass latency.
+The comparison with baresip's CPU is ``benchmarks/video_vs_baresip.py``.
 """
 
 from __future__ import annotations

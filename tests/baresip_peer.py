@@ -72,6 +72,9 @@ class Baresip:
         video_codec: str = "VP8",
         medianat: str | None = None,
         host: str = LOOPBACK,
+        video_size: tuple[int, int] = (320, 240),
+        video_fps: int = 15,
+        video_bitrate: int = 300_000,
     ) -> None:
         """``video``: ``video_codec`` too (VP8: the vp8 module; H264: avcodec), ``fakevideo`` as camera and
         display, ``snapshot`` to save a received picture."""
@@ -120,9 +123,9 @@ class Baresip:
             lines += [
                 "video_source fakevideo,nil",
                 "video_display fakevideo,nil",
-                "video_size 320x240",
-                "video_bitrate 300000",
-                "video_fps 15",
+                f"video_size {video_size[0]}x{video_size[1]}",
+                f"video_bitrate {video_bitrate}",
+                f"video_fps {video_fps}",
             ]
         (self.dir / "config").write_text("\n".join(lines) + "\n", encoding="utf-8")
         params = f";regint=0;audio_codecs={codec}" + (f";video_codecs={video_codec}" if video else "")
