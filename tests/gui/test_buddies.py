@@ -218,41 +218,45 @@ def test_presence_and_busy_lamp_of_a_buddy_show_in_its_row(
 def test_pending_watchers_are_allowed_or_blocked_from_the_bar(
     qtbot: QtBot, tmp_path: Path, started: list[object]
 ) -> None:
+    # Watchers named for this test only: a phone of another test that still answers mDNS on loopback, named
+    # alice, would be found on the LAN, watched, and so let in without asking.
+    tag = secrets.token_hex(3)
+    alice_aor, carol_aor = f"sip:alice{tag}@127.0.0.1", f"sip:carol{tag}@127.0.0.1"
     phone = BuddyPhone(qtbot, lan("bob"), tmp_path)
     started.append(phone)
     port = phone.ua.stack.transport.local_address("UDP")[1]
     bob_address = f"sip:bob@127.0.0.1:{port}"
-    alice = Peer(qtbot, lan("alice"))
+    alice = Peer(qtbot, lan(f"alice{tag}"))
     started.append(alice)
-    carol = Peer(qtbot, lan("carol"))
+    carol = Peer(qtbot, lan(f"carol{tag}"))
     started.append(carol)
     buddies = phone.buddies
     assert not buddies.watcher_bar.isVisibleTo(buddies)
 
     # Alice is not in Bob's list: her SUBSCRIBE is held pending and shows in the bar.
     alice.bridge.call(alice.ua.presence.watch, bob_address)
-    qtbot.waitUntil(lambda: ("sip:alice@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (alice_aor, "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
     assert buddies.watcher_bar.isVisibleTo(buddies)
     assert "Someone wants to see your presence" in buddies.watcher_bar.title.text()
     alice.wait(lambda e: isinstance(e, SubscriptionEvent) and e.state == "pending")
-    row = buddies.watcher_bar.rows[("sip:alice@127.0.0.1", "sip:bob@127.0.0.1")]
+    row = buddies.watcher_bar.rows[(alice_aor, "sip:bob@127.0.0.1")]
     qtbot.mouseClick(row.allow_button, Qt.MouseButton.LeftButton)
     alice.wait(lambda e: isinstance(e, PresenceEvent) and e.uri == bob_address and e.basic == "open")
     qtbot.waitUntil(lambda: not buddies.watcher_bar.rows, timeout=WAIT_MS)
     assert not buddies.watcher_bar.isVisibleTo(buddies)
-    assert phone.store.watchers.decision("sip:bob@127.0.0.1", "sip:alice@127.0.0.1") == "allow"
+    assert phone.store.watchers.decision("sip:bob@127.0.0.1", alice_aor) == "allow"
 
     # Carol asks too; a buddy list opened now finds her through pending_watchers().
     carol.bridge.call(carol.ua.presence.watch, bob_address)
-    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: (carol_aor, "sip:bob@127.0.0.1") in buddies.watcher_bar.rows, timeout=WAIT_MS)
     second = BuddyList(phone.bridge, phone.store, accounts=[phone.account])
     qtbot.addWidget(second)
-    qtbot.waitUntil(lambda: ("sip:carol@127.0.0.1", "sip:bob@127.0.0.1") in second.watcher_bar.rows, timeout=WAIT_MS)
-    row = buddies.watcher_bar.rows[("sip:carol@127.0.0.1", "sip:bob@127.0.0.1")]
+    qtbot.waitUntil(lambda: (carol_aor, "sip:bob@127.0.0.1") in second.watcher_bar.rows, timeout=WAIT_MS)
+    row = buddies.watcher_bar.rows[(carol_aor, "sip:bob@127.0.0.1")]
     qtbot.mouseClick(row.block_button, Qt.MouseButton.LeftButton)
     carol.wait(lambda e: isinstance(e, SubscriptionEvent) and e.state == "terminated")
     qtbot.waitUntil(lambda: not buddies.watcher_bar.rows and not second.watcher_bar.rows, timeout=WAIT_MS)
-    assert phone.store.watchers.decision("sip:bob@127.0.0.1", "sip:carol@127.0.0.1") == "block"
+    assert phone.store.watchers.decision("sip:bob@127.0.0.1", carol_aor) == "block"
     assert not any(isinstance(e, PresenceEvent) and e.uri == bob_address for e in carol.events)
 
 
