@@ -265,6 +265,8 @@ class LanDiscovery:
         self._announcing: set[asyncio.Task[None]] = set()
         self._opening = False
         self._closing = False
+        # Counts stops: a start whose sockets open after a stop (the phone quit meanwhile) closes them again.
+        self._stops = 0
         ua.add_closer(self.stop)
         ua.add_account_hooks(self._account_added, self._account_removed)
 
@@ -282,10 +284,15 @@ class LanDiscovery:
         if not families:
             raise UserAgentError("LAN discovery needs the phone to listen on IPv4 or IPv6 first (ua.start())")
         self._opening = True
+        stops = self._stops
         try:
             zeroconf = await self._ua.run_blocking(_open_zeroconf, families, self._listen_hosts())
         finally:
             self._opening = False
+        if self._stops != stops:
+            # Stopped while the sockets opened: nothing may keep answering on the LAN after the phone quit.
+            await self._ua.run_blocking(zeroconf.close)
+            return
         self._zc = zeroconf
         loop = asyncio.get_running_loop()
 
@@ -304,6 +311,7 @@ class LanDiscovery:
 
     async def stop(self) -> None:
         """Withdraw our announcements (goodbye packets, RFC 6762 10.1) and close the mDNS sockets."""
+        self._stops += 1
         zeroconf, self._zc = self._zc, None
         if zeroconf is None:
             return

@@ -183,3 +183,25 @@ async def _switch() -> None:
     finally:
         await alice.stop()
         await bob.stop()
+
+
+def test_stopping_while_the_sockets_open_leaves_nothing_answering() -> None:
+    """The phone quits right after it started LAN discovery (its mDNS sockets still opening on a worker
+    thread): the sockets that open after the stop are closed again, so nothing goes on announcing the phone."""
+
+    async def quit_early() -> None:
+        from tests.ua import make_ua
+
+        ua = make_ua(Account(f"sip:early{secrets.token_hex(3)}@127.0.0.1", register=False))
+        await ua.start()
+        try:
+            starting = asyncio.create_task(ua.lan.start())
+            await asyncio.sleep(0)  # the start is waiting for its sockets
+            await ua.lan.stop()
+            await starting
+            assert not ua.lan.running
+            assert ua.lan.announced_name(ua.accounts[0].aor) is None
+        finally:
+            await ua.stop()
+
+    asyncio.run(quit_early())
