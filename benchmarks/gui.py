@@ -68,6 +68,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import machine_line
+from tests.child_process import die_with_parent
 
 try:  # the child imports this module only for the keyring backend below
     import keyring.backend
@@ -108,14 +109,6 @@ def free_display() -> int:
         if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
             return number
     raise RuntimeError("no free X display number between :90 and :199")
-
-
-def die_with_parent() -> None:
-    """In a child before exec: SIGTERM when this process dies without stopping it (even on an abort)."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Xvfb:

@@ -64,13 +64,14 @@ import socket
 import sqlite3
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+
+from tests.child_process import die_with_parent
 
 TEMPLATE = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.in"
 
@@ -631,7 +632,7 @@ class Kamailio:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent,
             )
         _running.add(self)
         try:
@@ -709,13 +710,3 @@ def _accepts_tls(host: str, port: int) -> bool:
             return True
     except (OSError, ssl.SSLError):
         return False
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the test process dies without stop()."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)

@@ -48,7 +48,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -58,6 +57,8 @@ from types import TracebackType
 
 import numpy as np
 import numpy.typing as npt
+
+from tests.child_process import die_with_parent
 
 #: Debian packages the virtual devices need (PortAudio itself is libportaudio2).
 APT_PACKAGES = ("pulseaudio", "pulseaudio-utils", "libasound2-plugins", "libportaudio2")
@@ -115,16 +116,6 @@ def missing_packages() -> list[str]:
     if ctypes.util.find_library("portaudio") is None:
         missing.append("libportaudio2")
     return missing
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the test process dies without stop()."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _end(proc: subprocess.Popen[bytes]) -> None:
@@ -259,7 +250,7 @@ class PulseAudio:
                     cwd=self.workdir,
                     env=env,
                     start_new_session=True,
-                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                    preexec_fn=die_with_parent,
                 )
             _running.add(self)
             self._wait_ready()
@@ -335,7 +326,7 @@ class PulseAudio:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=self.env(),
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent,
             )
         self._helpers.append(proc)
         return proc
@@ -357,7 +348,7 @@ class PulseAudio:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=self.env(),
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent,
         )
         self._helpers.append(proc)
         return proc
@@ -444,7 +435,7 @@ class PulseAudio:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=self.env(),
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                preexec_fn=die_with_parent,
             )
 
 
