@@ -42,7 +42,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.gui import Xvfb, die_with_parent, write_settings
+from benchmarks.gui import Xvfb, dies_with_parent, write_settings
 from benchmarks.machine import machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,12 +118,11 @@ def time_window(program: Path, env: dict[str, str], workdir: Path, n: int) -> Sa
     ]
     start = time.perf_counter()
     proc = subprocess.Popen(
-        args,
+        dies_with_parent(args),
         env={**env, "SOFTPHONE_REPORT": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        preexec_fn=die_with_parent,
     )
     try:
         assert proc.stdout is not None

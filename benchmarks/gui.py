@@ -68,7 +68,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.machine import machine_line
-from tests.child_process import die_with_parent
+from tests.child_process import dies_with_parent
 
 try:  # the child imports this module only for the keyring backend below
     import keyring.backend
@@ -120,10 +120,9 @@ class Xvfb:
         number = free_display()
         self.display = f":{number}"
         self.proc = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            dies_with_parent(["Xvfb", self.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 10
         while not Path(f"/tmp/.X11-unix/X{number}").exists():
@@ -151,13 +150,12 @@ class App:
         self.lines: list[tuple[float, str]] = []
         self.spawned = time.time()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "softphone.gui.app", *args],
+            dies_with_parent([sys.executable, "-m", "softphone.gui.app", *args]),
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
             stderr=open(workdir / "app-stderr.log", "ab"),
             text=True,
-            preexec_fn=die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,15 +42,8 @@ if str(ROOT) not in sys.path:
 
 import keyring  # noqa: E402
 
+from tests.child_process import dies_with_parent  # noqa: E402
 from tests.keyring_memory import MemoryKeyring  # noqa: E402
-
-
-def die_with_parent() -> None:
-    """In a child before exec: SIGTERM when this process dies without stopping it (even on an abort)."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def start_xvfb(screen: str = "1280x800x24") -> tuple[subprocess.Popen[bytes], str]:
@@ -60,10 +52,9 @@ def start_xvfb(screen: str = "1280x800x24") -> tuple[subprocess.Popen[bytes], st
             continue
         display = f":{number}"
         proc = subprocess.Popen(
-            ["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"],
+            dies_with_parent(["Xvfb", display, "-screen", "0", screen, "-nolisten", "tcp"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + 10
         while not Path(f"/tmp/.X11-unix/X{number}").exists():

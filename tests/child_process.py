@@ -1,36 +1,31 @@
-"""What a test's child process runs between fork and exec: nothing that may take a lock.
+"""Children of the test process that end with it, started without any Python between fork and exec.
 
-``preexec_fn`` runs in the child of a process that has other threads (the event loop's, media threads,
-executors). Anything that imports or loads a library there can wait forever on a lock another thread held
-at the fork. So ``prctl`` is looked up here, at import, and the child only calls it.
+``preexec_fn`` runs Python in the child of a process that has other threads (the event loop's, media
+threads, executors); whatever it touches there can wait forever on a lock another thread held at the
+fork, and a test that restarted Kamailio from a worker thread hung a whole run that way. So the parent-
+death signal is set by util-linux's ``setpriv`` (present on every Debian and Ubuntu), which then execs the
+real program: the fork itself runs no Python.
 """
 
 from __future__ import annotations
 
-import ctypes
-import signal
-import sys
-from collections.abc import Callable
+import shutil
+from collections.abc import Sequence
 
-__all__ = ["die_with_parent"]
-
-_PR_SET_PDEATHSIG = 1
+__all__ = ["dies_with_parent", "with_descriptor_limit"]
 
 
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return function
+def dies_with_parent(command: Sequence[str]) -> list[str]:
+    """``command`` run so that it gets SIGTERM if the thread that started it dies without stopping it."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise RuntimeError("setpriv is missing: apt-get install util-linux")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command]
 
 
-_PRCTL = _prctl()
-
-
-def die_with_parent() -> None:
-    """In the child before exec: get SIGTERM if the test process dies without stopping it."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def with_descriptor_limit(command: Sequence[str], limit: int) -> list[str]:
+    """``command`` run with at most ``limit`` open descriptors (soft and hard)."""
+    prlimit = shutil.which("prlimit")
+    if prlimit is None:
+        raise RuntimeError("prlimit is missing: apt-get install util-linux")
+    return [prlimit, f"--nofile={limit}:{limit}", "--", *command]

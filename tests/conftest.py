@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import faulthandler
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +28,32 @@ for _name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_H
 atexit.register(shutil.rmtree, _HOME, True)
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A run that outlives this (the whole suite takes under 20 min on two cores) is stuck in a way a per-test
+# timeout cannot end, e.g. a worker thread that never returns keeps asyncio.run() waiting for its executor.
+# It then stops with every thread's stack rather than running into the CI's limit with nothing said.
+SUITE_BUDGET = float(os.environ.get("SOFTPHONE_TEST_BUDGET", "3000"))
+_suite_done = threading.Event()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    def watch() -> None:
+        if _suite_done.wait(SUITE_BUDGET):
+            return
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        sys.stderr.write(f"\n\nThe test run is still going after {SUITE_BUDGET:.0f} s; stacks of every thread:\n")
+        sys.stderr.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        atexit._run_exitfuncs()  # Kamailio, PulseAudio and temporary folders, as at a normal exit
+        os._exit(3)
+
+    threading.Thread(target=watch, name="suite-watchdog", daemon=True).start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _suite_done.set()
 
 
 def torture_dir() -> Path:

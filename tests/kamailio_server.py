@@ -71,7 +71,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from tests.child_process import die_with_parent
+from tests.child_process import dies_with_parent
 
 TEMPLATE = Path(__file__).resolve().parent / "kamailio" / "kamailio.cfg.in"
 
@@ -626,13 +626,12 @@ class Kamailio:
         cmd = [self.binary, "-DD", "-E", "-f", str(self.config_path), "-Y", str(run_dir), "-m", "64", "-M", "8"]
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
-                cmd,
+                dies_with_parent(cmd),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
                 start_new_session=True,
-                preexec_fn=die_with_parent,
             )
         _running.add(self)
         try:

@@ -58,7 +58,7 @@ from types import TracebackType
 import numpy as np
 import numpy.typing as npt
 
-from tests.child_process import die_with_parent
+from tests.child_process import dies_with_parent
 
 #: Debian packages the virtual devices need (PortAudio itself is libportaudio2).
 APT_PACKAGES = ("pulseaudio", "pulseaudio-utils", "libasound2-plugins", "libportaudio2")
@@ -234,23 +234,24 @@ class PulseAudio:
             env = self.env()
             with self.log_path.open("ab") as log:
                 self._proc = subprocess.Popen(
-                    [
-                        self.binary,
-                        "-n",
-                        "-F",
-                        str(script),
-                        "--daemonize=no",
-                        "--exit-idle-time=-1",
-                        "--disallow-exit",
-                        "--log-target=stderr",
-                    ],
+                    dies_with_parent(
+                        [
+                            self.binary,
+                            "-n",
+                            "-F",
+                            str(script),
+                            "--daemonize=no",
+                            "--exit-idle-time=-1",
+                            "--disallow-exit",
+                            "--log-target=stderr",
+                        ]
+                    ),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     cwd=self.workdir,
                     env=env,
                     start_new_session=True,
-                    preexec_fn=die_with_parent,
                 )
             _running.add(self)
             self._wait_ready()
@@ -311,22 +312,23 @@ class PulseAudio:
         clip.write_bytes(to_s16le(samples))
         with clip.open("rb") as data:
             proc = subprocess.Popen(
-                [
-                    "pacat",
-                    "--playback",
-                    "-d",
-                    sink,
-                    "--raw",
-                    "--format=s16le",
-                    f"--rate={RATE}",
-                    "--channels=1",
-                    "--latency-msec=20",
-                ],
+                dies_with_parent(
+                    [
+                        "pacat",
+                        "--playback",
+                        "-d",
+                        sink,
+                        "--raw",
+                        "--format=s16le",
+                        f"--rate={RATE}",
+                        "--channels=1",
+                        "--latency-msec=20",
+                    ]
+                ),
                 stdin=data,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=self.env(),
-                preexec_fn=die_with_parent,
             )
         self._helpers.append(proc)
         return proc
@@ -334,21 +336,22 @@ class PulseAudio:
     def parec_start(self, source: str) -> subprocess.Popen[bytes]:
         """Start ``parec`` recording a source (e.g. ``speaker.monitor``) as raw s16le on stdout."""
         proc = subprocess.Popen(
-            [
-                "parec",
-                "-d",
-                source,
-                "--raw",
-                "--format=s16le",
-                f"--rate={RATE}",
-                "--channels=1",
-                "--latency-msec=20",
-            ],
+            dies_with_parent(
+                [
+                    "parec",
+                    "-d",
+                    source,
+                    "--raw",
+                    "--format=s16le",
+                    f"--rate={RATE}",
+                    "--channels=1",
+                    "--latency-msec=20",
+                ]
+            ),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=self.env(),
-            preexec_fn=die_with_parent,
         )
         self._helpers.append(proc)
         return proc
@@ -420,22 +423,23 @@ class PulseAudio:
         # A null sink that nobody plays to suspends, and every new stream then stalls.
         with open("/dev/zero", "rb") as zeros:
             return subprocess.Popen(
-                [
-                    "pacat",
-                    "--playback",
-                    "-d",
-                    sink,
-                    "--raw",
-                    "--format=s16le",
-                    f"--rate={RATE}",
-                    "--channels=1",
-                    "--latency-msec=10",
-                ],
+                dies_with_parent(
+                    [
+                        "pacat",
+                        "--playback",
+                        "-d",
+                        sink,
+                        "--raw",
+                        "--format=s16le",
+                        f"--rate={RATE}",
+                        "--channels=1",
+                        "--latency-msec=10",
+                    ]
+                ),
                 stdin=zeros,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=self.env(),
-                preexec_fn=die_with_parent,
             )
 
 

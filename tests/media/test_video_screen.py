@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from benchmarks.gui import die_with_parent, free_display
+from benchmarks.gui import dies_with_parent, free_display
 from softphone.media.errors import MediaError
 from softphone.media.video_sources import ScreenSource, open_source, pattern_planes, read_counter
 
@@ -36,10 +36,9 @@ def screen(tmp_path: Path) -> Iterator[str]:
             pytest.fail(f"{tool} is missing: apt-get install {package}")
     number = free_display()
     server = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        dies_with_parent(["Xvfb", f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"]),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=die_with_parent,
     )
     viewer = None
     try:
@@ -54,10 +53,9 @@ def screen(tmp_path: Path) -> Iterator[str]:
             for packet in stream.encode(None):
                 container.mux(packet)
         viewer = subprocess.Popen(
-            ["display", "-display", f":{number}", "-geometry", "+0+0", str(picture)],
+            dies_with_parent(["display", "-display", f":{number}", "-geometry", "+0+0", str(picture)]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
         )
         yield f":{number}"
     finally:

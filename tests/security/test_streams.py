@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import queue
-import resource
 import shutil
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from softphone.sip.message import Response
 from softphone.sip.parser import parse_message
 from softphone.transport import TransportLimits
 from softphone.ua import Account, CallEvent, UserAgent
+from tests.child_process import with_descriptor_limit
 from tests.integration.test_ua_calls import call_state
 from tests.security.attacker import ATTACKER, OFFER, UdpAttacker, descriptors, request, until
 from tests.ua import Recorder, make_ua
@@ -135,35 +135,33 @@ async def until_listening(port: int) -> None:
         return
 
 
-def _limit_descriptors() -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
-
-
 def test_descriptor_exhaustion_at_ulimit_256_is_survived(tmp_path: Path) -> None:
     """softphone-cli with 256 descriptors, flooded with connections and calls; then a real call works."""
     database = Path(tempfile.mkdtemp(prefix="softphone-fd-")) / "softphone.db"
     port = _free_port()
     cli = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "softphone.cli",
-            "--account",
-            "sip:carol@127.0.0.1",
-            "--no-register",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--no-audio",
-            "--json",
-            "--db",
-            str(database),
-            "--ring-timeout=2",
-        ],
+        with_descriptor_limit(
+            [
+                sys.executable,
+                "-m",
+                "softphone.cli",
+                "--account",
+                "sip:carol@127.0.0.1",
+                "--no-register",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--no-audio",
+                "--json",
+                "--db",
+                str(database),
+                "--ring-timeout=2",
+            ],
+            256,
+        ),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_limit_descriptors,
         env=dict(os.environ),
     )
     lines: queue.Queue[str] = queue.Queue()
