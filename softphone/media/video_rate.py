@@ -16,7 +16,8 @@ packets apart, whose fraction of one loss in five would read as 20 %.
 Delay counts too, since a bottleneck with a deep buffer (a home router)
 queues for seconds before it drops anything: each report's round-trip time
 (RFC 3550 6.4.1) is compared with the lowest of the last :data:`BASE_WINDOW`
-seconds. When the difference, the queue our packets wait in, passes
+seconds. When the difference (over the last two reports, so that one report
+held up on its way is not taken for a queue), the queue our packets wait in, passes
 :data:`QUEUE_LIMIT` the target drops to 0.85 times the rate the peer
 acknowledged over the window (the delay rule of draft-ietf-rmcat-gcc-02
 5.5, with the acknowledged bytes taken from the reports' highest sequence
@@ -122,6 +123,7 @@ class SendRateController:
         # The report the next loss figure is counted from: (highest sequence, cumulative lost, when, bytes acked).
         self._baseline: tuple[int, int, float, int | None] | None = None
         self._rtts: collections.deque[tuple[float, float]] = collections.deque()
+        self._last_rtt: float | None = None
         self.queue_delay = 0.0
         self.overuses = 0
         self.target = self._clamp()
@@ -181,7 +183,9 @@ class SendRateController:
         rtts.append((now, rtt))
         while rtts[0][0] < now - BASE_WINDOW:
             rtts.popleft()
-        self.queue_delay = rtt - rtts[0][1]
+        # The lower of the last two: one report held up on its way (a busy peer, a busy us) is no queue.
+        previous, self._last_rtt = self._last_rtt, rtt
+        self.queue_delay = min(rtt, rtt if previous is None else previous) - rtts[0][1]
 
     def on_loss(self, fraction_lost: float) -> int:
         """A reception report of our stream: ``fraction_lost`` (0-1, RFC 3550 6.4.1) since the last one."""

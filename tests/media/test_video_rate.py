@@ -145,13 +145,24 @@ def test_a_growing_queue_cuts_the_target_to_what_got_through_before_any_loss() -
 def test_no_growth_while_the_queue_drains_and_growth_again_once_it_has() -> None:
     rate = controller(600_000)
     rate.on_report(0, 0, 0.0, rtt=0.05, acked_bytes=0)
-    rate.on_report(25, 0, 1.0, rtt=0.5, acked_bytes=25_000)
+    rate.on_report(25, 0, 1.0, rtt=0.4, acked_bytes=25_000)
+    rate.on_report(50, 0, 2.0, rtt=0.5, acked_bytes=50_000)
     cut = rate.target
     assert cut == 170_000
     # Draining: 80 ms of queue left (over half the limit), no loss: the target holds.
-    assert rate.on_report(50, 0, 2.0, rtt=0.13, acked_bytes=50_000) == cut
+    assert rate.on_report(75, 0, 3.0, rtt=0.13, acked_bytes=75_000) == cut
+    assert rate.on_report(100, 0, 4.0, rtt=0.13, acked_bytes=100_000) == cut
     # Drained: growth by the loss rule again.
-    assert rate.on_report(75, 0, 3.0, rtt=0.05, acked_bytes=75_000) == round(cut * 1.08)
+    assert rate.on_report(125, 0, 5.0, rtt=0.05, acked_bytes=125_000) == round(cut * 1.08)
+
+
+def test_one_report_held_up_on_its_way_is_not_a_queue() -> None:
+    """A busy machine may hold one report for a few hundred milliseconds; only a queue that lasts counts."""
+    rate = controller(600_000)
+    for second in range(6):
+        rtt = 0.6 if second == 3 else 0.02
+        rate.on_report(second * 25, 0, float(second), rtt=rtt, acked_bytes=second * 25_000)
+    assert rate.overuses == 0 and rate.target == 600_000
 
 
 def test_a_longer_path_becomes_the_base_after_the_window() -> None:
