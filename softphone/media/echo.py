@@ -57,8 +57,8 @@ _GATE_FLOOR = 0.1
 # (an echo is rarely louder than what made it): the filter does not learn from it. Without this it learns
 # to predict the user's voice from the faint, late copy of it that comes back from the other side.
 _NEAR_TALK = 10 ** (10 / 10)
-# The sent filter's output this much louder than the microphone: it adds, it does not cancel; drop it.
-_DIVERGED = 2.0
+# What the sent filter leaves this much louder than the microphone (6 dB): it adds, it does not cancel; drop it.
+_DIVERGED = 4.0
 
 
 @dataclass(frozen=True, slots=True)
