@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.netns_lab import LanLab
-from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
+from tests.ua.test_media_wiring import dominant_frequency, last_heard, read_wav, write_tone
 
 
 class LanPhone:
@@ -162,7 +162,7 @@ def _call_by_name(caller: LanPhone, callee: LanPhone, name: str) -> None:
 def _heard(listener: LanPhone, talker: LanPhone) -> None:
     samples, rate = read_wav(listener.recording)
     assert samples.size > rate // 2, f"{listener.recording.name}: {samples.size} samples"
-    heard = dominant_frequency(samples[-rate // 2 :], rate)
+    heard = dominant_frequency(last_heard(samples, rate), rate)
     assert talker.tone is not None and abs(heard - talker.tone) < 20.0, f"{listener.recording.name}: {heard:.0f} Hz"
 
 

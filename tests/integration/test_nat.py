@@ -20,7 +20,7 @@ import pytest
 
 from tests.integration.test_cli import CliProcess
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, STUN_PORT, NatLab
-from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
+from tests.ua.test_media_wiring import dominant_frequency, last_heard, read_wav, write_tone
 
 SRTP = ("--srtp", "mandatory", "--srtp-keys", "sdes", "--srtp-clear-keys")
 DTLS = ("--srtp", "mandatory", "--srtp-keys", "dtls")
@@ -101,7 +101,7 @@ def call_both_ways(
     for listener, talker in ((caller, callee), (callee, caller)):
         samples, rate = read_wav(listener.recording)
         assert samples.size > rate // 2, f"{listener.recording.name}: {samples.size} samples"
-        heard = dominant_frequency(samples[-rate // 2 :], rate)
+        heard = dominant_frequency(last_heard(samples, rate), rate)
         assert abs(heard - talker.tone) < 20.0, f"{listener.recording.name} holds {heard:.0f} Hz, not {talker.tone}"
     return first, elapsed
 

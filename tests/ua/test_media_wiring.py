@@ -59,6 +59,14 @@ def dominant_frequency(samples: npt.NDArray[np.float32], rate: int) -> float:
     return float(np.fft.rfftfreq(samples.size, 1.0 / rate)[int(np.argmax(spectrum))])
 
 
+def last_heard(samples: npt.NDArray[np.float32], rate: int, seconds: float = 0.5) -> npt.NDArray[np.float32]:
+    """The last ``seconds`` of a recording before its trailing silence: a call's recording goes on until its
+    BYE arrives, some time after the other side stopped sending, and that quiet end says nothing."""
+    loud = np.flatnonzero(np.abs(samples) > 0.01 * float(np.max(np.abs(samples), initial=0.0)))
+    end = int(loud[-1]) + 1 if loud.size else samples.size
+    return samples[max(0, end - int(seconds * rate)) : end]
+
+
 def sip_port(ua: UserAgent) -> int:
     return ua.stack.transport.local_address("UDP")[1]
 
