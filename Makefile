@@ -25,9 +25,12 @@ TEST_PKGS := libopus0 libportaudio2 libegl1 libgl1 libxkbcommon0 libfontconfig1 
 run: sysdeps-run $(VENV)/.installed
 	$(BIN)/softphone
 
+# The tests marked `parallel` (each with servers, ports or network namespaces of its own, no sound device)
+# run two at a time after the rest; `.venv/bin/python -m pytest` alone runs everything one by one.
 test: sysdeps-test $(VENV)/.installed-test
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not parallel"
+	$(BIN)/python -m pytest -m parallel -n 2
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check softphone tests benchmarks packaging docs

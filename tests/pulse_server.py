@@ -312,19 +312,7 @@ class PulseAudio:
         clip.write_bytes(to_s16le(samples))
         with clip.open("rb") as data:
             proc = subprocess.Popen(
-                dies_with_parent(
-                    [
-                        "pacat",
-                        "--playback",
-                        "-d",
-                        sink,
-                        "--raw",
-                        "--format=s16le",
-                        f"--rate={RATE}",
-                        "--channels=1",
-                        "--latency-msec=20",
-                    ]
-                ),
+                dies_with_parent(_raw_stream("pacat", sink, 20)),
                 stdin=data,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -336,18 +324,7 @@ class PulseAudio:
     def parec_start(self, source: str) -> subprocess.Popen[bytes]:
         """Start ``parec`` recording a source (e.g. ``speaker.monitor``) as raw s16le on stdout."""
         proc = subprocess.Popen(
-            dies_with_parent(
-                [
-                    "parec",
-                    "-d",
-                    source,
-                    "--raw",
-                    "--format=s16le",
-                    f"--rate={RATE}",
-                    "--channels=1",
-                    "--latency-msec=20",
-                ]
-            ),
+            dies_with_parent(_raw_stream("parec", source, 20)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -423,24 +400,19 @@ class PulseAudio:
         # A null sink that nobody plays to suspends, and every new stream then stalls.
         with open("/dev/zero", "rb") as zeros:
             return subprocess.Popen(
-                dies_with_parent(
-                    [
-                        "pacat",
-                        "--playback",
-                        "-d",
-                        sink,
-                        "--raw",
-                        "--format=s16le",
-                        f"--rate={RATE}",
-                        "--channels=1",
-                        "--latency-msec=10",
-                    ]
-                ),
+                dies_with_parent(_raw_stream("pacat", sink, 10)),
                 stdin=zeros,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=self.env(),
             )
+
+
+def _raw_stream(tool: str, device: str, latency_ms: int) -> list[str]:
+    """``pacat`` (playing into ``device``) or ``parec`` (recording from it), 48 kHz mono s16le on stdin/stdout."""
+    mode = ["--playback"] if tool == "pacat" else []
+    return [tool, *mode, "-d", device, "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1",
+            f"--latency-msec={latency_ms}"]  # fmt: skip
 
 
 class MonitorRecording:

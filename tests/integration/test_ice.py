@@ -19,6 +19,9 @@ from tests.integration.test_nat import STUN, Phone, call_both_ways
 from tests.integration.test_turn import TURN, turn_options
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, NatLab
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 def paths(phone: Phone) -> list[dict[str, Any]]:
     return [e for e in phone.cli.events if e.get("event") == "media_path"]

@@ -18,6 +18,9 @@ import pytest
 
 from tests.linphone_interop import OUR_TONE, PACKETS, THEIR_TONE
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 

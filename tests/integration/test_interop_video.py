@@ -32,6 +32,9 @@ from tests.ua import Recorder, make_ua
 from tests.ua.test_media_wiring import sip_port, write_tone
 from tests.video_check import psnr
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 SNAPSHOT_PSNR_DB = 25.0
 
 

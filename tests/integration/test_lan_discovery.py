@@ -24,6 +24,9 @@ import pytest
 from tests.netns_lab import LanLab
 from tests.ua.test_media_wiring import dominant_frequency, last_heard, read_wav, write_tone
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 class LanPhone:
     """A ``softphone-cli --lan`` with no server in one of the lab's hosts, driven like tests/integration/test_cli.py:

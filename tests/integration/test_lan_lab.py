@@ -9,6 +9,9 @@ import pytest
 
 from tests.netns_lab import LanLab
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 RECEIVE = (
     "import socket, struct\n"
     "v6 = {v6}\n"

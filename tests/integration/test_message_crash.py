@@ -23,9 +23,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from softphone.sip.message import Response
 from softphone.sip.parser import parse_message
 from softphone.store import Contact, Direction, Store
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 COUNT = 400
 KILL_AFTER = 150  # answered messages before the SIGKILL

@@ -22,6 +22,9 @@ from tests.integration.test_cli import CliProcess
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, STUN_PORT, NatLab
 from tests.ua.test_media_wiring import dominant_frequency, last_heard, read_wav, write_tone
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 SRTP = ("--srtp", "mandatory", "--srtp-keys", "sdes", "--srtp-clear-keys")
 DTLS = ("--srtp", "mandatory", "--srtp-keys", "dtls")
 STUN = f"{PUBLIC}:{STUN_PORT}"

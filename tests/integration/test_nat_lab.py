@@ -10,6 +10,9 @@ import pytest
 import tests.nat_lab as nat_lab
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, PUBLIC, NatLab
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 ECHO = (
     "import socket, sys\n"
     "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('{host}', 9999)); s.settimeout(15)\n"

@@ -22,6 +22,9 @@ from tests.integration.test_cli import CliProcess
 from tests.netns_lab import LanLab
 from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 GROUP_A = "239.255.10.1:5004"
 GROUP_B = "239.255.10.2:5006"
 GROUP_V6 = "[ff05::10:1]:5004"

@@ -24,6 +24,9 @@ from tests.integration.test_nat import STUN, Phone, call_both_ways
 from tests.nat_lab import NAT_PUBLIC, STUN_PORT, TURN_HOST, TURN_PASSWORD, TURN_USER, NatLab
 from tests.ua.test_media_wiring import read_wav
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 TURN = f"{TURN_HOST}:{STUN_PORT}"
 STRANGER_TONE = 3000.0
 

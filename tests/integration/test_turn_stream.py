@@ -20,6 +20,9 @@ from tests.integration.test_nat import STUN, Phone, call_both_ways
 from tests.integration.test_turn import TURN, turn_options
 from tests.nat_lab import NAT_PUBLIC, TURN_HOST, TURN_TLS_PORT, TURN_USER, NatLab
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 def sip_over_tcp(lab: NatLab) -> tuple[str, ...]:
     assert lab.kamailio is not None

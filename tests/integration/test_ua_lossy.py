@@ -39,6 +39,9 @@ from tests.integration.test_ua_devices import WINDOW, describe_samples, has_tone
 from tests.media_relay import LossyRelay
 from tests.ua import Recorder, make_ua
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 ALICE_TONE = 1000.0
 BOB_TONE = 600.0
 LOSS = 0.08

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from softphone.ua import Account, IncomingCallEvent, VideoQualityEvent
 from softphone.ua.call_video import VideoSettings
 from softphone.ua.media import silence_media
@@ -19,6 +21,9 @@ from tests.integration.test_ua_calls import call_state
 from tests.integration.test_ua_lossy import sip_address
 from tests.media_relay import LossyRelay
 from tests.ua import Recorder, make_ua
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 DEADLINE = 90.0
 MAXIMUM_KBPS = 300.0

@@ -13,6 +13,9 @@ from tests.integration.test_cli import CliProcess
 from tests.kamailio_server import Kamailio
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 # Seconds of video: enough for key frames, RTCP and several quality events; small enough for a shared machine.
 FRAMES = 75
 # The bound on waiting for that many frames: far above the 5 s it takes.

@@ -21,6 +21,9 @@ import pytest
 from tests.integration.test_cli import CliProcess
 from tests.netns_lab import LanLab
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 BOTTLENECK_KBPS = 150
 MAXIMUM_KBPS = 600
 

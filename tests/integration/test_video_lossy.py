@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from softphone.ua import Account, IncomingCallEvent, VideoQualityEvent
 from softphone.ua.call_video import VideoSettings
 from softphone.ua.media import silence_media
@@ -24,6 +26,9 @@ from tests.integration.test_ua_lossy import sip_address
 from tests.media_relay import LossyRelay
 from tests.ua import Recorder, make_ua
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 FRAMES = 120  # 8 s at 15 frames a second
 DEADLINE = 60.0

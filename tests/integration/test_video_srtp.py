@@ -30,6 +30,9 @@ from tests.tshark import Capture
 from tests.ua import make_ua
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 FRAMES = 45  # three seconds at 15 frames a second
 # DTLS: the side that finishes its handshake first sends SRTP a moment before the other has its keys; those few
 # packets are refused (srtp_not_ready) and counted. SDES has its keys at once.

@@ -22,6 +22,9 @@ from softphone.sip.video_offer_answer import NegotiatedVideo, h264_codec, vp8_co
 from tests.media_relay import LossyRelay
 from tests.video_check import PSNR_THRESHOLD_DB, Received, check_picture, read_recording
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 def bound() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
