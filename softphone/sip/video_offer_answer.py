@@ -309,7 +309,8 @@ def answer_video(
         return answer
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly.
     direction = _intersect(reverse_direction(offered.direction(offer)), _our_direction(config, preference))
-    ice = config.ice if config.ice is not None and remote_ice(offered, offer) is not None else None
+    theirs_ice = remote_ice(offered, offer) if config.ice is not None else None
+    ice = config.ice if theirs_ice is not None and theirs_ice.candidates else None
     # With ICE we offer only component 1: RTCP rides on the RTP port when the offer allows it.
     mux = offered.rtcp_mux and (config.rtcp_mux or ice is not None)
     own = VideoConfig(codecs=codecs, feedback=config.feedback, rtcp_mux=mux)
@@ -465,7 +466,8 @@ def _negotiated_ice(
     if controlling is None:
         return None
     mine, peer = remote_ice(ours, local), remote_ice(theirs, remote)
-    if mine is None or peer is None:
+    # Credentials from the session level alone, on a video line without candidates: no ICE for the video.
+    if mine is None or peer is None or not peer.candidates:
         return None
     return NegotiatedIce(mine, peer, controlling=controlling)
 

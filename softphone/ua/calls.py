@@ -170,7 +170,7 @@ class CallManager:
             media_host=media_port.host if address is None else address.host,
             media_port=media_port.port if address is None else address.port,
             contact_for=lambda target: ua.contact_for(account, target, secure=sips),
-            video_port=(video_port.port if video_address is None else video_address.port) if video_port is not None else 0,
+            video_port=0 if video_port is None else video_port.port if video_address is None else video_address.port,
             video_host=video_address.host if video_port is not None and video_address is not None else None,
         )
 

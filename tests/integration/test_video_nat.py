@@ -1,0 +1,150 @@
+"""Video calls across the NATs of tests/nat_lab.py, between two softphone-cli, with real coturn and Kamailio.
+
+Each phone sends the frame-counting test pattern (VP8) and records what it receives; the recordings must hold
+the pattern's frames in order, both ways (:mod:`tests.video_check`). The video port learns its own public
+address (STUN), relay (TURN) and candidates, and runs ICE of its own: which path it took is the
+``media_path`` event with ``stream`` video.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.test_ice import sdp_lines
+from tests.integration.test_nat import STUN, Phone
+from tests.integration.test_turn import turn_options
+from tests.integration.test_video_call import decoded
+from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, NatLab
+from tests.video_check import PSNR_THRESHOLD_DB, read_recording
+
+# Frames each side must decode: a few seconds at 15 fps, key frames and RTCP included.
+FRAMES = 45
+
+
+def video_phone(lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str) -> tuple[Phone, Path]:
+    recording = tmp / f"{namespace}-video.mkv"
+    phone = Phone(
+        lab, namespace, tone, tmp, "--video", "--video-source", "pattern", "--video-codecs", "vp8",
+        "--record-video", str(recording), *extra,
+    )  # fmt: skip
+    return phone, recording
+
+
+def video_paths(phone: Phone) -> list[dict[str, Any]]:
+    return [e for e in phone.cli.events if e.get("event") == "media_path" and e.get("stream") == "video"]
+
+
+def audio_paths(phone: Phone) -> list[dict[str, Any]]:
+    return [e for e in phone.cli.events if e.get("event") == "media_path" and e.get("stream") == "audio"]
+
+
+def video_call(caller: Phone, callee: Phone) -> None:
+    """Caller calls callee (who answers itself); both decode FRAMES of the other's pattern; caller hangs up and
+    both quit cleanly."""
+    caller.cli.send(f"call {callee.cli.user}")
+    confirmed = caller.cli.wait_for(event="call", state="confirmed", timeout=20)
+    answered = callee.cli.wait_for(event="call", state="confirmed", timeout=20)
+    for phone, call in ((caller, confirmed), (callee, answered)):
+        seen = decoded(phone.cli, FRAMES)
+        assert seen["call_id"] == call["call_id"] and seen["codec"] == "VP8", seen
+    caller.cli.send(f"hangup {confirmed['call_id']}")
+    callee.cli.wait_for(event="call", state="ended", timeout=15)
+    for phone in (caller, callee):
+        phone.cli.send("quit")
+        assert phone.cli.proc.wait(timeout=15) == 0
+
+
+def check_recording(path: Path) -> None:
+    received = read_recording(path)
+    assert received.unreadable == 0, f"{path.name}: {received.unreadable} pictures without a counter"
+    assert received.in_order and len(received.counters) >= FRAMES, (path.name, received.counters[:20])
+    assert min(received.psnrs) >= PSNR_THRESHOLD_DB, (path.name, min(received.psnrs))
+
+
+def video_lines(phone: Phone) -> list[str]:
+    """The m=video lines of the SDP this phone sent."""
+    return sdp_lines(phone, "m=video ")
+
+
+def test_video_across_two_cone_nats_with_ice_takes_a_direct_path(
+    make_lab: Callable[..., NatLab], tmp_path: Path
+) -> None:
+    """Endpoint-independent NATs and STUN: the video line carries its own candidates and credentials, the
+    video's ICE punches through as the audio's does and selects a server-reflexive (or host) path; the pattern
+    arrives in order both ways."""
+    lab = make_lab("eim", "eim")
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN)
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+    for phone, own, peer in ((alice, "A", "B"), (bob, "B", "A")):
+        chosen = video_paths(phone)
+        assert [e["path"] for e in chosen] == ["srflx"], chosen
+        assert chosen[0]["local"].startswith(LAN_HOST[own]) and chosen[0]["remote"].startswith(NAT_PUBLIC[peer])
+        # The audio's ICE ran beside it on a port of its own.
+        assert [e["path"] for e in audio_paths(phone)] == ["srflx"], audio_paths(phone)
+        assert chosen[0]["local"] != audio_paths(phone)[0]["local"]
+        ufrags = sdp_lines(phone, "a=ice-ufrag:")
+        assert len(set(ufrags)) == 2, ufrags  # the video's credentials are its own (the SDP may go out twice)
+        kinds = {line.split()[7] for line in sdp_lines(phone, "a=candidate:")}
+        assert kinds == {"host", "srflx"}, sdp_lines(phone, "a=candidate:")
+    assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
+
+
+def test_video_across_two_symmetric_nats_goes_through_the_relays(
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Symmetric NATs: no reflexive pair works; each video port has a TURN allocation of its own (RFC 8656: one
+    per 5-tuple) and the video's ICE selects the relayed path on both sides."""
+    lab = make_lab("symmetric", "symmetric")
+    lab.start_turn()
+    turn = turn_options(monkeypatch)
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn)
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *turn, "--auto-answer=0.1")
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+    for phone in (alice, bob):
+        chosen = video_paths(phone)
+        assert [e["path"] for e in chosen] == ["relay"], chosen
+        assert TURN_HOST in chosen[0]["local"] + chosen[0]["remote"], chosen
+        relays = [line.split()[4:6] for line in sdp_lines(phone, "a=candidate:") if " typ relay" in line]
+        # Two allocations, audio's and video's: two relayed ports on the one server.
+        assert len({tuple(r) for r in relays}) == 2 and {r[0] for r in relays} == {TURN_HOST}, relays
+        # The video line's default address is its relay.
+        assert video_lines(phone)[0].split()[1] in {r[1] for r in relays}, video_lines(phone)
+
+
+def test_video_across_two_cone_nats_with_stun_and_no_ice(make_lab: Callable[..., NatLab], tmp_path: Path) -> None:
+    """STUN without ICE: the video port learns its own NAT mapping, the video line names it, and the pattern
+    crosses both NATs once each side has sent towards the other's mapping."""
+    lab = make_lab("eim", "eim")
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, "--no-ice")
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--no-ice", "--auto-answer=0.1")
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+    for phone, own in ((alice, "A"), (bob, "B")):
+        # Every c= line, the video's included, names the NAT: a video port that had not learned its mapping
+        # would name its own address (198.51.100.2 or 192.0.2.2) in a c= of its own.
+        assert phone.sdp_addresses() == [NAT_PUBLIC[own]]
+        assert not sdp_lines(phone, "a=candidate:") and not video_paths(phone)
+        assert video_lines(phone) and not video_lines(phone)[0].startswith("m=video 0 "), video_lines(phone)
+    assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
