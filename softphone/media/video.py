@@ -361,6 +361,32 @@ class VideoSession:
 
         self._command(apply)
 
+    def replace_socket(
+        self, sock: socket.socket, *, own: bool = True, released: Callable[[], None] | None = None
+    ) -> None:
+        """Video leaves from and arrives at ``sock`` from now on: our address changed. The old socket is closed if
+        the session owned it, and ``released`` is called once the session has let it go. ICE waits for the restart
+        that follows (its pairs were the old socket's)."""
+        sock.setblocking(False)
+
+        def swap() -> None:
+            old, owned = self._sock, self._owns_sock
+            self._sock, self._owns_sock = sock, own
+            self._relayed = isinstance(sock, RelayedSocket)
+            self.local_address = tuple(sock.getsockname())
+            self._ice = None
+            self._receiver.reset_latch()
+            if self._rtcp_sock is not None:
+                self._rtcp_sock.close()
+                self._rtcp_sock = None
+                self._setup_rtcp_socket()
+            if owned:
+                old.close()
+            if released is not None:
+                released()
+
+        self._command(swap)
+
     def set_source(self, source: VideoSource | None) -> None:
         """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
 

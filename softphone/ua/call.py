@@ -56,8 +56,6 @@ class Call:
     # The even UDP port reserved for video (None: this call offers and accepts no video) and its session.
     video_port: MediaPort | None = None
     video_session: VideoSession | None = None
-    # The port the video session runs on: the video port until a network change gives the call a new one.
-    video_session_port: MediaPort | None = None
     video_applied: NegotiatedVideo | None = None
     # What this call's video sends when the user chose (video_source_chosen): a source spec, None for nothing.
     video_source: str | None = None

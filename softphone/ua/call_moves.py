@@ -103,9 +103,7 @@ async def _move_video(ua: UserAgent, call: Call) -> tuple[str, int, IceDescripti
         return None
     if address.warning is not None:
         ua.call_manager.media.warning(call, address.warning_kind, address.warning)
-    call.video_port = port
-    if call.video_session_port is not old:
-        old.close()  # no session runs on it; a running one closes it when it stops
+    ua.call_manager.media.video.move(call, port)
     ice = None
     if address.candidates and call.machine.config.video is not None and call.machine.config.video.ice is not None:
         credentials = Credentials.new()

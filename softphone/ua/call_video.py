@@ -7,7 +7,8 @@ video keyed the same way (the stream's ``crypto``; DTLS-SRTP with this
 installation's certificate). Behind a NAT the video port has an address of
 its own (its NAT mapping or TURN relay, learned as the audio port's is) and,
 with ICE, a session runs ICE of its own on it; a network change gives the
-call a new video port, and its session starts again there. Sessions run on threads of their own;
+call a new video port, which the running session takes over between two
+packets (:meth:`CallVideo.move`). Sessions run on threads of their own;
 opening a source and joining a thread happen in the loop's executor, and what
 a session reports reaches the UA loop through ``call_soon_threadsafe``.
 """
@@ -37,6 +38,7 @@ from softphone.ua.events import (
     VideoEvent,
     VideoQualityEvent,
 )
+from softphone.ua.media import MediaPort
 from softphone.ua.video_pictures import VideoPictures
 
 if TYPE_CHECKING:
@@ -161,10 +163,6 @@ class CallVideo:
             return
         if hold:
             video = dataclasses.replace(video, direction="inactive")
-        if session is not None and call.video_session_port is not call.video_port:
-            # A network change gave the call a new video port: the session starts again there.
-            self.stop(call)
-            session = None
         if session is not None:
             if video != call.video_applied:
                 try:
@@ -254,7 +252,6 @@ class CallVideo:
                 sock.close()
             return
         call.video_session = session
-        call.video_session_port = call.video_port
         call.video_applied = video
         self._say(call, spec if source is not None else None)
 
@@ -280,7 +277,6 @@ class CallVideo:
     def stop(self, call: Call) -> asyncio.Future[Any] | None:
         """Stop the call's video off the loop (the thread join and the recorder's close take a moment)."""
         session, call.video_session, call.video_applied = call.video_session, None, None
-        port, call.video_session_port = call.video_session_port, None
         if session is None:
             return None
         self._said.pop(call.id, None)
@@ -288,9 +284,20 @@ class CallVideo:
             self._emit(VideoEvent(call.id, False, None, call.machine.video_send))
         stopped = self._loop().run_in_executor(None, session.stop, 1.0)
         stopped.add_done_callback(lambda _: self.pictures.forget(call.id) if call.video_session is None else None)
-        if port is not None and port is not call.video_port:
-            stopped.add_done_callback(lambda _: port.close())  # the port a network change left behind
         return stopped
+
+    def move(self, call: Call, port: MediaPort) -> None:
+        """The call's video port is ``port`` from now on (our network changed): a running session takes it over
+        between two packets and waits for the ICE restart's answer; the old port is closed once it is let go."""
+        old, call.video_port = call.video_port, port
+        session = call.video_session
+        new = port.socket
+        if session is None or new is None:
+            if old is not None:
+                old.close()
+            return
+        relayed = isinstance(new, RelayedSocket)
+        session.replace_socket(new if relayed else new.dup(), own=not relayed, released=old.close if old else None)
 
 
 def shown_address(address: tuple[str, int]) -> str:

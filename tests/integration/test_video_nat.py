@@ -148,3 +148,62 @@ def test_video_across_two_cone_nats_with_stun_and_no_ice(make_lab: Callable[...,
         assert not sdp_lines(phone, "a=candidate:") and not video_paths(phone)
         assert video_lines(phone) and not video_lines(phone)[0].startswith("m=video 0 "), video_lines(phone)
     assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
+
+
+@pytest.mark.parametrize("moved", ["nat", "host"])
+def test_a_network_change_mid_call_moves_the_video_with_an_ice_restart_of_its_own(
+    make_lab: Callable[..., NatLab], tmp_path: Path, moved: str
+) -> None:
+    """Alice's NAT changes its public address (``nat``), or her own address changes (``host``), in the middle of a
+    video call. Her re-INVITE offers a new video port with its own new server-reflexive candidate and
+    credentials; her running video session takes the port over, both video ICE agents restart and select the new
+    path, and the pattern flows again both ways, still in order (the session and its picture carry on)."""
+    lab = make_lab("eim", "eim")
+    public = NAT_PUBLIC["A"] if moved == "host" else "203.0.113.11"
+    listen = "0.0.0.0:0" if moved == "host" else None
+    recording = tmp_path / "lanA-video.mkv"
+    alice = Phone(
+        lab, "lanA", 440.0, tmp_path, "--video", "--video-codecs", "vp8", "--record-video", str(recording),
+        "--stun", STUN, "--network-check", "1", listen=listen,
+    )  # fmt: skip
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    try:
+        alice.cli.send(f"call {bob.cli.user}")
+        alice_call = alice.cli.wait_for(event="call", state="confirmed", timeout=20)["call_id"]
+        bob_call = bob.cli.wait_for(event="call", state="confirmed", timeout=20)["call_id"]
+        for phone in (alice, bob):
+            decoded(phone.cli, FRAMES)
+        before = {phone.cli.user: len(video_paths(phone)) for phone in (alice, bob)}
+        assert before == {alice.cli.user: 1, bob.cli.user: 1}, (video_paths(alice), video_paths(bob))
+        if moved == "host":
+            lab.move_host("A", "198.51.100.3")
+        else:
+            lab.move_public("A", public)
+        change = alice.cli.wait_for(30, event="network_change")
+        assert change["calls"] == [alice_call], change
+        for phone, call_id in ((alice, alice_call), (bob, bob_call)):
+            path = phone.cli.wait_for(30, event="media_path", call_id=call_id, stream="video", path="srflx",
+                                      after=phone.cli.events.index(video_paths(phone)[0]) + 1)  # fmt: skip
+            mark = phone.cli.events.index(path) + 1
+            seen = decoded(phone.cli, 0, after=mark)
+            decoded(phone.cli, int(seen["frames_decoded"]) + FRAMES, after=mark)
+        assert (
+            video_paths(bob)[-1]["remote"].startswith(public)
+            and video_paths(bob)[-1]["remote"] != (video_paths(bob)[0]["remote"])
+        ), video_paths(bob)
+        alice.cli.send(f"hangup {alice_call}")
+        bob.cli.wait_for(event="call", state="ended", timeout=15)
+        for phone in (alice, bob):
+            phone.cli.send("quit")
+            assert phone.cli.proc.wait(timeout=15) == 0
+    finally:
+        alice.close()
+        bob.close()
+    # Both recordings: the pattern in order across the move, and more than twice the frames waited for.
+    for path in (recording, bob_file):
+        received = read_recording(path)
+        assert received.in_order and len(received.counters) >= 2 * FRAMES, (path.name, received.counters[:10])
+    # Alice's video line moved: a new port, and new credentials for the video as for the audio.
+    ports = {line.split()[1] for line in video_lines(alice)}
+    assert len(ports) == 2, video_lines(alice)
+    assert len(set(sdp_lines(alice, "a=ice-ufrag:"))) == 4, sdp_lines(alice, "a=ice-ufrag:")
