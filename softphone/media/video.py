@@ -526,9 +526,11 @@ class VideoSession:
             now = self._clock()
             try:
                 if is_stun(data):
-                    # RFC 7983: STUN on the video port is ICE's.
+                    # RFC 7983: STUN on the video port is ICE's; without ICE it is nobody's.
                     if self._ice is not None and sock is self._sock:
                         self._ice.handle(data, addr, now)
+                    else:
+                        self.dropped_other += 1
                     continue
                 if self._protection is not None:
                     plain = self._unprotect(sock, data, addr, now)

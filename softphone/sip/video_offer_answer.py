@@ -309,7 +309,8 @@ def answer_video(
         return answer
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly.
     direction = _intersect(reverse_direction(offered.direction(offer)), _our_direction(config, preference))
-    theirs_ice = remote_ice(offered, offer) if config.ice is not None else None
+    # The video does ICE when the audio does (our answer's audio line has ICE) and the offered video line has it.
+    theirs_ice = remote_ice(offered, offer) if config.ice is not None and audio.has_attribute("ice-ufrag") else None
     ice = config.ice if theirs_ice is not None and theirs_ice.candidates else None
     # With ICE we offer only component 1: RTCP rides on the RTP port when the offer allows it.
     mux = offered.rtcp_mux and (config.rtcp_mux or ice is not None)

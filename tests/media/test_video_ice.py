@@ -106,3 +106,25 @@ def test_stun_from_a_stranger_on_the_video_port_gets_nothing() -> None:
         session.stop()
         stranger.close()
         peer.close()
+
+
+def test_stun_on_a_video_port_without_ice_is_counted_and_dropped() -> None:
+    sock, stranger = bound(), bound()
+    session = VideoSession(sock, params(stranger.getsockname()[1]), None, fps=15)
+    session.start()
+    try:
+        stranger.sendto(StunMessage(Method.BINDING, Class.REQUEST).encode(), sock.getsockname())
+        assert wait_until(lambda: session.quality().packets_dropped >= 1, 10)
+        stranger.settimeout(0.5)
+        answers = []
+        try:
+            while True:
+                data = stranger.recvfrom(2048)[0]
+                if data[:1] in (b"\x00", b"\x01"):
+                    answers.append(data)  # STUN back: must not happen (RTCP starts with 0x80/0x81)
+        except TimeoutError:
+            pass
+        assert answers == [] and session.running
+    finally:
+        session.stop()
+        stranger.close()

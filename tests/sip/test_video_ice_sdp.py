@@ -160,3 +160,11 @@ def test_the_offer_after_a_network_change_moves_and_restarts_the_video_too() -> 
     kept = wire(moved_offer(previous, "203.0.113.9", 42000, audio_new))
     assert kept.media[1].port == 41002 and offered_ice(kept, "video") == OUR_VIDEO
     assert kept.connection_for(kept.media[1]).address == "203.0.113.5"  # type: ignore[union-attr]
+
+
+def test_video_ice_is_answered_only_beside_audio_ice() -> None:
+    """A peer that offers ICE on its video line but not on its audio: the call runs no ICE, so neither line is
+    answered with it (negotiated_video then runs none either)."""
+    sd = offer(audio_ice=None)
+    theirs = answer(sd, THEIRS_AUDIO, THEIRS_VIDEO)
+    assert not theirs.media[0].has_attribute("ice-ufrag") and not theirs.media[1].has_attribute("ice-ufrag")
