@@ -100,14 +100,16 @@ def test_video_across_two_cone_nats_with_ice_takes_a_direct_path(
     assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
 
 
+@pytest.mark.parametrize("ice", [True, False], ids=["ice", "no-ice"])
 def test_video_across_two_symmetric_nats_goes_through_the_relays(
-    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ice: bool
 ) -> None:
     """Symmetric NATs: no reflexive pair works; each video port has a TURN allocation of its own (RFC 8656: one
-    per 5-tuple) and the video's ICE selects the relayed path on both sides."""
+    per 5-tuple), and the video line names it. With ICE the video's ICE selects the relayed path on both sides;
+    without, everything the video session sends goes through its relay."""
     lab = make_lab("symmetric", "symmetric")
     lab.start_turn()
-    turn = turn_options(monkeypatch)
+    turn = (*turn_options(monkeypatch), *(() if ice else ("--no-ice",)))
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn)
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *turn, "--auto-answer=0.1")
     try:
@@ -118,14 +120,17 @@ def test_video_across_two_symmetric_nats_goes_through_the_relays(
     check_recording(alice_file)
     check_recording(bob_file)
     for phone in (alice, bob):
+        # Two allocations, audio's and video's: two relayed ports on the one server, each line naming its own.
+        audio_port, video_port = sdp_lines(phone, "m=audio ")[0].split()[1], video_lines(phone)[0].split()[1]
+        assert audio_port != video_port and phone.sdp_addresses() == [TURN_HOST], (audio_port, video_port)
+        if not ice:
+            assert not sdp_lines(phone, "a=candidate:") and not video_paths(phone)
+            continue
         chosen = video_paths(phone)
         assert [e["path"] for e in chosen] == ["relay"], chosen
         assert TURN_HOST in chosen[0]["local"] + chosen[0]["remote"], chosen
         relays = [line.split()[4:6] for line in sdp_lines(phone, "a=candidate:") if " typ relay" in line]
-        # Two allocations, audio's and video's: two relayed ports on the one server.
-        assert len({tuple(r) for r in relays}) == 2 and {r[0] for r in relays} == {TURN_HOST}, relays
-        # The video line's default address is its relay.
-        assert video_lines(phone)[0].split()[1] in {r[1] for r in relays}, video_lines(phone)
+        assert {tuple(r) for r in relays} == {(TURN_HOST, audio_port), (TURN_HOST, video_port)}, relays
 
 
 def test_video_across_two_cone_nats_with_stun_and_no_ice(make_lab: Callable[..., NatLab], tmp_path: Path) -> None:
