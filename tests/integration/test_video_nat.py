@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.test_ice import sdp_lines
-from tests.integration.test_nat import STUN, Phone
+from tests.integration.test_nat import DTLS, SRTP, STUN, Phone
 from tests.integration.test_turn import turn_options
 from tests.integration.test_video_call import decoded
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, NatLab
@@ -25,11 +25,13 @@ from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 FRAMES = 45
 
 
-def video_phone(lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str) -> tuple[Phone, Path]:
+def video_phone(
+    lab: NatLab, namespace: str, tone: float, tmp: Path, *extra: str, srtp: tuple[str, ...] = SRTP
+) -> tuple[Phone, Path]:
     recording = tmp / f"{namespace}-video.mkv"
     phone = Phone(
         lab, namespace, tone, tmp, "--video", "--video-source", "pattern", "--video-codecs", "vp8",
-        "--record-video", str(recording), *extra,
+        "--record-video", str(recording), *extra, srtp=srtp,
     )  # fmt: skip
     return phone, recording
 
@@ -50,7 +52,8 @@ def video_call(caller: Phone, callee: Phone) -> None:
     answered = callee.cli.wait_for(event="call", state="confirmed", timeout=20)
     for phone, call in ((caller, confirmed), (callee, answered)):
         seen = decoded(phone.cli, FRAMES)
-        assert seen["call_id"] == call["call_id"] and seen["codec"] == "VP8", seen
+        # Every phone here keys its media (SDES or DTLS-SRTP): the video too.
+        assert seen["call_id"] == call["call_id"] and seen["codec"] == "VP8" and seen["encrypted"], seen
     caller.cli.send(f"hangup {confirmed['call_id']}")
     callee.cli.wait_for(event="call", state="ended", timeout=15)
     for phone in (caller, callee):
@@ -70,15 +73,16 @@ def video_lines(phone: Phone) -> list[str]:
     return sdp_lines(phone, "m=video ")
 
 
+@pytest.mark.parametrize("srtp", [SRTP, DTLS], ids=["sdes", "dtls"])
 def test_video_across_two_cone_nats_with_ice_takes_a_direct_path(
-    make_lab: Callable[..., NatLab], tmp_path: Path
+    make_lab: Callable[..., NatLab], tmp_path: Path, srtp: tuple[str, ...]
 ) -> None:
     """Endpoint-independent NATs and STUN: the video line carries its own candidates and credentials, the
-    video's ICE punches through as the audio's does and selects a server-reflexive (or host) path; the pattern
-    arrives in order both ways."""
+    video's ICE punches through as the audio's does and selects the server-reflexive path; the pattern arrives
+    in order both ways. With DTLS-SRTP the video's handshake follows the video's chosen pair."""
     lab = make_lab("eim", "eim")
-    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN)
-    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, srtp=srtp)
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1", srtp=srtp)
     try:
         video_call(alice, bob)
     finally:
