@@ -8,6 +8,7 @@ address (STUN), relay (TURN) and candidates, and runs ICE of its own: which path
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ import pytest
 
 from tests.integration.test_ice import sdp_lines
 from tests.integration.test_nat import DTLS, SRTP, STUN, Phone
-from tests.integration.test_turn import turn_options
+from tests.integration.test_turn import TURN, turn_options
+from tests.integration.test_turn_stream import sip_over_tcp
 from tests.integration.test_video_call import decoded
-from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, NatLab
+from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, TURN_USER, NatLab
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
 # Frames each side must decode: a few seconds at 15 fps, key frames and RTCP included.
@@ -216,3 +218,38 @@ def test_a_network_change_mid_call_moves_the_video_with_an_ice_restart_of_its_ow
     ports = {line.split()[1] for line in video_lines(alice)}
     assert len(ports) == 2, video_lines(alice)
     assert len(set(sdp_lines(alice, "a=ice-ufrag:"))) == 4, sdp_lines(alice, "a=ice-ufrag:")
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_where_udp_is_blocked_the_video_goes_through_a_relay_of_its_own_over_tcp_or_tls(
+    make_lab: Callable[..., NatLab], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """No UDP leaves Alice's LAN: her video port allocates a relay of its own over its own TCP or TLS connection
+    to coturn (the video session watches that connection beside its socket), and the video's ICE picks it."""
+    lab = make_lab("eim", "eim")
+    lab.start_turn(streams=True)
+    lab.block_udp("A")
+    assert lab.turn_ca is not None
+    server = TURN if transport == "tcp" else TURN_HOST  # TLS: the default port 5349
+    turn = (*turn_options(monkeypatch, server=server), "--turn-transport", transport, "--ca-file", str(lab.turn_ca))
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn, *sip_over_tcp(lab))
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+    for phone in (alice, bob):
+        chosen = video_paths(phone)
+        assert [e["path"] for e in chosen] == ["relay"], chosen
+    relays = {tuple(line.split()[4:6]) for line in sdp_lines(alice, "a=candidate:") if " typ relay" in line}
+    assert len(relays) == 2 and {r[0] for r in relays} == {TURN_HOST}, relays
+    deadline = time.monotonic() + 10.0  # a bound on coturn writing its log, not a measurement
+    while lab.turn_log().count("closed (2nd stage)") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Two allocations over two connections, both deleted at the hang-up.
+    log = lab.turn_log()
+    assert log.count(f"username=<{TURN_USER}>, lifetime=600") == 2, log[-3000:]
+    assert log.count("lifetime=0") == 2, log[-3000:]
