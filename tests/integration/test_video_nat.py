@@ -161,6 +161,24 @@ def test_video_across_two_cone_nats_with_stun_and_no_ice(make_lab: Callable[...,
     assert not [e for e in alice.cli.events + bob.cli.events if e.get("event") == "media_warning"]
 
 
+def test_a_peer_without_ice_gets_the_video_by_its_sdp_address(make_lab: Callable[..., NatLab], tmp_path: Path) -> None:
+    """Alice offers ICE on both lines, Bob (--no-ice) answers without it: neither runs ICE for the video, which
+    goes to the STUN-learned addresses of the SDP, as the audio does."""
+    lab = make_lab("eim", "eim")
+    alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN)
+    bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--no-ice", "--auto-answer=0.1")
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+    assert len(set(sdp_lines(alice, "a=ice-ufrag:"))) == 2 and not sdp_lines(bob, "a=ice-ufrag:")
+    assert not video_paths(alice) and not video_paths(bob)
+    assert bob.sdp_addresses() == [NAT_PUBLIC["B"]]
+
+
 @pytest.mark.parametrize("moved", ["nat", "host"])
 def test_a_network_change_mid_call_moves_the_video_with_an_ice_restart_of_its_own(
     make_lab: Callable[..., NatLab], tmp_path: Path, moved: str
