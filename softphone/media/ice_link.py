@@ -70,6 +70,8 @@ class IceLink:
             controlling=ice.controlling,
         )
         self.failed: str | None = None
+        # A pair is selected (RFC 8445 8): from then on only consent checks, every few seconds.
+        self.selected = False
         self.send_errors = 0
         self._route: Route | None = None
 
@@ -87,6 +89,12 @@ class IceLink:
         sock = self._sock
         path = Path.RELAY if isinstance(sock, RelayedSocket) and sock.last_relayed else Path.DIRECT
         self._apply(self.agent.receive(data, (str(addr[0]), int(addr[1])), path, now))
+
+    def media_from(self, addr: Address) -> bool:
+        """The datagram just read came from the peer, on a pair ICE has seen work (see ``IceAgent.media_from``)."""
+        sock = self._sock
+        path = Path.RELAY if isinstance(sock, RelayedSocket) and sock.last_relayed else Path.DIRECT
+        return self.agent.media_from((str(addr[0]), int(addr[1])), path)
 
     def send(self, data: bytes) -> bool:
         """Media out on the selected pair; False (nothing sent) before one is selected or after consent is lost."""
@@ -122,6 +130,7 @@ class IceLink:
             if isinstance(effect, Transmit):
                 self._transmit(effect.data, effect.remote, effect.path)
             elif isinstance(effect, Selected):
+                self.selected = True
                 route = effect.route
                 log.info("ICE selected a %s path %s -> %s", route.kind, route.local, route.remote)
                 self._route = route

@@ -81,6 +81,8 @@ _DRAIN_LIMIT = 256
 _STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
+# RFC 8445 14.2: Ta, one new check per 20 ms as the audio's media tick paces them (a frame tick is slower).
+_ICE_PACE = 0.02
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
 _KEYFRAME_SPACING = 0.5
 # Packets kept for retransmission, and how many of them a NACK may make us send again per second.
@@ -203,6 +205,7 @@ class VideoSession:
         self._owns_sock = own_socket
         self._relayed = isinstance(sock, RelayedSocket)
         self._ice = follow(None, params.ice, sock, self._ice_selected, self._ice_failed)
+        self._route: tuple[Address, Address, object] | None = None
         self._rtcp_sock: socket.socket | None = None
         self._params = params
         self._source = source
@@ -422,6 +425,11 @@ class VideoSession:
         if route.remote != self._receiver.remote:
             self._receiver.remote = route.remote
             self._receiver.reset_latch()
+        if (route.local, route.remote, route.path) != self._route:
+            # Our packets now reach the peer another way: what it refused from the old one (its own pick)
+            # included our key frame, so the new way starts with one.
+            self._route = (route.local, route.remote, route.path)
+            self._force_keyframe = True
         if selected:
             self._report_event(IceConnected(route.kind, route.local, route.remote))
 
@@ -429,9 +437,10 @@ class VideoSession:
         self._report_event(IceFailure(reason))
 
     def _ice_peer(self, addr: Address) -> bool:
-        """``addr`` is the remote end of ICE's route."""
-        route = self._ice.route if self._ice is not None else None
-        return route is not None and addr[:2] == route.remote
+        """``addr`` is the remote end of ICE's route, or of another pair the peer may send on."""
+        ice = self._ice
+        route = ice.route if ice is not None else None
+        return ice is not None and ((route is not None and addr[:2] == route.remote) or ice.media_from(addr))
 
     # -- the thread ------------------------------------------------------------------------------
 
@@ -457,6 +466,7 @@ class VideoSession:
         next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.0)
         next_quality = now + _QUALITY_PERIOD
         failures = 0
+        next_ice = now
         with self._lock:
             if self._ice is not None:
                 self._ice.start(now)
@@ -464,8 +474,15 @@ class VideoSession:
                 self._send_dtls(self._protection.start(now))
         while not self._stop.is_set():
             now = self._clock()
+            checking = self._ice is not None and not self._ice.selected
+            if checking and now >= next_ice:
+                # Until a pair is selected ICE is paced by Ta, not by the frame rate.
+                with self._lock:
+                    if self._ice is not None:
+                        self._ice.poll(now)
+                next_ice = now + _ICE_PACE
             if now < deadline:
-                due = self._held[0][0] if self._held else deadline
+                due = min(self._held[0][0] if self._held else deadline, next_ice if checking else deadline)
                 self._wait_and_receive(min(deadline, due) - now)
                 continue
             try:
@@ -545,6 +562,10 @@ class VideoSession:
                 self.dropped_other += 1
 
     def _handle_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if self._ice is not None and addr[:2] != self._receiver.remote and self._ice.media_from(addr):
+            # The peer sends on another pair than ours (before the nomination): its picture is taken from there.
+            self._receiver.remote = (addr[0], addr[1])
+            self._receiver.reset_latch()
         packet = self._receiver.receive(data, addr, now)
         if packet is None or self._params.direction not in ("sendrecv", "recvonly"):
             return
@@ -662,8 +683,8 @@ class VideoSession:
     # -- one tick: send a frame, play what came ------------------------------------------------------
 
     def _tick(self, now: float) -> None:
-        if self._ice is not None:
-            self._ice.poll(now)
+        if self._ice is not None and self._ice.selected:
+            self._ice.poll(now)  # consent (RFC 7675); checks before the selection have a pace of their own
         self._poll_protection(now)
         if self.sending:
             self._send_frame(now)
