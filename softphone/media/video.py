@@ -248,6 +248,7 @@ class VideoSession:
         self._index = 0
         self._force_keyframe = True
         self._last_forced = -1e9
+        self._asked_keyframe = False
         self._last_request = -1e9
         self._fir_sequence = 0
         self._pending_feedback: list[RtcpPacket] = []
@@ -663,7 +664,9 @@ class VideoSession:
             self._tmmbn = tmmbn(ours, owner, bitrate, overhead)
             if changed:
                 self._send_rtcp(now)
-        if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
+        # The peer's first request is answered at once: our first key frame went before its NAT or relay let us in.
+        if feedback.keyframe and (not self._asked_keyframe or now - self._last_forced >= _KEYFRAME_SPACING):
+            self._asked_keyframe = True
             self._force_keyframe = True
         if feedback.lost:
             self._retransmit(feedback.lost, now)
