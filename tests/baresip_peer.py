@@ -75,12 +75,16 @@ class Baresip:
         video_size: tuple[int, int] = (320, 240),
         video_fps: int = 15,
         video_bitrate: int = 300_000,
+        video_file: Path | None = None,
     ) -> None:
         """``video``: ``video_codec`` too (VP8: the vp8 module; H264: avcodec), ``fakevideo`` as camera and
-        display, ``snapshot`` to save a received picture."""
+        display, ``snapshot`` to save a received picture; ``video_file``: that file as the camera instead
+        (the ``avformat`` module plays it in real time, in a loop)."""
         exe = shutil.which("baresip")
         needed = ("g711", "g722", "aufile", "sndfile", "ctrl_tcp", "menu", "account", "srtp", "dtls_srtp")
         video_modules = (*VIDEO_MODULES, "avcodec" if video_codec == "H264" else "vp8")
+        if video_file is not None:
+            video_modules += ("avformat",)
         if video:
             needed += video_modules
         if exe is None or not all((MODULES / f"{m}.so").exists() for m in needed):
@@ -121,7 +125,7 @@ class Baresip:
         if video:
             lines += [f"module {m}.so" for m in video_modules]
             lines += [
-                "video_source fakevideo,nil",
+                f"video_source avformat,{video_file}" if video_file is not None else "video_source fakevideo,nil",
                 "video_display fakevideo,nil",
                 f"video_size {video_size[0]}x{video_size[1]}",
                 f"video_bitrate {video_bitrate}",

@@ -53,6 +53,12 @@ _NEAR_DOMINANT = 10 ** (20 / 10)
 # and lowers the gain at most to the floor (-20 dB): deeper gating chops near-end word onsets.
 _GATE_RATIO = 3.0
 _GATE_FLOOR = 0.1
+# A microphone block this much louder than the loudest far-end block the filter spans is near-end speech
+# (an echo is rarely louder than what made it): the filter does not learn from it. Without this it learns
+# to predict the user's voice from the faint, late copy of it that comes back from the other side.
+_NEAR_TALK = 10 ** (10 / 10)
+# What the sent filter leaves this much louder than the microphone (6 dB): it adds, it does not cancel; drop it.
+_DIVERGED = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +259,7 @@ class EchoCanceller:
         self._far_active = False
         self._ramp = np.linspace(0.0, 1.0, block, dtype=np.float32)
         self.delay_changes = 0
+        self.resets = 0
 
     def _reset_filters(self) -> None:
         p, k = self._partitions, self._bins
@@ -261,6 +268,7 @@ class EchoCanceller:
         self._background = np.zeros((p, k), dtype=np.complex64)
         self._foreground = np.zeros((p, k), dtype=np.complex64)
         self._far_power = np.zeros(k, dtype=np.float32)
+        self._far_energies = np.zeros(p, dtype=np.float32)  # each partition's far-end block, by slot
         self._quiet = 0  # blocks since the far end last played
         self._both = np.zeros((2, k), dtype=np.complex64)
         self._constraint = 0
@@ -371,9 +379,13 @@ class EchoCanceller:
         # Background: normalised block LMS, the gradient constrained one partition per block. With the far
         # end silent for the whole filter length there is no echo to learn from: the update is skipped.
         newest = x[n:]
-        far_active = self._far_active = float(np.dot(newest, newest)) / n > _ACTIVE_POWER
+        far_energy = float(np.dot(newest, newest))
+        self._far_energies[slot] = far_energy
+        far_active = self._far_active = far_energy / n > _ACTIVE_POWER
         self._quiet = 0 if far_active else self._quiet + 1
-        if self._quiet <= p:
+        energy = float(np.dot(d, d)) + _TINY
+        near_talk = energy > _NEAR_TALK * float(self._far_energies.max())
+        if self._quiet <= p and not near_talk:
             self._window[n:] = e_bg
             error = np.fft.rfft(self._window).astype(np.complex64)
             norm = self._step / (p * self._far_power + 1e-6 * n)
@@ -385,7 +397,6 @@ class EchoCanceller:
             self._constraint = (c + 1) % p
 
         # Two paths: copy the background when it does better, take it back when it diverged.
-        energy = float(np.dot(d, d)) + _TINY
         self._e_fg = 0.8 * self._e_fg + 0.2 * float(np.dot(e_fg, e_fg))
         self._e_bg = 0.8 * self._e_bg + 0.2 * float(np.dot(e_bg, e_bg))
         self._d_power = 0.8 * self._d_power + 0.2 * energy
@@ -398,7 +409,16 @@ class EchoCanceller:
                 self._converged = True
         else:
             self._better = 0
-            if self._e_bg > 4.0 * self._e_fg:
+            if self._e_fg > _DIVERGED * self._d_power:
+                # Whatever the sent filter learnt, it makes the echo louder: start again from nothing.
+                self._foreground[:] = 0
+                if self._e_bg > self._d_power:
+                    self._background[:] = 0
+                    self._e_bg = self._d_power
+                self._e_fg = self._d_power
+                self._converged = False
+                self.resets += 1
+            elif self._e_bg > 4.0 * self._e_fg:
                 self._background[:] = self._foreground
                 self._e_bg = self._e_fg
 

@@ -59,6 +59,8 @@ from softphone.media.rtcp import (
     build_compound,
     cname_packet,
     is_rtcp,
+    ntp_from_unix,
+    ntp_middle32,
     parse_compound,
 )
 from softphone.media.rtcp_feedback import fir, nack, pli, read_feedback, tmmbn
@@ -88,6 +90,8 @@ _KEYFRAME_SPACING = 0.5
 # Packets kept for retransmission, and how many of them a NACK may make us send again per second.
 _HISTORY = 512
 _RETRANSMIT_BUDGET = 200
+# Several seconds of packets at the highest rate: reports come about once a second, later behind a queue.
+_ACKED_HISTORY = 4096
 # H.264 packetization-mode 0: the largest NAL unit the encoder may make (a packet with headers under 1,500).
 _MAX_SINGLE_NAL = 1200
 
@@ -241,6 +245,9 @@ class VideoSession:
         self._assembler = FrameAssembler(payload_format, jitter_delay)
         self._receiver = self._make_receiver(params)
         self._history: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        # Bytes sent up to and including each recent sequence number: what a report's highest one acknowledges.
+        self._sent_bytes = 0
+        self._sent_by_sequence: collections.OrderedDict[int, int] = collections.OrderedDict()
         self._lock = threading.RLock()
         self._commands: collections.deque[Callable[[], None]] = collections.deque()
         self._stop = threading.Event()
@@ -650,7 +657,13 @@ class VideoSession:
             if isinstance(packet, SenderReport | ReceiverReport) and rate is not None:
                 for block in packet.reports:
                     if block.ssrc == ours:
-                        rate.on_report(block.highest_sequence, block.cumulative_lost, now)
+                        rate.on_report(
+                            block.highest_sequence,
+                            block.cumulative_lost,
+                            now,
+                            rtt=block.rtt(ntp_middle32(ntp_from_unix(self._wallclock()))),
+                            acked_bytes=self._sent_by_sequence.get(block.highest_sequence & 0xFFFF),
+                        )
         feedback = read_feedback(packets, ours)
         self.rtcp_malformed += feedback.malformed
         if rate is not None and feedback.remb is not None:
@@ -763,6 +776,10 @@ class VideoSession:
                 self._history[seq] = data
                 if len(self._history) > _HISTORY:
                     self._history.popitem(last=False)
+                self._sent_bytes += len(data)
+                self._sent_by_sequence[seq] = self._sent_bytes
+                if len(self._sent_by_sequence) > _ACKED_HISTORY:
+                    self._sent_by_sequence.popitem(last=False)
                 self._send_rtp(data)
                 self._window_bytes_out += len(data)
             self.frames_sent += 1

@@ -13,6 +13,16 @@ cumulative loss and highest sequence number of the reports
 a receiver that sends feedback early (RFC 4585 3.5) sends reports a few
 packets apart, whose fraction of one loss in five would read as 20 %.
 
+Delay counts too, since a bottleneck with a deep buffer (a home router)
+queues for seconds before it drops anything: each report's round-trip time
+(RFC 3550 6.4.1) is compared with the lowest of the last :data:`BASE_WINDOW`
+seconds. When the difference (over the last two reports, so that one report
+held up on its way is not taken for a queue), the queue our packets wait in, passes
+:data:`QUEUE_LIMIT` the target drops to 0.85 times the rate the peer
+acknowledged over the window (the delay rule of draft-ietf-rmcat-gcc-02
+5.5, with the acknowledged bytes taken from the reports' highest sequence
+numbers), and while the queue is above half the limit the target does not grow.
+
 The target decides the :class:`VideoLayer`: the configured size and frame
 rate while the target pays for them, then half the frame rate, then half the
 width and height, then both (each needs :data:`BITS_PER_PIXEL` bits per pixel
@@ -26,11 +36,13 @@ No clock, no sockets: the caller passes reports in and reads ``target`` and
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass
 
 __all__ = [
     "BITS_PER_PIXEL",
     "DEFAULT_FLOOR",
+    "QUEUE_LIMIT",
     "STEP_UP_MARGIN",
     "SendRateController",
     "VideoLayer",
@@ -47,6 +59,12 @@ HIGH_LOSS = 0.10
 LOW_LOSS = 0.02
 INCREASE = 1.08
 REPORT_WINDOW = 1.0
+# draft-ietf-rmcat-gcc-02 5.5: on overuse, 0.85 times what got through.
+DECREASE = 0.85
+# A queue this long (seconds of round trip above the lowest one) is overuse.
+QUEUE_LIMIT = 0.1
+# The lowest round trip of this many seconds is the path's own; a longer path after a move becomes the new base.
+BASE_WINDOW = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +120,12 @@ class SendRateController:
         self.tmmbr: int | None = None
         self.remb: int | None = None
         self._layer = 0
-        # The report the next loss figure is counted from: (highest sequence, cumulative lost, when).
-        self._baseline: tuple[int, int, float] | None = None
+        # The report the next loss figure is counted from: (highest sequence, cumulative lost, when, bytes acked).
+        self._baseline: tuple[int, int, float, int | None] | None = None
+        self._rtts: collections.deque[tuple[float, float]] = collections.deque()
+        self._last_rtt: float | None = None
+        self.queue_delay = 0.0
+        self.overuses = 0
         self.target = self._clamp()
         self._choose_layer()
 
@@ -120,27 +142,57 @@ class SendRateController:
     def layer(self) -> VideoLayer:
         return self.layers[self._layer]
 
-    def on_report(self, highest_sequence: int, cumulative_lost: int, now: float) -> int:
+    def on_report(
+        self,
+        highest_sequence: int,
+        cumulative_lost: int,
+        now: float,
+        *,
+        rtt: float | None = None,
+        acked_bytes: int | None = None,
+    ) -> int:
         """A reception report block of our stream (RFC 3550 6.4.1: extended highest sequence number received,
-        cumulative number of packets lost); the loss since the baseline counts once it spans REPORT_WINDOW."""
+        cumulative number of packets lost); the loss since the baseline counts once it spans REPORT_WINDOW.
+        ``rtt``: the round trip the block gives; ``acked_bytes``: how many bytes we had sent up to and
+        including its highest sequence number (a running count)."""
+        if rtt is not None:
+            self._note_rtt(rtt, now)
         baseline = self._baseline
         if baseline is None or highest_sequence < baseline[0]:
-            self._baseline = (highest_sequence, cumulative_lost, now)  # the first report, or a new source
+            self._baseline = (highest_sequence, cumulative_lost, now, acked_bytes)  # the first report, or a new source
             return self.target
         if now - baseline[2] < REPORT_WINDOW:
             return self.target
-        self._baseline = (highest_sequence, cumulative_lost, now)
+        self._baseline = (highest_sequence, cumulative_lost, now, acked_bytes)
         expected = highest_sequence - baseline[0]
         if expected <= 0:
             return self.target
+        if self.queue_delay > QUEUE_LIMIT and acked_bytes is not None and baseline[3] is not None:
+            acked_rate = (acked_bytes - baseline[3]) * 8 / (now - baseline[2])
+            if acked_rate > 0:
+                self.overuses += 1
+                self._loss_based = min(self._loss_based, DECREASE * acked_rate)
+                return self._update()
         return self.on_loss((cumulative_lost - baseline[1]) / expected)
+
+    def _note_rtt(self, rtt: float, now: float) -> None:
+        rtts = self._rtts
+        # A monotonic deque: the front is the lowest round trip of the last BASE_WINDOW seconds.
+        while rtts and rtts[-1][1] >= rtt:
+            rtts.pop()
+        rtts.append((now, rtt))
+        while rtts[0][0] < now - BASE_WINDOW:
+            rtts.popleft()
+        # The lower of the last two: one report held up on its way (a busy peer, a busy us) is no queue.
+        previous, self._last_rtt = self._last_rtt, rtt
+        self.queue_delay = min(rtt, rtt if previous is None else previous) - rtts[0][1]
 
     def on_loss(self, fraction_lost: float) -> int:
         """A reception report of our stream: ``fraction_lost`` (0-1, RFC 3550 6.4.1) since the last one."""
         loss = min(1.0, max(0.0, fraction_lost))
         if loss > HIGH_LOSS:
             self._loss_based = self.target * (1 - 0.5 * loss)
-        elif loss < LOW_LOSS:
+        elif loss < LOW_LOSS and self.queue_delay <= QUEUE_LIMIT / 2:
             self._loss_based = min(self.target * INCREASE, self.ceiling)
         return self._update()
 

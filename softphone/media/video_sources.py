@@ -153,6 +153,8 @@ class FileSource:
         if not self._container.streams.video:
             self._container.close()
             raise MediaError(f"{self.path} has no video stream")
+        # One decoding thread: FFmpeg's default pool costs more in hand-offs than a picture a tick needs.
+        self._container.streams.video[0].codec_context.thread_count = 1
         self._frames = self._decode()
 
     def _decode(self) -> object:

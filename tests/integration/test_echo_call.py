@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from softphone.media.processing import ProcessingConfig
-from softphone.ua import device_media
+from softphone.ua import QualityEvent, device_media
 from tests.echo_path import EchoPath, Samples, SpeechMissing, far_speech, near_speech, rms_db
 from tests.integration.test_ua_calls import call_state, new_account, registered_and_connected
 from tests.kamailio_server import Kamailio
@@ -48,6 +48,15 @@ class Turn:
     talker: str
     heard: Samples
     echo: Samples
+    # The listener's canceller during the turn, one figure a second: (ERLE dB, echo delay ms).
+    canceller: tuple[tuple[float | None, float | None], ...] = ()
+
+    def describe(self) -> str:
+        seconds = " ".join(
+            f"{'-' if erle is None else f'{erle:.0f}'}/{'-' if delay is None else f'{delay:.0f}'}"
+            for erle, delay in self.canceller
+        )
+        return f"{self.talker}'s turn, the listener's canceller ERLE dB/delay ms by second: {seconds}"
 
     @property
     def heard_db(self) -> float:
@@ -99,12 +108,16 @@ def echo_call(kamailio: Kamailio, pulse: PulseAudio, processing: ProcessingConfi
         try:
             call, _ = await registered_and_connected(alice, a_events, bob, b_events, bob_account.user)
             window = int(MEASURED_SECONDS * RATE)
-            for talker, feed, voice, own, other in (
-                ("alice", "micfeed", alice_voice, at_alice, at_bob),
-                ("bob", "micfeed2", bob_voice, at_bob, at_alice),
+            for talker, feed, voice, own, other, listener in (
+                ("alice", "micfeed", alice_voice, at_alice, at_bob, b_events),
+                ("bob", "micfeed2", bob_voice, at_bob, at_alice, a_events),
             ):
+                mark = len(listener.events)
                 await talk(pulse, feed, voice)
-                turns.append(Turn(talker, other.latest(window), own.latest(window)))
+                canceller = tuple(
+                    (e.erle_db, e.echo_delay_ms) for e in listener.events[mark:] if isinstance(e, QualityEvent)
+                )
+                turns.append(Turn(talker, other.latest(window), own.latest(window), canceller))
             await alice.hangup(call.id)
             await a_events.wait(call_state("ended", call.id))
         finally:
@@ -128,6 +141,7 @@ def test_neither_side_hears_its_own_voice_come_back(kamailio: Kamailio, pulse: P
         f"{b.talker}: heard {b.heard_db:.0f}/{a.heard_db:.0f} dBFS, echo {b.return_db:.0f} -> {a.return_db:.0f} dB"
         for b, a in zip(before, after, strict=True)
     )
+    figures += "\n" + "\n".join(turn.describe() for turn in after)
     for b, a in zip(before, after, strict=True):
         # The voice got across both times; without processing its echo came back (so the test can fail).
         assert b.heard_db > -35.0 and a.heard_db > -35.0, figures

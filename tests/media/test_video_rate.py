@@ -124,6 +124,64 @@ def test_reports_count_loss_over_a_second_not_per_early_report() -> None:
     assert rate.on_report(105, 50, 5.0) < 275_400
 
 
+def test_a_growing_queue_cuts_the_target_to_what_got_through_before_any_loss() -> None:
+    """A deep-buffered bottleneck of 200 kbit/s under a 600 kbit/s sender: no loss, only the round trip grows."""
+    rate = controller(600_000)
+    sent, seq, rtt = 0, 0, 0.05
+    targets = []
+    for second in range(12):
+        # Each second 200 kbit of our packets (25 kB, 25 packets of 1000 bytes) got through; the rest queues.
+        seq += 25
+        sent += 25_000
+        targets.append(rate.on_report(seq, 0, float(second), rtt=rtt, acked_bytes=sent))
+        if rate.target > 200_000:
+            rtt += (rate.target - 200_000) / 200_000  # the queue grows by the excess
+    assert rate.overuses >= 1 and rate.queue_delay > 0.1
+    assert targets[0] == 600_000  # the first report is only the baseline
+    assert targets[-1] <= 0.85 * 200_000 + 1  # 0.85 times what got through, not a loss-style halving
+    assert min(targets) >= rate.floor
+
+
+def test_no_growth_while_the_queue_drains_and_growth_again_once_it_has() -> None:
+    rate = controller(600_000)
+    rate.on_report(0, 0, 0.0, rtt=0.05, acked_bytes=0)
+    rate.on_report(25, 0, 1.0, rtt=0.4, acked_bytes=25_000)
+    rate.on_report(50, 0, 2.0, rtt=0.5, acked_bytes=50_000)
+    cut = rate.target
+    assert cut == 170_000
+    # Draining: 80 ms of queue left (over half the limit), no loss: the target holds.
+    assert rate.on_report(75, 0, 3.0, rtt=0.13, acked_bytes=75_000) == cut
+    assert rate.on_report(100, 0, 4.0, rtt=0.13, acked_bytes=100_000) == cut
+    # Drained: growth by the loss rule again.
+    assert rate.on_report(125, 0, 5.0, rtt=0.05, acked_bytes=125_000) == round(cut * 1.08)
+
+
+def test_one_report_held_up_on_its_way_is_not_a_queue() -> None:
+    """A busy machine may hold one report for a few hundred milliseconds; only a queue that lasts counts."""
+    rate = controller(600_000)
+    for second in range(6):
+        rtt = 0.6 if second == 3 else 0.02
+        rate.on_report(second * 25, 0, float(second), rtt=rtt, acked_bytes=second * 25_000)
+    assert rate.overuses == 0 and rate.target == 600_000
+
+
+def test_a_longer_path_becomes_the_base_after_the_window() -> None:
+    """A call that moved to a path with a longer round trip is not held down as if it queued for ever."""
+    rate = controller(600_000)
+    rate.on_report(0, 0, 0.0, rtt=0.02, acked_bytes=0)
+    for second in range(1, 40):
+        rate.on_report(second * 25, 0, float(second), rtt=0.3, acked_bytes=second * 25_000)
+    assert rate.queue_delay == 0.0
+    assert rate.target > 0.85 * 200_000
+
+
+def test_reports_without_round_trip_or_bytes_keep_the_loss_rule() -> None:
+    rate = controller()
+    rate.on_report(1000, 0, 0.0)
+    assert rate.on_report(1100, 30, 1.0) == 255_000  # 30 % loss: cut by 15 %
+    assert rate.overuses == 0
+
+
 def test_a_session_honours_the_peers_tmmbr_and_remb_and_answers_with_tmmbn() -> None:
     """A real VideoSession sending to a bare socket that plays the peer: its TMMBR and REMB bound the target,
     the TMMBR is answered with a TMMBN naming the peer, and the same requests from a stranger change nothing."""
