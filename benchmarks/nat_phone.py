@@ -3,7 +3,8 @@
 It registers, then, as the caller, places a call for each ``call USER`` line on
 standard input and prints when it was placed, confirmed and first heard the
 other side's tone; as the callee it answers at once and prints when it first
-heard the caller in each call. Times are ``time.monotonic()``, one clock for
+heard the caller in each call. With ``--video`` both send the test pattern (VP8)
+and say when they first decoded the other's picture (``seen``) too. Times are ``time.monotonic()``, one clock for
 every process of the machine. Lines out are JSON.
 """
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from softphone.media.sources import Samples, ToneSource
 from softphone.ua import Account, CallEvent, Event, RegistrationEvent, UserAgent
+from softphone.ua.call_video import VideoSettings
 from softphone.ua.media import CallAudio, MediaFactory, Warn
 
 
@@ -34,6 +36,16 @@ class FirstSound:
         if self.heard is None and block.size and float(np.sqrt(np.mean(block**2))) > 0.02:
             self.heard = time.monotonic()
             self.event.set()
+
+
+class FirstPicture:
+    """When each call first decoded a picture of the other side (its video thread notes it)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, float] = {}
+
+    def frame(self, call_id: str, picture: object) -> None:
+        self.seen.setdefault(call_id, time.monotonic())
 
 
 def media(tone: float, sinks: list[FirstSound]) -> MediaFactory:
@@ -70,7 +82,9 @@ async def run(args: argparse.Namespace) -> None:
         srtp_clear_keys=True,
     )
     listen = [("UDP", args.listen, 0)] if args.transport == "udp" else [("TCP", args.listen, 0)]
-    ua = UserAgent([account], listen=listen, media=media(args.tone, sinks))
+    pictures = FirstPicture()
+    video = VideoSettings(source="pattern", codecs=("VP8",), on_frame=pictures.frame) if args.video else None
+    ua = UserAgent([account], listen=listen, media=media(args.tone, sinks), video=video)
     events: asyncio.Queue[Event] = asyncio.Queue()
     ua.subscribe(events.put_nowait)
     await ua.start()
@@ -85,25 +99,34 @@ async def run(args: argparse.Namespace) -> None:
                 break
         emit({"ready": True})
         if args.role == "callee":
-            await callee(ua, sinks, loop)
+            await callee(ua, sinks, pictures if args.video else None, loop)
         else:
-            await caller(ua, sinks, events, loop)
+            await caller(ua, sinks, pictures if args.video else None, events, loop)
     finally:
         await ua.stop()
 
 
-async def callee(ua: UserAgent, sinks: list[FirstSound], loop: asyncio.AbstractEventLoop) -> None:
+async def callee(
+    ua: UserAgent, sinks: list[FirstSound], pictures: FirstPicture | None, loop: asyncio.AbstractEventLoop
+) -> None:
     reported = 0
     reader = loop.run_in_executor(None, sys.stdin.readline)
     while not reader.done():
         while reported < len(sinks) and sinks[reported].heard is not None:
-            emit({"heard": sinks[reported].heard})
+            if pictures is not None and len(pictures.seen) <= reported:
+                break
+            seen = list(pictures.seen.values())[reported] if pictures is not None else None
+            emit({"heard": sinks[reported].heard, "seen": seen})
             reported += 1
         await asyncio.sleep(0.005)
 
 
 async def caller(
-    ua: UserAgent, sinks: list[FirstSound], events: asyncio.Queue[Event], loop: asyncio.AbstractEventLoop
+    ua: UserAgent,
+    sinks: list[FirstSound],
+    pictures: FirstPicture | None,
+    events: asyncio.Queue[Event],
+    loop: asyncio.AbstractEventLoop,
 ) -> None:
     while True:
         line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -121,12 +144,13 @@ async def caller(
                     raise RuntimeError(f"call ended before it was confirmed: {event}")
                 confirmed = time.monotonic()
         deadline = time.monotonic() + 15
-        while len(sinks) == before or sinks[-1].heard is None:
+        while len(sinks) == before or sinks[-1].heard is None or (pictures and call.id not in pictures.seen):
             if time.monotonic() > deadline:
-                raise RuntimeError("no audio within 15 s")
+                raise RuntimeError("no audio or no picture within 15 s")
             await asyncio.sleep(0.005)
-        emit({"placed": placed, "confirmed": confirmed, "heard": sinks[-1].heard})
-        await asyncio.sleep(0.5)  # the callee hears us too before we hang up
+        seen = pictures.seen[call.id] if pictures is not None else None
+        emit({"placed": placed, "confirmed": confirmed, "heard": sinks[-1].heard, "seen": seen})
+        await asyncio.sleep(0.5 if pictures is None else 1.5)  # the callee hears (and sees) us too before we hang up
         await ua.hangup(call.id)
         while True:
             event = await asyncio.wait_for(events.get(), 15)
@@ -150,6 +174,7 @@ def main() -> None:
     parser.add_argument("--no-ice", action="store_true")
     parser.add_argument("--role", choices=("caller", "callee"), required=True)
     parser.add_argument("--tone", type=float, default=1000.0)
+    parser.add_argument("--video", action="store_true", help="video calls: the VP8 test pattern both ways")
     asyncio.run(run(parser.parse_args()))
 
 

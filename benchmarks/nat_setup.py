@@ -5,6 +5,7 @@ Run from the repository root, as root (it builds tests/nat_lab.py's namespaces; 
 
     python benchmarks/nat_setup.py             # 10 calls per path
     python benchmarks/nat_setup.py --quick     # 3 calls per path
+    python benchmarks/nat_setup.py --video     # video calls: the time to the first picture too
 
 Per path, two phones (benchmarks/nat_phone.py, one UserAgent each, SRTP with SDES keys) register at
 the lab's Kamailio; the caller places one call after the other, each hung up once both sides heard
@@ -34,7 +35,10 @@ the other's tone. The paths:
 
 Columns, in milliseconds from just before ``ua.call()`` (``time.monotonic()``, one clock for all
 processes): the caller's ``confirmed`` event; the first block louder than -34 dBFS played at the caller
-(the callee's tone) and at the callee (the caller's tone) — jitter buffer included.
+(the callee's tone) and at the callee (the caller's tone) — jitter buffer included. With ``--video`` the
+calls have VP8 video (the test pattern both ways; the video port gathers its own address, relay and
+candidates and runs ICE of its own), and two more columns say when each side decoded the other's first
+picture.
 """
 
 from __future__ import annotations
@@ -85,7 +89,9 @@ HOSTS = {"lanA": LAN_HOST["A"], "lanB": LAN_HOST["B"], "pub": PUBLIC}
 
 
 class Phone:
-    def __init__(self, lab: NatLab, namespace: str, role: str, options: list[str], sip: str = "udp") -> None:
+    def __init__(
+        self, lab: NatLab, namespace: str, role: str, options: list[str], sip: str = "udp", video: bool = False
+    ) -> None:
         assert lab.kamailio is not None
         self.user = "b" + secrets.token_hex(4)
         password = secrets.token_hex(6)
@@ -95,17 +101,17 @@ class Phone:
             "--account", lab.kamailio.aor(self.user), "--password", password,
             "--registrar", lab.kamailio.proxy_uri(sip), "--listen", HOSTS[namespace], "--transport", sip,
             "--tone", "440" if role == "caller" else "1000",
-            *options,
+            *(["--video"] if video else []), *options,
         ]  # fmt: skip
         self.proc = lab.popen(namespace, argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self.read()  # ready
 
-    def read(self) -> dict[str, float]:
+    def read(self) -> dict[str, float | None]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"a phone ended early (exit status {self.proc.wait(timeout=10)})")
-        parsed: dict[str, float] = json.loads(line)
+        parsed: dict[str, float | None] = json.loads(line)
         return parsed
 
     def send(self, line: str) -> None:
@@ -114,7 +120,7 @@ class Phone:
         self.proc.stdin.flush()
 
 
-def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
+def measure(name: str, calls: int, video: bool = False) -> list[tuple[float, ...]]:
     nat_a, nat_b, caller_ns, callee_ns, caller_options, callee_options = PATHS[name]
     rows = []
     with NatLab(nat_a, nat_b) as lab:
@@ -127,20 +133,18 @@ def measure(name: str, calls: int) -> list[tuple[float, float, float]]:
             caller_options = [*caller_options, "--ca-file", str(lab.turn_ca)]
         lab.start_kamailio()
         assert lab.kamailio is not None
-        callee = Phone(lab, callee_ns, "callee", callee_options)
-        caller = Phone(lab, caller_ns, "caller", caller_options, "tcp" if name in NO_UDP else "udp")
+        callee = Phone(lab, callee_ns, "callee", callee_options, video=video)
+        caller = Phone(lab, caller_ns, "caller", caller_options, "tcp" if name in NO_UDP else "udp", video)
         for _ in range(calls):
             caller.send(f"call {lab.kamailio.aor(callee.user)}")
             times = caller.read()
-            heard_by_callee = callee.read()["heard"]
+            at_callee = callee.read()
             start = times["placed"]
-            rows.append(
-                (
-                    1000 * (times["confirmed"] - start),
-                    1000 * (times["heard"] - start),
-                    1000 * (heard_by_callee - start),
-                )
-            )
+            assert start is not None
+            columns = [times["confirmed"], times["heard"], at_callee["heard"]]
+            if video:
+                columns += [times["seen"], at_callee["seen"]]
+            rows.append(tuple(1000 * (value - start) for value in columns if value is not None))
         for phone in (caller, callee):
             phone.send("")
             phone.proc.wait(timeout=20)
@@ -151,16 +155,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="3 calls per path")
+    parser.add_argument("--video", action="store_true", help="video calls; columns for the first picture too")
     parser.add_argument("paths", nargs="*", metavar="PATH", help=f"only these of {', '.join(PATHS)} (default: all)")
     args = parser.parse_args()
     unknown = [name for name in args.paths if name not in PATHS]
     if unknown:
         parser.error(f"no path named {', '.join(unknown)}")
     calls = 3 if args.quick else args.calls
-    print(f"time from call to audio across the NAT lab, ms: median [min-max] of {calls} calls")
-    print(f"{'path':<13} {'confirmed':>22} {'audio at caller':>22} {'audio at callee':>22}")
+    what = "audio and video" if args.video else "audio"
+    print(f"time from call to {what} across the NAT lab, ms: median [min-max] of {calls} calls")
+    heads = ["confirmed", "audio at caller", "audio at callee"]
+    heads += ["picture at caller", "picture at callee"] if args.video else []
+    print(f"{'path':<13} " + " ".join(f"{head:>22}" for head in heads))
     for name in args.paths or PATHS:
-        rows = measure(name, calls)
+        rows = measure(name, calls, args.video)
         cells = []
         for column in zip(*rows, strict=True):
             cells.append(f"{statistics.median(column):7.0f} [{min(column):4.0f}-{max(column):4.0f}]")

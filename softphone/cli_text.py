@@ -128,7 +128,8 @@ def describe(event: Event) -> str:
         moving = f"; moving {', '.join(event.calls)}" if event.calls else ""
         return f"network change for {event.account}: {event.reason}; registered again{moving}"
     if isinstance(event, MediaPathEvent):
-        return f"media of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
+        whose = "media" if event.stream == "audio" else event.stream
+        return f"{whose} of {event.call_id} takes the {event.path} path: {event.local} -> {event.remote}"
     if isinstance(event, MediaWarningEvent):
         state = "" if event.active else " (cleared)"
         return f"media warning on {event.call_id}: {event.warning.replace('_', ' ')}: {event.message}{state}"

@@ -6,7 +6,9 @@ baresip gathers a host candidate on every interface it finds but loopback; in th
 that one, so no check can leave the machine. Both sides offer host candidates only
 and rtcp-mux; the checks, the nomination and the roles (the offerer controls) must agree between the two
 implementations. Prints one JSON line: what our side saw (the chosen path, ICE counters, whether we heard
-baresip's tone) and the frequency baresip heard. ``CALLER`` is ``softphone`` or ``baresip``.
+baresip's tone) and the frequency baresip heard. ``CALLER`` is ``softphone`` or ``baresip``; with a third
+argument ``video`` the call has VP8 video too, whose ICE runs on its own port (baresip's fakevideo one way, our
+pattern the other), and the JSON says which path the video's ICE chose and how many frames went each way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from softphone.ua import Account, IncomingCallEvent, MediaPathEvent
+from softphone.ua import Account, IncomingCallEvent, MediaPathEvent, VideoQualityEvent
+from softphone.ua.call_video import VideoSettings
 from tests.baresip_peer import Baresip
 from tests.integration.test_interop_srtp import heard_by_baresip
 from tests.integration.test_ua_srtp import ToneFactory, until
@@ -34,9 +37,10 @@ OUR_TONE = 440.0
 THEIR_TONE = 1000.0
 
 
-async def call(caller: str, peer: Baresip, tones: ToneFactory) -> dict[str, Any]:
+async def call(caller: str, peer: Baresip, tones: ToneFactory, video: bool = False) -> dict[str, Any]:
     account = Account(f"sip:alice@{HOST}", register=False, srtp="off", ice=True)
-    ua = make_ua(account, media=tones, listen=[("UDP", HOST, 0)])
+    settings = VideoSettings(source="pattern", codecs=("VP8",)) if video else None
+    ua = make_ua(account, media=tones, listen=[("UDP", HOST, 0)], video=settings)
     events = Recorder(ua)
     await ua.start()
     loop = asyncio.get_running_loop()
@@ -52,7 +56,7 @@ async def call(caller: str, peer: Baresip, tones: ToneFactory) -> dict[str, Any]
         await loop.run_in_executor(None, peer.wait, "CALL_ESTABLISHED")
         media = ua.find_call(call_id).media
         assert media is not None
-        path = await events.wait(lambda e: isinstance(e, MediaPathEvent), 15)
+        path = await events.wait(lambda e: isinstance(e, MediaPathEvent) and e.stream == "audio", 15)
         assert isinstance(path, MediaPathEvent)
         await until(lambda: tones.hears(call_id, THEIR_TONE), 15)
         session = ua.find_call(call_id).media_session
@@ -69,6 +73,8 @@ async def call(caller: str, peer: Baresip, tones: ToneFactory) -> dict[str, Any]
             "counters": {k: v for k, v in session.stats().extra.items() if k.startswith("ice_")},
             "heard_them": True,
         }
+        if video:
+            result.update(await _video(ua, events, call_id))
         await ua.hangup(call_id)
         await loop.run_in_executor(None, peer.wait, "CALL_CLOSED")
         return result
@@ -76,13 +82,38 @@ async def call(caller: str, peer: Baresip, tones: ToneFactory) -> dict[str, Any]
         await ua.stop()
 
 
+async def _video(ua: Any, events: Recorder, call_id: str) -> dict[str, Any]:
+    """Which path the video's ICE chose, with what credentials, and the frames each way after 45 decoded."""
+    path = await events.wait(lambda e: isinstance(e, MediaPathEvent) and e.stream == "video", 15)
+    assert isinstance(path, MediaPathEvent)
+
+    def video() -> list[VideoQualityEvent]:
+        return [e for e in events.events if isinstance(e, VideoQualityEvent) and e.call_id == call_id]
+
+    await until(lambda: bool(video()) and video()[-1].frames_decoded >= 45, 30)
+    negotiated = ua.find_call(call_id).video_applied
+    ice = negotiated.ice if negotiated is not None else None
+    return {
+        "video_path": path.path,
+        "video_local": path.local,
+        "video_remote": path.remote,
+        "video_ice": ice is not None,
+        "video_remote_ufrag": None if ice is None else ice.remote.ufrag,
+        "audio_remote_ufrag": ua.find_call(call_id).media.ice.remote.ufrag,
+        "video_remote_candidates": [] if ice is None else [c.sdp() for c in ice.remote.candidates],
+        "frames_decoded": video()[-1].frames_decoded,
+        "frames_sent": video()[-1].frames_sent,
+    }
+
+
 def main() -> None:
     caller, folder = sys.argv[1], Path(sys.argv[2])
+    video = sys.argv[3:4] == ["video"]
     wav = write_tone(folder / "baresip.wav", frequency=THEIR_TONE, seconds=60.0, rate=8000)
-    peer = Baresip(wav, mediaenc=None, answer=caller == "softphone", medianat="ice", host=HOST)
+    peer = Baresip(wav, mediaenc=None, answer=caller == "softphone", medianat="ice", host=HOST, video=video)
     try:
         try:
-            result = asyncio.run(call(caller, peer, ToneFactory(OUR_TONE)))
+            result = asyncio.run(call(caller, peer, ToneFactory(OUR_TONE), video))
         except BaseException:
             sys.stderr.write(peer.log()[-6000:])
             raise

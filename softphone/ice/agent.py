@@ -154,6 +154,8 @@ class _Pair:
     valid: bool = False
     mapped: Address | None = None
     nominated_by_peer: bool = False
+    # A check signed with our password came in on this pair: the peer may send media on it.
+    checked_by_peer: bool = False
 
 
 @dataclass
@@ -214,6 +216,15 @@ class IceAgent:
             valid = next((p for p in self._pairs if p.valid), None)
             return None if valid is None else _route(valid)
         return None
+
+    def media_from(self, source: Address, path: Path) -> bool:
+        """Media from ``source`` by ``path`` is the peer's: it came on a pair that is valid, or on which the
+        peer's signed check came in. RFC 8445 12.1: until the nomination the peer may send on another valid pair
+        than the one our media goes on."""
+        key = _same(source)
+        return any(
+            (p.valid or p.checked_by_peer) and p.path is path and _same(p.remote.address) == key for p in self._pairs
+        )
 
     @property
     def next_check_due(self) -> bool:
@@ -469,6 +480,7 @@ class IceAgent:
         pair = self._pair_for(message, source, path)
         if pair is None:
             return effects
+        pair.checked_by_peer = True
         if message.get(Attr.USE_CANDIDATE) is not None and not self.controlling:
             pair.nominated_by_peer = True
             if pair.valid and self.state is IceState.CHECKING:

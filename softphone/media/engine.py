@@ -80,7 +80,7 @@ from softphone.media.events import (
     RemoteBye,
 )
 from softphone.media.gather import ReflexiveQueries, ReflexiveQueryError
-from softphone.media.ice_link import IceLink, RelayedSocket
+from softphone.media.ice_link import IceLink, RelayedSocket, follow
 from softphone.media.keepalive import MediaKeepalive
 from softphone.media.parameters import (
     Address,
@@ -639,16 +639,10 @@ class MediaSession:
         self._update_one_way()
 
     def _configure_ice(self, ice: NegotiatedIce | None, *, initial: bool) -> None:
-        link = self._ice
-        if ice is None:
-            self._ice = None
-            return
-        # RFC 8445 9: new credentials on either side are an ICE restart.
-        if link is not None and (link.ice.local.ufrag, link.ice.remote.ufrag) == (ice.local.ufrag, ice.remote.ufrag):
-            return
-        self._ice = IceLink(ice, self._sock, self._ice_selected, self._ice_failed)
-        if not initial:
-            self._ice.start(self._clock())
+        link = follow(self._ice, ice, self._sock, self._ice_selected, self._ice_failed)
+        if link is not None and link is not self._ice and not initial:
+            link.start(self._clock())
+        self._ice = link
 
     def _ice_selected(self, route: Route, selected: bool) -> None:
         key = address_key(route.remote[0], route.remote[1], self._sock.family)

@@ -8,6 +8,8 @@ the socket is a relayed one in direct mode (the media layer knows
 Until a pair is selected :attr:`IceLink.route` is None and media waits;
 after, media goes to the selected pair's remote address by its path, and
 :attr:`IceLink.failed` says why media cannot flow (no pair, or consent lost).
+The audio session and the video session each run one over their own socket;
+:func:`follow` gives a session the link a new offer/answer calls for.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Protocol, runtime_checkable
 from softphone.ice.agent import ConsentLost, Credentials, Effect, IceAgent, IceFailed, Path, Route, Selected, Transmit
 from softphone.ice.candidate import NegotiatedIce
 
-__all__ = ["IceLink"]
+__all__ = ["IceLink", "follow"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class IceLink:
             controlling=ice.controlling,
         )
         self.failed: str | None = None
+        # A pair is selected (RFC 8445 8): from then on only consent checks, every few seconds.
+        self.selected = False
         self.send_errors = 0
         self._route: Route | None = None
 
@@ -85,6 +89,12 @@ class IceLink:
         sock = self._sock
         path = Path.RELAY if isinstance(sock, RelayedSocket) and sock.last_relayed else Path.DIRECT
         self._apply(self.agent.receive(data, (str(addr[0]), int(addr[1])), path, now))
+
+    def media_from(self, addr: Address) -> bool:
+        """The datagram just read came from the peer, on a pair ICE has seen work (see ``IceAgent.media_from``)."""
+        sock = self._sock
+        path = Path.RELAY if isinstance(sock, RelayedSocket) and sock.last_relayed else Path.DIRECT
+        return self.agent.media_from((str(addr[0]), int(addr[1])), path)
 
     def send(self, data: bytes) -> bool:
         """Media out on the selected pair; False (nothing sent) before one is selected or after consent is lost."""
@@ -120,6 +130,7 @@ class IceLink:
             if isinstance(effect, Transmit):
                 self._transmit(effect.data, effect.remote, effect.path)
             elif isinstance(effect, Selected):
+                self.selected = True
                 route = effect.route
                 log.info("ICE selected a %s path %s -> %s", route.kind, route.local, route.remote)
                 self._route = route
@@ -128,3 +139,19 @@ class IceLink:
                 self.failed = effect.reason
                 log.warning("ICE: %s", effect.reason)
                 self._on_failure(effect.reason)
+
+
+def follow(
+    link: IceLink | None,
+    ice: NegotiatedIce | None,
+    sock: socket.socket,
+    on_route: Callable[[Route, bool], None],
+    on_failure: Callable[[str], None],
+) -> IceLink | None:
+    """The link a stream needs after an offer/answer: None without ICE, ``link`` itself while both sides keep
+    their credentials, a new one (not started) when either side has new ones: an ICE restart (RFC 8445 9)."""
+    if ice is None:
+        return None
+    if link is not None and (link.ice.local.ufrag, link.ice.remote.ufrag) == (ice.local.ufrag, ice.remote.ufrag):
+        return link
+    return IceLink(ice, sock, on_route, on_failure)

@@ -18,6 +18,12 @@ With keys from offer/answer (``params.crypto``) every packet is SRTP/SRTCP
 audio's are: SDES keys at once, DTLS-SRTP keys after a handshake on the video
 socket (RFC 5764). Nothing leaves in clear, and a packet that fails its check
 is counted by reason and never reaches the decoder.
+
+With ICE (``params.ice``) the session runs an :class:`~softphone.media.ice_link.IceLink`
+over its socket, as the audio session does: STUN on the port goes to it,
+nothing is sent until it has a route, and then everything goes by that route
+(straight, or through the TURN relay of a relayed socket). A relayed socket
+without ICE sends everything through the relay.
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ from typing import Protocol
 
 import av
 
+from softphone.ice.agent import Route
+from softphone.ice.candidate import NegotiatedIce
 from softphone.media.dtls import DtlsIdentity
 from softphone.media.errors import MediaError
-from softphone.media.events import EncryptionFailed, EncryptionReady, MediaEvent
+from softphone.media.events import EncryptionFailed, EncryptionReady, IceConnected, IceFailure, MediaEvent
 from softphone.media.frame_buffer import FrameAssembler
 from softphone.media.h264 import H264Error, H264Format, H264Packetizer, sprop_parameter_sets
+from softphone.media.ice_link import RelayedSocket, follow
 from softphone.media.lip_sync import StreamClock, av_offset, video_hold
 from softphone.media.parameters import Address, CryptoParameters, StreamParameters
 from softphone.media.rtcp import (
@@ -61,6 +70,7 @@ from softphone.media.video_codec import CODECS, AdaptiveEncoder, VideoDecoder, V
 from softphone.media.video_rate import SendRateController
 from softphone.media.video_sources import VideoSource
 from softphone.media.vp8 import Vp8Format, Vp8Packetizer
+from softphone.stun.message import is_stun
 
 __all__ = ["VideoParameters", "VideoQuality", "VideoSession"]
 
@@ -73,6 +83,8 @@ _DRAIN_LIMIT = 256
 _STALE_LIMIT = 4096
 _RTCP_INTERVAL = 1.0
 _QUALITY_PERIOD = 1.0
+# RFC 8445 14.2: Ta, one new check per 20 ms as the audio's media tick paces them (a frame tick is slower).
+_ICE_PACE = 0.02
 # At most one key frame request (ours) and one forced key frame (theirs) per this many seconds.
 _KEYFRAME_SPACING = 0.5
 # Packets kept for retransmission, and how many of them a NACK may make us send again per second.
@@ -105,6 +117,8 @@ class VideoParameters(StreamParameters, Protocol):
     def crypto(self) -> CryptoParameters | None: ...
     @property
     def max_bitrate(self) -> int | None: ...
+    @property
+    def ice(self) -> NegotiatedIce | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +155,8 @@ class VideoQuality:
 class VideoSession:
     """One call's video; see the module documentation.
 
-    ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop`). ``source`` None: nothing is sent
+    ``sock`` is the bound RTP socket (taken over and closed on :meth:`stop` unless ``own_socket`` is False, as a
+    TURN-relayed socket the call keeps is). ``source`` None: nothing is sent
     even when the stream could. ``on_frame`` gets each decoded picture on the video thread, ``on_preview`` each
     picture of ours before it is encoded (the self view); ``on_event`` what the DTLS handshake did
     (:class:`~softphone.media.events.EncryptionReady`, ``EncryptionFailed``). ``dtls_identity`` is our
@@ -168,6 +183,7 @@ class VideoSession:
         dtls_identity: DtlsIdentity | None = None,
         dtls_timeout: float = 10.0,
         audio_delay: Callable[[], float | None] | None = None,
+        own_socket: bool = True,
     ) -> None:
         codec = params.codec.name.upper()
         if codec not in CODECS:
@@ -190,6 +206,10 @@ class VideoSession:
         self._sending_since: float | None = None
         self._sock = sock
         self._sock.setblocking(False)
+        self._owns_sock = own_socket
+        self._relayed = isinstance(sock, RelayedSocket)
+        self._ice = follow(None, params.ice, sock, self._ice_selected, self._ice_failed)
+        self._route: tuple[Address, Address, object] | None = None
         self._rtcp_sock: socket.socket | None = None
         self._params = params
         self._source = source
@@ -235,6 +255,7 @@ class VideoSession:
         self._index = 0
         self._force_keyframe = True
         self._last_forced = -1e9
+        self._asked_keyframe = False
         self._last_request = -1e9
         self._fir_sequence = 0
         self._pending_feedback: list[RtcpPacket] = []
@@ -271,8 +292,9 @@ class VideoSession:
 
     def _discard_queued(self) -> None:
         """Drop what waits on the port from before this session: the tail of a stream dropped by re-INVITE
-        would otherwise pass probation and latch the old SSRC, and the new stream would be refused."""
-        for _ in range(_STALE_LIMIT):
+        would otherwise pass probation and latch the old SSRC, and the new stream would be refused. A relayed
+        socket keeps what waits: its TURN server's answers."""
+        for _ in range(0 if self._relayed else _STALE_LIMIT):
             try:
                 self._sock.recv(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
@@ -289,7 +311,8 @@ class VideoSession:
             if thread.is_alive():
                 log.warning("video thread %s did not stop within %.1f s", thread.name, timeout)
         with self._lock:
-            self._sock.close()
+            if self._owns_sock:
+                self._sock.close()
             if self._rtcp_sock is not None:
                 self._rtcp_sock.close()
             if self._recorder is not None:
@@ -339,11 +362,41 @@ class VideoSession:
             self._peer_max_bitrate = params.max_bitrate
             if self.rate is not None:
                 self.rate.limit(self._max_bitrate())
+            link = follow(self._ice, params.ice, self._sock, self._ice_selected, self._ice_failed)
+            if link is not None and link is not self._ice and self._thread is not None:
+                link.start(self._clock())  # an ICE restart (RFC 8445 9)
+            self._ice = link
             if crypto is not None and self._protection is not None:
                 self._protection.update(crypto)
                 self._send_dtls(self._protection.start(self._clock()))
 
         self._command(apply)
+
+    def replace_socket(
+        self, sock: socket.socket, *, own: bool = True, released: Callable[[], None] | None = None
+    ) -> None:
+        """Video leaves from and arrives at ``sock`` from now on: our address changed. The old socket is closed if
+        the session owned it, and ``released`` is called once the session has let it go. ICE waits for the restart
+        that follows (its pairs were the old socket's)."""
+        sock.setblocking(False)
+
+        def swap() -> None:
+            old, owned = self._sock, self._owns_sock
+            self._sock, self._owns_sock = sock, own
+            self._relayed = isinstance(sock, RelayedSocket)
+            self.local_address = tuple(sock.getsockname())
+            self._ice = None
+            self._receiver.reset_latch()
+            if self._rtcp_sock is not None:
+                self._rtcp_sock.close()
+                self._rtcp_sock = None
+                self._setup_rtcp_socket()
+            if owned:
+                old.close()
+            if released is not None:
+                released()
+
+        self._command(swap)
 
     def set_source(self, source: VideoSource | None) -> None:
         """Send from ``source`` from the next tick on (None: send nothing); the old source is closed."""
@@ -372,7 +425,30 @@ class VideoSession:
 
     @property
     def sending(self) -> bool:
+        if self._ice is not None and self._ice.route is None:
+            return False  # media waits for ICE's route
         return self._source is not None and self._params.direction in ("sendrecv", "sendonly")
+
+    def _ice_selected(self, route: Route, selected: bool) -> None:
+        if route.remote != self._receiver.remote:
+            self._receiver.remote = route.remote
+            self._receiver.reset_latch()
+        if (route.local, route.remote, route.path) != self._route:
+            # Our packets now reach the peer another way: what it refused from the old one (its own pick)
+            # included our key frame, so the new way starts with one.
+            self._route = (route.local, route.remote, route.path)
+            self._force_keyframe = True
+        if selected:
+            self._report_event(IceConnected(route.kind, route.local, route.remote))
+
+    def _ice_failed(self, reason: str) -> None:
+        self._report_event(IceFailure(reason))
+
+    def _ice_peer(self, addr: Address) -> bool:
+        """``addr`` is the remote end of ICE's route, or of another pair the peer may send on."""
+        ice = self._ice
+        route = ice.route if ice is not None else None
+        return ice is not None and ((route is not None and addr[:2] == route.remote) or ice.media_from(addr))
 
     # -- the thread ------------------------------------------------------------------------------
 
@@ -398,13 +474,23 @@ class VideoSession:
         next_rtcp = now + _RTCP_INTERVAL * random.uniform(0.5, 1.0)
         next_quality = now + _QUALITY_PERIOD
         failures = 0
-        if self._protection is not None:
-            with self._lock:
+        next_ice = now
+        with self._lock:
+            if self._ice is not None:
+                self._ice.start(now)
+            if self._protection is not None:
                 self._send_dtls(self._protection.start(now))
         while not self._stop.is_set():
             now = self._clock()
+            checking = self._ice is not None and not self._ice.selected
+            if checking and now >= next_ice:
+                # Until a pair is selected ICE is paced by Ta, not by the frame rate.
+                with self._lock:
+                    if self._ice is not None:
+                        self._ice.poll(now)
+                next_ice = now + _ICE_PACE
             if now < deadline:
-                due = self._held[0][0] if self._held else deadline
+                due = min(self._held[0][0] if self._held else deadline, next_ice if checking else deadline)
                 self._wait_and_receive(min(deadline, due) - now)
                 continue
             try:
@@ -435,12 +521,14 @@ class VideoSession:
 
     def _wait_and_receive(self, timeout: float) -> None:
         socks = [self._sock] if self._rtcp_sock is None else [self._sock, self._rtcp_sock]
+        # A relayed socket's TURN connection (TCP/TLS) is read by a recvfrom on the relayed socket.
+        extra = self._sock.watched() if self._relayed else ()  # type: ignore[attr-defined]
         try:
-            readable, _, _ = select.select(socks, [], [], max(0.0, timeout))
+            readable, _, _ = select.select([*socks, *extra], [], [], max(0.0, timeout))
         except (OSError, ValueError):
             time.sleep(max(0.0, timeout))
             return
-        for sock in readable:
+        for sock in dict.fromkeys(self._sock if s in extra else s for s in readable):
             with self._lock:
                 self._drain(sock)
         try:
@@ -462,6 +550,13 @@ class VideoSession:
                 continue
             now = self._clock()
             try:
+                if is_stun(data):
+                    # RFC 7983: STUN on the video port is ICE's; without ICE it is nobody's.
+                    if self._ice is not None and sock is self._sock:
+                        self._ice.handle(data, addr, now)
+                    else:
+                        self.dropped_other += 1
+                    continue
                 if self._protection is not None:
                     plain = self._unprotect(sock, data, addr, now)
                     if plain is None:
@@ -475,6 +570,10 @@ class VideoSession:
                 self.dropped_other += 1
 
     def _handle_rtp(self, data: bytes, addr: Address, now: float) -> None:
+        if self._ice is not None and addr[:2] != self._receiver.remote and self._ice.media_from(addr):
+            # The peer sends on another pair than ours (before the nomination): its picture is taken from there.
+            self._receiver.remote = (addr[0], addr[1])
+            self._receiver.reset_latch()
         packet = self._receiver.receive(data, addr, now)
         if packet is None or self._params.direction not in ("sendrecv", "recvonly"):
             return
@@ -491,6 +590,7 @@ class VideoSession:
         from_peer = sock is self._sock and (
             addr[:2] == (self._params.remote_address, self._params.remote_port)
             or (isinstance(latched, tuple) and addr[:2] == latched[:2])
+            or self._ice_peer(addr)
         )
         plain, out, event = protection.receive(data, now, from_peer=from_peer)
         for datagram in out:
@@ -528,6 +628,8 @@ class VideoSession:
         port is unknown, so without rtcp-mux any port of the latched host will do."""
         latched = self._receiver.latched_addr
         params = self._params
+        if self._ice_peer(addr):
+            return True
         if params.rtcp_mux:
             return addr[:2] == (params.remote_address, params.remote_port) or (
                 isinstance(latched, tuple) and addr[:2] == latched[:2]
@@ -575,7 +677,9 @@ class VideoSession:
             self._tmmbn = tmmbn(ours, owner, bitrate, overhead)
             if changed:
                 self._send_rtcp(now)
-        if feedback.keyframe and now - self._last_forced >= _KEYFRAME_SPACING:
+        # The peer's first request is answered at once: our first key frame went before its NAT or relay let us in.
+        if feedback.keyframe and (not self._asked_keyframe or now - self._last_forced >= _KEYFRAME_SPACING):
+            self._asked_keyframe = True
             self._force_keyframe = True
         if feedback.lost:
             self._retransmit(feedback.lost, now)
@@ -595,6 +699,8 @@ class VideoSession:
     # -- one tick: send a frame, play what came ------------------------------------------------------
 
     def _tick(self, now: float) -> None:
+        if self._ice is not None and self._ice.selected:
+            self._ice.poll(now)  # consent (RFC 7675); checks before the selection have a pace of their own
         self._poll_protection(now)
         if self.sending:
             self._send_frame(now)
@@ -739,6 +845,9 @@ class VideoSession:
         return self._protection.protect(packet, rtcp=rtcp)
 
     def _sendto(self, sock: socket.socket, data: bytes, addr: Address) -> None:
+        if self._ice is not None and sock is self._sock:
+            self._ice.send(data)  # by ICE's route; nothing before it has one
+            return
         try:
             sock.sendto(data, addr)
         except OSError:

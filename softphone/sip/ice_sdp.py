@@ -1,8 +1,10 @@
-"""ICE in SDP (RFC 8839): our credentials and candidates on the audio m= line, and reading the peer's.
+"""ICE in SDP (RFC 8839): our credentials and candidates on the audio and video m= lines, and reading
+the peer's.
 
 An offer or answer from us carries a=ice-ufrag, a=ice-pwd and one
-a=candidate per candidate (component 1 only: we always offer rtcp-mux). A
-peer's are read from its m= line, falling back to the session level (RFC
+a=candidate per candidate (component 1 only: we always offer rtcp-mux) on
+each stream that does ICE; the video's credentials and candidates are its
+own (media-level, RFC 8839 5.4). A peer's are read from its m= line, falling back to the session level (RFC
 8839 5.4). Candidate lines that cannot be used (TCP, host names, bad
 numbers) are skipped, at most :data:`MAX_CANDIDATE_LINES` are read, and
 credentials of the wrong length or alphabet mean the peer does not do ICE
@@ -65,29 +67,42 @@ def remote_ice(media: MediaDescription, session: SessionDescription) -> IceDescr
     return IceDescription(ufrag, pwd, tuple(candidates), lite=session.has_attribute("ice-lite"))
 
 
-def moved_offer(previous: SessionDescription, host: str, port: int, ice: IceDescription | None) -> SessionDescription:
+def moved_offer(
+    previous: SessionDescription,
+    host: str,
+    port: int,
+    ice: IceDescription | None,
+    video: tuple[str, int, IceDescription | None] | None = None,
+) -> SessionDescription:
     """``previous`` (our last SDP) with the audio stream at ``host``:``port``: the re-offer after our network
     changed. With ``ice`` its new credentials and candidates replace the old ones: an ICE restart (RFC 8445 9,
-    RFC 8839 4.4.1.1.1). The caller bumps the version (RFC 3264 8)."""
+    RFC 8839 4.4.1.1.1). ``video`` moves the active video stream likewise (its address, port and ICE). The
+    caller bumps the version (RFC 3264 8)."""
     result = copy.deepcopy(previous)
     addrtype = "IP6" if ":" in host else "IP4"
-    for media in result.media:
-        if media.media.casefold() != "audio" or media.port == 0:
-            continue
-        media.port = port
-        media.connection = Connection("IN", addrtype, host)
-        kept = [a for a in media.attributes if a.name not in _ICE_NAMES]
-        media.attributes = kept + (ice_attributes(ice) if ice is not None else [])
-        break
+    audio = next((m for m in result.media if m.media.casefold() == "audio" and m.port != 0), None)
+    if audio is not None:
+        _move(audio, host, port, ice)
+    moving = next((m for m in result.media if m.media.casefold() == "video" and m.port != 0), None)
+    if video is not None and moving is not None:
+        _move(moving, *video)
     if all(m.connection is not None or m.port == 0 for m in result.media):
         result.connection = None if result.connection is None else Connection("IN", addrtype, host)
     result.origin.addrtype, result.origin.address = addrtype, host
     return result
 
 
-def offered_ice(offer: SessionDescription) -> IceDescription | None:
-    """The ICE of the first active audio stream of ``offer`` (None: it has none, or no such stream)."""
+def _move(media: MediaDescription, host: str, port: int, ice: IceDescription | None) -> None:
+    media.port = port
+    media.connection = Connection("IN", "IP6" if ":" in host else "IP4", host)
+    kept = [a for a in media.attributes if a.name not in _ICE_NAMES]
+    media.attributes = kept + (ice_attributes(ice) if ice is not None else [])
+
+
+def offered_ice(offer: SessionDescription, kind: str = "audio") -> IceDescription | None:
+    """The ICE of the first active ``kind`` (audio, video) stream of ``offer`` (None: it has none, or no such
+    stream)."""
     for media in offer.media:
-        if media.media.casefold() == "audio" and media.port != 0:
+        if media.media.casefold() == kind and media.port != 0:
             return remote_ice(media, offer)
     return None

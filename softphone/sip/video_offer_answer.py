@@ -5,6 +5,10 @@ declines every other m= line with port 0; this module adds the video m= line
 to our offers (:func:`offer_video`), accepts the first video line of an offer
 in our answer (:func:`answer_video`), and reads what both sides agreed from
 our SDP and the peer's (:func:`negotiated_video`), whichever side offered.
+With ICE (RFC 8839) the video line carries credentials and candidates of its own
+(component 1, rtcp-mux, as the audio line does), answered with ICE only when
+the offer's video line has it; when the video's address differs from the
+session's (its own NAT mapping or TURN relay) the line gets a c= of its own.
 The video line is keyed as the audio line is (the same SRTP policy): SDES
 with a=crypto lines and keys of its own (RFC 4568), or DTLS-SRTP with the
 same certificate in a handshake of its own on the video port (RFC 5763,
@@ -19,13 +23,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from softphone.ice.candidate import IceDescription, NegotiatedIce
+from softphone.sip.ice_sdp import ice_attributes, remote_ice
 from softphone.sip.offer_answer import (
     FIRST_DYNAMIC_PAYLOAD_TYPE,
     LAST_DYNAMIC_PAYLOAD_TYPE,
     Codec,
     reverse_direction,
 )
-from softphone.sip.sdp import Attribute, Direction, MediaDescription, SessionDescription, format_fmtp_params
+from softphone.sip.sdp import (
+    Attribute,
+    Connection,
+    Direction,
+    MediaDescription,
+    SessionDescription,
+    format_fmtp_params,
+)
 from softphone.sip.srtp_offer_answer import answer_security, dtls_view, negotiated_crypto, offer_security
 from softphone.sip.srtp_sdp import DTLS_PROTOS, PLAIN_PROTOS, SAVP_PROTOS, MediaCrypto, SrtpConfig
 
@@ -109,6 +122,8 @@ class VideoConfig:
     feedback: tuple[str, ...] = DEFAULT_FEEDBACK
     rtcp_mux: bool = True
     send: bool = True
+    # Our ICE credentials and candidates for the video port (RFC 8839); None: no ICE for video.
+    ice: IceDescription | None = None
 
     def find_codec(self, encoding: str, clock_rate: int, fmtp: Mapping[str, str] | None = None) -> Codec | None:
         for codec in self.codecs:
@@ -141,6 +156,8 @@ class NegotiatedVideo:
     direction: Direction
     crypto: MediaCrypto | None = None
     max_bitrate: int | None = None
+    # Both sides' ICE for the video stream, when both do it.
+    ice: NegotiatedIce | None = None
 
     @property
     def send(self) -> bool:
@@ -158,17 +175,31 @@ def _video_media(
     payload_types: list[int],
     proto: str = "RTP/AVP",
     security: list[Attribute] | None = None,
+    *,
+    ice: IceDescription | None = None,
+    connection: Connection | None = None,
 ) -> MediaDescription:
     attributes: list[Attribute] = list(security or ())
+    if ice is not None:
+        attributes.extend(ice_attributes(ice))
     for payload_type, codec in zip(payload_types, config.codecs, strict=True):
         attributes.append(Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"))
         if codec.fmtp:
             attributes.append(Attribute("fmtp", f"{payload_type} {format_fmtp_params(codec.fmtp)}"))
         attributes.extend(Attribute("rtcp-fb", f"{payload_type} {fb}") for fb in config.feedback)
-    if config.rtcp_mux:
+    # Our candidates are component 1 only: with ICE, RTCP shares the port (RFC 8839 5.1).
+    if config.rtcp_mux or ice is not None:
         attributes.append(Attribute("rtcp-mux"))
     attributes.append(Attribute(direction))
-    return MediaDescription("video", port, None, proto, [str(pt) for pt in payload_types], attributes=attributes)
+    formats = [str(pt) for pt in payload_types]
+    return MediaDescription("video", port, None, proto, formats, connection=connection, attributes=attributes)
+
+
+def _connection(sd: SessionDescription, host: str | None) -> Connection | None:
+    """A c= line of the video's own when ``host`` is not the session's address (RFC 8866 5.7)."""
+    if host is None or (sd.connection is not None and sd.connection.address == host):
+        return None
+    return Connection("IN", "IP6" if ":" in host else "IP4", host)
 
 
 def _our_direction(config: VideoConfig, wanted: Direction = "sendrecv") -> Direction:
@@ -179,9 +210,11 @@ def _our_direction(config: VideoConfig, wanted: Direction = "sendrecv") -> Direc
 
 
 def offer_video(
-    sd: SessionDescription, config: VideoConfig, port: int, srtp: SrtpConfig | None = None
+    sd: SessionDescription, config: VideoConfig, port: int, srtp: SrtpConfig | None = None, host: str | None = None
 ) -> SessionDescription:
-    """``sd`` (our audio offer) with a video m= line at ``port``; unchanged when it has an active one.
+    """``sd`` (our audio offer) with a video m= line at ``host``:``port``; unchanged when it has an active one.
+
+    ``host`` None: the session's address. ``config.ice``: the line carries our video ICE (RFC 8839 5.1).
 
     RFC 3264 8.1: the new line takes the place of a declined (port 0) video line, else it goes after the others.
     ``srtp`` is the audio's policy: the video line gets the same protocol and keying, with keys of its own.
@@ -204,7 +237,9 @@ def offer_video(
         payload_types.append(free)
     direction = _our_direction(config, result.media[0].direction(result) if result.media else "sendrecv")
     proto, security = offer_security(srtp or _PLAIN, "RTP/AVP")
-    video = _video_media(config, port, direction, payload_types, proto, security)
+    video = _video_media(
+        config, port, direction, payload_types, proto, security, ice=config.ice, connection=_connection(result, host)
+    )
     declined = [i for i, m in enumerate(result.media) if m.media.casefold() == "video" and m.port == 0]
     if declined:
         result.media[declined[0]] = video
@@ -227,8 +262,12 @@ def answer_video(
     port: int,
     preference: Direction = "sendrecv",
     srtp: SrtpConfig | None = None,
+    host: str | None = None,
 ) -> SessionDescription:
     """``answer`` (our audio answer, other lines declined) accepting the offer's first video line.
+
+    ``host`` None: the video is at the session's address. ``config.ice`` goes in the answer only when the
+    offered video line has ICE (RFC 8839 4.2.2).
 
     Nothing changes when ``config`` is None (an audio-only user: the line stays declined with port 0,
     RFC 3264 6), when the audio stream was declined, when no offered video codec is ours, or when the video
@@ -270,9 +309,17 @@ def answer_video(
         return answer
     # RFC 3264 6.1: sendonly is answered recvonly, recvonly sendonly.
     direction = _intersect(reverse_direction(offered.direction(offer)), _our_direction(config, preference))
-    own = VideoConfig(codecs=codecs, feedback=config.feedback, rtcp_mux=config.rtcp_mux and offered.rtcp_mux)
+    # The video does ICE when the audio does (our answer's audio line has ICE) and the offered video line has it.
+    theirs_ice = remote_ice(offered, offer) if config.ice is not None and audio.has_attribute("ice-ufrag") else None
+    ice = config.ice if theirs_ice is not None and theirs_ice.candidates else None
+    # With ICE we offer only component 1: RTCP rides on the RTP port when the offer allows it.
+    mux = offered.rtcp_mux and (config.rtcp_mux or ice is not None)
+    own = VideoConfig(codecs=codecs, feedback=config.feedback, rtcp_mux=mux)
     result = copy.deepcopy(answer)
-    result.media[index] = _video_media(own, port, direction, matched, offered.proto, security_attributes)
+    connection = _connection(result, host)
+    result.media[index] = _video_media(
+        own, port, direction, matched, offered.proto, security_attributes, ice=ice, connection=connection
+    )
     return result
 
 
@@ -341,10 +388,13 @@ def negotiated_video(
     remote: SessionDescription | None,
     config: VideoConfig | None,
     srtp: SrtpConfig | None = None,
+    ice_controlling: bool | None = None,
 ) -> NegotiatedVideo | None:
     """The video stream our SDP and the peer's agree on (offer and answer in either role); None without one.
 
     ``srtp`` is the audio's policy; a video line without agreed keys beside encrypted audio is not used.
+    ``ice_controlling``: our ICE role as the audio's ICE agreed it (None: the call has no ICE); the video's ICE
+    is what both video lines say, credentials of their own or the session's (RFC 8839 5.4).
     """
     if local is None or remote is None or config is None:
         return None
@@ -403,7 +453,24 @@ def negotiated_video(
         direction=direction,
         crypto=crypto,
         max_bitrate=_max_bitrate(theirs),
+        ice=_negotiated_ice(ours, local, theirs, remote, ice_controlling),
     )
+
+
+def _negotiated_ice(
+    ours: MediaDescription,
+    local: SessionDescription,
+    theirs: MediaDescription,
+    remote: SessionDescription,
+    controlling: bool | None,
+) -> NegotiatedIce | None:
+    if controlling is None:
+        return None
+    mine, peer = remote_ice(ours, local), remote_ice(theirs, remote)
+    # Credentials from the session level alone, on a video line without candidates: no ICE for the video.
+    if mine is None or peer is None or not peer.candidates:
+        return None
+    return NegotiatedIce(mine, peer, controlling=controlling)
 
 
 def _max_bitrate(media: MediaDescription) -> int | None:

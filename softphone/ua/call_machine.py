@@ -108,6 +108,7 @@ class CallMachine:
         contact_for: Callable[[Target], NameAddr],
         rng: random.Random | None = None,
         video_port: int = 0,
+        video_host: str | None = None,
     ) -> None:
         self.id = id
         self.call_id = call_id
@@ -120,6 +121,8 @@ class CallMachine:
         self.media_port = media_port
         # Our video RTP port (0: no video, whatever the configuration says).
         self.video_port = video_port
+        # Where our SDP says the video is, when not at the audio's address (its own NAT mapping or relay).
+        self.video_host = video_host
         # The user called or answered without video, or dropped it: we neither offer video nor accept the
         # peer's until set_video(True).
         self.video_declined = False
@@ -337,14 +340,21 @@ class CallMachine:
         return self._flush()
 
     def move(
-        self, op: int, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+        self,
+        op: int,
+        host: str,
+        port: int,
+        ice: IceDescription | None,
+        contact: NameAddr | None,
+        video: tuple[str, int, IceDescription | None] | None = None,
     ) -> list[CallEffect]:
-        """Re-INVITE with our media at ``host``:``port`` (and an ICE restart with ``ice``) and the dialog's Contact
-        at ``contact`` (a target refresh, RFC 3261 12.2.1.1): our network changed."""
+        """Re-INVITE with our media at ``host``:``port`` (and an ICE restart with ``ice``), our video at ``video``'s
+        address and port (with its own restart), and the dialog's Contact at ``contact`` (a target refresh, RFC
+        3261 12.2.1.1): our network changed."""
         dialog = self.dialog
         if dialog is not None and contact is not None and self.phase is CallPhase.CONFIRMED:
             dialog.local_contact = contact
-        self.session.move(op, host, port, ice)
+        self.session.move(op, host, port, ice, video)
         return self._flush()
 
     def set_video_send(self, op: int, send: bool) -> list[CallEffect]:
@@ -543,8 +553,9 @@ class CallMachine:
         if key != self._dtls_key:
             # A new DTLS association (or none): what the last one proved no longer holds.
             self._dtls_key, self._dtls_status = key, None
+        controlling = media.ice.controlling if media.ice is not None else None
         video = (
-            negotiated_video(self.local_sdp, self.remote_sdp, self.config.video, self.config.audio.srtp)
+            negotiated_video(self.local_sdp, self.remote_sdp, self.config.video, self.config.audio.srtp, controlling)
             if self.video_port
             else None
         )
@@ -558,7 +569,8 @@ class CallMachine:
         """Our new offer with the video m= line added, when this call may have video."""
         if self.config.video is None or not self.video_port or self.video_declined:
             return offer
-        return offer_video(offer, self._video_config(self.config.video), self.video_port, self.config.audio.srtp)
+        config = self._video_config(self.config.video)
+        return offer_video(offer, config, self.video_port, self.config.audio.srtp, self.video_host)
 
     def _video_config(self, config: VideoConfig) -> VideoConfig:
         return dataclasses.replace(config, send=config.send and self.video_send)
@@ -575,6 +587,7 @@ class CallMachine:
             self.video_port,
             "sendonly" if self.local_hold else "sendrecv",
             self.config.audio.srtp,
+            self.video_host,
         )
 
     def start_session_timer(self, timer: SessionTimer | None) -> None:

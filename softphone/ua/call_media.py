@@ -40,7 +40,7 @@ from softphone.media.quality import QualitySnapshot
 from softphone.media.recorder import CallRecorder
 from softphone.ua.call import Call
 from softphone.ua.call_effects import StartMedia, UpdateMedia
-from softphone.ua.call_video import CallVideo, VideoSettings
+from softphone.ua.call_video import CallVideo, VideoSettings, shown_address
 from softphone.ua.errors import UserAgentError
 from softphone.ua.events import (
     ConferenceEvent,
@@ -229,7 +229,7 @@ class CallMedia:
                 )
                 from_thread(MediaWarningEvent(call.id, "one_way_audio", message, event.active))
             elif isinstance(event, IceConnected):
-                local, remote = _shown(event.local), _shown(event.remote)
+                local, remote = shown_address(event.local), shown_address(event.remote)
                 from_thread(MediaPathEvent(call.id, event.kind, local, remote))
             elif isinstance(event, IceFailure):
                 from_thread(MediaWarningEvent(call.id, "ice", f"no media path: {event.reason}; {one_way_hint(call)}"))
@@ -452,10 +452,6 @@ def one_way_hint(call: Call) -> str:
     if account.stun_server is not None:
         return "a NAT that maps each destination anew needs a TURN server in the account's settings"
     return "behind a NAT, set a STUN server (or TURN, for strict NATs) in the account's settings"
-
-
-def _shown(address: tuple[str, int]) -> str:
-    return f"[{address[0]}]:{address[1]}" if ":" in address[0] else f"{address[0]}:{address[1]}"
 
 
 def _receive_only(direction: str) -> str:

@@ -12,7 +12,11 @@ candidates); the dialog's Contact moves with the registration's. A call
 through a TURN relay (over UDP) gets a new allocation from where it is now
 (the old one belongs to the old 5-tuple, RFC 8656 2.2) and offers it. A STUN
 or TURN server that does not answer costs a warning, and the re-INVITE
-names what still works.
+names what still works. A call with video gets a new video port on our
+address as it is now, which learns its own public address, relay and
+candidates as a new call's does (:func:`~softphone.ua.nat.media_address`);
+the re-INVITE offers it with its own ICE restart, and the video session
+starts again there once the answer comes.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from softphone.transport.stun import StunError, resolve_server
 from softphone.transport.turn import RelayedSocket
 from softphone.ua.errors import UserAgentError
 from softphone.ua.media import MediaPort
+from softphone.ua.nat import media_address
 
 if TYPE_CHECKING:
     from softphone.ua.agent import UserAgent
@@ -67,12 +72,43 @@ async def move_call(ua: UserAgent, call: Call) -> None:
         contact = ua.contact_for(account, target) if target is not None else None
     except TransportError:
         contact = None
+    video = await _move_video(ua, call)
     try:
-        await ua.call_manager.move(call, address[0], address[1], ice, contact)
+        await ua.call_manager.move(call, address[0], address[1], ice, contact, video)
     except UserAgentError as exc:
         log.info("call %s stays where it was after the network change: %s", call.id, exc)
         return
     log.info("call %s moved to %s:%d%s", call.id, *address, " (ICE restart)" if ice is not None else "")
+
+
+async def _move_video(ua: UserAgent, call: Call) -> tuple[str, int, IceDescription | None] | None:
+    """A new video port for a call whose video runs, on the audio's address, with its public address, relay and
+    candidates learned afresh: where the re-INVITE puts the video."""
+    local = call.machine.local_sdp
+    old = call.video_port
+    if old is None or local is None or not any(m.media.casefold() == "video" and m.port != 0 for m in local.media):
+        return None
+    try:
+        port = MediaPort(call.media_port.host)
+    except (TransportError, OSError) as exc:
+        ua.call_manager.media.warning(call, "media_failure", f"no video port on our new address: {exc}")
+        return None
+    try:
+        address = await media_address(call.account, port)
+    except BaseException:
+        port.close()
+        raise
+    if call.ended:
+        port.close()
+        return None
+    if address.warning is not None:
+        ua.call_manager.media.warning(call, address.warning_kind, address.warning)
+    ua.call_manager.media.video.move(call, port)
+    ice = None
+    if address.candidates and call.machine.config.video is not None and call.machine.config.video.ice is not None:
+        credentials = Credentials.new()
+        ice = IceDescription(credentials.ufrag, credentials.pwd, address.candidates)
+    return address.host, address.port, ice
 
 
 async def _rebind(ua: UserAgent, call: Call, target: Target, relay: bool) -> None:

@@ -61,6 +61,8 @@ class _Change:
     video_send: bool | None = None
     # Our audio moved (a network change): its new address and port, and new ICE (a restart) when the call has it.
     moved: tuple[str, int, IceDescription | None] | None = None
+    # Our video moved with it: its new address, port and ICE.
+    moved_video: tuple[str, int, IceDescription | None] | None = None
 
 
 class SessionChanges:
@@ -115,9 +117,17 @@ class SessionChanges:
         self.change = _Change(m.local_hold, op, video_send=send)
         self._send()
 
-    def move(self, op: int, host: str, port: int, ice: IceDescription | None) -> None:
+    def move(
+        self,
+        op: int,
+        host: str,
+        port: int,
+        ice: IceDescription | None,
+        video: tuple[str, int, IceDescription | None] | None = None,
+    ) -> None:
         """A re-INVITE with our media at its new address, and new ICE credentials and candidates (RFC 8445 9):
-        our network changed under the call. The dialog's Contact follows (a target refresh, RFC 3261 12.2)."""
+        our network changed under the call. ``video``: the video's new address, port and ICE. The dialog's
+        Contact follows (a target refresh, RFC 3261 12.2)."""
         m = self.m
         if not self._may_reinvite(op):
             return
@@ -127,7 +137,14 @@ class SessionChanges:
             m.config = replace(m.config, audio=replace(audio, ice=ice))
         else:
             ice = None
-        self._start(_Change(m.local_hold, op, moved=(host, port, ice)))
+        if video is not None and m.config.video is not None:
+            video_host, m.video_port, video_ice = video
+            m.video_host = None if video_host == host else video_host
+            if m.config.video.ice is None:
+                video = (video_host, m.video_port, None)
+            else:
+                m.config = replace(m.config, video=replace(m.config.video, ice=video_ice))
+        self._start(_Change(m.local_hold, op, moved=(host, port, ice), moved_video=video))
 
     def _may_reinvite(self, op: int) -> bool:
         """True when the established call may change by re-INVITE now; else ``op`` completes with why not."""
@@ -165,7 +182,8 @@ class SessionChanges:
             offer = with_video_sending(m.local_sdp, change.video_send)
             offer = next_offer(m.local_sdp, keep_dtls_role(offer, m.media))
         elif change.moved is not None:
-            offer = next_offer(m.local_sdp, keep_dtls_role(moved_offer(m.local_sdp, *change.moved), m.media))
+            moved = moved_offer(m.local_sdp, *change.moved, video=change.moved_video)
+            offer = next_offer(m.local_sdp, keep_dtls_role(moved, m.media))
         elif change.rekey:
             offer = next_offer(m.local_sdp, keep_dtls_role(refresh_keys(m.local_sdp, m.config.audio.srtp), m.media))
         else:
@@ -404,13 +422,14 @@ class SessionChanges:
         ours = m.config.audio.ice
         current = m.media.ice if m.media is not None else None
         theirs = offered_ice(offer)
-        if ours is None or current is None or theirs is None:
-            return
-        if (theirs.ufrag, theirs.pwd) == (current.remote.ufrag, current.remote.pwd):
-            return
-        credentials = Credentials.new()
-        ice = replace(ours, ufrag=credentials.ufrag, pwd=credentials.pwd)
-        m.config = replace(m.config, audio=replace(m.config.audio, ice=ice))
+        if ours is not None and current is not None and theirs is not None and not _same(theirs, current.remote):
+            m.config = replace(m.config, audio=replace(m.config.audio, ice=_renewed(ours)))
+        video = m.config.video
+        theirs = offered_ice(offer, "video")
+        previous = offered_ice(m.remote_sdp, "video") if m.remote_sdp is not None else None
+        if video is not None and video.ice is not None and theirs is not None and previous is not None:
+            if not _same(theirs, previous):
+                m.config = replace(m.config, video=replace(video, ice=_renewed(video.ice)))
 
     def _ok(self, request: Request, body: bytes, timer_headers: list[tuple[str, str]]) -> Response:
         m = self.m
@@ -463,3 +482,13 @@ def downgrade(current: NegotiatedMedia | None, new: NegotiatedMedia | None) -> N
     """Raise 488 when an answer would take an encrypted call back to plain RTP."""
     if current is not None and current.crypto is not None and new is not None and new.crypto is None:
         raise SipParseError("the answer drops the encryption of the call", 488)
+
+
+def _same(one: IceDescription, other: IceDescription) -> bool:
+    return (one.ufrag, one.pwd) == (other.ufrag, other.pwd)
+
+
+def _renewed(ice: IceDescription) -> IceDescription:
+    """``ice`` with new credentials: our side of a restart the peer began (RFC 8445 9)."""
+    credentials = Credentials.new()
+    return replace(ice, ufrag=credentials.ufrag, pwd=credentials.pwd)

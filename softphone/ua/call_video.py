@@ -4,7 +4,11 @@ A session starts when the call is answered with a video stream, follows each
 new offer/answer (another address, a direction, hold) and stops when the
 stream is declined or the call ends. A call whose audio is encrypted has its
 video keyed the same way (the stream's ``crypto``; DTLS-SRTP with this
-installation's certificate). Sessions run on threads of their own;
+installation's certificate). Behind a NAT the video port has an address of
+its own (its NAT mapping or TURN relay, learned as the audio port's is) and,
+with ICE, a session runs ICE of its own on it; a network change gives the
+call a new video port, which the running session takes over between two
+packets (:meth:`CallVideo.move`). Sessions run on threads of their own;
 opening a source and joining a thread happen in the loop's executor, and what
 a session reports reaches the UA loop through ``call_soon_threadsafe``.
 """
@@ -21,11 +25,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.media.errors import MediaError
-from softphone.media.events import EncryptionFailed, MediaEvent
+from softphone.media.events import EncryptionFailed, IceConnected, IceFailure, MediaEvent
+from softphone.media.ice_link import RelayedSocket
 from softphone.sip.video_offer_answer import NegotiatedVideo, VideoConfig, video_codecs_named
 from softphone.ua.call import Call
 from softphone.ua.errors import UserAgentError
-from softphone.ua.events import ErrorEvent, Event, MediaWarningEvent, VideoEvent, VideoQualityEvent
+from softphone.ua.events import (
+    ErrorEvent,
+    Event,
+    MediaPathEvent,
+    MediaWarningEvent,
+    VideoEvent,
+    VideoQualityEvent,
+)
+from softphone.ua.media import MediaPort
 from softphone.ua.video_pictures import VideoPictures
 
 if TYPE_CHECKING:
@@ -34,7 +47,7 @@ if TYPE_CHECKING:
     from softphone.media.dtls import DtlsIdentity
     from softphone.media.video import VideoQuality
 
-__all__ = ["CallVideo", "VideoCamera", "VideoSettings", "video_cameras"]
+__all__ = ["CallVideo", "VideoCamera", "VideoSettings", "shown_address", "video_cameras"]
 
 log = logging.getLogger("softphone.ua")
 
@@ -167,7 +180,9 @@ class CallVideo:
         if settings is None or port is None or not answered or call.ended:
             return
         # The session gets its own descriptor of the call's port: video dropped and added again reuses the port.
-        sock = port.dup()
+        # A relayed socket holds the TURN allocation: the session uses it, and the call closes it.
+        relayed = isinstance(port, RelayedSocket)
+        sock = port if relayed else port.dup()
         # PyAV (FFmpeg) is loaded with the first video call, not when the phone starts.
         from softphone.media.video import VideoSession
         from softphone.media.video_codec import VideoRecorder
@@ -190,9 +205,17 @@ class CallVideo:
                 loop.call_soon_threadsafe(self._post, call, event)
 
         def on_event(event: MediaEvent) -> None:
-            if isinstance(event, EncryptionFailed):
-                with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the UA is gone
+                if isinstance(event, EncryptionFailed):
                     loop.call_soon_threadsafe(self._warn, call, f"video encryption failed: {event.reason}")
+                elif isinstance(event, IceConnected):
+                    local, remote = shown_address(event.local), shown_address(event.remote)
+                    loop.call_soon_threadsafe(
+                        self._post, call, MediaPathEvent(call.id, event.kind, local, remote, "video")
+                    )
+                elif isinstance(event, IceFailure):
+                    warning = MediaWarningEvent(call.id, "ice", f"no path for the video: {event.reason}")
+                    loop.call_soon_threadsafe(self._post, call, warning)
 
         on_frame = settings.on_frame
         pictures = self.pictures
@@ -216,6 +239,7 @@ class CallVideo:
                 on_event=on_event,
                 dtls_identity=self._identity() if video.crypto is not None else None,
                 audio_delay=lambda: call.media_session.playout_delay if call.media_session is not None else None,
+                own_socket=not relayed,
             )
             session.start()
         except Exception as exc:
@@ -224,7 +248,8 @@ class CallVideo:
             for closing in (source, recorder):
                 if closing is not None:
                     closing.close()
-            sock.close()
+            if not relayed:
+                sock.close()
             return
         call.video_session = session
         call.video_applied = video
@@ -260,3 +285,22 @@ class CallVideo:
         stopped = self._loop().run_in_executor(None, session.stop, 1.0)
         stopped.add_done_callback(lambda _: self.pictures.forget(call.id) if call.video_session is None else None)
         return stopped
+
+    def move(self, call: Call, port: MediaPort) -> None:
+        """The call's video port is ``port`` from now on (our network changed): a running session takes it over
+        between two packets and waits for the ICE restart's answer; the old port is closed once it is let go."""
+        old, call.video_port = call.video_port, port
+        session = call.video_session
+        new = port.socket
+        if session is None or new is None:
+            if old is not None:
+                old.close()
+            return
+        relayed = isinstance(new, RelayedSocket)
+        session.replace_socket(new if relayed else new.dup(), own=not relayed, released=old.close if old else None)
+
+
+def shown_address(address: tuple[str, int]) -> str:
+    """``host:port``, with brackets around an IPv6 host."""
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from softphone.ice.agent import Credentials
-from softphone.ice.candidate import CandidateType, IceDescription
+from softphone.ice.candidate import IceDescription
 from softphone.media.events import EncryptionFailed, EncryptionReady
 from softphone.sip.addr import NameAddr, parse_name_addr_list
 from softphone.sip.dialog import Dialog, dialog_id_for_request, new_tag
@@ -131,6 +131,7 @@ class CallManager:
         secure_signalling: bool,
         address: MediaAddress | None = None,
         video_port: MediaPort | None = None,
+        video_address: MediaAddress | None = None,
     ) -> CallMachine:
         ua = self.ua
         config = self.config()
@@ -146,6 +147,11 @@ class CallManager:
             ice = IceDescription(credentials.ufrag, credentials.pwd, address.candidates)
         audio = dataclasses.replace(config.audio, srtp=srtp, rtcp_mux=mux, ice=ice)
         config = dataclasses.replace(config, audio=audio)
+        if config.video is not None and video_address is not None and video_address.candidates and ice is not None:
+            # The video's own credentials (RFC 8839 5.4): its checks are told apart from the audio's.
+            video_credentials = Credentials.new()
+            video_ice = IceDescription(video_credentials.ufrag, video_credentials.pwd, video_address.candidates)
+            config = dataclasses.replace(config, video=dataclasses.replace(config.video, ice=video_ice))
         local = LocalParty(
             uri=account.uri,
             display_name=account.display_name,
@@ -164,22 +170,30 @@ class CallManager:
             media_host=media_port.host if address is None else address.host,
             media_port=media_port.port if address is None else address.port,
             contact_for=lambda target: ua.contact_for(account, target, secure=sips),
-            video_port=video_port.port if video_port is not None else 0,
+            video_port=0 if video_port is None else video_port.port if video_address is None else video_address.port,
+            video_host=video_address.host if video_port is not None and video_address is not None else None,
         )
 
-    def _video_port(self, account: Account, media_port: MediaPort, address: MediaAddress | None) -> MediaPort | None:
-        """A port for the call's video: when video is on and no NAT mapping is in the SDP."""
+    def _video_port(self, media_port: MediaPort) -> MediaPort | None:
+        """A port for the call's video, beside the audio's, when video is on."""
         if self.ua.video is None or self.ua.media is None:
             return None
-        if address is not None and (address.reflexive or address.host != media_port.host):
-            return None
-        if address is not None and any(c.type is not CandidateType.HOST for c in address.candidates):
-            return None  # ICE may take the audio through a NAT or a relay; video has no ICE of its own yet
         try:
             return MediaPort(media_port.host)
         except (TransportError, OSError) as exc:
             log.warning("no video port: %s", exc)
             return None
+
+    @staticmethod
+    async def _addresses(
+        account: Account, media_port: MediaPort, video_port: MediaPort | None
+    ) -> tuple[MediaAddress, MediaAddress | None]:
+        """What the SDP names for the audio port and the video port: each learns its own NAT mapping, relay
+        (RFC 8656: one allocation per 5-tuple) and candidates, side by side."""
+        if video_port is None:
+            return await media_address(account, media_port), None
+        audio, video = await asyncio.gather(media_address(account, media_port), media_address(account, video_port))
+        return audio, video
 
     # --- looking calls up -------------------------------------------------------------------
 
@@ -230,10 +244,15 @@ class CallManager:
         media_port = self._media_port(targets[0])
         if media_port is None:
             raise UserAgentError("no local media port: the system is out of resources")
-        address = await media_address(account, media_port)
+        video_port = self._video_port(media_port)
+        try:
+            address, video_address = await self._addresses(account, media_port, video_port)
+        except BaseException:
+            if video_port is not None:
+                video_port.close()
+            raise
         call_id = f"{secrets.token_hex(12)}@softphone"
         secure = secure_hop(targets[0], target_uri if isinstance(target_uri, SipUri) else None)
-        video_port = self._video_port(account, media_port, address)
         machine = self._machine(
             account,
             "outgoing",
@@ -243,16 +262,24 @@ class CallManager:
             secure_signalling=secure,
             address=address,
             video_port=video_port,
+            video_address=video_address,
         )
         call = Call(
             machine, account, media_port, reflexive=address.reflexive, relayed=address.relayed, video_port=video_port
         )
         self._add(call)
-        if address.warning is not None:
-            self.media.warning(call, address.warning_kind, address.warning)
+        self._warn_addresses(call, address, video_address)
         machine.video_declined = not video
         self.run(call, call.machine.dial(targets, headers))
         return call
+
+    def _warn_addresses(self, call: Call, address: MediaAddress | None, video: MediaAddress | None) -> None:
+        """What did not work while learning the addresses: the audio's warning, else the video's (one server,
+        one warning)."""
+        for learned in (address, video):
+            if learned is not None and learned.warning is not None:
+                self.media.warning(call, learned.warning_kind, learned.warning)
+                return
 
     def _media_port(self, target: Target) -> MediaPort | None:
         try:
@@ -310,15 +337,20 @@ class CallManager:
         if media_port is None:
             self.ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
             return
+        video_port = self._video_port(media_port)
         try:
-            address = await media_address(account, media_port)
+            address, video_address = await self._addresses(account, media_port, video_port)
         except BaseException:
             media_port.close()
+            if video_port is not None:
+                video_port.close()
             raise
         if tx.state is State.TERMINATED:
             media_port.close()
+            if video_port is not None:
+                video_port.close()
             return
-        self._ring(request, tx, source, account, media_port, address)
+        self._ring(request, tx, source, account, media_port, address, video_port, video_address)
 
     def _ring(
         self,
@@ -328,6 +360,8 @@ class CallManager:
         account: Account,
         media_port: MediaPort | None = None,
         address: MediaAddress | None = None,
+        video_port: MediaPort | None = None,
+        video_address: MediaAddress | None = None,
     ) -> Call | None:
         ua = self.ua
         try:
@@ -335,8 +369,9 @@ class CallManager:
         except TransportError as exc:
             log.info("cannot take a call: %s", exc)
             ua.stack.reply(tx, 500)
-            if media_port is not None:
-                media_port.close()
+            for port in (media_port, video_port):
+                if port is not None:
+                    port.close()
             return None
         media_port = media_port or self._media_port(source.target)
         if media_port is None:
@@ -344,7 +379,8 @@ class CallManager:
             ua.stack.reply(tx, 503, headers=[("Retry-After", "5")])
             return None
         remote = request.from_
-        video_port = self._video_port(account, media_port, address)
+        if video_port is None and address is None:
+            video_port = self._video_port(media_port)
         machine = self._machine(
             account,
             "incoming",
@@ -354,6 +390,7 @@ class CallManager:
             secure_signalling=secure_hop(source.target),
             address=address,
             video_port=video_port,
+            video_address=video_address,
         )
         call = Call(
             machine,
@@ -372,8 +409,7 @@ class CallManager:
             except UserAgentError as exc:
                 log.info("forwarding of %s ignored: %s", account.aor, exc)
         self._add(call)
-        if address is not None and address.warning is not None:
-            self.media.warning(call, address.warning_kind, address.warning)
+        self._warn_addresses(call, address, video_address)
         self.run(
             call,
             machine.incoming(
@@ -584,10 +620,17 @@ class CallManager:
             raise UserAgentError(done.error)
 
     async def move(
-        self, call: Call, host: str, port: int, ice: IceDescription | None, contact: NameAddr | None
+        self,
+        call: Call,
+        host: str,
+        port: int,
+        ice: IceDescription | None,
+        contact: NameAddr | None,
+        video: tuple[str, int, IceDescription | None] | None = None,
     ) -> None:
-        """Re-INVITE with our media at ``host``:``port`` (an ICE restart with ``ice``): our network changed."""
-        done = await self._command(call, lambda op: call.machine.move(op, host, port, ice, contact))
+        """Re-INVITE with our media at ``host``:``port`` (an ICE restart with ``ice``), our video at ``video``:
+        our network changed."""
+        done = await self._command(call, lambda op: call.machine.move(op, host, port, ice, contact, video))
         if done.error is not None:
             raise UserAgentError(done.error)
 

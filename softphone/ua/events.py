@@ -218,13 +218,15 @@ class VideoEvent(_Event):
 
 @dataclass(frozen=True, slots=True)
 class MediaPathEvent(_Event):
-    """ICE chose the way a call's media takes: ``path`` host, srflx or relay, from ``local`` to ``remote``."""
+    """ICE chose the way a call's media takes: ``path`` host, srflx or relay, from ``local`` to ``remote``;
+    ``stream`` says whose: the ``audio``'s or the ``video``'s (each stream runs ICE of its own)."""
 
     kind: ClassVar[str] = "media_path"
     call_id: str
     path: str
     local: str
     remote: str
+    stream: str = "audio"
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,3 +257,26 @@ def test_media_may_use_a_valid_pair_before_the_nomination() -> None:
     assert a.route is not None and a.route.kind == "srflx" and a.route.remote == B_PUBLIC
     run((a, b), nat, seconds=3)
     assert a.state is IceState.CONNECTED and a.route is not None and a.route.remote == B_PUBLIC
+
+
+def test_media_is_taken_from_pairs_the_peer_may_send_on_and_from_nowhere_else() -> None:
+    """RFC 8445 12.1: before the nomination the peer may send media on any pair it found valid; we take media
+    from a pair that is valid for us or on which its signed check came in, and never from an address it only
+    listed, or from anyone else."""
+    a, b = pair_of(local_candidates(A_HOST, A_PUBLIC), local_candidates(B_HOST, B_PUBLIC))
+    assert not b.media_from(A_PUBLIC, Path.DIRECT)  # listed in the SDP, nothing checked yet
+
+    def nat(sender: int, t: Transmit) -> tuple[int, Address, Path] | None:
+        own_public, other_public = (A_PUBLIC, B_PUBLIC) if sender == 0 else (B_PUBLIC, A_PUBLIC)
+        return (1 - sender, own_public, Path.DIRECT) if t.remote == other_public else None
+
+    run((a, b), nat, seconds=0.5)
+    assert b.media_from(A_PUBLIC, Path.DIRECT) and a.media_from(B_PUBLIC, Path.DIRECT)
+    assert not b.media_from(A_PUBLIC, Path.RELAY)  # the same address by a path no check took
+    assert not b.media_from(A_HOST, Path.DIRECT)  # listed, but no check got through from there
+    assert not b.media_from(("198.51.100.66", 9999), Path.DIRECT)
+    # A signed check from a new address (the peer's NAT mapped it anew) makes it a source media may come from.
+    key = short_term_key(b.local.pwd)
+    moved = ("203.0.113.99", 7000)
+    b.receive(check(f"{b.local.ufrag}:{a.local.ufrag}", key), moved, Path.DIRECT, 0.6)
+    assert b.media_from(moved, Path.DIRECT)

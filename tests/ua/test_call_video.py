@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from softphone.cli import build_parser, video_for
-from softphone.sip.sdp import parse_sdp
+from softphone.ice.candidate import IceDescription, local_candidates
+from softphone.sip.ice_sdp import offered_ice
+from softphone.sip.offer_answer import AudioConfig
+from softphone.sip.sdp import SessionDescription, parse_sdp
 from softphone.sip.video_offer_answer import VideoConfig
 from softphone.ua import AccountError
-from softphone.ua.call_effects import Completed, StartMedia, UpdateMedia
+from softphone.ua.call_effects import CallEffect, Completed, SendResponse, StartMedia, UpdateMedia
 from tests.ua.call_harness import Uac, Uas, acks, of_type, request, sdp
 
 VIDEO = "m=video 42002 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\na=rtcp-mux\r\na=sendrecv\r\n"
@@ -297,3 +300,63 @@ def test_camera_choice_holds_for_the_peers_offers_and_for_video_added_later() ->
     other.m.video_send = False
     offer = other.m.with_video(parse_sdp(sdp().encode()))
     assert offer.media[1].direction(offer) == "recvonly"
+
+
+# --- video behind a NAT: ICE of its own ------------------------------------------------------------------
+
+OUR_AUDIO_ICE = IceDescription("AudUf", "audiopasswordaudiopass", local_candidates(("192.0.2.1", 40000)))
+OUR_VIDEO_ICE = IceDescription("VidUf", "videopasswordvideopass", local_candidates(("192.0.2.1", 40002)))
+
+
+def ice_lines(ufrag: str, pwd: str, port: int) -> str:
+    return f"a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\na=candidate:1 1 UDP 2130706431 192.0.2.20 {port} typ host\r\n"
+
+
+def ice_offer(video_ufrag: str = "PeerV", version: int = 1) -> str:
+    audio = sdp(version=version) + "a=rtcp-mux\r\n" + ice_lines("PeerA", "peeraudiopasswordpeera", 42000)
+    return audio + VIDEO + ice_lines(video_ufrag, "peervideopasswordpeerv", 42002)
+
+
+def ok_sdp(effects: list[CallEffect]) -> SessionDescription:
+    [ok] = [e.response for e in effects if isinstance(e, SendResponse) and e.response.status_code == 200]
+    return parse_sdp(ok.body)
+
+
+def test_an_incoming_ice_offer_is_answered_with_the_videos_own_ice_and_runs_it_controlled() -> None:
+    config = {"audio": AudioConfig(ice=OUR_AUDIO_ICE), "video": VideoConfig(ice=OUR_VIDEO_ICE), "video_port": 40002}
+    uas = Uas(offer=ice_offer(), config=config)
+    effects = uas.m.answer()
+    answer = ok_sdp(effects)
+    assert offered_ice(answer) == OUR_AUDIO_ICE and offered_ice(answer, "video") == OUR_VIDEO_ICE
+    starts = [e for e in effects if isinstance(e, StartMedia | UpdateMedia)]
+    video = starts[-1].video
+    assert video is not None and video.ice is not None and not video.ice.controlling
+    assert (video.ice.local, video.ice.remote.ufrag) == (OUR_VIDEO_ICE, "PeerV")
+    # The peer restarts ICE for the video (new credentials on its video line): ours change too, the audio's stay.
+    uas.ack()
+    effects = uas.send(uas.request("INVITE", 2, body=ice_offer("PeerW", version=2)))
+    answer = ok_sdp(effects)
+    renewed = offered_ice(answer, "video")
+    assert renewed is not None and renewed.ufrag != OUR_VIDEO_ICE.ufrag
+    assert renewed.candidates == OUR_VIDEO_ICE.candidates and offered_ice(answer) == OUR_AUDIO_ICE
+    [update] = of_type(effects, UpdateMedia)
+    assert isinstance(update, UpdateMedia) and update.video is not None and update.video.ice is not None
+    assert (update.video.ice.local.ufrag, update.video.ice.remote.ufrag) == (renewed.ufrag, "PeerW")
+
+
+def test_a_network_change_moves_the_video_line_with_an_ice_restart_of_its_own() -> None:
+    """The re-INVITE after a network change moves both lines, each with its own new credentials and candidates;
+    a video relayed at another address than the audio's gets a c= line of its own."""
+    config = {"audio": AudioConfig(ice=OUR_AUDIO_ICE), "video": VideoConfig(ice=OUR_VIDEO_ICE), "video_port": 40002}
+    uac = Uac(**config)
+    offer = parse_sdp(uac.invite.body)
+    assert offer.media[1].connection is None and offered_ice(offer, "video") == OUR_VIDEO_ICE
+    uac.respond(200, body=ice_offer())
+    audio_new = IceDescription("NewAu", "newaudiopasswordnewaud", local_candidates(("192.0.2.9", 40010)))
+    video_new = IceDescription("NewVi", "newvideopasswordnewvid", local_candidates(("192.0.2.9", 40012)))
+    effects = uac.m.move(1, "192.0.2.9", 40010, audio_new, None, ("203.0.113.3", 49170, video_new))
+    moved = parse_sdp(request(effects, "INVITE").body)
+    assert (moved.media[0].port, moved.media[1].port) == (40010, 49170)
+    assert moved.connection_for(moved.media[1]).address == "203.0.113.3"  # type: ignore[union-attr]
+    assert offered_ice(moved) == audio_new and offered_ice(moved, "video") == video_new
+    assert uac.m.video_port == 49170 and uac.m.video_host == "203.0.113.3"
