@@ -23,6 +23,9 @@ from tests.integration.test_video_call import decoded
 from tests.nat_lab import LAN_HOST, NAT_PUBLIC, TURN_HOST, TURN_USER, NatLab
 from tests.video_check import PSNR_THRESHOLD_DB, read_recording
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 # Frames each side must decode: a few seconds at 15 fps, key frames and RTCP included.
 FRAMES = 45
 
