@@ -20,6 +20,9 @@ from tests.integration.test_ua_srtp import ToneFactory, until
 from tests.ua import Recorder, make_ua
 from tests.ua.test_media_wiring import sip_port, write_tone
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 OUR_TONE = 6000.0
 THEIR_TONE = 5000.0
 

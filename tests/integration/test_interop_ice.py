@@ -18,6 +18,9 @@ import pytest
 
 from tests.ice_interop import HOST, OUR_TONE, SETUP
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

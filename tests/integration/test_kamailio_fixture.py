@@ -22,6 +22,9 @@ import pytest
 from tests import kamailio_server
 from tests.kamailio_server import Kamailio, has_ipv6_loopback
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 # ----- helpers ----------------------------------------------------------------
 
 

@@ -8,12 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from softphone.store import MessageState, Store
 from softphone.ua import Account, Event, MessageEvent, MessageStatusEvent, RegistrationEvent, UserAgent
 from tests.integration.test_cli import CliProcess
 from tests.integration.test_ua_calls import new_account
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 UTF8_TEXT = "Grüße 👋 日本"
 

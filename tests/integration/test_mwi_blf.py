@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from softphone.sip.message_summary import MESSAGE_SUMMARY_CONTENT_TYPE, MessageCounts, build_message_summary
 from softphone.ua import (
     Account,
@@ -26,6 +28,9 @@ from tests.integration.test_cli import CliProcess
 from tests.integration.test_ua_calls import Phone, new_account, phones
 from tests.kamailio_server import Kamailio
 from tests.ua import make_ua
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 TIMEOUT = 15.0
 

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from softphone.store import Store
 from softphone.store.contacts import Contact
 from softphone.ua import CallEvent, Event, PresenceEvent, RegistrationEvent, SubscriptionEvent, UserAgent
@@ -16,6 +18,9 @@ from tests.integration.test_cli import CliProcess
 from tests.integration.test_ua_calls import new_account
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 
 def presence(uri: str, basic: str, activity: str | None = None, note: str | None = None) -> Callable[[Event], bool]:

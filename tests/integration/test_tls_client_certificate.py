@@ -22,6 +22,9 @@ from softphone.ua import Account, AccountError, RegistrationEvent
 from tests.kamailio_server import make_self_signed_certificate
 from tests.ua import Recorder, make_ua
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 class Registrar:
     """Answers REGISTER over TLS with 200 OK (other requests 405); ``seen`` holds each connection's

@@ -25,6 +25,9 @@ from softphone.ua import (
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 def new_account(server: Kamailio, transport: str = "udp", **options: Any) -> Account:
     name = "u" + secrets.token_hex(4)

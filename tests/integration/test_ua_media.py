@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from softphone.media.engine import PIPELINE_RATE
 from softphone.sip.offer_answer import AudioConfig, g722_codec, pcma_codec, pcmu_codec
@@ -16,6 +17,9 @@ from tests.integration.test_ua_srtp import ToneFactory, until
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
 from tests.ua.test_media_wiring import dominant_frequency, quality_events, read_wav, write_tone
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 
 def test_tone_through_kamailio_with_pcmu_on_one_side(kamailio: Kamailio, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from softphone.media.engine import PIPELINE_RATE
 from softphone.ua import CallEvent, IncomingCallEvent, QualityEvent, RegistrationEvent, UserAgent, wav_media
@@ -20,6 +21,9 @@ from tests.integration.test_ua_calls import call_state, new_account
 from tests.kamailio_server import Kamailio
 from tests.ua import Recorder, make_ua
 from tests.ua.test_media_wiring import dominant_frequency, read_wav, write_tone
+
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
 
 
 async def registered(*pairs: tuple[UserAgent, Recorder]) -> None:

@@ -12,6 +12,9 @@ from softphone.ua import CallEvent, TransferEvent
 from tests.integration.test_ua_calls import call_state, new_account, phones
 from tests.kamailio_server import Kamailio
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 
 def test_refer_through_the_server_places_the_call(kamailio: Kamailio) -> None:
     alice_account, bob_account = new_account(kamailio), new_account(kamailio)

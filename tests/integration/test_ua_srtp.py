@@ -33,6 +33,9 @@ from tests.kamailio_server import Kamailio
 from tests.tshark import Capture, distinct_payload_bytes
 from tests.ua.test_media_wiring import dominant_frequency
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 TONE = 1000.0
 
 

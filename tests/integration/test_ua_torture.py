@@ -49,6 +49,9 @@ from softphone.ua import Account, CallEvent, UserAgent
 from tests.conftest import torture_dir
 from tests.ua import make_ua
 
+# Own servers, ports or namespaces and no sound devices: make test runs these two at a time.
+pytestmark = pytest.mark.parallel
+
 HOST = "127.0.0.1"
 WAIT = 1.0  # how long a message may take to be answered (final, or 180 for an INVITE)
 QUIET = 0.5  # how long to listen for "no response at all" (the UA answers on loopback in milliseconds)
