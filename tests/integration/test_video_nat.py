@@ -73,6 +73,17 @@ def check_recording(path: Path) -> None:
     assert min(received.psnrs) >= PSNR_THRESHOLD_DB, (path.name, min(received.psnrs))
 
 
+def call_and_check(alice: Phone, alice_file: Path, bob: Phone, bob_file: Path) -> None:
+    """Alice calls Bob (``video_call``), both phones end, and each recording holds the other's pattern."""
+    try:
+        video_call(alice, bob)
+    finally:
+        alice.close()
+        bob.close()
+    check_recording(alice_file)
+    check_recording(bob_file)
+
+
 def video_lines(phone: Phone) -> list[str]:
     """The m=video lines of the SDP this phone sent."""
     return sdp_lines(phone, "m=video ")
@@ -88,13 +99,7 @@ def test_video_across_two_cone_nats_with_ice_takes_a_direct_path(
     lab = make_lab("eim", "eim")
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, srtp=srtp)
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1", srtp=srtp)
-    try:
-        video_call(alice, bob)
-    finally:
-        alice.close()
-        bob.close()
-    check_recording(alice_file)
-    check_recording(bob_file)
+    call_and_check(alice, alice_file, bob, bob_file)
     for phone, own, peer in ((alice, "A", "B"), (bob, "B", "A")):
         chosen = video_paths(phone)
         assert [e["path"] for e in chosen] == ["srflx"], chosen
@@ -121,13 +126,7 @@ def test_video_across_two_symmetric_nats_goes_through_the_relays(
     turn = (*turn_options(monkeypatch), *(() if ice else ("--no-ice",)))
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn)
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, *turn, "--auto-answer=0.1")
-    try:
-        video_call(alice, bob)
-    finally:
-        alice.close()
-        bob.close()
-    check_recording(alice_file)
-    check_recording(bob_file)
+    call_and_check(alice, alice_file, bob, bob_file)
     for phone in (alice, bob):
         # Two allocations, audio's and video's: two relayed ports on the one server, each line naming its own.
         audio_port, video_port = sdp_lines(phone, "m=audio ")[0].split()[1], video_lines(phone)[0].split()[1]
@@ -148,13 +147,7 @@ def test_video_across_two_cone_nats_with_stun_and_no_ice(make_lab: Callable[...,
     lab = make_lab("eim", "eim")
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, "--no-ice")
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--no-ice", "--auto-answer=0.1")
-    try:
-        video_call(alice, bob)
-    finally:
-        alice.close()
-        bob.close()
-    check_recording(alice_file)
-    check_recording(bob_file)
+    call_and_check(alice, alice_file, bob, bob_file)
     for phone, own in ((alice, "A"), (bob, "B")):
         # Every c= line, the video's included, names the NAT: a video port that had not learned its mapping
         # would name its own address (198.51.100.2 or 192.0.2.2) in a c= of its own.
@@ -170,13 +163,7 @@ def test_a_peer_without_ice_gets_the_video_by_its_sdp_address(make_lab: Callable
     lab = make_lab("eim", "eim")
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN)
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--no-ice", "--auto-answer=0.1")
-    try:
-        video_call(alice, bob)
-    finally:
-        alice.close()
-        bob.close()
-    check_recording(alice_file)
-    check_recording(bob_file)
+    call_and_check(alice, alice_file, bob, bob_file)
     assert len(set(sdp_lines(alice, "a=ice-ufrag:"))) == 2 and not sdp_lines(bob, "a=ice-ufrag:")
     assert not video_paths(alice) and not video_paths(bob)
     assert bob.sdp_addresses() == [NAT_PUBLIC["B"]]
@@ -255,13 +242,7 @@ def test_where_udp_is_blocked_the_video_goes_through_a_relay_of_its_own_over_tcp
     turn = (*turn_options(monkeypatch, server=server), "--turn-transport", transport, "--ca-file", str(lab.turn_ca))
     alice, alice_file = video_phone(lab, "lanA", 440.0, tmp_path, "--stun", STUN, *turn, *sip_over_tcp(lab))
     bob, bob_file = video_phone(lab, "lanB", 1000.0, tmp_path, "--stun", STUN, "--auto-answer=0.1")
-    try:
-        video_call(alice, bob)
-    finally:
-        alice.close()
-        bob.close()
-    check_recording(alice_file)
-    check_recording(bob_file)
+    call_and_check(alice, alice_file, bob, bob_file)
     for phone in (alice, bob):
         chosen = video_paths(phone)
         assert [e["path"] for e in chosen] == ["relay"], chosen

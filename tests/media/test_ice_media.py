@@ -31,10 +31,11 @@ def host(address: tuple[str, int], foundation: str = "1", preference: int = 6553
     return Candidate(foundation, 1, prio, address[0], address[1], CandidateType.HOST)
 
 
-def test_ice_finds_the_working_pair_and_media_flows_only_there(sessions: list[MediaSession]) -> None:
-    sock_a, sock_b = even_socket(), even_socket()
-    addr_a, addr_b = sock_a.getsockname(), sock_b.getsockname()
-    # A candidate of B's that nobody listens on, with a higher priority than the real one.
+def ice_with_a_dead_candidate(
+    addr_a: tuple[str, int], addr_b: tuple[str, int]
+) -> tuple[IceDescription, IceDescription, IceDescription]:
+    """A's and B's ICE for their host addresses, and B's as A's SDP sees it: with a candidate nobody listens
+    on before the real one, at a higher priority (ICE must give it up)."""
     dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dead.bind(("127.0.0.1", 0))
     dead_address = dead.getsockname()
@@ -42,8 +43,13 @@ def test_ice_finds_the_working_pair_and_media_flows_only_there(sessions: list[Me
     cred_a, cred_b = Credentials.new(), Credentials.new()
     ice_a = IceDescription(cred_a.ufrag, cred_a.pwd, (host(addr_a),))
     ice_b = IceDescription(cred_b.ufrag, cred_b.pwd, (host(addr_b, "1", 1000),))
-    # What A's SDP view of B adds: a candidate nobody listens on, with a higher priority than the real one.
-    b_for_a = dataclasses.replace(ice_b, candidates=(host(dead_address, "9"), *ice_b.candidates))
+    return ice_a, ice_b, dataclasses.replace(ice_b, candidates=(host(dead_address, "9"), *ice_b.candidates))
+
+
+def test_ice_finds_the_working_pair_and_media_flows_only_there(sessions: list[MediaSession]) -> None:
+    sock_a, sock_b = even_socket(), even_socket()
+    addr_a, addr_b = sock_a.getsockname(), sock_b.getsockname()
+    ice_a, ice_b, b_for_a = ice_with_a_dead_candidate(addr_a, addr_b)
     sides: list[Side] = []
     cases = ((sock_a, ice_a, b_for_a, True, 1000.0), (sock_b, ice_b, ice_a, False, 600.0))
     for sock, mine, theirs, controlling, tone in cases:

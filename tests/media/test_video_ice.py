@@ -12,7 +12,7 @@ from softphone.media.events import IceConnected, IceFailure, MediaEvent
 from softphone.media.video import VideoSession
 from softphone.media.video_sources import PatternSource
 from softphone.stun.message import Attr, Class, Method, StunMessage
-from tests.media.test_ice_media import host
+from tests.media.test_ice_media import host, ice_with_a_dead_candidate
 from tests.media.test_video_session import Watch, bound, params
 from tests.video_check import PSNR_THRESHOLD_DB
 
@@ -33,14 +33,8 @@ def wait_until(condition: object, timeout: float = DEADLINE) -> bool:
 def test_video_waits_for_ice_then_flows_on_the_working_pair_both_ways() -> None:
     sock_a, sock_b = bound(), bound()
     addr_a, addr_b = sock_a.getsockname(), sock_b.getsockname()
-    dead = bound()
-    dead_address = dead.getsockname()
-    dead.close()
-    cred_a, cred_b = Credentials.new(), Credentials.new()
-    ice_a = IceDescription(cred_a.ufrag, cred_a.pwd, (host(addr_a),))
-    ice_b = IceDescription(cred_b.ufrag, cred_b.pwd, (host(addr_b, "1", 1000),))
     # A's view of B has a better candidate that leads nowhere: ICE must give it up and take the real one.
-    b_for_a = dataclasses.replace(ice_b, candidates=(host(dead_address, "9"), *ice_b.candidates))
+    ice_a, ice_b, b_for_a = ice_with_a_dead_candidate(addr_a, addr_b)
     sessions: list[VideoSession] = []
     watches: list[Watch] = []
     events: list[list[MediaEvent]] = []
