@@ -65,6 +65,8 @@ DECREASE = 0.85
 QUEUE_LIMIT = 0.1
 # The lowest round trip of this many seconds is the path's own; a longer path after a move becomes the new base.
 BASE_WINDOW = 30.0
+# Round trips kept for that: a report a second needs 30; a peer flooding reports cannot make us keep more.
+MAX_RTTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +183,7 @@ class SendRateController:
         while rtts and rtts[-1][1] >= rtt:
             rtts.pop()
         rtts.append((now, rtt))
-        while rtts[0][0] < now - BASE_WINDOW:
+        while rtts[0][0] < now - BASE_WINDOW or len(rtts) > MAX_RTTS:
             rtts.popleft()
         # The lower of the last two: one report held up on its way (a busy peer, a busy us) is no queue.
         previous, self._last_rtt = self._last_rtt, rtt

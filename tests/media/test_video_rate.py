@@ -175,6 +175,14 @@ def test_a_longer_path_becomes_the_base_after_the_window() -> None:
     assert rate.target > 0.85 * 200_000
 
 
+def test_a_flood_of_reports_keeps_a_bounded_history_of_round_trips() -> None:
+    """A peer may send reports as fast as it likes, each with a longer round trip: memory stays bounded."""
+    rate = controller(600_000)
+    for n in range(20_000):
+        rate.on_report(n, 0, n * 0.001, rtt=0.02 + n * 1e-6, acked_bytes=n * 1000)
+    assert len(rate._rtts) <= 256
+
+
 def test_reports_without_round_trip_or_bytes_keep_the_loss_rule() -> None:
     rate = controller()
     rate.on_report(1000, 0, 0.0)
