@@ -158,6 +158,7 @@ class UserAgent(SipEndpoint):
         super().__init__(accounts, stack, media_host=media_host, user_agent=user_agent)
         self._subscribers: list[Subscriber] = []
         self._registrations: dict[str, Registration] = {}
+        self._starters: list[Callable[[], None]] = []
         self.router = RequestRouter(self)
         self.call_manager = CallManager(self)
         self.subscriptions = Subscriptions(self)
@@ -183,6 +184,8 @@ class UserAgent(SipEndpoint):
             return
         await self.stack.start()
         self._started = True
+        for starter in self._starters:
+            starter()
 
     async def stop(self) -> None:
         """Hang up every call, unregister every account and close the sockets."""
@@ -548,6 +551,10 @@ class UserAgent(SipEndpoint):
         await self.call_manager.attended_transfer(self.find_call(call_id), self.find_call(other_call_id))
 
     # --- hooks for services ----------------------------------------------------------
+
+    def add_starter(self, starter: Callable[[], None]) -> None:
+        """Run ``starter`` once :meth:`start` has opened the sockets (work a service queued before then)."""
+        self._starters.append(starter)
 
     def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` at :meth:`stop`, alongside the other services', before subscriptions end and accounts

@@ -196,6 +196,8 @@ class PresenceService:
         # The buddies of an account taken away, watched again if it comes back (an edited account).
         self._rewatch: dict[str, list[str]] = {}
         ua.subscribe(self._on_event)
+        # A buddy watched before the phone started (a LAN account never registers) is subscribed once it has.
+        ua.add_starter(self._start_pacers)
         ua.add_closer(self._close)
         ua.add_account_hooks(self._account_added, self._account_removed)
         ua.subscriptions.watchers.add_buddies(self._buddies.__contains__)

@@ -186,6 +186,9 @@ class Subscriptions:
         self._notifying: set[asyncio.Task[None]] = set()
         self.watchers = WatcherPolicy(ua, self)
         self._refusals = LimitLog(REFUSAL_LOG_INTERVAL, logger=log)
+        # Subscriptions asked for before the phone started: their SUBSCRIBEs leave once it has.
+        self._deferred: list[Subscription] = []
+        ua.add_starter(self._send_deferred)
 
     # --- subscriber -------------------------------------------------------------------
 
@@ -215,8 +218,17 @@ class Subscriptions:
             on_notify=on_notify,
             on_state=on_state,
         )
-        self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {event} {target}")
+        if self._ua.running:
+            self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {event} {target}")
+        else:
+            self._deferred.append(sub)
         return sub
+
+    def _send_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for sub in deferred:
+            if sub.wanted:
+                self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {sub.event} {sub.target}")
 
     async def unsubscribe(self, sub: Subscription, timeout: float = TIMER_N) -> None:
         """RFC 6665 4.1.2.3: SUBSCRIBE with Expires 0, then wait (bounded) for the final NOTIFY."""

@@ -117,6 +117,36 @@ def test_p2p_watcher_held_pending_until_allowed_then_sees_every_change(tmp_path:
         store.close()
 
 
+def test_a_buddy_watched_before_the_phone_started_is_subscribed_once_it_has() -> None:
+    # A LAN account never registers, so nothing but the start itself may send what was asked before it:
+    # the presence subscription (paced) and the busy lamp's (sent at once when started).
+    bob, alice = make_ua(p2p("bob")), make_ua(p2p("alice"))
+
+    async def main() -> None:
+        await bob.start()
+        try:
+            bob_events = Recorder(bob)
+            buddy = address(bob)
+            assert alice.presence.watch(buddy).subscription == "queued"
+            await alice.dialog_state.watch(buddy)
+            await alice.start()
+            try:
+                alice_events = Recorder(alice)
+                await bob_events.wait(watcher("pending", "sip:alice@127.0.0.1"))
+                await alice_events.wait(subscription("pending", buddy))
+                for _ in range(200):
+                    if bob.subscriptions.served("dialog"):
+                        break
+                    await asyncio.sleep(0.05)
+                assert [s.state for s in bob.subscriptions.served("dialog")] == ["pending"]
+            finally:
+                await alice.stop()
+        finally:
+            await bob.stop()
+
+    asyncio.run(main())
+
+
 def test_buddy_list_member_is_active_at_once_and_a_blocked_watcher_is_refused(tmp_path: Path) -> None:
     store = Store(tmp_path / "bob.db")
     store.contacts.add(Contact("Carol", uris=["sip:carol@127.0.0.1"]))
