@@ -833,16 +833,6 @@ def write_wav48(samples: Samples, path: Path) -> None:
         out.writeframes(pcm.tobytes())
 
 
-def to_int16(block: Samples) -> npt.NDArray[np.int16]:
-    """As the engine turns a frame into PCM for the encoder."""
-    return np.clip(np.rint(block.astype(np.float64) * 32767.0), -32768, 32767).astype(np.int16)
-
-
-def to_float(pcm: npt.NDArray[np.int16]) -> Samples:
-    """As the engine turns decoded PCM into float32."""
-    return (pcm.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
-
-
 @dataclass
 class PathRun:
     output: Samples
@@ -940,16 +930,17 @@ def codec_alone(reference: Samples, lost: set[int], codec: Codec) -> Samples:
     padded = np.concatenate((reference, np.zeros(10 * FRAME, dtype=np.float32)))
     pcm = padded if rate == PIPELINE_RATE else resample(padded, PIPELINE_RATE, rate)
     frames = pcm[: pcm.size // frame * frame].reshape(-1, frame)
-    payloads = [encoder.encode(to_int16(f)) for f in frames]
+    # The float calls, as the engine makes them.
+    payloads = [encoder.encode_float(np.ascontiguousarray(f, dtype=np.float32)) for f in frames]
     out: list[Samples] = []
     for i, payload in enumerate(payloads):
         if i not in lost:
-            decoded = decoder.decode(payload)
+            decoded = decoder.decode_float(payload)
         elif i + 1 < len(payloads) and i + 1 not in lost:
-            decoded = decoder.decode_fec(payloads[i + 1], frame)
+            decoded = decoder.decode_fec_float(payloads[i + 1], frame)
         else:
-            decoded = decoder.conceal(frame)
-        out.append(to_float(decoded))
+            decoded = decoder.conceal_float(frame)
+        out.append(decoded)
     joined = np.concatenate(out)
     return joined if rate == PIPELINE_RATE else resample(joined, rate, PIPELINE_RATE)
 

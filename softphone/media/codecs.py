@@ -1,7 +1,9 @@
 """Audio codecs for RTP: G.711 µ-law/A-law (PCMU/PCMA), G.722 and Opus (RFC 7587).
 
 Every codec takes and gives mono int16 PCM at its ``sample_rate`` and turns
-one frame into one RTP payload. G.711 works through numpy lookup tables built
+one frame into one RTP payload; the ``*_float`` methods take and give the
+media pipeline's float32 samples instead (Opus natively, through its float
+API; the others by converting). G.711 works through numpy lookup tables built
 once at import; G.722 goes through FFmpeg's codec in PyAV, Opus through libopus
 (opuslib), each wrapped by a small typed layer loaded on first use.
 """
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     import av
 
 Pcm = npt.NDArray[np.int16]
+FloatPcm = npt.NDArray[np.float32]
 # RFC 6716 2.1.4: the longest Opus frame.
 OPUS_MAX_FRAME_MS = 120
 
@@ -30,6 +33,8 @@ __all__ = [
     "ULAW_DECODE_TABLE",
     "ULAW_ENCODE_TABLE",
     "Codec",
+    "FloatByConversion",
+    "FloatPcm",
     "FrameRepeatCodec",
     "G711Codec",
     "G722Codec",
@@ -39,6 +44,8 @@ __all__ = [
     "alaw_decode",
     "alaw_encode",
     "codec_for",
+    "to_float",
+    "to_int16",
     "ulaw_decode",
     "ulaw_encode",
 ]
@@ -107,6 +114,15 @@ for _table in (ULAW_ENCODE_TABLE, ULAW_DECODE_TABLE, ALAW_ENCODE_TABLE, ALAW_DEC
     _table.setflags(write=False)
 
 
+def to_int16(block: FloatPcm) -> Pcm:
+    """Float samples in [-1, 1] to int16, rounded and clipped."""
+    return np.clip(np.rint(block.astype(np.float64) * 32767.0), -32768, 32767).astype(np.int16)
+
+
+def to_float(pcm: Pcm) -> FloatPcm:
+    return (pcm.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
+
+
 def _as_pcm(pcm: npt.NDArray[Any]) -> Pcm:
     if not isinstance(pcm, np.ndarray) or pcm.dtype != np.int16 or pcm.ndim != 1:
         raise MediaError(f"PCM must be a 1-D int16 array, got {getattr(pcm, 'dtype', type(pcm))!s}")
@@ -158,10 +174,48 @@ class Codec(Protocol):
 
     def decode_fec(self, next_payload: bytes, frame_samples: int) -> Pcm: ...
 
+    # The same four on float32 samples in [-1, 1], the media pipeline's own.
+
+    def encode_float(self, samples: FloatPcm) -> bytes: ...
+
+    def decode_float(self, payload: bytes) -> FloatPcm: ...
+
+    def conceal_float(self, frame_samples: int) -> FloatPcm: ...
+
+    def decode_fec_float(self, next_payload: bytes, frame_samples: int) -> FloatPcm: ...
+
     def reset(self) -> None: ...
 
 
-class FrameRepeatCodec:
+class FloatByConversion:
+    """The float methods of :class:`Codec` for a codec that works on int16."""
+
+    def encode(self, pcm: Pcm) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, payload: bytes) -> Pcm:
+        raise NotImplementedError
+
+    def conceal(self, frame_samples: int) -> Pcm:
+        raise NotImplementedError
+
+    def decode_fec(self, next_payload: bytes, frame_samples: int) -> Pcm:
+        raise NotImplementedError
+
+    def encode_float(self, samples: FloatPcm) -> bytes:
+        return self.encode(to_int16(samples))
+
+    def decode_float(self, payload: bytes) -> FloatPcm:
+        return to_float(self.decode(payload))
+
+    def conceal_float(self, frame_samples: int) -> FloatPcm:
+        return to_float(self.conceal(frame_samples))
+
+    def decode_fec_float(self, next_payload: bytes, frame_samples: int) -> FloatPcm:
+        return to_float(self.decode_fec(next_payload, frame_samples))
+
+
+class FrameRepeatCodec(FloatByConversion):
     """A sample-based codec with frame-repeat concealment (G.711, G.722).
 
     Concealment repeats the last good frame while a gain ramps linearly from 1
@@ -384,6 +438,29 @@ class _OpusLib:
         self._packet = ctypes.create_string_buffer(most * 2)
         self._pcm = np.zeros(most, dtype=np.int16)
         self._pcm_pointer = self._pcm.ctypes.data_as(self._int16_pointer)
+        # The float API into float buffers kept for the stream: the pipeline's samples need no int16
+        # round trip (two numpy conversions per frame each way). Own function objects, typed for addresses.
+        libopus = lib.api.libopus
+        self._encode_float = libopus["opus_encode_float"]
+        self._encode_float.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int32]
+        self._encode_float.restype = ctypes.c_int32
+        self._decode_float = libopus["opus_decode_float"]
+        self._decode_float.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_int32,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
+        self._decode_float.restype = ctypes.c_int
+        self._float_in = np.zeros(most, dtype=np.float32)
+        self._float_out = np.zeros(most, dtype=np.float32)
+        self._float_in_address = self._float_in.ctypes.data
+        self._float_out_address = self._float_out.ctypes.data
+        self._packet_address = ctypes.addressof(self._packet)
+        self._encoder_address = ctypes.cast(self._encoder.encoder_state, ctypes.c_void_p).value
+        self._decoder_address = ctypes.cast(self._decoder.decoder_state, ctypes.c_void_p).value
 
     def encoder_ctl(self, request: str, value: int) -> None:
         # The opuslib property setters for FEC/DTX are broken; go through the ctl API.
@@ -407,6 +484,32 @@ class _OpusLib:
         if result < 0:
             raise MediaError(f"Opus encode failed: {self._lib.OpusError(result)}")
         return ctypes.string_at(self._packet, result)
+
+    def encode_float(self, samples: FloatPcm) -> bytes:
+        """One frame of float samples (libopus clips beyond [-1, 1] itself)."""
+        count = samples.size
+        self._float_in[:count] = samples
+        result = self._encode_float(
+            self._encoder_address,
+            self._float_in_address,
+            count,
+            self._packet_address,
+            min(count * 2, len(self._packet)),
+        )
+        if result < 0:
+            raise MediaError(f"Opus encode failed: {self._lib.OpusError(result)}")
+        return ctypes.string_at(self._packet_address, result)
+
+    def decode_float(self, payload: bytes, frame_samples: int, fec: bool = False) -> FloatPcm:
+        """Decode (an empty payload: conceal) into the kept float buffer; a copy of the samples."""
+        if frame_samples > self._float_out.size:
+            raise MediaError(f"Opus decode of {frame_samples} samples: more than {OPUS_MAX_FRAME_MS} ms")
+        result = self._decode_float(
+            self._decoder_address, payload, len(payload), self._float_out_address, frame_samples, int(fec)
+        )
+        if result < 0:
+            raise MediaError(f"Opus decode failed: {self._lib.OpusError(result)}")
+        return self._float_out[:result].copy()
 
     def decode(self, payload: bytes, frame_samples: int, fec: bool = False) -> Pcm:
         """Decode (an empty payload: conceal) into the kept buffer; a copy of the samples."""
@@ -461,6 +564,7 @@ class OpusCodec:
         self.sample_rate = sample_rate
         self._lib = _OpusLib(sample_rate)
         self._last_frame = sample_rate // 50
+        self._frame_sizes = frozenset(sample_rate * tenths // 400 for tenths in (1, 2, 4, 8, 16, 24))
         self.set_bitrate(bitrate)
         self.set_complexity(complexity)
         self._lib.encoder_ctl("set_vbr", 1 if vbr else 0)
@@ -517,8 +621,7 @@ class OpusCodec:
 
     def encode(self, pcm: npt.NDArray[np.int16]) -> bytes:
         frame = _as_pcm(pcm)
-        allowed = {self.sample_rate * tenths // 400 for tenths in (1, 2, 4, 8, 16, 24)}
-        if frame.size not in allowed:
+        if frame.size not in self._frame_sizes:
             raise MediaError(
                 f"opus: frame of {frame.size} samples is not 2.5/5/10/20/40/60 ms at {self.sample_rate} Hz"
             )
@@ -547,6 +650,32 @@ class OpusCodec:
         if not next_payload:
             return self.conceal(frame_samples)
         return self._lib.decode(bytes(next_payload), frame_samples, fec=True)
+
+    def encode_float(self, samples: FloatPcm) -> bytes:
+        if not isinstance(samples, np.ndarray) or samples.dtype != np.float32 or samples.ndim != 1:
+            raise MediaError(f"samples must be a 1-D float32 array, got {getattr(samples, 'dtype', type(samples))!s}")
+        if samples.size not in self._frame_sizes:
+            raise MediaError(
+                f"opus: frame of {samples.size} samples is not 2.5/5/10/20/40/60 ms at {self.sample_rate} Hz"
+            )
+        return self._lib.encode_float(samples)
+
+    def decode_float(self, payload: bytes) -> FloatPcm:
+        if not payload:
+            raise MediaError("opus: empty payload (use conceal_float() for a lost packet)")
+        samples = self._lib.decode_float(bytes(payload), self.sample_rate * OPUS_MAX_FRAME_MS // 1000)
+        self._last_frame = samples.size
+        return samples
+
+    def conceal_float(self, frame_samples: int) -> FloatPcm:
+        self._check_frame(frame_samples)
+        return self._lib.decode_float(b"", frame_samples)
+
+    def decode_fec_float(self, next_payload: bytes, frame_samples: int) -> FloatPcm:
+        self._check_frame(frame_samples)
+        if not next_payload:
+            return self.conceal_float(frame_samples)
+        return self._lib.decode_float(bytes(next_payload), frame_samples, fec=True)
 
     def reset(self) -> None:
         self._lib.reset()

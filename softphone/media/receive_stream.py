@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
 from softphone.media.codecs import Codec, codec_for
 from softphone.media.dtmf import DtmfReceiver
@@ -40,10 +39,6 @@ from softphone.media.sources import PIPELINE_RATE, AudioSink, Samples
 __all__ = ["ReceiveStream"]
 
 
-def to_float(pcm: npt.NDArray[np.int16]) -> Samples:
-    return (pcm.astype(np.float32) / np.float32(32768.0)).astype(np.float32)
-
-
 class _Decoder:
     """One receive payload type: its codec instance and the resampler up to 48 kHz."""
 
@@ -51,6 +46,10 @@ class _Decoder:
         self.codec = codec
         self.frame_samples = codec.sample_rate * ptime_ms // 1000
         self.resampler = Resampler(codec.sample_rate, PIPELINE_RATE)
+
+    def to_pipeline(self, samples: Samples) -> Samples:
+        """Freshly decoded samples at the pipeline's rate (at 48 kHz they are the pipeline's already)."""
+        return samples if self.resampler.passthrough else self.resampler.process(samples)
 
 
 class ReceiveStream:
@@ -264,13 +263,13 @@ class ReceiveStream:
             return None
         self._last_pt = pt
         try:
-            pcm = decoder.codec.decode(tagged[1:])
+            samples = decoder.codec.decode_float(tagged[1:])
         except MediaError:
             self.decode_errors += 1
             return self._conceal(decoder)
         self.frames_decoded += 1
         self.frames_played += 1
-        return decoder.resampler.process(to_float(pcm))
+        return decoder.to_pipeline(samples)
 
     def _decode_missing(self, next_tagged: bytes | None) -> Samples | None:
         params = self._params
@@ -280,24 +279,24 @@ class ReceiveStream:
             return None
         if next_tagged and next_tagged[0] == self._last_pt and decoder.codec.supports_fec:
             try:
-                pcm = decoder.codec.decode_fec(next_tagged[1:], decoder.frame_samples)
+                samples = decoder.codec.decode_fec_float(next_tagged[1:], decoder.frame_samples)
             except MediaError:
                 self.decode_errors += 1
                 return self._conceal(decoder)
             self.fec_decoded += 1
             self.frames_played += 1
-            return decoder.resampler.process(to_float(pcm))
+            return decoder.to_pipeline(samples)
         return self._conceal(decoder)
 
     def _conceal(self, decoder: _Decoder) -> Samples | None:
         try:
-            pcm = decoder.codec.conceal(decoder.frame_samples)
+            samples = decoder.codec.conceal_float(decoder.frame_samples)
         except MediaError:
             self.decode_errors += 1
             return None
         self.concealed += 1
         self.frames_played += 1
-        return decoder.resampler.process(to_float(pcm))
+        return decoder.to_pipeline(samples)
 
     # -- figures ---------------------------------------------------------------------------------
 

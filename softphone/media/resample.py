@@ -70,6 +70,8 @@ class Resampler:
         if self.up > MAX_INTERPOLATION:
             raise MediaError(f"resampler ratio {rate_out}/{rate_in} needs L={self.up} > {MAX_INTERPOLATION}")
         self._passthrough = self.up == 1 and self.down == 1
+        # Equal rates: process() only copies, which a caller with a fresh block of its own may skip.
+        self.passthrough = self._passthrough
         if self._passthrough:
             self._phases = np.ones((1, 1))
             self._taps = 1

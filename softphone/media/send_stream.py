@@ -18,7 +18,6 @@ import random
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 
 from softphone.media.codecs import Codec, OpusCodec, codec_for
 from softphone.media.dtmf import DtmfSender
@@ -32,10 +31,6 @@ __all__ = ["SendStream"]
 
 DTMF_DURATION_MS = 100
 DTMF_GAP_FRAMES = 3
-
-
-def to_int16(block: Samples) -> npt.NDArray[np.int16]:
-    return np.clip(np.rint(block.astype(np.float64) * 32767.0), -32768, 32767).astype(np.int16)
 
 
 class SendStream:
@@ -129,8 +124,10 @@ class SendStream:
             self._inband_left -= 1
             if self._inband_left == 0:
                 self._gap_frames = DTMF_GAP_FRAMES
-        pcm = to_int16(self._send_resampler.process(np.asarray(frame, dtype=np.float32)))
-        payload = self.encoder.encode(pcm)
+        samples = np.asarray(frame, dtype=np.float32)
+        if not self._send_resampler.passthrough:
+            samples = self._send_resampler.process(samples)
+        payload = self.encoder.encode_float(samples)
         data = self.rtp.packetize(payload, self._samples_per_packet, marker=self._marker_next)
         self._marker_next = False
         self._transmit(data)

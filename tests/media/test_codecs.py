@@ -344,3 +344,62 @@ def test_opus_direct_calls_give_what_opuslib_gives() -> None:
         else:
             got, want = ours.decode(packet), decoder.decode(packet, 5760)
         assert np.array_equal(got, np.frombuffer(bytes(want), dtype=np.int16))
+
+
+def test_opus_float_calls_give_what_opuslib_float_gives() -> None:
+    """The pipeline's float samples go to libopus's float API directly: the octets and samples of opuslib's."""
+    ours, reference = OpusCodec(), OpusCodec()
+    encoder, decoder = reference._lib._encoder, reference._lib._decoder
+    rng = np.random.default_rng(11)
+    t = np.arange(48000 * 2) / 48000
+    signal = (0.2 * np.sin(2 * np.pi * 300 * t * (1 + 0.3 * np.sin(2 * np.pi * 0.7 * t)))).astype(np.float32)
+    signal += rng.normal(0, 0.02, t.size).astype(np.float32)
+    packets = []
+    for start in range(0, signal.size - 960 + 1, 960):
+        frame = signal[start : start + 960]
+        packet = ours.encode_float(frame)
+        assert packet == bytes(encoder.encode_float(frame.tobytes(), 960))
+        packets.append(packet)
+    for index, packet in enumerate(packets):
+        if index % 7 == 3:
+            got, want = ours.conceal_float(960), decoder.decode_float(b"", 960)
+        elif index % 7 == 4:
+            got, want = ours.decode_fec_float(packet, 960), decoder.decode_float(packet, 960, decode_fec=True)
+        else:
+            got, want = ours.decode_float(packet), decoder.decode_float(packet, 5760)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, np.frombuffer(bytes(want), dtype=np.float32))
+
+
+def test_float_and_int16_paths_agree() -> None:
+    """The float methods hear what the int16 ones do: Opus alike (its encoder's choices move with a 16-bit
+    quantisation of the input, so not to the sample), G.711 exactly."""
+    samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 10) / 48000)).astype(np.float32)
+    as_int16 = np.clip(np.rint(samples.astype(np.float64) * 32767), -32768, 32767).astype(np.int16)
+    by_float, by_int = OpusCodec(), OpusCodec()
+    heard_float = np.concatenate(
+        [by_float.decode_float(by_float.encode_float(samples[s : s + 960])) for s in range(0, samples.size, 960)]
+    )
+    heard_int = np.concatenate(
+        [by_int.decode(by_int.encode(as_int16[s : s + 960])) for s in range(0, samples.size, 960)]
+    ).astype(np.float64)
+    assert float(np.corrcoef(heard_float, heard_int)[0, 1]) > 0.999
+    assert float(np.max(np.abs(heard_float - heard_int / 32768))) < 0.03
+    narrow = samples[::6].copy()
+    pcmu = PcmuCodec()
+    assert pcmu.encode_float(narrow) == pcmu.encode(
+        np.clip(np.rint(narrow.astype(np.float64) * 32767), -32768, 32767).astype(np.int16)
+    )
+    payload = pcmu.encode_float(narrow)
+    assert np.array_equal(pcmu.decode_float(payload), pcmu.decode(payload).astype(np.float32) / 32768)
+    assert pcmu.conceal_float(160).dtype == np.float32
+
+
+def test_opus_float_input_is_checked() -> None:
+    codec = OpusCodec()
+    with pytest.raises(MediaError):
+        codec.encode_float(np.zeros(960, dtype=np.float64))  # type: ignore[arg-type]
+    with pytest.raises(MediaError):
+        codec.encode_float(np.zeros(1000, dtype=np.float32))
+    with pytest.raises(MediaError):
+        codec.decode_float(b"")

@@ -6,11 +6,20 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from softphone.media.jitter import Frame, JitterBuffer, Missing, PlayoutItem, PutOutcome, Silence
+from softphone.media.jitter import (
+    ForgettingQuantile,
+    Frame,
+    JitterBuffer,
+    Missing,
+    PlayoutItem,
+    PutOutcome,
+    Silence,
+)
 
 PTIME = 0.020
 
@@ -395,3 +404,35 @@ def test_sequence_numbers_spent_on_telephone_events_are_not_loss(skip_events: bo
         k += 1
     assert played(slots) == [i for i in range(120) if not 50 <= i < 57]
     assert jb.stats().lost == (0 if skip_events else 7)
+
+
+def _histogram_quantile(values: Sequence[int], bins: int, quantile: float, forget: float) -> list[int]:
+    """The quantile's bin after each value, from the whole histogram scaled and summed each time."""
+    hist = np.zeros(bins)
+    found = []
+    for value in values:
+        hist *= forget
+        hist[value] += 1 - forget
+        cumulative = np.cumsum(hist)
+        found.append(int(np.searchsorted(cumulative, quantile * cumulative[-1])))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_running_quantile_is_the_histograms(seed: int) -> None:
+    rng = random.Random(seed)
+    # Quiet stretches, bursts of late packets and a step up: the bin moves both ways, by one and by many.
+    values = [
+        min(300, int(rng.expovariate(1 / (3 if i % 700 < 500 else 60)) + (40 if i > 2500 else 0))) for i in range(4000)
+    ]
+    running = ForgettingQuantile(301, 0.97, 0.998)
+    assert [running.add(v) for v in values] == _histogram_quantile(values, 301, 0.97, 0.998)
+
+
+def test_the_running_quantile_survives_its_rescaling() -> None:
+    # A small forgetting factor makes the new values' weights pass the rescaling point within the run.
+    values = [i % 7 for i in range(3000)] + [20] * 50
+    running = ForgettingQuantile(32, 0.9, 0.8)
+    found = [running.add(v) for v in values]
+    assert found == _histogram_quantile(values, 32, 0.9, 0.8)
+    assert found[-1] == 20
