@@ -47,15 +47,21 @@ own deadline clock, so nothing here is faster than real time.
    softphone/media/codecs.py, FEC, 20 ms). Once both report the call confirmed
    and 2 s have passed, user+system CPU of each process is read from
    ``/proc/PID/stat`` at the start and end of a ``--cpu-seconds`` window and
-   scaled to 10 s of wall time. The same for two ``baresip`` processes (Debian
-   package) with a temporary config each: SIP and RTP on 127.0.0.1, only the
-   ``opus``, ``aufile``, ``aubridge``, ``menu`` and (caller) ``ctrl_tcp``
-   modules, Opus mono at the same bitrate and complexity (``opus_bitrate``,
-   ``opus_complexity``, ``opus_stereo no``), the same WAV as source
-   (``aufile``) and an ``aubridge`` player with no peer as sink (received audio
-   is still decoded, into nowhere); the callee answers by itself
-   (``answermode=auto``) and the caller dials over ``ctrl_tcp``. Two more
-   softphone-cli rows: the same call on G.722 and on G.711 µ-law (``--codecs``).
+   scaled to 10 s of wall time. softphone-cli runs with its defaults (Opus as
+   above and DTLS-SRTP, which two of them negotiate), with ``--srtp off``
+   (plain RTP), and on G.722 and G.711 µ-law (``--codecs``). The same for two
+   ``baresip`` processes (Debian package) with a temporary config each: SIP
+   and RTP on 127.0.0.1, only the ``opus``, ``aufile``, ``aubridge``, ``menu``
+   and (caller) ``ctrl_tcp`` modules (and ``dtls_srtp`` for its encrypted
+   row), the same WAV as source (``aufile``) and an ``aubridge`` player with no
+   peer as sink (received audio is still decoded, into nowhere); the callee
+   answers by itself (``answermode=auto``) and the caller dials over
+   ``ctrl_tcp``. baresip runs with our Opus encoder's settings
+   (``BARESIP_EQUAL_OPUS``: bitrate, complexity, application VOIP, in-band FEC,
+   5 % expected loss), with DTLS-SRTP and without, and at its own defaults
+   (application AUDIO, no FEC, complexity 10, plain RTP). The ratios printed
+   compare like with like: equal settings encrypted, equal settings plain, and
+   each side's defaults.
 
 3. WB-PESQ of speech through the whole path, against the codec alone
    Speech: ``benchmarks/speech/text.txt`` read by ``espeak-ng`` (generated at
@@ -604,7 +610,9 @@ def baresip_config(
     ctrl_port: int | None,
     answer: bool,
     mediaenc: str | None = None,
+    opus: Sequence[str] = (),
 ) -> None:
+    """``opus``: the opus module's settings; none gives baresip's own defaults."""
     directory.mkdir(parents=True, exist_ok=True)
     lines = [
         "poll_method epoll",
@@ -619,8 +627,7 @@ def baresip_config(
         "audio_buffer 200",
         "jitter_buffer_delay 5-10",
         "rtcp_mux no",
-        f"opus_bitrate {DEFAULT_OPUS_BITRATE}",
-        f"opus_complexity {DEFAULT_OPUS_COMPLEXITY}",
+        *opus,
         "opus_stereo no",
         "opus_sprop_stereo no",
         f"module_path {modules}",
@@ -666,7 +673,27 @@ def baresip_bitrates(log: Path) -> str:
     return found[-1].split("audio=", 1)[1].split()[0] if found else "?"
 
 
-def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float, mediaenc: str | None = None) -> CpuResult:
+# Our Opus encoder's settings in baresip's words (softphone/media/codecs.py: OpusCodec, application VOIP,
+# in-band FEC, 5 % expected loss). baresip's own defaults are application AUDIO, no FEC, complexity 10: at
+# 48 kbit/s that is CELT alone, a fifth of the encoder's CPU, and it scored WB-PESQ 3.18 against 4.02.
+BARESIP_EQUAL_OPUS = (
+    f"opus_bitrate {DEFAULT_OPUS_BITRATE}",
+    f"opus_complexity {DEFAULT_OPUS_COMPLEXITY}",
+    "opus_application voip",
+    "opus_inbandfec yes",
+    "opus_packet_loss 5",
+)
+
+
+def cpu_baresip(
+    wav: Path,
+    workdir: Path,
+    settle: float,
+    window: float,
+    mediaenc: str | None = None,
+    opus: Sequence[str] = BARESIP_EQUAL_OPUS,
+    label: str = "",
+) -> CpuResult:
     exe = shutil.which("baresip")
     if exe is None:
         return CpuResult("baresip", None, "not installed (apt-get install -y baresip)")
@@ -682,8 +709,13 @@ def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float, mediaenc
     callee_port, caller_port, ctrl_port = free_port(), free_port(), free_port()
     if mediaenc is not None:
         version += f" {mediaenc}"
-    baresip_config(workdir / "baresip-b", "b", callee_port, wav, modules, None, answer=True, mediaenc=mediaenc)
-    baresip_config(workdir / "baresip-a", "a", caller_port, wav, modules, ctrl_port, answer=False, mediaenc=mediaenc)
+    version += label
+    for directory, name, port, ctrl_at, answer in (
+        ("baresip-b", "b", callee_port, None, True),
+        ("baresip-a", "a", caller_port, ctrl_port, False),
+    ):
+        config = workdir / directory
+        baresip_config(config, name, port, wav, modules, ctrl_at, answer=answer, mediaenc=mediaenc, opus=opus)
     lifetime = str(int(settle + window + 40))  # -t: baresip leaves by itself after that many seconds
     procs: dict[str, subprocess.Popen[bytes]] = {}
     ctrl: socket.socket | None = None
@@ -751,12 +783,35 @@ def cpu_baresip(wav: Path, workdir: Path, settle: float, window: float, mediaenc
             stop_process(proc)
 
 
-# softphone-cli's calls: the default offer (Opus), and the others chosen with --codecs.
-CPU_CODECS: tuple[tuple[str, str | None], ...] = (
-    ("softphone-cli", None),
-    ("softphone-cli G.722", "g722"),
-    ("softphone-cli G.711", "pcmu"),
+# softphone-cli's calls: its defaults (Opus, DTLS-SRTP), plain RTP, and the other codecs chosen with --codecs.
+CPU_CALLS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("softphone-cli", ()),
+    ("softphone-cli plain RTP", ("--srtp", "off")),
+    ("softphone-cli G.722", ("--codecs", "g722")),
+    ("softphone-cli G.711", ("--codecs", "pcmu")),
 )
+# baresip's calls: our Opus settings with DTLS-SRTP and plain, and its own defaults (plain RTP, as it comes).
+BARESIP_CALLS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    (", our Opus settings", "dtls_srtp", BARESIP_EQUAL_OPUS),
+    (", our Opus settings, plain RTP", None, BARESIP_EQUAL_OPUS),
+    (", its own defaults, plain RTP", None, ()),
+)
+
+
+def cpu_ratios(results: list[CpuResult]) -> list[tuple[str, float]]:
+    """softphone against baresip, mean per process, for the pairs that compare like with like."""
+    means = {r.name: sum(r.per_10s) / 2 for r in results if r.per_10s}
+    pairs = []
+    for ours, theirs, what in (
+        ("softphone-cli", ", our Opus settings", "equal settings (Opus, DTLS-SRTP)"),
+        ("softphone-cli plain RTP", ", our Opus settings, plain RTP", "equal settings, plain RTP"),
+        ("softphone-cli", ", its own defaults, plain RTP", "each side's defaults"),
+    ):
+        mine = means.get(ours)
+        other = next((v for k, v in means.items() if k.startswith("baresip") and k.endswith(theirs)), None)
+        if mine is not None and other:
+            pairs.append((what, mine / other))
+    return pairs
 
 
 def print_cpu(results: list[CpuResult], window: float) -> None:
@@ -765,15 +820,18 @@ def print_cpu(results: list[CpuResult], window: float) -> None:
         "2. CPU seconds per 10 s of an established call (Opus unless named), per process"
         f" (user+sys from /proc/PID/stat over {window:.0f} s, two processes calling each other on loopback)"
     )
-    print(f"   {'client':20} {'caller':>7} {'callee':>7} {'mean':>7}")
+    width = max(len(r.name) for r in results)
+    print(f"   {'client':{width}} {'caller':>7} {'callee':>7} {'mean':>7}")
     for r in results:
         if r.per_10s is None:
-            print(f"   {r.name:20} not measured: {r.note.removeprefix('not measured: ')}")
+            print(f"   {r.name:{width}} not measured: {r.note.removeprefix('not measured: ')}")
             if r.name.startswith("baresip"):
-                print(f"   {'':20} reference for baresip: {BARESIP_REFERENCE}")
+                print(f"   {'':{width}} reference for baresip: {BARESIP_REFERENCE}")
             continue
         caller, callee = r.per_10s
-        print(f"   {r.name:20} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
+        print(f"   {r.name:{width}} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
+    for what, ratio in cpu_ratios(results):
+        print(f"   softphone-cli / baresip, {what}: {ratio:.2f}x (goal <= 1.0x)")
 
 
 def print_processing_cpu() -> None:
@@ -1239,13 +1297,13 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.flush()
             if "cpu" in parts:
                 results: list[CpuResult] = []
-                for name, codecs in CPU_CODECS:
-                    extra = [] if codecs is None else ["--codecs", codecs]
+                for name, extra in CPU_CALLS:
                     try:
                         results.append(cpu_softphone(wav48, workdir, 2.0, window, extra, name))
                     except BenchError as exc:
                         results.append(CpuResult(name, None, f"not measured: {exc}"))
-                results.append(cpu_baresip(wav48, workdir, 2.0, window))
+                for label, mediaenc, opus in BARESIP_CALLS:
+                    results.append(cpu_baresip(wav48, workdir, 2.0, window, mediaenc, opus, label))
                 print_cpu(results, window)
                 print_processing_cpu()
                 sys.stdout.flush()
