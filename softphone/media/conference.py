@@ -10,10 +10,15 @@ source and a sink (one :class:`ConferenceMember` is both):
 Pacing. The first member still in the conference is the *leader*: its media thread reads the
 microphone (once per ptime) and writes the speaker. Every other member hands what it plays to
 the leader through a ring, and the leader hands the microphone to it through another; what one
-member plays reaches each other member through a ring per ordered pair. When a member's thread
-runs late, its rings underrun (padded with silence) or overrun (the oldest samples beyond
-``max_delay`` are skipped), so no thread ever waits for another and the delay a ring can add
-stays bounded.
+member plays reaches each other member through a ring per ordered pair. Each ring starts with one ptime of silence, and a
+read that cannot take a whole block takes nothing (it is padded with silence and what there was
+waits for the next read): the members' threads tick at the same rate but at their own phases,
+and where a writer's tick sometimes falls after its reader's, that ptime of slack keeps the
+reader from running dry each time they cross (a few underruns a minute on a quiet machine,
+thousands on a loaded one, before). It costs one ptime of delay through the conference. When a
+member's thread runs late, its rings underrun (padded with silence) or overrun (the oldest
+samples beyond ``max_delay`` are skipped), so no thread ever waits for another and the delay a
+ring can add stays bounded.
 
 Threads. The rings (:class:`~softphone.media.ring.RingBuffer`) are preallocated; one small
 lock is held only while samples are copied and mixed (a few numpy operations per ptime), and
@@ -38,6 +43,7 @@ Samples = npt.NDArray[np.float32]
 
 _DEFAULT_CAPACITY = PIPELINE_RATE // 2  # 500 ms per ring
 _DEFAULT_MAX_DELAY = PIPELINE_RATE // 10  # at most 100 ms queued in a ring
+_SLACK = PIPELINE_RATE // 50  # the silence a ring starts with: one 20 ms ptime
 
 
 class ConferenceMember:
@@ -133,7 +139,9 @@ class ConferenceMixer:
         self._speaker_rings.pop(key, None)
 
     def _ring(self) -> RingBuffer:
-        return RingBuffer(self._capacity, "float32")
+        ring = RingBuffer(self._capacity, "float32")
+        ring.write_silence(min(_SLACK, self._max_delay))
+        return ring
 
     # ----- media threads ---------------------------------------------------------------
 
@@ -151,8 +159,10 @@ class ConferenceMixer:
         ring.write(block[-self._max_delay :])
 
     def _add_from(self, ring: RingBuffer, out: Samples, scratch: Samples) -> None:
-        if ring.read_into(scratch) < scratch.shape[0]:
-            self.underruns += 1
+        if ring.available() < scratch.shape[0]:
+            self.underruns += 1  # nothing taken: what there is waits, and the slack builds up again
+            return
+        ring.read_into(scratch)
         out += scratch
 
     def _read(self, member: ConferenceMember, frames: int) -> Samples:
