@@ -63,6 +63,17 @@ own deadline clock, so nothing here is faster than real time.
    compare like with like: equal settings encrypted, equal settings plain, and
    each side's defaults.
 
+   ``--parts devices``: the same on sound devices. A private PulseAudio server
+   (``tests/pulse_server.py``) gives each end a virtual microphone, into which
+   the speech is played (``pacat``), and a null sink as speaker; softphone-cli
+   opens them by their ALSA names (``--input-device``/``--output-device``),
+   baresip through its ``pulse`` module. softphone-cli runs with its
+   microphone processing (echo canceller, noise suppression, gain control,
+   high-pass: on by default), without it (``--aec off --ns off --agc off
+   --hpf off``; baresip has none unless a module adds it), and without it on
+   plain RTP; baresip as above. The equal-settings ratios use the rows
+   without processing, the defaults ratio the row with it.
+
 3. WB-PESQ of speech through the whole path, against the codec alone
    Speech: ``benchmarks/speech/text.txt`` read by ``espeak-ng`` (generated at
    run time into a cache directory under the system temp dir), about 40 s,
@@ -537,15 +548,42 @@ def measure_window(pids: list[int], settle: float, window: float) -> list[float]
     return [(e - s) / wall * 10.0 for s, e in zip(start, end, strict=True)]
 
 
+# On sound devices: the private PulseAudio server's virtual devices (tests/pulse_server.py), speech played
+# into each end's microphone feed; ALSA names for softphone-cli (sounddevice), PulseAudio names for baresip.
+SOFTPHONE_DEVICES = {"caller": ("test_mic", "test_speaker"), "callee": ("test_mic2", "test_speaker2")}
+BARESIP_DEVICES = {"a": ("mic", "speaker"), "b": ("mic2", "speaker2")}
+
+
 def cpu_softphone(
-    wav: Path, workdir: Path, settle: float, window: float, extra: Sequence[str] = (), name: str = "softphone-cli"
+    wav: Path,
+    workdir: Path,
+    settle: float,
+    window: float,
+    extra: Sequence[str] = (),
+    name: str = "softphone-cli",
+    devices: bool = False,
 ) -> CpuResult:
+    """``devices``: the call's audio on the PulseAudio devices of ``SOFTPHONE_DEVICES``, not ``wav``."""
     callee_port, caller_port = free_port(), free_port()
-    base = [sys.executable, "-m", "softphone.cli", "--no-register", "--json", "--play", str(wav), *extra]
+    source = [] if devices else ["--play", str(wav)]
+    base = [sys.executable, "-m", "softphone.cli", "--no-register", "--json", *source, *extra]
+    ends = {
+        role: ["--input-device", mic, "--output-device", speaker] if devices else []
+        for role, (mic, speaker) in SOFTPHONE_DEVICES.items()
+    }
     commands = {
-        "callee": [*base, "--account", "sip:bob@127.0.0.1", "--listen", f"{LOOPBACK}:{callee_port}", "--auto-answer"],
+        "callee": [
+            *base,
+            *ends["callee"],
+            "--account",
+            "sip:bob@127.0.0.1",
+            "--listen",
+            f"{LOOPBACK}:{callee_port}",
+            "--auto-answer",
+        ],
         "caller": [
             *base,
+            *ends["caller"],
             "--account",
             "sip:alice@127.0.0.1",
             "--registrar",
@@ -594,9 +632,10 @@ def cpu_softphone(
 
 
 def baresip_modules() -> Path | None:
+    needed = ("opus", "aufile", "aubridge", "pulse", "ctrl_tcp", "menu", "account")
     for candidate in ("/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules", "/usr/lib64/baresip/modules"):
         path = Path(candidate)
-        if all((path / f"{m}.so").exists() for m in ("opus", "aufile", "aubridge", "ctrl_tcp", "menu", "account")):
+        if all((path / f"{m}.so").exists() for m in needed):
             return path
     return None
 
@@ -611,17 +650,28 @@ def baresip_config(
     answer: bool,
     mediaenc: str | None = None,
     opus: Sequence[str] = (),
+    devices: tuple[str, str] | None = None,
 ) -> None:
-    """``opus``: the opus module's settings; none gives baresip's own defaults."""
+    """``opus``: the opus module's settings; none gives baresip's own defaults. ``devices``: the PulseAudio
+    source and sink to use instead of ``wav`` and a player into nowhere."""
     directory.mkdir(parents=True, exist_ok=True)
+    if devices is None:
+        audio = [
+            f"audio_player aubridge,nowhere-{name}",
+            f"audio_alert aubridge,nowhere-{name}",
+            f"audio_source aufile,{wav}",
+        ]
+        audio_modules = ["module aufile.so", "module aubridge.so"]
+    else:
+        mic, speaker = devices
+        audio = [f"audio_player pulse,{speaker}", f"audio_alert pulse,{speaker}", f"audio_source pulse,{mic}"]
+        audio_modules = ["module pulse.so"]
     lines = [
         "poll_method epoll",
         f"sip_listen {LOOPBACK}:{sip_port}",
         f"net_interface {LOOPBACK}",
         "call_local_timeout 120",
-        f"audio_player aubridge,nowhere-{name}",
-        f"audio_alert aubridge,nowhere-{name}",
-        f"audio_source aufile,{wav}",
+        *audio,
         "ausrc_channels 1",
         "auplay_channels 1",
         "audio_buffer 200",
@@ -632,8 +682,7 @@ def baresip_config(
         "opus_sprop_stereo no",
         f"module_path {modules}",
         "module opus.so",
-        "module aufile.so",
-        "module aubridge.so",
+        *audio_modules,
         "module_tmp account.so",
         "module_app menu.so",
     ]
@@ -693,6 +742,7 @@ def cpu_baresip(
     mediaenc: str | None = None,
     opus: Sequence[str] = BARESIP_EQUAL_OPUS,
     label: str = "",
+    devices: bool = False,
 ) -> CpuResult:
     exe = shutil.which("baresip")
     if exe is None:
@@ -715,7 +765,10 @@ def cpu_baresip(
         ("baresip-a", "a", caller_port, ctrl_port, False),
     ):
         config = workdir / directory
-        baresip_config(config, name, port, wav, modules, ctrl_at, answer=answer, mediaenc=mediaenc, opus=opus)
+        ends = BARESIP_DEVICES[name] if devices else None
+        baresip_config(
+            config, name, port, wav, modules, ctrl_at, answer=answer, mediaenc=mediaenc, opus=opus, devices=ends
+        )
     lifetime = str(int(settle + window + 40))  # -t: baresip leaves by itself after that many seconds
     procs: dict[str, subprocess.Popen[bytes]] = {}
     ctrl: socket.socket | None = None
@@ -798,26 +851,78 @@ BARESIP_CALLS: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
 )
 
 
-def cpu_ratios(results: list[CpuResult]) -> list[tuple[str, float]]:
+# (our row, the end of baresip's row, what the pair compares)
+WAV_PAIRS = (
+    ("softphone-cli", ", our Opus settings", "equal settings (Opus, DTLS-SRTP)"),
+    ("softphone-cli plain RTP", ", our Opus settings, plain RTP", "equal settings, plain RTP"),
+    ("softphone-cli", ", its own defaults, plain RTP", "each side's defaults"),
+)
+
+# On devices, softphone-cli's calls with its microphone processing (on by default) and without it (baresip
+# has none unless a module is loaded); baresip's as with WAV sources.
+NO_PROCESSING = ("--aec", "off", "--ns", "off", "--agc", "off", "--hpf", "off")
+DEVICE_CALLS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("softphone-cli on devices", ()),
+    ("softphone-cli on devices, no processing", NO_PROCESSING),
+    ("softphone-cli on devices, no processing, plain RTP", (*NO_PROCESSING, "--srtp", "off")),
+)
+DEVICE_PAIRS = (
+    ("softphone-cli on devices, no processing", ", our Opus settings, devices", "equal settings (Opus, DTLS-SRTP)"),
+    (
+        "softphone-cli on devices, no processing, plain RTP",
+        ", our Opus settings, plain RTP, devices",
+        "equal settings, plain RTP",
+    ),
+    ("softphone-cli on devices", ", its own defaults, plain RTP, devices", "each side's defaults"),
+)
+
+
+def cpu_ratios(results: list[CpuResult], pairs: Sequence[tuple[str, str, str]] = WAV_PAIRS) -> list[tuple[str, float]]:
     """softphone against baresip, mean per process, for the pairs that compare like with like."""
     means = {r.name: sum(r.per_10s) / 2 for r in results if r.per_10s}
-    pairs = []
-    for ours, theirs, what in (
-        ("softphone-cli", ", our Opus settings", "equal settings (Opus, DTLS-SRTP)"),
-        ("softphone-cli plain RTP", ", our Opus settings, plain RTP", "equal settings, plain RTP"),
-        ("softphone-cli", ", its own defaults, plain RTP", "each side's defaults"),
-    ):
+    found = []
+    for ours, theirs, what in pairs:
         mine = means.get(ours)
         other = next((v for k, v in means.items() if k.startswith("baresip") and k.endswith(theirs)), None)
         if mine is not None and other:
-            pairs.append((what, mine / other))
-    return pairs
+            found.append((what, mine / other))
+    return found
 
 
-def print_cpu(results: list[CpuResult], window: float) -> None:
+def cpu_on_devices(reference: Samples, workdir: Path, window: float) -> list[CpuResult]:
+    """The CPU rows again with each end on sound devices: a private PulseAudio server, speech into each mic."""
+    from tests.pulse_server import PulseAudio
+
+    results: list[CpuResult] = []
+    with PulseAudio() as pulse:
+
+        def measured(run: Callable[[], CpuResult], name: str) -> CpuResult:
+            feeds = [pulse.pacat_play(feed, reference) for feed in ("micfeed", "micfeed2")]
+            try:
+                return run()
+            except BenchError as exc:
+                return CpuResult(name, None, f"not measured: {exc}")
+            finally:
+                for feed_process in feeds:
+                    pulse.end(feed_process)
+
+        wav = workdir / "unused.wav"
+        for name, extra in DEVICE_CALLS:
+            results.append(
+                measured(functools.partial(cpu_softphone, wav, workdir, 2.0, window, extra, name, True), name)
+            )
+        for label, mediaenc, opus in BARESIP_CALLS:
+            run = functools.partial(cpu_baresip, wav, workdir, 2.0, window, mediaenc, opus, label + ", devices", True)
+            results.append(measured(run, "baresip" + label))
+    return results
+
+
+def print_cpu(
+    results: list[CpuResult], window: float, pairs: Sequence[tuple[str, str, str]] = WAV_PAIRS, what: str = "WAV"
+) -> None:
     print()
     print(
-        "2. CPU seconds per 10 s of an established call (Opus unless named), per process"
+        f"2. CPU seconds per 10 s of an established call (Opus unless named), per process, {what}"
         f" (user+sys from /proc/PID/stat over {window:.0f} s, two processes calling each other on loopback)"
     )
     width = max(len(r.name) for r in results)
@@ -830,8 +935,8 @@ def print_cpu(results: list[CpuResult], window: float) -> None:
             continue
         caller, callee = r.per_10s
         print(f"   {r.name:{width}} {caller:7.3f} {callee:7.3f} {(caller + callee) / 2:7.3f}   {r.note}")
-    for what, ratio in cpu_ratios(results):
-        print(f"   softphone-cli / baresip, {what}: {ratio:.2f}x (goal <= 1.0x)")
+    for compared, ratio in cpu_ratios(results, pairs):
+        print(f"   softphone-cli / baresip, {compared}: {ratio:.2f}x (goal <= 1.0x)")
 
 
 def print_processing_cpu() -> None:
@@ -1251,8 +1356,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speech-seconds", type=float, default=None, help="cut the speech (default all, 8 quick)")
     parser.add_argument(
         "--parts",
-        default="latency,cpu,pesq,many",
-        help="comma-separated subset of latency,cpu,pesq,many (default all)",
+        default="latency,cpu,devices,pesq,many",
+        help="comma-separated subset of latency,cpu,devices,pesq,many (default all)",
     )
     parser.add_argument(
         "--conference-seconds", type=float, default=None, help="five-party conference run (default 60, 5 quick)"
@@ -1272,8 +1377,8 @@ def main(argv: list[str] | None = None) -> int:
         args.conference_seconds if args.conference_seconds is not None else (5.0 if args.quick else 60.0)
     )
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    if runs < 1 or window <= 0 or conference_seconds <= 0 or not parts <= {"latency", "cpu", "pesq", "many"}:
-        parser.error("--latency-runs and --cpu-seconds must be positive; --parts from latency,cpu,pesq,many")
+    if runs < 1 or window <= 0 or conference_seconds <= 0 or not parts <= {"latency", "cpu", "devices", "pesq", "many"}:
+        parser.error("--latency-runs and --cpu-seconds must be positive; --parts from latency,cpu,devices,pesq,many")
 
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -1286,7 +1391,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="softphone-bench-media-") as tmp:
             workdir = Path(tmp)
             reference: Samples | None = None
-            if parts & {"cpu", "pesq", "many"}:
+            if parts & {"cpu", "devices", "pesq", "many"}:
                 reference = speech_48k(speech_wav(TEXT), speech_seconds)
             wav48 = workdir / "speech48k.wav"
             if parts & {"cpu", "many"}:
@@ -1304,8 +1409,12 @@ def main(argv: list[str] | None = None) -> int:
                         results.append(CpuResult(name, None, f"not measured: {exc}"))
                 for label, mediaenc, opus in BARESIP_CALLS:
                     results.append(cpu_baresip(wav48, workdir, 2.0, window, mediaenc, opus, label))
-                print_cpu(results, window)
+                print_cpu(results, window, what="WAV sources")
                 print_processing_cpu()
+                sys.stdout.flush()
+            if "devices" in parts:
+                assert reference is not None
+                print_cpu(cpu_on_devices(reference, workdir, window), window, DEVICE_PAIRS, "PulseAudio devices")
                 sys.stdout.flush()
             if "many" in parts:
                 print_many(measure_many(wav48, workdir, window, conference_seconds))
