@@ -10,15 +10,15 @@ source and a sink (one :class:`ConferenceMember` is both):
 Pacing. The first member still in the conference is the *leader*: its media thread reads the
 microphone (once per ptime) and writes the speaker. Every other member hands what it plays to
 the leader through a ring, and the leader hands the microphone to it through another; what one
-member plays reaches each other member through a ring per ordered pair. Each ring starts with one ptime of silence, and a
-read that cannot take a whole block takes nothing (it is padded with silence and what there was
-waits for the next read): the members' threads tick at the same rate but at their own phases,
-and where a writer's tick sometimes falls after its reader's, that ptime of slack keeps the
-reader from running dry each time they cross (a few underruns a minute on a quiet machine,
-thousands on a loaded one, before). It costs one ptime of delay through the conference. When a
-member's thread runs late, its rings underrun (padded with silence) or overrun (the oldest
-samples beyond ``max_delay`` are skipped), so no thread ever waits for another and the delay a
-ring can add stays bounded.
+member plays reaches each other member through a ring per ordered pair. Each ring starts with
+one ptime of silence, and a read that cannot take a whole block takes nothing (it is padded
+with silence and what there was waits for the next read): the members' threads tick at the same
+rate but at their own phases, and where a writer's tick sometimes falls after its reader's,
+that ptime of slack keeps the reader from running dry each time they cross (a few underruns a
+minute on a quiet machine, thousands on a loaded one, before). It costs one ptime of delay
+through the conference. When a member's thread runs late, its rings underrun (padded with
+silence) or overrun (the oldest samples beyond ``max_delay`` are skipped), so no thread ever
+waits for another and the delay a ring can add stays bounded.
 
 Threads. The rings (:class:`~softphone.media.ring.RingBuffer`) are preallocated; one small
 lock is held only while samples are copied and mixed (a few numpy operations per ptime), and
