@@ -239,6 +239,7 @@ async def presence_run(directory: Path, buddies: int, collector_policy: bool = T
 
         heartbeat.reset()
         pauses.reset()
+        tracked_before = len(gc.get_objects()) + gc.get_freeze_count()
         start, cpu = time.perf_counter(), time.process_time()
         loaded = await ua.presence.load_buddies()
         assert loaded == buddies, loaded
@@ -249,6 +250,8 @@ async def presence_run(directory: Path, buddies: int, collector_policy: bool = T
         load_cpu = time.process_time() - cpu
         load_stall = heartbeat.worst * 1000
         load_gc = pauses.summary()
+        gc.collect()  # what the subscriptions keep, not what the load left for the collector
+        tracked_per_buddy = (len(gc.get_objects()) + gc.get_freeze_count() - tracked_before) / buddies
 
         await asyncio.sleep(0.2)
         generation["want"] = 2
@@ -277,6 +280,7 @@ async def presence_run(directory: Path, buddies: int, collector_policy: bool = T
             f" {burst_cpu * 1000:7.0f} ms"
         )
         lines.append(f"(serving process: {answer.strip()}; {buddies / burst_s:,.0f} NOTIFYs/s handled)")
+        lines.append(f"objects the collector tracks, per watched buddy once loaded: {tracked_per_buddy:.1f}")
         lines.append(f"collections during the load: {load_gc or 'none'}")
         lines.append(f"collections during the burst: {burst_gc or 'none'}")
         worst = max(load_stall, burst_stall)
