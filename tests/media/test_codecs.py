@@ -394,3 +394,21 @@ def test_opus_float_input_is_checked() -> None:
         codec.encode_float(np.zeros(1000, dtype=np.float32))
     with pytest.raises(MediaError):
         codec.decode_float(b"")
+
+
+def test_opus_float_encoder_survives_a_frame_of_nan_and_infinity() -> None:
+    """Float samples reach libopus unchecked: a broken frame (NaN, infinity) must not spoil the stream after it."""
+    encoder, decoder = OpusCodec(), OpusCodec()
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(960 * 20) / 48000)).astype(np.float32)
+    broken = tone[:960].copy()
+    broken[100:200] = np.nan
+    broken[300] = np.inf
+    heard = np.concatenate(
+        [
+            decoder.decode_float(encoder.encode_float(broken if i == 5 else tone[i * 960 : (i + 1) * 960]))
+            for i in range(20)
+        ]
+    )
+    assert np.isfinite(heard).all()
+    tail = heard[-960 * 5 :].astype(np.float64)
+    assert 0.15 < float(np.sqrt(np.mean(tail**2))) < 0.3  # the tone again (its RMS is 0.21)
