@@ -889,7 +889,7 @@ def cpu_ratios(results: list[CpuResult], pairs: Sequence[tuple[str, str, str]] =
     return found
 
 
-def cpu_on_devices(reference: Samples, workdir: Path, window: float) -> list[CpuResult]:
+def cpu_on_devices(reference: Samples, wav: Path, workdir: Path, window: float) -> list[CpuResult]:
     """The CPU rows again with each end on sound devices: a private PulseAudio server, speech into each mic."""
     from tests.pulse_server import PulseAudio
 
@@ -906,7 +906,6 @@ def cpu_on_devices(reference: Samples, workdir: Path, window: float) -> list[Cpu
                 for feed_process in feeds:
                     pulse.end(feed_process)
 
-        wav = workdir / "unused.wav"
         for name, extra in DEVICE_CALLS:
             results.append(
                 measured(functools.partial(cpu_softphone, wav, workdir, 2.0, window, extra, name, True), name)
@@ -1394,7 +1393,7 @@ def main(argv: list[str] | None = None) -> int:
             if parts & {"cpu", "devices", "pesq", "many"}:
                 reference = speech_48k(speech_wav(TEXT), speech_seconds)
             wav48 = workdir / "speech48k.wav"
-            if parts & {"cpu", "many"}:
+            if parts & {"cpu", "devices", "many"}:
                 assert reference is not None
                 write_wav48(reference, wav48)
             if "latency" in parts:
@@ -1414,7 +1413,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.flush()
             if "devices" in parts:
                 assert reference is not None
-                print_cpu(cpu_on_devices(reference, workdir, window), window, DEVICE_PAIRS, "PulseAudio devices")
+                print_cpu(cpu_on_devices(reference, wav48, workdir, window), window, DEVICE_PAIRS, "PulseAudio devices")
                 sys.stdout.flush()
             if "many" in parts:
                 print_many(measure_many(wav48, workdir, window, conference_seconds))

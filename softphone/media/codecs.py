@@ -33,7 +33,6 @@ __all__ = [
     "ULAW_DECODE_TABLE",
     "ULAW_ENCODE_TABLE",
     "Codec",
-    "FloatByConversion",
     "FloatPcm",
     "FrameRepeatCodec",
     "G711Codec",
@@ -187,35 +186,7 @@ class Codec(Protocol):
     def reset(self) -> None: ...
 
 
-class FloatByConversion:
-    """The float methods of :class:`Codec` for a codec that works on int16."""
-
-    def encode(self, pcm: Pcm) -> bytes:
-        raise NotImplementedError
-
-    def decode(self, payload: bytes) -> Pcm:
-        raise NotImplementedError
-
-    def conceal(self, frame_samples: int) -> Pcm:
-        raise NotImplementedError
-
-    def decode_fec(self, next_payload: bytes, frame_samples: int) -> Pcm:
-        raise NotImplementedError
-
-    def encode_float(self, samples: FloatPcm) -> bytes:
-        return self.encode(to_int16(samples))
-
-    def decode_float(self, payload: bytes) -> FloatPcm:
-        return to_float(self.decode(payload))
-
-    def conceal_float(self, frame_samples: int) -> FloatPcm:
-        return to_float(self.conceal(frame_samples))
-
-    def decode_fec_float(self, next_payload: bytes, frame_samples: int) -> FloatPcm:
-        return to_float(self.decode_fec(next_payload, frame_samples))
-
-
-class FrameRepeatCodec(FloatByConversion):
+class FrameRepeatCodec:
     """A sample-based codec with frame-repeat concealment (G.711, G.722).
 
     Concealment repeats the last good frame while a gain ramps linearly from 1
@@ -276,6 +247,20 @@ class FrameRepeatCodec(FloatByConversion):
     def reset(self) -> None:
         self._last = np.zeros(0, dtype=np.int16)
         self._concealed = 0
+
+    # The pipeline's float samples, by one conversion each way.
+
+    def encode_float(self, samples: FloatPcm) -> bytes:
+        return self.encode(to_int16(samples))
+
+    def decode_float(self, payload: bytes) -> FloatPcm:
+        return to_float(self.decode(payload))
+
+    def conceal_float(self, frame_samples: int) -> FloatPcm:
+        return to_float(self.conceal(frame_samples))
+
+    def decode_fec_float(self, next_payload: bytes, frame_samples: int) -> FloatPcm:
+        return to_float(self.decode_fec(next_payload, frame_samples))
 
 
 class G711Codec(FrameRepeatCodec):

@@ -132,11 +132,8 @@ class LanPhone:
 
 @pytest.fixture
 def lab() -> Iterator[LanLab]:
-    lan = LanLab(hosts=3).start()
-    try:
+    with LanLab(hosts=3) as lan:
         yield lan
-    finally:
-        lan.stop()
 
 
 def _wait_packets(phone: LanPhone, call_id: str, packets: int, timeout: float = 15.0) -> None:

@@ -32,11 +32,8 @@ GROUP_V6 = "[ff05::10:1]:5004"
 
 @pytest.fixture
 def lab() -> Iterator[LanLab]:
-    lab = LanLab(hosts=4).start()
-    try:
+    with LanLab(hosts=4) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 class Phone:

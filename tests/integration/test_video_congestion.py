@@ -30,11 +30,8 @@ MAXIMUM_KBPS = 600
 
 @pytest.fixture
 def lab() -> Iterator[LanLab]:
-    lab = LanLab(hosts=2).start()
-    try:
+    with LanLab(hosts=2) as lab:
         yield lab
-    finally:
-        lab.stop()
 
 
 def phone(lab: LanLab, host: str, *extra: str) -> CliProcess:
