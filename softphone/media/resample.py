@@ -69,10 +69,9 @@ class Resampler:
         self.down = rate_in // g
         if self.up > MAX_INTERPOLATION:
             raise MediaError(f"resampler ratio {rate_out}/{rate_in} needs L={self.up} > {MAX_INTERPOLATION}")
-        self._passthrough = self.up == 1 and self.down == 1
         # Equal rates: process() only copies, which a caller with a fresh block of its own may skip.
-        self.passthrough = self._passthrough
-        if self._passthrough:
+        self.passthrough = self.up == 1 and self.down == 1
+        if self.passthrough:
             self._phases = np.ones((1, 1))
             self._taps = 1
             self.delay = 0.0
@@ -103,7 +102,7 @@ class Resampler:
         if not isinstance(block, np.ndarray) or block.ndim != 1 or block.dtype not in (np.int16, np.float32):
             raise MediaError(f"resampler takes a 1-D int16 or float32 array, got {getattr(block, 'dtype', block)!s}")
         dtype = block.dtype
-        if self._passthrough:
+        if self.passthrough:
             self.samples_in += block.size
             self.samples_out += block.size
             return block.copy()

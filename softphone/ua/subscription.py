@@ -219,16 +219,19 @@ class Subscriptions:
             on_state=on_state,
         )
         if self._ua.running:
-            self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {event} {target}")
+            self._send_initial(sub)
         else:
             self._deferred.append(sub)
         return sub
+
+    def _send_initial(self, sub: Subscription) -> None:
+        self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {sub.event} {sub.target}")
 
     def _send_deferred(self) -> None:
         deferred, self._deferred = self._deferred, []
         for sub in deferred:
             if sub.wanted:
-                self._ua.spawn(self._initial(sub), name=f"SUBSCRIBE {sub.event} {sub.target}")
+                self._send_initial(sub)
 
     async def unsubscribe(self, sub: Subscription, timeout: float = TIMER_N) -> None:
         """RFC 6665 4.1.2.3: SUBSCRIBE with Expires 0, then wait (bounded) for the final NOTIFY."""
